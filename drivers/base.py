@@ -1,0 +1,80 @@
+"""The interfaces the edge agent uses to drive any device class.
+
+Every device package provides ``drivers/<kind>/polled.py`` with
+``create(url: str, options: Mapping[str, Any]) -> PolledDriver``. The agent calls the blocking
+methods from a worker thread, never from its event loop. A device that can do more than report
+readings also implements one of the capability protocols below, which the agent's local device
+API and its commands use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from govedge.health import HealthState
+
+
+@dataclass(slots=True)
+class HealthReport:
+    """A driver's view of its device: state, a short reason, and error counters."""
+
+    state: HealthState
+    detail: str = ""
+    errors: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class PolledDriver(Protocol):
+    """A device the agent opens, polls on an interval and closes."""
+
+    kind: str
+
+    def open(self) -> None:
+        """Open the transport; raise a DriverError (NoDeviceError, ...) if it cannot."""
+
+    def close(self) -> None:
+        """Release the transport; safe to call twice."""
+
+    def poll(self) -> Mapping[str, float]:
+        """One reading: quantity -> value (may be empty for devices without readings).
+
+        Raises a DriverError whose ``health`` says what state the device is in.
+        """
+
+    def health(self) -> HealthReport:
+        """The state after the last operation, with counters (frames rejected, timeouts)."""
+
+
+@runtime_checkable
+class CardReaderCapability(Protocol):
+    """ID-card readers: read the card on the reader (raises UserActionError if none)."""
+
+    def read_card(self) -> dict[str, Any]:
+        """Fields name, sex, nation, birth_date, address, id_number, issuer, valid_from,
+        valid_to, card_type, and photo (bytes, the decoded reference image) when present."""
+
+
+@runtime_checkable
+class FingerprintCapability(Protocol):
+    """Fingerprint modules: 1:1 verification against a stored template, or a 1:N search."""
+
+    def verify_finger(self, template_id: int) -> dict[str, Any]: ...
+
+    def search_finger(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class PrinterCapability(Protocol):
+    """Receipt printers: print a receipt described as data (see drivers.printer)."""
+
+    def print_receipt(self, receipt: Mapping[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class FaceCapability(Protocol):
+    """Face cameras: capture and verify the person in front against a reference image."""
+
+    def verify_face(self, reference_image: bytes) -> dict[str, Any]: ...

@@ -1,0 +1,1 @@
+"""Versioned configuration of each device model, validated against a schema before use."""

@@ -1,0 +1,167 @@
+"""Message types of the wire contract, as typed msgspec structs.
+
+Every message is one JSON object: the envelope (``v``, ``device_id``, ``boot_id``, ``seq``, ``ts``,
+``type``) and ``data``, whose shape depends on ``type``. (device_id, boot_id, seq) identifies a
+message: the hub drops duplicates by it and counts gaps in seq within a boot.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from govedge.contract.limits import DEFAULT_LIMITS, DEVICE_ID_PATTERN
+from govedge.contract.topics import Channel
+
+PROTOCOL_VERSION = 1
+
+_L = DEFAULT_LIMITS
+
+DeviceId = Annotated[str, Meta(pattern=DEVICE_ID_PATTERN)]
+BootId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Seq = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Timestamp = Annotated[float, Meta(ge=0, le=32503680000.0)]  # Unix seconds, before year 3000
+Name = Annotated[str, Meta(min_length=1, max_length=_L.max_name_len)]
+Text = Annotated[str, Meta(max_length=_L.max_text_len)]
+Scalar = str | float | bool | None
+Attrs = Annotated[dict[Name, Scalar], Meta(max_length=_L.max_metrics)]
+Metrics = Annotated[dict[Name, float], Meta(min_length=1, max_length=_L.max_metrics)]
+Severity = Literal["critical", "major", "minor", "warning", "info"]
+DriverState = Literal["online", "offline", "no_device", "hardware_error", "user_error", "busy"]
+
+
+class _Envelope(
+    msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="type"
+):
+    v: int = PROTOCOL_VERSION
+    device_id: DeviceId
+    boot_id: BootId
+    seq: Seq
+    ts: Timestamp
+
+
+class Telemetry(_Envelope, tag="telemetry", frozen=True):
+    """Measurements taken at ``ts``: quantity name -> value in the unit of the device profile."""
+
+    data: Metrics
+
+
+class EventData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    kind: Name
+    severity: Severity = "info"
+    message: Text = ""
+    attrs: Attrs = {}
+
+
+class Event(_Envelope, tag="event", frozen=True):
+    """Something happened on the device (card inserted, paper out, session ended)."""
+
+    data: EventData
+
+
+class DriverHealth(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    state: DriverState
+    detail: Text = ""
+    errors: Annotated[int, Meta(ge=0)] = 0
+
+
+class HealthData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    drivers: Annotated[dict[Name, DriverHealth], Meta(max_length=_L.max_metrics)] = {}
+    counters: Annotated[dict[Name, float], Meta(max_length=_L.max_metrics)] = {}
+    uptime_s: Annotated[float, Meta(ge=0)] = 0.0
+
+
+class Health(_Envelope, tag="health", frozen=True):
+    """The device's own view of its drivers and counters."""
+
+    data: HealthData
+
+
+class StatusData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    online: bool
+    keepalive: Annotated[int, Meta(ge=0, le=65535)] = 60
+    model: Annotated[str, Meta(max_length=_L.max_name_len)] = ""
+    firmware: Annotated[str, Meta(max_length=_L.max_name_len)] = ""
+    reason: Text = ""
+
+
+class Status(_Envelope, tag="status", frozen=True):
+    """Retained presence: birth (online) on connect, last will (offline) on loss.
+
+    The boot id tells a stale will from a newer birth.
+    """
+
+    data: StatusData
+
+
+class CommandData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    id: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    name: Name
+    args: dict[Name, Any] = {}
+    expires_at: Timestamp
+
+
+class Command(_Envelope, tag="cmd", frozen=True):
+    """Hub -> device. ``device_id`` is the target; seq and boot id are the hub's."""
+
+    data: CommandData
+
+
+class CommandAckData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    id: Annotated[str, Meta(min_length=1, max_length=64)]
+    ok: bool
+    result: dict[Name, Any] = {}
+    error: Text = ""
+
+
+class CommandAck(_Envelope, tag="cmd_ack", frozen=True):
+    """Device -> hub: the result of one command, sent once per execution."""
+
+    data: CommandAckData
+
+
+class ConfigDesiredData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    version: Annotated[int, Meta(ge=0)]
+    config: dict[Name, Any]
+    signature: Annotated[str, Meta(max_length=256)] = ""
+
+
+class ConfigDesired(_Envelope, tag="config_desired", frozen=True):
+    """Hub -> device, retained: the configuration the device should run."""
+
+    data: ConfigDesiredData
+
+
+class ConfigReportedData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    version: Annotated[int, Meta(ge=0)]
+    ok: bool
+    error: Text = ""
+
+
+class ConfigReported(_Envelope, tag="config_reported", frozen=True):
+    """Device -> hub: which config version runs, or why the desired one was refused."""
+
+    data: ConfigReportedData
+
+
+Message = (
+    Telemetry | Event | Health | Status | Command | CommandAck | ConfigDesired | ConfigReported
+)
+
+_CHANNEL_OF: dict[type[_Envelope], Channel] = {
+    Telemetry: Channel.TELEMETRY,
+    Event: Channel.EVENT,
+    Health: Channel.HEALTH,
+    Status: Channel.STATUS,
+    Command: Channel.CMD,
+    CommandAck: Channel.CMD_ACK,
+    ConfigDesired: Channel.CONFIG_DESIRED,
+    ConfigReported: Channel.CONFIG_REPORTED,
+}
+
+
+def channel_of(msg: Message) -> Channel:
+    """The channel a message of this type travels on."""
+    return _CHANNEL_OF[type(msg)]

@@ -1,0 +1,1 @@
+"""The hub: MQTT ingestion, device registry, telemetry store, rules and alarms, API and consoles."""

@@ -1,0 +1,1 @@
+"""Device identities: the fleet CA, per-device certificates, enrollment and broker configuration."""
