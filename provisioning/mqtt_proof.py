@@ -1,0 +1,91 @@
+"""Proving an identity against the real broker: connect with it over TLS and await CONNACK.
+
+Used as the rotation's proof step (a new certificate is kept only once the broker accepted it)
+and by the operator's ``govedge provision check``. paho-mqtt is imported lazily: it comes with
+the agent and hub extras, not with provisioning alone.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from provisioning.ca import IdentityPaths
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectResult:
+    """Whether the broker accepted the identity, and why not if it did not."""
+
+    ok: bool
+    reason: str = ""
+
+
+def tls_context(paths: IdentityPaths) -> ssl.SSLContext:
+    """Client TLS context: trust the fleet chain, present this identity's certificate."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(paths.ca))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(paths.cert), str(paths.key))
+    return context
+
+
+def try_connect(
+    host: str,
+    port: int,
+    paths: IdentityPaths,
+    *,
+    client_id: str | None = None,
+    timeout: float = 5.0,
+) -> ConnectResult:
+    """Connect once with ``paths`` (MQTT 5 over TLS), disconnect, and say whether it worked."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        outcome.setdefault("ok", not reason.is_failure)
+        outcome.setdefault("reason", str(reason))
+        done.set()
+
+    def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        outcome.setdefault("ok", False)
+        outcome.setdefault("reason", f"disconnected: {reason}")
+        done.set()
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id or "",
+        protocol=mqtt.MQTTv5,
+    )
+    client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    try:
+        client.tls_set_context(tls_context(paths))
+    except (OSError, ssl.SSLError) as exc:
+        return ConnectResult(False, f"identity files unusable: {exc}")
+    try:
+        client.connect(host, port, keepalive=10)
+    except (OSError, ssl.SSLError) as exc:
+        return ConnectResult(False, f"TLS/TCP refused: {exc}")
+    client.loop_start()
+    try:
+        if not done.wait(timeout):
+            return ConnectResult(False, "no CONNACK before timeout")
+        return ConnectResult(bool(outcome["ok"]), str(outcome["reason"]))
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def connect_proof(host: str, port: int, *, timeout: float = 5.0) -> Callable[[IdentityPaths], bool]:
+    """A rotation proof: True if the broker at host:port accepts the candidate identity."""
+
+    def prove(paths: IdentityPaths) -> bool:
+        return try_connect(host, port, paths, timeout=timeout).ok
+
+    return prove
