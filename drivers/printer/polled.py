@@ -1,0 +1,93 @@
+"""The receipt printer as the edge agent drives it: polled status plus ``print_receipt``.
+
+Options: ``paper`` (58 or 80, default 80), ``qr`` ("native" GS ( k or "image" for printers
+without it, default native), ``timeout`` (seconds to wait for a status answer, default 1.0).
+
+``poll()`` asks DLE EOT 1-4 and returns ``paper_out``, ``paper_near_end``, ``cover_open`` and
+``online`` as 0/1; ``health()`` maps them: paper out or cover open -> user_error, cutter or
+unrecoverable error -> hardware_error, no answer -> offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from drivers.base import HealthReport
+from drivers.errors import DriverError
+from drivers.printer.device import EscposPrinter
+from drivers.printer.errors import ReceiptError
+from drivers.printer.receipt import paper_for
+from drivers.printer.render import QR_MODES, QrMode
+from govedge.errors import ConfigError
+from govedge.health import HealthState
+
+OPTIONS: Final = {"paper": 80, "qr": "native", "timeout": 1.0}
+
+
+class PolledPrinter:
+    """PolledDriver and PrinterCapability for an ESC/POS receipt printer."""
+
+    kind = "printer"
+
+    def __init__(self, url: str, *, paper: int, qr: QrMode, timeout: float) -> None:
+        self.printer = EscposPrinter(url, paper=paper, qr_mode=qr, timeout=timeout)
+        self._state = HealthState.OFFLINE
+        self._detail = "not opened"
+        self._errors = 0
+
+    def open(self) -> None:
+        try:
+            self.printer.open()
+        except DriverError as exc:
+            self._fail(exc)
+            raise
+        self._state, self._detail = HealthState.ONLINE, ""
+
+    def close(self) -> None:
+        self.printer.close()
+
+    def poll(self) -> Mapping[str, float]:
+        try:
+            status = self.printer.status()
+        except DriverError as exc:
+            self._fail(exc)
+            self.printer.close()  # the next poll reconnects
+            raise
+        self._state, self._detail = status.health()
+        return status.readings()
+
+    def health(self) -> HealthReport:
+        return HealthReport(self._state, self._detail, self._errors, dict(self.printer.counters))
+
+    def print_receipt(self, receipt: Mapping[str, Any]) -> None:
+        try:
+            self.printer.print_receipt(receipt)
+        except ReceiptError:
+            raise  # bad data from the caller: the printer's health is unchanged
+        except DriverError as exc:
+            self._fail(exc)
+            raise
+
+    def _fail(self, exc: DriverError) -> None:
+        self._errors += 1
+        self._state, self._detail = exc.health, str(exc)
+
+
+def create(url: str, options: Mapping[str, Any]) -> PolledPrinter:
+    """Build (not open) the printer driver; unknown or bad options raise ConfigError."""
+    for key in options:
+        if key not in OPTIONS:
+            raise ConfigError(f"unknown printer option {key!r}; known: {', '.join(OPTIONS)}")
+    merged = {**OPTIONS, **options}
+    try:
+        paper = paper_for(merged["paper"]).mm
+    except ReceiptError as exc:
+        raise ConfigError(f"printer option 'paper': {exc}") from None
+    if merged["qr"] not in QR_MODES:
+        raise ConfigError(f"printer option 'qr' must be one of {', '.join(QR_MODES)}")
+    timeout = merged["timeout"]
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
+        raise ConfigError("printer option 'timeout' must be a number of seconds in (0, 60]")
+    qr: QrMode = "image" if merged["qr"] == "image" else "native"
+    return PolledPrinter(url, paper=paper, qr=qr, timeout=float(timeout))
