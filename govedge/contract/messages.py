@@ -27,7 +27,9 @@ Name = Annotated[str, Meta(min_length=1, max_length=_L.max_name_len)]
 Text = Annotated[str, Meta(max_length=_L.max_text_len)]
 Scalar = str | float | bool | None
 Attrs = Annotated[dict[Name, Scalar], Meta(max_length=_L.max_metrics)]
-Metrics = Annotated[dict[Name, float], Meta(min_length=1, max_length=_L.max_metrics)]
+MetricName = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")]
+"""A quantity name: safe as a column, tag or query identifier in every store."""
+Metrics = Annotated[dict[MetricName, float], Meta(min_length=1, max_length=_L.max_metrics)]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
 DriverState = Literal["online", "offline", "no_device", "hardware_error", "user_error", "busy"]
 

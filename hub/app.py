@@ -1,0 +1,229 @@
+"""The hub as an aiohttp application: wiring, auth middleware, background tasks, consoles."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import msgspec
+from aiohttp import web
+from prometheus_client import generate_latest
+
+from govedge import __version__
+from govedge.errors import GovedgeError
+from govedge.logs import fields
+from hub.api import commands as commands_api
+from hub.api import configs as configs_api
+from hub.api import devices as devices_api
+from hub.api import fleet as fleet_api
+from hub.api import telemetry as telemetry_api
+from hub.api.routing import API_PREFIX, ROLES_ATTR, ApiRoutes, openapi_document
+from hub.auth import TokenStore
+from hub.commands import CommandService
+from hub.config import HubConfig
+from hub.configs import ConfigService
+from hub.context import HUB_KEY, OPENAPI_KEY, ROLE_KEY, Hub
+from hub.db import create_schema, make_engine
+from hub.errors import AuthError, ForbiddenError, NotFoundError, ValidationError
+from hub.metrics import HubMetrics
+from hub.mqtt_link import MqttLink
+from hub.pipeline import Accepted, Pipeline
+from hub.registry import Registry
+from hub.storage.base import open_store
+
+log = logging.getLogger("govedge.hub")
+
+STATIC = Path(__file__).parent / "static"
+
+API_GROUPS: list[ApiRoutes] = [
+    devices_api.routes,
+    telemetry_api.routes,
+    commands_api.routes,
+    configs_api.routes,
+    fleet_api.routes,
+]
+
+Startup = Callable[[Hub, web.Application], None]
+EXTENSIONS: list[Startup] = []
+"""Hooks that add routes and listeners (rules, alarms, enrollment) to a hub being built."""
+
+
+def build_hub(config: HubConfig) -> Hub:
+    engine = make_engine(config.database_url)
+    create_schema(engine)
+    registry = Registry(engine)
+    if config.devices_file:
+        registry.register_many(msgspec.json.decode(Path(config.devices_file).read_bytes()))
+    store = open_store(config.telemetry_url)
+    metrics = HubMetrics()
+    pipeline = Pipeline(
+        registry, store, metrics, root=config.root, auto_register=config.auto_register
+    )
+    tls = None
+    if config.tls_ca:
+        tls = {"ca": config.tls_ca, "cert": config.tls_cert, "key": config.tls_key}
+    link = MqttLink(
+        config.broker_url,
+        pipeline,
+        metrics,
+        client_id=config.client_id,
+        mqtt_version=config.mqtt_version,
+        shared_group=config.shared_group,
+        queue_size=config.ingest_queue,
+        batch_size=config.ingest_batch,
+        tls=tls,
+    )
+    commands = CommandService(
+        engine,
+        lambda t, p: link.publish(t, p),
+        metrics,
+        config.root,
+        link.hub_boot_id,
+        link.next_seq,
+    )
+    configs = ConfigService(
+        engine,
+        lambda t, p, retain: link.publish(t, p, retain=retain),
+        config.root,
+        link.hub_boot_id,
+        link.next_seq,
+    )
+    hub = Hub(
+        config,
+        engine,
+        registry,
+        store,
+        metrics,
+        TokenStore(engine),
+        pipeline,
+        link,
+        commands,
+        configs,
+    )
+
+    def on_batch(acc: Accepted) -> None:
+        if acc.acks:
+            commands.on_acks(acc.acks)
+        if acc.reports:
+            for device_id in configs.on_reports(acc.reports):
+                registry.set_config_version(device_id, configs.get(device_id)["version"])
+        if acc.births:
+            commands.device_online(acc.births)
+            configs.republish(acc.births)
+
+    pipeline.listeners.append(on_batch)
+    return hub
+
+
+@web.middleware
+async def auth_and_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Deny by default: an API route must declare its roles, and the token must hold one."""
+    try:
+        if request.path.startswith(API_PREFIX):
+            roles = getattr(handler, ROLES_ATTR, None)
+            if roles is None:
+                raise ForbiddenError("route declares no roles")
+            if "*" not in roles:
+                hub = request.app[HUB_KEY]
+                header = request.headers.get("Authorization", "")
+                token = header[7:] if header.startswith("Bearer ") else ""
+                token = token or request.query.get("access_token", "")
+                if not token:
+                    raise AuthError("missing bearer token")
+                role = await asyncio.to_thread(hub.tokens.role_of, token)
+                if role != "admin" and role not in roles:
+                    raise ForbiddenError(f"role {role!r} may not use this route")
+                request[ROLE_KEY] = role
+        return await handler(request)
+    except AuthError as exc:
+        return _error(401, str(exc))
+    except ForbiddenError as exc:
+        return _error(403, str(exc))
+    except NotFoundError as exc:
+        return _error(404, str(exc))
+    except (ValidationError, GovedgeError) as exc:
+        return _error(400, str(exc))
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.Response(
+        body=msgspec.json.encode({"error": message}),
+        status=status,
+        content_type="application/json",
+    )
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    hub = request.app[HUB_KEY]
+    hub.metrics.queue_depth.set(hub.link.queue.qsize())
+    return web.Response(body=generate_latest(hub.metrics.registry), content_type="text/plain")
+
+
+async def index(_: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def _background(hub: Hub) -> None:
+    """Presence timeouts, command expiry, rollout steps and store maintenance."""
+    config = hub.config
+    last_maintenance = time.monotonic()
+    while True:
+        await asyncio.sleep(config.presence_interval_s)
+        try:
+            gone = await asyncio.to_thread(hub.registry.expire_silent)
+            for device_id in gone:
+                log.info("device_offline", extra=fields(device=device_id, reason="heartbeat"))
+            await asyncio.to_thread(hub.commands.expire)
+            await asyncio.to_thread(hub.configs.advance)
+            if time.monotonic() - last_maintenance > config.maintenance_interval_s:
+                last_maintenance = time.monotonic()
+                maintain = getattr(hub.store, "maintain", None)
+                if maintain:
+                    await asyncio.to_thread(maintain)
+        except Exception:
+            log.exception("background_failed")
+
+
+def create_app(config: HubConfig, *, start_mqtt: bool = True) -> web.Application:
+    hub = build_hub(config)
+    app = web.Application(middlewares=[auth_and_errors], client_max_size=1024 * 1024)
+    app[HUB_KEY] = hub
+    for group in API_GROUPS:
+        group.install(app)
+    for extend in EXTENSIONS:
+        extend(hub, app)
+    app[OPENAPI_KEY] = openapi_document(API_GROUPS + hub.extras.get("api_groups", []), __version__)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", STATIC)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        if start_mqtt:
+            hub.link.start()
+        task = asyncio.create_task(_background(hub))
+        log.info(
+            "hub_started",
+            extra=fields(
+                broker=config.broker_url,
+                database=config.database_url.split("@")[-1],
+                telemetry=config.telemetry_url.split("@")[-1],
+            ),
+        )
+        yield
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        if start_mqtt:
+            await asyncio.to_thread(hub.link.stop)
+        await asyncio.to_thread(hub.store.close)
+        hub.engine.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

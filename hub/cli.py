@@ -1,0 +1,96 @@
+"""``govedge hub``: run the hub, and manage its API tokens."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from govedge.logs import fields
+
+log = logging.getLogger("govedge.hub")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    _config_args(parser)
+    parser.add_argument("--http-host", help="address for the API and consoles")
+    parser.add_argument("--http-port", type=int, help="port for the API and consoles")
+    parser.set_defaults(func=run)
+    sub = parser.add_subparsers(dest="hub_command", metavar="ACTION")
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", metavar="ACTION", required=True
+    )
+    create = token.add_parser("create", help="create a token and print it (shown once)")
+    _config_args(create)
+    create.add_argument(
+        "--role", required=True, choices=["admin", "operator", "emergency", "viewer"]
+    )
+    create.add_argument("--name", default="")
+    create.set_defaults(func=token_create)
+    listing = token.add_parser("list", help="list tokens (never their values)")
+    _config_args(listing)
+    listing.set_defaults(func=token_list)
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="hub config file (JSON)")
+    parser.add_argument("--broker", help="broker URL, e.g. mqtt://127.0.0.1:1883")
+    parser.add_argument("--data", type=Path, help="folder for the embedded SQLite databases")
+
+
+def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import msgspec
+
+    from hub.config import HubConfig, load_config
+
+    config = load_config(args.config) if args.config else HubConfig()
+    changes = {}
+    if getattr(args, "broker", None):
+        changes["broker_url"] = args.broker
+    if getattr(args, "data", None):
+        data = Path(args.data)
+        changes["database_url"] = f"sqlite:///{data / 'registry.db'}"
+        changes["telemetry_url"] = f"sqlite:///{data / 'telemetry.db'}"
+    if getattr(args, "http_host", None):
+        changes["http_host"] = args.http_host
+    if getattr(args, "http_port", None) is not None:
+        changes["http_port"] = args.http_port
+    return msgspec.structs.replace(config, **changes) if changes else config
+
+
+def run(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from hub.app import create_app
+
+    config = _load(args)
+    for url in (config.database_url, config.telemetry_url):
+        if url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    app = create_app(config)
+    log.info("hub_listening", extra=fields(url=f"http://{config.http_host}:{config.http_port}/"))
+    web.run_app(app, host=config.http_host, port=config.http_port, print=None, handle_signals=True)
+    return 0
+
+
+def _tokens(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from hub.auth import TokenStore
+    from hub.db import create_schema, make_engine
+
+    config = _load(args)
+    if config.database_url.startswith("sqlite:///"):
+        Path(config.database_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(config.database_url)
+    create_schema(engine)
+    return TokenStore(engine)
+
+
+def token_create(args: argparse.Namespace) -> int:
+    print(_tokens(args).create(args.role, args.name))
+    return 0
+
+
+def token_list(args: argparse.Namespace) -> int:
+    for t in _tokens(args).all():
+        print(f"{t['id']:>4}  {t['role']:<10} {t['name']:<20} {'revoked' if t['revoked'] else ''}")
+    return 0

@@ -1,0 +1,45 @@
+"""The hub's configuration file (JSON), with every default in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from govedge.contract.topics import DEFAULT_ROOT
+from govedge.errors import ConfigError
+
+
+class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything a hub worker needs; ``govedge hub --config FILE`` reads it."""
+
+    broker_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_version: str = "5"
+    shared_group: str = ""  # MQTT 5 shared subscription group, to run several workers
+    client_id: str = "govedge-hub"
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    root: str = DEFAULT_ROOT
+    database_url: str = "sqlite:///var/hub/registry.db"
+    telemetry_url: str = "sqlite:///var/hub/telemetry.db"
+    http_host: str = "127.0.0.1"
+    http_port: Annotated[int, Meta(ge=0, le=65535)] = 8080
+    auto_register: bool = False
+    devices_file: str = ""  # JSON list of devices registered at start
+    ingest_queue: Annotated[int, Meta(ge=10)] = 20_000
+    ingest_batch: Annotated[int, Meta(ge=1)] = 2_000
+    presence_interval_s: Annotated[float, Meta(gt=0)] = 1.0
+    maintenance_interval_s: Annotated[float, Meta(gt=0)] = 300.0
+
+
+def load_config(path: str | Path) -> HubConfig:
+    path = Path(path)
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=HubConfig)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -1,0 +1,154 @@
+"""The hub's relational schema (SQLAlchemy Core) and engine set-up: SQLite or PostgreSQL by URL.
+
+One MetaData holds every table so that ``create_all`` builds the whole schema; other hub modules
+(alarms, rules) add their tables to the same ``metadata``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("model", sa.String(64), nullable=False, default=""),
+    sa.Column("site", sa.String(64), nullable=False, default=""),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("firmware", sa.String(64), nullable=False, default=""),
+    sa.Column("config_version", sa.Integer, nullable=False, default=0),
+    sa.Column("labels", sa.JSON, nullable=False, default=dict),
+    sa.Column("online", sa.Boolean, nullable=False, default=False),
+    sa.Column("boot_id", sa.String(64), nullable=False, default=""),
+    sa.Column("keepalive", sa.Integer, nullable=False, default=60),
+    sa.Column("last_seen", sa.Float, nullable=True),
+    sa.Column("health", sa.JSON, nullable=True),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+device_states = sa.Table(
+    "device_states",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("device_id", sa.String(64), nullable=False, index=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("online", sa.Boolean, nullable=False),
+    sa.Column("boot_id", sa.String(64), nullable=False, default=""),
+    sa.Column("reason", sa.String(64), nullable=False, default=""),
+)
+
+streams = sa.Table(
+    "streams",
+    metadata,
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("boot_id", sa.String(64), primary_key=True),
+    sa.Column("max_seq", sa.BigInteger, nullable=False),
+    sa.Column("received", sa.BigInteger, nullable=False, default=0),
+    sa.Column("gaps", sa.BigInteger, nullable=False, default=0),
+    sa.Column("updated", sa.Float, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("device_id", sa.String(64), nullable=False, index=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("attrs", sa.JSON, nullable=False, default=dict),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+commands = sa.Table(
+    "commands",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("device_id", sa.String(64), nullable=False, index=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("args", sa.JSON, nullable=False, default=dict),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("sent_at", sa.Float, nullable=True),
+    sa.Column("updated", sa.Float, nullable=False),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=False, default=""),
+    sa.Column("batch", sa.String(64), nullable=False, default="", index=True),
+)
+
+device_configs = sa.Table(
+    "device_configs",
+    metadata,
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending, applied, failed
+    sa.Column("error", sa.Text, nullable=False, default=""),
+    sa.Column("rollout_id", sa.String(64), nullable=False, default=""),
+    sa.Column("updated", sa.Float, nullable=False),
+)
+
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("selector", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("steps", sa.JSON, nullable=False),
+    sa.Column("max_failures", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # running, halted, done
+    sa.Column("targets", sa.JSON, nullable=False),
+    sa.Column("step_index", sa.Integer, nullable=False, default=0),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``).
+
+    SQLite runs in WAL mode with a busy timeout so that the ingest writer and API readers
+    do not block each other.
+    """
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+
+
+def create_schema(engine: Engine) -> None:
+    metadata.create_all(engine)

@@ -1,0 +1,29 @@
+"""The hub's exception hierarchy."""
+
+from __future__ import annotations
+
+from govedge.errors import GovedgeError
+
+
+class HubError(GovedgeError):
+    """Root of hub errors."""
+
+
+class NotFoundError(HubError):
+    """A device, command, rollout or token that does not exist."""
+
+
+class AuthError(HubError):
+    """Missing, unknown or revoked API token."""
+
+
+class ForbiddenError(HubError):
+    """The token's role may not use this route."""
+
+
+class ValidationError(HubError):
+    """A request body or query parameter is invalid; the message names the field."""
+
+
+class StorageError(HubError):
+    """The telemetry store or the registry database failed."""

@@ -1,0 +1,190 @@
+"""The hub's MQTT client: subscribe with QoS 1, hand batches to the pipeline, publish commands.
+
+Back-pressure: the network thread puts each message on a bounded queue and blocks when it is
+full, so the hub stops reading from the broker instead of growing memory; the broker holds the
+rest. Acknowledgements are manual: a message is PUBACKed only after its batch is stored, so a
+hub that dies mid-batch has the broker deliver it again (and deduplication drops the repeat).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from govedge.broker import BrokerURL
+from govedge.contract import Channel, subscription
+from govedge.logs import fields
+from hub.metrics import HubMetrics
+from hub.pipeline import Pipeline, Raw
+
+log = logging.getLogger("govedge.hub.mqtt")
+
+SUBSCRIBED = (
+    Channel.TELEMETRY,
+    Channel.EVENT,
+    Channel.HEALTH,
+    Channel.STATUS,
+    Channel.CMD_ACK,
+    Channel.CONFIG_REPORTED,
+)
+
+
+class MqttLink:
+    """One hub worker's connection to the broker."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        pipeline: Pipeline,
+        metrics: HubMetrics,
+        *,
+        client_id: str = "govedge-hub",
+        mqtt_version: str = "5",
+        shared_group: str = "",
+        queue_size: int = 20_000,
+        batch_size: int = 2_000,
+        batch_wait_s: float = 0.02,
+        keepalive: int = 30,
+        tls: dict[str, str] | None = None,
+    ) -> None:
+        self.url = BrokerURL.parse(broker_url)
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.root = pipeline.root
+        self.shared_group = shared_group
+        self.batch_size = batch_size
+        self.batch_wait_s = batch_wait_s
+        self.queue: queue.Queue[tuple[Raw, int]] = queue.Queue(maxsize=queue_size)
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._writer: threading.Thread | None = None
+        self.v5 = mqtt_version == "5"
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            clean_session=None if self.v5 else False,
+            manual_ack=True,
+        )
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if tls or self.url.tls:
+            tls = tls or {}
+            self.client.tls_set(
+                ca_certs=tls.get("ca"), certfile=tls.get("cert"), keyfile=tls.get("key")
+            )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.keepalive = keepalive
+        self.hub_boot_id = uuid.uuid4().hex
+        self._seq = 0
+        self._seq_lock = threading.Lock()
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._writer = threading.Thread(target=self._write_loop, name="hub-ingest", daemon=True)
+        self._writer.start()
+        props = None
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 86400
+            props.ReceiveMaximum = 65535
+        self.client.connect_async(
+            self.url.host,
+            self.url.port,
+            keepalive=self.keepalive,
+            clean_start=False if self.v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
+        self.client.loop_start()
+        log.info("hub_mqtt_starting", extra=fields(broker=str(self.url), v5=self.v5))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.client.disconnect()
+        self.client.loop_stop()
+        if self._writer:
+            self._writer.join(10)
+
+    # callbacks (network thread) ----------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        if rc.is_failure:
+            log.error("hub_mqtt_refused", extra=fields(reason=str(rc)))
+            return
+        subs = []
+        for channel in SUBSCRIBED:
+            topic = subscription(channel, self.root)
+            if self.shared_group and self.v5:
+                topic = f"$share/{self.shared_group}/{topic}"
+            subs.append((topic, 1))
+        client.subscribe(subs)
+        self.connected.set()
+        log.info("hub_mqtt_connected", extra=fields(broker=str(self.url), subscriptions=len(subs)))
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("hub_mqtt_disconnected", extra=fields(reason=str(rc)))
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        raw = Raw(msg.topic, bytes(msg.payload), time.time())
+        # Blocks when full: the network thread stops reading, the broker holds the backlog.
+        self.queue.put((raw, msg.mid if msg.qos else 0))
+
+    # writer thread -----------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while not self._stop.is_set() or not self.queue.empty():
+            try:
+                first = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            deadline = time.monotonic() + self.batch_wait_s
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.001)
+            self.metrics.queue_depth.set(self.queue.qsize())
+            try:
+                self.pipeline.process([raw for raw, _ in batch])
+            except Exception:
+                # Storage failed: leave the batch unacknowledged so the broker redelivers it
+                # after reconnect, and make the connection start over.
+                log.exception("ingest_batch_failed", extra=fields(size=len(batch)))
+                time.sleep(1.0)
+                self.client.reconnect()
+                continue
+            for _, mid in batch:
+                if mid:
+                    self.client.ack(mid, 1)
+
+    # publishing --------------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        with self._seq_lock:
+            self._seq += 1
+            return self._seq
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False, qos: int = 1) -> bool:
+        """Publish from any thread; False if the client is not connected."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS

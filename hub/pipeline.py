@@ -1,0 +1,267 @@
+"""What the hub does with each batch of messages from the broker.
+
+Runs in the ingest writer thread: validate against the wire contract, refuse what a device may
+not say, drop duplicates, store telemetry in one batch, update presence and health, and hand the
+accepted messages to listeners (commands, configs, rules). Nothing here raises for bad input:
+every refusal is counted by reason and logged once with its facts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from govedge.contract import (
+    Channel,
+    CommandAck,
+    ConfigReported,
+    ContractError,
+    Event,
+    Health,
+    Message,
+    Status,
+    Telemetry,
+    decode_for_topic,
+)
+from govedge.contract.limits import DEFAULT_LIMITS, Limits
+from govedge.contract.topics import DEFAULT_ROOT
+from govedge.logs import fields
+from hub.db import events, streams
+from hub.dedup import StreamTracker
+from hub.metrics import HubMetrics
+from hub.registry import Registry
+from hub.storage.base import Point, TelemetryStore
+
+log = logging.getLogger("govedge.hub.ingest")
+
+_DEVICE_CHANNELS = {
+    Channel.TELEMETRY,
+    Channel.EVENT,
+    Channel.HEALTH,
+    Channel.STATUS,
+    Channel.CMD_ACK,
+    Channel.CONFIG_REPORTED,
+}
+
+
+@dataclass(slots=True)
+class Raw:
+    """One message as it came off the broker."""
+
+    topic: str
+    payload: bytes
+    received: float = 0.0
+
+
+@dataclass(slots=True)
+class Accepted:
+    """What a batch yielded, for listeners (after it is stored)."""
+
+    telemetry: list[Telemetry] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    acks: list[CommandAck] = field(default_factory=list)
+    reports: list[ConfigReported] = field(default_factory=list)
+    births: list[str] = field(default_factory=list)
+    deaths: list[str] = field(default_factory=list)
+
+
+Listener = Callable[[Accepted], None]
+
+
+class Pipeline:
+    """Validation, deduplication and storage of ingest batches."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        store: TelemetryStore,
+        metrics: HubMetrics,
+        root: str = DEFAULT_ROOT,
+        limits: Limits = DEFAULT_LIMITS,
+        auto_register: bool = False,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.metrics = metrics
+        self.root = root
+        self.limits = limits
+        self.auto_register = auto_register
+        self.tracker = StreamTracker()
+        self.listeners: list[Listener] = []
+        self.rejected: dict[str, int] = {}
+        self.accepted_total = 0
+        self._lock = threading.Lock()
+        self._last_reject_log: dict[str, float] = {}
+        self._load_streams()
+
+    def _load_streams(self) -> None:
+        with self.registry.engine.connect() as conn:
+            for row in conn.execute(sa.select(streams)):
+                self.tracker.load(row.device_id, row.boot_id, row.max_seq, row.received, row.gaps)
+
+    def _reject(self, reason: str, topic: str, detail: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        self.metrics.rejected.labels(reason).inc()
+        now = time.monotonic()
+        # One line per event, but a flood of one reason is summarised once a second.
+        if now - self._last_reject_log.get(reason, 0.0) >= 1.0:
+            self._last_reject_log[reason] = now
+            log.warning(
+                "message_rejected",
+                extra=fields(
+                    reason=reason,
+                    topic=topic[:200],
+                    detail=detail[:300],
+                    count=self.rejected[reason],
+                ),
+            )
+
+    def process(self, batch: Sequence[Raw]) -> Accepted:
+        """Handle one batch; returns what was accepted (already stored)."""
+        started = time.perf_counter()
+        out = Accepted()
+        points: list[Point] = []
+        seen: dict[str, float] = {}
+        health: dict[str, Health] = {}
+        event_rows: list[dict[str, object]] = []
+        statuses: list[Status] = []
+        with self._lock:
+            for raw in batch:
+                msg = self._validate(raw)
+                if msg is None:
+                    continue
+                device_id = msg.device_id
+                if isinstance(msg, Status):
+                    statuses.append(msg)
+                    continue
+                if not self.tracker.accept(device_id, msg.boot_id, msg.seq):
+                    self.metrics.duplicates.inc()
+                    continue
+                seen[device_id] = max(seen.get(device_id, 0.0), msg.ts)
+                if isinstance(msg, Telemetry):
+                    out.telemetry.append(msg)
+                    points.extend(
+                        Point(device_id, name, msg.ts, value) for name, value in msg.data.items()
+                    )
+                elif isinstance(msg, Event):
+                    out.events.append(msg)
+                    event_rows.append(
+                        {
+                            "device_id": device_id,
+                            "ts": msg.ts,
+                            "kind": msg.data.kind,
+                            "severity": msg.data.severity,
+                            "message": msg.data.message,
+                            "attrs": dict(msg.data.attrs),
+                        }
+                    )
+                elif isinstance(msg, Health):
+                    health[device_id] = msg
+                elif isinstance(msg, CommandAck):
+                    out.acks.append(msg)
+                elif isinstance(msg, ConfigReported):
+                    out.reports.append(msg)
+                self.metrics.ingested.labels(_channel_label(msg)).inc()
+                self.accepted_total += 1
+            self._store(points, event_rows, health, seen, statuses, out)
+        self.metrics.write_latency.observe(time.perf_counter() - started)
+        for listener in self.listeners:
+            try:
+                listener(out)
+            except Exception:  # a listener's bug must not stop ingestion
+                log.exception("listener_failed", extra=fields(listener=repr(listener)))
+        return out
+
+    def _validate(self, raw: Raw) -> Message | None:
+        try:
+            device_id, channel, msg = decode_for_topic(
+                raw.topic, raw.payload, self.root, self.limits
+            )
+        except ContractError as exc:
+            self._reject(exc.reason, raw.topic, exc.detail)
+            return None
+        if channel not in _DEVICE_CHANNELS:
+            self._reject("not_device_channel", raw.topic, f"devices do not write {channel.value}")
+            return None
+        if not self.registry.is_known(device_id):
+            if self.auto_register:
+                self.registry.register(device_id)
+            else:
+                self._reject("unknown_device", raw.topic, f"device {device_id!r} is not registered")
+                return None
+        return msg
+
+    def _store(
+        self,
+        points: list[Point],
+        event_rows: list[dict[str, object]],
+        health: dict[str, Health],
+        seen: dict[str, float],
+        statuses: list[Status],
+        out: Accepted,
+    ) -> None:
+        if points:
+            self.store.write(points)
+            self.metrics.points.inc(len(points))
+        engine = self.registry.engine
+        dirty = self.tracker.take_dirty()
+        if event_rows or dirty:
+            now = time.time()
+            with engine.begin() as conn:
+                if event_rows:
+                    conn.execute(events.insert(), event_rows)
+                for device_id, boot_id, stream in dirty:
+                    values = {
+                        "max_seq": stream.max_seq,
+                        "received": stream.received,
+                        "gaps": stream.gaps,
+                        "updated": now,
+                    }
+                    updated = conn.execute(
+                        streams.update()
+                        .where(streams.c.device_id == device_id, streams.c.boot_id == boot_id)
+                        .values(**values)
+                    ).rowcount
+                    if not updated:
+                        conn.execute(
+                            streams.insert().values(device_id=device_id, boot_id=boot_id, **values)
+                        )
+        for device_id, msg in health.items():
+            self.registry.set_health(
+                device_id,
+                {
+                    "ts": msg.ts,
+                    "drivers": {
+                        k: {"state": v.state, "detail": v.detail, "errors": v.errors}
+                        for k, v in msg.data.drivers.items()
+                    },
+                    "counters": dict(msg.data.counters),
+                    "uptime_s": msg.data.uptime_s,
+                },
+            )
+        for status in statuses:
+            changed = self.registry.apply_status(
+                status.device_id,
+                status.boot_id,
+                status.data.online,
+                status.data.keepalive,
+                status.ts,
+                model=status.data.model,
+                firmware=status.data.firmware,
+            )
+            if changed is True:
+                out.births.append(status.device_id)
+            elif changed is False:
+                out.deaths.append(status.device_id)
+        if seen:
+            out.births.extend(self.registry.touch(seen))
+        self.metrics.gaps.set(self.tracker.total_gaps())
+
+
+def _channel_label(msg: Message) -> str:
+    return type(msg).__name__.lower()

@@ -1,0 +1,389 @@
+"""The device registry: who the devices are, where, and whether they are online.
+
+Presence comes from the retained status messages (birth and last will, told apart by boot id)
+and from a heartbeat timeout of 1.5 x the device's keepalive. Every change of state is kept in
+``device_states``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from govedge.contract.topics import check_device_id
+from hub.db import device_states, devices
+from hub.errors import NotFoundError, ValidationError
+
+HEARTBEAT_FACTOR = 1.5
+
+
+@dataclass(slots=True)
+class DeviceInfo:
+    """One registered device as the API shows it."""
+
+    id: str
+    model: str = ""
+    site: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    firmware: str = ""
+    config_version: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    online: bool = False
+    boot_id: str = ""
+    keepalive: int = 60
+    last_seen: float | None = None
+    health: dict[str, Any] | None = None
+    created: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "site": self.site,
+            "location": None if self.lat is None else {"lat": self.lat, "lon": self.lon},
+            "firmware": self.firmware,
+            "config_version": self.config_version,
+            "labels": self.labels,
+            "online": self.online,
+            "boot_id": self.boot_id,
+            "keepalive": self.keepalive,
+            "last_seen": self.last_seen,
+            "health": self.health,
+        }
+
+
+def _row_to_info(row: Any) -> DeviceInfo:
+    m = row._mapping
+    return DeviceInfo(
+        id=m["id"],
+        model=m["model"],
+        site=m["site"],
+        lat=m["lat"],
+        lon=m["lon"],
+        firmware=m["firmware"],
+        config_version=m["config_version"],
+        labels=dict(m["labels"] or {}),
+        online=bool(m["online"]),
+        boot_id=m["boot_id"],
+        keepalive=m["keepalive"],
+        last_seen=m["last_seen"],
+        health=m["health"],
+        created=m["created"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """Which devices a command, config or query addresses: ids, model, site, labels (ANDed)."""
+
+    ids: tuple[str, ...] = ()
+    model: str = ""
+    site: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Selector:
+        unknown = set(data) - {"ids", "model", "site", "labels"}
+        if unknown:
+            raise ValidationError(f"selector: unknown key {sorted(unknown)[0]!r}")
+        ids = data.get("ids") or []
+        labels = data.get("labels") or {}
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ValidationError("selector.ids must be a list of device ids")
+        if not isinstance(labels, dict):
+            raise ValidationError("selector.labels must be an object")
+        sel = cls(
+            tuple(ids),
+            str(data.get("model") or ""),
+            str(data.get("site") or ""),
+            tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        )
+        if sel.is_empty():
+            raise ValidationError("selector is empty: name ids, model, site or labels")
+        return sel
+
+    def is_empty(self) -> bool:
+        return not (self.ids or self.model or self.site or self.labels)
+
+    def matches(self, dev: DeviceInfo) -> bool:
+        if self.ids and dev.id not in self.ids:
+            return False
+        if self.model and dev.model != self.model:
+            return False
+        if self.site and dev.site != self.site:
+            return False
+        return all(dev.labels.get(k) == v for k, v in self.labels)
+
+
+class Registry:
+    """Registry operations; blocking (call from a worker thread in async code)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+        self.reload_known()
+
+    def reload_known(self) -> None:
+        with self.engine.connect() as conn:
+            ids = {r[0] for r in conn.execute(sa.select(devices.c.id))}
+        with self._lock:
+            self._known = ids
+
+    def is_known(self, device_id: str) -> bool:
+        return device_id in self._known
+
+    def register(
+        self,
+        device_id: str,
+        *,
+        model: str = "",
+        site: str = "",
+        lat: float | None = None,
+        lon: float | None = None,
+        labels: Mapping[str, str] | None = None,
+        firmware: str = "",
+    ) -> DeviceInfo:
+        """Add a device or update its descriptive fields."""
+        check_device_id(device_id)
+        values = {
+            "model": model,
+            "site": site,
+            "lat": lat,
+            "lon": lon,
+            "labels": dict(labels or {}),
+            "firmware": firmware,
+        }
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(devices.c.id).where(devices.c.id == device_id)).first()
+            if exists:
+                conn.execute(devices.update().where(devices.c.id == device_id).values(**values))
+            else:
+                conn.execute(devices.insert().values(id=device_id, created=time.time(), **values))
+        with self._lock:
+            self._known.add(device_id)
+        return self.get(device_id)
+
+    def register_many(self, items: Iterable[Mapping[str, Any]]) -> int:
+        count = 0
+        for item in items:
+            data = dict(item)
+            device_id = data.pop("id")
+            location = data.pop("location", None) or {}
+            self.register(
+                device_id,
+                model=data.get("model", ""),
+                site=data.get("site", ""),
+                lat=location.get("lat", data.get("lat")),
+                lon=location.get("lon", data.get("lon")),
+                labels=data.get("labels"),
+                firmware=data.get("firmware", ""),
+            )
+            count += 1
+        return count
+
+    def get(self, device_id: str) -> DeviceInfo:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(devices).where(devices.c.id == device_id)).first()
+        if row is None:
+            raise NotFoundError(f"no device {device_id!r}")
+        return _row_to_info(row)
+
+    def search(
+        self,
+        *,
+        site: str = "",
+        model: str = "",
+        online: bool | None = None,
+        label: tuple[str, str] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[DeviceInfo], int]:
+        """A page of devices matching the filters, and the total number that match."""
+        query = sa.select(devices)
+        count = sa.select(sa.func.count()).select_from(devices)
+        conds = []
+        if site:
+            conds.append(devices.c.site == site)
+        if model:
+            conds.append(devices.c.model == model)
+        if online is not None:
+            conds.append(devices.c.online == online)
+        for cond in conds:
+            query = query.where(cond)
+            count = count.where(cond)
+        with self.engine.connect() as conn:
+            if label is None:
+                total = int(conn.execute(count).scalar_one())
+                rows = conn.execute(query.order_by(devices.c.id).offset(offset).limit(limit))
+                return [_row_to_info(r) for r in rows], total
+            # Labels are JSON; filter them here so SQLite and PostgreSQL behave alike.
+            matched = [
+                _row_to_info(r)
+                for r in conn.execute(query.order_by(devices.c.id))
+                if (r._mapping["labels"] or {}).get(label[0]) == label[1]
+            ]
+        return matched[offset : offset + limit], len(matched)
+
+    def select(self, selector: Selector) -> list[DeviceInfo]:
+        query = sa.select(devices).order_by(devices.c.id)
+        if selector.ids:
+            query = query.where(devices.c.id.in_(selector.ids))
+        if selector.model:
+            query = query.where(devices.c.model == selector.model)
+        if selector.site:
+            query = query.where(devices.c.site == selector.site)
+        with self.engine.connect() as conn:
+            found = [_row_to_info(r) for r in conn.execute(query)]
+        return [d for d in found if selector.matches(d)]
+
+    # presence ------------------------------------------------------------------------------
+
+    def apply_status(
+        self, device_id: str, boot_id: str, online: bool, keepalive: int, ts: float, **desc: str
+    ) -> bool | None:
+        """Apply a birth or a will. Return the new online state, or None if it changed nothing.
+
+        A will (offline) whose boot id is not the device's current one is stale: a newer boot
+        has already announced itself, so it is ignored.
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(devices.c.online, devices.c.boot_id).where(devices.c.id == device_id)
+            ).first()
+            if row is None:
+                return None
+            was_online, current_boot = bool(row[0]), row[1]
+            if not online and current_boot and boot_id != current_boot:
+                return None
+            values: dict[str, Any] = {"online": online, "boot_id": boot_id}
+            if online:
+                values.update(keepalive=keepalive, last_seen=time.time())
+                values.update({k: v for k, v in desc.items() if v})
+            conn.execute(devices.update().where(devices.c.id == device_id).values(**values))
+            if was_online == online and current_boot == boot_id:
+                return None
+            conn.execute(
+                device_states.insert().values(
+                    device_id=device_id,
+                    ts=ts,
+                    online=online,
+                    boot_id=boot_id,
+                    reason="birth" if online else "will",
+                )
+            )
+        return online
+
+    def touch(self, seen: Mapping[str, float]) -> list[str]:
+        """Record when devices were last heard from; return those that came back online."""
+        back: list[str] = []
+        if not seen:
+            return back
+        with self.engine.begin() as conn:
+            offline = {
+                r[0]
+                for r in conn.execute(
+                    sa.select(devices.c.id).where(
+                        devices.c.id.in_(list(seen)), devices.c.online.is_(False)
+                    )
+                )
+            }
+            conn.execute(
+                devices.update()
+                .where(devices.c.id == sa.bindparam("did"))
+                .values(last_seen=sa.bindparam("ts")),
+                [{"did": d, "ts": ts} for d, ts in seen.items()],
+            )
+            now = time.time()
+            for device_id in offline:
+                conn.execute(devices.update().where(devices.c.id == device_id).values(online=True))
+                conn.execute(
+                    device_states.insert().values(
+                        device_id=device_id, ts=now, online=True, reason="traffic"
+                    )
+                )
+                back.append(device_id)
+        return back
+
+    def expire_silent(self, now: float | None = None) -> list[str]:
+        """Mark offline every online device silent for more than 1.5 x its keepalive."""
+        now = time.time() if now is None else now
+        gone: list[str] = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(devices.c.id, devices.c.last_seen, devices.c.keepalive).where(
+                    devices.c.online.is_(True)
+                )
+            ).all()
+            for device_id, last_seen, keepalive in rows:
+                if last_seen is not None and now - last_seen > HEARTBEAT_FACTOR * keepalive:
+                    conn.execute(
+                        devices.update().where(devices.c.id == device_id).values(online=False)
+                    )
+                    conn.execute(
+                        device_states.insert().values(
+                            device_id=device_id, ts=now, online=False, reason="heartbeat_timeout"
+                        )
+                    )
+                    gone.append(device_id)
+        return gone
+
+    def set_health(self, device_id: str, health: Mapping[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                devices.update().where(devices.c.id == device_id).values(health=dict(health))
+            )
+
+    def set_config_version(self, device_id: str, version: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                devices.update().where(devices.c.id == device_id).values(config_version=version)
+            )
+
+    def history(self, device_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        self.get(device_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(device_states)
+                .where(device_states.c.device_id == device_id)
+                .order_by(device_states.c.id.desc())
+                .limit(limit)
+            )
+            return [
+                {
+                    "ts": r.ts,
+                    "online": bool(r.online),
+                    "boot_id": r.boot_id,
+                    "reason": r.reason,
+                }
+                for r in rows
+            ]
+
+    def summary(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(devices)).scalar_one())
+            online = int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(devices)
+                    .where(devices.c.online.is_(True))
+                ).scalar_one()
+            )
+            health_rows = conn.execute(sa.select(devices.c.id, devices.c.health)).all()
+        sick = []
+        for device_id, health in health_rows:
+            bad = {
+                name: d.get("state")
+                for name, d in ((health or {}).get("drivers") or {}).items()
+                if isinstance(d, dict) and d.get("state") != "online"
+            }
+            if bad:
+                sick.append({"id": device_id, "drivers": bad})
+        return {"devices": total, "online": online, "offline": total - online, "sick": sick}

@@ -1,0 +1,179 @@
+"""The embedded telemetry store: SQLite in WAL mode, with retention and downsampling.
+
+Raw points live in ``telemetry`` keyed by (device, metric, ts), which makes a repeated write a
+no-op. ``maintain()`` folds raw points older than the raw retention into one-minute rollups and
+deletes rollups older than their own retention.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hub.errors import ValidationError
+from hub.storage.base import AGGREGATES, Aggregate, Point
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS telemetry (
+    device_id TEXT NOT NULL, metric TEXT NOT NULL, ts REAL NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (device_id, metric, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS telemetry_1m (
+    device_id TEXT NOT NULL, metric TEXT NOT NULL, bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL, total REAL NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
+    last REAL NOT NULL, last_ts REAL NOT NULL,
+    PRIMARY KEY (device_id, metric, bucket)
+) WITHOUT ROWID;
+"""
+
+_SQL_AGG = {
+    "mean": "AVG(value)",
+    "min": "MIN(value)",
+    "max": "MAX(value)",
+    "count": "COUNT(value)",
+    "sum": "SUM(value)",
+}
+_ROLLUP_AGG = {
+    "mean": "SUM(total) / SUM(n)",
+    "min": "MIN(lo)",
+    "max": "MAX(hi)",
+    "count": "SUM(n)",
+    "sum": "SUM(total)",
+}
+
+
+class SQLiteTelemetryStore:
+    """Telemetry in one SQLite file; one writer connection, a fresh reader per query."""
+
+    def __init__(
+        self,
+        path: str,
+        raw_retention_s: float = 7 * 86400,
+        rollup_retention_s: float = 365 * 86400,
+    ) -> None:
+        self.path = path
+        self.raw_retention_s = raw_retention_s
+        self.rollup_retention_s = rollup_retention_s
+        if os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._writer = self._connect()
+        self._writer.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def write(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        rows = [(p.device_id, p.metric, p.ts, p.value) for p in points]
+        with self._write_lock, self._writer:
+            self._writer.executemany(
+                "INSERT OR IGNORE INTO telemetry (device_id, metric, ts, value) VALUES (?,?,?,?)",
+                rows,
+            )
+
+    def query(
+        self, device_id: str, metric: str | None, start: float, end: float, limit: int
+    ) -> list[dict[str, Any]]:
+        sql = "SELECT ts, metric, value FROM telemetry WHERE device_id=? AND ts>=? AND ts<?"
+        args: list[Any] = [device_id, start, end]
+        if metric:
+            sql += " AND metric=?"
+            args.append(metric)
+        sql += " ORDER BY ts, metric LIMIT ?"
+        args.append(limit)
+        conn = self._connect()
+        try:
+            return [{"ts": r[0], "metric": r[1], "value": r[2]} for r in conn.execute(sql, args)]
+        finally:
+            conn.close()
+
+    def aggregate(
+        self, device_id: str, metric: str, start: float, end: float, every_s: int, fn: Aggregate
+    ) -> list[dict[str, Any]]:
+        if fn not in AGGREGATES:
+            raise ValidationError(f"unknown aggregate {fn!r}; one of {', '.join(AGGREGATES)}")
+        if every_s < 1:
+            raise ValidationError("every must be at least 1 second")
+        conn = self._connect()
+        try:
+            out: dict[int, float] = {}
+            if fn == "last":
+                raw = conn.execute(
+                    "SELECT CAST(ts / ? AS INTEGER) AS w, value, MAX(ts) FROM telemetry "
+                    "WHERE device_id=? AND metric=? AND ts>=? AND ts<? GROUP BY w",
+                    (every_s, device_id, metric, start, end),
+                )
+                rolled = conn.execute(
+                    "SELECT CAST(bucket * 60 / ? AS INTEGER) AS w, last, MAX(last_ts) "
+                    "FROM telemetry_1m WHERE device_id=? AND metric=? AND bucket*60>=? "
+                    "AND bucket*60<? GROUP BY w",
+                    (every_s, device_id, metric, start, end),
+                )
+            else:
+                raw = conn.execute(
+                    f"SELECT CAST(ts / ? AS INTEGER) AS w, {_SQL_AGG[fn]} FROM telemetry "
+                    "WHERE device_id=? AND metric=? AND ts>=? AND ts<? GROUP BY w",
+                    (every_s, device_id, metric, start, end),
+                )
+                rolled = conn.execute(
+                    f"SELECT CAST(bucket * 60 / ? AS INTEGER) AS w, {_ROLLUP_AGG[fn]} "
+                    "FROM telemetry_1m WHERE device_id=? AND metric=? AND bucket*60>=? "
+                    "AND bucket*60<? GROUP BY w",
+                    (every_s, device_id, metric, start, end),
+                )
+            for window, value, *_ in rolled:
+                out[window] = value
+            for window, value, *_ in raw:
+                out[window] = value  # raw data, where present, is the finer truth
+            return [{"ts": float(w * every_s), "value": out[w]} for w in sorted(out)]
+        finally:
+            conn.close()
+
+    def latest(self, device_id: str) -> dict[str, dict[str, float]]:
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                "SELECT metric, MAX(ts), value FROM telemetry WHERE device_id=? GROUP BY metric",
+                (device_id,),
+            )
+            return {m: {"ts": ts, "value": v} for m, ts, v in rows}
+        finally:
+            conn.close()
+
+    def maintain(self, now: float | None = None) -> dict[str, int]:
+        """Roll old raw points into one-minute buckets and apply both retentions."""
+        now = time.time() if now is None else now
+        raw_horizon = now - self.raw_retention_s
+        rollup_horizon = now - self.rollup_retention_s
+        with self._write_lock, self._writer:
+            self._writer.execute(
+                "INSERT INTO telemetry_1m (device_id, metric, bucket, n, total, lo, hi, last, "
+                "last_ts) SELECT device_id, metric, CAST(ts / 60 AS INTEGER) AS b, COUNT(*), "
+                "SUM(value), MIN(value), MAX(value), value, MAX(ts) FROM telemetry WHERE ts < ? "
+                "GROUP BY device_id, metric, b "
+                "ON CONFLICT (device_id, metric, bucket) DO UPDATE SET n = n + excluded.n, "
+                "total = total + excluded.total, lo = MIN(lo, excluded.lo), "
+                "hi = MAX(hi, excluded.hi), last = CASE WHEN excluded.last_ts >= last_ts "
+                "THEN excluded.last ELSE last END, last_ts = MAX(last_ts, excluded.last_ts)",
+                (raw_horizon,),
+            )
+            raw_deleted = self._writer.execute(
+                "DELETE FROM telemetry WHERE ts < ?", (raw_horizon,)
+            ).rowcount
+            rollups_deleted = self._writer.execute(
+                "DELETE FROM telemetry_1m WHERE bucket * 60 < ?", (rollup_horizon,)
+            ).rowcount
+        return {"raw_deleted": raw_deleted, "rollups_deleted": rollups_deleted}
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._writer.close()
