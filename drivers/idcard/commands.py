@@ -1,0 +1,71 @@
+"""The SAM commands (CMD, PARA) this driver sends, with their success status and answer data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drivers.idcard.codec import Command
+from drivers.idcard.status import Status
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One command: its bytes, the status it succeeds with, and what it is for (for errors)."""
+
+    name: str
+    cmd: int
+    para: int
+    action: str
+    success: int = Status.OK
+
+    def command(self, data: bytes = b"") -> Command:
+        return Command(self.cmd, self.para, data)
+
+    def encode(self, data: bytes = b"") -> bytes:
+        return self.command(data).encode()
+
+
+RESET = CommandSpec("reset", 0x10, 0xFF, "reset the SAM")
+SAM_STATUS = CommandSpec("sam_status", 0x11, 0xFF, "check the SAM status")
+SAM_ID = CommandSpec("sam_id", 0x12, 0xFF, "read the SAM id")
+FIND_CARD = CommandSpec("find_card", 0x20, 0x01, "find a card", Status.CARD_FOUND)
+SELECT_CARD = CommandSpec("select_card", 0x20, 0x02, "select the card")
+READ_BASE_INFO = CommandSpec("read_base_info", 0x30, 0x01, "read the card's base information")
+READ_BASE_INFO_FP = CommandSpec(
+    "read_base_info_fp", 0x30, 0x10, "read the card's base information and fingerprints"
+)
+READ_EXTRA_ADDRESS = CommandSpec("read_extra_address", 0x30, 0x03, "read the extra address")
+READ_CHIP_ID = CommandSpec("read_chip_id", 0x30, 0x05, "read the card's chip id")
+
+COMMANDS: dict[tuple[int, int], CommandSpec] = {
+    (spec.cmd, spec.para): spec
+    for spec in (
+        RESET,
+        SAM_STATUS,
+        SAM_ID,
+        FIND_CARD,
+        SELECT_CARD,
+        READ_BASE_INFO,
+        READ_BASE_INFO_FP,
+        READ_EXTRA_ADDRESS,
+        READ_CHIP_ID,
+    )
+}
+
+SAM_ID_SIZE = 16
+
+
+def format_sam_id(data: bytes) -> str:
+    """Render the 16-byte SAM id the way vendor tools print it: ``05.01-20101025-…``.
+
+    Two little-endian 16-bit numbers, then three little-endian 32-bit numbers. Anything that is
+    not 16 bytes is shown in hex.
+    """
+    if len(data) != SAM_ID_SIZE:
+        return data.hex().upper()
+    a = int.from_bytes(data[0:2], "little")
+    b = int.from_bytes(data[2:4], "little")
+    c = int.from_bytes(data[4:8], "little")
+    d = int.from_bytes(data[8:12], "little")
+    e = int.from_bytes(data[12:16], "little")
+    return f"{a:02d}.{b:02d}-{c:08d}-{d:010d}-{e:010d}"
