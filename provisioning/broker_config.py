@@ -149,7 +149,7 @@ def write_broker_config(
     """
     if not services:
         raise BrokerConfigError("at least one service identity (the hub) must be allowed")
-    where = Path(out_dir)
+    where = Path(out_dir).resolve()
     where.mkdir(parents=True, exist_ok=True)
     cafile = write_public(where / "ca.pem", ca.chain_pem())
     certfile, keyfile = where / "server.crt", where / "server.key"
