@@ -1,4 +1,4 @@
-"""The wire contract: every valid message round-trips, every malformed one is refused with its reason."""
+"""The wire contract: valid messages round-trip, malformed ones are refused with a reason."""
 
 from __future__ import annotations
 
@@ -55,8 +55,9 @@ def envelope() -> dict[str, st.SearchStrategy[object]]:
 
 
 messages = st.one_of(
-    st.builds(Telemetry, data=st.dictionaries(metric_names, finite, min_size=1, max_size=8),
-              **envelope()),
+    st.builds(
+        Telemetry, data=st.dictionaries(metric_names, finite, min_size=1, max_size=8), **envelope()
+    ),
     st.builds(
         Event,
         data=st.builds(
@@ -76,8 +77,9 @@ messages = st.one_of(
                 names,
                 st.builds(
                     DriverHealth,
-                    state=st.sampled_from(["online", "offline", "no_device", "hardware_error",
-                                           "user_error", "busy"]),
+                    state=st.sampled_from(
+                        ["online", "offline", "no_device", "hardware_error", "user_error", "busy"]
+                    ),
                     errors=st.integers(0, 10**6),
                 ),
                 max_size=5,
@@ -87,22 +89,46 @@ messages = st.one_of(
         ),
         **envelope(),
     ),
-    st.builds(Status, data=st.builds(StatusData, online=st.booleans(),
-                                     keepalive=st.integers(0, 65535)), **envelope()),
     st.builds(
-        Command,
-        data=st.builds(CommandData, id=st.from_regex(r"\A[a-z0-9-]{1,30}\Z"), name=names,
-                       args=st.dictionaries(names, scalars, max_size=4), expires_at=stamps),
+        Status,
+        data=st.builds(StatusData, online=st.booleans(), keepalive=st.integers(0, 65535)),
         **envelope(),
     ),
-    st.builds(CommandAck, data=st.builds(CommandAckData, id=st.from_regex(r"\A[a-z0-9-]{1,30}\Z"),
-                                         ok=st.booleans(), error=st.text(max_size=50)),
-              **envelope()),
-    st.builds(ConfigDesired, data=st.builds(ConfigDesiredData, version=st.integers(0, 10**9),
-                                            config=st.dictionaries(names, scalars, max_size=5)),
-              **envelope()),
-    st.builds(ConfigReported, data=st.builds(ConfigReportedData, version=st.integers(0, 10**9),
-                                             ok=st.booleans()), **envelope()),
+    st.builds(
+        Command,
+        data=st.builds(
+            CommandData,
+            id=st.from_regex(r"\A[a-z0-9-]{1,30}\Z"),
+            name=names,
+            args=st.dictionaries(names, scalars, max_size=4),
+            expires_at=stamps,
+        ),
+        **envelope(),
+    ),
+    st.builds(
+        CommandAck,
+        data=st.builds(
+            CommandAckData,
+            id=st.from_regex(r"\A[a-z0-9-]{1,30}\Z"),
+            ok=st.booleans(),
+            error=st.text(max_size=50),
+        ),
+        **envelope(),
+    ),
+    st.builds(
+        ConfigDesired,
+        data=st.builds(
+            ConfigDesiredData,
+            version=st.integers(0, 10**9),
+            config=st.dictionaries(names, scalars, max_size=5),
+        ),
+        **envelope(),
+    ),
+    st.builds(
+        ConfigReported,
+        data=st.builds(ConfigReportedData, version=st.integers(0, 10**9), ok=st.booleans()),
+        **envelope(),
+    ),
 )
 
 
@@ -113,14 +139,22 @@ def test_every_valid_message_round_trips(msg: object) -> None:
     assert decode(payload) == msg
     channel = channel_of(msg)  # type: ignore[arg-type]
     device_id, got_channel, again = decode_for_topic(
-        topic(msg.device_id, channel), payload  # type: ignore[attr-defined]
+        topic(msg.device_id, channel),
+        payload,  # type: ignore[attr-defined]
     )
     assert (device_id, got_channel, again) == (msg.device_id, channel, msg)  # type: ignore[attr-defined]
 
 
 def _valid() -> dict[str, object]:
-    return {"v": 1, "type": "telemetry", "device_id": "sensor-1", "boot_id": "b1", "seq": 7,
-            "ts": 1700000000.5, "data": {"temperature": 21.5}}
+    return {
+        "v": 1,
+        "type": "telemetry",
+        "device_id": "sensor-1",
+        "boot_id": "b1",
+        "seq": 7,
+        "ts": 1700000000.5,
+        "data": {"temperature": 21.5},
+    }
 
 
 def _reason(payload: bytes, topic_name: str = "gov/v1/sensor-1/telemetry") -> str:
@@ -154,7 +188,9 @@ def test_truncated_payloads_are_refused(cut: int) -> None:
         ({"device_id": "sensor-2"}, "device_mismatch"),
     ],
 )
-def test_malformed_messages_are_refused_with_their_reason(change: dict[str, object], reason: str) -> None:
+def test_malformed_messages_are_refused_with_their_reason(
+    change: dict[str, object], reason: str
+) -> None:
     msg = _valid() | change
     assert _reason(json.dumps(msg).encode()) == reason
 
@@ -190,7 +226,12 @@ def test_message_on_the_wrong_channel_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "topic_name",
-    ["gov/v1/sensor-1", "gov/v2/sensor-1/telemetry", "gov/v1/sensor-1/nonsense", "gov/v1/+/telemetry"],
+    [
+        "gov/v1/sensor-1",
+        "gov/v2/sensor-1/telemetry",
+        "gov/v1/sensor-1/nonsense",
+        "gov/v1/+/telemetry",
+    ],
 )
 def test_bad_topics_are_refused(topic_name: str) -> None:
     assert _reason(json.dumps(_valid()).encode(), topic_name) == "bad_topic"
@@ -218,6 +259,11 @@ def test_topics() -> None:
 def test_encoding_is_compact_json() -> None:
     msg = Telemetry(device_id="s", boot_id="b", seq=1, ts=1.0, data={"t": 2.0})
     assert msgspec.json.decode(encode(msg)) == {
-        "type": "telemetry", "v": 1, "device_id": "s", "boot_id": "b", "seq": 1, "ts": 1.0,
+        "type": "telemetry",
+        "v": 1,
+        "device_id": "s",
+        "boot_id": "b",
+        "seq": 1,
+        "ts": 1.0,
         "data": {"t": 2.0},
     }

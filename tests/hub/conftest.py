@@ -1,4 +1,4 @@
-"""A real hub (aiohttp on a loopback port) wired to a real Mosquitto, and a device-side publisher."""
+"""A real hub (aiohttp on loopback) wired to a real Mosquitto, and a device-side publisher."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ class RunningHub:
             assert resp.status == 200, await resp.text()
             return await resp.json()
 
-    async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, token: str | None = None, **kw: Any
+    ) -> tuple[int, Any]:
         async with self.session.request(
             method, self.url + path, headers=self.headers(token), **kw
         ) as resp:
@@ -105,7 +107,11 @@ async def start_hub() -> AsyncIterator[Callable[..., Any]]:
         # Subscriptions are sent right after CONNACK; give the broker a moment to apply them.
         await asyncio.sleep(0.2)
         rh = RunningHub(
-            f"http://{config.http_host}:{config.http_port}", hub, app, runner, token,
+            f"http://{config.http_host}:{config.http_port}",
+            hub,
+            app,
+            runner,
+            token,
             aiohttp.ClientSession(),
         )
         running.append(rh)
@@ -127,7 +133,9 @@ class Device:
     seq: int = 0
 
     def send(self, msg: Any, channel: Channel, retain: bool = False) -> None:
-        info = self.client.publish(topic(self.device_id, channel), encode(msg), qos=1, retain=retain)
+        info = self.client.publish(
+            topic(self.device_id, channel), encode(msg), qos=1, retain=retain
+        )
         info.wait_for_publish(10)
 
     def telemetry(self, seq: int | None = None, **data: float) -> int:
@@ -135,8 +143,13 @@ class Device:
             self.seq += 1
             seq = self.seq
         self.send(
-            Telemetry(device_id=self.device_id, boot_id=self.boot_id, seq=seq, ts=time.time(),
-                      data=data or {"temperature": 20.0 + seq % 10}),
+            Telemetry(
+                device_id=self.device_id,
+                boot_id=self.boot_id,
+                seq=seq,
+                ts=time.time(),
+                data=data or {"temperature": 20.0 + seq % 10},
+            ),
             Channel.TELEMETRY,
         )
         return seq
@@ -144,8 +157,13 @@ class Device:
     def status(self, online: bool, keepalive: int = 60, boot_id: str | None = None) -> None:
         self.seq += 1
         self.send(
-            Status(device_id=self.device_id, boot_id=boot_id or self.boot_id, seq=self.seq,
-                   ts=time.time(), data=StatusData(online=online, keepalive=keepalive)),
+            Status(
+                device_id=self.device_id,
+                boot_id=boot_id or self.boot_id,
+                seq=self.seq,
+                ts=time.time(),
+                data=StatusData(online=online, keepalive=keepalive),
+            ),
             Channel.STATUS,
             retain=True,
         )
@@ -153,8 +171,13 @@ class Device:
     def ack(self, command_id: str, ok: bool = True, error: str = "") -> None:
         self.seq += 1
         self.send(
-            CommandAck(device_id=self.device_id, boot_id=self.boot_id, seq=self.seq, ts=time.time(),
-                       data=CommandAckData(id=command_id, ok=ok, error=error)),
+            CommandAck(
+                device_id=self.device_id,
+                boot_id=self.boot_id,
+                seq=self.seq,
+                ts=time.time(),
+                data=CommandAckData(id=command_id, ok=ok, error=error),
+            ),
             Channel.CMD_ACK,
         )
 

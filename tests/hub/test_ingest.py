@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -27,8 +28,9 @@ async def _points(rh, device_id: str) -> list[dict]:
 async def test_telemetry_reaches_the_api(hub_config, start_hub, device_factory) -> None:
     rh = await start_hub(hub_config())
     dev = device_factory()
-    await _register(rh, dev.device_id, model="sht20", site="hall-1",
-                    location={"lat": 39.9, "lon": 116.4})
+    await _register(
+        rh, dev.device_id, model="sht20", site="hall-1", location={"lat": 39.9, "lon": 116.4}
+    )
     for _ in range(10):
         dev.telemetry(temperature=21.5, humidity=40.0)
     points = await rh.wait_for(lambda: _enough(rh, dev.device_id, 20))
@@ -37,8 +39,13 @@ async def test_telemetry_reaches_the_api(hub_config, start_hub, device_factory) 
     listed = {d["id"]: d for d in devices["items"]}
     assert listed[dev.device_id]["site"] == "hall-1"
     assert listed[dev.device_id]["location"] == {"lat": 39.9, "lon": 116.4}
-    agg = await rh.get(f"/api/v1/devices/{dev.device_id}/telemetry", metric="temperature",
-                       agg="mean", every="3600", start="-1h")
+    agg = await rh.get(
+        f"/api/v1/devices/{dev.device_id}/telemetry",
+        metric="temperature",
+        agg="mean",
+        every="3600",
+        start="-1h",
+    )
     assert agg["items"] and agg["items"][-1]["value"] == pytest.approx(21.5)
     latest = await rh.get(f"/api/v1/devices/{dev.device_id}/telemetry/latest")
     assert latest["metrics"]["humidity"]["value"] == 40.0
@@ -57,10 +64,23 @@ async def test_malformed_payload_is_counted_logged_and_harmless(
     dev = device_factory()
     await _register(rh, dev.device_id)
     dev.telemetry(temperature=1.0)
-    subprocess.run(
-        ["mosquitto_pub", "-h", mqtt_broker.host, "-p", str(mqtt_broker.port), "-q", "1",
-         "-t", topic(dev.device_id, Channel.TELEMETRY), "-m", '{"v":1,"type":"telemetry",'],
-        check=True, timeout=10,
+    await asyncio.to_thread(
+        subprocess.run,
+        [
+            "mosquitto_pub",
+            "-h",
+            mqtt_broker.host,
+            "-p",
+            str(mqtt_broker.port),
+            "-q",
+            "1",
+            "-t",
+            topic(dev.device_id, Channel.TELEMETRY),
+            "-m",
+            '{"v":1,"type":"telemetry",',
+        ],
+        check=True,
+        timeout=10,
     )
     dev.telemetry(temperature=2.0)
     points = await rh.wait_for(lambda: _enough(rh, dev.device_id, 2))
@@ -105,7 +125,9 @@ async def test_forged_and_unknown_devices_are_refused(
     victim = f"victim-{uuid.uuid4().hex[:6]}"
     await _register(rh, dev.device_id, victim)
     forged = Telemetry(device_id=victim, boot_id="b", seq=1, ts=time.time(), data={"t": 99.0})
-    dev.client.publish(topic(dev.device_id, Channel.TELEMETRY), encode(forged), qos=1).wait_for_publish(5)
+    dev.client.publish(
+        topic(dev.device_id, Channel.TELEMETRY), encode(forged), qos=1
+    ).wait_for_publish(5)
     stranger = device_factory()
     stranger.telemetry(temperature=1.0)
     dev.telemetry(temperature=3.0)
@@ -125,8 +147,15 @@ async def test_burst_is_held_without_loss(hub_config, start_hub, device_factory)
         for i in range(1, n + 1):
             d.client.publish(
                 topic(d.device_id, Channel.TELEMETRY),
-                encode(Telemetry(device_id=d.device_id, boot_id=d.boot_id, seq=i, ts=1e9 + i,
-                                 data={"x": float(i)})),
+                encode(
+                    Telemetry(
+                        device_id=d.device_id,
+                        boot_id=d.boot_id,
+                        seq=i,
+                        ts=1e9 + i,
+                        data={"x": float(i)},
+                    )
+                ),
                 qos=1,
             )
     max_depth = 0
@@ -139,19 +168,26 @@ async def test_burst_is_held_without_loss(hub_config, start_hub, device_factory)
     await rh.wait_for(done, timeout=60)
     assert max_depth <= 200
     for d in devs:
-        body = await rh.get(f"/api/v1/devices/{d.device_id}/telemetry", start="0", end="2e9",
-                            limit="100000")
+        body = await rh.get(
+            f"/api/v1/devices/{d.device_id}/telemetry", start="0", end="2e9", limit="100000"
+        )
         assert [p["value"] for p in body["items"]] == [float(i) for i in range(1, n + 1)]
     assert rh.hub.pipeline.tracker.duplicates == 0
     assert rh.hub.pipeline.tracker.total_gaps() == 0
 
 
-async def test_payload_with_wrong_json_shape_is_refused(hub_config, start_hub, device_factory) -> None:
+async def test_payload_with_wrong_json_shape_is_refused(
+    hub_config, start_hub, device_factory
+) -> None:
     rh = await start_hub(hub_config())
     dev = device_factory()
     await _register(rh, dev.device_id)
-    dev.client.publish(topic(dev.device_id, Channel.TELEMETRY), json.dumps([1, 2]), qos=1).wait_for_publish(5)
-    dev.client.publish(topic(dev.device_id, Channel.TELEMETRY), b"x" * 70_000, qos=1).wait_for_publish(5)
+    dev.client.publish(
+        topic(dev.device_id, Channel.TELEMETRY), json.dumps([1, 2]), qos=1
+    ).wait_for_publish(5)
+    dev.client.publish(
+        topic(dev.device_id, Channel.TELEMETRY), b"x" * 70_000, qos=1
+    ).wait_for_publish(5)
     dev.telemetry(temperature=4.0)
     await rh.wait_for(lambda: _enough(rh, dev.device_id, 1))
     await rh.wait_for(lambda: rh.hub.pipeline.rejected.get("oversized"))
