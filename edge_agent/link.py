@@ -1,0 +1,388 @@
+"""The MQTT link: one thread that connects, keeps the retained status true, drains the outbox with
+QoS 1 and deletes each row on its PUBACK, and reconnects with exponential backoff and full jitter.
+
+Each connection uses a fresh paho client, so that nothing from a dead connection is retransmitted
+behind the outbox's back: after every (re)connect the drain restarts at the oldest unacknowledged
+row, in order. The outbox is the only queue; paho only holds the in-flight window.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from edge_agent.backoff import Backoff
+from edge_agent.outbox import Outbox
+from govedge.logs import fields, get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    """Everything the link needs to reach the broker (from the device config)."""
+
+    host: str
+    port: int
+    client_id: str
+    mqtt_version: str = "5"
+    keepalive_s: int = 60
+    tls: bool = False
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    session_expiry_s: int = 3600
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 60.0
+    max_inflight: int = 1000
+    batch: int = 500
+    replay_rate_per_s: float = 0.0  # 0: unlimited
+
+
+@dataclass(slots=True)
+class LinkCounters:
+    """What the link has done since start (read by metrics and health)."""
+
+    connects: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    published: int = 0
+    acknowledged: int = 0
+    rejected: int = 0
+    births: int = 0
+    stale_wills_overridden: int = 0
+    last_error: str = ""
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class _RateLimiter:
+    """A token bucket: ``rate`` messages a second, bursts of up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(max(burst, 1))
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
+
+    def allowance(self) -> int:
+        if self.rate <= 0:
+            return 1 << 30
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return int(self.tokens)
+
+    def spend(self, n: int) -> None:
+        if self.rate > 0:
+            self.tokens -= n
+
+
+class MqttLink:
+    """The device's connection to the broker, run in its own thread."""
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        outbox: Outbox,
+        *,
+        status_topic: str,
+        make_birth: Callable[[], bytes],
+        make_will: Callable[[], bytes],
+        subscriptions: list[str],
+        on_message: Callable[[str, bytes], None],
+        is_stale_offline: Callable[[bytes], bool],
+        on_state: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.status_topic = status_topic
+        self.make_birth = make_birth
+        self.make_will = make_will
+        self.subscriptions = subscriptions
+        self.on_message = on_message
+        self.is_stale_offline = is_stale_offline
+        self.on_state = on_state
+        self.counters = LinkCounters()
+        self.connected = False
+        self._stop = threading.Event()
+        self._final_status: bytes | None = None
+        self._thread: threading.Thread | None = None
+        self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s)
+        burst = max(settings.batch, int(settings.replay_rate_per_s * 0.05))
+        self._limiter = _RateLimiter(settings.replay_rate_per_s, burst)
+        # Per connection:
+        self._inflight: dict[int, int] = {}
+        self._acked: list[int] = []
+        self._cursor = 0
+        self._window = settings.max_inflight
+        self._seen_produced = -1
+        self._republish_birth = False
+        self._final_mid: int | None = None
+        self._final_acked = threading.Event()
+
+    # -- control ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
+        self._thread.start()
+
+    def stop(self, final_status: bytes | None = None, timeout: float = 5.0) -> None:
+        """Publish ``final_status`` (retained) if connected, disconnect cleanly and join."""
+        self._final_status = final_status
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    # -- the thread -------------------------------------------------------------------------
+
+    def _new_client(self) -> mqtt.Client:
+        s = self.settings
+        v5 = s.mqtt_version == "5"
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+            clean_session=None if v5 else False,
+            reconnect_on_failure=False,
+        )
+        client.max_inflight_messages_set(65535)
+        client.max_queued_messages_set(0)
+        if s.tls:
+            client.tls_set(
+                ca_certs=s.ca_file or None,
+                certfile=s.cert_file or None,
+                keyfile=s.key_file or None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.will_set(self.status_topic, self.make_will(), qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def _run(self) -> None:
+        s = self.settings
+        while not self._stop.is_set():
+            client = self._new_client()
+            try:
+                if s.mqtt_version == "5":
+                    props = Properties(PacketTypes.CONNECT)
+                    props.SessionExpiryInterval = s.session_expiry_s
+                    client.connect(
+                        s.host, s.port, s.keepalive_s, clean_start=False, properties=props
+                    )
+                else:
+                    client.connect(s.host, s.port, s.keepalive_s)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                self.counters.connect_failures += 1
+                self.counters.last_error = str(exc)
+                log.warning(
+                    "mqtt_connect_failed",
+                    extra=fields(broker=f"{s.host}:{s.port}", error=str(exc)),
+                )
+                self._stop.wait(self._backoff.next())
+                continue
+            try:
+                self._session(client)
+            except Exception:  # a bug must cost a reconnect, never the link
+                log.exception("mqtt_session_failed")
+            if self._stop.is_set():
+                break
+            self._stop.wait(self._backoff.next())
+
+    def _session(self, client: mqtt.Client) -> None:
+        """Run one connection until it drops or the link stops."""
+        self._inflight = {}
+        self._acked = []
+        self._cursor = 0
+        self._seen_produced = -1
+        self._window = self.settings.max_inflight
+        last_flush = time.monotonic()
+        last_expire = 0.0
+        busy = False
+        try:
+            while not self._stop.is_set():
+                rc = client.loop(timeout=0.0 if busy else 0.02)
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+                if not self.connected:
+                    busy = False
+                    continue
+                if self._republish_birth:
+                    self._republish_birth = False
+                    self._publish_birth(client)
+                now = time.monotonic()
+                if self._acked and (len(self._acked) >= 200 or now - last_flush > 0.02):
+                    self._flush_acks()
+                    last_flush = now
+                if now - last_expire > 10.0:
+                    last_expire = now
+                    self.outbox.expire()
+                busy = self._pump(client)
+            self._flush_acks()
+            if self._stop.is_set() and self.connected:
+                self._goodbye(client)
+        finally:
+            self._flush_acks()
+            if self.connected:
+                self._set_connected(False)
+            if client.socket() is not None:
+                try:
+                    client.disconnect()
+                except (OSError, ValueError):
+                    pass
+
+    def _goodbye(self, client: mqtt.Client) -> None:
+        """Publish the final retained status and wait (briefly) for its PUBACK, then disconnect."""
+        if self._final_status is not None:
+            info = client.publish(self.status_topic, self._final_status, qos=1, retain=True)
+            self._final_mid = info.mid
+            deadline = time.monotonic() + 2.0
+            while not self._final_acked.is_set() and time.monotonic() < deadline:
+                if client.loop(timeout=0.02) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+                self._flush_acks()
+        self._flush_acks()
+        self._set_connected(False)
+        client.disconnect()
+        client.loop(timeout=0.05)
+
+    def _set_connected(self, up: bool) -> None:
+        self.connected = up
+        if self.on_state is not None:
+            try:
+                self.on_state(up)
+            except Exception:  # a callback must never kill the link
+                log.exception("link_state_callback_failed")
+
+    def _pump(self, client: mqtt.Client) -> bool:
+        """Send the next rows of the outbox within the window and the rate; True if more wait."""
+        room = self._window - len(self._inflight)
+        if room <= 0:
+            return False
+        produced = self.outbox.produced
+        if produced == self._seen_produced:
+            return False  # nothing new since the last empty read
+        want = min(room, self.settings.batch, self._limiter.allowance())
+        if want <= 0:
+            return False
+        rows = self.outbox.fetch(self._cursor, want)
+        if len(rows) < want:
+            self._seen_produced = produced
+        for row in rows:
+            info = client.publish(row.topic, row.payload, qos=1, retain=row.retain)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return False  # the connection is going; the loop notices
+            self._inflight[info.mid] = row.id
+            self._cursor = row.id
+        self._limiter.spend(len(rows))
+        self.counters.published += len(rows)
+        return len(rows) == want
+
+    def _flush_acks(self) -> None:
+        if self._acked:
+            acked, self._acked = self._acked, []
+            self.outbox.ack(acked)
+
+    def _publish_birth(self, client: mqtt.Client) -> None:
+        client.publish(self.status_topic, self.make_birth(), qos=1, retain=True)
+        self.counters.births += 1
+
+    # -- paho callbacks (in this thread) ----------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            self.counters.connect_failures += 1
+            self.counters.last_error = str(reason)
+            log.warning("mqtt_connect_refused", extra=fields(reason=str(reason)))
+            return
+        receive_max = getattr(properties, "ReceiveMaximum", None) if properties else None
+        if receive_max:
+            self._window = max(1, min(self.settings.max_inflight, int(receive_max)))
+        if self.counters.connects:
+            self.counters.reconnects += 1
+        self.counters.connects += 1
+        self._backoff.reset()
+        self._publish_birth(client)
+        if self.settings.mqtt_version == "5":
+            # No local: our own births need not come back; a will is never our own live echo.
+            opts = [(n, SubscribeOptions(qos=1)) for n in self.subscriptions]
+            opts.append((self.status_topic, SubscribeOptions(qos=1, noLocal=True)))
+            client.subscribe(opts)
+        else:
+            client.subscribe([(n, 1) for n in [*self.subscriptions, self.status_topic]])
+        log.info(
+            "mqtt_connected",
+            extra=fields(
+                broker=f"{self.settings.host}:{self.settings.port}",
+                session_present=flags.session_present,
+                window=self._window,
+            ),
+        )
+        self._set_connected(True)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self.connected:
+            log.warning("mqtt_disconnected", extra=fields(reason=str(reason)))
+        self.counters.last_error = str(reason)
+        self._set_connected(False)
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if mid == self._final_mid:
+            self._final_acked.set()
+        row = self._inflight.pop(mid, None)
+        if row is None:
+            return
+        if reason.is_failure:
+            # The broker refused it (not authorised, bad payload); retrying cannot help.
+            self.counters.rejected += 1
+            log.warning("mqtt_publish_refused", extra=fields(reason=str(reason), row=row))
+        else:
+            self.counters.acknowledged += 1
+        self._acked.append(row)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self.status_topic:
+            if self.is_stale_offline(bytes(msg.payload)):
+                self.counters.stale_wills_overridden += 1
+                log.warning("stale_will_overridden", extra=fields(topic=msg.topic))
+                self._republish_birth = True
+            return
+        try:
+            self.on_message(msg.topic, bytes(msg.payload))
+        except Exception:
+            log.exception("mqtt_message_handler_failed", extra=fields(topic=msg.topic))

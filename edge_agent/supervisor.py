@@ -1,0 +1,205 @@
+"""Driver supervision: each driver is opened and polled in its own task, its blocking calls run in
+a worker thread, and its failures move it through the health states with exponential backoff.
+
+A failing driver never stops the agent. Errors that leave the device usable (a torn frame, no
+card on the reader, busy) keep the driver open and polling on its interval; the others (port
+gone, timeout, hardware fault, anything unexpected) close it and reopen it after a backoff that
+doubles up to the driver's ``backoff_max_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from drivers.base import PolledDriver
+from drivers.errors import DriverError
+from edge_agent.backoff import Backoff
+from firmware_configs.schema import DriverConfig
+from govedge.health import HealthState
+from govedge.logs import fields, get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+KEEP_OPEN = frozenset({HealthState.ONLINE, HealthState.USER_ERROR, HealthState.BUSY})
+"""States after an error in which the driver stays open and keeps its interval."""
+
+ReadingSink = Callable[["DriverSupervisor", Mapping[str, float]], Awaitable[None]]
+StateSink = Callable[["DriverSupervisor"], None]
+
+
+class DriverSupervisor:
+    """Owns one driver: opens it, polls it, tracks its health, reopens it after failures."""
+
+    def __init__(
+        self,
+        config: DriverConfig,
+        driver: PolledDriver,
+        on_reading: ReadingSink,
+        on_state: StateSink,
+    ) -> None:
+        self.config = config
+        self.driver = driver
+        self.on_reading = on_reading
+        self.on_state = on_state
+        self.state = HealthState.OFFLINE
+        self.detail = "not opened yet"
+        self.errors = 0
+        self.polls = 0
+        self.opened = False
+        self.lock = asyncio.Lock()  # one operation at a time on the device
+        self.backoff = Backoff(min(1.0, config.backoff_max_s), config.backoff_max_s, jitter=False)
+        self._task: asyncio.Task[None] | None = None
+        self._stuck: asyncio.Future[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"driver-{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self._stuck is not None:
+            # A call that timed out still owns the device; let it finish before closing.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._stuck), self.config.poll_timeout_s)
+            except (TimeoutError, Exception):
+                pass
+        await self._close()
+
+    async def restart(self) -> None:
+        """Close and reopen the driver now (the restart_driver command)."""
+        await self.stop()
+        self.backoff.reset()
+        self.start()
+
+    def _set(self, state: HealthState, detail: str) -> None:
+        changed = state != self.state
+        self.state = state
+        self.detail = detail
+        if changed:
+            log.info(
+                "driver_state", extra=fields(driver=self.name, state=state.value, detail=detail)
+            )
+            self.on_state(self)
+
+    async def call(self, func: Callable[[], T]) -> T:
+        """Run a blocking driver call in a worker thread, within the poll timeout.
+
+        On a timeout the call keeps running in its thread and the driver is treated as offline
+        until it returns (the device cannot be used concurrently).
+        """
+        if self._stuck is not None and not self._stuck.done():
+            raise DriverError(f"{self.name}: a previous call is still running")
+        future = asyncio.ensure_future(asyncio.to_thread(func))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.config.poll_timeout_s)
+        except TimeoutError:
+            self._stuck = future
+            future.add_done_callback(_consume)
+            raise _CallTimeout(
+                f"{self.name}: no answer within {self.config.poll_timeout_s} s"
+            ) from None
+
+    async def _close(self) -> None:
+        if self.opened:
+            self.opened = False
+            try:
+                await asyncio.to_thread(self.driver.close)
+            except Exception as exc:
+                log.warning("driver_close_failed", extra=fields(driver=self.name, error=str(exc)))
+
+    async def _run(self) -> None:
+        interval = self.config.poll_interval_s
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            if not self.opened:
+                try:
+                    async with self.lock:
+                        await self.call(self.driver.open)
+                    self.opened = True
+                except Exception as exc:
+                    await self._failed(exc, opening=True)
+                    continue
+            try:
+                async with self.lock:
+                    reading = await self.call(self.driver.poll)
+            except Exception as exc:
+                await self._failed(exc, opening=False)
+                next_at = loop.time()
+                continue
+            self.polls += 1
+            self.backoff.reset()
+            self._set(self._reported_state(), "")
+            if reading:
+                try:
+                    await self.on_reading(self, reading)
+                except Exception:
+                    log.exception("reading_not_queued", extra=fields(driver=self.name))
+            next_at = max(next_at + interval, loop.time())
+            await asyncio.sleep(next_at - loop.time())
+
+    def _reported_state(self) -> HealthState:
+        try:
+            state = self.driver.health().state
+        except Exception:
+            return HealthState.ONLINE
+        return HealthState(state)
+
+    async def _failed(self, exc: BaseException, *, opening: bool) -> None:
+        self.errors += 1
+        if isinstance(exc, DriverError):
+            state = HealthState(exc.health)
+            level = log.info if state in KEEP_OPEN else log.warning
+            level(
+                "driver_error",
+                extra=fields(driver=self.name, error=type(exc).__name__, detail=str(exc)),
+            )
+        else:
+            state = HealthState.HARDWARE_ERROR
+            log.error(
+                "driver_failed_unexpectedly",
+                exc_info=exc,
+                extra=fields(driver=self.name, opening=opening),
+            )
+        detail = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, _CallTimeout):
+            state = HealthState.OFFLINE
+        if not opening and state in KEEP_OPEN:
+            self._set(state, detail)
+            await asyncio.sleep(self.config.poll_interval_s)
+            return
+        if state == HealthState.ONLINE:
+            state = HealthState.OFFLINE
+        self._set(state, detail)
+        if self._stuck is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._stuck), self.backoff.cap)
+            except (TimeoutError, Exception):
+                pass
+            self._stuck = None
+        await self._close()
+        await asyncio.sleep(self.backoff.next())
+
+
+class _CallTimeout(DriverError):
+    """A driver call did not return within its timeout."""
+
+    health = HealthState.OFFLINE
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,258 @@
+"""The device-config schema: what one device runs, checked before the agent starts or a config is
+pushed.
+
+A device config is one JSON object (see firmware_configs/devices/ for the models). Decoding is
+strict: an unknown key, a wrong type or an out-of-range value is a ConfigError that names the file
+and the key (``$.drivers[1].poll_interval_s``). A final pass checks the devices together: unique
+driver names, no serial port used twice (Modbus devices may share one RS-485 bus when their unit
+ids differ and their line settings agree), distinct metric prefixes for drivers of one kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from govedge.contract.limits import DEFAULT_LIMITS, DEVICE_ID_PATTERN
+from govedge.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+DeviceId = Annotated[str, Meta(pattern=DEVICE_ID_PATTERN)]
+Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Label = Annotated[str, Meta(max_length=DEFAULT_LIMITS.max_name_len)]
+Seconds = Annotated[float, Meta(gt=0, le=7 * 24 * 3600.0 * 52)]
+PathText = Annotated[str, Meta(max_length=4096)]
+
+
+class _Strict(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Every section refuses keys it does not know."""
+
+
+class TlsConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Client TLS: the CA that signed the broker, and this device's certificate and key."""
+
+    ca_file: PathText
+    cert_file: PathText = ""
+    key_file: PathText = ""
+
+
+class BrokerConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The MQTT link to the hub's broker."""
+
+    url: Annotated[str, Meta(pattern=r"^(mqtt|mqtts|tcp|ssl)://[^/]+$")]
+    mqtt_version: Literal["5", "3.1.1"] = "5"
+    keepalive_s: Annotated[int, Meta(ge=5, le=65535)] = 60
+    tls: TlsConfig | None = None
+    topic_root: Annotated[str, Meta(min_length=1, max_length=128)] = "gov/v1"
+    session_expiry_s: Annotated[int, Meta(ge=0, le=2**32 - 1)] = 3600
+    reconnect_min_s: Seconds = 0.5
+    reconnect_max_s: Seconds = 60.0
+
+
+class DriverConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """One device the agent owns: a driver kind on a transport URL, polled on an interval."""
+
+    name: Name
+    kind: Name
+    url: Annotated[str, Meta(min_length=1, max_length=1024)]
+    options: dict[str, Any] = {}
+    poll_interval_s: Annotated[float, Meta(ge=0.02, le=86400.0)] = 5.0
+    poll_timeout_s: Annotated[float, Meta(gt=0, le=600.0)] = 10.0
+    backoff_max_s: Annotated[float, Meta(gt=0, le=3600.0)] = 60.0
+    metric_prefix: Annotated[str, Meta(max_length=32, pattern=r"^([A-Za-z_][A-Za-z0-9_.]*)?$")] = ""
+
+
+class PublishConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """What is published and how fast the outbox drains."""
+
+    telemetry: bool = True
+    health_interval_s: Seconds = 60.0
+    replay_rate_per_s: Annotated[float, Meta(ge=0)] = 5000.0  # 0: unlimited
+    max_inflight: Annotated[int, Meta(ge=1, le=65535)] = 1000
+    batch: Annotated[int, Meta(ge=1, le=10000)] = 500
+
+
+class OutboxConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The on-disk queue: where it lives and how big and old it may grow (then drop-oldest)."""
+
+    path: PathText = ""  # default: <state_dir>/outbox.sqlite3
+    max_messages: Annotated[int, Meta(ge=10, le=100_000_000)] = 1_000_000
+    max_bytes: Annotated[int, Meta(ge=10_000, le=2**40)] = 256 * 1024 * 1024
+    max_age_s: Seconds = 7 * 24 * 3600.0
+    synchronous: Literal["normal", "full"] = "normal"
+
+
+class LocalApiConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The device API for apps on the same machine: a Unix socket, or a loopback TCP port."""
+
+    unix_socket: PathText = ""
+    host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 0
+    token_file: PathText = ""  # default: <state_dir>/api.token (mode 0600)
+
+
+class ConfigSigningConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Desired configs must carry an Ed25519 signature by the hub's key when a key is set."""
+
+    public_key_file: PathText = ""
+
+
+class DeviceConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """One device: its identity, its link, its drivers and what it publishes."""
+
+    schema_version: Literal[1] = 1
+    device_id: DeviceId
+    model: Label
+    site: Label = ""
+    firmware: Label = ""
+    state_dir: PathText = ""  # default: next to the config file, <device_id>.state/
+    broker: BrokerConfig
+    drivers: list[DriverConfig] = []
+    publish: PublishConfig = PublishConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    local_api: LocalApiConfig | None = None
+    config_signing: ConfigSigningConfig = ConfigSigningConfig()
+
+
+class RuntimeConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The part of a device config the hub may change remotely (config/desired)."""
+
+    drivers: list[DriverConfig] = []
+    publish: PublishConfig = PublishConfig()
+
+
+_device_decoder = msgspec.json.Decoder(DeviceConfig)
+
+
+def _serial_port(url: str) -> tuple[str, dict[str, str]] | None:
+    """The local serial port a driver URL names (None for network and PC/SC transports)."""
+    from urllib.parse import parse_qsl
+
+    rest = url[len("serial://") :] if url.startswith("serial://") else url
+    if "://" in rest or not rest.startswith("/"):
+        return None
+    path, _, query = rest.partition("?")
+    settings = {("baudrate" if k == "baud" else k): v for k, v in parse_qsl(query)}
+    return path, settings
+
+
+def check_drivers(drivers: list[DriverConfig], where: str, known_kinds: Any = None) -> None:
+    """Check the drivers together; raise ConfigError naming ``where`` and the key."""
+    if known_kinds is None:
+        from drivers.registry import DRIVER_KINDS
+
+        known_kinds = DRIVER_KINDS
+    names: dict[str, int] = {}
+    ports: dict[str, int] = {}
+    prefixes: dict[tuple[str, str], int] = {}
+    for i, drv in enumerate(drivers):
+        key = f"$.drivers[{i}]"
+        if drv.kind not in known_kinds:
+            raise ConfigError(
+                f"{where}: {key}.kind: unknown driver kind {drv.kind!r} "
+                f"(known: {', '.join(sorted(known_kinds))})"
+            )
+        if drv.name in names:
+            raise ConfigError(
+                f"{where}: {key}.name: driver name {drv.name!r} is already used by "
+                f"$.drivers[{names[drv.name]}]"
+            )
+        names[drv.name] = i
+        pkey = (drv.kind, drv.metric_prefix)
+        if pkey in prefixes:
+            raise ConfigError(
+                f"{where}: {key}.metric_prefix: {drv.metric_prefix!r} is also the prefix of "
+                f"$.drivers[{prefixes[pkey]}] of the same kind; their metrics would clash"
+            )
+        prefixes[pkey] = i
+        port = _serial_port(drv.url)
+        if port is None:
+            continue
+        path = port[0]
+        if path not in ports:
+            ports[path] = i
+            continue
+        other = drivers[ports[path]]
+        _check_shared_bus(drv, other, i, ports[path], path, where)
+
+
+def _check_shared_bus(
+    drv: DriverConfig, other: DriverConfig, i: int, j: int, path: str, where: str
+) -> None:
+    key = f"$.drivers[{i}]"
+    if drv.kind != "modbus" or other.kind != "modbus":
+        raise ConfigError(
+            f"{where}: {key}.url: serial port {path} is already used by $.drivers[{j}] "
+            f"({other.name}); only Modbus devices may share a bus"
+        )
+    mine, theirs = drv.options.get("unit"), other.options.get("unit")
+    if mine is None or theirs is None or mine == theirs:
+        raise ConfigError(
+            f"{where}: {key}.options.unit: Modbus devices sharing {path} need distinct unit ids "
+            f"(this one {mine!r}, $.drivers[{j}] {theirs!r})"
+        )
+    a, b = _serial_port(drv.url), _serial_port(other.url)
+    if a is not None and b is not None and a[1] != b[1]:
+        raise ConfigError(
+            f"{where}: {key}.url: line settings {a[1]} differ from $.drivers[{j}]'s {b[1]} "
+            f"on the shared bus {path}"
+        )
+
+
+def parse_device_config(data: bytes, where: str) -> DeviceConfig:
+    """Decode and check one device config; ``where`` (the file name) prefixes every error."""
+    try:
+        config = _device_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{where}: {_keyed(str(exc))}") from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{where}: not valid JSON: {exc}") from None
+    check_drivers(config.drivers, where)
+    if config.broker.url.startswith(("mqtts", "ssl")) and config.broker.tls is None:
+        raise ConfigError(f"{where}: $.broker.tls: an mqtts:// broker needs tls.ca_file")
+    if config.broker.reconnect_min_s > config.broker.reconnect_max_s:
+        raise ConfigError(f"{where}: $.broker.reconnect_min_s: greater than reconnect_max_s")
+    tls = config.broker.tls
+    if tls is not None and bool(tls.cert_file) != bool(tls.key_file):
+        raise ConfigError(f"{where}: $.broker.tls: cert_file and key_file go together")
+    return config
+
+
+def load_device_config(path: str | Path) -> DeviceConfig:
+    """Read, decode and check the device config at ``path``."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    return parse_device_config(data, str(p))
+
+
+def parse_runtime_config(config: Mapping[str, Any], where: str) -> RuntimeConfig:
+    """Decode and check the remotely changeable part of a config (from config/desired)."""
+    try:
+        runtime = msgspec.convert(dict(config), RuntimeConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{where}: {_keyed(str(exc))}") from None
+    check_drivers(runtime.drivers, where)
+    return runtime
+
+
+def _keyed(message: str) -> str:
+    """msgspec says "... - at `$.a.b`"; put the key first, as every other error does."""
+    text, sep, at = message.rpartition(" - at ")
+    if sep:
+        key = at.strip("`")
+        return f"{key}: {text}"
+    return f"$: {message}"
+
+
+def to_dict(config: msgspec.Struct) -> dict[str, Any]:
+    """A config as plain JSON-ready data."""
+    out: dict[str, Any] = msgspec.to_builtins(config)
+    return out
