@@ -266,15 +266,14 @@ class ConfigService:
             row = conn.execute(sa.select(rollouts).where(rollouts.c.id == rollout_id)).first()
             if row is None:
                 raise NotFoundError(f"no rollout {rollout_id!r}")
-            counts: dict[str, int] = dict(
-                conn.execute(
+            counts: dict[str, int] = {
+                str(state): int(n)
+                for state, n in conn.execute(
                     sa.select(device_configs.c.state, sa.func.count())
                     .where(device_configs.c.rollout_id == rollout_id)
                     .group_by(device_configs.c.state)
                 )
-                .tuples()
-                .all()
-            )
+            }
         out = dict(row._mapping)
         progress = {s: int(counts.get(s, 0)) for s in (PENDING, APPLIED, FAILED)}
         progress["total"] = len(out["targets"])
