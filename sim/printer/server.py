@@ -68,6 +68,17 @@ class PrinterSimulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def drop_connections(self) -> int:
+        """Close every client connection (a printer rebooting or a switch port flapping)."""
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return len(clients)
+
     def set_state(self, **flags: bool) -> SimState:
         """Set paper_out, paper_near_end, cover_open, cutter_error or drawer_high."""
         state = self.engine.set_state(**flags)

@@ -1,0 +1,61 @@
+"""The simulated printer behind a pseudo-terminal, for drivers using a serial printer URL."""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import tty
+from pathlib import Path
+
+from sim.printer.engine import PrinterEngine
+from sim.printer.parser import EscPosParser
+
+
+class PtyPrinterSimulator:
+    """A printer at ``self.path`` (``/dev/pts/N``); same engine as the TCP simulator."""
+
+    def __init__(self, *, paper: int = 80, out_dir: Path | None = None) -> None:
+        self.engine = PrinterEngine(paper=paper, out_dir=out_dir)
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.path = os.ttyname(self._slave)
+        self.parser = EscPosParser()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="printer-pty", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.path
+
+    def start(self) -> PtyPrinterSimulator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        for fd in (self._master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self) -> PtyPrinterSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:
+                return
+            reply = self.engine.handle(self.parser.feed(data))
+            if reply:
+                os.write(self._master, reply)
