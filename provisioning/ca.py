@@ -464,7 +464,8 @@ class FleetCA:
             builder = builder.add_extension(x509.SubjectAlternativeName(list(san)), critical=False)
         return builder.sign(self._key, hash_for(self._key))
 
-    def _check_device_name(self, device_id: str) -> str:
+    def check_device_name(self, device_id: str) -> str:
+        """Return ``device_id`` if a device may carry it, else raise CAError."""
         try:
             check_device_id(device_id)
         except TopicError as exc:
@@ -487,7 +488,7 @@ class FleetCA:
         not_after: datetime | None = None,
     ) -> x509.Certificate:
         """A device certificate (CN = device id, clientAuth) for ``public_key``; recorded."""
-        self._check_device_name(device_id)
+        self.check_device_name(device_id)
         cert = self._sign(
             _name(device_id, self.organization, model, site),
             public_key,
@@ -520,7 +521,7 @@ class FleetCA:
         not_after: datetime | None = None,
     ) -> IssuedIdentity:
         """Generate a key and certificate for a device (factory provisioning)."""
-        self._check_device_name(device_id)
+        self.check_device_name(device_id)
         key = generate_key(key_type)
         cert = self.sign_device_key(
             device_id,
@@ -551,7 +552,7 @@ class FleetCA:
         if expected_id is not None and device_id != expected_id:
             raise CSRError(f"certificate signing request is for {device_id!r}, not {expected_id!r}")
         try:
-            self._check_device_name(device_id)
+            self.check_device_name(device_id)
         except CAError as exc:
             raise CSRError(str(exc)) from exc
         return self.sign_device_key(

@@ -222,6 +222,10 @@ class EnrollmentService:
             raise self._refuse("bad_csr", str(exc), token_id=tid) from exc
         cns = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         device_id = str(cns[0].value) if len(cns) == 1 else ""
+        try:
+            self.ca.check_device_name(device_id)
+        except CAError as exc:
+            raise self._refuse("bad_csr", str(exc), token_id=tid) from exc
         if stored.device_id is not None and device_id != stored.device_id:
             raise self._refuse("wrong_device", "claim token is for another device id", token_id=tid)
         if device_id and self.ca.active_certificates(device_id):

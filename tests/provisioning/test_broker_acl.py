@@ -1,0 +1,175 @@
+"""The generated Mosquitto configuration, enforced by a real Mosquitto over mutual TLS.
+
+Ordering makes "nothing arrived" checks exact without sleeping: Mosquitto handles one client's
+packets in order and delivers a publish to every subscriber before it sends the PUBACK, so once
+a later message from the same sender has arrived, a forbidden earlier one would have too.
+"""
+
+from __future__ import annotations
+
+from provisioning.broker_config import render_acl
+
+ROOT = "gov/v1"
+NOT_AUTHORIZED = 135  # MQTT 5 reason code 0x87
+
+
+def test_device_publishes_its_own_channels_and_the_hub_reads_them(net) -> None:
+    hub = net.connected("hub")
+    assert [rc.value for rc in hub.subscribe(f"{ROOT}/#")] == [1]
+    dev = net.connected("dev-a")
+    for channel in ("telemetry", "event", "health", "status", "cmd/ack", "config/reported"):
+        rc = dev.publish(f"{ROOT}/dev-a/{channel}", channel.encode())
+        assert not rc.is_failure, channel
+        assert hub.expect() == (f"{ROOT}/dev-a/{channel}", channel.encode())
+
+
+def test_device_receives_its_commands_and_desired_config_from_the_hub(net) -> None:
+    dev = net.connected("dev-a")
+    dev.subscribe(f"{ROOT}/dev-a/cmd")
+    dev.subscribe(f"{ROOT}/dev-a/config/desired")
+    hub = net.connected("hub")
+    assert not hub.publish(f"{ROOT}/dev-a/cmd", b"reboot").is_failure
+    assert dev.expect() == (f"{ROOT}/dev-a/cmd", b"reboot")
+    assert not hub.publish(f"{ROOT}/dev-a/config/desired", b"v2", retain=True).is_failure
+    assert dev.expect() == (f"{ROOT}/dev-a/config/desired", b"v2")
+    hub.publish(f"{ROOT}/dev-a/config/desired", b"", retain=True)  # clear the retained config
+
+
+def test_device_cannot_publish_in_another_devices_name(net) -> None:
+    hub = net.connected("hub")
+    hub.subscribe(f"{ROOT}/#")
+    victim = net.connected("dev-b")
+    victim.subscribe(f"{ROOT}/dev-b/cmd")
+    rogue = net.connected("dev-a")
+    # forged telemetry in dev-b's name, and a forged command to dev-b: refused with 0x87
+    assert rogue.publish(f"{ROOT}/dev-b/telemetry", b"forged").value == NOT_AUTHORIZED
+    assert rogue.publish(f"{ROOT}/dev-b/cmd", b"unlock").value == NOT_AUTHORIZED
+    # a device may not write its own cmd or desired config either (only the hub does)
+    assert rogue.publish(f"{ROOT}/dev-a/cmd", b"x").value == NOT_AUTHORIZED
+    assert rogue.publish(f"{ROOT}/dev-a/config/desired", b"x").value == NOT_AUTHORIZED
+    assert rogue.publish("elsewhere/topic", b"x").value == NOT_AUTHORIZED
+    # barrier: a later allowed message from the same sender arrives, the forged ones never did
+    rogue.publish(f"{ROOT}/dev-a/telemetry", b"allowed")
+    assert hub.expect() == (f"{ROOT}/dev-a/telemetry", b"allowed")
+    assert hub.pending() == []
+    hub.publish(f"{ROOT}/dev-b/cmd", b"real")
+    assert victim.expect() == (f"{ROOT}/dev-b/cmd", b"real")
+    assert victim.pending() == []
+
+
+def test_device_cannot_read_another_devices_topics(net) -> None:
+    snoop = net.connected("dev-a")
+    for flt in (f"{ROOT}/dev-b/cmd", f"{ROOT}/dev-b/telemetry", f"{ROOT}/#", "#"):
+        snoop.subscribe(flt)
+    snoop.subscribe(f"{ROOT}/dev-a/cmd")
+    other = net.connected("dev-b")
+    hub = net.connected("hub")
+    other.publish(f"{ROOT}/dev-b/telemetry", b"private")
+    hub.publish(f"{ROOT}/dev-b/cmd", b"for-b-only")
+    hub.publish(f"{ROOT}/dev-a/cmd", b"for-a")  # barrier: same sender, later
+    assert snoop.expect() == (f"{ROOT}/dev-a/cmd", b"for-a")
+    # overlapping filters ('#', 'gov/v1/#', its own cmd) may each deliver the allowed message;
+    # nothing else ever arrives
+    assert set(snoop.pending()) <= {(f"{ROOT}/dev-a/cmd", b"for-a")}
+
+
+def test_device_cannot_read_the_fleets_telemetry(net) -> None:
+    snoop = net.connected("dev-a")
+    snoop.subscribe(f"{ROOT}/+/telemetry")
+    snoop.subscribe(f"{ROOT}/dev-a/cmd")
+    other = net.connected("dev-b")
+    other.publish(f"{ROOT}/dev-b/telemetry", b"1")
+    # dev-a's own telemetry is write-only for it as well
+    snoop.publish(f"{ROOT}/dev-a/telemetry", b"2")
+    net.connected("hub").publish(f"{ROOT}/dev-a/cmd", b"barrier")
+    assert snoop.expect() == (f"{ROOT}/dev-a/cmd", b"barrier")
+    assert snoop.pending() == []
+
+
+def test_client_id_does_not_matter_only_the_certificate(net) -> None:
+    """A device that calls itself dev-b in its client id is still dev-a to the ACL."""
+    hub = net.connected("hub")
+    hub.subscribe(f"{ROOT}/#")
+    liar = net.peer("dev-a", client_id="dev-b")
+    assert liar.connect() == "ok"
+    assert liar.publish(f"{ROOT}/dev-b/telemetry", b"x").value == NOT_AUTHORIZED
+    liar.publish(f"{ROOT}/dev-a/telemetry", b"mine")
+    assert hub.expect() == (f"{ROOT}/dev-a/telemetry", b"mine")
+    assert hub.pending() == []
+
+
+def test_hub_reads_everything_and_commands_any_device(net) -> None:
+    hub = net.connected("hub")
+    hub.subscribe(f"{ROOT}/#")
+    for device in ("dev-a", "dev-b"):
+        dev = net.connected(device)
+        dev.subscribe(f"{ROOT}/{device}/cmd")
+        dev.publish(f"{ROOT}/{device}/health", b"ok")
+        assert hub.expect() == (f"{ROOT}/{device}/health", b"ok")
+        assert not hub.publish(f"{ROOT}/{device}/cmd", b"ping").is_failure
+        assert hub.expect() == (f"{ROOT}/{device}/cmd", b"ping")  # the hub sees its own cmd
+        assert dev.expect() == (f"{ROOT}/{device}/cmd", b"ping")
+    # the hub writes only cmd and config/desired: it cannot forge a device's telemetry
+    assert hub.publish(f"{ROOT}/dev-a/telemetry", b"forged").value == NOT_AUTHORIZED
+
+
+def test_connection_without_certificate_is_refused(net) -> None:
+    assert net.peer(None, client_id="anonymous").connect() != "ok"
+
+
+def test_plain_mqtt_on_the_tls_port_is_refused(net) -> None:
+    import socket
+
+    # MQTT 3.1.1 CONNECT, clean session, keepalive 60, empty client id (MQTT 3.1.1 §3.1)
+    connect = bytes([0x10, 0x0C, 0x00, 0x04]) + b"MQTT" + bytes([0x04, 0x02, 0x00, 0x3C, 0, 0])
+    with socket.create_connection((net.host, net.port), timeout=5) as sock:
+        sock.sendall(connect)
+        answer = b""
+        try:
+            while chunk := sock.recv(64):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    assert not answer.startswith(b"\x20")  # never a CONNACK; the broker hangs up
+
+
+def test_expired_certificate_is_refused(net) -> None:
+    result = net.peer("dev-expired").connect()
+    assert result != "ok"
+
+
+def test_revoked_certificate_is_refused(net) -> None:
+    assert net.peer("dev-revoked").connect() != "ok"
+    assert net.peer("dev-a").connect() == "ok"  # the CRL does not stop the others
+
+
+def test_certificate_from_another_ca_is_refused(net, tmp_path) -> None:
+    from provisioning.ca import FleetCA, IdentityPaths
+
+    rogue_ca = FleetCA.init(tmp_path / "rogue")
+    paths = rogue_ca.issue_device("dev-a").write(IdentityPaths(tmp_path / "dev-a"))
+    net.ids["rogue-dev-a"] = paths
+    assert net.peer("rogue-dev-a").connect() != "ok"
+
+
+def test_acl_text_grants_exactly_the_contract_channels() -> None:
+    text = render_acl("city/v2", services=("hub", "hub-2"))
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    assert lines == [
+        "pattern write city/v2/%u/cmd/ack",
+        "pattern write city/v2/%u/config/reported",
+        "pattern write city/v2/%u/event",
+        "pattern write city/v2/%u/health",
+        "pattern write city/v2/%u/status",
+        "pattern write city/v2/%u/telemetry",
+        "pattern read city/v2/%u/cmd",
+        "pattern read city/v2/%u/config/desired",
+        "user hub",
+        "topic read city/v2/#",
+        "topic write city/v2/+/cmd",
+        "topic write city/v2/+/config/desired",
+        "user hub-2",
+        "topic read city/v2/#",
+        "topic write city/v2/+/cmd",
+        "topic write city/v2/+/config/desired",
+    ]
