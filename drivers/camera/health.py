@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-#: Mean absolute difference (0..255) under which two thumbnails count as the same image.
+#: Mean absolute difference (0..255) under which two samples count as the same image.
 FROZEN_DIFF = 0.25
 
 
@@ -30,10 +30,13 @@ class FrozenDetector:
 
     def feed(self, image: np.ndarray, t: float) -> bool:
         """Add one BGR frame taken at ``t`` seconds; return whether the image is frozen."""
-        thumb = cv2.resize(
-            cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image,
-            (32, 24),
-            interpolation=cv2.INTER_AREA,
+        # a strided sample of raw pixels: averaging (a thumbnail) would smooth the sensor noise
+        # that tells a live still scene from a stuck image
+        sample = image[:: max(1, image.shape[0] // 48), :: max(1, image.shape[1] // 64)]
+        thumb = (
+            cv2.cvtColor(np.ascontiguousarray(sample), cv2.COLOR_BGR2GRAY)
+            if sample.ndim == 3
+            else sample
         ).astype(np.float32)
         same = (
             self._last is not None

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -62,6 +62,7 @@ class LivenessStatus:
     reason: str = ""
 
 
+@runtime_checkable
 class LivenessCheck(Protocol):
     """A liveness check fed frame by frame. ``begin`` resets it and returns the first prompt."""
 

@@ -1,0 +1,167 @@
+"""The camera as the edge agent drives it: polled for health and frame counters, and asked to
+verify the person in front against a reference (ID-card) photo.
+
+Options (all optional): threshold, max_frames, read_timeout_s, frozen_after_s,
+no_frames_after_s, upsample, min_face_px, min_sharpness, min_brightness, max_brightness,
+max_yaw, max_roll_deg, liveness_timeout_s.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator, Mapping
+from typing import Any
+
+from drivers.base import HealthReport
+from drivers.camera.capture import Camera
+from drivers.camera.errors import CameraEnded
+from drivers.camera.liveness import Challenge, ChallengeResponseLiveness, run_liveness
+from drivers.camera.quality import QualityLimits
+from drivers.camera.verification import DEFAULT_THRESHOLD, FaceVerifier
+from drivers.errors import BusyError
+from govedge.errors import ConfigError
+from govedge.health import HealthState
+
+_LIMIT_KEYS = (
+    "min_face_px",
+    "min_sharpness",
+    "min_brightness",
+    "max_brightness",
+    "max_yaw",
+    "max_roll_deg",
+)
+_DEFAULTS: dict[str, float] = {
+    "threshold": DEFAULT_THRESHOLD,
+    "max_frames": 5,
+    "read_timeout_s": 2.0,
+    "frozen_after_s": 3.0,
+    "no_frames_after_s": 2.0,
+    "upsample": 1,
+    "liveness_timeout_s": 8.0,
+}
+
+
+def _options(options: Mapping[str, Any]) -> dict[str, float]:
+    known = set(_DEFAULTS) | set(_LIMIT_KEYS)
+    for key in options:
+        if key not in known:
+            raise ConfigError(
+                f"camera option {key!r} is unknown; known: {', '.join(sorted(known))}"
+            )
+    out: dict[str, float] = dict(_DEFAULTS)
+    for key, value in options.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"camera option {key!r} must be a number")
+        out[key] = float(value)
+    if not 0 < out["threshold"] < 2:
+        raise ConfigError("camera option 'threshold' must be between 0 and 2")
+    if out["max_frames"] < 1:
+        raise ConfigError("camera option 'max_frames' must be at least 1")
+    return out
+
+
+class CameraDriver:
+    """PolledDriver and FaceCapability over one camera URL."""
+
+    kind = "camera"
+
+    def __init__(self, url: str, options: Mapping[str, Any]) -> None:
+        self.url = url
+        self.options = _options(options)
+        self.camera = Camera(
+            url,
+            no_frames_after_s=self.options["no_frames_after_s"],
+            frozen_after_s=self.options["frozen_after_s"],
+        )
+        given = {k: self.options[k] for k in _LIMIT_KEYS if k in self.options}
+        base = QualityLimits()
+        self._limits = QualityLimits(
+            min_face_px=int(given.get("min_face_px", base.min_face_px)),
+            min_sharpness=given.get("min_sharpness", base.min_sharpness),
+            min_brightness=given.get("min_brightness", base.min_brightness),
+            max_brightness=given.get("max_brightness", base.max_brightness),
+            max_yaw=given.get("max_yaw", base.max_yaw),
+            max_roll_deg=given.get("max_roll_deg", base.max_roll_deg),
+        )
+        self._verifier: FaceVerifier | None = None
+        self._busy = threading.Lock()
+        self._last_poll = (time.monotonic(), 0)
+        self.verifications = 0
+
+    @property
+    def verifier(self) -> FaceVerifier:
+        if self._verifier is None:  # loads the dlib models on first use
+            self._verifier = FaceVerifier(
+                self.options["threshold"], self._limits, upsample=int(self.options["upsample"])
+            )
+        return self._verifier
+
+    def open(self) -> None:
+        self.camera.open()
+
+    def close(self) -> None:
+        self.camera.close()
+
+    def poll(self) -> Mapping[str, float]:
+        """Frame counters and the frame rate since the last poll; raises on a sick camera."""
+        self.camera.check()
+        report = self.camera.health()
+        now, frames = time.monotonic(), report.counters.get("frames", 0)
+        then, before = self._last_poll
+        self._last_poll = (now, frames)
+        fps = (frames - before) / (now - then) if now > then else 0.0
+        return {
+            "fps": round(fps, 2),
+            "frames": float(frames),
+            "dropped": float(report.counters.get("dropped", 0)),
+            "verifications": float(self.verifications),
+        }
+
+    def health(self) -> HealthReport:
+        report = self.camera.health()
+        if self._busy.locked() and report.state is HealthState.ONLINE:
+            report.state = HealthState.BUSY
+        return report
+
+    def _frames(self) -> Generator[Any, None, None]:
+        timeout = self.options["read_timeout_s"]
+        while True:
+            try:
+                yield self.camera.read(timeout).image
+            except CameraEnded:
+                return
+
+    def verify_face(self, reference_image: bytes) -> dict[str, Any]:
+        """Capture up to ``max_frames`` frames and verify the first usable face against the
+        reference photo. Frames, photo and encodings are zeroed before this returns."""
+        if not self._busy.acquire(blocking=False):
+            raise BusyError("a face verification is already running")
+        try:
+            frames = self._frames()
+            try:
+                result = self.verifier.verify_frames(
+                    reference_image, frames, max_frames=int(self.options["max_frames"])
+                )
+            finally:
+                frames.close()
+            self.verifications += 1
+            return result.to_dict()
+        finally:
+            self._busy.release()
+
+    def check_liveness(self, challenges: list[str] | None = None) -> dict[str, Any]:
+        """Run a challenge-response liveness check on the live camera."""
+        if not self._busy.acquire(blocking=False):
+            raise BusyError("the camera is busy with another check")
+        try:
+            fixed = [Challenge(c) for c in challenges] if challenges else None
+            check = ChallengeResponseLiveness(fixed, timeout_s=self.options["liveness_timeout_s"])
+            return run_liveness(camera=self.camera, check=check).to_dict()
+        finally:
+            self._busy.release()
+
+
+def create(url: str, options: Mapping[str, Any]) -> CameraDriver:
+    """Build (not open) the camera driver; ConfigError for unknown or bad options."""
+    return CameraDriver(url, options)
