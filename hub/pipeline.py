@@ -127,6 +127,7 @@ class Pipeline:
         out = Accepted()
         points: list[Point] = []
         seen: dict[str, float] = {}
+        now = time.time()
         health: dict[str, Health] = {}
         event_rows: list[dict[str, object]] = []
         statuses: list[Status] = []
@@ -142,7 +143,7 @@ class Pipeline:
                 if not self.tracker.accept(device_id, msg.boot_id, msg.seq):
                     self.metrics.duplicates.inc()
                     continue
-                seen[device_id] = max(seen.get(device_id, 0.0), msg.ts)
+                seen[device_id] = now  # when the hub heard it; device clocks may be wrong
                 if isinstance(msg, Telemetry):
                     out.telemetry.append(msg)
                     points.extend(

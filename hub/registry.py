@@ -299,10 +299,11 @@ class Registry:
                 devices.update()
                 .where(devices.c.id == sa.bindparam("did"))
                 .values(last_seen=sa.bindparam("ts")),
-                [{"did": d, "ts": ts} for d, ts in seen.items()],
+                # Rows are always locked in id order, here and in expire_silent: no deadlocks.
+                [{"did": d, "ts": seen[d]} for d in sorted(seen)],
             )
             now = time.time()
-            for device_id in offline:
+            for device_id in sorted(offline):
                 conn.execute(devices.update().where(devices.c.id == device_id).values(online=True))
                 conn.execute(
                     device_states.insert().values(
@@ -318,9 +319,9 @@ class Registry:
         gone: list[str] = []
         with self.engine.begin() as conn:
             rows = conn.execute(
-                sa.select(devices.c.id, devices.c.last_seen, devices.c.keepalive).where(
-                    devices.c.online.is_(True)
-                )
+                sa.select(devices.c.id, devices.c.last_seen, devices.c.keepalive)
+                .where(devices.c.online.is_(True))
+                .order_by(devices.c.id)
             ).all()
             for device_id, last_seen, keepalive in rows:
                 if last_seen is not None and now - last_seen > HEARTBEAT_FACTOR * keepalive:

@@ -47,3 +47,93 @@ def mosquitto_factory(tmp_path: Path) -> Iterator[Callable[..., MosquittoBroker]
     yield make
     for broker in started:
         broker.close()
+
+
+def _pg_bin(name: str) -> str:
+    import glob
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    return found[-1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private PostgreSQL cluster on a free loopback port; yields its base URL.
+
+    As root, initdb refuses to run, so the cluster belongs to the postgres user (runuser).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    from govedge.broker import free_port, wait_for_port
+
+    # Not under pytest's temp root: that is private to root, and the cluster runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="govedge-pg-"))
+    data = base / "data"
+    port = free_port()
+    as_root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    if as_root:
+        shutil.chown(base, "postgres", "postgres")
+        base.chmod(0o755)
+    subprocess.run(
+        [*prefix, _pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "govedge", "-E", "UTF8"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    proc = subprocess.Popen(
+        [
+            *prefix,
+            _pg_bin("postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(base),
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if not wait_for_port("127.0.0.1", port, 30):
+        proc.kill()
+        raise RuntimeError("PostgreSQL did not start")
+    yield f"postgresql+psycopg://govedge@127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(30)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database in the session's PostgreSQL cluster."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(postgres_server + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for _ in range(50):
+            try:
+                conn.execute(sa.text(f"CREATE DATABASE {name}"))
+                break
+            except sa.exc.OperationalError:  # still starting up
+                import time
+
+                time.sleep(0.2)
+    admin.dispose()
+    return f"{postgres_server}/{name}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -74,13 +75,21 @@ class RunningHub:
             await asyncio.sleep(interval)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every hub test runs against both registry databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def hub_config(tmp_path: Path, mqtt_broker: Any) -> Callable[..., HubConfig]:
+def hub_config(tmp_path: Path, mqtt_broker: Any, registry_url: str) -> Callable[..., HubConfig]:
     def make(**overrides: Any) -> HubConfig:
         base: dict[str, Any] = {
             "broker_url": mqtt_broker.url,
             "client_id": f"hub-{uuid.uuid4().hex[:8]}",
-            "database_url": f"sqlite:///{tmp_path / 'registry.db'}",
+            "database_url": registry_url,
             "telemetry_url": f"sqlite:///{tmp_path / 'telemetry.db'}",
             "http_port": free_port(),
             "presence_interval_s": 0.2,
@@ -198,3 +207,18 @@ def device_factory(mqtt_broker: Any) -> Any:
     for client in clients:
         client.disconnect()
         client.loop_stop()
+
+
+@pytest.fixture(scope="session")
+def influx() -> Any:
+    """A real influxd behind the v2-write forwarder (see influx_fixtures.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "influx_fixtures", Path(__file__).with_name("influx_fixtures.py")
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield from module.influx_session()

@@ -1,0 +1,58 @@
+"""The embedded telemetry store: idempotent writes, aggregates, retention with rollups."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.errors import ValidationError
+from hub.storage.base import Point
+from hub.storage.sqlite_store import SQLiteTelemetryStore
+
+T0 = 1_699_999_980.0  # a multiple of 60
+
+
+@pytest.fixture
+def store(tmp_path) -> SQLiteTelemetryStore:
+    s = SQLiteTelemetryStore(str(tmp_path / "t.db"), raw_retention_s=3600, rollup_retention_s=86400)
+    yield s
+    s.close()
+
+
+def test_write_is_idempotent_and_queries_by_range(store: SQLiteTelemetryStore) -> None:
+    pts = [Point("d", "t", T0 + i, float(i)) for i in range(10)]
+    store.write(pts)
+    store.write(pts[:5])
+    assert [p["value"] for p in store.query("d", "t", T0, T0 + 100, 100)] == [
+        float(i) for i in range(10)
+    ]
+    assert len(store.query("d", None, T0 + 2, T0 + 4, 100)) == 2
+    assert store.latest("d") == {"t": {"ts": T0 + 9, "value": 9.0}}
+
+
+def test_aggregates(store: SQLiteTelemetryStore) -> None:
+    store.write([Point("d", "t", T0 + i, float(i)) for i in range(120)])
+    assert [a["value"] for a in store.aggregate("d", "t", T0, T0 + 120, 60, "mean")] == [29.5, 89.5]
+    assert [a["value"] for a in store.aggregate("d", "t", T0, T0 + 120, 60, "last")] == [
+        59.0,
+        119.0,
+    ]
+    assert [a["value"] for a in store.aggregate("d", "t", T0, T0 + 120, 60, "count")] == [60, 60]
+    with pytest.raises(ValidationError):
+        store.aggregate("d", "t", T0, T0 + 1, 60, "median")  # type: ignore[arg-type]
+
+
+def test_old_points_are_rolled_up_then_expire(store: SQLiteTelemetryStore) -> None:
+    store.write([Point("d", "t", T0 + i, float(i)) for i in range(120)])
+    out = store.maintain(now=T0 + 3600 + 200)  # every raw point is past the raw retention
+    assert out["raw_deleted"] == 120
+    assert store.query("d", "t", T0, T0 + 200, 1000) == []
+    # Aggregates still answer from the one-minute rollups.
+    assert [a["value"] for a in store.aggregate("d", "t", T0, T0 + 120, 60, "mean")] == [29.5, 89.5]
+    assert [a["value"] for a in store.aggregate("d", "t", T0, T0 + 120, 3600, "max")] == [119.0]
+    assert [a["value"] for a in store.aggregate("d", "t", T0, T0 + 120, 60, "last")] == [
+        59.0,
+        119.0,
+    ]
+    out = store.maintain(now=T0 + 86400 + 200)
+    assert out["rollups_deleted"] == 2
+    assert store.aggregate("d", "t", T0, T0 + 120, 60, "mean") == []
