@@ -8,6 +8,7 @@ own. A device id may never equal a service name (the CA refuses to issue one).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -112,6 +113,29 @@ class BrokerFiles:
     crlfile: Path | None
 
 
+def _give_key_to(keyfile: Path, user: str) -> None:
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError as exc:
+        raise BrokerConfigError(f"no user {user!r} to own the broker's key") from exc
+    os.chown(keyfile, entry.pw_uid, entry.pw_gid)
+
+
+def default_key_owner() -> str | None:
+    """``mosquitto`` when running as root and that user exists (the Debian package's user)."""
+    import pwd
+
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("mosquitto")
+    except KeyError:
+        return None
+    return "mosquitto"
+
+
 def _server_cert_current(certfile: Path, names: Sequence[str]) -> bool:
     """True if the broker's certificate exists, has these names and is not near expiry."""
     from cryptography import x509
@@ -141,11 +165,14 @@ def write_broker_config(
     services: Sequence[str] = (DEFAULT_HUB_NAME,),
     data_dir: str | Path | None = None,
     renew_server: bool = False,
+    key_owner: str | None = None,
 ) -> BrokerFiles:
     """Write mosquitto.conf, acl, ca.pem, server cert/key and (if anything is revoked) crl.pem.
 
-    Safe to rerun after a revocation: the server certificate is kept unless missing, for
-    other names, within 30 days of expiry, or ``renew_server``; the CRL is always rebuilt.
+    Mosquitto drops root privileges before it reads its key: ``key_owner`` (e.g.
+    ``mosquitto``) makes the 0600 key that user's. Safe to rerun after a revocation: the
+    server certificate is kept unless missing, for other names, within 30 days of expiry, or
+    ``renew_server``; the CRL is always rebuilt.
     """
     if not services:
         raise BrokerConfigError("at least one service identity (the hub) must be allowed")
@@ -158,6 +185,8 @@ def write_broker_config(
         assert server.key is not None
         write_private_key(keyfile, server.key)
         write_public(certfile, server.fullchain_pem())
+    if key_owner is not None:
+        _give_key_to(keyfile, key_owner)
     crlfile: Path | None = None
     if ca.has_revocations():
         crlfile = write_public(where / "crl.pem", ca.write_crl().read_bytes())

@@ -188,9 +188,10 @@ def _service(args: argparse.Namespace) -> int:
 
 
 def _broker_config(args: argparse.Namespace) -> int:
-    from provisioning.broker_config import write_broker_config
+    from provisioning.broker_config import default_key_owner, write_broker_config
 
     ca = _open_ca(args)
+    owner = args.key_owner if args.key_owner is not None else default_key_owner()
     files = write_broker_config(
         ca,
         args.out,
@@ -201,10 +202,14 @@ def _broker_config(args: argparse.Namespace) -> int:
         services=args.service or ["hub"],
         data_dir=args.data_dir,
         renew_server=args.renew_server,
+        key_owner=owner or None,
     )
     print(f"mosquitto configuration in {files.directory}: mosquitto -c {files.conf}")
     print(f"  crlfile: {files.crlfile or 'none (nothing revoked)'}")
-    print("  the key server.key is 0600: make it readable by the broker's user")
+    if owner:
+        print(f"  server.key is 0600, owned by {owner} (the broker drops root before reading it)")
+    else:
+        print("  server.key is 0600: it must be owned by the user the broker runs as")
     return 0
 
 
@@ -409,6 +414,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     broker.add_argument("--service", action="append", help="service identity (default hub)")
     broker.add_argument("--data-dir", help="persistence directory")
     broker.add_argument("--renew-server", action="store_true")
+    broker.add_argument(
+        "--key-owner",
+        help="user to own server.key (default: mosquitto when run as root; '' for nobody)",
+    )
     broker.set_defaults(func=_broker_config)
 
     token = sub.add_parser("token", help="claim tokens for field enrollment")
