@@ -153,6 +153,8 @@ class EscPosParser:
             return 2, None
         if variable == 0:
             return self._vary_by_nul(name)
+        if len(buf) < variable:
+            return None
         suffix = self._suffix(first, code)
         start = 3 if suffix else 2
         return variable, Command(name + suffix, bytes(buf[start:variable]))

@@ -1,4 +1,4 @@
-"""The real driver against the printer simulator over TCP and a pty: nothing faked above the wire."""
+"""The real driver against the printer simulator over TCP and a pty: nothing faked on the wire."""
 
 from __future__ import annotations
 
