@@ -46,6 +46,13 @@ from govedge.logs import fields, get_logger
 
 log = get_logger(__name__)
 
+try:  # termios raises its own error (not an OSError) when a pty's other end is gone
+    from termios import error as _TermiosError
+
+    _IO_ERRORS: tuple[type[BaseException], ...] = (OSError, _TermiosError)
+except ImportError:  # pragma: no cover - not a POSIX system
+    _IO_ERRORS = (OSError,)
+
 DEFAULT_BAUDRATE = 57600
 MAX_TEMPLATE_BYTES = 4096  # bound on an UpChar transfer; real templates are 512..1536 bytes
 
@@ -174,7 +181,7 @@ class FingerprintModule:
         try:
             transport.write(data)
             transport.flush()
-        except OSError as exc:
+        except _IO_ERRORS as exc:
             raise FingerprintTransportError(f"cannot write to {self.url}: {exc}") from None
 
     def _discard_input(self) -> None:
@@ -183,7 +190,7 @@ class FingerprintModule:
         self._parser.reset()
         try:
             transport.reset_input_buffer()
-        except OSError as exc:
+        except _IO_ERRORS as exc:
             raise FingerprintTransportError(f"cannot use {self.url}: {exc}") from None
 
     def _read_packet(self, deadline: float, rejected_before: int) -> Packet:
@@ -206,7 +213,7 @@ class FingerprintModule:
             size = waiting if isinstance(waiting, int) and waiting > 0 else 1
             try:
                 data = transport.read(min(size, 4096))
-            except OSError as exc:
+            except _IO_ERRORS as exc:
                 raise FingerprintTransportError(f"cannot read from {self.url}: {exc}") from None
             if data:
                 self._queue.extend(parser.feed(data))
@@ -439,9 +446,13 @@ class FingerprintModule:
         return {"enrolled": True, "id": template_id}
 
     def verify(self, template_id: int) -> dict[str, Any]:
-        """1:1: capture, load the template at ``template_id`` and match the two."""
-        self.capture(cmd.CHAR_BUFFER_1)
+        """1:1: load the template at ``template_id``, capture a finger, match the two.
+
+        The template is loaded first so that an empty or unknown id fails before anyone is
+        asked to place a finger (Img2Tz into buffer 1 leaves buffer 2 alone).
+        """
         self.load_char(cmd.CHAR_BUFFER_2, template_id)
+        self.capture(cmd.CHAR_BUFFER_1)
         score = self.match()
         log.info(
             "fingerprint_verified",
