@@ -45,12 +45,12 @@ def test_scripted_blink_and_turn_passes(scripted: Callable[[str], str], engine: 
 def test_still_printed_photo_fails_by_timeout(
     scripted: Callable[[str], str], engine: FaceEngine
 ) -> None:
-    with Camera(scripted("photo:45")) as camera:
-        result = run_liveness(camera, check(engine, rng=random.Random(5), timeout_s=4.0))
+    with Camera(scripted("photo:35")) as camera:
+        result = run_liveness(camera, check(engine, rng=random.Random(5), timeout_s=3.0))
     assert not result.passed
     assert result.reason == "timeout"
     assert result.faces > 0 and result.completed == []
-    assert result.elapsed_s == pytest.approx(4.1)
+    assert result.elapsed_s == pytest.approx(3.1)
 
 
 def test_still_frame_of_a_face_fails(scripted: Callable[[str], str], engine: FaceEngine) -> None:
