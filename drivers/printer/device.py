@@ -138,5 +138,5 @@ class EscposPrinter:
             error = PrinterFault(f"printer at {self.url}: {what}", state.raw[2])
         if error is not None:
             self.counters["receipts_refused"] += 1
-            log.warning("receipt_refused", extra=fields(url=self.url, reason=str(error)))
+            log.debug("receipt_refused", extra=fields(url=self.url, reason=str(error)))
             raise error

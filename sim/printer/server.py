@@ -82,7 +82,7 @@ class PrinterSimulator:
     def set_state(self, **flags: bool) -> SimState:
         """Set paper_out, paper_near_end, cover_open, cutter_error or drawer_high."""
         state = self.engine.set_state(**flags)
-        log.info("printer_sim_state", extra=fields(**{k: int(v) for k, v in flags.items()}))
+        log.debug("printer_sim_state", extra=fields(**{k: int(v) for k, v in flags.items()}))
         return state
 
     def wait_for_receipts(self, count: int, timeout: float = 5.0) -> list[SimReceipt]:

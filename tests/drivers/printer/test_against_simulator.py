@@ -104,8 +104,8 @@ def test_image_qr_fallback_carries_the_payload(printer_sim: PrinterSimulator) ->
     width = raster.width_bytes * 8
     bits = np.unpackbits(np.frombuffer(raster.data, dtype=np.uint8)).reshape(raster.height, width)
     picture = np.where(bits == 1, 0, 255).astype(np.uint8)
-    picture = cv2.copyMakeBorder(picture, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255)
-    payload, _, _ = cv2.QRCodeDetector().detectAndDecode(picture)
+    framed = cv2.copyMakeBorder(picture, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255)
+    payload, _, _ = cv2.QRCodeDetector().detectAndDecode(framed)
     assert payload == "https://example.gov.cn/r/42"
 
 
