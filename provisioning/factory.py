@@ -162,17 +162,22 @@ def read_batch(path: str | Path) -> tuple[list[tuple[int, DeviceSpec]], list[tup
         text = where.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ProvisioningError(f"{where} is not UTF-8 text") from exc
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    entries = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not entries:
+        raise ProvisioningError(f"{where} is empty")
+    header = [h.strip().lower() for h in next(csv.reader([entries[0][1]]))]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ProvisioningError(f"{where}: header lacks column(s) {', '.join(missing)}")
-    reader.fieldnames = header
     specs: list[tuple[int, DeviceSpec]] = []
     failed: list[tuple[int, str, str]] = []
     seen: set[str] = set()
-    for number, row in enumerate(reader, start=2):
+    for number, line in entries[1:]:
+        row = dict(zip(header, next(csv.reader([line])), strict=False))
         device_id = (row.get("id") or "").strip()
         model = (row.get("model") or "").strip()
         site = (row.get("site") or "").strip()

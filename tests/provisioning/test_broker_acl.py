@@ -173,3 +173,51 @@ def test_acl_text_grants_exactly_the_contract_channels() -> None:
         "topic write city/v2/+/cmd",
         "topic write city/v2/+/config/desired",
     ]
+
+
+def _handshake_accepted(net, name: str) -> bool:
+    """One raw TLS + MQTT CONNECT attempt: True on CONNACK 'success', False on any refusal."""
+    import socket
+    import ssl
+
+    paths = net.ids[name]
+    context = ssl.create_default_context(cafile=str(net.ca.chain_path))
+    context.load_cert_chain(str(paths.cert), str(paths.key))
+    connect = bytes([0x10, 0x0C, 0x00, 0x04]) + b"MQTT" + bytes([0x04, 0x02, 0x00, 0x3C, 0, 0])
+    try:
+        with (
+            socket.create_connection((net.host, net.port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname=net.host) as sock,
+        ):
+            sock.sendall(connect)
+            return sock.recv(4) == bytes([0x20, 0x02, 0x00, 0x00])
+    except (OSError, ssl.SSLError):
+        return False
+
+
+def test_revocation_reaches_a_running_broker_on_sighup(net) -> None:
+    """Revoke, regenerate the broker config, SIGHUP: the device's next connection is refused,
+    and the hub cuts its live session off by taking over its client id."""
+    import signal
+    import time
+
+    from provisioning.broker_config import write_broker_config
+
+    device = net.connected("dev-rot2")
+    assert _handshake_accepted(net, "dev-rot2")
+    net.ca.revoke_identity("dev-rot2", "key_compromise")
+    write_broker_config(net.ca, net.files.directory, port=net.port, bind="127.0.0.1")
+    assert net.broker.proc is not None
+    net.broker.proc.send_signal(signal.SIGHUP)
+    for _ in range(100):  # the broker rereads its TLS files asynchronously to the signal
+        if not _handshake_accepted(net, "dev-rot2"):
+            break
+        time.sleep(0.05)
+    assert not _handshake_accepted(net, "dev-rot2")
+    assert _handshake_accepted(net, "dev-a")
+    # an already connected session survives a reload: the hub takes its client id over
+    assert device.client.is_connected()
+    kicker = net.peer("hub", client_id="dev-rot2")
+    assert kicker.connect() == "ok"
+    with device._cond:
+        assert device._cond.wait_for(lambda: device._closed, 5.0)
