@@ -168,3 +168,31 @@ class PrivatePcscd:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+class SharedPcscd:
+    """One private pcscd per process, shared by its users and stopped when the last leaves.
+
+    The PC/SC client library reads PCSCLITE_CSOCK_NAME once per process, so every PC/SC user in
+    a process must talk to the same pcscd; ``acquire`` starts it (and sets the variable) on first
+    use, ``release`` stops it after the last user.
+    """
+
+    _stack: PrivatePcscd | None = None
+    _users = 0
+
+    @classmethod
+    def acquire(cls) -> PrivatePcscd:
+        if cls._stack is None or not cls._stack.running:
+            stack = PrivatePcscd().start()
+            os.environ.update(stack.environ())
+            cls._stack = stack
+        cls._users += 1
+        return cls._stack
+
+    @classmethod
+    def release(cls) -> None:
+        cls._users = max(0, cls._users - 1)
+        if cls._users == 0 and cls._stack is not None:
+            cls._stack.close()
+            cls._stack = None

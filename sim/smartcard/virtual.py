@@ -31,6 +31,7 @@ from sim.smartcard.vpcd import (
 )
 
 log = logging.getLogger("govedge.sim.smartcard")
+_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
 
 
 class VirtualCard:
@@ -116,6 +117,7 @@ class VirtualCard:
                 time.sleep(self.retry_interval)
                 continue
             sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 if not self._inserted.is_set() or self._stop.is_set():
                     sock.close()
@@ -123,19 +125,22 @@ class VirtualCard:
                 self._sock = sock
             self.connections += 1
             self._connected.set()
-            log.info("card_connected", extra=fields(where=self.where))
+            log.debug("card_connected", extra=fields(where=self.where))
             try:
                 self._serve(sock)
             finally:
                 self._connected.clear()
                 self._drop()
-                log.info("card_disconnected", extra=fields(where=self.where))
+                log.debug("card_disconnected", extra=fields(where=self.where))
             time.sleep(self.retry_interval)
 
     def _serve(self, sock: socket.socket) -> None:
         decoder = VpcdDecoder()
         while True:
             try:
+                # vpcd may write the length and the message separately; acknowledging at once
+                # keeps its Nagle timer from holding the message back 40 ms per APDU.
+                sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
                 data = sock.recv(4096)
             except OSError:
                 return

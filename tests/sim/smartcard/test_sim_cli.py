@@ -1,0 +1,77 @@
+"""`govedge sim smartcard` as a subprocess: it inserts its card into vpcd and says where."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from drivers.smartcard.pcsc import PcscContext
+from govedge.broker import free_port
+from sim.smartcard.pcscd import PrivatePcscd
+
+WAIT = 5.0
+
+
+def test_sim_command_inserts_a_card(
+    pcsc_stack: PrivatePcscd, cli_env: dict[str, str], govedge_cmd: list[str]
+) -> None:
+    port = pcsc_stack.vpcd_port + 1
+    reader = pcsc_stack.reader_names[1]
+    sim = subprocess.Popen(
+        [
+            *govedge_cmd,
+            "sim",
+            "smartcard",
+            "--port",
+            str(port),
+            "--netns",
+            pcsc_stack.netns,
+            "--holder",
+            "long_name",
+            "--strict-le",
+        ],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        line = sim.stdout.readline()
+        assert line == (
+            f"smartcard simulator: card 'long_name' inserted into vpcd at 127.0.0.1:{port} "
+            f"(netns {pcsc_stack.netns})\n"
+        )
+        with PcscContext() as context:
+            context.wait_for_card(reader, WAIT)
+        out = subprocess.run(
+            [*govedge_cmd, "device", "smartcard", "read", "00 01", "--json"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        data = json.loads(out.stdout)
+        assert data["name"] == "买" + "*" * 12 and data["name_extension"] == "·***"
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+    with PcscContext() as context:
+        context.wait_for_removal(reader, WAIT)
+
+
+def test_sim_command_without_vpcd(cli_env: dict[str, str], govedge_cmd: list[str]) -> None:
+    port = free_port()
+    out = subprocess.run(
+        [*govedge_cmd, "sim", "smartcard", "--port", str(port), "--connect-timeout", "0.3"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == (
+        f"govedge: error: vpcd is not listening on 127.0.0.1:{port} "
+        "(is pcscd running with vsmartcard-vpcd?)\n"
+    )
