@@ -8,12 +8,25 @@ the agent and hub extras, not with provisioning alone.
 from __future__ import annotations
 
 import ssl
-import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from provisioning.ca import IdentityPaths
+
+
+class _Flag:
+    """Set by a callback; read by the loop that drives the client in the same thread."""
+
+    def __init__(self) -> None:
+        self.value = False
+
+    def set(self) -> None:
+        self.value = True
+
+    def is_set(self) -> bool:
+        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +57,7 @@ def try_connect(
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    done = threading.Event()
+    done = _Flag()
     outcome: dict[str, Any] = {}
 
     def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
@@ -72,14 +85,23 @@ def try_connect(
         client.connect(host, port, keepalive=10)
     except (OSError, ssl.SSLError) as exc:
         return ConnectResult(False, f"TLS/TCP refused: {exc}")
-    client.loop_start()
+    # drive the client in this thread: no background thread, no automatic reconnect
+    deadline = time.monotonic() + timeout
     try:
-        if not done.wait(timeout):
-            return ConnectResult(False, "no CONNACK before timeout")
+        while not done.is_set():
+            if time.monotonic() >= deadline:
+                return ConnectResult(False, "no CONNACK before timeout")
+            rc = client.loop(timeout=0.05)
+            if rc != mqtt.MQTT_ERR_SUCCESS and not done.is_set():
+                return ConnectResult(False, f"connection lost: {mqtt.error_string(rc)}")
         return ConnectResult(bool(outcome["ok"]), str(outcome["reason"]))
     finally:
-        client.disconnect()
-        client.loop_stop()
+        if client.is_connected():
+            client.disconnect()
+            client.loop(timeout=0.05)
+        sock = client.socket()
+        if sock is not None:
+            sock.close()
 
 
 def connect_proof(host: str, port: int, *, timeout: float = 5.0) -> Callable[[IdentityPaths], bool]:
