@@ -454,7 +454,7 @@ class FingerprintModule:
         self.load_char(cmd.CHAR_BUFFER_2, template_id)
         self.capture(cmd.CHAR_BUFFER_1)
         score = self.match()
-        log.info(
+        log.debug(
             "fingerprint_verified",
             extra=fields(template_id=template_id, match=score is not None),
         )
@@ -465,10 +465,10 @@ class FingerprintModule:
         self.capture(cmd.CHAR_BUFFER_1)
         found = self.search(cmd.CHAR_BUFFER_1)
         if found is None:
-            log.info("fingerprint_searched", extra=fields(found=False))
+            log.debug("fingerprint_searched", extra=fields(found=False))
             return {"found": False, "id": -1, "score": 0}
         template_id, score = found
-        log.info("fingerprint_searched", extra=fields(found=True, template_id=template_id))
+        log.debug("fingerprint_searched", extra=fields(found=True, template_id=template_id))
         return {"found": True, "id": template_id, "score": score}
 
     def delete(self, template_id: int, count: int = 1) -> dict[str, Any]:
