@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from drivers.printer import commands as cmd
@@ -10,6 +12,7 @@ from drivers.printer.errors import (
     BadStatusByte,
     CoverOpen,
     PaperOut,
+    PrinterBusy,
     PrinterFault,
     PrinterTimeout,
     PrinterTransportError,
@@ -25,7 +28,12 @@ log = get_logger(__name__)
 
 
 class EscposPrinter:
-    """A receipt printer at ``url`` (see ``drivers.printer.transport`` for the forms)."""
+    """A receipt printer at ``url`` (see ``drivers.printer.transport`` for the forms).
+
+    Safe to share between threads (the agent's poller and its local API): status queries and
+    prints take turns; a caller that cannot get the printer within ``busy_wait`` seconds gets
+    PrinterBusy.
+    """
 
     def __init__(
         self,
@@ -34,8 +42,11 @@ class EscposPrinter:
         paper: int = 80,
         qr_mode: QrMode = "native",
         timeout: float = 1.0,
+        busy_wait: float = 30.0,
     ) -> None:
         self.url = url
+        self.busy_wait = busy_wait
+        self._lock = threading.RLock()
         self.paper = paper
         self.qr_mode: QrMode = qr_mode
         self.timeout = timeout
@@ -49,14 +60,30 @@ class EscposPrinter:
             "reconnects": 0,
         }
 
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        if not self._lock.acquire(timeout=self.busy_wait):
+            raise PrinterBusy(f"printer at {self.url} is busy with another operation")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     def open(self) -> None:
-        if self._link is None:
-            self._link = open_transport(self.url, timeout=self.timeout)
+        with self._turn():
+            if self._link is None:
+                self._link = open_transport(self.url, timeout=self.timeout)
 
     def close(self) -> None:
-        link, self._link = self._link, None
-        if link is not None:
-            link.close()
+        """Close the link; waits for a print in progress (at most ``busy_wait``), then closes."""
+        held = self._lock.acquire(timeout=self.busy_wait)
+        try:
+            link, self._link = self._link, None
+            if link is not None:
+                link.close()
+        finally:
+            if held:
+                self._lock.release()
 
     def __enter__(self) -> EscposPrinter:
         self.open()
@@ -77,6 +104,10 @@ class EscposPrinter:
         A byte without the status pattern is counted and the question asked once more (it may
         have been a late answer to an earlier one); no answer raises PrinterTimeout.
         """
+        with self._turn():
+            return self._query(n)
+
+    def _query(self, n: int) -> int:
         link = self._transport()
         for attempt in range(2):
             link.reset_input_buffer()
@@ -96,16 +127,17 @@ class EscposPrinter:
 
     def status(self) -> PrinterStatus:
         """Ask DLE EOT 1-4 and decode the answers; reconnects once if the link dropped."""
-        try:
-            return self._status()
-        except PrinterTransportError:
-            self.close()
-            self.counters["reconnects"] += 1
-            self.open()
-            return self._status()
+        with self._turn():
+            try:
+                return self._status()
+            except PrinterTransportError:
+                self.close()
+                self.counters["reconnects"] += 1
+                self.open()
+                return self._status()
 
     def _status(self) -> PrinterStatus:
-        return decode_status(self.query(1), self.query(2), self.query(3), self.query(4))
+        return decode_status(self._query(1), self._query(2), self._query(3), self._query(4))
 
     def print_receipt(self, receipt: Mapping[str, Any] | Receipt) -> None:
         """Check the printer is ready, then print ``receipt`` (data, see drivers.printer.receipt).
@@ -119,11 +151,12 @@ class EscposPrinter:
             else parse_receipt(receipt, default_paper=self.paper)
         )
         data = render_receipt(parsed, qr_mode=self.qr_mode)
-        state = self.status()
-        self.refuse_unless_ready(state)
-        self._transport().write(data)
-        self._transport().flush()
-        self.counters["receipts_printed"] += 1
+        with self._turn():
+            state = self.status()
+            self.refuse_unless_ready(state)
+            self._transport().write(data)
+            self._transport().flush()
+            self.counters["receipts_printed"] += 1
         log.info("receipt_printed", extra=fields(url=self.url, bytes=len(data)))
 
     def refuse_unless_ready(self, state: PrinterStatus) -> None:

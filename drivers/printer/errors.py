@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drivers.errors import (
+    BusyError,
     DeviceStatusError,
     DeviceTimeout,
     DriverError,
@@ -47,6 +48,10 @@ class PrinterFault(PrinterError, DeviceStatusError):
 
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message, code, HealthState.HARDWARE_ERROR)
+
+
+class PrinterBusy(PrinterError, BusyError):
+    """Another operation (a long print) holds the printer longer than the caller may wait."""
 
 
 class ReceiptError(PrinterError):

@@ -92,4 +92,5 @@ def encode_line(text: str) -> bytes:
     text = clean(text)
     if text.isascii():
         return text.encode("ascii")
-    return CHINESE_ON + text.encode("gb18030") + CHINESE_OFF
+    # GB18030 covers all of Unicode; only a lone surrogate (possible in JSON) becomes '?'.
+    return CHINESE_ON + text.encode("gb18030", errors="replace") + CHINESE_OFF

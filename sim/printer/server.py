@@ -34,7 +34,12 @@ class PrinterSimulator:
         self._threads: list[threading.Thread] = []
         self._clients: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self.counters: dict[str, int] = {"connections": 0, "bytes": 0, "unknown_commands": 0}
+        self.counters: dict[str, int] = {
+            "connections": 0,
+            "bytes": 0,
+            "unknown_commands": 0,
+            "torn_bytes": 0,  # the start of a command left unfinished when a client went away
+        }
 
     @property
     def url(self) -> str:
@@ -128,4 +133,5 @@ class PrinterSimulator:
             with self._lock:
                 self._clients.discard(client)
                 self.counters["unknown_commands"] += parser.unknown_commands
+                self.counters["torn_bytes"] += parser.pending
             client.close()

@@ -15,6 +15,7 @@ from PIL import Image
 from drivers.base import PolledDriver, PrinterCapability
 from drivers.printer.device import EscposPrinter
 from drivers.printer.errors import (
+    BadStatusByte,
     CoverOpen,
     PaperOut,
     PrinterFault,
@@ -224,3 +225,49 @@ def test_usb_forms(tmp_path: Path) -> None:
         EscposPrinter(str(Path("/dev/usb/lp97")), timeout=0.1).open()
     with pytest.raises(PrinterNotFound, match="usb://04b8:0e15"):
         EscposPrinter("usb://04b8:0e15", timeout=0.1).open()
+
+
+def test_a_device_answering_garbage_is_counted() -> None:
+    """A TCP peer that answers every byte with 0xFF, which no DLE EOT answer can be."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def serve() -> None:
+            peer, _ = server.accept()
+            with peer:
+                while data := peer.recv(64):
+                    peer.sendall(b"\xff" * len(data))
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        polled = create(f"tcp://127.0.0.1:{server.getsockname()[1]}", {"timeout": 0.5})
+        polled.open()
+        with pytest.raises(BadStatusByte, match="0xff"):
+            polled.poll()
+        assert polled.health().counters["bad_status_bytes"] == 2  # asked twice, then gave up
+        assert polled.health().errors == 1
+        polled.close()
+        thread.join(timeout=5)
+
+
+def test_polling_and_printing_from_two_threads(
+    driver: object, printer_sim: PrinterSimulator
+) -> None:
+    assert isinstance(driver, PolledDriver) and isinstance(driver, PrinterCapability)
+    failures: list[BaseException] = []
+
+    def printing() -> None:
+        try:
+            for _ in range(5):
+                driver.print_receipt(RECEIPT)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    thread = threading.Thread(target=printing)
+    thread.start()
+    for _ in range(20):
+        assert driver.poll()["online"] == 1
+    thread.join(timeout=30)
+    assert failures == []
+    receipts = printer_sim.wait_for_receipts(5)
+    assert [r.text_lines for r in receipts] == [EXPECTED_LINES] * 5
+    assert driver.health().counters["bad_status_bytes"] == 0

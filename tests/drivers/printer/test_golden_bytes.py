@@ -8,11 +8,13 @@ for Chinese, from the GB2312/GB18030 code tables (中 = D6 D0, 文 = CE C4, ...)
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.printer import commands as cmd
 from drivers.printer.receipt import parse_receipt
 from drivers.printer.render import render_receipt
-from drivers.printer.text import encode_line
+from drivers.printer.text import clean, encode_line
 
 
 def h(text: str) -> bytes:
@@ -137,3 +139,13 @@ def test_image_qr_fallback_is_a_raster_image_not_gs_k() -> None:
     height = data[start + 6] | data[start + 7] << 8
     assert 0 < width_bytes * 8 <= 384
     assert len(data) >= start + 8 + width_bytes * height
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=40))
+def test_any_text_encodes_without_control_bytes(text: str) -> None:
+    data = encode_line(text)
+    body = data[2:-2] if data.startswith(cmd.CHINESE_ON) else data
+    assert all(b >= 0x20 for b in body)
+    if not clean(text).isascii():  # C0/C1 controls become spaces first
+        assert data.startswith(cmd.CHINESE_ON) and data.endswith(cmd.CHINESE_OFF)
