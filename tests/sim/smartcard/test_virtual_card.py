@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from drivers.smartcard.exchange import Iso7816Card
 from drivers.smartcard.pcsc import PcscContext
@@ -70,3 +73,36 @@ def test_unknown_control_code_counted() -> None:
     assert card._handle(b"\x04") == ATR
     assert card._handle(bytes.fromhex("00FE0000")) == bytes.fromhex("6D00")
     assert card.unknown_controls == 1
+
+
+def test_another_pcscd_does_not_collide(
+    pcsc_stack: PrivatePcscd,
+    cli_env: dict[str, str],
+    govedge_cmd: list[str],
+    tmp_path: Path,
+) -> None:
+    """A second pcscd on the same vpcd ports (one left over from another run, say), started in
+    a work directory holding stale socket and pid files: both run, neither sees the other."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "pcscd.comm").write_text("")
+    (tmp_path / "run" / "pcscd.pid").write_text("999999\n")
+    with PrivatePcscd(workdir=tmp_path) as other:
+        assert other.vpcd_port == pcsc_stack.vpcd_port and other.pid != pcsc_stack.pid
+        card = VirtualCard(SocialSecurityCardModel(), port=other.vpcd_port, netns=other.netns)
+        card.start()
+        try:
+            assert card.wait_connected(WAIT)
+            out = subprocess.run(
+                [*govedge_cmd, "device", "smartcard", "read", "--wait", "5", "--json"],
+                env=dict(cli_env, **other.environ()),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        finally:
+            card.stop()
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["reader"] == "Virtual PCD 00 00"
+    with PcscContext() as context:
+        assert context.readers() == pcsc_stack.reader_names
+        assert not context.state(pcsc_stack.reader_names[1]).present
