@@ -42,7 +42,7 @@ $(VENV)/bin/python:
 # needs pkg_resources (setuptools<81) and click, and is then installed with --no-deps.
 $(STAMP): $(VENV)/bin/python setup.cfg pyproject.toml
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e ".[all,test]"
+	$(PIP) install -q -e ".[all,test]" --config-settings editable_mode=compat
 	$(PIP) install -q dlib-bin face_recognition_models "setuptools<81" click
 	$(PIP) install -q --no-deps face-recognition
 	touch $(STAMP)

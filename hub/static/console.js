@@ -49,6 +49,7 @@ async function refresh() {
       row.addEventListener("click", () => { selected = d.id; selectedMetric = null; refresh(); });
       return row;
     }));
+    if (!selected && devices.items.length) selected = devices.items[0].id;
     if (selected) await showDevice(selected);
     showError("");
   } catch (err) { showError(err.message); }

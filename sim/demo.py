@@ -1,0 +1,242 @@
+"""``govedge demo``: broker, hub and a small simulated fleet on one machine.
+
+Uses Mosquitto when installed (or the broker URL given), else the embedded amqtt broker. Each
+simulated sensor cabinet is a real edge agent process reading a Modbus RTU simulator on a pty.
+Ctrl-C stops everything and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from govedge.broker import BrokerURL, MosquittoBroker, free_port, mosquitto_binary, wait_for_port
+from govedge.errors import GovedgeError
+from govedge.logs import fields
+
+log = logging.getLogger("govedge.demo")
+
+CITY_CENTRE = (30.2741, 120.1551)
+SITES = ("riverside-pumping-station", "city-hall-service-hall-1", "old-town-district")
+
+
+class DemoError(GovedgeError):
+    """The demo could not start one of its parts."""
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--devices", type=int, default=4, help="simulated sensor cabinets (1-50)")
+    parser.add_argument("--http-port", type=int, default=8080, help="hub port (0: any free port)")
+    parser.add_argument("--broker", help="use this broker instead of starting one")
+    parser.add_argument(
+        "--embedded-broker", action="store_true", help="use amqtt even if Mosquitto is installed"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("var/demo"),
+        help="folder for the demo's databases and device state (wiped at start)",
+    )
+    parser.set_defaults(func=run)
+
+
+@dataclass
+class Demo:
+    data: Path
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    sims: list[Any] = field(default_factory=list)
+    broker: MosquittoBroker | None = None
+
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        logfile = (self.data / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 8
+        for _, proc in reversed(self.procs):
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        for sim in self.sims:
+            sim.stop()
+        if self.broker:
+            self.broker.close()
+
+
+def _start_broker(demo: Demo, args: argparse.Namespace) -> tuple[str, str]:
+    """Return (broker URL, MQTT version) after starting or choosing the broker."""
+    if args.broker:
+        BrokerURL.parse(args.broker)
+        log.info("broker_in_use", extra=fields(kind="external", url=args.broker))
+        return args.broker, "5"
+    if mosquitto_binary() and not args.embedded_broker:
+        demo.broker = MosquittoBroker(workdir=demo.data / "mosquitto")
+        demo.broker.workdir.mkdir(parents=True, exist_ok=True)
+        demo.broker.start()
+        log.info("broker_in_use", extra=fields(kind="mosquitto", url=demo.broker.url))
+        return demo.broker.url, "5"
+    port = free_port()
+    demo.spawn("broker", ["govedge.embedded_broker", "--port", str(port)])
+    if not wait_for_port("127.0.0.1", port, 20):
+        raise DemoError("the embedded broker did not start; see broker.log in the data folder")
+    url = f"mqtt://127.0.0.1:{port}"
+    log.info("broker_in_use", extra=fields(kind="amqtt (embedded, MQTT 3.1.1)", url=url))
+    return url, "3.1.1"
+
+
+def _device_plan(n: int) -> list[dict[str, Any]]:
+    plan = []
+    for i in range(n):
+        lat = CITY_CENTRE[0] + 0.01 * ((i % 5) - 2)
+        lon = CITY_CENTRE[1] + 0.012 * ((i // 5) - 1)
+        plan.append(
+            {
+                "id": f"cabinet-{i + 1:04d}",
+                "model": "sensor-cabinet-sht20",
+                "site": SITES[i % len(SITES)],
+                "location": {"lat": round(lat, 5), "lon": round(lon, 5)},
+                "labels": {"district": "old-town" if i % 2 else "riverside"},
+            }
+        )
+    return plan
+
+
+def run(args: argparse.Namespace) -> int:
+    from sim.modbus import ModbusBusSimulator, SimDevice
+
+    if not 1 <= args.devices <= 50:
+        raise DemoError("--devices must be between 1 and 50 (use 'govedge sim fleet' for more)")
+    data: Path = args.data
+    if data.exists():
+        shutil.rmtree(data)
+    data.mkdir(parents=True)
+    demo = Demo(data)
+    stop = {"now": False}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        broker_url, mqtt_version = _start_broker(demo, args)
+        plan = _device_plan(args.devices)
+        (data / "devices.json").write_text(json.dumps(plan, indent=2))
+        http_port = args.http_port or free_port()
+        hub_config: dict[str, Any] = {
+            "broker_url": broker_url,
+            "mqtt_version": mqtt_version,
+            "database_url": f"sqlite:///{(data / 'registry.db').resolve()}",
+            "telemetry_url": f"sqlite:///{(data / 'telemetry.db').resolve()}",
+            "http_host": "127.0.0.1",
+            "http_port": http_port,
+            "devices_file": str((data / "devices.json").resolve()),
+        }
+        (data / "hub.json").write_text(json.dumps(hub_config, indent=2))
+        token = _admin_token(str(hub_config["database_url"]))
+        demo.spawn(
+            "hub", ["govedge", "--log-format", "json", "hub", "--config", str(data / "hub.json")]
+        )
+        if not wait_for_port("127.0.0.1", http_port, 30):
+            raise DemoError(f"the hub did not listen on port {http_port}; see {data / 'hub.log'}")
+        for i, device in enumerate(plan):
+            sim = ModbusBusSimulator(
+                devices=[
+                    SimDevice(
+                        unit=1,
+                        profile="sht20",
+                        curves={
+                            "temperature": {
+                                "baseline": 18.0 + i,
+                                "amplitude": 3.0,
+                                "period": 120,
+                                "noise": 0.3,
+                                "seed": i,
+                            },
+                            "humidity": {
+                                "baseline": 55.0,
+                                "amplitude": 8.0,
+                                "period": 300,
+                                "noise": 1.0,
+                                "seed": 100 + i,
+                            },
+                        },
+                    )
+                ]
+            ).start()
+            demo.sims.append(sim)
+            agent_config = {
+                "schema_version": 1,
+                "device_id": device["id"],
+                "model": device["model"],
+                "site": device["site"],
+                "state_dir": str((data / "agents" / device["id"]).resolve()),
+                "broker": {"url": broker_url, "mqtt_version": mqtt_version, "keepalive_s": 10},
+                "drivers": [
+                    {
+                        "name": "climate",
+                        "kind": "modbus",
+                        "url": sim.url,
+                        "options": {"profile": "sht20", "unit": 1},
+                        "poll_interval_s": 2.0,
+                    }
+                ],
+                "publish": {"health_interval_s": 15.0},
+            }
+            path = data / "agents" / f"{device['id']}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(agent_config, indent=2))
+            demo.spawn(
+                f"agent-{device['id']}",
+                ["govedge", "--log-format", "json", "agent", "--config", str(path)],
+            )
+        hub_url = f"http://127.0.0.1:{http_port}/"
+        print(f"broker   {broker_url}", flush=True)
+        print(f"hub      {hub_url}", flush=True)
+        print(f"console  {hub_url}?token={token}", flush=True)
+        print(f"token    {token}", flush=True)
+        print(f"devices  {len(plan)} simulated sensor cabinets; logs in {data}/", flush=True)
+        print("Ctrl-C stops everything.", flush=True)
+        while not stop["now"]:
+            for name, proc in demo.procs:
+                if proc.poll() is not None:
+                    raise DemoError(
+                        f"{name} exited with code {proc.returncode}; see {data}/{name}.log"
+                    )
+            time.sleep(0.5)
+        print("stopping…", flush=True)
+        return 0
+    finally:
+        demo.stop()
+
+
+def _admin_token(database_url: str) -> str:
+    from hub.auth import TokenStore
+    from hub.db import create_schema, make_engine
+
+    engine = make_engine(database_url)
+    create_schema(engine)
+    token = TokenStore(engine).create("admin", "demo")
+    engine.dispose()
+    return token
