@@ -33,6 +33,8 @@ from govedge.errors import ConfigError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".webp")
 _QUERY_KEYS = {"fps", "loop", "pace"}
+#: Open and read timeout for network streams (FFmpeg backend).
+STREAM_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,14 @@ class OpenCVSource:
             if not os.path.exists(spec.target):
                 raise CameraNotFound(f"no camera at {spec.target}")
             cap = cv2.VideoCapture(spec.index if spec.index is not None else 0, cv2.CAP_V4L2)
+        elif spec.kind == "stream":  # bounded waits: a dead network camera must not hang us
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                STREAM_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                STREAM_TIMEOUT_MS,
+            ]
+            cap = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, params)
         else:
             cap = cv2.VideoCapture(spec.target)
         if not cap.isOpened():

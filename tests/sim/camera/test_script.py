@@ -115,3 +115,32 @@ def test_grace_hopper_scene_is_another_person() -> None:
     assert frame_of("grace_hopper").shape == (480, 640, 3)
     with pytest.raises(ValueError):
         frame_of("nobody")
+
+
+def test_sim_camera_serves_mjpeg_over_http(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from drivers.camera.capture import Camera
+
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "govedge.cli", "sim", "camera", "--serve", "--script", "face:2"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/stream.mjpg")
+        with Camera(url) as camera:
+            assert camera.read(10.0).image.shape == (480, 640, 3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+
+
+def test_sim_camera_needs_out_or_serve(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "camera", "--script", "face:1"]) == 1
+    assert "--out" in capsys.readouterr().err
