@@ -30,6 +30,13 @@ from drivers.transport import ByteTransport, open_serial
 
 DEFAULT_PORT = 9100
 
+try:
+    import termios
+
+    _SERIAL_ERRORS: tuple[type[Exception], ...] = (OSError, termios.error)
+except ImportError:  # pragma: no cover - not a POSIX system
+    _SERIAL_ERRORS = (OSError,)
+
 
 def describe(url: str) -> str:
     """What kind of link a URL names: tcp, serial, usblp or usb."""
@@ -65,10 +72,60 @@ def open_transport(url: str, *, timeout: float = 1.0) -> ByteTransport:
     if kind == "usblp":
         return DeviceFileTransport(url, timeout=timeout)
     try:
-        return open_serial(url, timeout=timeout)
+        return SerialTransport(open_serial(url, timeout=timeout), url)
     except DriverError as exc:
         cls = PrinterNotFound if exc.health.value == "no_device" else PrinterTransportError
         raise cls(str(exc)) from None
+
+
+class SerialTransport:
+    """A pyserial port whose I/O errors (a vanished port) become PrinterTransportError."""
+
+    def __init__(self, port: ByteTransport, url: str) -> None:
+        self._port = port
+        self.where = url
+
+    @property
+    def timeout(self) -> float | None:
+        return self._port.timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._port.timeout = value
+
+    def _failed(self, exc: Exception) -> PrinterTransportError:
+        reason = getattr(exc, "strerror", None) or (exc.args[-1] if exc.args else exc)
+        return PrinterTransportError(f"{self.where}: {reason}")
+
+    def read(self, size: int = 1) -> bytes:
+        try:
+            return self._port.read(size)
+        except _SERIAL_ERRORS as exc:  # SerialException is an OSError; termios has its own
+            raise self._failed(exc) from None
+
+    def write(self, data: bytes, /) -> int | None:
+        try:
+            return self._port.write(data)
+        except _SERIAL_ERRORS as exc:
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._port.flush()
+        except _SERIAL_ERRORS as exc:
+            raise self._failed(exc) from None
+
+    def reset_input_buffer(self) -> None:
+        try:
+            self._port.reset_input_buffer()
+        except _SERIAL_ERRORS as exc:
+            raise self._failed(exc) from None
+
+    def close(self) -> None:
+        try:
+            self._port.close()
+        except _SERIAL_ERRORS:
+            pass
 
 
 class TcpTransport:

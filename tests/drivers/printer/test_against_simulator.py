@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from drivers.base import PolledDriver, PrinterCapability
+from drivers.errors import DriverError
 from drivers.printer.device import EscposPrinter
 from drivers.printer.errors import (
     BadStatusByte,
@@ -271,3 +272,14 @@ def test_polling_and_printing_from_two_threads(
     receipts = printer_sim.wait_for_receipts(5)
     assert [r.text_lines for r in receipts] == [EXPECTED_LINES] * 5
     assert driver.health().counters["bad_status_bytes"] == 0
+
+
+def test_a_vanished_serial_printer_is_a_driver_error(pty_printer: PtyPrinterSimulator) -> None:
+    polled = create(pty_printer.path, {"timeout": 0.3})
+    polled.open()
+    assert polled.poll()["online"] == 1
+    pty_printer.stop()  # the other end of the pty goes away
+    with pytest.raises(DriverError):
+        polled.poll()
+    assert polled.health().state in (HealthState.OFFLINE, HealthState.NO_DEVICE)
+    polled.close()
