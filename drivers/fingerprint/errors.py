@@ -8,6 +8,7 @@ callers may catch either the package root or the generic kind.
 from __future__ import annotations
 
 from drivers.errors import (
+    BusyError,
     DeviceStatusError,
     DeviceTimeout,
     DriverError,
@@ -32,6 +33,10 @@ class FingerprintTimeout(FingerprintError, DeviceTimeout):
 
 class FingerprintFrameError(FingerprintError, FrameError):
     """Answers kept arriving torn or with a bad checksum, even after a retry."""
+
+
+class FingerprintBusyError(FingerprintError, BusyError):
+    """Another operation (a citizen's verification, an enrollment) is using the module."""
 
 
 class ProtocolError(FingerprintError):

@@ -8,12 +8,14 @@ An unknown key or a bad value is a ConfigError naming it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from drivers.base import HealthReport
-from drivers.errors import DriverError
+from drivers.fingerprint.errors import FingerprintBusyError
 from drivers.fingerprint.module import FingerprintModule, ModuleSettings
 from govedge.errors import ConfigError
 from govedge.health import HealthState
@@ -63,44 +65,71 @@ def _convert(key: str, value: Any) -> Any:
 
 
 class FingerprintPolledDriver:
-    """Polls the template count; verifies and searches fingers for the kiosk's sessions."""
+    """Polls the template count; verifies and searches fingers for the kiosk's sessions.
+
+    One operation at a time: the module has one image buffer. A poll that comes while a
+    person's finger is awaited does not wait for them; it raises FingerprintBusyError
+    (health ``busy``) after ``POLL_WAIT`` seconds.
+    """
 
     kind = "fingerprint"
+    POLL_WAIT = 0.2
 
     def __init__(self, url: str, settings: ModuleSettings) -> None:
         self.url = url
         self.module = FingerprintModule(url, settings)
-        self._last_error: DriverError | None = None
+        self._lock = threading.Lock()
+        # A session waits at most for the one in progress: its finger wait and its commands.
+        self._session_wait = settings.finger_timeout * 2 + settings.timeout * 8
+
+    @contextmanager
+    def _using(self, wait: float, what: str) -> Iterator[None]:
+        if not self._lock.acquire(timeout=wait):
+            raise FingerprintBusyError(f"fingerprint module at {self.url} is busy; {what} refused")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def _session(self, what: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with self._using(self._session_wait, what):
+            return call()
 
     def open(self) -> None:
-        self.module.open()
+        with self._using(self._session_wait, "open"):
+            self.module.open()
 
     def close(self) -> None:
-        self.module.close()
+        with self._using(self._session_wait, "close"):
+            self.module.close()
 
     def poll(self) -> Mapping[str, float]:
         """{"templates": N}: how many templates the module's library holds."""
-        return {"templates": float(self.module.template_count())}
+        with self._using(self.POLL_WAIT, "poll"):
+            return {"templates": float(self.module.template_count())}
 
     def health(self) -> HealthReport:
-        return self.module.health()
+        report = self.module.health()
+        if self._lock.locked():
+            report.state = HealthState.BUSY
+        return report
 
     def verify_finger(self, template_id: int) -> dict[str, Any]:
         """1:1 against the template at ``template_id``: {"match": bool, "score": int}."""
-        result = self.module.verify(template_id)
+        result = self._session("verify", lambda: self.module.verify(template_id))
         return {"match": result["match"], "score": result["score"]}
 
     def search_finger(self) -> dict[str, Any]:
         """1:N over the library: {"found": bool, "id": int (-1 if not found), "score": int}."""
-        result = self.module.identify()
+        result = self._session("search", self.module.identify)
         return {"found": result["found"], "id": result["id"], "score": result["score"]}
 
     def enroll_finger(self, template_id: int) -> dict[str, Any]:
         """Two captures stored at ``template_id``."""
-        return self.module.enroll(template_id)
+        return self._session("enroll", lambda: self.module.enroll(template_id))
 
     def delete_finger(self, template_id: int) -> dict[str, Any]:
-        return self.module.delete(template_id)
+        return self._session("delete", lambda: self.module.delete(template_id))
 
     @property
     def online(self) -> bool:

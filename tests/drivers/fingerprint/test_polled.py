@@ -93,3 +93,41 @@ def test_bad_options_name_the_key(options: dict[str, object], named: str) -> Non
     with pytest.raises(ConfigError) as caught:
         create("/dev/ttyUSB0", options)
     assert named in str(caught.value)
+
+
+def test_poll_during_a_session_is_busy_not_blocked(sim: FingerprintSimulator) -> None:
+    import threading
+
+    from drivers.errors import BusyError
+    from drivers.fingerprint.commands import Instruction
+
+    sim.module.enroll(0, "finger-0")
+    driver = create(sim.url, {**FAST, "finger_timeout": 5})
+    driver.open()
+    outcome: dict[str, object] = {}
+
+    def verify() -> None:
+        outcome["result"] = driver.verify_finger(0)
+
+    worker = threading.Thread(target=verify)
+    try:
+        worker.start()
+        # Wait until the verification is polling GenImg for a finger.
+        for _ in range(200):
+            if Instruction.GEN_IMG in sim.module.received:
+                break
+            threading.Event().wait(0.01)
+        assert Instruction.GEN_IMG in sim.module.received
+        with pytest.raises(BusyError) as caught:
+            driver.poll()
+        assert caught.value.health is HealthState.BUSY
+        assert driver.health().state is HealthState.BUSY
+        sim.module.place_finger("finger-0")
+        worker.join(timeout=10)
+        result = outcome["result"]
+        assert isinstance(result, dict) and result["match"] is True
+        assert driver.poll() == {"templates": 1.0}
+    finally:
+        sim.module.place_finger("finger-0")
+        worker.join(timeout=10)
+        driver.close()
