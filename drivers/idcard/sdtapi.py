@@ -103,6 +103,8 @@ class SdtapiReader(IdCardReader):
         check(self._call("SDT_GetSAMStatus", self.port, 1), "check the SAM status")
 
     def sam_id(self) -> str:
+        if self._lib is None:
+            self.open()
         text = ctypes.create_string_buffer(128)
         raw = ctypes.create_string_buffer(16)
         if hasattr(self._lib, "SDT_GetSAMIDToStr"):
