@@ -140,7 +140,7 @@ def _qr(out: CollectingPrinter, qr: QrBlock, cols: int, mode: QrMode) -> None:
                 ec=_EC_INDEX[qr.ec],
                 size=qr.size,
                 native=False,
-                image_arguments={"impl": "bitImageRaster", "center": False},
+                image_arguments={"impl": "bitImageRaster", "center": True},
             )
         except ImageWidthError:
             raise ReceiptError("the QR code is wider than the paper; lower qr.size") from None

@@ -92,3 +92,9 @@ def test_sample_receipt_renders_on_both_papers() -> None:
     for paper in (58, 80):
         data = render_receipt(parse_receipt(sample_receipt(paper)))
         assert data.startswith(b"\x1b@") and data.endswith(b"\x1dVB\x00")
+
+
+def test_image_qr_wider_than_the_paper_is_a_receipt_error() -> None:
+    receipt = parse_receipt({"paper": 58, "qr": {"data": "x" * 300, "size": 16}})
+    with pytest.raises(ReceiptError, match="wider than the paper"):
+        render_receipt(receipt, qr_mode="image")
