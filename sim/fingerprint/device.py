@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from drivers.fingerprint import codes
 from drivers.fingerprint.codec import (
     DEFAULT_ADDRESS,
+    HEADER_SIZE,
     PID_ACK,
     PID_COMMAND,
     PID_DATA,
@@ -344,7 +345,9 @@ def _spoil(answers: list[bytes], fault: str | None) -> list[bytes]:
     if fault == "bad_checksum":
         return [first[:-1] + bytes([first[-1] ^ 0x5A]), *rest]
     if fault == "torn":
-        return [first[: len(first) // 2], first, *rest]
+        # The header arrives whole, the packet breaks off in its body; then the whole answer.
+        cut = max(HEADER_SIZE + 1, len(first) // 2)
+        return [first[:cut], first, *rest]
     if fault == "noise":
         return [_NOISE + first, *rest]
     return answers
