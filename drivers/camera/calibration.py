@@ -136,13 +136,9 @@ def threshold_range(start: float, stop: float, step: float) -> list[float]:
 
 
 def suggest(rows: Sequence[RateRow]) -> RateRow:
-    """The threshold with the fewest errors, preferring the lower false-accept rate on ties
-    (a wrong person let through costs more than a citizen asked to retry)."""
+    """The threshold with the fewest errors; on ties the lower false-accept rate, then the lower
+    threshold (a wrong person let through costs more than a citizen asked to retry)."""
     return min(
         rows,
-        key=lambda r: (
-            r.false_accept_rate + r.false_reject_rate,
-            r.false_accept_rate,
-            -r.threshold,
-        ),
+        key=lambda r: (r.false_accept_rate + r.false_reject_rate, r.false_accept_rate, r.threshold),
     )

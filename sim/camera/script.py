@@ -25,7 +25,7 @@ from sim.camera import effects
 from sim.camera.people import FRAME_H, FRAME_W, frame_of
 
 STEPS = ("face", "blink", "turn_left", "turn_right", "mouth_open", "no_face", "photo", "frozen")
-TURN_AMOUNT = 0.4
+TURN_AMOUNT = 0.3
 MOUTH_AMOUNT = 0.5
 
 

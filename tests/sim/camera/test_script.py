@@ -55,7 +55,8 @@ def test_synthetic_actions_move_the_landmarks(scene: SceneRenderer) -> None:
     mouth = measures(scene.frame("mouth_open"))
     assert face and blink and left and right and mouth
     assert face[0] > 0.28 and blink[0] < 0.2  # eyes open, then closed
-    assert left[1] - face[1] > 0.2 and face[1] - right[1] > 0.2  # yaw both ways
+    assert left[1] - face[1] > 0.18 and face[1] - right[1] > 0.18  # yaw both ways
+    assert abs(left[2] - face[2]) < 0.1 and abs(right[2] - face[2]) < 0.1  # mouth still
     assert mouth[2] - face[2] > 0.25  # mouth opened
     assert measures(scene.frame("no_face")) is None
     assert measures(scene.frame("photo")) is not None  # a photo still shows a face
