@@ -186,7 +186,9 @@ def test_corrupted_byte_never_yields_a_wrong_packet(
     parser = PacketParser()
     out = parser.feed(bytes(wire) + OK_ACK)
     assert out[-1].payload == b"\x00"  # the good packet after it is never lost
-    if changed and at >= 2:
-        # The damaged packet is rejected (or, if its address bytes changed, comes out as is).
+    # A changed packet id, payload or checksum byte always changes the sum, so the packet is
+    # rejected; a changed address byte leaves it valid for that other address. (A changed
+    # length byte re-frames the packet, and a 16-bit sum catches that only by odds.)
+    if changed and at >= 2 and at not in (7, 8):
         for got in out[:-1]:
             assert (got.pid, got.payload) == (pid, payload) and 2 <= at < 6
