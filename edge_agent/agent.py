@@ -112,6 +112,8 @@ class Agent:
         self._tasks: list[asyncio.Task[Any]] = []
         self.extensions: list[Any] = []  # commands, configs, local API: started with the agent
         self.message_handlers: dict[str, Callable[[str, bytes], Any]] = {}
+        self.commands: Any = None  # the CommandService, once attached
+        self.local_api: Any = None  # the LocalApi, when configured
 
     # -- composition ------------------------------------------------------------------------
 
@@ -189,12 +191,12 @@ class Agent:
                 seq=self.outbox.seq,
             ),
         )
-        self.link.start()
         try:
             for ext in self.extensions:
                 await ext.start()
             for sup in self.supervisors.values():
                 sup.start()
+            self.link.start()
             self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
             await stop.wait()
         finally:
@@ -216,7 +218,7 @@ class Agent:
                 log.exception("extension_stop_failed")
         await asyncio.gather(*(sup.stop() for sup in self.supervisors.values()))
         final = self._status(False, "shutdown")
-        await asyncio.to_thread(self.link.stop, final)
+        await asyncio.to_thread(self.link.stop, final, self.publish.drain_on_stop_s)
         self.outbox.close()
         log.info("agent_stopped", extra=fields(device=self.config.device_id))
 

@@ -129,6 +129,7 @@ class MqttLink:
         self._republish_birth = False
         self._final_mid: int | None = None
         self._final_acked = threading.Event()
+        self._drain_until = 0.0
 
     # -- control ----------------------------------------------------------------------------
 
@@ -136,13 +137,23 @@ class MqttLink:
         self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
         self._thread.start()
 
-    def stop(self, final_status: bytes | None = None, timeout: float = 5.0) -> None:
-        """Publish ``final_status`` (retained) if connected, disconnect cleanly and join."""
+    def stop(self, final_status: bytes | None = None, drain_s: float = 0.0) -> None:
+        """Drain the outbox for up to ``drain_s`` if connected, publish ``final_status``
+        (retained), disconnect cleanly and join. What is not drained stays in the outbox."""
         self._final_status = final_status
+        self._drain_until = time.monotonic() + drain_s
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(drain_s + 10.0)
             self._thread = None
+
+    def _stopping(self) -> bool:
+        """True once a stop was asked and the drain (if any) is over."""
+        if not self._stop.is_set():
+            return False
+        if not self.connected or time.monotonic() > self._drain_until:
+            return True
+        return self.outbox.queued == 0 and not self._inflight
 
     # -- the thread -------------------------------------------------------------------------
 
@@ -156,7 +167,8 @@ class MqttLink:
             clean_session=None if v5 else False,
             reconnect_on_failure=False,
         )
-        client.max_inflight_messages_set(65535)
+        # 0 = no paho limit: the window is ours (with a limit paho rescans its queue per ack).
+        client.max_inflight_messages_set(0)
         client.max_queued_messages_set(0)
         if s.tls:
             client.tls_set(
@@ -214,7 +226,7 @@ class MqttLink:
         last_expire = 0.0
         busy = False
         try:
-            while not self._stop.is_set():
+            while not self._stopping():
                 rc = client.loop(timeout=0.0 if busy else 0.02)
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break

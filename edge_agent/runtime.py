@@ -20,19 +20,12 @@ def build_agent(config_path: str | Path, *, driver_factory: DriverFactory | None
 
 
 def _attach_extensions(agent: Agent) -> None:
-    """Commands, remote configs and the local API, each optional in its own module."""
-    try:
-        from edge_agent.commands import CommandService
-    except ImportError:
-        pass
-    else:
-        CommandService(agent).attach()
-    try:
-        from edge_agent.desired import DesiredConfigService
-    except ImportError:
-        pass
-    else:
-        DesiredConfigService(agent).attach()
+    """Commands, remote configs and (when configured) the local device API."""
+    from edge_agent.commands import CommandService
+    from edge_agent.desired import DesiredConfigService
+
+    CommandService(agent).attach()
+    DesiredConfigService(agent).attach()
     if agent.config.local_api is not None:
         from edge_agent.local_api import LocalApi
 

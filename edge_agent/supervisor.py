@@ -60,6 +60,8 @@ class DriverSupervisor:
         return self.config.name
 
     def start(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
         self._task = asyncio.create_task(self._run(), name=f"driver-{self.name}")
 
     async def stop(self) -> None:

@@ -75,6 +75,7 @@ class PublishConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     replay_rate_per_s: Annotated[float, Meta(ge=0)] = 5000.0  # 0: unlimited
     max_inflight: Annotated[int, Meta(ge=1, le=65535)] = 1000
     batch: Annotated[int, Meta(ge=1, le=10000)] = 500
+    drain_on_stop_s: Annotated[float, Meta(ge=0, le=600.0)] = 2.0  # then the rest waits on disk
 
 
 class OutboxConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -94,6 +95,7 @@ class LocalApiConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=T
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 0
     token_file: PathText = ""  # default: <state_dir>/api.token (mode 0600)
+    token_owner: Annotated[str, Meta(max_length=32)] = ""  # the app's user, if not the agent's
 
 
 class ConfigSigningConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):

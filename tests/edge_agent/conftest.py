@@ -232,3 +232,93 @@ def modbus_sim() -> Iterator[Any]:
     ).start()
     yield sim
     sim.stop()
+
+
+class ScriptedDriver:
+    """An in-process PolledDriver for supervision tests (a test at the driver interface).
+
+    ``script`` is consumed one entry per poll: an exception instance is raised, a mapping is
+    returned; when it runs out, ``{"count": n}`` is returned.
+    """
+
+    kind = "scripted"
+
+    def __init__(self, script: list[Any] | None = None, open_errors: list[Exception] | None = None):
+        from drivers.base import HealthReport
+        from govedge.health import HealthState
+
+        self._report = HealthReport(HealthState.ONLINE)
+        self.script = list(script or [])
+        self.open_errors = list(open_errors or [])
+        self.opens = 0
+        self.closes = 0
+        self.polls = 0
+        self.lock = threading.Lock()
+
+    def open(self) -> None:
+        with self.lock:
+            self.opens += 1
+            if self.open_errors:
+                raise self.open_errors.pop(0)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closes += 1
+
+    def poll(self) -> dict[str, float]:
+        with self.lock:
+            self.polls += 1
+            if self.script:
+                step = self.script.pop(0)
+                if isinstance(step, BaseException):
+                    raise step
+                return dict(step)
+            return {"count": float(self.polls)}
+
+    def health(self) -> Any:
+        return self._report
+
+
+@pytest.fixture
+def scripted() -> tuple[dict[str, Any], Callable[[str, str, Any], Any]]:
+    """(drivers by URL, a driver factory) for agents built with injected drivers.
+
+    Configs use kind "modbus" (a known kind) and a URL ``fake://NAME`` that the factory maps to
+    ``drivers[NAME]`` (a ScriptedDriver made on first use).
+    """
+    drivers: dict[str, Any] = {}
+
+    def factory(kind: str, url: str, options: Any) -> Any:
+        name = url.removeprefix("fake://")
+        if name not in drivers:
+            drivers[name] = ScriptedDriver()
+        return drivers[name]
+
+    return drivers, factory
+
+
+def fake_driver(name: str, interval: float = 0.02, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "modbus",
+        "url": f"fake://{name}",
+        "poll_interval_s": interval,
+        **extra,
+    }
+
+
+@pytest.fixture
+def fake() -> Callable[..., dict[str, Any]]:
+    return fake_driver
+
+
+@pytest.fixture
+def persistent_broker(mosquitto_factory: Callable[..., Any]) -> Any:
+    """A Mosquitto that saves its state every second, so that a subscriber's persistent
+    session (and what is queued for it) survives a kill -9 of the broker."""
+    broker = mosquitto_factory(start=False)
+    broker.extra_config = (
+        f"persistence true\npersistence_location {broker.workdir}/\nautosave_interval 1\n"
+    )
+    broker.start()
+    return broker

@@ -1,0 +1,204 @@
+"""Commands from the hub (cmd -> cmd/ack): ping, self_test, reload_config, restart_driver,
+print_test_receipt, read_card.
+
+Each command has an id and an expiry. An expired command is refused with an acknowledgement. A
+command id is claimed in the outbox database before it runs, so a redelivery (QoS 1, a
+persistent session, a retained copy) never runs it again, even after a restart; its single
+acknowledgement is committed to the outbox in the same transaction that marks it done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from drivers.base import CardReaderCapability, PrinterCapability
+from drivers.errors import DriverError
+from edge_agent.errors import AgentError, CommandError
+from govedge.contract import Command, ContractError, decode_for_topic
+from govedge.errors import GovedgeError
+from govedge.logs import fields, get_logger
+from govedge.privacy import mask_id_number, mask_name
+
+if TYPE_CHECKING:
+    from edge_agent.agent import Agent
+
+log = get_logger(__name__)
+
+Handler = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
+
+COMMAND_TIMEOUT_S = 60.0
+FORGET_AFTER_S = 30 * 24 * 3600.0
+"""Executed command ids are remembered this long (far past any expiry the hub sets)."""
+
+TEST_RECEIPT: dict[str, Any] = {
+    "header": ["govedge", "Printer test"],
+    "lines": [{"rule": "-"}, "If you can read this, the printer works.", {"rule": "-"}],
+    "cut": True,
+}
+
+
+class CommandService:
+    """Receives commands, runs each at most once, and queues its acknowledgement."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.handlers: dict[str, Handler] = {
+            "ping": self.ping,
+            "self_test": self.self_test,
+            "reload_config": self.reload_config,
+            "restart_driver": self.restart_driver,
+            "print_test_receipt": self.print_test_receipt,
+            "read_card": self.read_card,
+        }
+        self.reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
+
+    def attach(self) -> None:
+        self.agent.message_handlers["cmd"] = self.handle
+        self.agent.extensions.append(self)
+        self.agent.commands = self
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.agent.outbox.forget_commands, FORGET_AFTER_S)
+
+    async def stop(self) -> None:
+        return None
+
+    async def handle(self, topic_name: str, payload: bytes) -> None:
+        agent = self.agent
+        try:
+            _, _, msg = decode_for_topic(topic_name, payload, agent.config.broker.topic_root)
+        except ContractError as exc:
+            agent.counters["commands_refused"] += 1
+            log.warning("command_malformed", extra=fields(reason=exc.reason, detail=exc.detail))
+            return
+        if not isinstance(msg, Command):
+            return
+        data = msg.data
+        if not agent.outbox.claim_command(data.id, agent.boot_id):
+            agent.counters["commands_duplicate"] += 1
+            log.info("command_duplicate", extra=fields(id=data.id, name=data.name))
+            return
+        agent.counters["commands"] += 1
+        if data.expires_at < time.time():
+            agent.counters["commands_refused"] += 1
+            log.warning("command_expired", extra=fields(id=data.id, name=data.name))
+            await self._ack(data.id, False, error=f"expired at {data.expires_at:.3f}")
+            return
+        handler = self.handlers.get(data.name)
+        if handler is None:
+            agent.counters["commands_refused"] += 1
+            known = ", ".join(sorted(self.handlers))
+            await self._ack(data.id, False, error=f"unknown command {data.name!r}; known: {known}")
+            return
+        log.info("command_running", extra=fields(id=data.id, name=data.name))
+        try:
+            result = await asyncio.wait_for(handler(data.args), COMMAND_TIMEOUT_S)
+        except TimeoutError:
+            await self._ack(data.id, False, error=f"no result within {COMMAND_TIMEOUT_S:.0f} s")
+        except GovedgeError as exc:
+            await self._ack(data.id, False, error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a command must never take the agent down
+            log.exception("command_failed", extra=fields(id=data.id, name=data.name))
+            await self._ack(data.id, False, error=f"internal error: {type(exc).__name__}")
+        else:
+            await self._ack(data.id, True, result=result)
+
+    async def _ack(
+        self, command_id: str, ok: bool, result: Mapping[str, Any] | None = None, error: str = ""
+    ) -> None:
+        ack = self.agent.messages.command_ack(command_id, ok, result, error)
+        await asyncio.to_thread(self.agent.outbox.finish_command, command_id, ack)
+
+    # -- the commands -----------------------------------------------------------------------
+
+    async def ping(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        agent = self.agent
+        return {
+            "pong": True,
+            "boot_id": agent.boot_id,
+            "uptime_s": round(time.time() - agent.started_at, 3),
+            "queued": agent.outbox.queued,
+        }
+
+    async def self_test(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Poll every driver once and report its state; ok only if all answer."""
+        report: dict[str, Any] = {}
+        all_ok = True
+        for name, sup in self.agent.supervisors.items():
+            try:
+                async with sup.lock:
+                    reading = await sup.call(sup.driver.poll)
+                report[name] = {"ok": True, "state": sup.state.value, "values": len(reading)}
+            except DriverError as exc:
+                all_ok = False
+                report[name] = {"ok": False, "state": str(exc.health), "error": str(exc)[:200]}
+        return {"ok": all_ok, "drivers": report, "outbox_queued": self.agent.outbox.queued}
+
+    async def reload_config(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Re-read the device config file and apply its drivers and publish options."""
+        if self.reload is None:
+            raise CommandError("this agent has no config file to reload")
+        return await self.reload()
+
+    async def restart_driver(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        name = args.get("name") or args.get("driver")
+        if not isinstance(name, str):
+            raise CommandError("restart_driver needs args.name (a driver name)")
+        sup = self.agent.supervisor(name)
+        await sup.restart()
+        return {"driver": name, "restarted": True}
+
+    async def print_test_receipt(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        driver = args.get("driver")
+        sup = self.agent.find_capable(
+            PrinterCapability, driver if isinstance(driver, str) else None
+        )
+        printer: Any = sup.driver
+        async with sup.lock:
+            await sup.call(lambda: printer.print_receipt(TEST_RECEIPT))
+        return {"driver": sup.name, "printed": True}
+
+    async def read_card(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Read the card on the reader; only masked fields leave the device."""
+        driver = args.get("driver")
+        sup = self.agent.find_capable(
+            CardReaderCapability, driver if isinstance(driver, str) else None
+        )
+        reader: Any = sup.driver
+        async with sup.lock:
+            card: dict[str, Any] = await sup.call(reader.read_card)
+        try:
+            return masked_card(card) | {"driver": sup.name}
+        finally:
+            wipe(card)
+
+
+def masked_card(card: Mapping[str, Any]) -> dict[str, Any]:
+    """What a remote party may see of a card: masked number and name, no photo."""
+    out: dict[str, Any] = {}
+    for key, value in card.items():
+        if key == "photo":
+            out["photo_bytes"] = len(value) if isinstance(value, bytes | bytearray) else 0
+        elif key == "id_number" and isinstance(value, str):
+            out[key] = mask_id_number(value)
+        elif key == "name" and isinstance(value, str):
+            out[key] = mask_name(value)
+        elif key in ("address",):
+            out[key] = "***"
+        elif isinstance(value, str | int | float | bool) or value is None:
+            out[key] = value
+    return out
+
+
+def wipe(card: dict[str, Any]) -> None:
+    """Drop citizen data from memory as far as Python lets us (bytearrays are zeroed)."""
+    for value in card.values():
+        if isinstance(value, bytearray):
+            value[:] = b"\0" * len(value)
+    card.clear()
+
+
+__all__ = ["AgentError", "CommandService", "masked_card", "wipe"]

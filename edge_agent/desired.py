@@ -1,0 +1,130 @@
+"""Remote configuration: config/desired (retained, versioned) -> verify -> validate -> apply ->
+config/reported.
+
+The desired ``config`` is the remotely changeable part of a device config (RuntimeConfig:
+``drivers`` and ``publish``); identity, broker and TLS change only through provisioning. A config
+that fails its signature, its schema or the building of a driver is refused with an error report,
+and the running one keeps running. An applied config is stored in the outbox database, so a
+restart runs it even before the broker is reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edge_agent.agent import resolve_path
+from edge_agent.errors import SignatureError
+from edge_agent.signing import ConfigVerifier, accept_unsigned, ed25519_verifier
+from firmware_configs.schema import load_device_config, parse_runtime_config
+from govedge.contract import ConfigDesired, ContractError, decode_for_topic
+from govedge.errors import ConfigError
+from govedge.logs import fields, get_logger
+
+if TYPE_CHECKING:
+    from edge_agent.agent import Agent
+
+log = get_logger(__name__)
+
+META_VERSION = "config_version"
+META_CONFIG = "config_runtime"
+
+
+class DesiredConfigService:
+    """Applies desired configs and reports the outcome."""
+
+    def __init__(self, agent: Agent, verifier: ConfigVerifier | None = None) -> None:
+        self.agent = agent
+        if verifier is None:
+            key = agent.config.config_signing.public_key_file
+            verifier = (
+                ed25519_verifier(resolve_path(agent.base_dir, key)) if key else accept_unsigned
+            )
+        self.verify = verifier
+        self.version = int(agent.outbox.get_meta(META_VERSION, "0"))
+        self._refused: set[int] = set()
+        self._reported = False
+        self._lock = asyncio.Lock()
+
+    def attach(self) -> None:
+        self.agent.message_handlers["config/desired"] = self.handle
+        self.agent.extensions.append(self)
+        commands = getattr(self.agent, "commands", None)
+        if commands is not None and self.agent.config_path is not None:
+            commands.reload = self.reload_file
+
+    async def start(self) -> None:
+        stored = self.agent.outbox.get_meta(META_CONFIG, "")
+        if not stored:
+            return
+        try:
+            runtime = parse_runtime_config(json.loads(stored), "stored config")
+            await self.agent.replace_drivers(runtime.drivers, runtime.publish)
+        except (ConfigError, ValueError) as exc:
+            log.error("stored_config_unusable", extra=fields(error=str(exc)))
+
+    async def stop(self) -> None:
+        return None
+
+    async def handle(self, topic_name: str, payload: bytes) -> None:
+        agent = self.agent
+        try:
+            _, _, msg = decode_for_topic(topic_name, payload, agent.config.broker.topic_root)
+        except ContractError as exc:
+            agent.counters["configs_rejected"] += 1
+            log.warning("config_malformed", extra=fields(reason=exc.reason, detail=exc.detail))
+            return
+        if not isinstance(msg, ConfigDesired):
+            return
+        data = msg.data
+        async with self._lock:
+            if data.version < self.version or data.version in self._refused:
+                return  # older than what runs, or already refused in this boot
+            if data.version == self.version:
+                if not self._reported:  # once per boot: the hub learns what runs
+                    self._reported = True
+                    await self._report(self.version, True)
+                return
+            error = await self._apply(data.version, data.config, data.signature)
+            if error:
+                self._refused.add(data.version)
+                agent.counters["configs_rejected"] += 1
+                log.warning("config_refused", extra=fields(version=data.version, error=error))
+                await self._report(data.version, False, error)
+            else:
+                agent.counters["configs_applied"] += 1
+                self._reported = True
+                log.info("config_applied", extra=fields(version=data.version))
+                await self._report(data.version, True)
+
+    async def _apply(self, version: int, config: dict[str, Any], signature: str) -> str:
+        """Apply a config; return "" on success, else the reason it was refused."""
+        try:
+            self.verify(version, config, signature)
+        except SignatureError as exc:
+            return f"signature: {exc}"
+        try:
+            runtime = parse_runtime_config(config, f"config/desired v{version}")
+            await self.agent.replace_drivers(runtime.drivers, runtime.publish)
+        except ConfigError as exc:
+            return str(exc)
+        self.version = version
+        self.agent.outbox.set_meta(META_CONFIG, json.dumps(config, sort_keys=True))
+        self.agent.outbox.set_meta(META_VERSION, str(version))
+        return ""
+
+    async def _report(self, version: int, ok: bool, error: str = "") -> None:
+        await self.agent.produce([self.agent.messages.config_reported(version, ok, error)])
+
+    async def reload_file(self) -> dict[str, Any]:
+        """The reload_config command: re-read the device config file and apply its runtime part.
+
+        A remotely applied config is dropped: the file is the operator's word on site."""
+        path = self.agent.config_path
+        assert path is not None
+        config = load_device_config(Path(path))
+        await self.agent.replace_drivers(list(config.drivers), config.publish)
+        self.agent.outbox.set_meta(META_CONFIG, "")
+        return {"reloaded": str(path), "drivers": len(config.drivers)}

@@ -1,0 +1,329 @@
+"""The local device API for the kiosk and inspector apps on the same machine.
+
+aiohttp on a Unix socket (``local_api.unix_socket``) or a loopback port. Every request carries
+``Authorization: Bearer <token>``; the token is written at each start to a file only the agent's
+user can read (mode 0600, optionally chowned to the app's user), so that only local processes of
+that user can drive the hardware. Routes:
+
+==========================  ===========================================================
+GET  /v1/health             device, link and driver states, counters
+POST /v1/card/read          read the ID card on the reader (full fields; photo in base64)
+POST /v1/face/verify        {"reference_image": base64} -> the camera's verdict
+POST /v1/fingerprint/verify {"template_id": n}
+POST /v1/fingerprint/search {}
+POST /v1/print              {"receipt": {...}} (drivers.printer receipt layout)
+GET  /v1/events             Server-Sent Events: card_inserted, card_removed, driver_state, link
+GET  /metrics               Prometheus text format
+==========================  ===========================================================
+
+Each route takes an optional ``driver`` (query or body) to pick one of several capable devices.
+Driver errors become JSON errors with the health state: 409 for a person to act or busy, 503 when
+the device is absent or offline, 502 for a device fault, 404 when no driver can do it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hmac
+import json
+import os
+import pwd
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from drivers.base import (
+    CardReaderCapability,
+    FaceCapability,
+    FingerprintCapability,
+    PrinterCapability,
+)
+from drivers.errors import BusyError, DriverError, TransportError, UserActionError
+from edge_agent.agent import resolve_path
+from edge_agent.commands import wipe
+from edge_agent.errors import AgentError
+from edge_agent.metrics import make_registry
+from edge_agent.supervisor import DriverSupervisor
+from govedge.errors import ConfigError
+from govedge.logs import fields, get_logger
+
+if TYPE_CHECKING:
+    from edge_agent.agent import Agent
+
+log = get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY = 8 * 1024 * 1024  # a reference photo fits
+
+
+def write_token_file(path: Path, owner: str = "") -> str:
+    """Write a fresh random token to ``path`` with mode 0600; return it."""
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        if owner:
+            try:
+                entry = pwd.getpwnam(owner)
+            except KeyError:
+                raise ConfigError(f"local_api.token_owner: no user {owner!r}") from None
+            os.fchown(fd, entry.pw_uid, entry.pw_gid)
+        os.write(fd, token.encode() + b"\n")
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return token
+
+
+class LocalApi:
+    """The aiohttp application and its site, started and stopped with the agent."""
+
+    def __init__(self, agent: Agent) -> None:
+        cfg = agent.config.local_api
+        if cfg is None:
+            raise ConfigError(f"{agent.where}: $.local_api is not configured")
+        self.agent = agent
+        self.config = cfg
+        self.token_path = resolve_path(agent.state_dir, cfg.token_file or "api.token")
+        self.token = ""
+        self.registry = make_registry(agent)
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+        self.port = 0
+
+    def attach(self) -> None:
+        self.agent.extensions.append(self)
+        self.agent.local_api = self
+
+    def make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._auth], client_max_size=MAX_BODY)
+        app.router.add_get("/v1/health", self.health)
+        app.router.add_post("/v1/card/read", self.read_card)
+        app.router.add_post("/v1/face/verify", self.verify_face)
+        app.router.add_post("/v1/fingerprint/verify", self.verify_finger)
+        app.router.add_post("/v1/fingerprint/search", self.search_finger)
+        app.router.add_post("/v1/print", self.print_receipt)
+        app.router.add_get("/v1/events", self.events)
+        app.router.add_get("/metrics", self.metrics)
+        return app
+
+    async def start(self) -> None:
+        self.token = write_token_file(self.token_path, self.config.token_owner)
+        self.runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
+        await self.runner.setup()
+        site: web.BaseSite
+        if self.config.unix_socket:
+            path = resolve_path(self.agent.state_dir, self.config.unix_socket)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            site = web.UnixSite(self.runner, str(path))
+            await site.start()
+            os.chmod(path, 0o660)
+            self.url = f"unix:{path}"
+        else:
+            site = web.TCPSite(self.runner, self.config.host, self.config.port)
+            await site.start()
+            server = getattr(site, "_server", None)
+            sockets = getattr(server, "sockets", None) or []
+            self.port = int(sockets[0].getsockname()[1]) if sockets else self.config.port
+            self.url = f"http://{self.config.host}:{self.port}"
+        log.info("local_api_listening", extra=fields(url=self.url, token_file=str(self.token_path)))
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {self.token}"
+        if not self.token or not hmac.compare_digest(given.encode(), expected.encode()):
+            return _error(401, "missing or wrong bearer token", "unauthorized")
+        return await handler(request)
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        if not request.can_read_body:
+            return {}
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise web.HTTPBadRequest(text='{"error": "body is not JSON"}') from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text='{"error": "body must be a JSON object"}')
+        return body
+
+    def _pick(
+        self, capability: type, request: web.Request, body: dict[str, Any]
+    ) -> DriverSupervisor:
+        name = body.get("driver") or request.query.get("driver")
+        return self.agent.find_capable(capability, name if isinstance(name, str) else None)
+
+    async def _device_call(
+        self,
+        capability: type,
+        request: web.Request,
+        body: dict[str, Any],
+        call: Callable[[Any], Any],
+    ) -> tuple[str, Any] | web.Response:
+        try:
+            sup = self._pick(capability, request, body)
+        except AgentError as exc:
+            return _error(404, str(exc), "no_driver")
+        device = sup.driver
+        try:
+            async with sup.lock:
+                result = await sup.call(lambda: call(device))
+        except DriverError as exc:
+            return _driver_error(exc)
+        return sup.name, result
+
+    # -- routes -----------------------------------------------------------------------------
+
+    async def health(self, request: web.Request) -> web.Response:
+        a = self.agent
+        drivers = {
+            name: {
+                "kind": sup.config.kind,
+                "state": sup.state.value,
+                "detail": sup.detail,
+                "errors": sup.errors,
+            }
+            for name, sup in a.supervisors.items()
+        }
+        return web.json_response(
+            {
+                "device_id": a.config.device_id,
+                "boot_id": a.boot_id,
+                "connected": a.link.connected,
+                "drivers": drivers,
+                "counters": a.health_counters(),
+            }
+        )
+
+    async def read_card(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        out = await self._device_call(CardReaderCapability, request, body, lambda d: d.read_card())
+        if isinstance(out, web.Response):
+            return out
+        name, card = out
+        try:
+            data = {
+                k: (base64.b64encode(v).decode() if isinstance(v, bytes | bytearray) else v)
+                for k, v in card.items()
+            }
+            return web.json_response({"driver": name, "card": data})
+        finally:
+            wipe(card)
+
+    async def verify_face(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        try:
+            image = base64.b64decode(str(body.get("reference_image", "")), validate=True)
+        except ValueError:
+            return _error(400, "reference_image must be base64", "bad_request")
+        if not image:
+            return _error(400, "reference_image is required", "bad_request")
+        out = await self._device_call(FaceCapability, request, body, lambda d: d.verify_face(image))
+        if isinstance(out, web.Response):
+            return out
+        return web.json_response({"driver": out[0], "result": _jsonable(out[1])})
+
+    async def verify_finger(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        template = body.get("template_id")
+        if not isinstance(template, int) or isinstance(template, bool):
+            return _error(400, "template_id (an integer) is required", "bad_request")
+        out = await self._device_call(
+            FingerprintCapability, request, body, lambda d: d.verify_finger(template)
+        )
+        if isinstance(out, web.Response):
+            return out
+        return web.json_response({"driver": out[0], "result": _jsonable(out[1])})
+
+    async def search_finger(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        out = await self._device_call(
+            FingerprintCapability, request, body, lambda d: d.search_finger()
+        )
+        if isinstance(out, web.Response):
+            return out
+        return web.json_response({"driver": out[0], "result": _jsonable(out[1])})
+
+    async def print_receipt(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        receipt = body.get("receipt")
+        if not isinstance(receipt, dict):
+            return _error(400, "receipt (an object) is required", "bad_request")
+        out = await self._device_call(
+            PrinterCapability, request, body, lambda d: d.print_receipt(receipt)
+        )
+        if isinstance(out, web.Response):
+            return out
+        return web.json_response({"driver": out[0], "printed": True})
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-Sent Events: one ``data: {json}`` line per event, a comment every 15 s."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        self.agent.event_listeners.add(queue)
+        try:
+            await response.write(b": connected\n\n")
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), 15.0)
+                except TimeoutError:
+                    await response.write(b": keepalive\n\n")
+                    continue
+                name = str(event.get("event", "message"))
+                data = json.dumps(event, ensure_ascii=False)
+                await response.write(f"event: {name}\ndata: {data}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.agent.event_listeners.discard(queue)
+        return response
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _error(status: int, message: str, code: str, state: str = "") -> web.Response:
+    body: dict[str, Any] = {"error": message, "code": code}
+    if state:
+        body["state"] = state
+    return web.json_response(body, status=status)
+
+
+def _driver_error(exc: DriverError) -> web.Response:
+    state = str(exc.health)
+    if isinstance(exc, UserActionError | BusyError):
+        return _error(409, str(exc), type(exc).__name__, state)
+    if isinstance(exc, TransportError) or state in ("offline", "no_device"):
+        return _error(503, str(exc), type(exc).__name__, state)
+    return _error(502, str(exc), type(exc).__name__, state)

@@ -1,0 +1,50 @@
+"""The signature check of desired configs: a pluggable hook.
+
+With ``config_signing.public_key_file`` set in the device config, every config/desired must carry a
+valid Ed25519 signature by the hub's key (provisioning.bundles: ``ed25519:<key id>:<base64>`` over
+the canonical JSON of ``{"config", "version"}``); unsigned or wrongly signed configs are refused.
+Without a key, configs are accepted unsigned (a lab or a demo).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from edge_agent.errors import SignatureError
+from govedge.errors import ConfigError, GovedgeError
+
+
+class ConfigVerifier(Protocol):
+    """Raises SignatureError unless ``signature`` signs ``(version, config)``."""
+
+    def __call__(self, version: int, config: Mapping[str, Any], signature: str) -> None: ...
+
+
+def accept_unsigned(version: int, config: Mapping[str, Any], signature: str) -> None:
+    """The verifier when no hub key is configured."""
+
+
+def ed25519_verifier(public_key_file: str | Path) -> ConfigVerifier:
+    """A verifier trusting the hub's public key(s) in ``public_key_file`` (PEM)."""
+    try:
+        from provisioning.bundles import BundleVerifier
+    except ImportError as exc:  # the provisioning extra is not installed
+        raise ConfigError(
+            f"config_signing.public_key_file is set but signature checks need {exc.name}"
+        ) from None
+    try:
+        verifier = BundleVerifier.from_files(public_key_file)
+    except (OSError, GovedgeError, ValueError) as exc:
+        raise ConfigError(
+            f"config_signing.public_key_file: cannot load {public_key_file}: {exc}"
+        ) from None
+
+    def verify(version: int, config: Mapping[str, Any], signature: str) -> None:
+        try:
+            verifier.verify_config(version, config, signature)
+        except GovedgeError as exc:
+            raise SignatureError(str(exc)) from None
+
+    return verify
