@@ -62,10 +62,12 @@ bodies = st.builds(lambda sw, data: sw + data, st.binary(min_size=3, max_size=3)
 
 
 @FUZZ
-@given(st.binary(max_size=300), st.lists(st.integers(0, 300), max_size=6))
-def test_random_bytes_never_crash_the_codecs(data: bytes, cuts: list[int]) -> None:
+@given(st.binary(max_size=300))
+def test_random_bytes_never_crash_the_codecs(data: bytes) -> None:
+    # One strategy only, to keep 10 000 examples fast: the first byte picks the chunk size.
+    step = (data[0] % 64 + 1) if data else 1
     parser = FrameParser()
-    for body in drain(parser, data, cuts):
+    for body in drain(parser, data, list(range(step, len(data), step))):
         assert 3 <= len(body) <= MAX_LENGTH
         Response.decode(body)
     assert parser.pending == 0
