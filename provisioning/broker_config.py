@@ -81,6 +81,9 @@ def render_listener(
         f"tls_version {tls_version}",
         "require_certificate true",
         "use_identity_as_username true",
+        # the client id becomes the certificate's name too: no device can take over (and so
+        # disconnect) another device's session by connecting with its client id
+        "use_username_as_clientid true",
         "allow_anonymous false",
         f"acl_file {aclfile}",
     ]

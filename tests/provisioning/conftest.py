@@ -35,9 +35,13 @@ class Peer:
         self._acks: dict[int, Any] = {}
         self._connack: Any = None
         self._closed = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+        # no automatic reconnect: a peer the broker drops stays dropped
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=name,
+            protocol=mqtt.MQTTv5,
+            reconnect_on_failure=False,
+        )
         context = ssl.create_default_context(cafile=str(ca_file))
         if identity is not None:
             context.load_cert_chain(str(identity.cert), str(identity.key))
@@ -71,22 +75,10 @@ class Peer:
             self.client.connect(self.host, self.port, keepalive=30)
         except (OSError, ssl.SSLError) as exc:
             return f"tls: {exc}"
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self.client.loop_start()
         with self._cond:
             self._cond.wait_for(lambda: self._connack is not None, WAIT)
             return str(self._connack or "no answer")
-
-    def _run(self) -> None:
-        """Network loop without paho's automatic reconnect: a dropped peer stays dropped."""
-        while not self._stop.is_set():
-            if self.client.loop(timeout=0.02) != mqtt.MQTT_ERR_SUCCESS:
-                with self._cond:
-                    if self._connack is None:
-                        self._connack = "dropped"
-                    self._closed = True
-                    self._cond.notify_all()
-                return
 
     def _wait_ack(self, mid: int) -> Any:
         with self._cond:
@@ -112,13 +104,8 @@ class Peer:
         return out
 
     def close(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self.client.disconnect()
-            self._stop.set()
-            self._thread.join(WAIT)
-        sock = self.client.socket()
-        if sock is not None:
-            sock.close()
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 @dataclass

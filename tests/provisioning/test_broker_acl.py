@@ -87,15 +87,21 @@ def test_device_cannot_read_the_fleets_telemetry(net) -> None:
 
 
 def test_client_id_does_not_matter_only_the_certificate(net) -> None:
-    """A device that calls itself dev-b in its client id is still dev-a to the ACL."""
+    """A device that calls itself dev-b in its client id is still dev-a to the ACL, and does
+    not take dev-b's session over (the broker replaces client ids with certificate names)."""
     hub = net.connected("hub")
     hub.subscribe(f"{ROOT}/#")
+    victim = net.connected("dev-b")
+    victim.subscribe(f"{ROOT}/dev-b/cmd")
     liar = net.peer("dev-a", client_id="dev-b")
     assert liar.connect() == "ok"
     assert liar.publish(f"{ROOT}/dev-b/telemetry", b"x").value == NOT_AUTHORIZED
     liar.publish(f"{ROOT}/dev-a/telemetry", b"mine")
     assert hub.expect() == (f"{ROOT}/dev-a/telemetry", b"mine")
     assert hub.pending() == []
+    hub.publish(f"{ROOT}/dev-b/cmd", b"still-here")
+    assert victim.expect() == (f"{ROOT}/dev-b/cmd", b"still-here")
+    assert victim.client.is_connected() and not victim._closed
 
 
 def test_hub_reads_everything_and_commands_any_device(net) -> None:
@@ -196,28 +202,32 @@ def _handshake_accepted(net, name: str) -> bool:
 
 
 def test_revocation_reaches_a_running_broker_on_sighup(net) -> None:
-    """Revoke, regenerate the broker config, SIGHUP: the device's next connection is refused,
-    and the hub cuts its live session off by taking over its client id."""
+    """Revoke, regenerate the broker config, SIGHUP: the device's next connection is refused.
+    A session already open survives the reload; a broker restart ends it for good."""
     import signal
     import time
 
     from provisioning.broker_config import write_broker_config
 
+    # a second revoked identity tells when the reload happened (probing with dev-rot2 itself
+    # would replace its live session: one certificate, one client id)
+    net.add_device("dev-probe")
+    assert _handshake_accepted(net, "dev-probe")
     device = net.connected("dev-rot2")
-    assert _handshake_accepted(net, "dev-rot2")
     net.ca.revoke_identity("dev-rot2", "key_compromise")
+    net.ca.revoke_identity("dev-probe", "key_compromise")
     write_broker_config(net.ca, net.files.directory, port=net.port, bind="127.0.0.1")
     assert net.broker.proc is not None
     net.broker.proc.send_signal(signal.SIGHUP)
     for _ in range(100):  # the broker rereads its TLS files asynchronously to the signal
-        if not _handshake_accepted(net, "dev-rot2"):
+        if not _handshake_accepted(net, "dev-probe"):
             break
         time.sleep(0.05)
     assert not _handshake_accepted(net, "dev-rot2")
     assert _handshake_accepted(net, "dev-a")
-    # an already connected session survives a reload: the hub takes its client id over
-    assert device.client.is_connected()
-    kicker = net.peer("hub", client_id="dev-rot2")
-    assert kicker.connect() == "ok"
+    assert device.client.is_connected() and not device._closed
+    net.broker.restart()
     with device._cond:
         assert device._cond.wait_for(lambda: device._closed, 5.0)
+    assert not _handshake_accepted(net, "dev-rot2")
+    assert _handshake_accepted(net, "dev-a")
