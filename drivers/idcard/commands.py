@@ -17,6 +17,16 @@ class CommandSpec:
     para: int
     action: str
     success: int = Status.OK
+    # Data sizes a successful answer may carry (None: any); used to tell a late answer to an
+    # earlier command from the answer to this one.
+    data_sizes: tuple[int, ...] | None = None
+
+    def plausible(self, sw3: int, data: bytes) -> bool:
+        """Whether (SW3, data) can be this command's answer rather than another's."""
+        if sw3 != self.success:
+            # The other success code belongs to another command (0x9F is find card's only).
+            return sw3 not in (Status.OK, Status.CARD_FOUND)
+        return self.data_sizes is None or len(data) in self.data_sizes
 
     def command(self, data: bytes = b"") -> Command:
         return Command(self.cmd, self.para, data)
@@ -25,11 +35,13 @@ class CommandSpec:
         return self.command(data).encode()
 
 
-RESET = CommandSpec("reset", 0x10, 0xFF, "reset the SAM")
-SAM_STATUS = CommandSpec("sam_status", 0x11, 0xFF, "check the SAM status")
-SAM_ID = CommandSpec("sam_id", 0x12, 0xFF, "read the SAM id")
-FIND_CARD = CommandSpec("find_card", 0x20, 0x01, "find a card", Status.CARD_FOUND)
-SELECT_CARD = CommandSpec("select_card", 0x20, 0x02, "select the card")
+RESET = CommandSpec("reset", 0x10, 0xFF, "reset the SAM", data_sizes=(0,))
+SAM_STATUS = CommandSpec("sam_status", 0x11, 0xFF, "check the SAM status", data_sizes=(0,))
+SAM_ID = CommandSpec("sam_id", 0x12, 0xFF, "read the SAM id", data_sizes=(16,))
+FIND_CARD = CommandSpec(
+    "find_card", 0x20, 0x01, "find a card", Status.CARD_FOUND, data_sizes=(0, 4)
+)
+SELECT_CARD = CommandSpec("select_card", 0x20, 0x02, "select the card", data_sizes=(0, 8))
 READ_BASE_INFO = CommandSpec("read_base_info", 0x30, 0x01, "read the card's base information")
 READ_BASE_INFO_FP = CommandSpec(
     "read_base_info_fp", 0x30, 0x10, "read the card's base information and fingerprints"

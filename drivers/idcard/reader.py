@@ -305,10 +305,9 @@ class SamSerialReader(IdCardReader):
                 port.flush()
             except OSError as exc:
                 raise TransportError(f"{spec.action}: cannot write to {self.url}: {exc}") from None
-            body, lost = self._read_answer(port)
-            if body is not None:
+            response, lost = self._read_answer(port, spec)
+            if response is not None:
                 self.counters["commands"] += 1
-                response = Response.decode(body)
                 if response.sw3 not in (Status.OK, Status.CARD_FOUND, Status.NO_CONTENT):
                     self.counters[f"status_{response.sw3:02x}"] += 1
                     log.debug("idcard_status", extra=fields(status=describe(response.sw3)))
@@ -325,11 +324,13 @@ class SamSerialReader(IdCardReader):
             f"{self.frame_attempts} attempts ({lost})"
         )
 
-    def _read_answer(self, port: ByteTransport) -> tuple[bytes | None, str]:
-        """Read until one valid frame arrives or the deadline passes.
+    def _read_answer(self, port: ByteTransport, spec: CommandSpec) -> tuple[Response | None, str]:
+        """Read until this command's answer arrives or the deadline passes.
 
-        Returns the body, or None with why: "timeout" (nothing), "torn" (a partial frame),
-        "bad checksum" (the answer arrived corrupted; no need to wait further).
+        Returns the answer, or None with why: "timeout" (nothing), "torn frame" (a partial
+        frame), "bad checksum" (the answer arrived corrupted; no need to wait further). A valid
+        frame that cannot answer ``spec`` (a late answer to an earlier command that timed out)
+        is counted as stale and skipped.
         """
         parser = self.parser
         rejected = parser.counters.bad_checksum + parser.counters.bad_length
@@ -342,9 +343,9 @@ class SamSerialReader(IdCardReader):
                 raise TransportError(f"cannot read from {self.url}: {exc}") from None
             if chunk:
                 got_bytes = True
-                frames = parser.feed(chunk)
-                if frames:
-                    return frames[0], ""
+                response = self._answer_in(parser.feed(chunk), spec)
+                if response is not None:
+                    return response, ""
                 if (
                     parser.counters.bad_checksum + parser.counters.bad_length > rejected
                     and parser.pending == 0
@@ -352,9 +353,18 @@ class SamSerialReader(IdCardReader):
                     return None, "bad checksum"
             if time.monotonic() >= deadline:
                 if parser.pending:
-                    frames = parser.abandon()
-                    if frames:
-                        return frames[0], ""
+                    response = self._answer_in(parser.abandon(), spec)
                     parser.clear()
+                    if response is not None:
+                        return response, ""
                     return None, "torn frame"
                 return None, "timeout" if not got_bytes else "noise"
+
+    def _answer_in(self, bodies: list[bytes], spec: CommandSpec) -> Response | None:
+        for body in bodies:
+            response = Response.decode(body)
+            if spec.plausible(response.sw3, response.data):
+                return response
+            self.counters["stale_answers"] += 1
+            log.debug("idcard_stale_answer", extra=fields(command=spec.name, sw3=response.sw3))
+        return None

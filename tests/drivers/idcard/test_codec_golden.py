@@ -176,3 +176,14 @@ def test_clear_overwrites_buffer() -> None:
     assert parser.pending
     parser.clear()
     assert parser.pending == 0
+
+
+def test_answer_plausibility() -> None:
+    assert cmds.FIND_CARD.plausible(0x9F, bytes(4))
+    assert cmds.FIND_CARD.plausible(0x80, b"")
+    assert not cmds.FIND_CARD.plausible(0x90, b"")  # a SAM-status answer
+    assert cmds.SELECT_CARD.plausible(0x90, bytes(8))
+    assert not cmds.SELECT_CARD.plausible(0x9F, bytes(4))  # a find-card answer
+    assert not cmds.SAM_ID.plausible(0x90, b"")
+    assert cmds.SAM_ID.plausible(0x90, bytes(16))
+    assert cmds.READ_BASE_INFO.plausible(0x90, bytes(1284))

@@ -283,3 +283,18 @@ def test_no_device() -> None:
     reader = SamSerialReader("/dev/does-not-exist-idcard")
     with pytest.raises(NoDeviceError):
         reader.open()
+
+
+def test_late_answer_to_a_timed_out_command_is_skipped(
+    make_sim: SimFactory, make_reader: ReaderFactory
+) -> None:
+    sim = make_sim("valid", ("slow_sam",), delay=0.5)
+    reader = make_reader(sim, timeout=0.1, frame_attempts=1)
+    with pytest.raises(DeviceTimeout):
+        reader.sam_status()
+    # The SAM is still busy with the status request; its answer (0x90, no data) arrives after
+    # the find-card request went out, and cannot be find card's answer.
+    sim.set_faults(())
+    reader.timeout = 2.0
+    assert reader.find_card() is True
+    assert reader.counters["stale_answers"] == 1
