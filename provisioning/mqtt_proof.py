@@ -1,8 +1,12 @@
 """Proving an identity against the real broker: connect with it over TLS and await CONNACK.
 
-Used as the rotation's proof step (a new certificate is kept only once the broker accepted it)
-and by the operator's ``govedge provision check``. paho-mqtt is imported lazily: it comes with
-the agent and hub extras, not with provisioning alone.
+Used by the operator's ``govedge provision check`` and as a rotation proof. paho-mqtt is
+imported lazily: it comes with the agent and hub extras, not with provisioning alone.
+
+The broker makes the certificate's name the client id, so this connection *replaces* any
+session the same identity has open (the agent's own link drops once, and a clean start discards
+its persistent session). An agent that keeps a persistent session should prove a candidate by
+reconnecting its own link with it instead (see provisioning.rotation).
 """
 
 from __future__ import annotations

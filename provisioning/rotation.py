@@ -8,6 +8,11 @@
   it (a callable), and only then switch; the previous key and certificate stay as ``*.old``. If
   obtaining or proving fails, the candidate files are removed and the old identity is untouched.
 
+The proof should be the agent's own reconnect: close the MQTT link, open it with the candidate
+paths, return whether CONNACK said success (on False, reconnect with the old paths after the
+rollback). ``provisioning.mqtt_proof.connect_proof`` is a stand-alone proof for tools and for
+agents with clean sessions; it replaces the identity's live session on the broker.
+
 Files, for an identity ``key.pem``/``cert.pem``/``ca.pem`` in one directory: the candidate is
 ``key.pem.new``/``cert.pem.new`` (and ``ca.pem.new`` when the chain changed). The switch renames
 the certificate, then the key; :func:`recover` (call it when the agent starts) completes or
