@@ -21,6 +21,7 @@ import select
 import threading
 import time
 import tty
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -98,17 +99,18 @@ class IdCardSimulator:
     ) -> None:
         self.deck = deck if deck is not None else build_deck()
         self.faults = Faults.parse(faults, delay)
+        self._lock = threading.Lock()
         self.card: SimCard | None = None
-        self.insert_card(card)
         self._selected = False
         self._found = False
-        self._lock = threading.Lock()
+        self.insert_card(card)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._master = -1
         self._slave = -1
         self.url = ""
-        self.received: list[Command] = []
+        # The last commands received, for tests and for a technician watching the simulator.
+        self.received: deque[Command] = deque(maxlen=1000)
         self.parser = FrameParser(min_length=MIN_COMMAND_LENGTH)
         self._fired: set[str] = set()
 
@@ -118,13 +120,17 @@ class IdCardSimulator:
         """Put the card ``key`` on the reader (None: take any card away)."""
         if key is not None and key not in self.deck:
             raise SimConfigError(f"unknown card {key!r}; deck: {', '.join(self.deck)}")
-        self.card = self.deck[key] if key is not None else None
-        self._selected = False
-        self._found = False
+        with self._lock:
+            self.card = self.deck[key] if key is not None else None
+            self._selected = False
+            self._found = False
 
     def set_faults(self, faults: Iterable[str], delay: float | None = None) -> None:
-        self.faults = Faults.parse(faults, self.faults.delay if delay is None else delay)
-        self._fired.clear()
+        """Replace the active faults; one-shot faults (bad_checksum, torn_frame) re-arm."""
+        parsed = Faults.parse(faults, self.faults.delay if delay is None else delay)
+        with self._lock:
+            self.faults = parsed
+            self._fired.clear()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
