@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -121,8 +122,10 @@ def test_concurrent_call_is_busy(make_sim: SimFactory) -> None:
     try:
         worker = threading.Thread(target=drv.poll)
         worker.start()
-        while not sim.received:
-            threading.Event().wait(0.005)
+        deadline = time.monotonic() + 5
+        while not sim.received and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert sim.received, "the first poll never reached the simulator"
         with pytest.raises(BusyError):
             drv.poll()
         worker.join()
