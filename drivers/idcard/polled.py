@@ -30,6 +30,14 @@ _FLOAT_OPTIONS = {"timeout", "retry_delay", "lock_timeout"}
 _INT_OPTIONS = {"frame_attempts", "find_attempts", "card_attempts", "baudrate", "sdtapi_port"}
 _BOOL_OPTIONS = {"fingerprint"}
 _STR_OPTIONS = {"wlt_library", "wlt_function", "sdtapi_library"}
+_POSITIVE_OPTIONS = {
+    "timeout",
+    "lock_timeout",
+    "frame_attempts",
+    "find_attempts",
+    "card_attempts",
+    "baudrate",
+}
 KNOWN_OPTIONS = _FLOAT_OPTIONS | _INT_OPTIONS | _BOOL_OPTIONS | _STR_OPTIONS
 
 
@@ -62,6 +70,8 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
                 if not isinstance(value, str):
                     raise ValueError
                 out[key] = value
+            if key in _POSITIVE_OPTIONS and out[key] <= 0:
+                raise ValueError
         except (TypeError, ValueError):
             raise ConfigError(f"idcard: bad value {value!r} for option {key!r}") from None
     return out

@@ -140,6 +140,8 @@ def test_concurrent_call_is_busy(make_sim: SimFactory) -> None:
         ({"timeout": "fast"}, "bad value 'fast' for option 'timeout'"),
         ({"timeout": -1}, "option 'timeout'"),
         ({"card_attempts": 1.5}, "option 'card_attempts'"),
+        ({"card_attempts": 0}, "option 'card_attempts'"),
+        ({"timeout": 0}, "option 'timeout'"),
         ({"fingerprint": "yes"}, "option 'fingerprint'"),
         ({"wlt_library": 3}, "option 'wlt_library'"),
     ],
