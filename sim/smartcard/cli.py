@@ -42,6 +42,8 @@ def _run(args: argparse.Namespace) -> int:
     card = VirtualCard(model, host=args.host, port=args.port, netns=args.netns).start()
     try:
         if not card.wait_connected(args.connect_timeout):
+            if card.error:
+                raise SmartcardSimError(card.error)
             raise SmartcardSimError(
                 f"vpcd is not listening on {card.where} (is pcscd running with vsmartcard-vpcd?)"
             )

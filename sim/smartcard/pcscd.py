@@ -31,6 +31,18 @@ VPCD_LIBRARY_CANDIDATES = (
     "/usr/local/lib/pcsc/drivers/serial/libifdvpcd.so",
 )
 SLOTS = 2  # vpcd opens two reader slots, on port and port + 1
+WORKDIR_PREFIX = "govedge-pcscd-"
+
+
+def reap_stale_workdirs(root: Path | None = None) -> list[Path]:
+    """Remove the work directories of SharedPcscd users that no longer run (a crashed run)."""
+    removed = []
+    for path in (root or Path(tempfile.gettempdir())).glob(f"{WORKDIR_PREFIX}*"):
+        pid = path.name[len(WORKDIR_PREFIX) :]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def find_vpcd_library() -> str:
@@ -54,9 +66,14 @@ def reader_conf(port: int, library: str, name: str = "Virtual PCD") -> str:
 class PrivatePcscd:
     """One private pcscd with vpcd; ``reader_names[i]`` is the slot on ``vpcd_port + i``."""
 
-    def __init__(self, workdir: Path | None = None, vpcd_port: int = DEFAULT_PORT) -> None:
-        self._own_workdir = workdir is None
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="govedge-pcscd-"))
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        vpcd_port: int = DEFAULT_PORT,
+        remove_workdir: bool | None = None,
+    ) -> None:
+        self._own_workdir = workdir is None if remove_workdir is None else remove_workdir
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=WORKDIR_PREFIX + "tmp-"))
         self.vpcd_port = vpcd_port
         self.run_dir = self.workdir / "run"
         self.conf_dir = self.workdir / "reader.conf.d"
@@ -182,9 +199,15 @@ class SharedPcscd:
     _users = 0
 
     @classmethod
+    def workdir(cls) -> Path:
+        """This process's work directory: the same socket path however often it restarts."""
+        return Path(tempfile.gettempdir()) / f"{WORKDIR_PREFIX}{os.getpid()}"
+
+    @classmethod
     def acquire(cls) -> PrivatePcscd:
         if cls._stack is None or not cls._stack.running:
-            stack = PrivatePcscd().start()
+            reap_stale_workdirs()
+            stack = PrivatePcscd(workdir=cls.workdir(), remove_workdir=True).start()
             os.environ.update(stack.environ())
             cls._stack = stack
         cls._users += 1

@@ -52,6 +52,7 @@ class VirtualCard:
         self.retry_interval = retry_interval
         self.connections = 0
         self.unknown_controls = 0
+        self.error = ""
         self._inserted = threading.Event()
         self._connected = threading.Event()
         self._stop = threading.Event()
@@ -106,7 +107,11 @@ class VirtualCard:
 
     def _run(self) -> None:
         if self.netns:
-            enter_netns(self.netns)  # this thread only: its sockets live in pcscd's namespace
+            try:
+                enter_netns(self.netns)  # this thread only: its sockets live in pcscd's namespace
+            except OSError as exc:
+                self.error = f"cannot enter the network namespace {self.netns}: {exc.strerror}"
+                return
         while not self._stop.is_set():
             self._inserted.wait()
             if self._stop.is_set():

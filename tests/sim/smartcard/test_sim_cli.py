@@ -75,3 +75,18 @@ def test_sim_command_without_vpcd(cli_env: dict[str, str], govedge_cmd: list[str
         f"govedge: error: vpcd is not listening on 127.0.0.1:{port} "
         "(is pcscd running with vsmartcard-vpcd?)\n"
     )
+
+
+def test_sim_command_bad_netns(cli_env: dict[str, str], govedge_cmd: list[str]) -> None:
+    out = subprocess.run(
+        [*govedge_cmd, "sim", "smartcard", "--netns", "/nonexistent/ns", "--connect-timeout", "1"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert out.stderr == (
+        "govedge: error: cannot enter the network namespace /nonexistent/ns: "
+        "No such file or directory\n"
+    )

@@ -106,3 +106,17 @@ def test_another_pcscd_does_not_collide(
     with PcscContext() as context:
         assert context.readers() == pcsc_stack.reader_names
         assert not context.state(pcsc_stack.reader_names[1]).present
+
+
+def test_stale_workdirs_reaped(tmp_path: Path) -> None:
+    import os
+
+    from sim.smartcard.pcscd import reap_stale_workdirs
+
+    dead = tmp_path / "govedge-pcscd-999999999"
+    alive = tmp_path / f"govedge-pcscd-{os.getpid()}"
+    private = tmp_path / "govedge-pcscd-tmp-x1y2"
+    for path in (dead, alive, private):
+        (path / "run").mkdir(parents=True)
+    assert reap_stale_workdirs(tmp_path) == [dead]
+    assert not dead.exists() and alive.exists() and private.exists()
