@@ -231,3 +231,32 @@ def test_revocation_reaches_a_running_broker_on_sighup(net) -> None:
         assert device._cond.wait_for(lambda: device._closed, 5.0)
     assert not _handshake_accepted(net, "dev-rot2")
     assert _handshake_accepted(net, "dev-a")
+
+
+def test_a_device_cannot_leave_a_last_will_in_another_devices_name(net) -> None:
+    """A forged 'offline' status for another device is dropped; its own last will is not."""
+    import socket
+
+    hub = net.connected("hub")
+    hub.subscribe(f"{ROOT}/#")
+    own = net.peer("dev-a")
+    own.client.will_set(f"{ROOT}/dev-a/status", b"gone", qos=1)
+    assert own.connect() == "ok"
+    own.client.socket().shutdown(socket.SHUT_RDWR)  # connection lost without DISCONNECT
+    assert hub.expect() == (f"{ROOT}/dev-a/status", b"gone")
+
+    forger = net.peer("dev-a")
+    forger.client.will_set(f"{ROOT}/dev-b/status", b"offline", qos=1, retain=True)
+    assert forger.connect() == "ok"
+    forger.client.socket().shutdown(socket.SHUT_RDWR)
+    # the broker has handled that loss long before a new TLS connection completes
+    later = net.connected("dev-a")
+    later.publish(f"{ROOT}/dev-a/telemetry", b"after")
+    assert hub.expect() == (f"{ROOT}/dev-a/telemetry", b"after")
+    assert hub.pending() == []
+    # nothing was retained under dev-b's status: a new subscription would receive it first
+    # (a second hub client is not possible: one certificate, one client id)
+    hub.subscribe(f"{ROOT}/dev-b/status")
+    hub.publish(f"{ROOT}/dev-a/cmd", b"barrier")
+    assert hub.expect() == (f"{ROOT}/dev-a/cmd", b"barrier")
+    assert hub.pending() == []
