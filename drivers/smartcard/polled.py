@@ -8,6 +8,7 @@ bare PC/SC reader name. Options: ``reader`` (the same as the URL's name part). `
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -24,6 +25,9 @@ from drivers.smartcard.socialsecurity import (
 )
 from govedge.errors import ConfigError
 from govedge.health import HealthState
+from govedge.logs import fields
+
+log = logging.getLogger("govedge.drivers.smartcard")
 
 KIND = "smartcard"
 OPTIONS = frozenset({"reader"})
@@ -82,7 +86,9 @@ class SmartcardDriver:
             self._counters["polls"] += 1
             present = self._context.state(self._find_reader()).present
             if self._present is not None and present != self._present:
+                event = "card_inserted" if present else "card_removed"
                 self._counters["insertions" if present else "removals"] += 1
+                log.info(event, extra=fields(reader=self.reader))
             self._present = present
             return {"card_present": 1.0 if present else 0.0}
 
@@ -91,6 +97,14 @@ class SmartcardDriver:
 
     def health(self) -> HealthReport:
         return self._health
+
+    def wait_for_card(self, timeout: float) -> None:
+        """Block until a card is in the reader; CardTimeoutError after ``timeout`` seconds."""
+        self._guard(lambda: self._context.wait_for_card(self._find_reader(), timeout))
+
+    def wait_for_removal(self, timeout: float) -> None:
+        """Block until the reader is empty (the citizen took the card back), or time out."""
+        self._guard(lambda: self._context.wait_for_removal(self._find_reader(), timeout))
 
     def read_social_security(self, reveal: bool = False) -> dict[str, str]:
         """Read the social-security card in the reader; masked unless ``reveal``."""
@@ -104,9 +118,11 @@ class SmartcardDriver:
                 values = read_social_security_card(Iso7816Card(card.transmit), layout)
                 result = SocialSecurityCard(values, layout, card.atr, reader)
                 try:
-                    return result.as_dict(reveal=reveal)
+                    data = result.as_dict(reveal=reveal)
                 finally:
                     result.wipe()
+                log.info("card_read", extra=fields(reader=reader, fields_read=len(data)))
+                return data
 
         data: dict[str, str] = self._guard(once)
         return data

@@ -10,7 +10,7 @@ import pytest
 
 from drivers.base import PolledDriver
 from drivers.registry import create_driver
-from drivers.smartcard.errors import NoCardError, ReaderNotFoundError
+from drivers.smartcard.errors import CardTimeoutError, NoCardError, ReaderNotFoundError
 from drivers.smartcard.polled import create, parse_url
 from govedge.errors import ConfigError
 from govedge.health import HealthState
@@ -117,3 +117,27 @@ def test_no_pcscd_is_no_device(tmp_path: Path, cli_env: dict[str, str]) -> None:
     kind, state, message = out.stdout.strip().split(" | ")
     assert kind == "PcscUnavailableError" and state == "no_device"
     assert "is pcscd running?" in message
+
+
+def test_waits_for_the_citizen(
+    ssc_card: VirtualCard, pcsc_stack: PrivatePcscd, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kiosk flow: wait for the card, read it, wait for it to be taken back."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="govedge.drivers.smartcard")
+    driver = create("pcsc://00 00", {})
+    driver.wait_for_card(1.0)
+    assert driver.read_social_security()["card_number"] == "A******56"
+    with pytest.raises(CardTimeoutError):
+        driver.wait_for_removal(0.2)
+    assert driver.health().state is HealthState.OFFLINE
+    ssc_card.remove()
+    driver.wait_for_removal(5.0)
+    assert driver.health().state is HealthState.ONLINE
+    with pytest.raises(CardTimeoutError, match="no card was inserted"):
+        driver.wait_for_card(0.2)
+    assert driver.poll() == {"card_present": 0.0}
+    driver.close()
+    text = caplog.text
+    assert "card_read" in text and "110105" not in text and "张" not in text
