@@ -236,8 +236,22 @@ def _token_list(args: argparse.Namespace) -> int:
 
     ca = _open_ca(args)
     for t in TokenStore(ca.index.path).all():
-        state = f"used by {t.used_by}" if t.used_at else f"expires {t.expires_at:%Y-%m-%d %H:%M}"
+        if t.used_by == "!revoked":
+            state = "withdrawn"
+        elif t.used_at:
+            state = f"used by {t.used_by}"
+        else:
+            state = f"expires {t.expires_at:%Y-%m-%d %H:%M}"
         print(f"{t.token_id}  {t.model:16} {t.site or '-':12} {state}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from provisioning.tokens import TokenStore
+
+    ca = _open_ca(args)
+    token = TokenStore(ca.index.path).revoke(args.token_id)
+    print(f"token {token.token_id} ({token.model}) withdrawn")
     return 0
 
 
@@ -432,6 +446,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     listing = token_sub.add_parser("list", help="tokens by id (never the secrets)")
     _with_ca(listing)
     listing.set_defaults(func=_token_list)
+    withdraw = token_sub.add_parser("revoke", help="withdraw an unused token by its id")
+    _with_ca(withdraw)
+    withdraw.add_argument("token_id", help="the token id shown by 'token list'")
+    withdraw.set_defaults(func=_token_revoke)
 
     revoke = sub.add_parser("revoke", help="revoke a certificate and rewrite the CRL")
     _with_ca(revoke)

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -43,7 +43,10 @@ from provisioning.ca import (
 from provisioning.errors import CAError, CSRError, EnrollmentRefused, ProvisioningError
 from provisioning.index import serial_hex
 from provisioning.keys import SigningKey, generate_key, load_private_key, write_private_key
-from provisioning.tokens import DEFAULT_TTL, ClaimToken, TokenStore, token_id
+from provisioning.tokens import DEFAULT_TTL, REVOKED_MARK, ClaimToken, TokenStore, token_id
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = get_logger(__name__)
 
@@ -53,6 +56,7 @@ REASONS = (
     "bad_request",
     "unknown_token",
     "token_used",
+    "token_revoked",
     "token_expired",
     "wrong_model",
     "wrong_site",
@@ -198,6 +202,8 @@ class EnrollmentService:
         stored = self.tokens.lookup(token) if token else None
         if stored is None:
             raise self._refuse("unknown_token", "claim token is not known", token_id=tid)
+        if stored.used_by == REVOKED_MARK:
+            raise self._refuse("token_revoked", "claim token was withdrawn", token_id=tid)
         if stored.used_at is not None:
             raise self._refuse(
                 "token_used",
@@ -320,7 +326,9 @@ class EnrollmentService:
 # ---- HTTP (server side) ------------------------------------------------------------------
 
 
-def add_enrollment_routes(app: Any, service: EnrollmentService, prefix: str = "/api/v1") -> None:
+def add_enrollment_routes(
+    app: web.Application, service: EnrollmentService, prefix: str = "/api/v1"
+) -> None:
     """Mount POST ``{prefix}/enroll`` and ``{prefix}/renew`` on an aiohttp application."""
     from aiohttp import web
 

@@ -21,6 +21,8 @@ from govedge.contract.topics import TopicError, check_device_id
 from provisioning.errors import ProvisioningError
 
 TOKEN_PREFIX = "gvt_"
+REVOKED_MARK = "!revoked"
+"""``used_by`` of a token an operator withdrew before anyone used it."""
 DEFAULT_TTL = timedelta(minutes=30)
 MAX_TTL = timedelta(days=7)
 
@@ -160,6 +162,33 @@ class TokenStore:
                 "UPDATE claim_tokens SET used_at = NULL, used_by = NULL WHERE token_hash = ?",
                 (token_hash(token),),
             )
+
+    def revoke(self, token_id_prefix: str, now: datetime | None = None) -> ClaimToken:
+        """Withdraw an unused token, named by its token id (as listed), so it can never be used."""
+        prefix = token_id_prefix.strip().lower()
+        if len(prefix) < 8 or any(c not in "0123456789abcdef" for c in prefix):
+            raise ProvisioningError("name a token by its id: at least 8 hex digits, as listed")
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM claim_tokens WHERE substr(token_hash, 1, ?) = ?",
+                (len(prefix), prefix),
+            ).fetchall()
+            if len(rows) != 1:
+                raise ProvisioningError(
+                    f"token id {prefix!r} matches {len(rows)} tokens; give more digits"
+                    if rows
+                    else f"no token with id {prefix!r}"
+                )
+            if rows[0]["used_at"] is not None:
+                raise ProvisioningError(f"token {prefix} was already used by {rows[0]['used_by']}")
+            db.execute(
+                "UPDATE claim_tokens SET used_at = ?, used_by = ? WHERE token_hash = ?",
+                ((now or datetime.now(UTC)).isoformat(), REVOKED_MARK, rows[0]["token_hash"]),
+            )
+            row = db.execute(
+                "SELECT * FROM claim_tokens WHERE token_hash = ?", (rows[0]["token_hash"],)
+            ).fetchone()
+        return _row(row)
 
     def all(self) -> list[ClaimToken]:
         with self._connect() as db:

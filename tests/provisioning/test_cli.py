@@ -124,6 +124,13 @@ def test_tokens_revocation_and_broker_config(
     assert main(["provision", "token", "list", *base]) == 0
     listing = capsys.readouterr().out
     assert "kiosk" in listing and secret not in listing and secret[4:10] not in listing
+    token_id = out.err.split("token id ")[1].split(":")[0]
+    assert main(["provision", "token", "revoke", *base, token_id]) == 0
+    assert main(["provision", "token", "list", *base]) == 0
+    assert "withdrawn" in capsys.readouterr().out
+    assert main(["provision", "token", "revoke", *base, token_id]) == 1
+    assert main(["provision", "token", "revoke", *base, "zz"]) == 1
+    assert "at least 8 hex digits" in capsys.readouterr().err
 
     dev = ["provision", "device", *base, "--model", "k", "--site", "s"]
     assert main([*dev, "--id", "lost-1", "--out", str(tmp_path / "lost")]) == 0

@@ -325,3 +325,14 @@ async def test_renewal_refusals(hub: Hub, net, tmp_path: Path) -> None:
             ssl=hub.client_ssl,
         )
     assert refused.value.reason == "unknown_certificate"
+
+
+async def test_a_withdrawn_token_is_refused(hub: Hub) -> None:
+    secret, token = hub.service.create_token("kiosk-v2")
+    withdrawn = hub.service.tokens.revoke(token.token_id)
+    assert withdrawn.used_by == "!revoked"
+    status, body = await _refusal(
+        hub, token=secret, model="kiosk-v2", csr=make_csr(generate_key(), "w-1").decode()
+    )
+    assert (status, body["error"]) == (403, "token_revoked")
+    assert hub.service.counters["refused_token_revoked"] == 1
