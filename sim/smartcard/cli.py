@@ -1,11 +1,17 @@
 """``govedge sim smartcard [--host H] [--port N] [--holder NAME] ...``: put a simulated
-social-security card into vpcd's reader and keep it there until interrupted."""
+social-security card into vpcd's reader and keep it there until interrupted.
+
+With ``--private-pcscd`` it first starts its own pcscd with vpcd (see ``sim.smartcard.pcscd``)
+and prints the PCSCLITE_CSOCK_NAME that points `govedge device smartcard` at it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
+from types import FrameType
 
 from sim.smartcard.holders import DECK
 from sim.smartcard.vpcd import DEFAULT_PORT
@@ -25,6 +31,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--netns", metavar="PATH", help="connect from this network namespace (/proc/PID/ns/net)"
     )
     parser.add_argument(
+        "--private-pcscd",
+        action="store_true",
+        help="start a private pcscd with vpcd (root) and print its PCSCLITE_CSOCK_NAME",
+    )
+    parser.add_argument(
         "--connect-timeout", type=float, default=10.0, metavar="S", help="give up after S seconds"
     )
     parser.set_defaults(func=_run)
@@ -33,13 +44,18 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from sim.smartcard.card import CardOptions, SocialSecurityCardModel
     from sim.smartcard.errors import SmartcardSimError
+    from sim.smartcard.pcscd import PrivatePcscd
     from sim.smartcard.virtual import VirtualCard
 
     model = SocialSecurityCardModel(
         DECK[args.holder],
         options=CardOptions(get_response=args.get_response, strict_le=args.strict_le),
     )
-    card = VirtualCard(model, host=args.host, port=args.port, netns=args.netns).start()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)  # stop cleanly: remove the card, stop pcscd
+    stack = PrivatePcscd(vpcd_port=args.port).start() if args.private_pcscd else None
+    netns = stack.netns if stack is not None else args.netns
+    card = VirtualCard(model, host=args.host, port=args.port, netns=netns).start()
     try:
         if not card.wait_connected(args.connect_timeout):
             if card.error:
@@ -48,8 +64,16 @@ def _run(args: argparse.Namespace) -> int:
                 f"vpcd is not listening on {card.where} (is pcscd running with vsmartcard-vpcd?)"
             )
         print(f"smartcard simulator: card {args.holder!r} inserted into vpcd at {card.where}")
+        if stack is not None:
+            print(f"private pcscd: export PCSCLITE_CSOCK_NAME={stack.socket_path}")
         sys.stdout.flush()
         threading.Event().wait()
     finally:
         card.stop()
+        if stack is not None:
+            stack.close()
     return 0
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 from drivers.smartcard.pcsc import PcscContext
@@ -90,3 +91,35 @@ def test_sim_command_bad_netns(cli_env: dict[str, str], govedge_cmd: list[str]) 
         "govedge: error: cannot enter the network namespace /nonexistent/ns: "
         "No such file or directory\n"
     )
+
+
+def test_sim_command_with_its_own_pcscd(cli_env: dict[str, str], govedge_cmd: list[str]) -> None:
+    sim = subprocess.Popen(
+        [*govedge_cmd, "sim", "smartcard", "--private-pcscd", "--holder", "expired"],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        first, second = sim.stdout.readline(), sim.stdout.readline()
+        assert first.startswith(
+            "smartcard simulator: card 'expired' inserted into vpcd at 127.0.0.1:35963 (netns "
+        )
+        assert second.startswith("private pcscd: export PCSCLITE_CSOCK_NAME=")
+        socket_path = second.strip().split("=", 1)[1]
+        out = subprocess.run(
+            [*govedge_cmd, "device", "smartcard", "read", "--wait", "5", "--json", "--reveal"],
+            env=dict(cli_env, PCSCLITE_CSOCK_NAME=socket_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["expiry_date"] == "2020-06-01"
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+    assert sim.returncode == 0  # SIGTERM: card removed, pcscd stopped, work directory gone
+    assert not os.path.exists(socket_path)
