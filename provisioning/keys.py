@@ -8,6 +8,7 @@ half-written key under the final name.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -40,7 +41,7 @@ def write_file(path: str | Path, data: bytes, mode: int) -> Path:
     """Write ``data`` atomically to ``path`` with exactly ``mode`` (umask does not widen it)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
     try:
         os.fchmod(fd, mode)  # O_CREAT's mode is masked by the umask; fchmod is not

@@ -37,7 +37,13 @@ from govedge.logs import fields, get_logger
 from provisioning.ca import IdentityPaths, common_name, load_certificates, make_csr
 from provisioning.errors import ProvisioningError, RotationError
 from provisioning.index import CertificateRecord, serial_hex
-from provisioning.keys import generate_key, load_private_key, write_private_key, write_public
+from provisioning.keys import (
+    generate_key,
+    load_private_key,
+    write_file,
+    write_private_key,
+    write_public,
+)
 
 log = get_logger(__name__)
 
@@ -210,9 +216,8 @@ class Rotation:
             (self.paths.cert, self.previous.cert),
             (self.paths.ca, self.previous.ca),
         ):
-            if current.exists():
-                shutil.copy2(current, old)
-                os.chmod(old, current.stat().st_mode & 0o777)
+            if current.exists():  # written with the original's mode from the start
+                write_file(old, current.read_bytes(), current.stat().st_mode & 0o777)
         if self._new_chain:
             os.replace(self.candidate.ca, self.paths.ca)
         os.replace(self.candidate.cert, self.paths.cert)  # cert first: recover() keys on it

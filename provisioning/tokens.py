@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS claim_tokens (
 """
 
 
+def _iso(when: datetime) -> str:
+    """Fixed-width UTC time, so that SQL compares times as strings correctly."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -129,8 +134,8 @@ class TokenStore:
                     model,
                     site,
                     device_id,
-                    created.isoformat(),
-                    (created + ttl).isoformat(),
+                    _iso(created),
+                    _iso(created + ttl),
                 ),
             )
         found = self.lookup(secret)
@@ -146,7 +151,7 @@ class TokenStore:
 
     def consume(self, token: str, device_id: str, now: datetime | None = None) -> bool:
         """Mark the token used by ``device_id``; False if someone used it first."""
-        moment = (now or datetime.now(UTC)).isoformat()
+        moment = _iso(now or datetime.now(UTC))
         with self._connect() as db:
             cur = db.execute(
                 "UPDATE claim_tokens SET used_at = ?, used_by = ?"
@@ -183,7 +188,7 @@ class TokenStore:
                 raise ProvisioningError(f"token {prefix} was already used by {rows[0]['used_by']}")
             db.execute(
                 "UPDATE claim_tokens SET used_at = ?, used_by = ? WHERE token_hash = ?",
-                ((now or datetime.now(UTC)).isoformat(), REVOKED_MARK, rows[0]["token_hash"]),
+                (_iso(now or datetime.now(UTC)), REVOKED_MARK, rows[0]["token_hash"]),
             )
             row = db.execute(
                 "SELECT * FROM claim_tokens WHERE token_hash = ?", (rows[0]["token_hash"],)
@@ -197,7 +202,7 @@ class TokenStore:
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete unused tokens past their expiry; returns how many."""
-        moment = (now or datetime.now(UTC)).isoformat()
+        moment = _iso(now or datetime.now(UTC))
         with self._connect() as db:
             cur = db.execute(
                 "DELETE FROM claim_tokens WHERE used_at IS NULL AND expires_at <= ?", (moment,)
