@@ -14,7 +14,7 @@ from cryptography import x509
 
 from govedge.cli import main
 from provisioning.bundles import BundleVerifier
-from provisioning.ca import FleetCA
+from provisioning.ca import FleetCA, IdentityPaths
 from provisioning.cli import parse_duration
 from provisioning.crl import revoked_serials
 from provisioning.factory import read_batch
@@ -218,3 +218,59 @@ def test_real_command_line_process(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("gvt_")
+
+
+def test_check_tries_an_identity_against_the_broker(
+    net, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broker = f"mqtts://{net.host}:{net.port}"
+    good = str(net.ids["dev-a"].directory)
+    assert main(["provision", "check", "--broker", broker, "--identity", good]) == 0
+    assert "accepted" in capsys.readouterr().out
+    bad = str(net.ids["dev-revoked"].directory)
+    assert main(["provision", "check", "--broker", broker, "--identity", bad]) == 1
+    assert "refused" in capsys.readouterr().out
+
+
+def test_enroll_command_on_a_device(net, tmp_path: Path) -> None:
+    """The device-side command against the hub's routes served from another thread."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    from govedge.broker import free_port
+    from provisioning.enrollment import EnrollmentService, add_enrollment_routes
+
+    service = EnrollmentService(net.ca)
+    secret, _ = service.create_token("kiosk-v3", device_id="cli-enrolled")
+    port = free_port()
+    ready, stop = threading.Event(), threading.Event()
+
+    def serve() -> None:
+        async def run() -> None:
+            app = web.Application()
+            add_enrollment_routes(app, service)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+            await runner.cleanup()
+
+        asyncio.run(run())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(10)
+        argv = ["provision", "enroll", "--url", f"http://127.0.0.1:{port}", "--token", secret]
+        argv += ["--model", "kiosk-v3", "--id", "cli-enrolled", "--out", str(tmp_path / "id")]
+        assert main(argv) == 0
+        assert main(argv) == 1  # the token is spent
+    finally:
+        stop.set()
+        thread.join(10)
+    net.ids["cli-enrolled"] = IdentityPaths(tmp_path / "id")
+    assert net.peer("cli-enrolled").connect() == "ok"
