@@ -99,8 +99,7 @@ class Camera:
             raise CameraEnded(f"camera source {self.spec.kind} has no more frames")
         if self._queue.closed:
             raise CameraError("camera is closed")
-        self.counters["errors"] += 1
-        self._set(HealthState.OFFLINE, f"no frames for {timeout:g} s")
+        self.counters["errors"] += 1  # the health itself follows the capture thread
         raise NoFramesError(f"no frames from the camera for {timeout:g} s")
 
     async def aread(self, wait_s: float = 2.0) -> Frame:

@@ -85,7 +85,7 @@ def test_frozen_image_is_a_hardware_error(scripted: Callable[[str], str]) -> Non
 
 
 def test_a_still_scene_with_sensor_noise_is_not_frozen(scripted: Callable[[str], str]) -> None:
-    with Camera(scripted("photo:40")) as camera:
+    with Camera(scripted("photo:35")) as camera:
         for _ in camera.frames(timeout=5.0):
             pass
         camera.check()

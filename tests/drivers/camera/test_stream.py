@@ -85,3 +85,20 @@ def test_newest_frame_wins_for_a_slow_reader(network_camera: MjpegCamera) -> Non
         frame = camera.read(5.0)
         assert camera.dropped >= 1
         assert isinstance(frame.image, np.ndarray)
+
+
+def test_a_read_timeout_does_not_stick_in_the_health(network_camera: MjpegCamera) -> None:
+    with Camera(network_camera.url, no_frames_after_s=0.3) as camera:
+        camera.read(5.0)
+        network_camera.stall()
+        timed_out = False
+        for _ in range(20):  # frames already in flight still arrive first
+            try:
+                camera.read(0.5)
+            except NoFramesError:
+                timed_out = True
+                break
+        assert timed_out
+        network_camera.resume()
+        camera.read(5.0)
+        assert wait_for(camera, HealthState.ONLINE) is HealthState.ONLINE
