@@ -82,8 +82,12 @@ class VirtualCard:
         self._drop()
 
     def wait_connected(self, timeout: float) -> bool:
-        """True once vpcd has accepted the card's connection."""
-        return self._connected.wait(timeout)
+        """True once vpcd has accepted the card's connection; False on timeout or ``error``."""
+        deadline = time.monotonic() + timeout
+        while not self._connected.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+            if self.error or time.monotonic() >= deadline:
+                return False
+        return True
 
     @property
     def connected(self) -> bool:
