@@ -159,3 +159,18 @@ def test_logs_carry_the_decision_but_no_face_data(
             assert f"{value:.6f}"[:8] not in text
             assert repr(float(value)) not in text
     assert "[" not in text.split('"face_verified"', 1)[1]  # no array of any kind
+
+
+def test_the_id_card_simulators_photo(
+    verifier: FaceVerifier,
+    same_probes: dict[str, np.ndarray],
+    other_probes: dict[str, np.ndarray],
+) -> None:
+    """The photo the ID-card simulator puts on its cards (986-byte colour JPEG)."""
+    from sim.idcard.photo_data import ASTRONAUT_JPEG
+
+    for name in ("frame", "cropped", "rotated_7"):
+        assert verifier.verify(ASTRONAUT_JPEG, same_probes[name].copy()).match, name
+    for name in ("frame", "cropped"):
+        result = verifier.verify(ASTRONAUT_JPEG, other_probes[name].copy())
+        assert not result.match and "distance_above_threshold" in result.reasons, name
