@@ -51,9 +51,19 @@ def loopback_up() -> None:
         fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
-def isolate_child(run_dir: str) -> None:
+def isolate_child(run_dir: str, error_path: str) -> None:
     """In a forked child before exec: new mount and network namespaces, a private /run with
-    ``run_dir`` bound at /run/pcscd, loopback up, and death with the parent."""
+    ``run_dir`` bound at /run/pcscd, loopback up, and death with the parent. A failure is also
+    written to ``error_path``, since the parent only learns that the child failed."""
+    try:
+        _isolate(run_dir)
+    except OSError as exc:
+        with open(error_path, "w") as out:
+            out.write(str(exc))
+        raise
+
+
+def _isolate(run_dir: str) -> None:
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0), "prctl")
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
     _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")

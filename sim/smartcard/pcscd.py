@@ -120,6 +120,9 @@ class PrivatePcscd:
                 (self.run_dir / stale).unlink()
         (self.conf_dir / "vpcd").write_text(reader_conf(self.vpcd_port, library))
         run_dir = str(self.run_dir)
+        error_path = self.workdir / "isolate-error"
+        with contextlib.suppress(FileNotFoundError):
+            error_path.unlink()
         with open(self.log_path, "ab") as log:
             try:
                 self._proc = subprocess.Popen(
@@ -127,12 +130,17 @@ class PrivatePcscd:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    preexec_fn=lambda: isolate_child(run_dir),
+                    preexec_fn=lambda: isolate_child(run_dir, str(error_path)),
                     close_fds=True,
                 )
             except (OSError, subprocess.SubprocessError) as exc:
+                try:
+                    reason = error_path.read_text().strip()
+                except OSError:
+                    reason = str(exc)
+                self.close()
                 raise PcscStackError(
-                    f"cannot start pcscd in private namespaces ({exc}); this needs root with "
+                    f"cannot start pcscd in private namespaces ({reason}); this needs root with "
                     "CAP_SYS_ADMIN (a VM, or a container run with --privileged)"
                 ) from exc
         self._wait_ready(timeout)
@@ -142,7 +150,9 @@ class PrivatePcscd:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
-                raise PcscStackError(f"pcscd exited with {self._proc.returncode}: {self._tail()}")
+                message = f"pcscd exited with {self._proc.returncode}: {self._tail()}"
+                self.close()
+                raise PcscStackError(message)
             if os.path.exists(self.socket_path):
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
                     try:
@@ -151,8 +161,9 @@ class PrivatePcscd:
                     except OSError:
                         pass
             time.sleep(0.02)
-        self.stop()
-        raise PcscStackError(f"pcscd did not become ready in {timeout:g} s: {self._tail()}")
+        message = f"pcscd did not become ready in {timeout:g} s: {self._tail()}"
+        self.close()
+        raise PcscStackError(message)
 
     def _tail(self) -> str:
         try:

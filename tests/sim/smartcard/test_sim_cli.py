@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
+from pathlib import Path
 
 from drivers.smartcard.pcsc import PcscContext
 from govedge.broker import free_port
@@ -123,3 +125,27 @@ def test_sim_command_with_its_own_pcscd(cli_env: dict[str, str], govedge_cmd: li
         sim.wait(timeout=10)
     assert sim.returncode == 0  # SIGTERM: card removed, pcscd stopped, work directory gone
     assert not os.path.exists(socket_path)
+
+
+PRIVATE = ["sim", "smartcard", "--private-pcscd"]
+
+
+def test_without_cap_sys_admin_one_clear_error(
+    cli_env: dict[str, str], govedge_cmd: list[str]
+) -> None:
+    """Root without CAP_SYS_ADMIN (a default container): the private stack refuses clearly."""
+    before = set(Path(tempfile.gettempdir()).glob("govedge-pcscd-tmp-*"))
+    out = subprocess.run(
+        ["setpriv", "--bounding-set", "-sys_admin", "--", *govedge_cmd, *PRIVATE],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == (
+        "govedge: error: cannot start pcscd in private namespaces ([Errno 1] unshare: Operation "
+        "not permitted); this needs root with CAP_SYS_ADMIN (a VM, or a container run with "
+        "--privileged)\n"
+    )
+    assert set(Path(tempfile.gettempdir()).glob("govedge-pcscd-tmp-*")) == before
