@@ -101,9 +101,18 @@ class Collector:
             time.sleep(0.02)
         return predicate()
 
+    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """wait_for for tests whose agent runs on the same event loop."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            await asyncio.sleep(0.02)
+        return predicate()
+
     def close(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -322,3 +331,65 @@ def persistent_broker(mosquitto_factory: Callable[..., Any]) -> Any:
     )
     broker.start()
     return broker
+
+
+class HubSide:
+    """What the hub would publish to a device: commands and desired configs."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.seq = 0
+
+    def _send(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        import paho.mqtt.publish as publish
+
+        publish.single(topic, payload, qos=1, retain=retain, hostname=self.host, port=self.port)
+
+    def command(
+        self,
+        device: str,
+        command_id: str,
+        name: str,
+        args: dict[str, Any] | None = None,
+        expires_in: float = 60.0,
+    ) -> None:
+        from govedge.contract import Command, CommandData, encode, topic
+
+        self.seq += 1
+        msg = Command(
+            device_id=device,
+            boot_id="hub",
+            seq=self.seq,
+            ts=time.time(),
+            data=CommandData(
+                id=command_id, name=name, args=args or {}, expires_at=time.time() + expires_in
+            ),
+        )
+        self._send(topic(device, "cmd"), encode(msg))
+
+    def desired(
+        self, device: str, version: int, config: dict[str, Any], signature: str = ""
+    ) -> None:
+        from govedge.contract import ConfigDesired, ConfigDesiredData, encode, topic
+
+        self.seq += 1
+        msg = ConfigDesired(
+            device_id=device,
+            boot_id="hub",
+            seq=self.seq,
+            ts=time.time(),
+            data=ConfigDesiredData(version=version, config=config, signature=signature),
+        )
+        self._send(topic(device, "config/desired"), encode(msg), retain=True)
+
+
+@pytest.fixture
+def hub(mqtt_broker: Any) -> HubSide:
+    return HubSide(mqtt_broker.host, mqtt_broker.port)
+
+
+@pytest.fixture
+def hub_for() -> Callable[[Any], HubSide]:
+    """A HubSide for a broker of the test's own."""
+    return lambda broker: HubSide(broker.host, broker.port)

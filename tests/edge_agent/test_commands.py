@@ -1,0 +1,146 @@
+"""Commands over a real broker: acknowledged with result or error, expired ones refused, and a
+redelivered command (twice live, and again after a restart) runs once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from edge_agent.commands import masked_card
+from edge_agent.runtime import build_agent
+from govedge.contract import CommandAck
+
+
+class CardReader:
+    """A card reader at the driver interface (read_card is its capability)."""
+
+    kind = "scripted"
+
+    def __init__(self) -> None:
+        from drivers.base import HealthReport
+        from govedge.health import HealthState
+
+        self.report = HealthReport(HealthState.ONLINE)
+        self.reads = 0
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def poll(self) -> dict[str, float]:
+        return {"card_present": 1.0}
+
+    def health(self) -> Any:
+        return self.report
+
+    def read_card(self) -> dict[str, Any]:
+        self.reads += 1
+        return {
+            "name": "张三丰",
+            "id_number": "110105199001010023",
+            "address": "北京市朝阳区某街道1号",
+            "photo": b"\xff\xd8" + b"\0" * 100,
+            "valid_to": "2036-01-01",
+        }
+
+
+class Printer(CardReader):
+    def __init__(self) -> None:
+        super().__init__()
+        self.printed: list[Any] = []
+
+    def poll(self) -> dict[str, float]:
+        return {}
+
+    def print_receipt(self, receipt: Any) -> None:
+        self.printed.append(receipt)
+
+
+def _acks(col: Any) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for m in col.of_type(CommandAck):
+        out.setdefault(m.data.id, []).append(m.data)
+    return out
+
+
+async def test_commands_are_acknowledged_refused_when_expired_and_run_once(
+    mqtt_broker, make_config, collector_factory, scripted, fake, hub
+):
+    drivers, factory = scripted
+    drivers["reader"] = CardReader()
+    drivers["printer"] = Printer()
+    device = "cmd-1"
+    col = collector_factory(mqtt_broker.host, mqtt_broker.port, f"gov/v1/{device}/cmd/ack")
+    path = make_config(
+        device,
+        mqtt_broker.url,
+        [
+            fake("reader", 0.1),
+            fake("printer", 1.0, metric_prefix="p."),
+            fake("sensor", 0.1, metric_prefix="env."),
+        ],
+    )
+    agent = build_agent(path, driver_factory=factory)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        while not agent.link.connected:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # subscriptions are in place
+        hub.command(device, "c-ping", "ping")
+        hub.command(device, "c-old", "ping", expires_in=-1.0)
+        hub.command(device, "c-restart", "restart_driver", {"name": "sensor"})
+        hub.command(device, "c-restart", "restart_driver", {"name": "sensor"})  # redelivered
+        hub.command(device, "c-card", "read_card")
+        hub.command(device, "c-print", "print_test_receipt")
+        hub.command(device, "c-what", "self_destruct")
+        hub.command(device, "c-nodriver", "restart_driver", {"name": "nope"})
+        hub.command(device, "c-test", "self_test")
+        want = {"c-ping", "c-old", "c-restart", "c-card", "c-print", "c-what", "c-nodriver"}
+        assert await col.until(lambda: want | {"c-test"} <= set(_acks(col)), 10)
+        sensor_opens = drivers["sensor"].opens
+    finally:
+        stop.set()
+        await task
+
+    acks = _acks(col)
+    assert acks["c-ping"][0].ok and acks["c-ping"][0].result["pong"] is True
+    assert acks["c-ping"][0].result["boot_id"] == agent.boot_id
+    assert not acks["c-old"][0].ok and "expired" in acks["c-old"][0].error
+    assert len(acks["c-restart"]) == 1 and acks["c-restart"][0].ok
+    assert sensor_opens == 2  # opened at start, once more by the single restart
+    card = acks["c-card"][0].result
+    assert card["id_number"] == "110105********0023" and card["name"] == "张**"
+    assert card["address"] == "***" and card["photo_bytes"] == 102 and "photo" not in card
+    assert acks["c-print"][0].ok and drivers["printer"].printed
+    assert not acks["c-what"][0].ok and "unknown command" in acks["c-what"][0].error
+    assert not acks["c-nodriver"][0].ok and "nope" in acks["c-nodriver"][0].error
+    assert acks["c-test"][0].ok and set(acks["c-test"][0].result["drivers"]) == {
+        "reader",
+        "printer",
+        "sensor",
+    }
+    assert agent.counters["commands_duplicate"] == 1
+
+    # After a restart the same command id still does not run again.
+    before = len(col.of_type(CommandAck))
+    again = build_agent(path, driver_factory=factory)
+    stop = asyncio.Event()
+    task = asyncio.create_task(again.run(stop))
+    try:
+        while not again.link.connected:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        hub.command(device, "c-restart", "restart_driver", {"name": "sensor"})
+        hub.command(device, "c-ping2", "ping")
+        assert await col.until(lambda: "c-ping2" in _acks(col), 10)
+    finally:
+        stop.set()
+        await task
+    assert len(col.of_type(CommandAck)) == before + 1
+    assert again.counters["commands_duplicate"] == 1
+
+
+def test_masked_card_never_carries_the_photo_or_full_number() -> None:
+    out = masked_card({"id_number": "110105199001010023", "photo": b"123", "name": "李四"})
+    assert out == {"id_number": "110105********0023", "photo_bytes": 3, "name": "李*"}

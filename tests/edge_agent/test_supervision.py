@@ -1,0 +1,64 @@
+"""Driver supervision: failures move a driver through the health states, with backoff, and never
+stop the agent or the other drivers; health is published on change."""
+
+from __future__ import annotations
+
+from drivers.errors import DeviceTimeout, FrameError, NoDeviceError, UserActionError
+from edge_agent.backoff import Backoff
+from edge_agent.runtime import build_agent
+from govedge.contract import Health, Telemetry
+
+
+def test_backoff_doubles_to_its_cap_with_full_jitter() -> None:
+    plain = Backoff(0.5, 4.0, jitter=False)
+    assert [plain.next() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    plain.reset()
+    assert plain.next() == 0.5
+    jittered = Backoff(0.5, 4.0)
+    for _ in range(50):
+        ceiling = jittered.ceiling()
+        assert 0.0 <= jittered.next() <= ceiling
+
+
+async def test_failing_driver_changes_state_and_recovers_while_others_publish(
+    mqtt_broker, make_config, collector_factory, scripted, fake, run_until
+):
+    drivers, factory = scripted
+    device = "sup-1"
+    col = collector_factory(mqtt_broker.host, mqtt_broker.port, f"gov/v1/{device}/#")
+    path = make_config(
+        device,
+        mqtt_broker.url,
+        [fake("flaky", 0.15, backoff_max_s=0.2), fake("steady", 0.05, metric_prefix="s.")],
+    )
+    agent = build_agent(path, driver_factory=factory)
+    flaky = drivers["flaky"]
+    flaky.open_errors = [NoDeviceError("no device at fake://flaky")]
+    flaky.script = [
+        {"count": 1.0},
+        FrameError("bad CRC"),  # stays open, stays online
+        UserActionError("no card"),  # stays open, user_error
+        DeviceTimeout("no answer"),  # closes, reopens after backoff
+        RuntimeError("a bug in the driver"),  # unexpected: hardware_error, reopened
+    ]
+
+    def done() -> bool:
+        states = [
+            m.data.drivers["flaky"].state for m in col.of_type(Health) if "flaky" in m.data.drivers
+        ]
+        return (
+            flaky.polls >= 8
+            and "online" in states
+            and len(col.of_type(Telemetry)) > 5
+            and states[-1] == "online"
+        )
+
+    assert await run_until(agent, done, 10)
+    health = [m.data.drivers["flaky"].state for m in col.of_type(Health)]
+    # Every state the driver went through was published on change.
+    for state in ("no_device", "user_error", "offline", "hardware_error", "online"):
+        assert state in health, (state, health)
+    assert flaky.opens >= 3 and flaky.closes >= 2
+    steady = [m for m in col.of_type(Telemetry) if "s.count" in m.data]
+    assert len(steady) >= 3  # the other driver was never disturbed
+    assert agent.supervisors["flaky"].errors == 5
