@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import BenchResult
@@ -180,24 +181,33 @@ def bench_drain(broker_url: str, workdir: Path, n: int) -> float:
 
     topic = "gov/v1/bench-drain/telemetry"
     for start in range(0, n, 10_000):
-        agent.outbox.append(
-            [Pending(topic, lambda _s, p=p: p) for p in payloads[start : start + 10_000]]
-        )
+        agent.outbox.append([Pending(topic, _const(p)) for p in payloads[start : start + 10_000]])
 
     async def drain() -> float:
         stop = asyncio.Event()
         task = asyncio.create_task(agent.run(stop))
-        while not agent.link.connected:
-            await asyncio.sleep(0.001)
+        await _until(lambda: agent.link.connected, 0.001)
         began = time.perf_counter()
-        while agent.outbox.queued > 0:
-            await asyncio.sleep(0.002)
+        await _until(lambda: agent.outbox.queued == 0, 0.002)
         elapsed = time.perf_counter() - began
         stop.set()
         await task
         return n / elapsed
 
     return asyncio.run(drain())
+
+
+def _const(payload: bytes) -> Callable[[int], bytes]:
+    """A payload builder that ignores the seq (the bench payloads carry their own)."""
+    return lambda _seq: payload
+
+
+async def _until(predicate: Callable[[], bool], step: float) -> None:
+    for _ in range(int(120.0 / step)):
+        if predicate():
+            return
+        await asyncio.sleep(step)
+    raise RuntimeError("benchmark condition not reached in time")
 
 
 def run() -> list[BenchResult]:
