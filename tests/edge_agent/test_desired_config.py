@@ -22,7 +22,9 @@ def _reports(col: Any) -> list[Any]:
 async def _started(agent: Any) -> tuple[asyncio.Event, asyncio.Task[None]]:
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
-    while not agent.link.connected:
+    for _ in range(500):  # at most 10 s
+        if agent.link.connected:
+            break
         await asyncio.sleep(0.02)
     await asyncio.sleep(0.1)
     return stop, task

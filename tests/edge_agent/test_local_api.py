@@ -52,7 +52,9 @@ class Kiosk:
 async def _start(agent: Any) -> tuple[asyncio.Event, asyncio.Task[None]]:
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
-    while agent.local_api is None or agent.local_api.runner is None:
+    for _ in range(500):  # at most 10 s
+        if not (agent.local_api is None or agent.local_api.runner is None):
+            break
         await asyncio.sleep(0.02)
     return stop, task
 

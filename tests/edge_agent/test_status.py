@@ -29,7 +29,9 @@ async def test_stale_will_is_overridden_by_a_new_birth(
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
-        while not agent.link.connected:
+        for _ in range(500):  # at most 10 s
+            if agent.link.connected:
+                break
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.1)
         stale = Status(
@@ -48,7 +50,9 @@ async def test_stale_will_is_overridden_by_a_new_birth(
             port=mqtt_broker.port,
         )
         deadline = time.monotonic() + 5
-        while agent.link.counters.stale_wills_overridden < 1 and time.monotonic() < deadline:
+        for _ in range(500):  # at most 10 s
+            if not (agent.link.counters.stale_wills_overridden < 1 and time.monotonic() < deadline):
+                break
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)
         status, retained = await asyncio.to_thread(
@@ -75,11 +79,15 @@ async def test_subscriptions_are_restored_after_a_broker_restart(
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
-        while not agent.link.connected:
+        for _ in range(500):  # at most 10 s
+            if agent.link.connected:
+                break
             await asyncio.sleep(0.02)
         await asyncio.to_thread(broker.kill)
         await asyncio.to_thread(broker.start)  # no persistence: the session is gone
-        while agent.link.counters.reconnects < 1 or not agent.link.connected:
+        for _ in range(500):  # at most 10 s
+            if not (agent.link.counters.reconnects < 1 or not agent.link.connected):
+                break
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.1)
         col = collector_factory(broker.host, broker.port, topic(device, "cmd/ack"))
