@@ -207,10 +207,18 @@ class MqttLink:
                 )
                 self._stop.wait(self._backoff.next())
                 continue
+            connects = self.counters.connects
             try:
                 self._session(client)
             except Exception:  # a bug must cost a reconnect, never the link
                 log.exception("mqtt_session_failed")
+            if self.counters.connects == connects and not self._stop.is_set():
+                # The socket opened but no CONNACK came (TLS refused, broker closing): a failure.
+                self.counters.connect_failures += 1
+                log.warning(
+                    "mqtt_connect_failed",
+                    extra=fields(broker=f"{s.host}:{s.port}", error="closed before CONNACK"),
+                )
             if self._stop.is_set():
                 break
             self._stop.wait(self._backoff.next())

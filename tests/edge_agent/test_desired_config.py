@@ -115,3 +115,35 @@ async def test_signed_configs_only_when_a_hub_key_is_configured(
     assert not by_version[3].ok and "signature" in by_version[3].error
     assert by_version[4].ok
     assert set(agent.supervisors) == {"b"}
+
+
+async def test_reload_config_command_rereads_the_file(
+    mqtt_broker, make_config, collector_factory, scripted, fake, hub
+):
+    import json
+
+    from govedge.contract import CommandAck
+
+    device = "cfg-reload"
+    col = collector_factory(mqtt_broker.host, mqtt_broker.port, f"gov/v1/{device}/cmd/ack")
+    _, factory = scripted
+    path = make_config(device, mqtt_broker.url, [fake("a", 0.1)])
+    agent = build_agent(path, driver_factory=factory)
+    stop, task = await _started(agent)
+    try:
+        config = json.loads(path.read_text())
+        config["drivers"].append(fake("b", 0.1, metric_prefix="b."))
+        path.write_text(json.dumps(config))
+        hub.command(device, "reload-1", "reload_config")
+        config["drivers"][0]["colour"] = "red"
+        assert await col.until(lambda: bool(col.of_type(CommandAck)))
+        path.write_text(json.dumps(config))
+        hub.command(device, "reload-2", "reload_config")
+        assert await col.until(lambda: len(col.of_type(CommandAck)) == 2)
+    finally:
+        stop.set()
+        await task
+    first, second = (m.data for m in col.of_type(CommandAck))
+    assert first.ok and first.result["drivers"] == 2
+    assert not second.ok and "$.drivers[0]" in second.error
+    assert set(agent.supervisors) == {"a", "b"}
