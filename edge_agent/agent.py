@@ -109,6 +109,7 @@ class Agent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._health_due: asyncio.Event | None = None
         self._card: dict[str, bool] = {}
+        self._dropped_reported = self.outbox.dropped
         self._tasks: list[asyncio.Task[Any]] = []
         self.extensions: list[Any] = []  # commands, configs, local API: started with the agent
         self.message_handlers: dict[str, Callable[[str, bytes], Any]] = {}
@@ -315,13 +316,25 @@ class Agent:
         return out
 
     async def publish_health(self) -> None:
-        await self.produce(
-            [
-                self.messages.health(
-                    self.driver_health(), self.health_counters(), time.time() - self.started_at
+        items = [
+            self.messages.health(
+                self.driver_health(), self.health_counters(), time.time() - self.started_at
+            )
+        ]
+        dropped = self.outbox.dropped
+        if dropped > self._dropped_reported:
+            # Drops happen while the link is down; the event waits in the outbox like the rest.
+            items.append(
+                self.messages.event(
+                    "outbox_dropped",
+                    "warning",
+                    f"{dropped - self._dropped_reported} queued messages dropped (oldest first)",
+                    {"dropped": float(dropped - self._dropped_reported), "total": float(dropped)},
                 )
-            ]
-        )
+            )
+            log.warning("outbox_dropped", extra=fields(new=dropped - self._dropped_reported))
+        self._dropped_reported = dropped
+        await self.produce(items)
 
     async def _health_loop(self) -> None:
         assert self._health_due is not None

@@ -62,3 +62,21 @@ async def test_failing_driver_changes_state_and_recovers_while_others_publish(
     steady = [m for m in col.of_type(Telemetry) if "s.count" in m.data]
     assert len(steady) >= 3  # the other driver was never disturbed
     assert agent.supervisors["flaky"].errors == 5
+
+
+async def test_outbox_drops_are_reported_in_health_and_as_an_event(make_config, scripted, fake):
+    from govedge.contract import Event, Health, decode
+
+    _, factory = scripted
+    path = make_config("sup-drop", "mqtt://127.0.0.1:1", [fake("a")], outbox={"max_messages": 10})
+    agent = build_agent(path, driver_factory=factory)
+    await agent.produce([agent.messages.telemetry({"x": float(i)}) for i in range(30)])
+    assert agent.outbox.dropped == 20
+    await agent.publish_health()
+    rows = [decode(r.payload) for r in agent.outbox.fetch(0, 100)]
+    events = [m for m in rows if isinstance(m, Event)]
+    health = [m for m in rows if isinstance(m, Health)]
+    agent.outbox.close()
+    assert len(events) == 1
+    assert events[0].data.kind == "outbox_dropped" and events[0].data.attrs["dropped"] == 20.0
+    assert health[-1].data.counters["dropped"] == 20.0
