@@ -33,6 +33,8 @@ DriverFactory = Callable[[str, str, Mapping[str, Any]], PolledDriver]
 METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
 """What the contract accepts as a telemetry quantity name."""
 
+HOUSEKEEPING_S = 10.0
+
 CARD_PRESENT = "card_present"
 """A reading of this name (1.0 / 0.0) turns into card_inserted / card_removed events."""
 
@@ -199,6 +201,7 @@ class Agent:
                 sup.start()
             self.link.start()
             self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
+            self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
             await stop.wait()
         finally:
             await self._shutdown()
@@ -225,12 +228,16 @@ class Agent:
 
     async def produce(self, items: list[Pending]) -> list[int]:
         """Commit messages to the outbox (off the event loop); return their seqs."""
-        seqs = await asyncio.to_thread(self.outbox.append, items)
-        self.link_wake()
-        return seqs
+        return await asyncio.to_thread(self.outbox.append, items)
 
-    def link_wake(self) -> None:
-        """The link polls the outbox every few ms; nothing to do (kept as the seam)."""
+    async def _housekeeping(self) -> None:
+        """Drop messages past the outbox's max age, also (above all) while the link is down."""
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_S)
+            try:
+                await asyncio.to_thread(self.outbox.expire)
+            except GovedgeError as exc:
+                log.error("outbox_expiry_failed", extra=fields(error=str(exc)))
 
     # -- drivers ----------------------------------------------------------------------------
 

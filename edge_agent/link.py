@@ -12,7 +12,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -62,7 +62,6 @@ class LinkCounters:
     births: int = 0
     stale_wills_overridden: int = 0
     last_error: str = ""
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class _RateLimiter:
@@ -231,7 +230,6 @@ class MqttLink:
         self._seen_produced = -1
         self._window = self.settings.max_inflight
         last_flush = time.monotonic()
-        last_expire = 0.0
         busy = False
         try:
             while not self._stopping():
@@ -248,9 +246,6 @@ class MqttLink:
                 if self._acked and (len(self._acked) >= 200 or now - last_flush > 0.02):
                     self._flush_acks()
                     last_flush = now
-                if now - last_expire > 10.0:
-                    last_expire = now
-                    self.outbox.expire()
                 busy = self._pump(client)
             self._flush_acks()
             if self._stop.is_set() and self.connected:
