@@ -91,3 +91,148 @@ def test_a_retry_recovers_from_one_bad_crc(bus_sim: ModbusBusSimulator) -> None:
         bus_sim.set_fault(1, "bad_crc", count=1)
         assert sensor.poll()["temperature"] == 30.5
         assert sensor.health().counters["crc_errors"] == 1
+
+
+def test_five_sensor_kinds_on_one_bus_polled_from_threads() -> None:
+    import threading
+
+    from sim.modbus import SimDevice
+
+    devices = [
+        SimDevice(1, "sht20", {"temperature": 21.3, "humidity": 40.0}),
+        SimDevice(2, "air_quality", {"pm2_5": 75, "co": 1.25, "temperature": -3.5}),
+        SimDevice(3, "noise", {"noise_db": 68.4}),
+        SimDevice(4, "water_level", {"water_level_m": 3.217}),
+        SimDevice(5, "smoke", {"smoke_alarm": 1, "obscuration": 4.5}),
+    ]
+    expected = {
+        1: {"temperature": 21.3, "humidity": 40.0},
+        2: {"pm2_5": 75.0, "co": 1.25, "temperature": -3.5, "so2": 0.0},
+        3: {"noise_db": 68.4},
+        4: {"water_level_m": 3.217},
+        5: {"smoke_alarm": 1.0, "obscuration": 4.5},
+    }
+    results: dict[int, list[dict[str, float]]] = {}
+    with ModbusBusSimulator(devices) as sim:
+        sensors = [create(sim.url, {"profile": d.profile.name, "unit": d.unit}) for d in devices]
+        for sensor in sensors:
+            sensor.open()
+
+        def run(sensor: object) -> None:
+            assert isinstance(sensor, type(sensors[0]))
+            results[sensor.unit] = [sensor.poll() for _ in range(5)]
+
+        threads = [threading.Thread(target=run, args=(s,)) for s in sensors]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        for sensor in sensors:
+            sensor.close()
+    for unit, wanted in expected.items():
+        assert len(results[unit]) == 5
+        for reading in results[unit]:
+            assert {k: reading[k] for k in wanted} == wanted
+    assert sum(s.health().counters["answers"] for s in sensors) == 25
+
+
+def test_stuck_value_is_flagged_and_cleared(bus_sim: ModbusBusSimulator) -> None:
+    now = [0.0]
+    from drivers.modbus.profiles import load_profile
+    from drivers.modbus.sensor import ModbusSensor
+
+    sensor = ModbusSensor(
+        bus_sim.url, load_profile("sht20"), 1, stuck_after_s=600, clock=lambda: now[0]
+    )
+    with sensor:
+        sensor.poll()
+        now[0] = 599.0
+        sensor.poll()
+        assert sensor.health().state is HealthState.ONLINE
+        now[0] = 600.0
+        sensor.poll()
+        report = sensor.health()
+        assert report.state is HealthState.HARDWARE_ERROR
+        assert "temperature at 30.5" in report.detail and "humidity at 54.6" in report.detail
+        assert report.counters["stuck"] == 2
+        assert set(sensor.stuck_quantities) == {"temperature", "humidity"}
+        bus_sim.set_value(1, "temperature", 30.6)
+        now[0] = 700.0
+        sensor.poll()
+        assert set(sensor.stuck_quantities) == {"humidity"}
+        bus_sim.set_curve(1, "humidity", {"baseline": 50.0, "drift": 0.5})
+        now[0] = 701.0
+        sensor.poll()
+        assert sensor.health().state is HealthState.ONLINE
+        assert sensor.health().counters["stuck"] == 2
+
+
+def test_stuck_curve_over_the_wire_with_a_short_limit() -> None:
+    import time
+
+    from sim.modbus import Curve, SimDevice
+
+    noisy = Curve(25.0, noise=2.0, stuck_at=0.0)  # stuck from the start: noise is gone
+    with ModbusBusSimulator([SimDevice(1, "sht20", {"temperature": noisy, "humidity": 50})]) as sim:
+        options = {"profile": "sht20", "stuck_after_s": 0.05}
+        with create(sim.url, options) as sensor:
+            sensor.poll()
+            time.sleep(0.06)
+            sensor.poll()
+            assert "temperature" in sensor.stuck_quantities
+
+
+def test_alarm_flags_are_not_checked_for_stuck() -> None:
+    from sim.modbus import SimDevice
+
+    with ModbusBusSimulator([SimDevice(9, "smoke", {"obscuration": 0.1})]) as sim:
+        now = [0.0]
+        from drivers.modbus.profiles import load_profile
+        from drivers.modbus.sensor import ModbusSensor
+
+        sensor = ModbusSensor(
+            sim.url, load_profile("smoke"), 9, stuck_after_s=1, clock=lambda: now[0]
+        )
+        with sensor:
+            sensor.poll()
+            now[0] = 10.0
+            sensor.poll()
+            assert list(sensor.stuck_quantities) == ["obscuration"]
+
+
+def test_exception_for_unmapped_registers_and_absent_unit(bus_sim: ModbusBusSimulator) -> None:
+    import json
+
+    from drivers.modbus.errors import ModbusTimeout
+
+    # A noise-meter profile asks holding register 0, which the sht20 does not have.
+    with create(bus_sim.url, {"profile": "noise", "unit": 1, "retries": 0}) as wrong:
+        with pytest.raises(ModbusExceptionResponse) as info:
+            wrong.poll()
+        assert info.value.code == 2
+    with create(
+        bus_sim.url, {"profile": "sht20", "unit": 42, "timeout": 0.1, "retries": 1}
+    ) as gone:
+        with pytest.raises(ModbusTimeout):
+            gone.poll()
+        assert gone.health().counters["timeouts"] == 2  # the retry timed out too
+    assert json.dumps(bus_sim.stats)
+
+
+def test_no_device_at_the_url() -> None:
+    from drivers.errors import NoDeviceError
+
+    sensor = create("/dev/pts/does-not-exist", {"profile": "sht20"})
+    with pytest.raises(NoDeviceError):
+        sensor.open()
+    assert sensor.health().state is HealthState.NO_DEVICE
+
+
+def test_close_twice_and_reopen(bus_sim: ModbusBusSimulator) -> None:
+    sensor = create(bus_sim.url, {"profile": "sht20"})
+    sensor.open()
+    sensor.close()
+    sensor.close()
+    sensor.open()
+    assert sensor.poll()["temperature"] == 30.5
+    sensor.close()
