@@ -40,6 +40,7 @@ class GnssReceiver:
         self.timeout = timeout
         self._clock = clock
         self._port: ByteTransport | None = None
+        self._wanted = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._changed = threading.Condition()
@@ -55,6 +56,10 @@ class GnssReceiver:
     # -- life cycle -------------------------------------------------------------------------
 
     def open(self) -> None:
+        self._wanted = True
+        self._open_port()
+
+    def _open_port(self) -> None:
         if self._port is not None:
             return
         try:
@@ -74,6 +79,10 @@ class GnssReceiver:
         self._thread.start()
 
     def close(self) -> None:
+        self._wanted = False
+        self._close_port()
+
+    def _close_port(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
@@ -156,8 +165,12 @@ class GnssReceiver:
         Waits up to ``timeout`` for the first sentences after open; raises GnssTimeout when
         the receiver has said nothing valid for ``timeout`` seconds.
         """
-        if self._port is None:
+        if not self._wanted:
             raise GnssError(f"GNSS receiver on {self.url} is not open")
+        if self._failure is not None and self._thread is not None and not self._thread.is_alive():
+            self._close_port()  # the port went away at the last poll
+        if self._port is None:
+            self._open_port()  # try it afresh (a replugged USB receiver); NoDeviceError if not
         self.wait_for_epoch()
         with self._changed:
             if self._failure is not None:

@@ -107,3 +107,23 @@ def test_bad_options_name_the_key() -> None:
         create("/dev/null", {"baud": 9600})
     with pytest.raises(GnssConfigError, match="timeout"):
         create("/dev/null", {"timeout": 0})
+
+
+def test_receiver_that_vanishes_is_reported_then_no_device() -> None:
+    from drivers.errors import NoDeviceError, TransportError
+
+    sim = GnssSimulator(rate_hz=20).start()
+    receiver = create(sim.url, {"timeout": 0.5})
+    receiver.open()
+    try:
+        assert receiver.poll()["fix"] == 1
+        sim.stop()
+        with pytest.raises((TransportError, GnssTimeout)):
+            _wait(receiver, lambda r: False)
+        with pytest.raises(NoDeviceError):
+            receiver.poll()
+        with pytest.raises(NoDeviceError):
+            receiver.poll()  # still trying, still nothing there
+        assert receiver.health().state is HealthState.NO_DEVICE
+    finally:
+        receiver.close()

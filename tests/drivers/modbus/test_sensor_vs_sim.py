@@ -236,3 +236,22 @@ def test_close_twice_and_reopen(bus_sim: ModbusBusSimulator) -> None:
     sensor.open()
     assert sensor.poll()["temperature"] == 30.5
     sensor.close()
+
+
+def test_bus_that_vanishes_is_reported_then_no_device() -> None:
+    from drivers.errors import NoDeviceError, TransportError
+    from sim.modbus import SimDevice
+
+    sim = ModbusBusSimulator([SimDevice(1, "sht20", {"temperature": 5})]).start()
+    sensor = create(sim.url, {"profile": "sht20", "timeout": 0.2})
+    sensor.open()
+    try:
+        assert sensor.poll()["temperature"] == 5.0
+        sim.stop()
+        with pytest.raises(TransportError):
+            sensor.poll()
+        with pytest.raises(NoDeviceError):
+            sensor.poll()
+        assert sensor.health().state is HealthState.NO_DEVICE
+    finally:
+        sensor.close()
