@@ -94,7 +94,7 @@ def test_losing_the_fix_and_bad_checksums_are_reported(still_sim: GnssSimulator)
 
 
 def test_silent_receiver_times_out(still_sim: GnssSimulator) -> None:
-    with create(still_sim.url, {"timeout": 0.3}) as receiver:
+    with create(still_sim.url, {"timeout": 0.5}) as receiver:
         receiver.poll()
         still_sim.silence()
         with pytest.raises(GnssTimeout):

@@ -58,7 +58,7 @@ def test_two_units_share_one_bus(bus_sim: ModbusBusSimulator) -> None:
 
 
 def test_counters_for_each_kind_of_failure(bus_sim: ModbusBusSimulator) -> None:
-    options = {"profile": "sht20", "unit": 1, "timeout": 0.15, "retries": 0}
+    options = {"profile": "sht20", "unit": 1, "timeout": 0.3, "retries": 0}
     with create(bus_sim.url, options) as sensor:
         bus_sim.set_fault(1, "bad_crc", count=1)
         with pytest.raises(ModbusCrcError):
@@ -87,7 +87,7 @@ def test_counters_for_each_kind_of_failure(bus_sim: ModbusBusSimulator) -> None:
 
 
 def test_a_retry_recovers_from_one_bad_crc(bus_sim: ModbusBusSimulator) -> None:
-    with create(bus_sim.url, {"profile": "sht20", "timeout": 0.15, "retries": 1}) as sensor:
+    with create(bus_sim.url, {"profile": "sht20", "timeout": 0.3, "retries": 1}) as sensor:
         bus_sim.set_fault(1, "bad_crc", count=1)
         assert sensor.poll()["temperature"] == 30.5
         assert sensor.health().counters["crc_errors"] == 1
@@ -243,7 +243,7 @@ def test_bus_that_vanishes_is_reported_then_no_device() -> None:
     from sim.modbus import SimDevice
 
     sim = ModbusBusSimulator([SimDevice(1, "sht20", {"temperature": 5})]).start()
-    sensor = create(sim.url, {"profile": "sht20", "timeout": 0.2})
+    sensor = create(sim.url, {"profile": "sht20", "timeout": 0.5})
     sensor.open()
     try:
         assert sensor.poll()["temperature"] == 5.0
