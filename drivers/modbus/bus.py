@@ -65,6 +65,7 @@ class ModbusBus:
         self._lock = threading.Lock()
         self._client: Any = None
         self.users = 0
+        self.units: set[int] = set()
 
     @property
     def is_open(self) -> bool:
@@ -145,8 +146,12 @@ _buses: dict[str, ModbusBus] = {}
 _buses_lock = threading.Lock()
 
 
-def acquire_bus(url: str) -> ModbusBus:
-    """The shared bus for ``url``'s port, opened; every acquire needs a release."""
+def acquire_bus(url: str, unit: int) -> ModbusBus:
+    """The shared bus for ``url``'s port, opened, with ``unit`` claimed; release it after.
+
+    Two sensors claiming one unit id on one bus is a configuration error: both would answer
+    one request and garble each other on a real RS-485 pair.
+    """
     candidate = ModbusBus(url)
     with _buses_lock:
         bus = _buses.get(candidate.port)
@@ -157,18 +162,22 @@ def acquire_bus(url: str) -> ModbusBus:
                 f"bus {candidate.port} is already open with {bus.settings}, "
                 f"not {candidate.settings}"
             )
+        if unit in bus.units:
+            raise ModbusConfigError(f"unit {unit} on {candidate.port} is already in use")
+        bus.units.add(unit)
         bus.users += 1
     try:
         bus.open()
     except BaseException:
-        release_bus(bus)
+        release_bus(bus, unit)
         raise
     return bus
 
 
-def release_bus(bus: ModbusBus) -> None:
-    """Drop one user of ``bus``; the last one closes the port."""
+def release_bus(bus: ModbusBus, unit: int) -> None:
+    """Drop one user of ``bus`` and its unit; the last one closes the port."""
     with _buses_lock:
+        bus.units.discard(unit)
         bus.users -= 1
         if bus.users > 0:
             return

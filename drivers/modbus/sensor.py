@@ -101,7 +101,7 @@ class ModbusSensor:
         with self._lock:
             if self._bus is None:
                 try:
-                    self._bus = acquire_bus(self.url)
+                    self._bus = acquire_bus(self.url, self.unit)
                 except DriverError as exc:
                     self._set(exc.health, str(exc))
                     raise
@@ -111,7 +111,7 @@ class ModbusSensor:
         with self._lock:
             if self._bus is not None:
                 bus, self._bus = self._bus, None
-                release_bus(bus)
+                release_bus(bus, self.unit)
                 self._set(HealthState.OFFLINE, "closed")
 
     def __enter__(self) -> ModbusSensor:

@@ -255,3 +255,28 @@ def test_bus_that_vanishes_is_reported_then_no_device() -> None:
         assert sensor.health().state is HealthState.NO_DEVICE
     finally:
         sensor.close()
+
+
+def test_two_sensors_cannot_claim_one_unit(bus_sim: ModbusBusSimulator) -> None:
+    from drivers.modbus.errors import ModbusConfigError
+
+    first = create(bus_sim.url, {"profile": "sht20", "unit": 1})
+    second = create(bus_sim.url, {"profile": "sht20", "unit": 1})
+    first.open()
+    try:
+        with pytest.raises(ModbusConfigError, match=r"unit 1 on .* already in use"):
+            second.open()
+        assert first.poll()["temperature"] == 30.5
+    finally:
+        first.close()
+    second.open()  # free again once the first let go
+    second.close()
+
+
+def test_one_port_with_two_baud_rates_is_refused(bus_sim: ModbusBusSimulator) -> None:
+    from drivers.modbus.errors import ModbusConfigError
+
+    with create(bus_sim.url + "?baudrate=9600", {"profile": "sht20"}):
+        other = create(bus_sim.url + "?baudrate=19200", {"profile": "water_level", "unit": 2})
+        with pytest.raises(ModbusConfigError, match="already open"):
+            other.open()
