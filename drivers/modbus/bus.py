@@ -89,7 +89,9 @@ class ModbusBus:
         )
         client.captured = bytearray()
         if not client.connect():
-            raise NoDeviceError(f"cannot open Modbus bus on {self.port}")
+            raise NoDeviceError(
+                f"cannot open Modbus bus on {self.port} (in use by another process?)"
+            )
         self._client = client
 
     def close(self) -> None:

@@ -65,3 +65,18 @@ def test_exception_answer_is_reported(
     bus_sim.set_fault(1, "exception", code=6)
     assert main(["device", "modbus", "read", bus_sim.url, "--profile", "sht20"]) == 1
     assert "exception 6 (server device busy)" in capsys.readouterr().err
+
+
+def test_port_held_by_another_process_is_one_line(bus_sim: ModbusBusSimulator) -> None:
+    from drivers.modbus.polled import create
+
+    with create(bus_sim.url, {"profile": "sht20"}) as held:
+        held.poll()
+        argv = [sys.executable, "-m", "govedge.cli", "device", "modbus", "read", bus_sim.url]
+        done = subprocess.run(
+            [*argv, "--profile", "sht20"], capture_output=True, text=True, timeout=30
+        )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"govedge: error: cannot open Modbus bus on {bus_sim.url} (in use by another process?)\n"
+    )
