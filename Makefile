@@ -10,9 +10,10 @@ STAMP := $(VENV)/.installed
 
 # System packages the tests start for real: the broker, the PC/SC stack with the virtual reader,
 # PostgreSQL and InfluxDB for the hub's stores, Chromium for the consoles' browser tests,
-# the headers pyscard builds against, and a CJK font for rendered receipts.
+# the headers pyscard builds against, a CJK font for rendered receipts, and gcc for the stand-in
+# vendor libraries the ID-card tests compile.
 APT_PACKAGES := mosquitto mosquitto-clients pcscd vsmartcard-vpcd libpcsclite-dev swig socat \
-	influxdb postgresql chromium chromium-driver fonts-noto-cjk
+	influxdb postgresql chromium chromium-driver fonts-noto-cjk gcc
 
 .PHONY: help sysdeps install lint typecheck test test-only demo bench clean
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -47,8 +48,11 @@ API_GROUPS: list[ApiRoutes] = [
 ]
 
 Startup = Callable[[Hub, web.Application], None]
-EXTENSIONS: list[Startup] = []
-"""Hooks that add routes and listeners (rules, alarms, enrollment) to a hub being built."""
+
+EXTENSION_MODULES: tuple[str, ...] = ()
+"""Modules whose ``install(hub, app)`` adds routes, listeners and background tasks (rules and
+alarms, the emergency feed, enrollment) to a hub being built. API route groups they add go in
+``hub.extras["api_groups"]`` so that the OpenAPI document lists them."""
 
 
 def build_hub(config: HubConfig) -> Hub:
@@ -195,9 +199,11 @@ def create_app(config: HubConfig, *, start_mqtt: bool = True) -> web.Application
     app[HUB_KEY] = hub
     for group in API_GROUPS:
         group.install(app)
-    for extend in EXTENSIONS:
-        extend(hub, app)
-    app[OPENAPI_KEY] = openapi_document(API_GROUPS + hub.extras.get("api_groups", []), __version__)
+    for module in EXTENSION_MODULES:
+        importlib.import_module(module).install(hub, app)
+    app[OPENAPI_KEY] = openapi_document(
+        API_GROUPS + list(hub.extras.get("api_groups", [])), __version__
+    )
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC)

@@ -151,4 +151,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
+    import hub.alarms.tables  # noqa: F401  (registers the alarm tables on ``metadata``)
+
     metadata.create_all(engine)
