@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from firmware_configs.schema import parse_runtime_config
 from hub.api.routing import ApiRoutes
 from hub.api.util import blocking, body_json, hub_of, json_ok
 from hub.auth import OPERATE, READ
@@ -28,6 +29,7 @@ async def put_config(request: web.Request) -> web.Response:
     config = data.get("config")
     if not isinstance(config, dict):
         raise ValidationError("field 'config' must be an object")
+    parse_runtime_config(config, "config")  # refused here, before any device sees it
     await blocking(hub.registry.get, device_id)
     version = await blocking(hub.configs.set_desired, [device_id], config)
     return json_ok({"device_id": device_id, "version": version}, status=202)
@@ -63,6 +65,7 @@ async def create_rollout(request: web.Request) -> web.Response:
     config = data.get("config")
     if not isinstance(config, dict):
         raise ValidationError("field 'config' must be an object")
+    parse_runtime_config(config, "config")
     steps = data.get("steps", [10, 50, 100])
     if not isinstance(steps, list) or not all(isinstance(s, int | float) for s in steps):
         raise ValidationError("field 'steps' must be a list of percentages")

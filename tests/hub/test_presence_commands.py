@@ -164,7 +164,7 @@ async def test_rollout_halts_when_failures_pass_the_limit(
         "/api/v1/rollouts",
         json={
             "selector": {"site": site},
-            "config": {"poll_s": 5},
+            "config": {"publish": {"health_interval_s": 30}},
             "steps": [20, 100],
             "max_failures": 0,
         },
@@ -211,7 +211,11 @@ async def test_rollout_completes_step_by_step(hub_config, start_hub, device_fact
     _, ro = await rh.call(
         "POST",
         "/api/v1/rollouts",
-        json={"selector": {"site": site}, "config": {"poll_s": 5}, "steps": [25, 50]},
+        json={
+            "selector": {"site": site},
+            "config": {"publish": {"health_interval_s": 30}},
+            "steps": [25, 50],
+        },
     )
     reported: set[str] = set()
 
@@ -239,3 +243,29 @@ async def test_rollout_completes_step_by_step(hub_config, start_hub, device_fact
     assert done["progress"]["applied"] == 4
     device = await rh.get(f"/api/v1/devices/{next(iter(devs))}")
     assert device["config_version"] == ro["version"]
+
+
+async def test_invalid_config_is_refused_before_any_device_sees_it(
+    hub_config, start_hub, device_factory
+) -> None:
+    rh = await start_hub(hub_config())
+    dev = device_factory()
+    await _register(rh, dev.device_id)
+    status, body = await rh.call(
+        "PUT",
+        f"/api/v1/devices/{dev.device_id}/config",
+        json={"config": {"publish": {"health_interval_s": "often"}}},
+    )
+    assert status == 400 and "health_interval_s" in body["error"]
+    status, body = await rh.call(
+        "PUT",
+        f"/api/v1/devices/{dev.device_id}/config",
+        json={"config": {"drivers": [{"name": "x", "kind": "teleporter", "url": "/dev/null"}]}},
+    )
+    assert status == 400 and "teleporter" in body["error"]
+    status, body = await rh.call(
+        "PUT",
+        f"/api/v1/devices/{dev.device_id}/config",
+        json={"config": {"publish": {"health_interval_s": 30}}},
+    )
+    assert status == 202 and body["version"] == 1
