@@ -1,0 +1,168 @@
+"""The three consumers of the ingest benchmark, each run in its own process.
+
+* ``mosquitto_sub`` (the broker's raw drain, C, prints nothing we keep),
+* a bare paho-mqtt subscriber that only counts (the floor of any Python consumer),
+* the hub (``hub.app.create_app`` under an aiohttp runner, SQLite registry and telemetry).
+
+Every consumer first connects once with a persistent session (MQTT 5, clean start off, session
+expiry one day) and subscribes, then leaves; the load is published into its queue at the broker;
+then the consumer reconnects and drains it. The clock runs from just before that connect to the
+last message counted (for the hub: stored), so the rate is the consumer's alone, not bounded by
+the publishers sharing the two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any
+
+from bench.ingest_load import TOPIC_FILTER
+
+SESSION_EXPIRY_S = 86400
+CTX = mp.get_context("spawn")
+
+
+@dataclass
+class Progress:
+    """Shared between a consumer process and the bench: counts and times (time.monotonic)."""
+
+    count: Synchronized[int]
+    t0: Synchronized[float]
+    t_last: Synchronized[float]
+    ready: Any  # multiprocessing.Event
+    stop: Any  # multiprocessing.Event
+
+    @classmethod
+    def new(cls) -> Progress:
+        return cls(
+            CTX.Value("q", 0),  # type: ignore[arg-type]
+            CTX.Value("d", 0.0),  # type: ignore[arg-type]
+            CTX.Value("d", 0.0),  # type: ignore[arg-type]
+            CTX.Event(),
+            CTX.Event(),
+        )
+
+
+# mosquitto_sub ---------------------------------------------------------------------------------
+
+
+def mosquitto_sub_prime(host: str, port: int, client_id: str) -> None:
+    """Create the persistent session and its subscription, then leave."""
+    _mosquitto_sub(host, port, client_id, ["-E"], timeout=10)
+
+
+def mosquitto_sub_drain(host: str, port: int, client_id: str, total: int) -> float:
+    """Seconds mosquitto_sub takes to receive ``total`` queued messages (process start to exit)."""
+    started = time.monotonic()
+    _mosquitto_sub(host, port, client_id, ["-C", str(total)], timeout=120)
+    return time.monotonic() - started
+
+
+def _mosquitto_sub(host: str, port: int, client_id: str, extra: list[str], timeout: float) -> None:
+    binary = shutil.which("mosquitto_sub")
+    if not binary:
+        raise RuntimeError("mosquitto_sub is not installed (apt-get install mosquitto-clients)")
+    cmd = [binary, "-h", host, "-p", str(port), "-V", "5", "-c", "-x", str(SESSION_EXPIRY_S)]
+    cmd += ["-i", client_id, "-q", "1", "-t", TOPIC_FILTER, *extra]
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, timeout=timeout)
+
+
+# bare paho -------------------------------------------------------------------------------------
+
+
+def paho_counter(host: str, port: int, client_id: str, target: int, prog: Progress) -> None:
+    """Count messages and nothing else; with ``target`` 0, subscribe and leave."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    count = 0
+    subscribed = False
+    t_last = 0.0
+
+    def on_connect(client: mqtt.Client, *_: Any) -> None:
+        client.subscribe(TOPIC_FILTER, qos=1)
+
+    def on_subscribe(*_: Any) -> None:
+        nonlocal subscribed
+        subscribed = True
+
+    def on_message(_c: Any, _u: Any, _m: Any) -> None:
+        nonlocal count, t_last
+        count += 1
+        if count == target:
+            t_last = time.monotonic()
+
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+    )
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = SESSION_EXPIRY_S
+    props.ReceiveMaximum = 65535
+    prog.t0.value = time.monotonic()
+    client.connect(host, port, keepalive=60, clean_start=False, properties=props)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        client.loop(timeout=0.05)
+        if (target == 0 and subscribed) or (target and count >= target):
+            break
+    prog.count.value = count
+    prog.t_last.value = t_last
+    client.disconnect()
+    prog.ready.set()
+
+
+# the hub ---------------------------------------------------------------------------------------
+
+
+def hub_worker(config_json: bytes, prime: bool, prog: Progress) -> None:
+    """Run one hub worker until told to stop; publish its stored count and the time of it."""
+    asyncio.run(_hub_main(config_json, prime, prog))
+
+
+async def _hub_main(config_json: bytes, prime: bool, prog: Progress) -> None:
+    import msgspec
+    from aiohttp import web
+
+    from hub.app import create_app
+    from hub.config import HubConfig
+    from hub.context import HUB_KEY
+    from hub.pipeline import Accepted
+
+    config = msgspec.json.decode(config_json, type=HubConfig)
+    app = create_app(config)
+    hub = app[HUB_KEY]
+
+    def stored(_acc: Accepted) -> None:
+        # Listeners run after the batch is stored: this is the stored count.
+        prog.t_last.value = time.monotonic()
+        prog.count.value = hub.pipeline.accepted_total
+
+    hub.pipeline.listeners.append(stored)
+    runner = web.AppRunner(app)
+    prog.t0.value = time.monotonic()
+    await runner.setup()  # cleanup_ctx starts the MQTT link
+    if prime:
+        await asyncio.to_thread(hub.link.connected.wait, 10)
+        await asyncio.sleep(0.5)  # the SUBACK
+    prog.ready.set()
+    await asyncio.to_thread(prog.stop.wait)
+    await runner.cleanup()
+
+
+def start_process(target: Any, *args: Any) -> mp.process.BaseProcess:
+    proc = CTX.Process(target=target, args=args, daemon=True)
+    proc.start()
+    return proc
