@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import select
 import threading
-import tty
 from types import TracebackType
 from typing import Any
 
 from sim.fingerprint.device import SimulatedModule
+from sim.pty import close_fds, open_raw_pty
 
 
 class FingerprintSimulator:
@@ -30,9 +30,7 @@ class FingerprintSimulator:
     def start(self) -> FingerprintSimulator:
         if self._thread is not None:
             return self
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.url = os.ttyname(self._slave)
+        self._master, self._slave, self.url = open_raw_pty()
         self._stop.clear()
         self._thread = threading.Thread(target=self._serve, name="fingerprint-sim", daemon=True)
         self._thread.start()
@@ -43,12 +41,7 @@ class FingerprintSimulator:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
-        for fd in (self._master, self._slave):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close_fds(self._master, self._slave)
         self._master = self._slave = -1
 
     def __enter__(self) -> FingerprintSimulator:

@@ -11,11 +11,11 @@ import errno
 import os
 import threading
 import time
-import tty
 from datetime import UTC, datetime, timedelta
 
 from drivers.gnss.nmea import format_latitude, format_longitude, frame_sentence
 from sim.gnss.track import Track
+from sim.pty import close_fds, open_raw_pty
 
 KNOTS_PER_MPS = 3600.0 / 1852.0
 
@@ -123,11 +123,7 @@ class GnssSimulator:
     def start(self) -> GnssSimulator:
         if self._thread is not None:
             return self
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        tty.setraw(self._master)
-        os.set_blocking(self._master, False)
-        self.url = os.ttyname(self._slave)
+        self._master, self._slave, self.url = open_raw_pty(nonblocking_master=True)
         self._stop.clear()
         self._t0 = time.monotonic()
         self._thread = threading.Thread(target=self._talk, name="gnss-sim", daemon=True)
@@ -140,11 +136,7 @@ class GnssSimulator:
         self._stop.set()
         self._thread.join(timeout=2.0)
         self._thread = None
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_fds(self._master, self._slave)
         self._master = self._slave = -1
 
     def __enter__(self) -> GnssSimulator:

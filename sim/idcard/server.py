@@ -20,7 +20,6 @@ import os
 import select
 import threading
 import time
-import tty
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from drivers.idcard.codec import MIN_COMMAND_LENGTH, Command, FrameParser, encode_response
 from drivers.idcard.status import Status
 from sim.idcard.deck import DEFAULT_CARD, SimCard, build_deck
+from sim.pty import close_fds, open_raw_pty
 
 SIMPLE_FAULTS = {
     "no_card",
@@ -135,11 +135,7 @@ class IdCardSimulator:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> IdCardSimulator:
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        os.set_blocking(master, False)
-        self._master, self._slave = master, slave
-        self.url = os.ttyname(slave)
+        self._master, self._slave, self.url = open_raw_pty(nonblocking_master=True)
         self._stop.clear()
         self._thread = threading.Thread(target=self._serve, name="idcard-sim", daemon=True)
         self._thread.start()
@@ -150,12 +146,7 @@ class IdCardSimulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        for fd in (self._master, self._slave):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        close_fds(self._master, self._slave)
         self._master = self._slave = -1
 
     def __enter__(self) -> IdCardSimulator:

@@ -13,7 +13,6 @@ import os
 import select
 import threading
 import time
-import tty
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from drivers.modbus.rtu import ReadRequest, build_exception_response
 from govedge.errors import ConfigError
 from sim.modbus.curves import Curve
 from sim.modbus.device import Fault, SimDevice
+from sim.pty import close_fds, open_raw_pty
 
 FRAME_GAP_S = 0.004  # silence that ends a frame of unknown length (3.5 chars at 9600 baud)
 
@@ -107,10 +107,7 @@ class ModbusBusSimulator:
     def start(self) -> ModbusBusSimulator:
         if self._running:
             return self
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        tty.setraw(self._master)
-        self.url = os.ttyname(self._slave)
+        self._master, self._slave, self.url = open_raw_pty()
         self._wake_r, self._wake_w = os.pipe()
         self._running = True
         self._thread = threading.Thread(target=self._serve, name="modbus-sim", daemon=True)
@@ -124,11 +121,7 @@ class ModbusBusSimulator:
         os.write(self._wake_w, b"x")
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_fds(self._master, self._slave, self._wake_r, self._wake_w)
         self._master = self._slave = self._wake_r = self._wake_w = -1
 
     def __enter__(self) -> ModbusBusSimulator:

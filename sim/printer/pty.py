@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import select
 import threading
-import tty
 from pathlib import Path
 
 from sim.printer.engine import PrinterEngine
 from sim.printer.parser import EscPosParser
+from sim.pty import close_fds, open_raw_pty
 
 
 class PtyPrinterSimulator:
@@ -17,9 +17,7 @@ class PtyPrinterSimulator:
 
     def __init__(self, *, paper: int = 80, out_dir: Path | None = None) -> None:
         self.engine = PrinterEngine(paper=paper, out_dir=out_dir)
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.path = os.ttyname(self._slave)
+        self._master, self._slave, self.path = open_raw_pty()
         self.parser = EscPosParser()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="printer-pty", daemon=True)
@@ -35,11 +33,7 @@ class PtyPrinterSimulator:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2.0)
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_fds(self._master, self._slave)
 
     def __enter__(self) -> PtyPrinterSimulator:
         return self.start()
