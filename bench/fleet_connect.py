@@ -1,0 +1,134 @@
+"""Fleet-connect benchmark: scale-mode devices against a real Mosquitto started here.
+
+* devices connected, and their connection rate beside bare sequential paho clients (connect,
+  CONNACK, next) in the same run;
+* QoS 1 telemetry acknowledged per second at 1 message a second per device, beside the offered
+  load;
+* reconnect-storm recovery: the broker is killed and restarted on the same port, and every
+  device must be back (jittered backoff) within 60 s; beside the cold connect of the same fleet.
+
+Run: ``python -m bench.fleet_connect [--quick] [--devices N]``. The full run uses 10 000 devices,
+``--quick`` (or GOVEDGE_BENCH_QUICK=1) 1 000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+
+from bench.common import BenchResult
+
+FULL_DEVICES = 10_000
+QUICK_DEVICES = 1_000
+BASELINE_CLIENTS = 300
+
+
+def paho_sequential_rate(host: str, port: int, n: int) -> float:
+    """Connections a second of bare paho clients opened one after another (CONNECT..CONNACK)."""
+    import paho.mqtt.client as mqtt
+
+    clients = []
+    start = time.perf_counter()
+    for i in range(n):
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"paho-base-{i}")
+        c.connect(host, port, keepalive=60)
+        while not c.is_connected():
+            c.loop(timeout=0.05)
+        clients.append(c)
+    elapsed = time.perf_counter() - start
+    for c in clients:
+        c.disconnect()
+    return n / elapsed
+
+
+async def _measure(n: int, rate_window_s: float) -> list[BenchResult]:
+    from govedge.broker import MosquittoBroker, raise_nofile_limit
+    from sim.fleet import FleetLayout, ScaleFleet
+
+    raise_nofile_limit(1 << 17)
+    broker = MosquittoBroker()
+    broker.start()
+    try:
+        base_rate = await asyncio.to_thread(
+            paho_sequential_rate, broker.host, broker.port, BASELINE_CLIENTS
+        )
+        fleet = ScaleFleet(FleetLayout.generate(n), broker.url, owned_broker=broker)
+        t0 = time.perf_counter()
+        await fleet.start()
+        all_in = await fleet.wait_connected(within_s=120)
+        cold_s = time.perf_counter() - t0
+        connected = fleet.stats.connected
+        await asyncio.sleep(2.0)  # let the first second of telemetry settle
+        a0, t1 = fleet.stats.acked, time.perf_counter()
+        await asyncio.sleep(rate_window_s)
+        msg_rate = (fleet.stats.acked - a0) / (time.perf_counter() - t1)
+
+        t2 = time.perf_counter()
+        await fleet.restart_broker(0.0)
+        await asyncio.sleep(0.5)
+        back = await fleet.wait_connected(within_s=90)
+        storm_s = time.perf_counter() - t2
+        await fleet.stop()
+    finally:
+        broker.close()
+    note = "" if all_in else f"only {connected} of {n} connected within 120 s"
+    return [
+        BenchResult(
+            "fleet_connect.devices_connected",
+            connected,
+            "devices",
+            n,
+            "devices started",
+            goal=f"{n}",
+            notes=note,
+        ),
+        BenchResult(
+            "fleet_connect.connect_rate",
+            connected / cold_s,
+            "conn/s",
+            base_rate,
+            f"{BASELINE_CLIENTS} sequential paho clients",
+            goal="10 k devices connected",
+        ),
+        BenchResult(
+            "fleet_connect.messages",
+            msg_rate,
+            "msg/s",
+            n / fleet.interval_s,
+            "offered load, 1 msg/s per device",
+            goal=">= 0.95 of offered",
+        ),
+        BenchResult(
+            "fleet_connect.storm_recovery",
+            storm_s,
+            "s",
+            cold_s,
+            "cold connect",
+            higher_is_better=False,
+            goal="< 60 s",
+            notes="broker killed and restarted" + ("" if back else "; NOT all back"),
+        ),
+    ]
+
+
+def run(quick: bool | None = None, devices: int | None = None) -> list[BenchResult]:
+    if quick is None:
+        quick = os.environ.get("GOVEDGE_BENCH_QUICK") == "1"
+    n = devices or (QUICK_DEVICES if quick else FULL_DEVICES)
+    return asyncio.run(_measure(n, 5.0 if quick else 10.0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--devices", type=int)
+    args = parser.parse_args(argv)
+    for result in run(args.quick, args.devices):
+        print(result.line(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,385 @@
+"""Scale mode: thousands of lightweight devices speaking the exact MQTT contract from one asyncio
+loop. Each device has a retained birth and last will carrying its boot id, publishes QoS 1
+telemetry once per interval with its own sequence numbers, resends unacknowledged messages after
+a reconnect, and reconnects with full-jitter exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from govedge.broker import BrokerURL, MosquittoBroker
+from govedge.contract import (
+    Channel,
+    Event,
+    EventData,
+    Status,
+    StatusData,
+    Telemetry,
+    encode,
+    topic,
+)
+from govedge.contract.topics import DEFAULT_ROOT
+from govedge.errors import GovedgeError
+from sim.fleet import mqtt_codec as mq
+from sim.fleet.layout import FleetLayout, SimDeviceSpec
+
+KEEPALIVE_S = 60
+MAX_INFLIGHT = 200
+TICKS_PER_INTERVAL = 10
+
+
+class FleetError(GovedgeError):
+    """The simulated fleet could not do what was asked."""
+
+
+@dataclass(slots=True)
+class FleetStats:
+    """Counters of the whole fleet since start."""
+
+    devices: int = 0
+    connected: int = 0
+    connects: int = 0
+    connect_failures: int = 0
+    disconnects: int = 0
+    sent: int = 0
+    acked: int = 0
+    resent: int = 0
+    skipped_backlog: int = 0
+
+
+class LiteDevice(asyncio.Protocol):
+    """One device: its MQTT session, values and counters."""
+
+    def __init__(self, spec: SimDeviceSpec, fleet: ScaleFleet) -> None:
+        self.spec = spec
+        self.fleet = fleet
+        self.boot_id = uuid.uuid4().hex
+        self.seq = 0
+        self.values: dict[str, float] = dict(spec.baseline)
+        self.stuck: set[str] = set()
+        self.link_up = asyncio.Event()
+        self.link_up.set()
+        self.transport: asyncio.Transport | None = None
+        self.connected = False
+        self._reader = mq.PacketReader()
+        self._connack: asyncio.Future[int] | None = None
+        self._lost: asyncio.Future[None] | None = None
+        self._inflight: dict[int, bytes] = {}
+        self._next_pid = 0
+        self._topic_telemetry = topic(spec.device_id, Channel.TELEMETRY, fleet.root)
+        self._topic_status = topic(spec.device_id, Channel.STATUS, fleet.root)
+        self._topic_event = topic(spec.device_id, Channel.EVENT, fleet.root)
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            packets = self._reader.feed(data)
+        except mq.MqttProtocolError:
+            self.drop()
+            return
+        for pkt in packets:
+            if pkt.kind == mq.PUBACK:
+                if self._inflight.pop(pkt.packet_id, None) is not None:
+                    self.fleet.stats.acked += 1
+            elif pkt.kind == mq.CONNACK and self._connack and not self._connack.done():
+                self._connack.set_result(pkt.connack_code)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.connected:
+            self.fleet.stats.connected -= 1
+            self.fleet.stats.disconnects += 1
+        self.connected = False
+        self.transport = None
+        self._reader = mq.PacketReader()
+        if self._connack and not self._connack.done():
+            self._connack.set_result(-1)
+        if self._lost and not self._lost.done():
+            self._lost.set_result(None)
+
+    # actions
+    def drop(self) -> None:
+        """Lose the connection abruptly (no DISCONNECT), so the broker publishes the will."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _pid(self) -> int:
+        self._next_pid = self._next_pid % 65535 + 1
+        return self._next_pid
+
+    def _status(self, online: bool, reason: str = "") -> bytes:
+        return encode(
+            Status(
+                device_id=self.spec.device_id,
+                boot_id=self.boot_id,
+                seq=self.seq,
+                ts=time.time(),
+                data=StatusData(
+                    online=online,
+                    keepalive=KEEPALIVE_S,
+                    model=self.spec.model,
+                    firmware="sim-1",
+                    reason=reason,
+                ),
+            )
+        )
+
+    def _send_qos1(self, topic_name: str, payload: bytes, retain: bool = False) -> None:
+        if self.transport is None:
+            return
+        pid = self._pid()
+        packet = mq.publish(topic_name, payload, qos=1, packet_id=pid, retain=retain)
+        self._inflight[pid] = packet
+        self.transport.write(packet)
+        self.fleet.stats.sent += 1
+
+    def publish_telemetry(self, noise: float) -> None:
+        if not self.connected:
+            return
+        if len(self._inflight) >= MAX_INFLIGHT:
+            self.fleet.stats.skipped_backlog += 1
+            return
+        rnd = random.random
+        data = {
+            k: v if k in self.stuck else v + noise * (abs(v) or 1.0) * (rnd() - 0.5)
+            for k, v in self.values.items()
+        }
+        for k in self.stuck:
+            self.values[k] = data[k]
+        self.seq += 1
+        payload = encode(
+            Telemetry(
+                device_id=self.spec.device_id,
+                boot_id=self.boot_id,
+                seq=self.seq,
+                ts=time.time(),
+                data=data,
+            )
+        )
+        self._send_qos1(self._topic_telemetry, payload)
+
+    def send_event(self, kind: str, severity: str, message: str) -> None:
+        if not self.connected:
+            return
+        self.seq += 1
+        payload = encode(
+            Event(
+                device_id=self.spec.device_id,
+                boot_id=self.boot_id,
+                seq=self.seq,
+                ts=time.time(),
+                data=EventData(kind=kind, severity=severity, message=message),  # type: ignore[arg-type]
+            )
+        )
+        self._send_qos1(self._topic_event, payload)
+
+    async def _connect_once(self) -> bool:
+        fleet = self.fleet
+        loop = asyncio.get_running_loop()
+        async with fleet.connect_slots:
+            try:
+                await loop.create_connection(lambda: self, fleet.broker.host, fleet.broker.port)
+            except OSError:
+                return False
+            assert self.transport is not None
+            self._connack = loop.create_future()
+            self._lost = loop.create_future()
+            self.transport.write(
+                mq.connect(
+                    self.spec.device_id,
+                    KEEPALIVE_S,
+                    will_topic=self._topic_status,
+                    will_payload=self._status(False, "connection lost"),
+                )
+            )
+            try:
+                code = await asyncio.wait_for(self._connack, fleet.connect_timeout_s)
+            except TimeoutError:
+                code = -1
+            if code != 0:
+                self.drop()
+                return False
+        self.connected = True
+        fleet.stats.connected += 1
+        fleet.stats.connects += 1
+        unacked = list(self._inflight.values())
+        self._send_qos1(self._topic_status, self._status(True), retain=True)
+        if unacked and self.transport is not None:
+            # QoS 1: what the broker never acknowledged goes again, marked as a redelivery.
+            for packet in unacked:
+                self.transport.write(mq.set_dup(packet))
+                fleet.stats.resent += 1
+        return True
+
+    async def run(self) -> None:
+        """Stay connected while the link is up: connect, wait for loss, back off, again."""
+        attempt = 0
+        fleet = self.fleet
+        while fleet.running:
+            await self.link_up.wait()
+            if await self._connect_once():
+                attempt = 0
+                lost = self._lost
+                assert lost is not None
+                await self._keepalive_until(lost)
+                if not fleet.running:
+                    return
+                delay = random.uniform(0, fleet.backoff_base_s)
+            else:
+                fleet.stats.connect_failures += 1
+                attempt += 1
+                delay = random.uniform(
+                    0, min(fleet.backoff_cap_s, fleet.backoff_base_s * 2**attempt)
+                )
+            await asyncio.sleep(delay)
+
+    async def _keepalive_until(self, lost: asyncio.Future[None]) -> None:
+        while not lost.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(lost), KEEPALIVE_S / 2)
+            except TimeoutError:
+                if self.transport is not None:
+                    self.transport.write(mq.PINGREQ_PACKET)
+
+    async def disconnect(self) -> None:
+        """A clean goodbye: offline status, then DISCONNECT (the will is discarded)."""
+        if self.transport is not None and self.connected:
+            self.transport.write(
+                mq.publish(self._topic_status, self._status(False, "shutdown"), qos=0, retain=True)
+            )
+            self.transport.write(mq.DISCONNECT_PACKET)
+            self.transport.close()
+
+
+class ScaleFleet:
+    """Many LiteDevices in one asyncio loop, driven by a scenario through the target methods
+    (set_value, stick, set_link, send_event, reconnect_storm, restart_broker)."""
+
+    def __init__(
+        self,
+        layout: FleetLayout,
+        broker_url: str,
+        interval_s: float = 1.0,
+        root: str = DEFAULT_ROOT,
+        noise: float = 0.01,
+        connect_concurrency: int = 256,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 10.0,
+        owned_broker: MosquittoBroker | None = None,
+    ) -> None:
+        self.layout = layout
+        self.broker = BrokerURL.parse(broker_url)
+        if self.broker.tls:
+            raise FleetError("scale mode speaks plain MQTT on loopback; mqtts:// is not supported")
+        self.interval_s = interval_s
+        self.root = root
+        self.noise = noise
+        self.connect_timeout_s = 15.0
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.owned_broker = owned_broker
+        self.stats = FleetStats(devices=len(layout.devices))
+        self.running = False
+        self._concurrency = connect_concurrency
+        self.connect_slots: asyncio.Semaphore
+        self.devices: dict[str, LiteDevice] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start every device (connections open at the pace the connect slots allow)."""
+        from govedge.broker import raise_nofile_limit
+
+        limit = raise_nofile_limit(1 << 17)
+        if limit < len(self.layout.devices) + 256:
+            raise FleetError(
+                f"open-file limit {limit} is too low for {len(self.layout.devices)} devices"
+            )
+        self.connect_slots = asyncio.Semaphore(self._concurrency)
+        self.running = True
+        self.devices = {s.device_id: LiteDevice(s, self) for s in self.layout.devices}
+        self._tasks = [asyncio.create_task(d.run()) for d in self.devices.values()]
+        self._tasks.append(asyncio.create_task(self._ticker()))
+
+    async def wait_connected(self, count: int | None = None, within_s: float = 60.0) -> bool:
+        """True once ``count`` (default: all) devices are connected."""
+        want = len(self.devices) if count is None else count
+        deadline = time.monotonic() + within_s
+        while self.stats.connected < want:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    async def _ticker(self) -> None:
+        devices = list(self.devices.values())
+        step = self.interval_s / TICKS_PER_INTERVAL
+        tick = 0
+        next_at = time.monotonic()
+        while self.running:
+            slot = tick % TICKS_PER_INTERVAL
+            for dev in devices[slot::TICKS_PER_INTERVAL]:
+                dev.publish_telemetry(self.noise)
+            tick += 1
+            next_at += step
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    async def stop(self) -> None:
+        self.running = False
+        for dev in self.devices.values():
+            await dev.disconnect()
+        await asyncio.sleep(0.05)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for dev in self.devices.values():
+            dev.drop()
+
+    # scenario target
+    def specs(self) -> tuple[SimDeviceSpec, ...]:
+        return self.layout.devices
+
+    def set_value(self, device_id: str, quantity: str, value: float) -> None:
+        dev = self.devices[device_id]
+        if quantity not in dev.stuck:
+            dev.values[quantity] = value
+
+    def stick(self, device_id: str, quantity: str, stuck: bool) -> None:
+        dev = self.devices[device_id]
+        if stuck:
+            dev.stuck.add(quantity)
+        else:
+            dev.stuck.discard(quantity)
+
+    def set_link(self, device_ids: Iterable[str], up: bool) -> None:
+        for device_id in device_ids:
+            dev = self.devices[device_id]
+            if up:
+                dev.link_up.set()
+            else:
+                dev.link_up.clear()
+                dev.drop()
+
+    def send_event(self, device_id: str, kind: str, severity: str, message: str) -> None:
+        self.devices[device_id].send_event(kind, severity, message)
+
+    def reconnect_storm(self) -> None:
+        """Every device loses its connection at the same instant."""
+        for dev in self.devices.values():
+            dev.drop()
+
+    async def restart_broker(self, down_s: float) -> None:
+        """Kill the broker, keep it down ``down_s`` seconds, start it on the same port."""
+        if self.owned_broker is None:
+            raise FleetError("broker_restart needs a broker the simulator started (omit --broker)")
+        await asyncio.to_thread(self.owned_broker.kill)
+        await asyncio.sleep(down_s)
+        await asyncio.to_thread(self.owned_broker.start)
