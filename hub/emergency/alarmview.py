@@ -1,0 +1,67 @@
+"""Alarm rows as the API shows them, and reading the alarm event log by cursor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from hub.alarms.tables import alarm_events, alarms
+
+HIDDEN = {"active_key"}
+
+
+def alarm_dict(row: Any) -> dict[str, Any]:
+    """An ``alarms`` row as a JSON-ready dict (every column but the uniqueness key)."""
+    m = row._mapping
+    return {str(k): m[k] for k in m if k not in HIDDEN}
+
+
+def event_dict(row: Any) -> dict[str, Any]:
+    """One feed message: the event's cursor, kind and the alarm after it."""
+    return {
+        "cursor": int(row.id),
+        "kind": row.kind,
+        "alarm_id": int(row.alarm_id),
+        "device_id": row.device_id,
+        "rule_id": row.rule_id,
+        "severity": row.severity,
+        "ts": row.ts,
+        "alarm": row.payload,
+    }
+
+
+def events_after(engine: Engine, cursor: int, limit: int = 500) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(alarm_events)
+            .where(alarm_events.c.id > cursor)
+            .order_by(alarm_events.c.id)
+            .limit(limit)
+        )
+        return [event_dict(r) for r in rows]
+
+
+def last_cursor(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.max(alarm_events.c.id))).scalar() or 0)
+
+
+def append_event(conn: Connection, alarm_id: int, kind: str, ts: float) -> dict[str, Any]:
+    """Append an event with the alarm's current state as payload; returns that state."""
+    row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
+    assert row is not None
+    alarm = alarm_dict(row)
+    conn.execute(
+        alarm_events.insert().values(
+            alarm_id=alarm_id,
+            device_id=row.device_id,
+            rule_id=row.rule_id,
+            kind=kind,
+            severity=row.severity,
+            ts=ts,
+            payload=alarm,
+        )
+    )
+    return alarm

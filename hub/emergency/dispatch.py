@@ -1,0 +1,284 @@
+"""Response teams, supplies and shelters; assigning an alarm to a team and tracking it.
+
+An assignment moves ``assigned -> en_route -> on_site -> resolved`` (a team may be replaced at
+any point before ``resolved``). Each step updates the alarm row and appends an alarm event
+(``assigned`` or ``dispatch``) in the same transaction, so the feed and webhooks carry it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from govedge.logs import fields
+from hub.alarms.tables import alarms
+from hub.db import devices
+from hub.emergency.alarmview import alarm_dict, append_event
+from hub.emergency.geo import distance_m
+from hub.emergency.tables import resources
+from hub.errors import NotFoundError, ValidationError
+
+log = logging.getLogger("govedge.hub.dispatch")
+
+KINDS = ("team", "supply", "shelter")
+STATES = ("assigned", "en_route", "on_site", "resolved")
+NEXT: dict[str, tuple[str, ...]] = {
+    "": ("assigned",),
+    "assigned": ("en_route", "on_site", "resolved"),
+    "en_route": ("on_site", "resolved"),
+    "on_site": ("resolved",),
+    "resolved": (),
+}
+RESOURCE_FIELDS = {
+    "kind",
+    "name",
+    "lat",
+    "lon",
+    "capacity",
+    "available",
+    "unit",
+    "contact",
+    "notes",
+}
+
+
+def resource_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "name": row.name,
+        "location": {"lat": row.lat, "lon": row.lon},
+        "capacity": row.capacity,
+        "available": row.available,
+        "unit": row.unit,
+        "contact": row.contact,
+        "notes": row.notes,
+        "updated": row.updated,
+    }
+
+
+def _number(data: dict[str, Any], name: str, lo: float, hi: float) -> float:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise ValidationError(f"field {name!r} must be a number between {lo:g} and {hi:g}")
+    return float(value)
+
+
+def _count(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(f"field {name!r} must be an integer, 0 or more")
+    return value
+
+
+def _text(data: dict[str, Any], name: str, limit: int) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str) or len(value) > limit:
+        raise ValidationError(f"field {name!r} must be a string of at most {limit} characters")
+    return value
+
+
+def check_resource(data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+    """The validated column values of a resource body (every required field unless partial)."""
+    if "location" in data:
+        loc = data.pop("location")
+        if not isinstance(loc, dict):
+            raise ValidationError("field 'location' must be an object with lat and lon")
+        data.setdefault("lat", loc.get("lat"))
+        data.setdefault("lon", loc.get("lon"))
+    unknown = set(data) - RESOURCE_FIELDS
+    if unknown:
+        raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
+    required = () if partial else ("kind", "name", "lat", "lon")
+    for name in required:
+        if name not in data:
+            raise ValidationError(f"field {name!r} is required")
+    values: dict[str, Any] = {}
+    if "kind" in data:
+        if data["kind"] not in KINDS:
+            raise ValidationError(f"field 'kind' must be one of {', '.join(KINDS)}")
+        values["kind"] = data["kind"]
+    if "name" in data:
+        values["name"] = _text(data, "name", 200)
+        if not values["name"].strip():
+            raise ValidationError("field 'name' must not be empty")
+    if "lat" in data:
+        values["lat"] = _number(data, "lat", -90, 90)
+    if "lon" in data:
+        values["lon"] = _number(data, "lon", -180, 180)
+    for name in ("capacity", "available"):
+        if name in data:
+            values[name] = _count(data, name)
+    for name, limit in (("unit", 32), ("contact", 200), ("notes", 2000)):
+        if name in data:
+            values[name] = _text(data, name, limit)
+    if not partial:
+        values.setdefault("capacity", 0)
+        values.setdefault("available", values["capacity"])
+    return values
+
+
+class DispatchService:
+    """Resource CRUD, nearest resources of an alarm, and assignments."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- resources -----------------------------------------------------------------------
+
+    def create_resource(self, data: dict[str, Any]) -> dict[str, Any]:
+        values = check_resource(dict(data))
+        with self.engine.begin() as conn:
+            new_id = conn.execute(
+                resources.insert().values(**values, updated=time.time())
+            ).inserted_primary_key
+        assert new_id is not None
+        return self.get_resource(int(new_id[0]))
+
+    def get_resource(self, resource_id: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(resources).where(resources.c.id == resource_id)).first()
+        if row is None:
+            raise NotFoundError(f"no resource {resource_id}")
+        return resource_dict(row)
+
+    def list_resources(self, kind: str = "") -> list[dict[str, Any]]:
+        if kind and kind not in KINDS:
+            raise ValidationError(f"query parameter 'kind' must be one of {', '.join(KINDS)}")
+        query = sa.select(resources).order_by(resources.c.kind, resources.c.name)
+        if kind:
+            query = query.where(resources.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [resource_dict(r) for r in conn.execute(query)]
+
+    def update_resource(self, resource_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        values = check_resource(dict(data), partial=True)
+        self.get_resource(resource_id)
+        with self.engine.begin() as conn:
+            conn.execute(
+                resources.update()
+                .where(resources.c.id == resource_id)
+                .values(**values, updated=time.time())
+            )
+        return self.get_resource(resource_id)
+
+    def delete_resource(self, resource_id: int) -> None:
+        self.get_resource(resource_id)
+        with self.engine.begin() as conn:
+            conn.execute(resources.delete().where(resources.c.id == resource_id))
+
+    # --- alarms --------------------------------------------------------------------------
+
+    def alarm_location(self, alarm_id: int) -> tuple[dict[str, Any], float | None, float | None]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(alarms, devices.c.lat.label("dev_lat"), devices.c.lon.label("dev_lon"))
+                .select_from(alarms.outerjoin(devices, devices.c.id == alarms.c.device_id))
+                .where(alarms.c.id == alarm_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no alarm {alarm_id}")
+        alarm = alarm_dict(row)
+        alarm.pop("dev_lat", None)
+        alarm.pop("dev_lon", None)
+        return alarm, row.dev_lat, row.dev_lon
+
+    def nearest(self, alarm_id: int, kind: str = "", limit: int = 5) -> dict[str, Any]:
+        """The resources nearest the alarm's device, by great-circle distance."""
+        alarm, lat, lon = self.alarm_location(alarm_id)
+        if lat is None or lon is None:
+            raise ValidationError(
+                f"device {alarm['device_id']!r} of alarm {alarm_id} has no location"
+            )
+        items = []
+        for res in self.list_resources(kind):
+            loc = res["location"]
+            res["distance_m"] = round(distance_m(lat, lon, loc["lat"], loc["lon"]), 1)
+            items.append(res)
+        items.sort(key=lambda r: r["distance_m"])
+        return {"alarm_id": alarm_id, "location": {"lat": lat, "lon": lon}, "items": items[:limit]}
+
+    def assign(self, alarm_id: int, team_id: Any, by: str, note: str = "") -> dict[str, Any]:
+        if isinstance(team_id, bool) or not isinstance(team_id, int):
+            raise ValidationError("field 'team' must be the integer id of a team")
+        team = self.get_resource(team_id)
+        if team["kind"] != "team":
+            raise ValidationError(f"resource {team_id} is a {team['kind']}, not a team")
+        now = time.time()
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
+            if row is None:
+                raise NotFoundError(f"no alarm {alarm_id}")
+            if row.dispatch_state == "resolved":
+                raise ValidationError(f"alarm {alarm_id} is resolved; nothing to assign")
+            conn.execute(
+                alarms.update()
+                .where(alarms.c.id == alarm_id)
+                .values(assigned_team=str(team_id), dispatch_state="assigned", updated_at=now)
+            )
+            alarm = append_event(conn, alarm_id, "assigned", now)
+        log.info(
+            "alarm_assigned",
+            extra=fields(alarm=alarm_id, team=team_id, by=by, note=note[:200]),
+        )
+        return alarm
+
+    def advance(self, alarm_id: int, state: Any, by: str, note: str = "") -> dict[str, Any]:
+        if state not in STATES[1:]:
+            raise ValidationError(f"field 'state' must be one of {', '.join(STATES[1:])}")
+        now = time.time()
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
+            if row is None:
+                raise NotFoundError(f"no alarm {alarm_id}")
+            current = row.dispatch_state or ""
+            if state not in NEXT.get(current, ()):
+                raise ValidationError(
+                    f"alarm {alarm_id} is {current or 'not assigned'}; it cannot become {state}"
+                )
+            updated = conn.execute(
+                alarms.update()
+                .where(alarms.c.id == alarm_id, alarms.c.dispatch_state == current)
+                .values(dispatch_state=state, updated_at=now)
+            ).rowcount
+            if updated != 1:
+                raise ValidationError(f"alarm {alarm_id} changed meanwhile; try again")
+            alarm = append_event(conn, alarm_id, "dispatch", now)
+        log.info("alarm_dispatch", extra=fields(alarm=alarm_id, state=state, by=by))
+        return alarm
+
+    def acknowledge(self, alarm_id: int, by: str, note: str = "") -> dict[str, Any]:
+        """Acknowledge an alarm (used only when the alarms module does not route it)."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
+            if row is None:
+                raise NotFoundError(f"no alarm {alarm_id}")
+            if row.acknowledged:
+                return alarm_dict(row)
+            conn.execute(
+                alarms.update()
+                .where(alarms.c.id == alarm_id)
+                .values(acknowledged=True, ack_by=by, ack_at=now, ack_note=note, updated_at=now)
+            )
+            return append_event(conn, alarm_id, "acknowledged", now)
+
+    def board(self) -> list[dict[str, Any]]:
+        """Alarms the center still has in hand: active, or dispatched and not resolved."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(alarms)
+                .where(
+                    sa.or_(
+                        alarms.c.state == "active",
+                        alarms.c.dispatch_state.in_(STATES[:3]),
+                    )
+                )
+                .order_by(alarms.c.raised_at.desc())
+                .limit(1000)
+            )
+            return [alarm_dict(r) for r in rows]

@@ -1,0 +1,174 @@
+"""The alarm feed over WebSocket: replay from a cursor, then live events, nothing missed.
+
+The database is the source of truth, so several hub workers serve the same feed: each worker
+polls the highest ``alarm_events`` id (every ``poll_s``, or at once when kicked by a pipeline
+listener or a local write) and wakes its clients, and each client reads the rows after its own
+cursor. On PostgreSQL an id can become visible after a higher one (two transactions committing
+out of order), so a client never skips a hole in the ids until it has waited ``gap_wait_s`` for
+it to fill; a hole that stays is a rolled-back insert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import msgspec
+from aiohttp import WSMsgType, web
+from sqlalchemy.engine import Engine
+
+from govedge.logs import fields
+from hub.emergency.alarmview import events_after, last_cursor
+from hub.errors import ValidationError
+
+log = logging.getLogger("govedge.hub.feed")
+
+BATCH = 500
+
+
+class FeedNotifier:
+    """Tracks the newest event id on this worker and wakes the clients waiting for it."""
+
+    def __init__(self, engine: Engine, poll_s: float = 0.05) -> None:
+        self.engine = engine
+        self.poll_s = poll_s
+        self.latest = 0
+        self._changed = asyncio.Condition()
+        self._kick = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.clients = 0
+
+    def kick(self) -> None:
+        """Ask for an immediate look at the table; safe from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._kick.set)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        while True:
+            try:
+                latest = await asyncio.to_thread(last_cursor, self.engine)
+            except Exception:
+                log.exception("feed_poll_failed")
+                latest = self.latest
+            if latest != self.latest:
+                self.latest = latest
+                async with self._changed:
+                    self._changed.notify_all()
+            try:
+                await asyncio.wait_for(self._kick.wait(), self.poll_s)
+            except TimeoutError:
+                pass
+            self._kick.clear()
+
+    async def wait_beyond(self, cursor: int, wait_s: float) -> None:
+        """Return when an event after ``cursor`` may exist, or after ``wait_s`` seconds."""
+        if self.latest > cursor:
+            return
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.latest > cursor), wait_s)
+            except TimeoutError:
+                pass
+
+
+def parse_cursor(raw: str | None, latest: int) -> int:
+    if raw is None or raw == "":
+        return 0
+    if raw == "latest":
+        return latest
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError("query parameter 'cursor' must be an integer or 'latest'") from None
+    if value < 0:
+        raise ValidationError("query parameter 'cursor' must be 0 or more")
+    return value
+
+
+class FeedSession:
+    """One client's stream: the events after its cursor, in id order, each sent once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        notifier: FeedNotifier,
+        ws: web.WebSocketResponse,
+        cursor: int,
+        gap_wait_s: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.notifier = notifier
+        self.ws = ws
+        self.cursor = cursor
+        self.gap_wait_s = gap_wait_s
+        self._gap_since: float | None = None
+
+    def _ready(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows that may go out now: up to the first hole younger than ``gap_wait_s``."""
+        out: list[dict[str, Any]] = []
+        expected = self.cursor + 1
+        for row in rows:
+            if row["cursor"] != expected:
+                now = time.monotonic()
+                if self._gap_since is None:
+                    self._gap_since = now
+                if now - self._gap_since < self.gap_wait_s:
+                    break
+            self._gap_since = None
+            out.append(row)
+            expected = row["cursor"] + 1
+        return out
+
+    async def pump(self) -> None:
+        while not self.ws.closed:
+            rows = await asyncio.to_thread(events_after, self.engine, self.cursor, BATCH)
+            ready = self._ready(rows)
+            for row in ready:
+                row["type"] = "event"
+                await self.ws.send_str(msgspec.json.encode(row).decode())
+                self.cursor = row["cursor"]
+            if len(ready) == BATCH:
+                continue
+            if len(ready) < len(rows):
+                await asyncio.sleep(self.notifier.poll_s)  # waiting for a hole to fill
+            else:
+                await self.notifier.wait_beyond(self.cursor, 15.0)
+
+
+async def serve_feed(
+    request: web.Request, engine: Engine, notifier: FeedNotifier, gap_wait_s: float
+) -> web.WebSocketResponse:
+    cursor = parse_cursor(request.query.get("cursor"), notifier.latest)
+    ws = web.WebSocketResponse(heartbeat=20.0)
+    await ws.prepare(request)
+    session = FeedSession(engine, notifier, ws, cursor, gap_wait_s)
+    await ws.send_str(
+        msgspec.json.encode({"type": "hello", "cursor": cursor, "latest": notifier.latest}).decode()
+    )
+    notifier.clients += 1
+    log.info("feed_client_connected", extra=fields(cursor=cursor, clients=notifier.clients))
+    pump = asyncio.create_task(session.pump())
+    try:
+        async for msg in ws:
+            if msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                break
+            # Clients have nothing to say; a "ping" text gets the current cursor back.
+            if msg.type == WSMsgType.TEXT and msg.data == "ping":
+                await ws.send_str(
+                    msgspec.json.encode({"type": "pong", "cursor": session.cursor}).decode()
+                )
+    finally:
+        pump.cancel()
+        try:
+            await pump
+        except (asyncio.CancelledError, ConnectionError):
+            pass
+        except Exception:
+            log.exception("feed_client_failed")
+        notifier.clients -= 1
+        log.info("feed_client_gone", extra=fields(cursor=session.cursor))
+    return ws

@@ -1,0 +1,15 @@
+"""Great-circle distance (haversine) on a spherical Earth, good to about 0.5 %."""
+
+from __future__ import annotations
+
+import math
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))

@@ -1,0 +1,89 @@
+"""``install(hub, app)``: the emergency feed, webhooks, dispatch and console on a hub worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from hub.context import Hub
+from hub.emergency.api import EMERGENCY_KEY, Emergency, ack_routes, routes
+from hub.emergency.dispatch import DispatchService
+from hub.emergency.feed import FeedNotifier
+from hub.emergency.tables import create_tables
+from hub.emergency.webhooks import RetryPolicy, WebhookService
+from hub.pipeline import Accepted
+
+log = logging.getLogger("govedge.hub.emergency")
+
+CONSOLE = Path(__file__).resolve().parent.parent / "static" / "emergency" / "index.html"
+ACK_PATH = "/api/v1/alarms/{alarm_id}/ack"
+
+
+@dataclass
+class EmergencySettings:
+    poll_s: float = 0.05  # how often each worker looks for new alarm events
+    gap_wait_s: float = 1.0  # how long a client waits for a hole in the ids to fill
+    webhook_interval_s: float = 0.2
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+SETTINGS = EmergencySettings()
+
+
+def _has_route(app: web.Application, method: str, path: str) -> bool:
+    for resource in app.router.resources():
+        if resource.canonical == path:
+            return any(r.method == method for r in resource)
+    return False
+
+
+async def console(_: web.Request) -> web.FileResponse:
+    return web.FileResponse(CONSOLE)
+
+
+def install(hub: Hub, app: web.Application) -> None:
+    settings = SETTINGS
+    create_tables(hub.engine)
+    notifier = FeedNotifier(hub.engine, settings.poll_s)
+    svc = Emergency(
+        DispatchService(hub.engine),
+        WebhookService(hub.engine, settings.retry),
+        notifier,
+        settings.gap_wait_s,
+    )
+    app[EMERGENCY_KEY] = svc
+    hub.extras["emergency"] = svc
+    # Rules run as pipeline listeners; when they have written this batch's alarm events,
+    # look at once instead of at the next poll.
+    hub.extras["alarm_feed_kick"] = notifier.kick
+
+    def on_batch(acc: Accepted) -> None:
+        if acc.telemetry or acc.events or acc.births or acc.deaths:
+            notifier.kick()
+
+    hub.pipeline.listeners.append(on_batch)
+
+    routes.install(app)
+    groups = hub.extras.setdefault("api_groups", [])
+    groups.append(routes)
+    if not _has_route(app, "POST", ACK_PATH):
+        ack_routes.install(app)
+        groups.append(ack_routes)
+    app.router.add_get("/emergency", console)
+
+    async def background(_: web.Application) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(notifier.run()),
+            asyncio.create_task(svc.webhooks.run(settings.webhook_interval_s)),
+        ]
+        yield
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    app.cleanup_ctx.append(background)
