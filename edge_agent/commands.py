@@ -1,5 +1,5 @@
 """Commands from the hub (cmd -> cmd/ack): ping, self_test, reload_config, restart_driver,
-print_test_receipt, read_card.
+print_test_receipt, read_card, rotate_certificate (edge_agent.rotation).
 
 Each command has an id and an expiry. An expired command is refused with an acknowledgement. A
 command id is claimed in the outbox database before it runs, so a redelivery (QoS 1, a
@@ -52,6 +52,7 @@ class CommandService:
             "restart_driver": self.restart_driver,
             "print_test_receipt": self.print_test_receipt,
             "read_card": self.read_card,
+            "rotate_certificate": self.rotate_certificate,
         }
         self.reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
@@ -62,6 +63,10 @@ class CommandService:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.agent.outbox.forget_commands, FORGET_AFTER_S)
+        if self.agent.config.identity.hub_url:  # this device rotates: finish a cut-short switch
+            from edge_agent.rotation import recover_identity
+
+            await asyncio.to_thread(recover_identity, self.agent)
 
     async def stop(self) -> None:
         return None
@@ -160,6 +165,12 @@ class CommandService:
         async with sup.lock:
             await sup.call(lambda: printer.print_receipt(TEST_RECEIPT))
         return {"driver": sup.name, "printed": True}
+
+    async def rotate_certificate(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """New key and certificate from the hub, kept only once the broker accepts them."""
+        from edge_agent.rotation import rotate_certificate
+
+        return await rotate_certificate(self.agent, args)
 
     async def read_card(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """Read the card on the reader; only masked fields leave the device."""

@@ -8,11 +8,12 @@ row, in order. The outbox is the only queue; paho only holds the in-flight windo
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -62,6 +63,20 @@ class LinkCounters:
     births: int = 0
     stale_wills_overridden: int = 0
     last_error: str = ""
+
+
+@dataclass(slots=True)
+class _Trial:
+    """A switch to another TLS identity, kept only if the broker accepts it."""
+
+    settings: LinkSettings
+    timeout_s: float
+    done: threading.Event = field(default_factory=threading.Event)
+    ok: bool = False
+    reason: str = ""
+    started: bool = False
+    deadline: float = 0.0
+    previous: LinkSettings | None = None
 
 
 class _RateLimiter:
@@ -129,6 +144,7 @@ class MqttLink:
         self._final_mid: int | None = None
         self._final_acked = threading.Event()
         self._drain_until = 0.0
+        self._trial: _Trial | None = None
 
     # -- control ----------------------------------------------------------------------------
 
@@ -142,9 +158,81 @@ class MqttLink:
         self._final_status = final_status
         self._drain_until = time.monotonic() + drain_s
         self._stop.set()
+        trial = self._trial
+        if trial is not None:
+            trial.reason = "link stopping"
+            trial.done.set()
         if self._thread is not None:
             self._thread.join(drain_s + 10.0)
             self._thread = None
+
+    def try_identity(
+        self, cert_file: str, key_file: str, ca_file: str = "", timeout_s: float = 10.0
+    ) -> tuple[bool, str]:
+        """Reconnect with another TLS identity and say whether the broker accepted it.
+
+        The current connection is closed cleanly (no last will) and the link connects once with
+        the given files: on CONNACK success it stays on them; on any refusal (TLS handshake,
+        CONNACK, no answer within ``timeout_s``) it goes straight back to its previous identity.
+        Blocks; call it from outside the link's thread. Returns (accepted, reason).
+        """
+        if self._thread is None or self._stop.is_set():
+            return False, "link is not running"
+        if self._trial is not None:
+            return False, "another identity switch is under way"
+        s = self.settings
+        trial = _Trial(
+            dataclasses.replace(
+                s, tls=True, cert_file=cert_file, key_file=key_file, ca_file=ca_file or s.ca_file
+            ),
+            timeout_s,
+        )
+        self._trial = trial
+        if not trial.done.wait(timeout_s + 10.0):
+            return False, "the link did not answer"
+        return trial.ok, trial.reason
+
+    def use_identity(self, cert_file: str, key_file: str, ca_file: str = "") -> None:
+        """Connect with these files from the next connection on (e.g. once a proven candidate
+        was renamed into place); the current connection is left alone."""
+        s = self.settings
+        self.settings = dataclasses.replace(
+            s, cert_file=cert_file, key_file=key_file, ca_file=ca_file or s.ca_file
+        )
+
+    def _begin_trial(self) -> _Trial | None:
+        trial = self._trial
+        if trial is not None and not trial.started:
+            trial.started = True
+            trial.previous = self.settings
+            trial.deadline = time.monotonic() + trial.timeout_s
+            self.settings = trial.settings
+            log.info("mqtt_identity_trial", extra=fields(cert=trial.settings.cert_file))
+        return trial
+
+    def _end_trial(self, reason: str) -> bool:
+        """A trial that did not reach CONNACK success: back to the previous identity."""
+        trial = self._trial
+        if trial is None or not trial.started or trial.done.is_set():
+            return False
+        assert trial.previous is not None
+        self.settings = trial.previous
+        trial.ok = False
+        trial.reason = trial.reason or reason
+        self._trial = None
+        self._backoff.reset()
+        log.warning("mqtt_identity_refused", extra=fields(reason=trial.reason))
+        trial.done.set()
+        return True
+
+    def _pause(self, seconds: float) -> None:
+        """Wait before reconnecting; an identity trial cuts the wait short."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and self._trial is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._stop.wait(min(left, 0.05))
 
     def _stopping(self) -> bool:
         """True once a stop was asked and the drain (if any) is over."""
@@ -185,8 +273,9 @@ class MqttLink:
         return client
 
     def _run(self) -> None:
-        s = self.settings
         while not self._stop.is_set():
+            self._begin_trial()
+            s = self.settings
             client = self._new_client()
             try:
                 if s.mqtt_version == "5":
@@ -204,7 +293,8 @@ class MqttLink:
                     "mqtt_connect_failed",
                     extra=fields(broker=f"{s.host}:{s.port}", error=str(exc)),
                 )
-                self._stop.wait(self._backoff.next())
+                if not self._end_trial(str(exc)):
+                    self._pause(self._backoff.next())
                 continue
             connects = self.counters.connects
             try:
@@ -218,9 +308,12 @@ class MqttLink:
                     "mqtt_connect_failed",
                     extra=fields(broker=f"{s.host}:{s.port}", error="closed before CONNACK"),
                 )
+            if self._end_trial(self.counters.last_error or "closed before CONNACK"):
+                continue
             if self._stop.is_set():
                 break
-            self._stop.wait(self._backoff.next())
+            if self._trial is None:
+                self._pause(self._backoff.next())
 
     def _session(self, client: mqtt.Client) -> None:
         """Run one connection until it drops or the link stops."""
@@ -233,6 +326,13 @@ class MqttLink:
         busy = False
         try:
             while not self._stopping():
+                trial = self._trial
+                if trial is not None:
+                    if not trial.started:
+                        break  # close this connection: the next one tries the new identity
+                    if not self.connected and time.monotonic() > trial.deadline:
+                        trial.reason = "no CONNACK before timeout"
+                        break
                 rc = client.loop(timeout=0.0 if busy else 0.02)
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
@@ -330,6 +430,8 @@ class MqttLink:
             self.counters.connect_failures += 1
             self.counters.last_error = str(reason)
             log.warning("mqtt_connect_refused", extra=fields(reason=str(reason)))
+            if self._trial is not None and self._trial.started:
+                self._trial.reason = f"CONNACK: {reason}"
             return
         receive_max = getattr(properties, "ReceiveMaximum", None) if properties else None
         if receive_max:
@@ -355,6 +457,12 @@ class MqttLink:
             ),
         )
         self._set_connected(True)
+        trial = self._trial
+        if trial is not None and trial.started:
+            self._trial = None
+            trial.ok = True
+            trial.reason = "accepted"
+            trial.done.set()
 
     def _on_disconnect(
         self,

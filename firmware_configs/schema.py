@@ -104,6 +104,14 @@ class ConfigSigningConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fie
     public_key_file: PathText = ""
 
 
+class IdentityConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Where the device renews its certificate (the hub's HTTPS). The identity's files are
+    broker.tls's cert_file, key_file and ca_file."""
+
+    hub_url: Annotated[str, Meta(max_length=1024, pattern=r"^(https?://[^/]+/?)?$")] = ""
+    hub_ca_file: PathText = ""  # trust anchor of the hub's HTTPS; default: broker.tls.ca_file
+
+
 class DeviceConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """One device: its identity, its link, its drivers and what it publishes."""
 
@@ -119,6 +127,7 @@ class DeviceConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=Tru
     outbox: OutboxConfig = OutboxConfig()
     local_api: LocalApiConfig | None = None
     config_signing: ConfigSigningConfig = ConfigSigningConfig()
+    identity: IdentityConfig = IdentityConfig()
 
 
 class RuntimeConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):

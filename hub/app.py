@@ -88,12 +88,20 @@ def build_hub(config: HubConfig) -> Hub:
         link.hub_boot_id,
         link.next_seq,
     )
+    signer = None
+    if config.config_signing_key:
+        from provisioning.bundles import BundleSigner
+        from provisioning.ca import passphrase_from_env
+
+        key = BundleSigner.from_file(config.config_signing_key, passphrase_from_env())
+        signer = key.config_signature
     configs = ConfigService(
         engine,
         lambda t, p, retain: link.publish(t, p, retain=retain),
         config.root,
         link.hub_boot_id,
         link.next_seq,
+        signer=signer,
     )
     hub = Hub(
         config,

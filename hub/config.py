@@ -33,6 +33,8 @@ class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ingest_batch: Annotated[int, Meta(ge=1)] = 2_000
     presence_interval_s: Annotated[float, Meta(gt=0)] = 1.0
     maintenance_interval_s: Annotated[float, Meta(gt=0)] = 300.0
+    ca_dir: str = ""  # fleet CA directory: enables enrollment, renewal and certificate health
+    config_signing_key: str = ""  # Ed25519 key (PEM) that signs every desired config
 
 
 def load_config(path: str | Path) -> HubConfig:
