@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from govedge.logs import fields
+
+if TYPE_CHECKING:
+    from hub.auth import TokenStore
+    from hub.config import HubConfig
 
 log = logging.getLogger("govedge.hub")
 
@@ -38,13 +43,13 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="folder for the embedded SQLite databases")
 
 
-def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _load(args: argparse.Namespace) -> HubConfig:
     import msgspec
 
     from hub.config import HubConfig, load_config
 
     config = load_config(args.config) if args.config else HubConfig()
-    changes = {}
+    changes: dict[str, object] = {}
     if getattr(args, "broker", None):
         changes["broker_url"] = args.broker
     if getattr(args, "data", None):
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tokens(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _tokens(args: argparse.Namespace) -> TokenStore:
     from hub.auth import TokenStore
     from hub.db import create_schema, make_engine
 
