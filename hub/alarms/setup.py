@@ -1,0 +1,77 @@
+"""Hub extension: rules and alarms (``install(hub, app)``).
+
+Seeds the rules table from the default rule files (``hub/rules/*.json``) and from the hub
+config's ``rules_dir`` when it has one (a rule already in the database, perhaps edited through
+the API, is kept), hangs the engine on the ingest pipeline, mounts the API and runs the periodic
+check (silence, sustained conditions, offline devices) as a background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from govedge.logs import fields
+from hub.alarms.api import ENGINE_KEY, routes
+from hub.alarms.engine import AlarmEngine
+from hub.alarms.rules import load_rule_files
+from hub.alarms.store import AlarmStore
+from hub.context import Hub
+
+log = logging.getLogger("govedge.hub.alarms")
+
+DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
+TICK_MAX_S = 1.0
+
+
+def rule_sources(hub: Hub) -> list[Path]:
+    sources = [DEFAULT_RULES] if DEFAULT_RULES.is_dir() else []
+    extra = str(getattr(hub.config, "rules_dir", "") or "")
+    if extra:
+        sources.append(Path(extra))
+    return sources
+
+
+def seed_rules(store: AlarmStore, sources: list[Path]) -> int:
+    """Insert each file rule the database does not have yet; returns how many were added."""
+    added = 0
+    for source in sources:
+        for rule in load_rule_files(source):
+            added += store.seed_rule(rule.id, rule.definition, rule.enabled)
+    return added
+
+
+def install(hub: Hub, app: web.Application) -> None:
+    store = AlarmStore(hub.engine)
+    added = seed_rules(store, rule_sources(hub))
+    engine = AlarmEngine(store, hub.registry)
+    engine.reload(force=True)
+    log.info("rules_loaded", extra=fields(rules=len(engine.rules), seeded=added))
+    hub.extras[ENGINE_KEY] = engine
+    hub.pipeline.listeners.append(engine.on_batch)
+    routes.install(app)
+    hub.extras.setdefault("api_groups", []).append(routes)
+    interval = min(hub.config.presence_interval_s, TICK_MAX_S)
+
+    async def periodic(app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await asyncio.to_thread(engine.tick)
+                except Exception:
+                    log.exception("alarm_tick_failed")
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    app.cleanup_ctx.append(periodic)
