@@ -69,7 +69,7 @@ class Stack:
             ssl=self.client_tls,
         )
 
-    def device_config(self, device_id: str, identity: IdentityPaths, **extra: Any) -> Path:
+    def device_config(self, device_id: str, paths: IdentityPaths, **extra: Any) -> Path:
         folder = self.base / "devices" / device_id
         folder.mkdir(parents=True, exist_ok=True)
         public = folder / "bundle-signing.pub"
@@ -84,9 +84,9 @@ class Stack:
                 "reconnect_min_s": 0.05,
                 "reconnect_max_s": 0.5,
                 "tls": {
-                    "ca_file": str(identity.ca),
-                    "cert_file": str(identity.cert),
-                    "key_file": str(identity.key),
+                    "ca_file": str(paths.ca),
+                    "cert_file": str(paths.cert),
+                    "key_file": str(paths.key),
                 },
             },
             "publish": {"health_interval_s": 30.0, "replay_rate_per_s": 0},

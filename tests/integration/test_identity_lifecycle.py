@@ -204,3 +204,12 @@ async def test_fleet_certificate_health(stack: Stack) -> None:
         assert resp.status == 401
     _, spec = await stack.call("GET", "/api/v1/openapi.json")
     assert "/api/v1/fleet/certificates" in spec["paths"]
+
+
+async def test_rotation_needs_a_hub_to_renew_with(stack: Stack) -> None:
+    identity = await stack.enroll("kiosk-023")
+    agent = await stack.start_agent(stack.device_config("kiosk-023", identity, identity={}))
+    await stack.until(lambda: registered(stack, "kiosk-023"))
+    row = await command(stack, "kiosk-023", "rotate_certificate")
+    assert row["state"] == "failed" and "identity.hub_url is not set" in row["error"], row
+    assert not list(identity.directory.glob("*.new")) and agent.link.connected
