@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from provisioning.bundles import BundleVerifier
 from provisioning.ca import FleetCA
 
 
-def _config(tmp_path: Path, **overrides: str) -> HubConfig:
+def _config(tmp_path: Path, **overrides: Any) -> HubConfig:
     return HubConfig(
         database_url=f"sqlite:///{tmp_path / 'registry.db'}",
         telemetry_url=f"sqlite:///{tmp_path / 'telemetry.db'}",
