@@ -1,0 +1,245 @@
+"use strict";
+// Emergency console: the live alarm list from the hub's WebSocket feed, a map of the sensors
+// drawn from device coordinates (no map tiles), acknowledge / assign / dispatch, resources.
+const params = new URLSearchParams(location.search);
+if (params.get("token")) {
+  localStorage.setItem("govedge.token", params.get("token"));
+  history.replaceState(null, "", "/emergency");
+}
+let token = localStorage.getItem("govedge.token") || "";
+
+const SEVERITIES = ["critical", "major", "minor", "warning", "info"];
+const SEV_LABEL = { critical: "特别严重 Critical", major: "严重 Major", minor: "较重 Minor",
+  warning: "一般 Warning", info: "提示 Info" };
+const DISPATCH_LABEL = { "": "未派遣 Not assigned", assigned: "已派遣 Assigned",
+  en_route: "在途 En route", on_site: "到场 On site", resolved: "已处置 Resolved" };
+const NEXT_STATE = { assigned: "en_route", en_route: "on_site", on_site: "resolved" };
+const KIND_LABEL = { team: "队伍 Team", supply: "物资 Supplies", shelter: "避难所 Shelter" };
+
+const alarms = new Map();   // id -> alarm, as the feed carries it
+let devices = [], resources = [], cursor = 0, selected = null, socket = null;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
+  children.forEach((c) => node.append(c));
+  return node;
+}
+function svg(tag, attrs) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
+  return node;
+}
+function showError(text) {
+  const box = document.getElementById("error");
+  box.textContent = text; box.hidden = !text;
+}
+function ago(ts) {
+  const s = Math.max(0, Date.now() / 1000 - ts);
+  if (s < 60) return `${Math.round(s)} 秒 s`;
+  if (s < 3600) return `${Math.round(s / 60)} 分 min`;
+  return new Date(ts * 1000).toLocaleString();
+}
+
+async function api(path, method = "GET", body = undefined) {
+  const resp = await fetch("/api/v1" + path, {
+    method,
+    headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (resp.status === 401) { document.getElementById("login").hidden = false; throw new Error("请登录 Sign in with an API token"); }
+  const data = await resp.json();
+  if (!resp.ok) throw new Error(data.error || resp.statusText);
+  return data;
+}
+
+function inHand(a) {
+  return a.state === "active" || ["assigned", "en_route", "on_site"].includes(a.dispatch_state);
+}
+function teamName(id) {
+  const team = resources.find((r) => String(r.id) === String(id));
+  return team ? team.name : `#${id}`;
+}
+
+function renderAlarms() {
+  const list = [...alarms.values()].filter(inHand).sort((a, b) =>
+    (a.state === "active" ? 0 : 1) - (b.state === "active" ? 0 : 1) ||
+    SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) || b.raised_at - a.raised_at);
+  const teams = resources.filter((r) => r.kind === "team");
+  const rows = list.map((a) => {
+    const sev = el("span", { class: `sev ${a.severity}` }, SEV_LABEL[a.severity] || a.severity);
+    const handling = el("div", {},
+      el("div", {}, a.acknowledged ? `已确认 Acknowledged · ${a.ack_by}` : "未确认 Not acknowledged"),
+      el("div", { "data-testid": "dispatch" }, DISPATCH_LABEL[a.dispatch_state || ""] +
+        (a.assigned_team ? ` · ${teamName(a.assigned_team)}` : "")));
+    if (a.state !== "active") handling.append(el("div", { class: "quiet" }, "已解除 Cleared"));
+    const actions = el("div", { class: "actions" });
+    const ack = el("button", { class: "ack", "data-testid": "ack" }, "确认 Acknowledge");
+    ack.disabled = !!a.acknowledged;
+    ack.onclick = (ev) => { ev.stopPropagation(); act(`/alarms/${a.id}/ack`, { note: "" }); };
+    actions.append(ack);
+    if (a.dispatch_state !== "resolved") {
+      const pick = el("select", { "data-testid": "team", "aria-label": "team" },
+        ...teams.map((t) => el("option", { value: String(t.id) }, t.name)));
+      pick.onclick = (ev) => ev.stopPropagation();
+      const assign = el("button", { "data-testid": "assign" }, a.assigned_team ? "改派 Reassign" : "派遣 Assign");
+      assign.disabled = teams.length === 0;
+      assign.onclick = (ev) => { ev.stopPropagation(); act(`/alarms/${a.id}/assign`, { team: Number(pick.value) }); };
+      actions.append(pick, assign);
+    }
+    const next = NEXT_STATE[a.dispatch_state];
+    if (next) {
+      const step = el("button", { "data-testid": "advance" }, "→ " + DISPATCH_LABEL[next]);
+      step.onclick = (ev) => { ev.stopPropagation(); act(`/alarms/${a.id}/dispatch`, { state: next }); };
+      actions.append(step);
+    }
+    const tr = el("tr", { class: `alarm ${a.state}${selected === a.id ? " selected" : ""}`,
+      "data-alarm": String(a.id), "data-testid": "alarm" },
+      el("td", {}, sev),
+      el("td", { class: "device" }, el("div", {}, a.device_id), el("div", { class: "quiet" }, a.rule_id)),
+      el("td", { class: "value" }, a.value == null ? "—" : String(Math.round(a.value * 100) / 100)),
+      el("td", { class: "since" }, ago(a.raised_at)),
+      el("td", {}, handling),
+      el("td", {}, actions));
+    tr.onclick = () => select(a.id);
+    return tr;
+  });
+  document.querySelector("#alarms tbody").replaceChildren(...rows);
+  document.getElementById("no-alarms").hidden = rows.length > 0;
+  const active = list.filter((a) => a.state === "active").length;
+  const handling = list.filter((a) => ["assigned", "en_route", "on_site"].includes(a.dispatch_state)).length;
+  const unacked = list.filter((a) => a.state === "active" && !a.acknowledged).length;
+  document.getElementById("counts").textContent =
+    `活动告警 Active: ${active} · 未确认 Unacknowledged: ${unacked} · 处置中 Dispatched: ${handling}`;
+  renderMap();
+}
+
+function renderMap() {
+  const map = document.getElementById("map");
+  const worst = new Map();
+  for (const a of alarms.values()) {
+    if (a.state !== "active") continue;
+    const prev = worst.get(a.device_id);
+    if (!prev || SEVERITIES.indexOf(a.severity) < SEVERITIES.indexOf(prev)) worst.set(a.device_id, a.severity);
+  }
+  const placed = devices.filter((d) => d.location);
+  const points = placed.map((d) => d.location).concat(resources.map((r) => r.location));
+  const nodes = [];
+  if (points.length) {
+    // Equirectangular projection around the centre, longitudes shrunk by cos(latitude).
+    const lats = points.map((p) => p.lat), lons = points.map((p) => p.lon);
+    const midLat = (Math.min(...lats) + Math.max(...lats)) / 2;
+    const k = Math.cos(midLat * Math.PI / 180);
+    const minX = Math.min(...lons) * k, maxX = Math.max(...lons) * k;
+    const minY = Math.min(...lats), maxY = Math.max(...lats);
+    const span = Math.max(maxX - minX, maxY - minY, 1e-4);
+    const scale = Math.min(440 / Math.max(maxX - minX, span * 0.2), 360 / Math.max(maxY - minY, span * 0.2));
+    const cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
+    const at = (p) => [280 + (p.lon * k - cx) * scale, 220 - (p.lat - cy) * scale];
+    for (let i = 1; i < 6; i++) {
+      nodes.push(svg("line", { class: "grid", x1: i * 100, y1: 0, x2: i * 100, y2: 440 }));
+      nodes.push(svg("line", { class: "grid", x1: 0, y1: i * 80, x2: 600, y2: i * 80 }));
+    }
+    for (const r of resources) {
+      const [x, y] = at(r.location);
+      const shape = svg("rect", { class: `res ${r.kind}`, x: x - 7, y: y - 7, width: 14, height: 14 });
+      const title = svg("title"); title.textContent = `${KIND_LABEL[r.kind]}: ${r.name}`;
+      shape.append(title);
+      const label = svg("text", { class: "res-label", x: x + 10, y: y + 4 });
+      label.textContent = r.name.split(" ")[0];
+      nodes.push(shape, label);
+    }
+    for (const d of placed) {
+      const [x, y] = at(d.location);
+      const sev = worst.get(d.id);
+      const sel = selected && alarms.get(selected) && alarms.get(selected).device_id === d.id;
+      const dot = svg("circle", { class: `sensor ${sev || "ok"}${sel ? " selected" : ""}`, cx: x, cy: y,
+        r: sev ? 12 : 8, "data-device": d.id });
+      const label = svg("text", { x: x + 14, y: y + 5 }); label.textContent = d.id;
+      nodes.push(dot, label);
+    }
+  } else {
+    const note = svg("text", { x: 20, y: 40 }); note.textContent = "无位置数据 No device locations";
+    nodes.push(note);
+  }
+  map.replaceChildren(...nodes);
+}
+
+function renderResources() {
+  const order = ["team", "supply", "shelter"];
+  const rows = [...resources].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || a.name.localeCompare(b.name))
+    .map((r) => el("tr", { "data-testid": "resource" },
+      el("td", {}, KIND_LABEL[r.kind]),
+      el("td", {}, r.name, r.contact ? el("div", { class: "quiet" }, r.contact) : ""),
+      el("td", {}, `${r.available} / ${r.capacity}${r.unit ? " " + r.unit : ""}`)));
+  document.querySelector("#resources tbody").replaceChildren(...rows);
+}
+
+async function select(id) {
+  selected = id;
+  renderAlarms();
+  const box = document.getElementById("nearest");
+  try {
+    const near = await api(`/alarms/${id}/nearest?limit=5`);
+    document.getElementById("nearest-alarm").textContent = `#${id}`;
+    document.getElementById("nearest-list").replaceChildren(...near.items.map((r) =>
+      el("li", { "data-testid": "nearest" }, `${KIND_LABEL[r.kind]} · ${r.name} · ${(r.distance_m / 1000).toFixed(2)} km`)));
+    box.hidden = false;
+  } catch (err) {
+    box.hidden = true;
+  }
+}
+
+async function act(path, body) {
+  try {
+    const alarm = await api(path, "POST", body);
+    if (alarm && alarm.id) alarms.set(alarm.id, alarm);
+    showError("");
+    renderAlarms();
+  } catch (err) { showError(err.message); }
+}
+
+function setLink(up) {
+  const box = document.getElementById("link");
+  box.className = `link ${up ? "up" : "down"}`;
+  box.replaceChildren(up ? "实时 " : "重连中 ", el("span", { class: "en" }, up ? "Live" : "Reconnecting"));
+}
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${proto}://${location.host}/api/v1/feed?cursor=${cursor}&access_token=${encodeURIComponent(token)}`);
+  socket.onopen = () => setLink(true);
+  socket.onmessage = (msg) => {
+    const data = JSON.parse(msg.data);
+    if (data.type !== "event") return;
+    cursor = Math.max(cursor, data.cursor);  // resume from here after a disconnect
+    alarms.set(data.alarm_id, data.alarm);
+    renderAlarms();
+  };
+  socket.onclose = () => { setLink(false); setTimeout(connect, 1000); };
+}
+
+async function start() {
+  try {
+    const [snap, devs, res] = await Promise.all([
+      api("/feed/snapshot"), api("/devices?limit=1000"), api("/resources")]);
+    cursor = snap.cursor;
+    snap.items.forEach((a) => alarms.set(a.id, a));
+    devices = devs.items; resources = res.items;
+    renderResources(); renderAlarms();
+    connect();
+  } catch (err) { showError(err.message); }
+}
+
+document.getElementById("login").onsubmit = (ev) => {
+  ev.preventDefault();
+  token = document.getElementById("token-input").value.trim();
+  localStorage.setItem("govedge.token", token);
+  document.getElementById("login").hidden = true;
+  start();
+};
+setInterval(async () => {
+  try { resources = (await api("/resources")).items; renderResources(); } catch (err) { /* next time */ }
+}, 15000);
+setInterval(renderAlarms, 30000);
+start();
