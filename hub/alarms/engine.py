@@ -27,6 +27,7 @@ log = logging.getLogger("govedge.hub.alarms")
 
 DEVICE_TTL_S = 10.0
 SCOPE_TTL_S = 2.0
+SYNC_S = 5.0
 
 
 @dataclass(slots=True)
@@ -63,6 +64,7 @@ class AlarmEngine:
         self._devices: dict[str, tuple[DeviceInfo | None, float]] = {}
         self._scope: dict[str, tuple[list[DeviceInfo], float]] = {}
         self._version: tuple[int, float] = (-1, -1.0)
+        self._synced = time.monotonic()
 
     # rules ----------------------------------------------------------------------------------
 
@@ -80,8 +82,8 @@ class AlarmEngine:
                 continue
             if rule.enabled:
                 loaded[rule.id] = rule
-        active = self.store.active()
         with self._lock:
+            active = self.store.active()
             old = self.rules
             self.rules = loaded
             self._version = version
@@ -97,7 +99,8 @@ class AlarmEngine:
         for device_id, rule_id in active:
             if rule_id not in loaded:
                 self._apply_change(
-                    self.store.clear_active(device_id, rule_id, by="rule removed"), rule_id
+                    self.store.clear_active(device_id, rule_id, by="rule removed or disabled"),
+                    rule_id,
                 )
 
     @staticmethod
@@ -143,11 +146,11 @@ class AlarmEngine:
 
     # the listener ---------------------------------------------------------------------------
 
-    def on_batch(self, acc: Accepted) -> None:
-        """Pipeline listener: evaluate a stored batch."""
+    def on_batch(self, acc: Accepted, now: float | None = None) -> None:
+        """Pipeline listener: evaluate a stored batch (``now``: the hub's time, for tests)."""
         if not self.rules:
             return
-        now = time.time()
+        now = time.time() if now is None else now
         with self._lock:
             for msg in acc.telemetry:
                 dev = self.device(msg.device_id)
@@ -302,7 +305,7 @@ class AlarmEngine:
             change = self.store.update_active(
                 dev.id, rule.id, target, value, message, place, force_update=True
             )
-            if change.kind is None:
+            if not change.active:
                 # Cleared by hand (or by another worker): hold off until the condition ends
                 # or grows worse, rather than raise it again at once.
                 st.suppressed, st.severity = st.severity, None
@@ -317,6 +320,9 @@ class AlarmEngine:
             st.severity = target
             st.event_value = value
             st.event_at = now
+        elif change.active and st.severity is None:
+            # Another worker raised it first, at this severity: it is ours to follow too.
+            st.severity, st.event_value, st.event_at = target, value, now
         self._apply_change(change, rule.id)
 
     @staticmethod
@@ -352,9 +358,30 @@ class AlarmEngine:
             self.errors += 1
             log.exception("rules_reload_failed")
             return
+        if time.monotonic() - self._synced >= SYNC_S:
+            self._guard(self.sync_active)
         with self._lock:
             for rule in list(self.rules.values()):
                 self._guard(self._tick_rule, rule, now)
+
+    def sync_active(self) -> None:
+        """Align memory with the database: alarms other workers raised or someone cleared."""
+        with self._lock:  # the snapshot too: this worker's own raises must not race it
+            active = self.store.active()
+            self._synced = time.monotonic()
+            for (device_id, rule_id), (_id, severity) in active.items():
+                rule = self.rules.get(rule_id)
+                st = self.states.get((device_id, rule_id))
+                if rule is None:
+                    continue
+                if st is None:
+                    self.states[(device_id, rule_id)] = self._restored(rule, severity)
+                elif st.severity is None:
+                    st.severity, st.suppressed, st.event_at = severity, None, time.time()
+            for key, st in self.states.items():
+                if st.severity is not None and key not in active:
+                    # Cleared elsewhere while the condition held here: as if cleared by hand.
+                    st.suppressed, st.severity = st.severity, None
 
     def _tick_rule(self, rule: Rule, now: float) -> None:
         if rule.kind in ("threshold", "rate"):

@@ -38,6 +38,7 @@ class Change:
 
     kind: str | None
     alarm: dict[str, Any] | None
+    active: bool = True  # is an alarm active for (device, rule) after the call
 
 
 def alarm_view(row: Any, place: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -180,7 +181,8 @@ class AlarmStore:
                     return Change(
                         "updated", self._event(conn, self._id_of(conn, key), "updated", now, place)
                     )
-        return Change(None, None)
+            exists = conn.execute(sa.select(alarms.c.id).where(alarms.c.active_key == key)).first()
+        return Change(None, None, exists is not None)
 
     @staticmethod
     def _id_of(conn: Connection, key: str) -> int:
@@ -215,8 +217,8 @@ class AlarmStore:
                 .returning(alarms.c.id)
             ).scalar()
             if alarm_id is None:
-                return Change(None, None)
-            return Change("cleared", self._event(conn, int(alarm_id), "cleared", now, place))
+                return Change(None, None, False)
+            return Change("cleared", self._event(conn, int(alarm_id), "cleared", now, place), False)
 
     def clear_by_hand(self, alarm_id: int, by: str, note: str = "") -> dict[str, Any]:
         now = time.time()
