@@ -7,15 +7,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from hub.alarms.store import alarm_view
 from hub.alarms.tables import alarm_events, alarms
+from hub.db import devices
 
-HIDDEN = {"active_key"}
+
+def placed_alarms() -> sa.Select[Any]:
+    """Alarms with their device's site, model and location (what ``alarm_dict`` shows)."""
+    return sa.select(
+        alarms, devices.c.site, devices.c.model, devices.c.lat, devices.c.lon
+    ).select_from(alarms.outerjoin(devices, devices.c.id == alarms.c.device_id))
 
 
 def alarm_dict(row: Any) -> dict[str, Any]:
-    """An ``alarms`` row as a JSON-ready dict (every column but the uniqueness key)."""
-    m = row._mapping
-    return {str(k): m[k] for k in m if k not in HIDDEN}
+    """An alarm as the API shows it (the rules engine's view), from a ``placed_alarms`` row."""
+    return alarm_view(row)
 
 
 def event_dict(row: Any) -> dict[str, Any]:
@@ -50,7 +56,7 @@ def last_cursor(engine: Engine) -> int:
 
 def append_event(conn: Connection, alarm_id: int, kind: str, ts: float) -> dict[str, Any]:
     """Append an event with the alarm's current state as payload; returns that state."""
-    row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
+    row = conn.execute(placed_alarms().where(alarms.c.id == alarm_id)).first()
     assert row is not None
     alarm = alarm_dict(row)
     conn.execute(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from hub.api.routing import ApiRoutes, Param
 from hub.api.util import blocking, body_json, json_ok, q_int
-from hub.auth import EMERGENCY, READ
-from hub.context import ROLE_KEY
+from hub.auth import EMERGENCY, READ, hash_token
+from hub.context import HUB_KEY, ROLE_KEY
+from hub.db import tokens
 from hub.emergency.dispatch import DispatchService
 from hub.emergency.feed import FeedNotifier, serve_feed
 from hub.emergency.webhooks import WebhookService
@@ -29,7 +31,6 @@ class Emergency:
 EMERGENCY_KEY = web.AppKey("emergency", Emergency)
 
 routes = ApiRoutes("emergency")
-ack_routes = ApiRoutes("alarms")
 
 WEBHOOK_BODY = {
     "type": "object",
@@ -72,11 +73,23 @@ def _id(request: web.Request, name: str) -> int:
         raise ValidationError(f"{name} must be an integer") from None
 
 
-def _who(request: web.Request, data: dict[str, object]) -> str:
+def _token_name(request: web.Request) -> str:
+    """The acting token's name, or its role."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header.startswith("Bearer ") else request.query.get("access_token", "")
+    with request.app[HUB_KEY].engine.connect() as conn:
+        name = conn.execute(
+            sa.select(tokens.c.name).where(tokens.c.token_hash == hash_token(token))
+        ).scalar()
+    return str(name or request.get(ROLE_KEY, ""))[:64]
+
+
+async def _who(request: web.Request, data: dict[str, object]) -> str:
+    """Who acts: the body's ``by`` (a person at a shared desk), else the token's name."""
     by = data.get("by", "")
     if not isinstance(by, str) or len(by) > 64:
         raise ValidationError("field 'by' must be a string of at most 64 characters")
-    return by or request.get(ROLE_KEY, "")
+    return by or await blocking(_token_name, request)
 
 
 def _note(data: dict[str, object]) -> str:
@@ -273,7 +286,7 @@ async def assign(request: web.Request) -> web.Response:
         _svc(request).dispatch.assign,
         _id(request, "alarm_id"),
         data.get("team"),
-        _who(request, data),
+        await _who(request, data),
         _note(data),
     )
     return json_ok(alarm)
@@ -299,24 +312,7 @@ async def dispatch_state(request: web.Request) -> web.Response:
         _svc(request).dispatch.advance,
         _id(request, "alarm_id"),
         data.get("state"),
-        _who(request, data),
-        _note(data),
-    )
-    return json_ok(alarm)
-
-
-@ack_routes.post(
-    "/alarms/{alarm_id}/ack",
-    roles=EMERGENCY,
-    summary="Acknowledge an alarm (who, when, note)",
-    body={"type": "object", "properties": {"by": {"type": "string"}, "note": {"type": "string"}}},
-)
-async def acknowledge(request: web.Request) -> web.Response:
-    data = await body_json(request) if request.can_read_body else {}
-    alarm = await blocking(
-        _svc(request).dispatch.acknowledge,
-        _id(request, "alarm_id"),
-        _who(request, data),
+        await _who(request, data),
         _note(data),
     )
     return json_ok(alarm)

@@ -16,8 +16,7 @@ from sqlalchemy.engine import Engine
 
 from govedge.logs import fields
 from hub.alarms.tables import alarms
-from hub.db import devices
-from hub.emergency.alarmview import alarm_dict, append_event
+from hub.emergency.alarmview import alarm_dict, append_event, placed_alarms
 from hub.emergency.geo import distance_m
 from hub.emergency.tables import resources
 from hub.errors import NotFoundError, ValidationError
@@ -175,17 +174,10 @@ class DispatchService:
 
     def alarm_location(self, alarm_id: int) -> tuple[dict[str, Any], float | None, float | None]:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(alarms, devices.c.lat.label("dev_lat"), devices.c.lon.label("dev_lon"))
-                .select_from(alarms.outerjoin(devices, devices.c.id == alarms.c.device_id))
-                .where(alarms.c.id == alarm_id)
-            ).first()
+            row = conn.execute(placed_alarms().where(alarms.c.id == alarm_id)).first()
         if row is None:
             raise NotFoundError(f"no alarm {alarm_id}")
-        alarm = alarm_dict(row)
-        alarm.pop("dev_lat", None)
-        alarm.pop("dev_lon", None)
-        return alarm, row.dev_lat, row.dev_lon
+        return alarm_dict(row), row.lat, row.lon
 
     def nearest(self, alarm_id: int, kind: str = "", limit: int = 5) -> dict[str, Any]:
         """The resources nearest the alarm's device, by great-circle distance."""
@@ -251,27 +243,11 @@ class DispatchService:
         log.info("alarm_dispatch", extra=fields(alarm=alarm_id, state=state, by=by))
         return alarm
 
-    def acknowledge(self, alarm_id: int, by: str, note: str = "") -> dict[str, Any]:
-        """Acknowledge an alarm (used only when the alarms module does not route it)."""
-        now = time.time()
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
-            if row is None:
-                raise NotFoundError(f"no alarm {alarm_id}")
-            if row.acknowledged:
-                return alarm_dict(row)
-            conn.execute(
-                alarms.update()
-                .where(alarms.c.id == alarm_id)
-                .values(acknowledged=True, ack_by=by, ack_at=now, ack_note=note, updated_at=now)
-            )
-            return append_event(conn, alarm_id, "acknowledged", now)
-
     def board(self) -> list[dict[str, Any]]:
         """Alarms the center still has in hand: active, or dispatched and not resolved."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(alarms)
+                placed_alarms()
                 .where(
                     sa.or_(
                         alarms.c.state == "active",

@@ -1,4 +1,8 @@
-"""``install(hub, app)``: the emergency feed, webhooks, dispatch and console on a hub worker."""
+"""``install(hub, app)``: the emergency feed, webhooks, dispatch and console on a hub worker.
+
+List it after ``hub.alarms.setup`` in ``EXTENSION_MODULES``: the rules engine's pipeline listener
+then writes a batch's alarm events before this module's listener wakes the feed.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.context import Hub
-from hub.emergency.api import EMERGENCY_KEY, Emergency, ack_routes, routes
+from hub.emergency.api import EMERGENCY_KEY, Emergency, routes
 from hub.emergency.dispatch import DispatchService
 from hub.emergency.feed import FeedNotifier
 from hub.emergency.tables import create_tables
@@ -21,7 +25,6 @@ from hub.pipeline import Accepted
 log = logging.getLogger("govedge.hub.emergency")
 
 CONSOLE = Path(__file__).resolve().parent.parent / "static" / "emergency" / "index.html"
-ACK_PATH = "/api/v1/alarms/{alarm_id}/ack"
 
 
 @dataclass
@@ -33,13 +36,6 @@ class EmergencySettings:
 
 
 SETTINGS = EmergencySettings()
-
-
-def _has_route(app: web.Application, method: str, path: str) -> bool:
-    for resource in app.router.resources():
-        if resource.canonical == path:
-            return any(r.method == method for r in resource)
-    return False
 
 
 async def console(_: web.Request) -> web.FileResponse:
@@ -69,11 +65,7 @@ def install(hub: Hub, app: web.Application) -> None:
     hub.pipeline.listeners.append(on_batch)
 
     routes.install(app)
-    groups = hub.extras.setdefault("api_groups", [])
-    groups.append(routes)
-    if not _has_route(app, "POST", ACK_PATH):
-        ack_routes.install(app)
-        groups.append(ack_routes)
+    hub.extras.setdefault("api_groups", []).append(routes)
     app.router.add_get("/emergency", console)
 
     async def background(_: web.Application) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ const NEXT_STATE = { assigned: "en_route", en_route: "on_site", on_site: "resolv
 const KIND_LABEL = { team: "队伍 Team", supply: "物资 Supplies", shelter: "避难所 Shelter" };
 
 const alarms = new Map();   // id -> alarm, as the feed carries it
+const teamChoice = new Map();  // alarm id -> team picked (survives re-rendering)
 let devices = [], resources = [], cursor = 0, selected = null, socket = null;
 
 function el(tag, attrs, ...children) {
@@ -82,6 +83,9 @@ function renderAlarms() {
       const pick = el("select", { "data-testid": "team", "aria-label": "team" },
         ...teams.map((t) => el("option", { value: String(t.id) }, t.name)));
       pick.onclick = (ev) => ev.stopPropagation();
+      const chosen = teamChoice.get(a.id) || a.assigned_team;
+      if (chosen && teams.some((t) => String(t.id) === String(chosen))) pick.value = String(chosen);
+      pick.onchange = () => teamChoice.set(a.id, pick.value);
       const assign = el("button", { "data-testid": "assign" }, a.assigned_team ? "改派 Reassign" : "派遣 Assign");
       assign.disabled = teams.length === 0;
       assign.onclick = (ev) => { ev.stopPropagation(); act(`/alarms/${a.id}/assign`, { team: Number(pick.value) }); };

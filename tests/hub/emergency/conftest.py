@@ -1,10 +1,8 @@
-"""Hubs with the emergency extension, and a writer of alarm rows as the rules engine leaves them."""
+"""Hubs with the alarms and emergency extensions, and a writer of alarms through the alarm store."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,14 +10,14 @@ from sqlalchemy.engine import Engine
 
 import hub.app
 import hub.emergency.setup as setup
-from hub.alarms.tables import alarm_events, alarms
-from hub.emergency.alarmview import append_event
+from hub.alarms.store import AlarmStore
+from hub.alarms.tables import alarm_events
 from hub.emergency.webhooks import RetryPolicy
 
 
 @pytest.fixture(autouse=True)
 def emergency_extension(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hub.app, "EXTENSION_MODULES", ("hub.emergency.setup",))
+    monkeypatch.setattr(hub.app, "EXTENSION_MODULES", ("hub.alarms.setup", "hub.emergency.setup"))
     monkeypatch.setattr(
         setup,
         "SETTINGS",
@@ -33,10 +31,11 @@ def emergency_extension(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class AlarmWriter:
-    """Writes ``alarms`` and ``alarm_events`` rows the way the rules engine does."""
+    """Raises, updates and clears alarms through the alarm store, as the rules engine does."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.store = AlarmStore(engine)
 
     def raise_alarm(
         self,
@@ -45,49 +44,28 @@ class AlarmWriter:
         severity: str = "major",
         value: float = 1.0,
     ) -> int:
-        now = time.time()
-        with self.engine.begin() as conn:
-            pk = conn.execute(
-                alarms.insert().values(
-                    device_id=device_id,
-                    rule_id=rule_id,
-                    severity=severity,
-                    state="active",
-                    acknowledged=False,
-                    ack_by="",
-                    ack_note="",
-                    value=value,
-                    message=f"{rule_id} on {device_id}",
-                    raised_at=now,
-                    updated_at=now,
-                    cleared_by="",
-                    assigned_team="",
-                    dispatch_state="",
-                    active_key=f"{device_id}|{rule_id}",
-                )
-            ).inserted_primary_key
-            assert pk is not None
-            append_event(conn, int(pk[0]), "raised", now)
-        return int(pk[0])
+        change = self.store.raise_or_update(
+            device_id, rule_id, severity, value, f"{rule_id} on {device_id}"
+        )
+        assert change.kind == "raised" and change.alarm is not None
+        return int(change.alarm["id"])
 
     def update(self, alarm_id: int, value: float, severity: str | None = None) -> None:
-        now = time.time()
-        values: dict[str, Any] = {"value": value, "updated_at": now}
-        if severity:
-            values["severity"] = severity
-        with self.engine.begin() as conn:
-            conn.execute(alarms.update().where(alarms.c.id == alarm_id).values(**values))
-            append_event(conn, alarm_id, "escalated" if severity else "updated", now)
+        alarm = self.store.get(alarm_id)
+        change = self.store.update_active(
+            alarm["device_id"],
+            alarm["rule_id"],
+            severity or alarm["severity"],
+            value,
+            alarm["message"],
+            force_update=True,
+        )
+        assert change.kind is not None
 
     def clear(self, alarm_id: int) -> None:
-        now = time.time()
-        with self.engine.begin() as conn:
-            conn.execute(
-                alarms.update()
-                .where(alarms.c.id == alarm_id)
-                .values(state="cleared", cleared_at=now, active_key=None, updated_at=now)
-            )
-            append_event(conn, alarm_id, "cleared", now)
+        alarm = self.store.get(alarm_id)
+        change = self.store.clear_active(alarm["device_id"], alarm["rule_id"], "condition ended")
+        assert change.kind == "cleared"
 
     def event_kinds(self, alarm_id: int) -> list[str]:
         with self.engine.connect() as conn:

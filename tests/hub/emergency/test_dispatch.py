@@ -59,10 +59,9 @@ async def test_resources_nearest_and_dispatch_to_closure(
     )
     assert status == 200, alarm
     assert alarm["assigned_team"] == str(near["id"]) and alarm["dispatch_state"] == "assigned"
-    status, ack = await rh.call(
-        "POST", f"/api/v1/alarms/{alarm_id}/ack", json={"by": "duty-1", "note": "on it"}
-    )
-    assert status == 200 and ack["acknowledged"] and ack["ack_by"] == "duty-1"
+    assert alarm["location"] == {"lat": BASE[0], "lon": BASE[1]}  # the alarm view, place included
+    status, ack = await rh.call("POST", f"/api/v1/alarms/{alarm_id}/ack", json={"note": "on it"})
+    assert status == 200 and ack["acknowledged"] and ack["ack_by"] == "tests"
     for state in ("en_route", "on_site", "resolved"):
         status, alarm = await rh.call(
             "POST", f"/api/v1/alarms/{alarm_id}/dispatch", json={"state": state}
