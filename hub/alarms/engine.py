@@ -159,10 +159,9 @@ class AlarmEngine:
                 for rule in list(self.rules.values()):
                     if rule.applies_to(dev):
                         self._guard(self._on_telemetry, rule, dev, msg.ts, msg.data, now)
-            for device_id in acc.deaths:
-                self._on_presence(device_id, False, now)
-            for device_id in acc.births:
-                self._on_presence(device_id, True, now)
+            # A batch may hold a birth and a will of one device: the registry has the outcome.
+            for device_id in dict.fromkeys(acc.births + acc.deaths):
+                self._on_presence(device_id, now)
 
     def _guard(self, func: Any, *args: Any) -> None:
         try:
@@ -212,12 +211,13 @@ class AlarmEngine:
             if touched:
                 self._decide(rule, dev, st, self._composite(rule, st, now), st.value, now)
 
-    def _on_presence(self, device_id: str, online: bool, now: float) -> None:
+    def _on_presence(self, device_id: str, now: float) -> None:
         self._devices.pop(device_id, None)
         self._scope.clear()
         dev = self.device(device_id)
         if dev is None:
             return
+        online = dev.online
         for rule in list(self.rules.values()):
             if rule.kind == "offline" and rule.applies_to(dev):
                 st = self._state(dev, rule)
