@@ -21,7 +21,7 @@ from hub.alarms.rules import RANK, Rule, parse_rule
 from hub.alarms.store import AlarmStore, Change
 from hub.errors import NotFoundError
 from hub.pipeline import Accepted
-from hub.registry import DeviceInfo, Registry
+from hub.registry import DeviceInfo, Registry, Selector
 
 log = logging.getLogger("govedge.hub.alarms")
 
@@ -125,6 +125,20 @@ class AlarmEngine:
         self._devices[device_id] = (info, now)
         return info
 
+    def _prefetch(self, device_ids: set[str]) -> None:
+        """Load the batch's uncached devices in one query rather than one each."""
+        now = time.monotonic()
+        missing = [
+            d
+            for d in device_ids
+            if now - self._devices.get(d, (None, -DEVICE_TTL_S))[1] >= DEVICE_TTL_S
+        ]
+        if len(missing) < 2:
+            return
+        found = {dev.id: dev for dev in self.registry.select(Selector(ids=tuple(sorted(missing))))}
+        for d in missing:
+            self._devices[d] = (found.get(d), now)
+
     def _in_scope(self, rule: Rule) -> list[DeviceInfo]:
         now = time.monotonic()
         hit = self._scope.get(rule.id)
@@ -152,6 +166,7 @@ class AlarmEngine:
             return
         now = time.time() if now is None else now
         with self._lock:
+            self._prefetch({msg.device_id for msg in acc.telemetry})
             for msg in acc.telemetry:
                 dev = self.device(msg.device_id)
                 if dev is None:
