@@ -191,3 +191,13 @@ async def _equals(value: Any, expected: Any) -> bool:
 async def _page(rh: Any, **params: Any) -> Any:
     page = await rh.get("/api/v1/alarms", **params)
     return page if page["total"] else None
+
+
+def test_the_documented_rules_are_valid() -> None:
+    import re
+
+    doc = Path(__file__).resolve().parents[3] / "docs" / "alarms.md"
+    blocks = re.findall(r"```json\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    rules = [json.loads(b) for b in blocks]
+    parsed = [parse_rule(r).kind for r in rules if "kind" in r]
+    assert sorted(set(parsed)) == ["absence", "composite", "offline", "rate", "threshold"]
