@@ -12,6 +12,8 @@ import time
 
 from govedge.errors import ConfigError
 
+MAX_FIDELITY = 200
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     from sim.fleet.scenario import scenario_names
@@ -49,9 +51,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--speed must be positive")
     if args.hub and not args.token:
         raise ConfigError("--hub needs --token")
-    if args.mode == "fidelity":
+    if args.mode == "fidelity" and args.devices > MAX_FIDELITY:
         raise ConfigError(
-            "fidelity mode is not available yet: use --mode scale (see docs/fleet.md)"
+            f"fidelity mode runs one real agent per device: at most {MAX_FIDELITY} "
+            "(use --mode scale for more)"
         )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(args))
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _main(args: argparse.Namespace) -> None:
     from govedge.broker import MosquittoBroker, raise_nofile_limit
+    from sim.fleet.fidelity import FidelityFleet
     from sim.fleet.hub_registration import register_devices
     from sim.fleet.layout import FleetLayout
     from sim.fleet.scale import ScaleFleet
@@ -76,10 +80,14 @@ async def _main(args: argparse.Namespace) -> None:
         url = owned.url
         print(f"broker: started Mosquitto at {url}", flush=True)
     try:
+        fleet: ScaleFleet | FidelityFleet
+        if args.mode == "fidelity":
+            fleet = FidelityFleet(layout, url, poll_interval_s=args.interval, owned_broker=owned)
+        else:
+            fleet = ScaleFleet(layout, url, interval_s=args.interval, owned_broker=owned)
         if args.hub:
-            n = await register_devices(args.hub, args.token, layout.devices)
+            n = await register_devices(args.hub, args.token, fleet.specs())
             print(f"hub: registered {n} devices at {args.hub}", flush=True)
-        fleet = ScaleFleet(layout, url, interval_s=args.interval, owned_broker=owned)
         await fleet.start()
         tasks: list[asyncio.Task[None]] = []
         if scenario:
@@ -90,20 +98,10 @@ async def _main(args: argparse.Namespace) -> None:
                 flush=True,
             )
         start = time.monotonic()
-        last_acked, last_t = 0, start
         try:
             while not args.duration or time.monotonic() - start < args.duration:
                 await asyncio.sleep(min(5.0, args.duration or 5.0))
-                now = time.monotonic()
-                s = fleet.stats
-                rate = (s.acked - last_acked) / (now - last_t)
-                last_acked, last_t = s.acked, now
-                print(
-                    f"[{now - start:6.0f} s] connected {s.connected}/{s.devices}  "
-                    f"acked {rate:.0f} msg/s  sent {s.sent}  reconnects {s.disconnects}  "
-                    f"connect failures {s.connect_failures}",
-                    flush=True,
-                )
+                print(f"[{time.monotonic() - start:6.0f} s] {fleet.status_line()}", flush=True)
         finally:
             for task in tasks:
                 task.cancel()

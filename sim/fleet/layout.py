@@ -22,7 +22,7 @@ KINDS: dict[str, tuple[str, dict[str, float]]] = {
     ),
     "building_sensor": (
         "smoke-cabinet",
-        {"temperature": 22.0, "smoke_alarm": 0.0, "obscuration": 0.02},
+        {"room.temperature": 22.0, "room.humidity": 45.0, "smoke_alarm": 0.0, "obscuration": 0.02},
     ),
     "kiosk": ("hall-kiosk", {"printer_paper": 1.0, "sessions": 0.0}),
 }

@@ -343,6 +343,13 @@ class ScaleFleet:
         for dev in self.devices.values():
             dev.drop()
 
+    def status_line(self) -> str:
+        s = self.stats
+        return (
+            f"connected {s.connected}/{s.devices}  sent {s.sent}  acked {s.acked}  "
+            f"reconnects {s.disconnects}  connect failures {s.connect_failures}"
+        )
+
     # scenario target
     def specs(self) -> tuple[SimDeviceSpec, ...]:
         return self.layout.devices

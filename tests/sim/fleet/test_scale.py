@@ -148,7 +148,7 @@ def test_cli_runs_a_fleet_with_a_scenario(mqtt_broker: Any, capsys: Any) -> None
 def test_cli_errors_are_one_line(capsys: Any) -> None:
     assert main(["sim", "fleet", "--scenario", "tsunami"]) == 1
     assert "no scenario 'tsunami'" in capsys.readouterr().err
-    assert main(["sim", "fleet", "--mode", "fidelity"]) == 1
-    assert "fidelity mode" in capsys.readouterr().err
+    assert main(["sim", "fleet", "--mode", "fidelity", "--devices", "1000"]) == 1
+    assert "one real agent per device" in capsys.readouterr().err
     assert main(["sim", "fleet", "--hub", "http://127.0.0.1:1"]) == 1
     assert "--token" in capsys.readouterr().err
