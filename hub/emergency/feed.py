@@ -39,6 +39,7 @@ class FeedNotifier:
         self._kick = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.clients = 0
+        self.generation = 0
 
     def kick(self) -> None:
         """Ask for an immediate look at the table; safe from any thread."""
@@ -50,19 +51,26 @@ class FeedNotifier:
         self._loop = asyncio.get_running_loop()
         while True:
             try:
+                await asyncio.wait_for(self._kick.wait(), self.poll_s)
+            except TimeoutError:
+                pass
+            kicked = self._kick.is_set()
+            self._kick.clear()
+            if kicked:
+                # A local write or ingest batch: let the clients look at once (one query each)
+                # rather than first asking for the newest id.
+                self.generation += 1
+                async with self._changed:
+                    self._changed.notify_all()
+            try:
                 latest = await asyncio.to_thread(last_cursor, self.engine)
             except Exception:
                 log.exception("feed_poll_failed")
-                latest = self.latest
+                continue
             if latest != self.latest:
                 self.latest = latest
                 async with self._changed:
                     self._changed.notify_all()
-            try:
-                await asyncio.wait_for(self._kick.wait(), self.poll_s)
-            except TimeoutError:
-                pass
-            self._kick.clear()
 
     async def wait_beyond(self, cursor: int, wait_s: float) -> None:
         """Return when an event after ``cursor`` may exist, or after ``wait_s`` seconds."""

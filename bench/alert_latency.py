@@ -1,0 +1,398 @@
+"""Alert latency: a sensor crosses a line -> the alarm event arrives on the emergency WebSocket.
+
+Set-up, all on loopback: a Mosquitto, a hub worker in its own process with the rules engine and
+the emergency feed (SQLite registry and telemetry), a threshold rule on a water-level gauge
+(raise above 5.0 m, clear below 4.9 m), and background telemetry from 200 other devices offered
+at ``RATE`` messages a second (QoS 0) by a publisher process. The bench process publishes the
+gauge's readings (QoS 1), alternately above and below the line, and times each one from just
+before ``publish`` to the arrival of its ``raised`` or ``cleared`` event on the WebSocket feed.
+
+Baseline, in the same run and under the same load: the raw MQTT publish -> subscribe latency of
+a bare paho client through the same broker (the part of the path that is not the hub's).
+A first round without background load gives the idle figure beside the idle MQTT latency, and a
+round at ``LIGHT_RATE`` shows how the latency grows with the load. Each figure's notes also give
+the feed's own share: from the alarm event's timestamp (taken by the rules engine as it writes
+the event) to its arrival on the socket.
+
+Run: ``python -m bench.alert_latency`` (``GOVEDGE_BENCH_QUICK=1`` for fewer samples).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import BenchResult
+
+ROOT = Path(__file__).resolve().parents[1]
+RATE = 10_000  # background telemetry offered, messages a second
+LIGHT_RATE = 2_000  # a lighter load, to show where the latency comes from
+LOAD_DEVICES = 200
+GAUGE = "gauge-bench-01"
+RULE_ID = "bench-water-level"
+RULE = {
+    "name": "Bench water level",
+    "kind": "threshold",
+    "scope": {"model": "bench-gauge"},
+    "metric": "water_level_m",
+    "direction": "above",
+    "levels": [{"severity": "critical", "raise": 5.0, "clear": 4.9}],
+}
+HUB_MAIN = (
+    "import sys, hub.app; "
+    "hub.app.EXTENSION_MODULES = ('hub.alarms.setup', 'hub.emergency.setup'); "
+    "from govedge.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def _quick() -> bool:
+    return os.environ.get("GOVEDGE_BENCH_QUICK", "") not in ("", "0")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# --- background load (its own process) ----------------------------------------------------
+
+
+def _load_process(host: str, port: int, rate: int, stop: Any, sent: Any) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from govedge.contract import Channel, Telemetry, encode, topic
+
+    devices = [f"load-{i:04d}" for i in range(LOAD_DEVICES)]
+    boot = uuid.uuid4().hex
+    topics = [topic(d, Channel.TELEMETRY) for d in devices]
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"bench-load-{uuid.uuid4().hex[:8]}",
+        protocol=mqtt.MQTTv311,
+    )
+    client.max_queued_messages_set(0)
+    client.connect(host, port, keepalive=60)
+    client.loop_start()
+    tick = 0.01
+    per_tick = max(1, rate // 100)
+    seq = 0
+    n = 0
+    next_at = time.monotonic()
+    while not stop.is_set():
+        seq += 1
+        now = time.time()
+        for _ in range(per_tick):
+            i = n % LOAD_DEVICES
+            msg = Telemetry(
+                device_id=devices[i],
+                boot_id=boot,
+                seq=n // LOAD_DEVICES + 1,
+                ts=now,
+                data={"temperature": 20.0 + (n % 7), "humidity": 40.0},
+            )
+            client.publish(topics[i], encode(msg), qos=0)
+            n += 1
+        sent.value = n
+        next_at += tick
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -1.0:
+            next_at = time.monotonic()  # fell behind by a second: do not try to catch up
+    client.disconnect()
+    client.loop_stop()
+
+
+# --- the hub (its own process) ------------------------------------------------------------
+
+
+@dataclass
+class HubProcess:
+    url: str
+    token: str
+    proc: subprocess.Popen[bytes]
+    workdir: Path
+
+
+def _start_hub(broker_url: str, workdir: Path) -> HubProcess:
+    from govedge.broker import free_port, wait_for_port
+    from hub.alarms.store import AlarmStore
+    from hub.auth import TokenStore
+    from hub.db import create_schema, make_engine
+
+    db_url = f"sqlite:///{workdir / 'registry.db'}"
+    devices = [{"id": GAUGE, "model": "bench-gauge", "location": {"lat": 31.23, "lon": 121.47}}]
+    devices += [{"id": f"load-{i:04d}", "model": "bench-load"} for i in range(LOAD_DEVICES)]
+    (workdir / "devices.json").write_text(json.dumps(devices))
+    port = free_port()
+    config = {
+        "broker_url": broker_url,
+        "client_id": f"bench-hub-{uuid.uuid4().hex[:6]}",
+        "database_url": db_url,
+        "telemetry_url": f"sqlite:///{workdir / 'telemetry.db'}",
+        "http_port": port,
+        "devices_file": str(workdir / "devices.json"),
+    }
+    (workdir / "hub.json").write_text(json.dumps(config))
+    engine = make_engine(db_url)
+    import hub.emergency.tables  # noqa: F401  (the feed's tables, created with the rest)
+
+    create_schema(engine)
+    token = TokenStore(engine).create("admin", "bench")
+    AlarmStore(engine).put_rule(RULE_ID, RULE, True)
+    engine.dispose()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    log = (workdir / "hub.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HUB_MAIN, "hub", "--config", str(workdir / "hub.json")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    if not wait_for_port("127.0.0.1", port, 30):
+        proc.kill()
+        raise RuntimeError(f"hub did not start; see {workdir / 'hub.log'}")
+    return HubProcess(f"http://127.0.0.1:{port}", token, proc, workdir)
+
+
+# --- measurement --------------------------------------------------------------------------
+
+
+@dataclass
+class Round:
+    alert_ms: list[float] = field(default_factory=list)
+    feed_ms: list[float] = field(default_factory=list)  # alarm event written -> on the socket
+    mqtt_ms: list[float] = field(default_factory=list)
+    accepted_rate: float = 0.0
+    offered_rate: float = 0.0
+
+
+class Probe:
+    """The gauge's publisher and the raw-MQTT baseline (one paho client, loop thread)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.boot = uuid.uuid4().hex
+        self.seq = 0
+        self.ping_topic = f"bench/ping/{uuid.uuid4().hex[:8]}"
+        self.pong = threading.Event()
+        self.received_at = 0.0
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=GAUGE,
+            protocol=mqtt.MQTTv311,
+        )
+        self.client.on_message = self._on_message
+        self.client.connect(host, port, keepalive=60)
+        self.client.loop_start()
+        self.client.subscribe(self.ping_topic, qos=0)
+        time.sleep(0.3)
+
+    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        self.received_at = time.perf_counter()
+        self.pong.set()
+
+    def reading(self, value: float) -> None:
+        from govedge.contract import Channel, Telemetry, encode, topic
+
+        self.seq += 1
+        msg = Telemetry(
+            device_id=GAUGE,
+            boot_id=self.boot,
+            seq=self.seq,
+            ts=time.time(),
+            data={"water_level_m": value},
+        )
+        self.client.publish(topic(GAUGE, Channel.TELEMETRY), encode(msg), qos=1)
+
+    def mqtt_ms(self) -> float:
+        self.pong.clear()
+        started = time.perf_counter()
+        self.client.publish(self.ping_topic, b"x" * 200, qos=0)
+        if not self.pong.wait(5):
+            raise RuntimeError("baseline ping lost")
+        return (self.received_at - started) * 1000
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+async def _measure(hub: HubProcess, probe: Probe, samples: int, warmup: int) -> Round:
+    import aiohttp
+
+    out = Round()
+    headers = {"Authorization": f"Bearer {hub.token}"}
+    ws_url = hub.url.replace("http://", "ws://") + "/api/v1/feed?cursor=latest"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(ws_url, headers=headers) as ws,
+    ):
+        await ws.receive()  # hello
+        high = probe.seq % 2 == 0  # alternate: raise, clear, raise, ...
+        for i in range(samples + warmup):
+            out.mqtt_ms.append(await asyncio.to_thread(probe.mqtt_ms))
+            want = "raised" if high else "cleared"
+            started = time.perf_counter()
+            probe.reading(6.0 if high else 4.0)
+            while True:
+                msg = await asyncio.wait_for(ws.receive(), 10)
+                data = json.loads(msg.data)
+                if data.get("type") == "event" and data["device_id"] == GAUGE:
+                    break
+            elapsed = (time.perf_counter() - started) * 1000
+            feed_part = (time.time() - data["ts"]) * 1000
+            if data["kind"] != want:
+                raise RuntimeError(f"expected a {want} event, got {data['kind']}")
+            if i >= warmup:
+                out.alert_ms.append(elapsed)
+                out.feed_ms.append(feed_part)
+            high = not high
+            await asyncio.sleep(0.02)
+    out.mqtt_ms = out.mqtt_ms[warmup:]
+    return out
+
+
+async def _accepted(hub: HubProcess) -> int:
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            hub.url + "/api/v1/health", headers={"Authorization": f"Bearer {hub.token}"}
+        ) as resp,
+    ):
+        return int((await resp.json())["ingest"]["accepted"])
+
+
+async def _loaded_round(
+    hub: HubProcess, probe: Probe, host: str, port: int, n: int, rate: int
+) -> Round:
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    sent = ctx.Value("q", 0)
+    load = ctx.Process(target=_load_process, args=(host, port, rate, stop, sent), daemon=True)
+    load.start()
+    try:
+        await asyncio.sleep(3.0)  # let the load settle
+        acc0, sent0, t0 = await _accepted(hub), sent.value, time.perf_counter()
+        result = await _measure(hub, probe, n, 5)
+        acc1, sent1, t1 = await _accepted(hub), sent.value, time.perf_counter()
+    finally:
+        stop.set()
+        load.join(10)
+        if load.is_alive():
+            load.kill()
+    result.accepted_rate = (acc1 - acc0) / (t1 - t0)
+    result.offered_rate = (sent1 - sent0) / (t1 - t0)
+    return result
+
+
+def run() -> list[BenchResult]:
+    from govedge.broker import MosquittoBroker
+
+    samples = 40 if _quick() else 200
+    broker = MosquittoBroker()
+    broker.start()
+    workdir = Path(tempfile.mkdtemp(prefix="govedge-alert-bench-"))
+    hub = _start_hub(broker.url, workdir)
+    probe = Probe(broker.host, broker.port)
+    try:
+        time.sleep(1.0)  # the hub subscribes after CONNACK
+        idle = asyncio.run(_measure(hub, probe, samples // 2, 5))
+        light = asyncio.run(
+            _loaded_round(hub, probe, broker.host, broker.port, samples // 2, LIGHT_RATE)
+        )
+        loaded = asyncio.run(_loaded_round(hub, probe, broker.host, broker.port, samples, RATE))
+    finally:
+        probe.close()
+        hub.proc.terminate()
+        try:
+            hub.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            hub.proc.kill()
+        broker.stop()
+    load_note = (
+        f"background telemetry offered {loaded.offered_rate:.0f} msg/s, "
+        f"hub stored {loaded.accepted_rate:.0f} msg/s; n={len(loaded.alert_ms)}; "
+        f"of which alarm event written -> on the WebSocket: "
+        f"p50 {statistics.median(loaded.feed_ms):.1f} ms, p99 {_pct(loaded.feed_ms, 0.99):.1f} ms"
+    )
+    return [
+        BenchResult(
+            "alert_latency_p50_loaded",
+            statistics.median(loaded.alert_ms),
+            "ms",
+            statistics.median(loaded.mqtt_ms),
+            "raw MQTT publish->subscribe p50, same load",
+            higher_is_better=False,
+            notes=load_note,
+        ),
+        BenchResult(
+            "alert_latency_p99_loaded",
+            _pct(loaded.alert_ms, 0.99),
+            "ms",
+            _pct(loaded.mqtt_ms, 0.99),
+            "raw MQTT publish->subscribe p99, same load",
+            higher_is_better=False,
+            goal="p99 <= 50 ms at 10k msg/s background",
+            notes=load_note,
+        ),
+        BenchResult(
+            "alert_latency_p99_idle",
+            _pct(idle.alert_ms, 0.99),
+            "ms",
+            _pct(idle.mqtt_ms, 0.99),
+            "raw MQTT publish->subscribe p99, idle",
+            higher_is_better=False,
+            notes=(
+                f"p50 {statistics.median(idle.alert_ms):.1f} ms; n={len(idle.alert_ms)}; "
+                f"alarm event written -> on the WebSocket: "
+                f"p50 {statistics.median(idle.feed_ms):.1f} ms, "
+                f"p99 {_pct(idle.feed_ms, 0.99):.1f} ms"
+            ),
+        ),
+        BenchResult(
+            "alert_latency_p99_2k",
+            _pct(light.alert_ms, 0.99),
+            "ms",
+            _pct(light.mqtt_ms, 0.99),
+            "raw MQTT publish->subscribe p99, same load",
+            higher_is_better=False,
+            notes=(
+                f"background {light.offered_rate:.0f} msg/s offered, "
+                f"{light.accepted_rate:.0f} stored; "
+                f"p50 {statistics.median(light.alert_ms):.1f} ms; "
+                f"n={len(light.alert_ms)}"
+            ),
+        ),
+        BenchResult(
+            "alert_bench_background_ingest",
+            loaded.accepted_rate,
+            "msg/s",
+            loaded.offered_rate,
+            "telemetry offered by the load process",
+            goal=f"{RATE} msg/s",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(result.line())
