@@ -4,6 +4,8 @@
   CONNACK, next) in the same run;
 * QoS 1 telemetry acknowledged per second at 1 message a second per device, beside the offered
   load;
+* the hub's ingest: telemetry a hub process (SQLite registry and telemetry) stores per second
+  while the fleet runs, beside what the broker acknowledged to the fleet in the same window;
 * reconnect-storm recovery: the broker is killed and restarted on the same port, and every
   device must be back (jittered backoff) within 60 s; beside the cold connect of the same fleet.
 
@@ -15,14 +17,40 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 from bench.common import BenchResult
 
 FULL_DEVICES = 10_000
 QUICK_DEVICES = 1_000
 BASELINE_CLIENTS = 300
+
+
+def _start_hub(broker_url: str, device_ids: list[str], workdir: Path) -> tuple[Any, Any]:
+    """A hub in its own process (as deployed), knowing the fleet's devices."""
+    from bench.ingest_consumers import Progress, hub_worker, start_process
+
+    devices = workdir / "devices.json"
+    devices.write_text(json.dumps([{"id": d, "model": "sim"} for d in device_ids]))
+    config = {
+        "broker_url": broker_url,
+        "client_id": "bench-fleet-hub",
+        "database_url": f"sqlite:///{workdir / 'registry.db'}",
+        "telemetry_url": f"sqlite:///{workdir / 'telemetry.db'}",
+        "http_port": 0,
+        "devices_file": str(devices),
+    }
+    prog = Progress.new()
+    proc = start_process(hub_worker, json.dumps(config).encode(), True, prog)
+    if not prog.ready.wait(60):
+        proc.kill()
+        raise RuntimeError("the hub did not start")
+    return proc, prog
 
 
 def paho_sequential_rate(host: str, port: int, n: int) -> float:
@@ -65,6 +93,25 @@ async def _measure(n: int, rate_window_s: float) -> list[BenchResult]:
         await asyncio.sleep(rate_window_s)
         msg_rate = (fleet.stats.acked - a0) / (time.perf_counter() - t1)
 
+        with tempfile.TemporaryDirectory(prefix="govedge-bench-fleet-") as tmp:
+            proc, prog = await asyncio.to_thread(
+                _start_hub,
+                broker.url,
+                [d.spec.device_id for d in fleet.devices.values()],
+                Path(tmp),
+            )
+            try:
+                await asyncio.sleep(3.0)  # registry warm, births stored
+                h0, a0, t1 = prog.count.value, fleet.stats.acked, time.perf_counter()
+                await asyncio.sleep(rate_window_s)
+                hub_rate = (prog.count.value - h0) / (time.perf_counter() - t1)
+                fleet_rate = (fleet.stats.acked - a0) / (time.perf_counter() - t1)
+            finally:
+                prog.stop.set()
+                await asyncio.to_thread(proc.join, 30)
+                if proc.is_alive():
+                    proc.kill()
+
         t2 = time.perf_counter()
         await fleet.restart_broker(0.0)
         await asyncio.sleep(0.5)
@@ -99,6 +146,15 @@ async def _measure(n: int, rate_window_s: float) -> list[BenchResult]:
             n / fleet.interval_s,
             "offered load, 1 msg/s per device",
             goal=">= 0.95 of offered",
+        ),
+        BenchResult(
+            "fleet_connect.hub_ingest",
+            hub_rate,
+            "msg/s",
+            fleet_rate,
+            "acked by the broker to the fleet, same window",
+            goal=">= 0.95 of acked",
+            notes="one hub process, SQLite registry and telemetry",
         ),
         BenchResult(
             "fleet_connect.storm_recovery",
