@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -54,12 +55,19 @@ class Figures:
     shared_split: list[int] = field(default_factory=list)
     pipeline: float = 0.0
     publish: dict[str, float] = field(default_factory=dict)
+    cpu_us: dict[str, float] = field(default_factory=dict)
+    """CPU microseconds per message of each consumer process (all its threads): unlike the
+    wall-clock rates, barely moved by other load on the machine."""
 
     def last_line(self) -> str:
         return (
-            f"rate={self.hub:.0f} ratio_vs_paho={self.hub / self.paho:.3f} "
-            f"ratio_vs_mosquitto_sub={self.hub / self.mosquitto_sub:.3f}"
+            f"rate={self.hub:.0f} ratio_vs_paho={_ratio(self.hub, self.paho):.3f} "
+            f"ratio_vs_mosquitto_sub={_ratio(self.hub, self.mosquitto_sub):.3f}"
         )
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if a and b else float("nan")
 
 
 def _broker(load: Load):  # type: ignore[no-untyped-def]
@@ -87,9 +95,9 @@ def measure_mosquitto_sub(load: Load, figures: Figures) -> None:
         client_id = f"bench-raw-{uuid.uuid4().hex[:6]}"
         mosquitto_sub_prime(broker.host, broker.port, client_id)
         _publish(broker.host, broker.port, load, figures, "mosquitto_sub")
-        figures.mosquitto_sub = _rate(
-            load.total, mosquitto_sub_drain(broker.host, broker.port, client_id, load.total)
-        )
+        wall, cpu = mosquitto_sub_drain(broker.host, broker.port, client_id, load.total)
+        figures.mosquitto_sub = _rate(load.total, wall)
+        figures.cpu_us["mosquitto_sub"] = cpu / load.total * 1e6
     finally:
         broker.close()
 
@@ -107,7 +115,8 @@ def measure_paho(load: Load, figures: Figures) -> None:
         proc.join(150)
         if prog.count.value < load.total:
             raise RuntimeError(f"paho counted {prog.count.value} of {load.total}")
-        figures.paho = _rate(load.total, prog.t_last.value - prog.t0.value)
+        figures.paho = _rate(load.total, prog.seconds)
+        figures.cpu_us["paho"] = prog.cpu_seconds / load.total * 1e6
     finally:
         broker.close()
 
@@ -130,8 +139,11 @@ def _hub_config(workdir: Path, broker_url: str, load: Load, client_id: str, grou
     return json.dumps(config).encode()
 
 
-def _drain_hubs(load: Load, workers: int, group: str) -> tuple[float, list[int], float]:
-    """Prime, preload, drain with ``workers`` hub processes: (rate, per-worker counts, pub s)."""
+def _drain_hubs(load: Load, workers: int, group: str) -> tuple[float, list[int], float, float]:
+    """Prime, preload, drain with ``workers`` hub processes.
+
+    Returns (combined rate, per-worker counts, publish rate, CPU us per message over all workers).
+    """
     broker = _broker(load)
     try:
         with tempfile.TemporaryDirectory(prefix="govedge-bench-ingest-") as tmp:
@@ -152,7 +164,8 @@ def _drain_hubs(load: Load, workers: int, group: str) -> tuple[float, list[int],
                 raise RuntimeError(f"hub stored {sum(counts)} of {load.total}")
             start = min(p.t0.value for p in progs)
             end = max(p.t_last.value for p in progs)
-            return _rate(sum(counts), end - start), counts, _rate(load.total, pub_s)
+            cpu_us = sum(p.cpu_seconds for p in progs) / sum(counts) * 1e6
+            return _rate(sum(counts), end - start), counts, _rate(load.total, pub_s), cpu_us
     finally:
         broker.close()
 
@@ -182,13 +195,13 @@ def _run_hubs(
 
 
 def measure_hub(load: Load, figures: Figures) -> None:
-    figures.hub, _, figures.publish["hub"] = _drain_hubs(load, 1, "")
+    figures.hub, _, figures.publish["hub"], figures.cpu_us["hub"] = _drain_hubs(load, 1, "")
 
 
 def measure_shared(load: Load, figures: Figures, workers: int) -> None:
-    figures.shared, figures.shared_split, figures.publish["shared"] = _drain_hubs(
-        load, workers, "bench"
-    )
+    rate, split, pub, cpu = _drain_hubs(load, workers, "bench")
+    figures.shared, figures.shared_split, figures.publish["shared"] = rate, split, pub
+    figures.cpu_us["shared"] = cpu
 
 
 def measure_pipeline(load: Load, figures: Figures, batch: int = 2000) -> None:
@@ -216,9 +229,11 @@ def measure_pipeline(load: Load, figures: Figures, batch: int = 2000) -> None:
         store = SQLiteTelemetryStore(f"{tmp}/telemetry.db")
         pipeline = Pipeline(registry, store, HubMetrics())
         started = time.perf_counter()
+        cpu0 = time.process_time()
         for i in range(0, len(raws), batch):
             pipeline.process(raws[i : i + batch])
         seconds = time.perf_counter() - started
+        figures.cpu_us["pipeline"] = (time.process_time() - cpu0) / load.total * 1e6
         store.close()
         engine.dispose()
     if pipeline.accepted_total != load.total:
@@ -226,14 +241,20 @@ def measure_pipeline(load: Load, figures: Figures, batch: int = 2000) -> None:
     figures.pipeline = _rate(load.total, seconds)
 
 
-def measure(load: Load, workers: int = 2, pipeline: bool = True) -> Figures:
+STAGES = ("mosquitto_sub", "paho", "hub", "pipeline", "shared")
+
+
+def measure(load: Load, workers: int = 2, stages: tuple[str, ...] = STAGES) -> Figures:
     figures = Figures(load)
-    measure_mosquitto_sub(load, figures)
-    measure_paho(load, figures)
-    measure_hub(load, figures)
-    if pipeline:
+    if "mosquitto_sub" in stages:
+        measure_mosquitto_sub(load, figures)
+    if "paho" in stages:
+        measure_paho(load, figures)
+    if "hub" in stages:
+        measure_hub(load, figures)
+    if "pipeline" in stages:
         measure_pipeline(load, figures)
-    if workers > 1:
+    if "shared" in stages and workers > 1:
         measure_shared(load, figures, workers)
     return figures
 
@@ -294,14 +315,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--qos", type=int, choices=(0, 1), default=1)
     parser.add_argument("--workers", type=int, default=2, help="hub workers sharing (1: skip)")
-    parser.add_argument("--no-pipeline", action="store_true", help="skip the no-MQTT pipeline run")
+    parser.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help=f"comma-separated subset of {','.join(STAGES)} (default: all)",
+    )
     args = parser.parse_args(argv)
     devices = max(1, min(args.devices, args.messages))
     load = Load(devices, max(1, args.messages // devices), args.publishers, args.qos)
-    figures = measure(load, args.workers, not args.no_pipeline)
+    stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
+    load_avg = os.getloadavg()[0]
+    figures = measure(load, args.workers, stages)
     for result in results(figures, args.workers):
         print(result.line())
     print(f"publish rates (msg/s): {', '.join(f'{k} {v:.0f}' for k, v in figures.publish.items())}")
+    print(f"CPU us per message: {', '.join(f'{k} {v:.1f}' for k, v in figures.cpu_us.items())}")
+    print(f"load average before the run: {load_avg:.2f} (the machine has {os.cpu_count()} cores)")
     print(figures.last_line())
     return 0
 

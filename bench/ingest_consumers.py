@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import resource
 import shutil
 import subprocess
 import time
@@ -35,13 +36,26 @@ class Progress:
     count: Synchronized[int]
     t0: Synchronized[float]
     t_last: Synchronized[float]
+    cpu0: Synchronized[float]
+    cpu_last: Synchronized[float]
     ready: Any  # multiprocessing.Event
     stop: Any  # multiprocessing.Event
+
+    @property
+    def seconds(self) -> float:
+        return self.t_last.value - self.t0.value
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time (all threads) the consumer spent from connect to its last message."""
+        return self.cpu_last.value - self.cpu0.value
 
     @classmethod
     def new(cls) -> Progress:
         return cls(
             CTX.Value("q", 0),  # type: ignore[arg-type]
+            CTX.Value("d", 0.0),  # type: ignore[arg-type]
+            CTX.Value("d", 0.0),  # type: ignore[arg-type]
             CTX.Value("d", 0.0),  # type: ignore[arg-type]
             CTX.Value("d", 0.0),  # type: ignore[arg-type]
             CTX.Event(),
@@ -57,11 +71,17 @@ def mosquitto_sub_prime(host: str, port: int, client_id: str) -> None:
     _mosquitto_sub(host, port, client_id, ["-E"], timeout=10)
 
 
-def mosquitto_sub_drain(host: str, port: int, client_id: str, total: int) -> float:
-    """Seconds mosquitto_sub takes to receive ``total`` queued messages (process start to exit)."""
+def mosquitto_sub_drain(host: str, port: int, client_id: str, total: int) -> tuple[float, float]:
+    """Wall and CPU seconds mosquitto_sub takes to receive ``total`` queued messages."""
+    cpu0 = _children_cpu()
     started = time.monotonic()
     _mosquitto_sub(host, port, client_id, ["-C", str(total)], timeout=120)
-    return time.monotonic() - started
+    return time.monotonic() - started, _children_cpu() - cpu0
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _mosquitto_sub(host: str, port: int, client_id: str, extra: list[str], timeout: float) -> None:
@@ -86,6 +106,7 @@ def paho_counter(host: str, port: int, client_id: str, target: int, prog: Progre
     count = 0
     subscribed = False
     t_last = 0.0
+    cpu_last = 0.0
 
     def on_connect(client: mqtt.Client, *_: Any) -> None:
         client.subscribe(TOPIC_FILTER, qos=1)
@@ -95,10 +116,11 @@ def paho_counter(host: str, port: int, client_id: str, target: int, prog: Progre
         subscribed = True
 
     def on_message(_c: Any, _u: Any, _m: Any) -> None:
-        nonlocal count, t_last
+        nonlocal count, t_last, cpu_last
         count += 1
         if count == target:
             t_last = time.monotonic()
+            cpu_last = time.process_time()
 
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
@@ -112,6 +134,7 @@ def paho_counter(host: str, port: int, client_id: str, target: int, prog: Progre
     props.SessionExpiryInterval = SESSION_EXPIRY_S
     props.ReceiveMaximum = 65535
     prog.t0.value = time.monotonic()
+    prog.cpu0.value = time.process_time()
     client.connect(host, port, keepalive=60, clean_start=False, properties=props)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -120,6 +143,7 @@ def paho_counter(host: str, port: int, client_id: str, target: int, prog: Progre
             break
     prog.count.value = count
     prog.t_last.value = t_last
+    prog.cpu_last.value = cpu_last
     client.disconnect()
     prog.ready.set()
 
@@ -148,11 +172,13 @@ async def _hub_main(config_json: bytes, prime: bool, prog: Progress) -> None:
     def stored(_acc: Accepted) -> None:
         # Listeners run after the batch is stored: this is the stored count.
         prog.t_last.value = time.monotonic()
+        prog.cpu_last.value = time.process_time()
         prog.count.value = hub.pipeline.accepted_total
 
     hub.pipeline.listeners.append(stored)
     runner = web.AppRunner(app)
     prog.t0.value = time.monotonic()
+    prog.cpu0.value = time.process_time()
     await runner.setup()  # cleanup_ctx starts the MQTT link
     if prime:
         await asyncio.to_thread(hub.link.connected.wait, 10)
