@@ -400,7 +400,7 @@ class AlarmEngine:
 
     def _tick_rule(self, rule: Rule, now: float) -> None:
         if rule.kind in ("threshold", "rate"):
-            if rule.for_s <= 0 and rule.kind == "threshold":
+            if rule.for_s <= 0:  # nothing comes due without a reading
                 return
             for (device_id, rule_id), st in list(self.states.items()):
                 if rule_id == rule.id and any(st.on):
@@ -416,6 +416,8 @@ class AlarmEngine:
         elif rule.kind == "absence":
             for dev in self._in_scope(rule):
                 st = self._state(dev, rule)
+                if dev.last_seen is None and st.last_seen is None and st.severity is None:
+                    continue  # never heard from: not yet installed
                 last = st.last_seen
                 if not rule.metric and dev.last_seen is not None:
                     last = max(last or 0.0, dev.last_seen)  # shared by every worker

@@ -164,7 +164,9 @@ def test_absence_of_data(bench: Bench) -> None:
         severity="warning",
         scope={"model": "gauge"},
     )
+    bench.registry.register("s3", model="gauge")  # never heard from: not installed yet
     now = time.time()
+    bench.registry.touch({"s1": now, "s2": now})  # as the pipeline does for any message
     bench.send("s1", level=1.0, now=now)
     bench.send("s2", other=1.0, now=now)  # data, but not the metric this rule listens for
     bench.alarms.tick(now + 10)
@@ -178,6 +180,7 @@ def test_absence_of_data(bench: Bench) -> None:
     assert sorted(bench.store.active()) == [("s1", "silent")]
     assert bench.kinds("s2") == [("raised", "warning"), ("cleared", "warning")]
     assert ("k1", "silent") not in bench.store.active()  # out of scope
+    assert bench.kinds("s3") == []
 
 
 def test_device_offline(bench: Bench) -> None:
