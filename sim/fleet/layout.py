@@ -27,7 +27,7 @@ KINDS: dict[str, tuple[str, dict[str, float]]] = {
     "kiosk": ("hall-kiosk", {"printer_paper": 1.0, "sessions": 0.0}),
 }
 KIND_ORDER = tuple(KINDS)
-CITY_LAT, CITY_LON = 30.66, 104.06
+CITY_LAT, CITY_LON = 30.2741, 120.1551  # the same city centre as the demo
 SELECTOR_KEYS = frozenset({"kind", "district", "site", "model", "first", "ids"})
 
 
