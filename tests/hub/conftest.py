@@ -108,15 +108,17 @@ async def start_hub() -> AsyncIterator[Callable[..., Any]]:
         app = create_app(config)
         runner = web.AppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, config.http_host, config.http_port)
+        # Port 0: the kernel picks a free port at bind time, so parallel runs never collide.
+        site = web.TCPSite(runner, config.http_host, 0)
         await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         hub = app[HUB_KEY]
         token = await asyncio.to_thread(hub.tokens.create, "admin", "tests")
         assert await asyncio.to_thread(hub.link.connected.wait, 10)
         # Subscriptions are sent right after CONNACK; give the broker a moment to apply them.
         await asyncio.sleep(0.2)
         rh = RunningHub(
-            f"http://{config.http_host}:{config.http_port}",
+            f"http://{config.http_host}:{port}",
             hub,
             app,
             runner,
