@@ -215,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"broker   {broker_url}", flush=True)
         print(f"hub      {hub_url}", flush=True)
         print(f"console  {hub_url}?token={token}", flush=True)
+        print(f"alarms   {hub_url}emergency?token={token}", flush=True)
         print(f"token    {token}", flush=True)
         print(f"devices  {len(plan)} simulated sensor cabinets; logs in {data}/", flush=True)
         print("Ctrl-C stops everything.", flush=True)
