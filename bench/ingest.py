@@ -53,6 +53,8 @@ class Figures:
     hub: float = 0.0
     shared: float = 0.0
     shared_split: list[int] = field(default_factory=list)
+    hub_batch: float = 0.0
+    """Mean messages per ingest batch of the single hub worker."""
     pipeline: float = 0.0
     publish: dict[str, float] = field(default_factory=dict)
     cpu_us: dict[str, float] = field(default_factory=dict)
@@ -139,10 +141,13 @@ def _hub_config(workdir: Path, broker_url: str, load: Load, client_id: str, grou
     return json.dumps(config).encode()
 
 
-def _drain_hubs(load: Load, workers: int, group: str) -> tuple[float, list[int], float, float]:
+def _drain_hubs(
+    load: Load, workers: int, group: str
+) -> tuple[float, list[int], float, float, float]:
     """Prime, preload, drain with ``workers`` hub processes.
 
-    Returns (combined rate, per-worker counts, publish rate, CPU us per message over all workers).
+    Returns (combined rate, per-worker counts, publish rate, CPU us per message over all workers,
+    mean batch size).
     """
     broker = _broker(load)
     try:
@@ -165,7 +170,14 @@ def _drain_hubs(load: Load, workers: int, group: str) -> tuple[float, list[int],
             start = min(p.t0.value for p in progs)
             end = max(p.t_last.value for p in progs)
             cpu_us = sum(p.cpu_seconds for p in progs) / sum(counts) * 1e6
-            return _rate(sum(counts), end - start), counts, _rate(load.total, pub_s), cpu_us
+            batch = sum(counts) / max(1, sum(p.batches.value for p in progs))
+            return (
+                _rate(sum(counts), end - start),
+                counts,
+                _rate(load.total, pub_s),
+                cpu_us,
+                batch,
+            )
     finally:
         broker.close()
 
@@ -176,9 +188,11 @@ def _run_hubs(
     progs = [Progress.new() for _ in configs]
     procs = [start_process(hub_worker, c, prime, p) for c, p in zip(configs, progs, strict=True)]
     try:
-        for prog in progs:
-            if not prog.ready.wait(60):
+        start_by = time.monotonic() + 60
+        while not all(p.ready.is_set() for p in progs):
+            if any(p.exitcode is not None for p in procs) or time.monotonic() > start_by:
                 raise RuntimeError("a hub worker did not start")
+            time.sleep(0.02)
         deadline = time.monotonic() + 300
         while not until(progs) and time.monotonic() < deadline:
             if any(p.exitcode not in (None, 0) for p in procs):
@@ -195,11 +209,17 @@ def _run_hubs(
 
 
 def measure_hub(load: Load, figures: Figures) -> None:
-    figures.hub, _, figures.publish["hub"], figures.cpu_us["hub"] = _drain_hubs(load, 1, "")
+    rate, _, pub, cpu, batch = _drain_hubs(load, 1, "")
+    figures.hub, figures.publish["hub"], figures.cpu_us["hub"], figures.hub_batch = (
+        rate,
+        pub,
+        cpu,
+        batch,
+    )
 
 
 def measure_shared(load: Load, figures: Figures, workers: int) -> None:
-    rate, split, pub, cpu = _drain_hubs(load, workers, "bench")
+    rate, split, pub, cpu, _ = _drain_hubs(load, workers, "bench")
     figures.shared, figures.shared_split, figures.publish["shared"] = rate, split, pub
     figures.cpu_us["shared"] = cpu
 
@@ -333,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         print(result.line())
     print(f"publish rates (msg/s): {', '.join(f'{k} {v:.0f}' for k, v in figures.publish.items())}")
     print(f"CPU us per message: {', '.join(f'{k} {v:.1f}' for k, v in figures.cpu_us.items())}")
+    if figures.hub_batch:
+        print(f"hub: {figures.hub_batch:.0f} messages per ingest batch on average")
     print(f"load average before the run: {load_avg:.2f} (the machine has {os.cpu_count()} cores)")
     print(figures.last_line())
     return 0

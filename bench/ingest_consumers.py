@@ -36,6 +36,7 @@ class Progress:
     count: Synchronized[int]
     t0: Synchronized[float]
     t_last: Synchronized[float]
+    batches: Synchronized[int]
     cpu0: Synchronized[float]
     cpu_last: Synchronized[float]
     ready: Any  # multiprocessing.Event
@@ -52,14 +53,18 @@ class Progress:
 
     @classmethod
     def new(cls) -> Progress:
+        def value(kind: str, initial: float) -> Any:
+            return CTX.Value(kind, initial)
+
         return cls(
-            CTX.Value("q", 0),  # type: ignore[arg-type]
-            CTX.Value("d", 0.0),  # type: ignore[arg-type]
-            CTX.Value("d", 0.0),  # type: ignore[arg-type]
-            CTX.Value("d", 0.0),  # type: ignore[arg-type]
-            CTX.Value("d", 0.0),  # type: ignore[arg-type]
-            CTX.Event(),
-            CTX.Event(),
+            count=value("q", 0),
+            t0=value("d", 0.0),
+            t_last=value("d", 0.0),
+            batches=value("q", 0),
+            cpu0=value("d", 0.0),
+            cpu_last=value("d", 0.0),
+            ready=CTX.Event(),
+            stop=CTX.Event(),
         )
 
 
@@ -174,6 +179,7 @@ async def _hub_main(config_json: bytes, prime: bool, prog: Progress) -> None:
         prog.t_last.value = time.monotonic()
         prog.cpu_last.value = time.process_time()
         prog.count.value = hub.pipeline.accepted_total
+        prog.batches.value += 1
 
     hub.pipeline.listeners.append(stored)
     runner = web.AppRunner(app)
