@@ -66,7 +66,9 @@ class _Progress:
 
 
 def _fmt(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{x:.4g}"
+    if math.isnan(x):
+        return "n/a"
+    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
 def table(rows: Sequence[tuple[str, object]]) -> str:

@@ -101,7 +101,7 @@ async def _measure(n: int, rate_window_s: float) -> list[BenchResult]:
                 Path(tmp),
             )
             try:
-                await asyncio.sleep(3.0 + n / 2000)  # registry warm, births stored
+                await asyncio.sleep(3.0 + n / 400)  # births stored, steady state
                 h0, a0, t1 = prog.count.value, fleet.stats.acked, time.perf_counter()
                 await asyncio.sleep(rate_window_s)
                 hub_rate = (prog.count.value - h0) / (time.perf_counter() - t1)
