@@ -70,6 +70,11 @@ async def _main(args: argparse.Namespace) -> None:
     from sim.fleet.scenario import ScenarioPlayer, load_scenario
 
     scenario = load_scenario(args.scenario) if args.scenario else None
+    if scenario and args.broker and any(e.action == "broker_restart" for e in scenario.events):
+        raise ConfigError(
+            f"scenario {scenario.name!r} restarts the broker: omit --broker so the simulator "
+            "starts its own"
+        )
     layout = FleetLayout.generate(args.devices, seed=args.seed)
     raise_nofile_limit(1 << 17)
     owned = None
