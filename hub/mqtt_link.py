@@ -52,7 +52,6 @@ class MqttLink:
         shared_group: str = "",
         queue_size: int = 20_000,
         batch_size: int = 2_000,
-        batch_wait_s: float = 0.02,
         keepalive: int = 30,
         tls: dict[str, str] | None = None,
     ) -> None:
@@ -62,7 +61,6 @@ class MqttLink:
         self.root = pipeline.root
         self.shared_group = shared_group
         self.batch_size = batch_size
-        self.batch_wait_s = batch_wait_s
         self.queue: queue.Queue[tuple[Raw, int]] = queue.Queue(maxsize=queue_size)
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -153,14 +151,13 @@ class MqttLink:
             except queue.Empty:
                 continue
             batch = [first]
-            deadline = time.monotonic() + self.batch_wait_s
+            # Take what is waiting, up to a batch; an empty queue closes the batch at once, so
+            # a lone alarm-worthy reading is not held back, while a backlog still batches.
             while len(batch) < self.batch_size:
                 try:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
-                    if time.monotonic() >= deadline:
-                        break
-                    time.sleep(0.001)
+                    break
             self.metrics.queue_depth.set(self.queue.qsize())
             try:
                 self.pipeline.process([raw for raw, _ in batch])

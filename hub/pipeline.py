@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -38,6 +39,8 @@ from hub.registry import Registry
 from hub.storage.base import Point, TelemetryStore
 
 log = logging.getLogger("govedge.hub.ingest")
+
+STREAMS_SAVE_INTERVAL_S = 1.0
 
 _DEVICE_CHANNELS = {
     Channel.TELEMETRY,
@@ -97,6 +100,8 @@ class Pipeline:
         self.accepted_total = 0
         self._lock = threading.Lock()
         self._last_reject_log: dict[str, float] = {}
+        self._streams_saved = 0.0
+        self._streams_upsert = _upsert_streams(registry.engine.dialect.name)
         self._load_streams()
 
     def _load_streams(self) -> None:
@@ -210,28 +215,32 @@ class Pipeline:
             self.store.write(points)
             self.metrics.points.inc(len(points))
         engine = self.registry.engine
-        dirty = self.tracker.take_dirty()
+        now = time.time()
+        # Stream state (max seq, gaps) is kept at most once a second: it is bookkeeping, and
+        # stored points are idempotent, so a crash costs only a slightly stale gap count.
+        dirty = []
+        if now - self._streams_saved >= STREAMS_SAVE_INTERVAL_S:
+            dirty = self.tracker.take_dirty()
+            self._streams_saved = now
         if event_rows or dirty:
-            now = time.time()
             with engine.begin() as conn:
                 if event_rows:
                     conn.execute(events.insert(), event_rows)
-                for device_id, boot_id, stream in dirty:
-                    values = {
-                        "max_seq": stream.max_seq,
-                        "received": stream.received,
-                        "gaps": stream.gaps,
-                        "updated": now,
-                    }
-                    updated = conn.execute(
-                        streams.update()
-                        .where(streams.c.device_id == device_id, streams.c.boot_id == boot_id)
-                        .values(**values)
-                    ).rowcount
-                    if not updated:
-                        conn.execute(
-                            streams.insert().values(device_id=device_id, boot_id=boot_id, **values)
-                        )
+                if dirty:
+                    conn.execute(
+                        self._streams_upsert,
+                        [
+                            {
+                                "device_id": d,
+                                "boot_id": b,
+                                "max_seq": st.max_seq,
+                                "received": st.received,
+                                "gaps": st.gaps,
+                                "updated": now,
+                            }
+                            for d, b, st in sorted(dirty, key=lambda x: (x[0], x[1]))
+                        ],
+                    )
         for device_id, msg in health.items():
             self.registry.set_health(
                 device_id,
@@ -262,6 +271,22 @@ class Pipeline:
         if seen:
             out.births.extend(self.registry.touch(seen))
         self.metrics.gaps.set(self.tracker.total_gaps())
+
+
+def _upsert_streams(dialect: str) -> Any:
+    """One INSERT .. ON CONFLICT UPDATE for a whole batch of streams, in either database."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(streams)
+    return stmt.on_conflict_do_update(
+        index_elements=[streams.c.device_id, streams.c.boot_id],
+        set_={
+            "max_seq": stmt.excluded.max_seq,
+            "received": stmt.excluded.received,
+            "gaps": stmt.excluded.gaps,
+            "updated": stmt.excluded.updated,
+        },
+    )
 
 
 def _channel_label(msg: Message) -> str:

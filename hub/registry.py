@@ -21,6 +21,7 @@ from hub.db import device_states, devices
 from hub.errors import NotFoundError, ValidationError
 
 HEARTBEAT_FACTOR = 1.5
+PRESENCE_REFRESH_S = 2.0
 
 
 @dataclass(slots=True)
@@ -129,6 +130,10 @@ class Registry:
         self.engine = engine
         self._known: set[str] = set()
         self._lock = threading.Lock()
+        self._online: set[str] = set()
+        self._keepalive: dict[str, int] = {}
+        self._written: dict[str, float] = {}
+        self._presence_loaded = 0.0
         self.reload_known()
 
     def reload_known(self) -> None:
@@ -268,6 +273,13 @@ class Registry:
                 values.update(keepalive=keepalive, last_seen=time.time())
                 values.update({k: v for k, v in desc.items() if v})
             conn.execute(devices.update().where(devices.c.id == device_id).values(**values))
+            with self._lock:
+                if online:
+                    self._online.add(device_id)
+                    self._keepalive[device_id] = keepalive
+                    self._written[device_id] = values["last_seen"]
+                else:
+                    self._online.discard(device_id)
             if was_online == online and current_boot == boot_id:
                 return None
             conn.execute(
@@ -281,28 +293,62 @@ class Registry:
             )
         return online
 
+    def _refresh_presence(self, now: float) -> None:
+        """Reload which devices are online and their keepalives (other workers change them)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(devices.c.id, devices.c.online, devices.c.keepalive, devices.c.last_seen)
+            ).all()
+        with self._lock:
+            self._online = {r[0] for r in rows if r[1]}
+            self._keepalive = {r[0]: int(r[2]) for r in rows}
+            for device_id, _, _, last_seen in rows:
+                if last_seen is not None:
+                    written = self._written.get(device_id, 0.0)
+                    self._written[device_id] = max(written, float(last_seen))
+            self._presence_loaded = now
+
     def touch(self, seen: Mapping[str, float]) -> list[str]:
-        """Record when devices were last heard from; return those that came back online."""
+        """Record when devices were last heard from; return those that came back online.
+
+        last_seen is written only when it has moved by a tenth of the device's keepalive, so a
+        city of sensors costs a few hundred row updates a second, not one per message; the
+        heartbeat timeout (1.5 x keepalive) is still judged within 10 % of a keepalive.
+        """
         back: list[str] = []
         if not seen:
             return back
+        now = time.time()
+        if now - self._presence_loaded > PRESENCE_REFRESH_S:
+            self._refresh_presence(now)
+        with self._lock:
+            due = sorted(
+                d
+                for d, ts in seen.items()
+                if d not in self._online
+                or ts - self._written.get(d, 0.0) >= 0.1 * self._keepalive.get(d, 60)
+            )
+            maybe_offline = [d for d in due if d not in self._online]
+        if not due:
+            return back
         with self.engine.begin() as conn:
-            offline = {
-                r[0]
-                for r in conn.execute(
-                    sa.select(devices.c.id).where(
-                        devices.c.id.in_(list(seen)), devices.c.online.is_(False)
+            offline = set()
+            if maybe_offline:
+                offline = {
+                    r[0]
+                    for r in conn.execute(
+                        sa.select(devices.c.id).where(
+                            devices.c.id.in_(maybe_offline), devices.c.online.is_(False)
+                        )
                     )
-                )
-            }
+                }
             conn.execute(
                 devices.update()
                 .where(devices.c.id == sa.bindparam("did"))
                 .values(last_seen=sa.bindparam("ts")),
                 # Rows are always locked in id order, here and in expire_silent: no deadlocks.
-                [{"did": d, "ts": seen[d]} for d in sorted(seen)],
+                [{"did": d, "ts": seen[d]} for d in due],
             )
-            now = time.time()
             for device_id in sorted(offline):
                 conn.execute(devices.update().where(devices.c.id == device_id).values(online=True))
                 conn.execute(
@@ -311,6 +357,10 @@ class Registry:
                     )
                 )
                 back.append(device_id)
+        with self._lock:
+            for d in due:
+                self._written[d] = seen[d]
+                self._online.add(d)
         return back
 
     def expire_silent(self, now: float | None = None) -> list[str]:
@@ -334,6 +384,8 @@ class Registry:
                         )
                     )
                     gone.append(device_id)
+        with self._lock:
+            self._online.difference_update(gone)
         return gone
 
     def set_health(self, device_id: str, health: Mapping[str, Any]) -> None:
