@@ -36,6 +36,18 @@ class DemoError(GovedgeError):
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--devices", type=int, default=4, help="simulated sensor cabinets (1-50)")
     parser.add_argument("--http-port", type=int, default=8080, help="hub port (0: any free port)")
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        default=40,
+        help="lightweight simulated devices playing the scenario (0: none)",
+    )
+    parser.add_argument(
+        "--scenario",
+        default="flood",
+        help="scenario the fleet plays on a loop (see 'govedge sim fleet --help')",
+    )
+    parser.add_argument("--speed", type=float, default=20.0, help="scenario seconds per second")
     parser.add_argument("--broker", help="use this broker instead of starting one")
     parser.add_argument(
         "--embedded-broker", action="store_true", help="use amqtt even if Mosquitto is installed"
@@ -212,12 +224,40 @@ def run(args: argparse.Namespace) -> int:
                 ["govedge", "--log-format", "json", "agent", "--config", str(path)],
             )
         hub_url = f"http://127.0.0.1:{http_port}/"
+        if args.fleet > 0:
+            demo.spawn(
+                "fleet",
+                [
+                    "govedge",
+                    "--log-format",
+                    "json",
+                    "sim",
+                    "fleet",
+                    "--devices",
+                    str(args.fleet),
+                    "--broker",
+                    broker_url,
+                    "--hub",
+                    hub_url.rstrip("/"),
+                    "--token",
+                    token,
+                    "--scenario",
+                    args.scenario,
+                    "--speed",
+                    str(args.speed),
+                    "--loop",
+                ],
+            )
         print(f"broker   {broker_url}", flush=True)
         print(f"hub      {hub_url}", flush=True)
         print(f"console  {hub_url}?token={token}", flush=True)
         print(f"alarms   {hub_url}emergency?token={token}", flush=True)
         print(f"token    {token}", flush=True)
-        print(f"devices  {len(plan)} simulated sensor cabinets; logs in {data}/", flush=True)
+        print(
+            f"devices  {len(plan)} sensor cabinets (real agents over Modbus simulators) and "
+            f"{args.fleet} fleet devices playing '{args.scenario}' on a loop; logs in {data}/",
+            flush=True,
+        )
         print("Ctrl-C stops everything.", flush=True)
         while not stop["now"]:
             for name, proc in demo.procs:

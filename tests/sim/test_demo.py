@@ -35,6 +35,8 @@ def test_demo_shows_telemetry_and_stops_cleanly(tmp_path: Path, broker: str) -> 
         "demo",
         "--devices",
         "2",
+        "--fleet",
+        "10",
         "--http-port",
         "0",
         "--data",
@@ -59,8 +61,11 @@ def test_demo_shows_telemetry_and_stops_cleanly(tmp_path: Path, broker: str) -> 
             time.sleep(0.5)
             metrics = _get(f"{hub}api/v1/devices/cabinet-0001/telemetry/latest", token)["metrics"]
         assert {"temperature", "humidity"} <= set(metrics), "no telemetry within 30 s"
-        health = _get(f"{hub}api/v1/health", token)
-        assert health["devices"] == 2
+        health: dict = {}
+        while time.monotonic() - started < 45 and health.get("devices", 0) < 2 + 10:
+            time.sleep(0.5)
+            health = _get(f"{hub}api/v1/health", token)
+        assert health["devices"] == 2 + 10, "the scenario fleet did not register"
         page = urllib.request.urlopen(hub, timeout=5).read().decode()
         assert "Operator console" in page
     finally:
