@@ -66,7 +66,12 @@ def _publish_slice(url_host: str, port: int, device_ids: list[str], load: Load) 
         for d in device_ids
     ]
     acked = 0
+    disconnects = 0
     want = len(messages)
+
+    def on_disconnect(*_: object) -> None:
+        nonlocal disconnects
+        disconnects += 1
 
     def on_publish(_c: object, _u: object, _mid: int, _rc: object, _p: object) -> None:
         nonlocal acked
@@ -80,6 +85,7 @@ def _publish_slice(url_host: str, port: int, device_ids: list[str], load: Load) 
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.on_publish = on_publish
+    client.on_disconnect = on_disconnect
     client.connect(url_host, port, keepalive=60)
     client.loop_start()
     for name, body in messages:
@@ -87,10 +93,13 @@ def _publish_slice(url_host: str, port: int, device_ids: list[str], load: Load) 
     deadline = time.monotonic() + 120
     while acked < want and time.monotonic() < deadline:
         time.sleep(0.01)
+    lost_link = disconnects
     client.disconnect()
     client.loop_stop()
     if acked < want:
-        raise RuntimeError(f"publisher: {acked} of {want} messages acknowledged")
+        raise RuntimeError(
+            f"publisher: {acked} of {want} messages acknowledged, link lost {lost_link} times"
+        )
 
 
 def publish_all(host: str, port: int, load: Load) -> float:
