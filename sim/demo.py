@@ -27,6 +27,39 @@ log = logging.getLogger("govedge.demo")
 
 CITY_CENTRE = (30.2741, 120.1551)
 SITES = ("riverside-pumping-station", "city-hall-service-hall-1", "old-town-district")
+RESOURCES: tuple[dict[str, Any], ...] = (
+    {
+        "kind": "team",
+        "name": "河道抢险一队 River rescue 1",
+        "capacity": 12,
+        "available": 12,
+        "location": {"lat": 30.2701, "lon": 120.1492},
+        "contact": "0571-0000-0101",
+    },
+    {
+        "kind": "team",
+        "name": "城东消防站 East fire station",
+        "capacity": 20,
+        "available": 20,
+        "location": {"lat": 30.2812, "lon": 120.1703},
+    },
+    {
+        "kind": "supply",
+        "name": "防汛沙袋 Sandbags",
+        "capacity": 2000,
+        "available": 1500,
+        "unit": "bags",
+        "location": {"lat": 30.2655, "lon": 120.1588},
+    },
+    {
+        "kind": "shelter",
+        "name": "第一中学 No. 1 school",
+        "capacity": 300,
+        "available": 300,
+        "unit": "beds",
+        "location": {"lat": 30.2790, "lon": 120.1420},
+    },
+)
 
 
 class DemoError(GovedgeError):
@@ -224,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
                 ["govedge", "--log-format", "json", "agent", "--config", str(path)],
             )
         hub_url = f"http://127.0.0.1:{http_port}/"
+        _add_resources(hub_url, token)
         if args.fleet > 0:
             demo.spawn(
                 "fleet",
@@ -270,6 +304,21 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         demo.stop()
+
+
+def _add_resources(hub_url: str, token: str) -> None:
+    """Response teams, supplies and a shelter near the demo's gauges, for the emergency console."""
+    import urllib.request
+
+    for resource in RESOURCES:
+        request = urllib.request.Request(
+            f"{hub_url}api/v1/resources",
+            data=json.dumps(resource).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
 
 
 def _admin_token(database_url: str) -> str:
