@@ -136,6 +136,7 @@ class Pipeline:
         health: dict[str, Health] = {}
         event_rows: list[dict[str, object]] = []
         statuses: list[Status] = []
+        ingested: dict[str, int] = {}  # per channel, added to the metric once per batch
         with self._lock:
             for raw in batch:
                 msg = self._validate(raw)
@@ -172,8 +173,11 @@ class Pipeline:
                     out.acks.append(msg)
                 elif isinstance(msg, ConfigReported):
                     out.reports.append(msg)
-                self.metrics.ingested.labels(_channel_label(msg)).inc()
+                label = _channel_label(msg)
+                ingested[label] = ingested.get(label, 0) + 1
                 self.accepted_total += 1
+            for label, count in ingested.items():
+                self.metrics.ingested.labels(label).inc(count)
             self._store(points, event_rows, health, seen, statuses, out)
         self.metrics.write_latency.observe(time.perf_counter() - started)
         for listener in self.listeners:

@@ -62,6 +62,11 @@ class SQLiteTelemetryStore:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         self._write_lock = threading.Lock()
         self._writer = self._connect()
+        # The raw table's B-tree is keyed by (device, metric, ts): every batch inserts at one
+        # point per stream. SQLite's default 2 MB page cache cannot hold those leaf pages for a
+        # few hundred streams, and each batch rereads them; 64 MB holds them for tens of
+        # thousands of streams.
+        self._writer.execute("PRAGMA cache_size=-65536")
         self._writer.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
