@@ -323,11 +323,16 @@ def fake() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def persistent_broker(mosquitto_factory: Callable[..., Any]) -> Any:
-    """A Mosquitto that saves its state every second, so that a subscriber's persistent
-    session (and what is queued for it) survives a kill -9 of the broker."""
+    """A Mosquitto that saves its state after every change, so that a subscriber's persistent
+    session (and what is queued for it) survives a kill -9 of the broker.
+
+    Saving only every second left a window: a message PUBACKed to the agent but not yet written
+    to the subscriber's socket was lost with the broker, which is the broker's durability, not
+    the agent's, and made the test fail now and then."""
     broker = mosquitto_factory(start=False)
     broker.extra_config = (
-        f"persistence true\npersistence_location {broker.workdir}/\nautosave_interval 1\n"
+        f"persistence true\npersistence_location {broker.workdir}/\n"
+        "autosave_on_changes true\nautosave_interval 1\n"
     )
     broker.start()
     return broker
