@@ -270,17 +270,7 @@ def rotate_identity(
     except BaseException:
         rotation.rollback("interrupted")
         raise
-    if not proven:
-        rotation.rollback("broker refused the new certificate")
-        return RotationResult(
-            False,
-            rotation.device_id,
-            rotation.old_serial,
-            rotation.new_serial,
-            "broker refused the new certificate",
-        )
-    rotation.commit()
-    return RotationResult(True, rotation.device_id, rotation.old_serial, rotation.new_serial)
+    return _conclude(rotation, proven)
 
 
 async def rotate_identity_async(
@@ -303,6 +293,11 @@ async def rotate_identity_async(
     except BaseException:
         rotation.rollback("interrupted")
         raise
+    return _conclude(rotation, proven)
+
+
+def _conclude(rotation: Rotation, proven: bool) -> RotationResult:
+    """Keep the new identity if the broker accepted it, else restore the old one."""
     if not proven:
         rotation.rollback("broker refused the new certificate")
         return RotationResult(
