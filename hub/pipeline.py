@@ -36,7 +36,7 @@ from hub.db import events, streams
 from hub.dedup import StreamTracker
 from hub.metrics import HubMetrics
 from hub.registry import Registry
-from hub.storage.base import Point, TelemetryStore
+from hub.storage.base import Reading, TelemetryStore
 
 log = logging.getLogger("govedge.hub.ingest")
 
@@ -130,7 +130,7 @@ class Pipeline:
         """Handle one batch; returns what was accepted (already stored)."""
         started = time.perf_counter()
         out = Accepted()
-        points: list[Point] = []
+        readings: list[Reading] = []
         seen: dict[str, float] = {}
         now = time.time()
         health: dict[str, Health] = {}
@@ -152,9 +152,7 @@ class Pipeline:
                 seen[device_id] = now  # when the hub heard it; device clocks may be wrong
                 if isinstance(msg, Telemetry):
                     out.telemetry.append(msg)
-                    points.extend(
-                        Point(device_id, name, msg.ts, value) for name, value in msg.data.items()
-                    )
+                    readings.append((device_id, msg.ts, msg.data))
                 elif isinstance(msg, Event):
                     out.events.append(msg)
                     event_rows.append(
@@ -178,7 +176,7 @@ class Pipeline:
                 self.accepted_total += 1
             for label, count in ingested.items():
                 self.metrics.ingested.labels(label).inc(count)
-            self._store(points, event_rows, health, seen, statuses, out)
+            self._store(readings, event_rows, health, seen, statuses, out)
         self.metrics.write_latency.observe(time.perf_counter() - started)
         for listener in self.listeners:
             try:
@@ -208,16 +206,16 @@ class Pipeline:
 
     def _store(
         self,
-        points: list[Point],
+        readings: list[Reading],
         event_rows: list[dict[str, object]],
         health: dict[str, Health],
         seen: dict[str, float],
         statuses: list[Status],
         out: Accepted,
     ) -> None:
-        if points:
-            self.store.write(points)
-            self.metrics.points.inc(len(points))
+        if readings:
+            self.store.write_readings(readings)
+            self.metrics.points.inc(sum(len(data) for _, _, data in readings))
         engine = self.registry.engine
         now = time.time()
         # Stream state (max seq, gaps) is kept at most once a second: it is bookkeeping, and

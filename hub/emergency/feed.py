@@ -62,6 +62,8 @@ class FeedNotifier:
                 self.generation += 1
                 async with self._changed:
                     self._changed.notify_all()
+            if not self.clients:
+                continue  # nobody to wake: no query (a new client reads from its own cursor)
             try:
                 latest = await asyncio.to_thread(last_cursor, self.engine)
             except Exception:
@@ -150,6 +152,9 @@ class FeedSession:
 async def serve_feed(
     request: web.Request, engine: Engine, notifier: FeedNotifier, gap_wait_s: float
 ) -> web.WebSocketResponse:
+    # The notifier does not poll while nobody listens, so look at the table for "latest".
+    latest = await asyncio.to_thread(last_cursor, engine)
+    notifier.latest = max(notifier.latest, latest)
     cursor = parse_cursor(request.query.get("cursor"), notifier.latest)
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -22,11 +22,18 @@ class Point:
     value: float
 
 
+Reading = tuple[str, float, Mapping[str, float]]
+"""One telemetry message's values: (device id, ts, metric -> value)."""
+
+
 class TelemetryStore(Protocol):
     """Blocking store operations; the hub calls them from worker threads."""
 
     def write(self, points: Sequence[Point]) -> None:
         """Store a batch. Writing the same (device, metric, ts) twice stores it once."""
+
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        """Store a batch of whole messages: the ingest path, the same rows as ``write``."""
 
     def query(
         self, device_id: str, metric: str | None, start: float, end: float, limit: int

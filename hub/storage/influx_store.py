@@ -20,7 +20,7 @@ from influxdb_client.client.write.point import Point as InfluxPoint
 from influxdb_client.domain.write_precision import WritePrecision
 
 from hub.errors import StorageError, ValidationError
-from hub.storage.base import AGGREGATES, Aggregate, Point
+from hub.storage.base import AGGREGATES, Aggregate, Point, Reading
 
 MEASUREMENT = "telemetry"
 _FN = {"mean": "MEAN", "min": "MIN", "max": "MAX", "count": "COUNT", "sum": "SUM", "last": "LAST"}
@@ -94,11 +94,14 @@ class InfluxTelemetryStore:
         with self._lock:
             self._errors.append(str(exc))
 
-    def write(self, points: Sequence[Point]) -> None:
+    def _raise_failed_writes(self) -> None:
         if self._errors:
             with self._lock:
                 errors, self._errors = self._errors, []
             raise StorageError(f"InfluxDB write failed: {errors[0]}")
+
+    def write(self, points: Sequence[Point]) -> None:
+        self._raise_failed_writes()
         records = [
             InfluxPoint(MEASUREMENT)
             .tag("device_id", p.device_id)
@@ -106,6 +109,16 @@ class InfluxTelemetryStore:
             .time(int(p.ts * 1e9), WritePrecision.NS)
             for p in points
         ]
+        self._write.write(bucket=self.bucket, org=self.org, record=records)
+
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        self._raise_failed_writes()
+        records = []
+        for device_id, ts, data in readings:
+            point = InfluxPoint(MEASUREMENT).tag("device_id", device_id)
+            for metric, value in data.items():
+                point.field(metric, float(value))
+            records.append(point.time(int(ts * 1e9), WritePrecision.NS))
         self._write.write(bucket=self.bucket, org=self.org, record=records)
 
     def flush(self) -> None:

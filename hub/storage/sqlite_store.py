@@ -14,8 +14,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from hub.errors import ValidationError
-from hub.storage.base import AGGREGATES, Aggregate, Point
+from hub.storage.base import AGGREGATES, Aggregate, Point, Reading
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS telemetry (
@@ -29,6 +31,13 @@ CREATE TABLE IF NOT EXISTS telemetry_1m (
     PRIMARY KEY (device_id, metric, bucket)
 ) WITHOUT ROWID;
 """
+
+_ENCODER = msgspec.json.Encoder()
+_INSERT_READINGS = (
+    "INSERT OR IGNORE INTO telemetry (device_id, metric, ts, value) "
+    "SELECT json_extract(m.value, '$[0]'), d.key, json_extract(m.value, '$[1]'), d.value "
+    "FROM json_each(?) AS m, json_each(m.value, '$[2]') AS d"
+)
 
 _SQL_AGG = {
     "mean": "AVG(value)",
@@ -84,6 +93,16 @@ class SQLiteTelemetryStore:
                 "INSERT OR IGNORE INTO telemetry (device_id, metric, ts, value) VALUES (?,?,?,?)",
                 rows,
             )
+
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        # One statement for the whole batch, over one JSON document: sqlite3 releases the GIL
+        # for the statement, whereas executemany takes it back for every row, and with the
+        # MQTT network thread busy each of those takes waits for a thread switch.
+        if not readings:
+            return
+        doc = _ENCODER.encode(readings)
+        with self._write_lock, self._writer:
+            self._writer.execute(_INSERT_READINGS, (doc,))
 
     def query(
         self, device_id: str, metric: str | None, start: float, end: float, limit: int

@@ -55,6 +55,21 @@ def test_same_point_twice_is_stored_once(store: InfluxTelemetryStore) -> None:
     assert len(_wait(lambda: store.query(dev, "x", 0, 2e9, 10))) == 1
 
 
+def test_whole_readings_become_one_line_per_message(store: InfluxTelemetryStore) -> None:
+    dev = f"s-{uuid.uuid4().hex[:6]}"
+    readings = [(dev, 1_700_000_000.0 + i, {"level": 1.5 + i, "battery.v": 3.6}) for i in range(3)]
+    store.write_readings(readings)
+    store.write_readings(readings[:1])
+    store.flush()
+    rows = _wait(
+        lambda: (
+            len(store.query(dev, None, 0, 2e9, 100)) == 6 and store.query(dev, None, 0, 2e9, 100)
+        )
+    )
+    assert [r["value"] for r in rows if r["metric"] == "level"] == [1.5, 2.5, 3.5]
+    assert store.latest(dev)["battery.v"]["value"] == 3.6
+
+
 async def test_hub_ingests_into_influx(hub_config, start_hub, device_factory, influx) -> None:
     host = influx.forwarder_url.split("//")[1]
     rh = await start_hub(hub_config(telemetry_url=f"influxdb://{host}/govedge/autogen"))

@@ -56,3 +56,16 @@ def test_old_points_are_rolled_up_then_expire(store: SQLiteTelemetryStore) -> No
     out = store.maintain(now=T0 + 86400 + 200)
     assert out["rollups_deleted"] == 2
     assert store.aggregate("d", "t", T0, T0 + 120, 60, "mean") == []
+
+
+def test_whole_readings_store_the_same_rows_as_points(store: SQLiteTelemetryStore) -> None:
+    readings = [("d", T0 + i, {"t": float(i), "air.pm25": 10.0 + i}) for i in range(5)]
+    store.write_readings(readings)
+    store.write_readings(readings[:2])  # a redelivered batch changes nothing
+    store.write([Point("d", "t", T0 + 5, 5.0)])
+    rows = store.query("d", None, T0, T0 + 100, 100)
+    assert len(rows) == 11
+    assert [r["value"] for r in rows if r["metric"] == "t"] == [float(i) for i in range(6)]
+    assert store.latest("d")["air.pm25"] == {"ts": T0 + 4, "value": 14.0}
+    store.write_readings([])
+    assert len(store.query("d", None, T0, T0 + 100, 100)) == 11

@@ -109,3 +109,18 @@ async def test_many_events_stream_in_order_to_two_clients(
             got = [await next_event(ws) for _ in range(40)]
             assert [e["alarm_id"] for e in got] == ids
             assert len({e["cursor"] for e in got}) == 40
+
+
+async def test_latest_is_the_newest_event_even_when_nobody_listened(
+    hub_config: Any, start_hub: Any, alarm_writer: Any
+) -> None:
+    # With no client the notifier does not poll the table; "latest" must still be the newest.
+    rh = await start_hub(hub_config())
+    writer = alarm_writer(rh.hub.engine)
+    await asyncio.to_thread(writer.raise_alarm, "quiet-1")
+    await asyncio.to_thread(writer.raise_alarm, "quiet-2")
+    await asyncio.sleep(0.3)
+    snap = await rh.get("/api/v1/feed/snapshot")
+    async with rh.session.ws_connect(ws_url(rh, "latest")) as ws:
+        hello = json.loads((await asyncio.wait_for(ws.receive(), WS_TIMEOUT)).data)
+    assert hello["cursor"] == snap["cursor"] > 0
