@@ -172,7 +172,7 @@ def _error(status: int, message: str) -> web.Response:
 
 async def metrics_handler(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
-    hub.metrics.queue_depth.set(hub.link.queue.qsize())
+    hub.metrics.queue_depth.set(hub.link.pending())
     return web.Response(body=generate_latest(hub.metrics.registry), content_type="text/plain")
 
 

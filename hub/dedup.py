@@ -7,6 +7,7 @@ is a duplicate. Gaps are counted as they open and uncounted when they fill.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MAX_TRACKED_MISSING = 10_000
@@ -19,6 +20,9 @@ class Stream:
     gaps: int = 0
     missing: set[int] = field(default_factory=set)
 
+    def copy(self) -> Stream:
+        return Stream(self.max_seq, self.received, self.gaps, set(self.missing))
+
 
 class StreamTracker:
     """In-memory state of every stream; the pipeline persists max_seq and counters."""
@@ -28,14 +32,46 @@ class StreamTracker:
         self.dirty: set[tuple[str, str]] = set()
         self.duplicates = 0
         self.gaps_opened = 0
+        self._undo: dict[tuple[str, str], Stream | None] | None = None
+        self._undo_counts = (0, 0)
 
-    def load(self, device_id: str, boot_id: str, max_seq: int, received: int, gaps: int) -> None:
-        self.streams[(device_id, boot_id)] = Stream(max_seq, received, gaps)
+    def begin(self) -> None:
+        """Start a batch whose effect ``rollback`` can take back (if it could not be stored)."""
+        self._undo = {}
+        self._undo_counts = (self.duplicates, self.gaps_opened)
+
+    def commit(self) -> None:
+        self._undo = None
+
+    def rollback(self) -> None:
+        undo, self._undo = self._undo, None
+        if undo is None:
+            return
+        for key, before in undo.items():
+            if before is None:
+                del self.streams[key]
+            else:
+                self.streams[key] = before
+        self.duplicates, self.gaps_opened = self._undo_counts
+
+    def load(
+        self,
+        device_id: str,
+        boot_id: str,
+        max_seq: int,
+        received: int,
+        gaps: int,
+        missing: Iterable[int] = (),
+    ) -> None:
+        self.streams[(device_id, boot_id)] = Stream(max_seq, received, gaps, set(missing))
 
     def accept(self, device_id: str, boot_id: str, seq: int) -> bool:
         """True if (device, boot, seq) is new; False if it is a duplicate."""
         key = (device_id, boot_id)
         stream = self.streams.get(key)
+        undo = self._undo
+        if undo is not None and key not in undo:
+            undo[key] = None if stream is None else stream.copy()
         if stream is None:
             self.streams[key] = Stream(seq, 1)
             self.dirty.add(key)

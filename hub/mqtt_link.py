@@ -1,18 +1,22 @@
 """The hub's MQTT client: subscribe with QoS 1, hand batches to the pipeline, publish commands.
 
-Back-pressure: the network thread puts each message on a bounded queue and blocks when it is
-full, so the hub stops reading from the broker instead of growing memory; the broker holds the
-rest. Acknowledgements are manual: a message is PUBACKed only after its batch is stored, so a
-hub that dies mid-batch has the broker deliver it again (and deduplication drops the repeat).
+Back-pressure: the network thread appends each message to a bounded inbox and blocks when it
+is full, so the hub stops reading from the broker instead of growing memory; the broker holds
+the rest. Acknowledgements are manual: a message is PUBACKed only after its batch is stored, so
+a hub that dies mid-batch has the broker deliver it again (and deduplication drops the repeat).
+
+The two threads share one GIL, so the hand-off is kept cheap: a deque each way instead of a
+queue with its locks, and the PUBACKs of a stored batch are sent by the network thread as it
+takes the next messages (the writer sends them itself only when nothing more is coming).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import uuid
+from collections import deque
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -61,7 +65,11 @@ class MqttLink:
         self.root = pipeline.root
         self.shared_group = shared_group
         self.batch_size = batch_size
-        self.queue: queue.Queue[tuple[Raw, int]] = queue.Queue(maxsize=queue_size)
+        self.queue_size = queue_size
+        self._inbox: deque[tuple[Raw, int]] = deque()
+        self._acks: deque[int] = deque()
+        self._work = threading.Event()
+        self._space = threading.Event()
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
@@ -109,6 +117,10 @@ class MqttLink:
         self.client.loop_start()
         log.info("hub_mqtt_starting", extra=fields(broker=str(self.url), v5=self.v5))
 
+    def pending(self) -> int:
+        """Messages taken from the broker and not yet handed to the pipeline."""
+        return len(self._inbox)
+
     def stop(self) -> None:
         self._stop.set()
         self.client.disconnect()
@@ -122,6 +134,8 @@ class MqttLink:
         if rc.is_failure:
             log.error("hub_mqtt_refused", extra=fields(reason=str(rc)))
             return
+        if not _f.session_present:
+            self._acks.clear()  # packet ids of a session the broker no longer has
         subs = []
         for channel in SUBSCRIBED:
             topic = subscription(channel, self.root)
@@ -138,27 +152,51 @@ class MqttLink:
             log.warning("hub_mqtt_disconnected", extra=fields(reason=str(rc)))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        raw = Raw(msg.topic, bytes(msg.payload), time.time())
-        # Blocks when full: the network thread stops reading, the broker holds the backlog.
-        self.queue.put((raw, msg.mid if msg.qos else 0))
+        self._send_acks()
+        if len(self._inbox) >= self.queue_size:
+            # Full: this thread stops reading, and the broker holds the backlog.
+            self._space.clear()
+            while len(self._inbox) >= self.queue_size and not self._stop.is_set():
+                self._space.wait(0.5)
+                self._send_acks()
+        self._inbox.append(
+            (Raw(msg.topic, bytes(msg.payload), time.time()), msg.mid if msg.qos else 0)
+        )
+        if not self._work.is_set():
+            self._work.set()
+
+    def _send_acks(self) -> None:
+        acks = self._acks
+        while acks:
+            try:
+                mid = acks.popleft()
+            except IndexError:  # the other thread took the last one
+                return
+            self.client.ack(mid, 1)
 
     # writer thread -----------------------------------------------------------------------
 
+    def _take_batch(self) -> list[tuple[Raw, int]]:
+        inbox = self._inbox
+        if not inbox:
+            self._work.clear()
+            if not inbox:  # checked again: a message may have come in before the clear
+                self._work.wait(0.2)
+                return []
+        # Take what is waiting, up to a batch; an empty inbox closes the batch at once, so a
+        # lone alarm-worthy reading is not held back, while a backlog still batches.
+        batch = []
+        for _ in range(min(len(inbox), self.batch_size)):
+            batch.append(inbox.popleft())
+        self._space.set()
+        return batch
+
     def _write_loop(self) -> None:
-        while not self._stop.is_set() or not self.queue.empty():
-            try:
-                first = self.queue.get(timeout=0.2)
-            except queue.Empty:
+        while not self._stop.is_set() or self._inbox:
+            batch = self._take_batch()
+            if not batch:
                 continue
-            batch = [first]
-            # Take what is waiting, up to a batch; an empty queue closes the batch at once, so
-            # a lone alarm-worthy reading is not held back, while a backlog still batches.
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            self.metrics.queue_depth.set(self.queue.qsize())
+            self.metrics.queue_depth.set(len(self._inbox))
             try:
                 self.pipeline.process([raw for raw, _ in batch])
             except Exception:
@@ -168,9 +206,9 @@ class MqttLink:
                 time.sleep(1.0)
                 self.client.reconnect()
                 continue
-            for _, mid in batch:
-                if mid:
-                    self.client.ack(mid, 1)
+            self._acks.extend(mid for _, mid in batch if mid)
+            if not self._inbox:
+                self._send_acks()  # nothing is coming in to carry them
 
     # publishing --------------------------------------------------------------------------
 

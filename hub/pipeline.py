@@ -32,8 +32,8 @@ from govedge.contract import (
 from govedge.contract.limits import DEFAULT_LIMITS, Limits
 from govedge.contract.topics import DEFAULT_ROOT
 from govedge.logs import fields
-from hub.db import events, streams
-from hub.dedup import StreamTracker
+from hub.db import events, sqlite_json_batch, streams
+from hub.dedup import Stream, StreamTracker
 from hub.metrics import HubMetrics
 from hub.registry import Registry
 from hub.storage.base import Reading, TelemetryStore
@@ -107,7 +107,9 @@ class Pipeline:
     def _load_streams(self) -> None:
         with self.registry.engine.connect() as conn:
             for row in conn.execute(sa.select(streams)):
-                self.tracker.load(row.device_id, row.boot_id, row.max_seq, row.received, row.gaps)
+                self.tracker.load(
+                    row.device_id, row.boot_id, row.max_seq, row.received, row.gaps, row.missing
+                )
 
     def _reject(self, reason: str, topic: str, detail: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -137,7 +139,9 @@ class Pipeline:
         event_rows: list[dict[str, object]] = []
         statuses: list[Status] = []
         ingested: dict[str, int] = {}  # per channel, added to the metric once per batch
+        duplicates = 0
         with self._lock:
+            self.tracker.begin()
             for raw in batch:
                 msg = self._validate(raw)
                 if msg is None:
@@ -147,7 +151,7 @@ class Pipeline:
                     statuses.append(msg)
                     continue
                 if not self.tracker.accept(device_id, msg.boot_id, msg.seq):
-                    self.metrics.duplicates.inc()
+                    duplicates += 1
                     continue
                 seen[device_id] = now  # when the hub heard it; device clocks may be wrong
                 if isinstance(msg, Telemetry):
@@ -173,10 +177,18 @@ class Pipeline:
                     out.reports.append(msg)
                 label = _channel_label(msg)
                 ingested[label] = ingested.get(label, 0) + 1
-                self.accepted_total += 1
+            try:
+                self._store(readings, event_rows, health, seen, statuses, out)
+            except Exception:
+                # Not stored, so not seen: the broker's redelivery must not count as a repeat.
+                self.tracker.rollback()
+                raise
+            self.tracker.commit()
+            if duplicates:
+                self.metrics.duplicates.inc(duplicates)
             for label, count in ingested.items():
                 self.metrics.ingested.labels(label).inc(count)
-            self._store(readings, event_rows, health, seen, statuses, out)
+                self.accepted_total += count
         self.metrics.write_latency.observe(time.perf_counter() - started)
         for listener in self.listeners:
             try:
@@ -204,6 +216,21 @@ class Pipeline:
                 return None
         return msg
 
+    def _save_streams(
+        self, conn: sa.Connection, dirty: list[tuple[str, str, Stream]], now: float
+    ) -> None:
+        rows = [
+            (d, b, st.max_seq, st.received, st.gaps, now, sorted(st.missing))
+            for d, b, st in sorted(dirty, key=lambda x: (x[0], x[1]))
+        ]
+        if self.registry.engine.dialect.name == "sqlite":
+            sqlite_json_batch(conn, _SQLITE_STREAMS_UPSERT, rows)
+            return
+        conn.execute(
+            self._streams_upsert,
+            [dict(zip(_STREAM_COLUMNS, r, strict=True)) for r in rows],
+        )
+
     def _store(
         self,
         readings: list[Reading],
@@ -229,20 +256,7 @@ class Pipeline:
                 if event_rows:
                     conn.execute(events.insert(), event_rows)
                 if dirty:
-                    conn.execute(
-                        self._streams_upsert,
-                        [
-                            {
-                                "device_id": d,
-                                "boot_id": b,
-                                "max_seq": st.max_seq,
-                                "received": st.received,
-                                "gaps": st.gaps,
-                                "updated": now,
-                            }
-                            for d, b, st in sorted(dirty, key=lambda x: (x[0], x[1]))
-                        ],
-                    )
+                    self._save_streams(conn, dirty, now)
         for device_id, msg in health.items():
             self.registry.set_health(
                 device_id,
@@ -275,6 +289,26 @@ class Pipeline:
         self.metrics.gaps.set(self.tracker.total_gaps())
 
 
+_STREAM_COLUMNS = (
+    "device_id",
+    "boot_id",
+    "max_seq",
+    "received",
+    "gaps",
+    "updated",
+    "missing",
+)
+_SQLITE_STREAMS_UPSERT = (
+    "INSERT INTO streams (device_id, boot_id, max_seq, received, gaps, updated, missing) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
+    "json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?) WHERE true "
+    "ON CONFLICT (device_id, boot_id) DO UPDATE SET max_seq = excluded.max_seq, "
+    "received = excluded.received, gaps = excluded.gaps, updated = excluded.updated, "
+    "missing = excluded.missing"
+)
+
+
 def _upsert_streams(dialect: str) -> Any:
     """One INSERT .. ON CONFLICT UPDATE for a whole batch of streams, in either database."""
     from sqlalchemy.dialects import postgresql, sqlite
@@ -287,6 +321,7 @@ def _upsert_streams(dialect: str) -> Any:
             "received": stmt.excluded.received,
             "gaps": stmt.excluded.gaps,
             "updated": stmt.excluded.updated,
+            "missing": stmt.excluded.missing,
         },
     )
 

@@ -17,11 +17,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from govedge.contract.topics import check_device_id
-from hub.db import device_states, devices
+from hub.db import device_states, devices, sqlite_json_batch
 from hub.errors import NotFoundError, ValidationError
 
 HEARTBEAT_FACTOR = 1.5
 PRESENCE_REFRESH_S = 2.0
+_SQLITE_TOUCH = (
+    "UPDATE devices SET last_seen = json_extract(j.value, '$[1]') FROM json_each(?) AS j "
+    "WHERE devices.id = json_extract(j.value, '$[0]')"
+)
 
 
 @dataclass(slots=True)
@@ -342,13 +346,17 @@ class Registry:
                         )
                     )
                 }
-            conn.execute(
-                devices.update()
-                .where(devices.c.id == sa.bindparam("did"))
-                .values(last_seen=sa.bindparam("ts")),
-                # Rows are always locked in id order, here and in expire_silent: no deadlocks.
-                [{"did": d, "ts": seen[d]} for d in due],
-            )
+            if self.engine.dialect.name == "sqlite":
+                sqlite_json_batch(conn, _SQLITE_TOUCH, [(d, seen[d]) for d in due])
+            else:
+                conn.execute(
+                    devices.update()
+                    .where(devices.c.id == sa.bindparam("did"))
+                    .values(last_seen=sa.bindparam("ts")),
+                    # Rows are always locked in id order, here and in expire_silent: no
+                    # deadlocks.
+                    [{"did": d, "ts": seen[d]} for d in due],
+                )
             for device_id in sorted(offline):
                 conn.execute(devices.update().where(devices.c.id == device_id).values(online=True))
                 conn.execute(

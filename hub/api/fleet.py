@@ -22,7 +22,7 @@ async def fleet_health(request: web.Request) -> web.Response:
         "rejected": dict(hub.pipeline.rejected),
         "duplicates": hub.pipeline.tracker.duplicates,
         "gaps": hub.pipeline.tracker.total_gaps(),
-        "queue_depth": hub.link.queue.qsize(),
+        "queue_depth": hub.link.pending(),
         "broker_connected": hub.link.connected.is_set(),
     }
     return json_ok(summary)

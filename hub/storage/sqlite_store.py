@@ -100,7 +100,8 @@ class SQLiteTelemetryStore:
         # MQTT network thread busy each of those takes waits for a thread switch.
         if not readings:
             return
-        doc = _ENCODER.encode(readings)
+        # Text, not bytes: SQLite 3.45 and later read a BLOB argument as binary JSONB.
+        doc = _ENCODER.encode(readings).decode()
         with self._write_lock, self._writer:
             self._writer.execute(_INSERT_READINGS, (doc,))
 

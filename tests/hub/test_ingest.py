@@ -162,7 +162,7 @@ async def test_burst_is_held_without_loss(hub_config, start_hub, device_factory)
 
     def done() -> bool:
         nonlocal max_depth
-        max_depth = max(max_depth, rh.hub.link.queue.qsize())
+        max_depth = max(max_depth, rh.hub.link.pending())
         return rh.hub.pipeline.accepted_total >= 4 * n
 
     await rh.wait_for(done, timeout=60)
