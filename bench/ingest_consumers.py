@@ -158,6 +158,9 @@ def paho_counter(host: str, port: int, client_id: str, target: int, prog: Progre
 
 def hub_worker(config_json: bytes, prime: bool, prog: Progress) -> None:
     """Run one hub worker until told to stop; publish its stored count and the time of it."""
+    from hub.app import tune_process
+
+    tune_process()  # as ``govedge hub`` does
     asyncio.run(_hub_main(config_json, prime, prog))
 
 

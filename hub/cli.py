@@ -66,9 +66,10 @@ def _load(args: argparse.Namespace) -> HubConfig:
 def run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from hub.app import create_app
+    from hub.app import create_app, tune_process
 
     config = _load(args)
+    tune_process()
     for url in (config.database_url, config.telemetry_url):
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)

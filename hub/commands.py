@@ -162,10 +162,16 @@ class CommandService:
 
     def expire(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
+        due = commands.c.state.in_((QUEUED, SENT)) & (commands.c.expires_at <= now)
+        with self.engine.connect() as conn:
+            # Look before writing: on SQLite an UPDATE takes the write lock even when it
+            # matches nothing, and every second that would make the ingest writer wait.
+            if conn.execute(sa.select(commands.c.id).where(due).limit(1)).first() is None:
+                return 0
         with self.engine.begin() as conn:
             count = conn.execute(
                 commands.update()
-                .where(commands.c.state.in_((QUEUED, SENT)), commands.c.expires_at <= now)
+                .where(due)
                 .values(state=EXPIRED, updated=now, error="expired before acknowledgement")
             ).rowcount
         if count:

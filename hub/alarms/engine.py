@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,8 @@ class AlarmEngine:
         self._scope: dict[str, tuple[list[DeviceInfo], float]] = {}
         self._version: tuple[int, float] = (-1, -1.0)
         self._synced = time.monotonic()
+        self.on_change: list[Callable[[Change], None]] = []
+        """Called after each alarm change is committed (the feed sends it at once)."""
 
     # rules ----------------------------------------------------------------------------------
 
@@ -215,6 +217,16 @@ class AlarmEngine:
             if not rule.metric or rule.metric in data:
                 st.last_seen = now
                 self._decide(rule, dev, st, None, None, now)
+        elif rule.kind == "stuck":
+            if rule.metric in data:
+                value = float(data[rule.metric])
+                flat_since = st.since.get(0)
+                if st.value is None or flat_since is None or abs(value - st.value) > rule.tolerance:
+                    st.value, st.since[0] = value, now  # moved: a new flat stretch starts
+                    target = None
+                else:
+                    target = rule.severity if now - flat_since >= rule.for_s else None
+                self._decide(rule, dev, st, target, value, now)
         elif rule.kind == "composite":
             touched = False
             for i, cond in enumerate(rule.conditions):
@@ -287,6 +299,9 @@ class AlarmEngine:
             return f"{rule.name}: {what} {value:g}{limit}" if value is not None else rule.name
         if rule.kind == "absence":
             return f"{rule.name}: no {rule.metric or 'data'} for {rule.silent_s:g} s"
+        if rule.kind == "stuck":
+            at = f" at {value:g}" if value is not None else ""
+            return f"{rule.name}: {rule.metric} stuck{at} for {rule.for_s:g} s or more"
         if rule.kind == "offline":
             return f"{rule.name}: device offline"
         return f"{rule.name}: every condition within {rule.window_s:g} s"
@@ -354,6 +369,8 @@ class AlarmEngine:
         if change.kind is None or change.alarm is None:
             return
         self.changes[change.kind] = self.changes.get(change.kind, 0) + 1
+        for hook in self.on_change:
+            hook(change)
         a = change.alarm
         log.info(
             "alarm_" + change.kind,

@@ -21,7 +21,7 @@ from hub.registry import DeviceInfo, Selector
 
 SEVERITIES: Final = ("info", "warning", "minor", "major", "critical")
 RANK: Final = {name: i for i, name in enumerate(SEVERITIES)}
-KINDS: Final = ("threshold", "rate", "absence", "offline", "composite")
+KINDS: Final = ("threshold", "rate", "absence", "stuck", "offline", "composite")
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _COMMON = {"name", "description", "kind", "scope", "enabled", "update_step", "update_interval_s"}
@@ -29,6 +29,7 @@ _KIND_KEYS: Final = {
     "threshold": {"metric", "direction", "levels", "for_s"},
     "rate": {"metric", "direction", "levels", "window_s", "per_s"},
     "absence": {"metric", "silent_s", "severity"},
+    "stuck": {"metric", "for_s", "tolerance", "severity"},
     "offline": {"for_s", "severity"},
     "composite": {"conditions", "window_s", "severity"},
 }
@@ -76,6 +77,7 @@ class Rule:
     window_s: float = 60.0
     per_s: float = 60.0
     silent_s: float = 60.0
+    tolerance: float = 0.0
     conditions: tuple[Condition, ...] = ()
     update_step: float = 0.0
     update_interval_s: float = 60.0
@@ -242,6 +244,15 @@ def parse_rule(data: Any, rule_id: str | None = None) -> Rule:
         if "silent_s" not in data:
             raise RuleError(f"rule {rid!r}: silent_s is required for kind 'absence'")
         kw["silent_s"] = _num(rid, "silent_s", data["silent_s"], lo=0.001)
+    elif kind == "stuck":
+        # A flat line: the value has not moved by more than ``tolerance`` for ``for_s``.
+        if "metric" not in data:
+            raise RuleError(f"rule {rid!r}: metric is required for kind 'stuck'")
+        kw["metric"] = _str(rid, "metric", data["metric"])
+        if "for_s" not in data:
+            raise RuleError(f"rule {rid!r}: for_s is required for kind 'stuck'")
+        kw["for_s"] = _num(rid, "for_s", data["for_s"], lo=0.001)
+        kw["tolerance"] = _num(rid, "tolerance", data.get("tolerance", 0.0), lo=0)
     elif kind == "offline":
         kw["for_s"] = _num(rid, "for_s", data.get("for_s", 0.0), lo=0)
     else:
@@ -251,7 +262,7 @@ def parse_rule(data: Any, rule_id: str | None = None) -> Rule:
         if "window_s" not in data:
             raise RuleError(f"rule {rid!r}: window_s is required for kind 'composite'")
         kw["window_s"] = _num(rid, "window_s", data["window_s"], lo=0.001)
-    if kind in ("absence", "offline", "composite"):
+    if kind in ("absence", "stuck", "offline", "composite"):
         kw["severity"] = _severity(rid, "severity", data.get("severity", "major"))
     kw["definition"] = {k: v for k, v in data.items() if k not in ("id", "enabled")}
     return Rule(**kw)

@@ -38,6 +38,7 @@ class Change:
 
     kind: str | None
     alarm: dict[str, Any] | None
+    event: dict[str, Any] | None = None  # the appended event as the feed sends it
     active: bool = True  # is an alarm active for (device, rule) after the call
 
 
@@ -79,21 +80,23 @@ class AlarmStore:
 
     def _event(
         self, conn: Connection, alarm_id: int, kind: str, ts: float, place: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Append the event; return the alarm after it, and the event as the feed sends it."""
         row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).one()
         view = alarm_view(row, place if place is not None else _place_query(conn, row.device_id))
-        conn.execute(
-            alarm_events.insert().values(
-                alarm_id=alarm_id,
-                device_id=row.device_id,
-                rule_id=row.rule_id,
-                kind=kind,
-                severity=row.severity,
-                ts=ts,
-                payload=view,
-            )
-        )
-        return view
+        fields = {
+            "alarm_id": alarm_id,
+            "device_id": row.device_id,
+            "rule_id": row.rule_id,
+            "kind": kind,
+            "severity": row.severity,
+            "ts": ts,
+        }
+        result = conn.execute(alarm_events.insert().values(**fields, payload=view))
+        pk = result.inserted_primary_key
+        assert pk is not None
+        cursor = int(pk[0])
+        return view, {"cursor": cursor, **fields, "alarm": view}
 
     def raise_or_update(
         self,
@@ -138,7 +141,7 @@ class AlarmStore:
                 )
                 pk = result.inserted_primary_key
                 assert pk is not None
-                return Change("raised", self._event(conn, int(pk[0]), "raised", now, place))
+                return Change("raised", *self._event(conn, int(pk[0]), "raised", now, place))
         except IntegrityError:
             pass  # another message or worker raised it first: update that alarm instead
         return self.update_active(
@@ -172,17 +175,20 @@ class AlarmStore:
                     .values(**values)
                 ).rowcount
                 if changed:
-                    return Change(kind, self._event(conn, self._id_of(conn, key), kind, now, place))
+                    return Change(
+                        kind, *self._event(conn, self._id_of(conn, key), kind, now, place)
+                    )
             if force_update:
                 changed = conn.execute(
                     alarms.update().where(alarms.c.active_key == key).values(**values)
                 ).rowcount
                 if changed:
                     return Change(
-                        "updated", self._event(conn, self._id_of(conn, key), "updated", now, place)
+                        "updated",
+                        *self._event(conn, self._id_of(conn, key), "updated", now, place),
                     )
             exists = conn.execute(sa.select(alarms.c.id).where(alarms.c.active_key == key)).first()
-        return Change(None, None, exists is not None)
+        return Change(None, None, active=exists is not None)
 
     @staticmethod
     def _id_of(conn: Connection, key: str) -> int:
@@ -217,8 +223,10 @@ class AlarmStore:
                 .returning(alarms.c.id)
             ).scalar()
             if alarm_id is None:
-                return Change(None, None, False)
-            return Change("cleared", self._event(conn, int(alarm_id), "cleared", now, place), False)
+                return Change(None, None, active=False)
+            return Change(
+                "cleared", *self._event(conn, int(alarm_id), "cleared", now, place), active=False
+            )
 
     def clear_by_hand(self, alarm_id: int, by: str, note: str = "") -> dict[str, Any]:
         now = time.time()
@@ -236,7 +244,7 @@ class AlarmStore:
                 )
             ).rowcount
             if changed:
-                return self._event(conn, alarm_id, "cleared", now, None)
+                return self._event(conn, alarm_id, "cleared", now, None)[0]
         self._refuse(alarm_id, "cleared")
         raise AssertionError("unreachable")
 
@@ -249,7 +257,7 @@ class AlarmStore:
                 .values(acknowledged=True, ack_by=by, ack_at=now, ack_note=note, updated_at=now)
             ).rowcount
             if changed:
-                return self._event(conn, alarm_id, "acknowledged", now, None)
+                return self._event(conn, alarm_id, "acknowledged", now, None)[0]
         self._refuse(alarm_id, "acknowledged")
         raise AssertionError("unreachable")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -26,6 +27,7 @@ from hub.errors import ValidationError
 log = logging.getLogger("govedge.hub.feed")
 
 BATCH = 500
+RECENT = 1000  # events of this worker kept in memory for its clients
 
 
 class FeedNotifier:
@@ -40,12 +42,43 @@ class FeedNotifier:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.clients = 0
         self.generation = 0
+        self._recent: dict[int, dict[str, Any]] = {}
+        self._recent_order: deque[int] = deque()
 
     def kick(self) -> None:
         """Ask for an immediate look at the table; safe from any thread."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._kick.set)
+
+    def publish(self, event: dict[str, Any] | None) -> None:
+        """An event this worker has committed: keep it for the clients and wake them.
+
+        Safe from any thread. Clients take events from here while they follow on from their
+        cursor without a hole, and read the table otherwise (events of other workers, or of
+        API calls), so what they receive is the same either way, only sooner.
+        """
+        loop = self._loop
+        if event is None or loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._remember, event)
+
+    def _remember(self, event: dict[str, Any]) -> None:
+        cursor = int(event["cursor"])
+        self._recent[cursor] = event
+        self._recent_order.append(cursor)
+        while len(self._recent_order) > RECENT:
+            self._recent.pop(self._recent_order.popleft(), None)
+        self._kick.set()
+
+    def recent_after(self, cursor: int, limit: int) -> list[dict[str, Any]]:
+        """Copies of the kept events cursor+1, cursor+2, ... as far as they run unbroken."""
+        out: list[dict[str, Any]] = []
+        nxt = cursor + 1
+        while nxt in self._recent and len(out) < limit:
+            out.append(dict(self._recent[nxt]))
+            nxt += 1
+        return out
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -56,6 +89,8 @@ class FeedNotifier:
                 pass
             kicked = self._kick.is_set()
             self._kick.clear()
+            if self._recent_order:
+                self.latest = max(self.latest, self._recent_order[-1])
             if kicked:
                 # A local write or ingest batch: let the clients look at once (one query each)
                 # rather than first asking for the newest id.
@@ -135,7 +170,9 @@ class FeedSession:
 
     async def pump(self) -> None:
         while not self.ws.closed:
-            rows = await asyncio.to_thread(events_after, self.engine, self.cursor, BATCH)
+            rows = self.notifier.recent_after(self.cursor, BATCH)
+            if not rows:
+                rows = await asyncio.to_thread(events_after, self.engine, self.cursor, BATCH)
             ready = self._ready(rows)
             for row in ready:
                 row["type"] = "event"

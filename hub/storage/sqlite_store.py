@@ -7,6 +7,7 @@ deletes rollups older than their own retention.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from govedge.logs import fields
 from hub.errors import ValidationError
 from hub.storage.base import AGGREGATES, Aggregate, Point, Reading
 
@@ -32,6 +34,9 @@ CREATE TABLE IF NOT EXISTS telemetry_1m (
 ) WITHOUT ROWID;
 """
 
+log = logging.getLogger("govedge.hub.telemetry")
+
+CHECKPOINT_INTERVAL_S = 1.0
 _ENCODER = msgspec.json.Encoder()
 _INSERT_READINGS = (
     "INSERT OR IGNORE INTO telemetry (device_id, metric, ts, value) "
@@ -76,13 +81,34 @@ class SQLiteTelemetryStore:
         # few hundred streams, and each batch rereads them; 64 MB holds them for tens of
         # thousands of streams.
         self._writer.execute("PRAGMA cache_size=-65536")
+        # Checkpoints (copying the WAL into the database, with its fsyncs) would otherwise run
+        # inside whichever ingest commit crosses 1000 pages, stalling that batch by tens of
+        # milliseconds; a background thread does them instead (see ``_checkpoint_loop``).
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._writer.executescript(_SCHEMA)
+        self._closed = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="telemetry-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
+
+    def _checkpoint_loop(self) -> None:
+        """PASSIVE checkpoints every second: they never wait for, nor block, the writer."""
+        conn = self._connect()
+        try:
+            while not self._closed.wait(CHECKPOINT_INTERVAL_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:
+                    log.warning("telemetry_checkpoint_failed", extra=fields(error=str(exc)))
+        finally:
+            conn.close()
 
     def write(self, points: Sequence[Point]) -> None:
         if not points:
@@ -200,5 +226,8 @@ class SQLiteTelemetryStore:
         return {"raw_deleted": raw_deleted, "rollups_deleted": rollups_deleted}
 
     def close(self) -> None:
+        self._closed.set()
+        self._checkpointer.join(5)
         with self._write_lock:
+            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._writer.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from hub.errors import ValidationError
@@ -69,3 +72,20 @@ def test_whole_readings_store_the_same_rows_as_points(store: SQLiteTelemetryStor
     assert store.latest("d")["air.pm25"] == {"ts": T0 + 4, "value": 14.0}
     store.write_readings([])
     assert len(store.query("d", None, T0, T0 + 100, 100)) == 11
+
+
+def test_the_wal_is_checkpointed_in_the_background(tmp_path) -> None:
+    # Ingest commits never checkpoint (that would stall a batch); a background thread does.
+    path = tmp_path / "t.db"
+    store = SQLiteTelemetryStore(str(path))
+    try:
+        store.write_readings([(f"d{i % 50}", T0 + i, {"a": 1.0, "b": 2.0}) for i in range(20_000)])
+        assert path.stat().st_size < 100_000  # still in the WAL
+        deadline = time.monotonic() + 10
+        while path.stat().st_size < 500_000:
+            assert time.monotonic() < deadline, "the WAL was never checkpointed"
+            time.sleep(0.1)
+    finally:
+        store.close()
+    wal = Path(f"{path}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # closing leaves no WAL behind

@@ -16,8 +16,10 @@ import pytest
 
 from govedge.contract import Telemetry
 from hub.alarms.engine import AlarmEngine
+from hub.alarms.rules import parse_rule
 from hub.alarms.store import AlarmStore
 from hub.db import create_schema, make_engine
+from hub.errors import ValidationError
 from hub.pipeline import Accepted
 from hub.registry import Registry
 
@@ -181,6 +183,38 @@ def test_absence_of_data(bench: Bench) -> None:
     assert bench.kinds("s2") == [("raised", "warning"), ("cleared", "warning")]
     assert ("k1", "silent") not in bench.store.active()  # out of scope
     assert bench.kinds("s3") == []
+
+
+def test_stuck_value_is_a_flat_line(bench: Bench) -> None:
+    bench.rule(
+        "flat",
+        kind="stuck",
+        metric="level",
+        for_s=600,
+        tolerance=0.001,
+        severity="minor",
+        scope={"model": "gauge"},
+    )
+    now = time.time()
+    for i in range(10):  # a river that moves: never flat for ten minutes
+        bench.send("s2", level=2.0 + i * 0.01, now=now + i * 120)
+    bench.send("s1", level=2.35, now=now)
+    bench.send("s1", level=2.3504, now=now + 300)  # within the tolerance: still the same line
+    bench.send("s1", level=2.35, now=now + 599)
+    assert bench.store.active() == {}
+    bench.send("s1", level=2.35, now=now + 601)
+    assert bench.kinds("s1") == [("raised", "minor")]
+    alarm = bench.store.active()[("s1", "flat")]
+    assert alarm[1] == "minor"
+    bench.send("s1", level=2.35, now=now + 900)  # still stuck: one alarm, no update storm
+    assert bench.kinds("s1") == [("raised", "minor")]
+    bench.send("s1", level=2.6, now=now + 960)  # it moves again
+    assert bench.kinds("s1") == [("raised", "minor"), ("cleared", "minor")]
+    bench.send("s1", level=2.6, now=now + 1000)  # a new stretch starts from the move
+    assert bench.kinds("s1")[-1] == ("cleared", "minor")
+    assert bench.kinds("s2") == []
+    with pytest.raises(ValidationError, match="for_s"):
+        parse_rule({"id": "x", "kind": "stuck", "metric": "level"})
 
 
 def test_device_offline(bench: Bench) -> None:

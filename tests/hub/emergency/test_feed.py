@@ -124,3 +124,33 @@ async def test_latest_is_the_newest_event_even_when_nobody_listened(
     async with rh.session.ws_connect(ws_url(rh, "latest")) as ws:
         hello = json.loads((await asyncio.wait_for(ws.receive(), WS_TIMEOUT)).data)
     assert hello["cursor"] == snap["cursor"] > 0
+
+
+async def test_rule_events_reach_the_feed_as_the_table_has_them(
+    hub_config: Any, start_hub: Any, device_factory: Any
+) -> None:
+    # Events this worker's rules write go to its clients from memory; they must be exactly
+    # what a client reading the table (another worker's client, or one resuming) gets.
+    from hub.emergency.alarmview import events_after
+
+    rh = await start_hub(hub_config())
+    dev = device_factory()
+    status, body = await rh.call("POST", "/api/v1/devices", json={"id": dev.device_id})
+    assert status == 201, body
+    rule = {
+        "kind": "threshold",
+        "metric": "level",
+        "levels": [{"severity": "major", "raise": 5.0, "clear": 4.0}],
+        "scope": {"ids": [dev.device_id]},
+        "update_step": 1.0,
+    }
+    status, body = await rh.call("PUT", "/api/v1/rules/feed-level", json=rule)
+    assert status in (200, 201), body
+    async with rh.session.ws_connect(ws_url(rh, "latest")) as ws:
+        hello = json.loads((await asyncio.wait_for(ws.receive(), WS_TIMEOUT)).data)
+        for level in (6.0, 7.5, 3.0):
+            dev.telemetry(level=level)
+        got = [await next_event(ws) for _ in range(3)]
+    assert [e["kind"] for e in got] == ["raised", "updated", "cleared"]
+    stored = await asyncio.to_thread(events_after, rh.hub.engine, hello["cursor"])
+    assert [{**e, "type": "event"} for e in json.loads(json.dumps(stored))] == got
