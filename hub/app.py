@@ -6,7 +6,6 @@ import asyncio
 import gc
 import importlib
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -203,26 +202,22 @@ async def _background(hub: Hub) -> None:
             log.exception("background_failed")
 
 
-GIL_SWITCH_INTERVAL_S = 0.001
-GC_THRESHOLDS = (50_000, 20, 20)
+GC_THRESHOLDS = (2_000, 10, 10)
 _process_tuned = False
 
 
 def tune_process() -> None:
     """Settings for a process that runs a hub worker (the ``govedge hub`` command).
 
-    - The MQTT network thread, the ingest writer and the event loop share one GIL. A thread that
-      wakes (a WebSocket client to feed, an alarm to send) waits for the busy one to give the
-      GIL up, which by default it does every 5 ms; an alarm crosses several such hand-overs, so
-      under load its latency is counted in those 5 ms steps. 1 ms keeps the steps short.
-    - The cyclic garbage collector's full passes scanned every object of the process (SQLAlchemy
-      metadata, compiled queries, caches): 25 to 30 ms each, every few seconds at 10 k msg/s,
-      and each one stalls ingestion. The heap built at start-up is frozen out of those passes
-      once the hub has started (see ``_freeze_startup_heap``), and collections run less often:
-      what ingestion allocates is freed by reference counting, not by the collector.
+    The cyclic garbage collector's full passes scanned every object of the process (SQLAlchemy
+    metadata, compiled queries, caches): 25 to 30 ms each, every few seconds at 10 k msg/s, and
+    each one stalled ingestion and the alarms in it. The heap built at start-up is frozen out of
+    those passes once the hub has started (see ``_freeze_startup_heap``). Young collections stay
+    small and frequent: paho leaves a dozen objects of cyclic garbage per message received (a
+    recursive closure in its topic matcher), so a large first threshold would only make each
+    young pass long (15 ms at 50 000).
     """
     global _process_tuned
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     gc.set_threshold(*GC_THRESHOLDS)
     _process_tuned = True
 
