@@ -24,7 +24,8 @@ KINDS: dict[str, tuple[str, dict[str, float]]] = {
         "smoke-cabinet",
         {"room.temperature": 22.0, "room.humidity": 45.0, "smoke_alarm": 0.0, "obscuration": 0.02},
     ),
-    "kiosk": ("hall-kiosk", {"printer_paper": 1.0, "sessions": 0.0}),
+    # paper_out as the ESC/POS printer driver reports it (DLE EOT 4): 1 when out of paper.
+    "kiosk": ("hall-kiosk", {"paper_out": 0.0, "sessions": 0.0}),
 }
 KIND_ORDER = tuple(KINDS)
 CITY_LAT, CITY_LON = 30.2741, 120.1551  # the same city centre as the demo

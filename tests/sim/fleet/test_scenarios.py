@@ -141,7 +141,7 @@ async def test_printer_paper_out_sends_the_event_and_the_value() -> None:
     player = ScenarioPlayer(scenario, target)
     kiosk = LAYOUT.select({"kind": "kiosk"})[0].device_id
     player.apply_values(300)
-    assert target.values[kiosk, "printer_paper"] == 0
+    assert target.values[kiosk, "paper_out"] == 1
     target, _ = await _play("printer_paper_out")
     assert ("event", (kiosk, "paper_out", "major")) in target.log
 
