@@ -1,10 +1,16 @@
-"""Fidelity mode: real edge agents (edge_agent) in one asyncio loop, each polling real Modbus
-drivers over a pty against a wire-level sensor simulator (sim.modbus), each behind its own
-link relay so scenarios can cut its network.
+"""Fidelity mode: real edge agents (edge_agent) in one asyncio loop, each driving real drivers
+against wire-level simulators, each behind its own link relay so scenarios can cut its network.
 
-Sensor cabinets are simulated: river gauges (water_level profile), air stations (air_quality)
-and building sensors (smoke at unit 1, sht20 at unit 2). Kiosks are not simulated in this mode
-yet; scenario events aimed at them are counted in ``unsupported``.
+- Sensor cabinets: Modbus RTU over a pty against ``sim.modbus`` (river gauges: water_level;
+  air stations: air_quality; building sensors: smoke at unit 1, sht20 at unit 2).
+- Hall kiosks: the ID-card reader (GA/T 467 over a pty, ``sim.idcard``, no card on it), the
+  fingerprint module (R30x over a pty, ``sim.fingerprint``), the receipt printer (ESC/POS over
+  TCP, ``sim.printer``) and the face camera (a folder of frames played in a loop).
+- Inspector terminals: an NMEA GNSS receiver over a pty (``sim.gnss``) walking a small loop
+  around the terminal's place.
+
+Scenario values reach the simulators where a simulator has them (sensor registers; a kiosk's
+``paper_out`` sets the printer's paper sensor); other steps are counted in ``unsupported``.
 """
 
 from __future__ import annotations
@@ -45,14 +51,25 @@ def _unit_of(kind: str, metric: str) -> tuple[int, str] | None:
     return None
 
 
+SIMULATED_KINDS = (*BUSES, "kiosk", "inspector")
+CAMERA_FPS = 2  # a kiosk camera at rest: enough to keep its health and counters alive
+WALK_DEG = 0.002  # an inspector's round: about 200 m north and 300 m east of its place
+
+
 @dataclass
 class _Cabinet:
+    """One simulated device: its simulators, link relay and agent."""
+
     spec: SimDeviceSpec
-    bus: Any  # ModbusBusSimulator
+    sims: dict[str, Any]  # simulator role -> simulator (bus, idcard, finger, printer, gnss)
     relay: LinkRelay
     agent: Any  # edge_agent.agent.Agent
     stop: asyncio.Event
     task: asyncio.Task[None] | None = None
+
+    @property
+    def bus(self) -> Any:
+        return self.sims["bus"]
 
 
 class FidelityFleet:
@@ -66,7 +83,7 @@ class FidelityFleet:
         workdir: str | Path | None = None,
         owned_broker: MosquittoBroker | None = None,
     ) -> None:
-        self.layout = FleetLayout(tuple(d for d in layout.devices if d.kind in BUSES))
+        self.layout = FleetLayout(tuple(d for d in layout.devices if d.kind in SIMULATED_KINDS))
         self.skipped = len(layout.devices) - len(self.layout.devices)
         self.broker = BrokerURL.parse(broker_url)
         self.poll_interval_s = poll_interval_s
@@ -77,7 +94,50 @@ class FidelityFleet:
         self.stuck: set[tuple[str, str]] = set()
         self.unsupported = 0
 
-    def _config(self, spec: SimDeviceSpec, bus_url: str, relay_url: str) -> dict[str, Any]:
+    def _drivers(self, spec: SimDeviceSpec, sims: dict[str, Any]) -> list[dict[str, Any]]:
+        poll = self.poll_interval_s
+        if spec.kind in BUSES:
+            return [
+                {
+                    "name": f"{profile}{unit}",
+                    "kind": "modbus",
+                    "url": sims["bus"].url,
+                    "options": {"profile": profile, "unit": unit},
+                    "poll_interval_s": poll,
+                    "metric_prefix": prefix,
+                }
+                for unit, profile, prefix in BUSES[spec.kind]
+            ]
+        if spec.kind == "kiosk":
+            return [
+                {
+                    "name": "idcard",
+                    "kind": "idcard",
+                    "url": sims["idcard"].url,
+                    "poll_interval_s": poll,
+                },
+                {
+                    "name": "finger",
+                    "kind": "fingerprint",
+                    "url": sims["finger"].url,
+                    "poll_interval_s": poll,
+                },
+                {
+                    "name": "printer",
+                    "kind": "printer",
+                    "url": sims["printer"].url,
+                    "poll_interval_s": poll,
+                },
+                {
+                    "name": "camera",
+                    "kind": "camera",
+                    "url": sims["camera"],
+                    "poll_interval_s": poll,
+                },
+            ]
+        return [{"name": "gnss", "kind": "gnss", "url": sims["gnss"].url, "poll_interval_s": poll}]
+
+    def _config(self, spec: SimDeviceSpec, sims: dict[str, Any], relay_url: str) -> dict[str, Any]:
         return {
             "device_id": spec.device_id,
             "model": spec.model,
@@ -85,42 +145,78 @@ class FidelityFleet:
             "firmware": "sim-1",
             "state_dir": str(self.workdir / spec.device_id),
             "broker": {"url": relay_url, "reconnect_min_s": 0.5, "reconnect_max_s": 5.0},
-            "drivers": [
-                {
-                    "name": f"{profile}{unit}",
-                    "kind": "modbus",
-                    "url": bus_url,
-                    "options": {"profile": profile, "unit": unit},
-                    "poll_interval_s": self.poll_interval_s,
-                    "metric_prefix": prefix,
-                }
-                for unit, profile, prefix in BUSES[spec.kind]
-            ],
+            "drivers": self._drivers(spec, sims),
             "publish": {"health_interval_s": 30.0},
             "outbox": {"synchronous": "normal"},
         }
 
-    async def start(self) -> None:
-        from edge_agent.runtime import build_agent
-        from sim.modbus import ModbusBusSimulator, SimDevice
+    def _camera_folder(self) -> str:
+        """One folder of frames (a person at the kiosk) shared by every kiosk camera."""
+        import cv2
 
-        if not self.layout.devices:
-            raise FleetError("fidelity mode simulates sensor cabinets; the layout has none")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        for spec in self.layout.devices:
+        from sim.camera.people import frame_of
+
+        folder = self.workdir / "camera"
+        if not folder.is_dir():
+            folder.mkdir(parents=True)
+            cv2.imwrite(str(folder / "0000.png"), frame_of("astronaut"))
+        return f"{folder}?fps={CAMERA_FPS}&loop=1"
+
+    def _start_sims(self, spec: SimDeviceSpec) -> dict[str, Any]:
+        if spec.kind in BUSES:
+            from sim.modbus import ModbusBusSimulator, SimDevice
+
             curves: dict[int, dict[str, float]] = {unit: {} for unit, _, _ in BUSES[spec.kind]}
             for quantity, value in spec.baseline.items():
                 if where := _unit_of(spec.kind, quantity):
                     curves[where[0]][where[1]] = value
-            bus = ModbusBusSimulator(
-                [SimDevice(unit, profile, curves[unit]) for unit, profile, _ in BUSES[spec.kind]]
-            ).start()
+            return {
+                "bus": ModbusBusSimulator(
+                    [
+                        SimDevice(unit, profile, curves[unit])
+                        for unit, profile, _ in BUSES[spec.kind]
+                    ]
+                ).start()
+            }
+        if spec.kind == "kiosk":
+            from sim.fingerprint import FingerprintSimulator
+            from sim.idcard.server import IdCardSimulator
+            from sim.printer.server import PrinterSimulator
+
+            return {
+                "idcard": IdCardSimulator(card=None).start(),
+                "finger": FingerprintSimulator().start(),
+                "printer": PrinterSimulator().start(),
+                "camera": self._camera_folder(),
+            }
+        from sim.gnss import GnssSimulator
+        from sim.gnss.track import Track
+
+        lat, lon = spec.lat, spec.lon
+        walk = [(lat, lon), (lat + WALK_DEG, lon), (lat + WALK_DEG, lon + 1.5 * WALK_DEG)]
+        return {"gnss": GnssSimulator(Track(walk, speed_mps=1.4)).start()}
+
+    @staticmethod
+    def _stop_sims(sims: dict[str, Any]) -> None:
+        for sim in sims.values():
+            closer = getattr(sim, "stop", None) or getattr(sim, "close", None)
+            if closer is not None:
+                closer()
+
+    async def start(self) -> None:
+        from edge_agent.runtime import build_agent
+
+        if not self.layout.devices:
+            raise FleetError("the layout has no device fidelity mode simulates")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for spec in self.layout.devices:
+            sims = await asyncio.to_thread(self._start_sims, spec)
             relay = LinkRelay(self.broker.host, self.broker.port)
             await relay.start()
             path = self.workdir / f"{spec.device_id}.json"
-            path.write_text(json.dumps(self._config(spec, bus.url, relay.url)))
+            path.write_text(json.dumps(self._config(spec, sims, relay.url)))
             agent = await asyncio.to_thread(build_agent, path)
-            self.cabinets[spec.device_id] = _Cabinet(spec, bus, relay, agent, asyncio.Event())
+            self.cabinets[spec.device_id] = _Cabinet(spec, sims, relay, agent, asyncio.Event())
         for cab in self.cabinets.values():
             cab.task = asyncio.create_task(cab.agent.run(cab.stop))
 
@@ -132,7 +228,7 @@ class FidelityFleet:
         )
         for cab in self.cabinets.values():
             await cab.relay.close()
-            cab.bus.stop()
+            self._stop_sims(cab.sims)
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -144,7 +240,7 @@ class FidelityFleet:
         sent = sum(int(c.agent.outbox.seq) for c in self.cabinets.values())
         return (
             f"agents connected {self.connected()}/{len(self.cabinets)}  messages {sent}  "
-            f"kiosks not simulated {self.skipped}  unsupported scenario steps {self.unsupported}"
+            f"not simulated {self.skipped}  unsupported scenario steps {self.unsupported}"
         )
 
     # scenario target
@@ -155,7 +251,10 @@ class FidelityFleet:
         if (device_id, quantity) in self.stuck:
             return
         cab = self.cabinets[device_id]
-        where = _unit_of(cab.spec.kind, quantity)
+        if cab.spec.kind == "kiosk" and quantity == "paper_out":
+            cab.sims["printer"].set_state(paper_out=value >= 0.5)
+            return
+        where = _unit_of(cab.spec.kind, quantity) if cab.spec.kind in BUSES else None
         if where is None:
             self.unsupported += 1
         else:

@@ -26,7 +26,10 @@ KINDS: dict[str, tuple[str, dict[str, float]]] = {
     ),
     # paper_out as the ESC/POS printer driver reports it (DLE EOT 4): 1 when out of paper.
     "kiosk": ("hall-kiosk", {"paper_out": 0.0, "sessions": 0.0}),
+    # A field inspector's mobile terminal: its GNSS fix (lat and lon are the device's own place).
+    "inspector": ("inspector-terminal", {"speed_kmh": 0.0, "satellites": 9.0, "fix": 1.0}),
 }
+POSITION = ("lat", "lon")
 KIND_ORDER = tuple(KINDS)
 CITY_LAT, CITY_LON = 30.2741, 120.1551  # the same city centre as the demo
 SELECTOR_KEYS = frozenset({"kind", "district", "site", "model", "first", "ids"})
@@ -86,11 +89,11 @@ class FleetLayout:
                 lat = CITY_LAT + rng.uniform(-0.15, 0.15)
                 lon = CITY_LON + rng.uniform(-0.2, 0.2)
                 building = (order // districts) % 5
-                site = (
-                    f"{district}-bldg-{building}"
-                    if kind == "building_sensor"
-                    else (f"{district}-hall" if kind == "kiosk" else f"{district}-station")
-                )
+                site = {
+                    "building_sensor": f"{district}-bldg-{building}",
+                    "kiosk": f"{district}-hall",
+                    "inspector": f"{district}-patrol",
+                }.get(kind, f"{district}-station")
             out.append(
                 SimDeviceSpec(
                     device_id=f"{prefix}-{kind.split('_')[0]}-{order:05d}",
@@ -101,7 +104,11 @@ class FleetLayout:
                     lat=round(lat, 6),
                     lon=round(lon, 6),
                     order=order,
-                    baseline=dict(normal),
+                    baseline=(
+                        {**normal, "lat": round(lat, 6), "lon": round(lon, 6)}
+                        if kind == "inspector"
+                        else dict(normal)
+                    ),
                 )
             )
         return cls(tuple(out))

@@ -27,11 +27,12 @@ from govedge.contract import (
 from govedge.contract.topics import DEFAULT_ROOT
 from govedge.errors import GovedgeError
 from sim.fleet import mqtt_codec as mq
-from sim.fleet.layout import FleetLayout, SimDeviceSpec
+from sim.fleet.layout import POSITION, FleetLayout, SimDeviceSpec
 
 KEEPALIVE_S = 60
 MAX_INFLIGHT = 200
 TICKS_PER_INTERVAL = 10
+POSITION_JITTER_DEG = 0.0002  # an inspector's fix wanders by about 20 m, not by 1 %
 
 
 class FleetError(GovedgeError):
@@ -153,6 +154,9 @@ class LiteDevice(asyncio.Protocol):
             k: v if k in self.stuck else v + noise * (abs(v) or 1.0) * (rnd() - 0.5)
             for k, v in self.values.items()
         }
+        for k in POSITION:
+            if k in data and k not in self.stuck:
+                data[k] = self.values[k] + POSITION_JITTER_DEG * (rnd() - 0.5)
         for k in self.stuck:
             self.values[k] = data[k]
         self.seq += 1
