@@ -32,6 +32,9 @@ from hub.pipeline import Pipeline, Raw
 
 log = logging.getLogger("govedge.hub.mqtt")
 
+BUSY_BATCH = 32  # a batch this large means a stream is flowing: linger for the next one
+LINGER_S = 0.003
+
 SUBSCRIBED = (
     Channel.TELEMETRY,
     Channel.EVENT,
@@ -70,6 +73,7 @@ class MqttLink:
         self._acks: deque[int] = deque()
         self._work = threading.Event()
         self._space = threading.Event()
+        self._last_batch = 0
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
@@ -184,11 +188,17 @@ class MqttLink:
                 self._work.wait(0.2)
                 return []
         # Take what is waiting, up to a batch; an empty inbox closes the batch at once, so a
-        # lone alarm-worthy reading is not held back, while a backlog still batches.
+        # lone alarm-worthy reading is not held back, while a backlog still batches. Under a
+        # steady stream (the last batch was not small) wait a moment for more first: each batch
+        # costs a GIL hand-over back from its store statement, which waits for the network
+        # thread to give the GIL up, so many small batches would cost more than the messages.
+        if self._last_batch >= BUSY_BATCH and len(inbox) < self.batch_size:
+            time.sleep(LINGER_S)
         batch = []
         for _ in range(min(len(inbox), self.batch_size)):
             batch.append(inbox.popleft())
         self._space.set()
+        self._last_batch = len(batch)
         return batch
 
     def _write_loop(self) -> None:

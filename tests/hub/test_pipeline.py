@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from hub.errors import StorageError
 from hub.metrics import HubMetrics
 from hub.pipeline import STREAMS_SAVE_INTERVAL_S, Pipeline, Raw
 from hub.registry import Registry
+from hub.storage.base import Reading
 from hub.storage.sqlite_store import SQLiteTelemetryStore
 
 
@@ -66,7 +68,7 @@ class _FailingOnce(SQLiteTelemetryStore):
 
     failures = 0
 
-    def write_readings(self, readings):  # type: ignore[no-untyped-def]
+    def write_readings(self, readings: Sequence[Reading]) -> None:
         if self.failures:
             self.failures -= 1
             raise StorageError("disk full")
