@@ -84,7 +84,7 @@ class AlarmStore:
         """Append the event; return the alarm after it, and the event as the feed sends it."""
         row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).one()
         view = alarm_view(row, place if place is not None else _place_query(conn, row.device_id))
-        fields = {
+        columns = {
             "alarm_id": alarm_id,
             "device_id": row.device_id,
             "rule_id": row.rule_id,
@@ -92,11 +92,11 @@ class AlarmStore:
             "severity": row.severity,
             "ts": ts,
         }
-        result = conn.execute(alarm_events.insert().values(**fields, payload=view))
+        result = conn.execute(alarm_events.insert().values(**columns, payload=view))
         pk = result.inserted_primary_key
         assert pk is not None
         cursor = int(pk[0])
-        return view, {"cursor": cursor, **fields, "alarm": view}
+        return view, {"cursor": cursor, **columns, "alarm": view}
 
     def raise_or_update(
         self,

@@ -62,14 +62,26 @@ _INSERT_READINGS = (
 )
 _INSERT_POINTS = "INSERT INTO staged (device_id, metric, ts, value) VALUES (?,?,?,?)"
 
-# Every raw row, staged or merged; a point written twice (a redelivery not yet merged) once.
-_RAW = (
-    "SELECT device_id, metric, ts, MIN(value) AS value FROM ("
-    "SELECT device_id, metric, ts, value FROM main.telemetry WHERE {where} UNION ALL "
-    "SELECT device_id, metric, ts, value FROM stage0.staged WHERE {where} UNION ALL "
-    "SELECT device_id, metric, ts, value FROM stage1.staged WHERE {where}"
-    ") GROUP BY device_id, metric, ts"
-)
+_SOURCES = ("main.telemetry", "stage0.staged", "stage1.staged")
+
+
+def _raw(where: str, first: bool = False) -> str:
+    """Every raw row, staged or merged; a point written twice (a redelivery not yet merged) once.
+
+    With ``first``, each source gives only its first rows by (ts, metric) (the caller binds a
+    LIMIT for each), so that a range query on a long history reads no more than it returns.
+    """
+    tail = " ORDER BY ts, metric LIMIT ?" if first else ""
+    parts = [
+        f"SELECT * FROM (SELECT device_id, metric, ts, value FROM {src} WHERE {where}{tail})"
+        for src in _SOURCES
+    ]
+    return (
+        "SELECT device_id, metric, ts, MIN(value) AS value FROM ("
+        + " UNION ALL ".join(parts)
+        + ") GROUP BY device_id, metric, ts"
+    )
+
 
 _SQL_AGG = {
     "mean": "AVG(value)",
@@ -85,10 +97,6 @@ _ROLLUP_AGG = {
     "count": "SUM(n)",
     "sum": "SUM(total)",
 }
-
-
-def _raw(where: str) -> str:
-    return _RAW.format(where=where)
 
 
 class SQLiteTelemetryStore:
@@ -239,10 +247,12 @@ class SQLiteTelemetryStore:
     ) -> list[dict[str, Any]]:
         where = "device_id=? AND ts>=? AND ts<?" + (" AND metric=?" if metric else "")
         args: list[Any] = [device_id, start, end] + ([metric] if metric else [])
-        sql = f"SELECT ts, metric, value FROM ({_raw(where)}) ORDER BY ts, metric LIMIT ?"
+        sql = (
+            f"SELECT ts, metric, value FROM ({_raw(where, first=True)}) ORDER BY ts, metric LIMIT ?"
+        )
         conn = self._connect()
         try:
-            rows = conn.execute(sql, [*args, *args, *args, limit])
+            rows = conn.execute(sql, [*args, limit] * len(_SOURCES) + [limit])
             return [{"ts": r[0], "metric": r[1], "value": r[2]} for r in rows]
         finally:
             conn.close()
@@ -255,7 +265,7 @@ class SQLiteTelemetryStore:
         if every_s < 1:
             raise ValidationError("every must be at least 1 second")
         raw = _raw("device_id=? AND metric=? AND ts>=? AND ts<?")
-        raw_args = [device_id, metric, start, end] * 3
+        raw_args = [device_id, metric, start, end] * len(_SOURCES)
         conn = self._connect()
         try:
             out: dict[int, float] = {}
@@ -292,9 +302,14 @@ class SQLiteTelemetryStore:
     def latest(self, device_id: str) -> dict[str, dict[str, float]]:
         conn = self._connect()
         try:
+            # Repeats do not change a newest value: no de-duplication needed here.
+            per_source = " UNION ALL ".join(
+                f"SELECT metric, MAX(ts) AS ts, value FROM {src} WHERE device_id=? GROUP BY metric"
+                for src in _SOURCES
+            )
             rows = conn.execute(
-                f"SELECT metric, MAX(ts), value FROM ({_raw('device_id=?')}) GROUP BY metric",
-                (device_id,) * 3,
+                f"SELECT metric, MAX(ts), value FROM ({per_source}) GROUP BY metric",
+                (device_id,) * len(_SOURCES),
             )
             return {m: {"ts": ts, "value": v} for m, ts, v in rows}
         finally:

@@ -103,6 +103,8 @@ def test_staged_rows_are_read_with_the_merged_ones_and_counted_once(tmp_path) ->
         store.write_readings([("d", T0 + i, {"t": float(i)}) for i in range(50, 120)])  # overlap
         rows = store.query("d", "t", T0, T0 + 200, 1000)
         assert [r["value"] for r in rows] == [float(i) for i in range(120)]
+        first = store.query("d", None, T0 + 40, T0 + 200, 15)  # across table and stage
+        assert [r["value"] for r in first] == [float(i) for i in range(40, 55)]
         counts = store.aggregate("d", "t", T0, T0 + 120, 60, "count")
         assert [c["value"] for c in counts] == [60, 60]
         assert store.latest("d") == {"t": {"ts": T0 + 119, "value": 119.0}}
