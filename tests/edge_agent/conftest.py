@@ -160,13 +160,16 @@ class AgentProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(5)
 
-    def stop(self) -> int:
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, then wait: a graceful stop may take the outbox drain (``drain_on_stop_s``)
+        plus a poll in flight (``poll_timeout_s``) plus the link's close, more than 10 s on a
+        busy machine."""
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
