@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from govedge.errors import ConfigError
 from govedge.logs import fields
 
 if TYPE_CHECKING:
@@ -26,21 +27,26 @@ def register(parser: argparse.ArgumentParser) -> None:
         dest="token_command", metavar="ACTION", required=True
     )
     create = token.add_parser("create", help="create a token and print it (shown once)")
-    _config_args(create)
+    _config_args(create, inherit=True)
     create.add_argument(
         "--role", required=True, choices=["admin", "operator", "emergency", "viewer"]
     )
     create.add_argument("--name", default="")
     create.set_defaults(func=token_create)
     listing = token.add_parser("list", help="list tokens (never their values)")
-    _config_args(listing)
+    _config_args(listing, inherit=True)
     listing.set_defaults(func=token_list)
 
 
-def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="hub config file (JSON)")
-    parser.add_argument("--broker", help="broker URL, e.g. mqtt://127.0.0.1:1883")
-    parser.add_argument("--data", type=Path, help="folder for the embedded SQLite databases")
+def _config_args(parser: argparse.ArgumentParser, inherit: bool = False) -> None:
+    """``inherit``: an option left out here keeps the value given before the action
+    (``govedge hub --config F token create`` and ``... token create --config F`` agree)."""
+    extra: dict[str, Any] = {"default": argparse.SUPPRESS} if inherit else {}
+    parser.add_argument("--config", type=Path, help="hub config file (JSON)", **extra)
+    parser.add_argument("--broker", help="broker URL, e.g. mqtt://127.0.0.1:1883", **extra)
+    parser.add_argument(
+        "--data", type=Path, help="folder for the embedded SQLite databases", **extra
+    )
 
 
 def _load(args: argparse.Namespace) -> HubConfig:
@@ -80,12 +86,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _tokens(args: argparse.Namespace) -> TokenStore:
+    """The running hub's token store. A token is worth something only in the database the hub
+    reads, so this never makes a database: without --config or --data it refuses, and a SQLite
+    file that is not there is an error naming it."""
     from hub.auth import TokenStore
     from hub.db import create_schema, make_engine
 
+    if not getattr(args, "config", None) and not getattr(args, "data", None):
+        raise ConfigError(
+            "which hub? give the hub's config (--config FILE) or its data folder (--data DIR): "
+            "a token is valid only in the database that hub reads"
+        )
     config = _load(args)
     if config.database_url.startswith("sqlite:///"):
-        Path(config.database_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        db = Path(config.database_url[len("sqlite:///") :])
+        if not db.is_file():
+            raise ConfigError(
+                f"no hub database at {db}: start the hub once with this configuration, "
+                "or check --config / --data"
+            )
     engine = make_engine(config.database_url)
     create_schema(engine)
     return TokenStore(engine)
