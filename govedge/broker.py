@@ -94,7 +94,10 @@ class MosquittoBroker:
         extra_config: str = "",
         workdir: str | Path | None = None,
         binary: str | None = None,
+        defaults: bool = True,
     ) -> None:
+        """``defaults`` False runs ``extra_config`` as the whole configuration (a generated
+        mosquitto.conf, say), adding only where to log and, as root, ``user root``."""
         found = binary or mosquitto_binary()
         if not found:
             raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
@@ -102,6 +105,7 @@ class MosquittoBroker:
         self.host = host
         self.port = port or free_port(host)
         self.extra_config = extra_config
+        self.defaults = defaults
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="govedge-mosquitto-"))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -111,6 +115,8 @@ class MosquittoBroker:
         return f"mqtt://{self.host}:{self.port}"
 
     def config_text(self) -> str:
+        if not self.defaults:
+            return f"{self.extra_config}\nlog_dest file {self.workdir / 'mosquitto.log'}\n"
         if self.extra_config.lstrip().startswith("listener"):
             listener = ""  # the caller defines its own listener(s)
         else:

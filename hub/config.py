@@ -35,6 +35,11 @@ class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     maintenance_interval_s: Annotated[float, Meta(gt=0)] = 300.0
     ca_dir: str = ""  # fleet CA directory: enables enrollment, renewal and certificate health
     config_signing_key: str = ""  # Ed25519 key (PEM) that signs every desired config
+    # The broker's queue for this hub's session (max_queued_messages / max_queued_bytes, as
+    # 'govedge provision broker-config' prints them); 0: unknown, no backlog alarm.
+    broker_backlog_messages: Annotated[int, Meta(ge=0)] = 0
+    broker_backlog_bytes: Annotated[int, Meta(ge=0)] = 0
+    broker_backlog_warn: Annotated[float, Meta(gt=0, lt=1)] = 0.8  # of the limit: alarm
 
 
 def load_config(path: str | Path) -> HubConfig:

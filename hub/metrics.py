@@ -28,6 +28,18 @@ class HubMetrics:
             registry=r,
         )
         self.online = Gauge("govedge_hub_devices_online", "Devices online", registry=r)
+        self.broker_backlog = Gauge(
+            "govedge_hub_broker_backlog",
+            "What the broker holds (retained and queued for persistent sessions), from its $SYS",
+            ["unit"],
+            registry=r,
+        )
+        self.broker_backlog_limit = Gauge(
+            "govedge_hub_broker_backlog_limit",
+            "The broker's queue limit for this hub's session, from the hub config",
+            ["unit"],
+            registry=r,
+        )
         self.commands = Counter(
             "govedge_hub_commands", "Command state changes, by state", ["state"], registry=r
         )

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -43,6 +44,15 @@ SUBSCRIBED = (
     Channel.CMD_ACK,
     Channel.CONFIG_REPORTED,
 )
+
+
+def _side_callback(
+    handler: Callable[[str, bytes], None],
+) -> Callable[[mqtt.Client, Any, mqtt.MQTTMessage], None]:
+    def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        handler(msg.topic, bytes(msg.payload))
+
+    return on_message
 
 
 class MqttLink:
@@ -100,6 +110,9 @@ class MqttLink:
         self.hub_boot_id = uuid.uuid4().hex
         self._seq = 0
         self._seq_lock = threading.Lock()
+        self.side_subscriptions: dict[str, Callable[[str, bytes], None]] = {}
+        """Topics outside the device tree (the broker's $SYS counters) and their handlers, run on
+        the network thread at QoS 0: never queued behind ingestion, never acknowledged."""
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -146,6 +159,9 @@ class MqttLink:
             if self.shared_group and self.v5:
                 topic = f"$share/{self.shared_group}/{topic}"
             subs.append((topic, 1))
+        for side, handler in self.side_subscriptions.items():
+            client.message_callback_add(side, _side_callback(handler))
+            subs.append((side, 0))
         client.subscribe(subs)
         self.connected.set()
         log.info("hub_mqtt_connected", extra=fields(broker=str(self.url), subscriptions=len(subs)))

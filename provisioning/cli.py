@@ -188,8 +188,14 @@ def _service(args: argparse.Namespace) -> int:
 
 
 def _broker_config(args: argparse.Namespace) -> int:
-    from provisioning.broker_config import default_key_owner, write_broker_config
+    from provisioning.broker_config import Backlog, default_key_owner, write_broker_config
 
+    backlog = Backlog(
+        devices=args.fleet_size,
+        rate_hz=args.rate_per_device,
+        ride_out_s=args.ride_out,
+        message_bytes=args.message_bytes,
+    )
     ca = _open_ca(args)
     owner = args.key_owner if args.key_owner is not None else default_key_owner()
     files = write_broker_config(
@@ -203,8 +209,18 @@ def _broker_config(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         renew_server=args.renew_server,
         key_owner=owner or None,
+        backlog=backlog,
     )
     print(f"mosquitto configuration in {files.directory}: mosquitto -c {files.conf}")
+    print(
+        f"  backlog for the hub's session: {backlog.messages} messages, {backlog.bytes} bytes "
+        f"({backlog.ride_out_s:g} s of {backlog.devices} devices at {backlog.rate_hz:g} msg/s; "
+        f"about {backlog.memory_bytes // 2**20} MiB of broker memory when full)"
+    )
+    print(
+        f'  hub config: "broker_backlog_messages": {backlog.messages}, '
+        f'"broker_backlog_bytes": {backlog.bytes} (the hub alarms as the backlog nears them)'
+    )
     print(f"  crlfile: {files.crlfile or 'none (nothing revoked)'}")
     if owner:
         print(f"  server.key is 0600, owned by {owner} (the broker drops root before reading it)")
@@ -428,6 +444,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     broker.add_argument("--service", action="append", help="service identity (default hub)")
     broker.add_argument("--data-dir", help="persistence directory")
     broker.add_argument("--renew-server", action="store_true")
+    broker.add_argument(
+        "--fleet-size", type=int, default=1000, help="devices publishing (sizes the backlog)"
+    )
+    broker.add_argument(
+        "--rate-per-device", type=float, default=1.0, help="messages a second per device"
+    )
+    broker.add_argument(
+        "--ride-out",
+        type=float,
+        default=600.0,
+        help="seconds of hub outage the broker must hold without loss (default 600)",
+    )
+    broker.add_argument(
+        "--message-bytes", type=int, default=512, help="mean message size for max_queued_bytes"
+    )
     broker.add_argument(
         "--key-owner",
         help="user to own server.key (default: mosquitto when run as root; '' for nobody)",

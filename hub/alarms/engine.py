@@ -456,6 +456,22 @@ class AlarmEngine:
                 if now - st.down_since >= rule.for_s:
                     self._decide(rule, dev, st, rule.severity, None, now)
 
+    # alarms the hub raises about itself ----------------------------------------------------
+
+    def system_alarm(
+        self, source: str, rule_id: str, severity: str | None, value: float | None, message: str
+    ) -> str | None:
+        """Raise, escalate or (``severity`` None) clear an alarm that no rule evaluates: one the
+        hub raises about itself (``source`` stands where a device id would). Returns the change
+        kind ('raised', 'escalated', 'updated', 'cleared') or None when nothing changed."""
+        with self._lock:
+            if severity is None:
+                change = self.store.clear_active(source, rule_id, "hub", value)
+            else:
+                change = self.store.raise_or_update(source, rule_id, severity, value, message, {})
+            self._apply_change(change, rule_id)
+        return change.kind
+
     # API helpers ----------------------------------------------------------------------------
 
     def forget_devices(self, device_ids: Iterable[str] = ()) -> None:

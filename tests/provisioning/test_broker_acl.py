@@ -7,6 +7,8 @@ a later message from the same sender has arrived, a forbidden earlier one would 
 
 from __future__ import annotations
 
+import pytest
+
 from provisioning.broker_config import render_acl
 
 ROOT = "gov/v1"
@@ -174,11 +176,44 @@ def test_acl_text_grants_exactly_the_contract_channels() -> None:
         "topic read city/v2/#",
         "topic write city/v2/+/cmd",
         "topic write city/v2/+/config/desired",
+        "topic read $SYS/broker/store/messages/count",
+        "topic read $SYS/broker/store/messages/bytes",
         "user hub-2",
         "topic read city/v2/#",
         "topic write city/v2/+/cmd",
         "topic write city/v2/+/config/desired",
+        "topic read $SYS/broker/store/messages/count",
+        "topic read $SYS/broker/store/messages/bytes",
     ]
+
+
+def test_generated_conf_sizes_the_hubs_backlog_from_the_fleet(tmp_path) -> None:
+    """max_queued_messages/bytes come from devices x rate x outage x headroom (Mosquitto's
+    default of 1 000 would drop the acknowledged readings of a short hub outage)."""
+    from provisioning.broker_config import Backlog, render_mosquitto_conf
+
+    backlog = Backlog(devices=2000, rate_hz=0.5, ride_out_s=900, message_bytes=400)
+    assert backlog.messages == 1_350_000  # 2000 x 0.5 x 900 x 1.5
+    assert backlog.bytes == 1_350_000 * 400
+    lines = render_mosquitto_conf("listener 8883\n", backlog=backlog).splitlines()
+    assert "max_queued_messages 1350000" in lines
+    assert f"max_queued_bytes {1_350_000 * 400}" in lines
+    assert "max_inflight_messages 1000" in lines
+    default = render_mosquitto_conf("listener 8883\n").splitlines()
+    assert f"max_queued_messages {Backlog().messages}" in default
+    assert Backlog().messages >= 100 * 1000  # the default rides out minutes, not a second
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"devices": 0}, {"rate_hz": 0}, {"ride_out_s": -1}, {"message_bytes": 10}, {"headroom": 0.5}],
+)
+def test_backlog_refuses_sizes_that_make_no_sense(kw) -> None:
+    from provisioning.broker_config import Backlog
+    from provisioning.errors import BrokerConfigError
+
+    with pytest.raises(BrokerConfigError, match="backlog"):
+        Backlog(**kw)
 
 
 def _handshake_accepted(net, name: str) -> bool:

@@ -154,6 +154,14 @@ def test_tokens_revocation_and_broker_config(
         f"acl_file {broker / 'acl'}",
     ):
         assert line in conf.splitlines()
+    capsys.readouterr()
+    sized = [*cfg, "--fleet-size", "500", "--rate-per-device", "2", "--ride-out", "300"]
+    assert main(sized) == 0
+    out = capsys.readouterr().out
+    assert '"broker_backlog_messages": 450000' in out  # 500 x 2 x 300 x 1.5, for the hub config
+    assert "max_queued_messages 450000" in (broker / "mosquitto.conf").read_text().splitlines()
+    assert main([*cfg, "--fleet-size", "0"]) == 1
+    assert "backlog" in capsys.readouterr().err
     serial = int(FleetCA.open(ca_dir).index.by_common_name("lost-1")[0].serial, 16)
     assert revoked_serials((broker / "crl.pem").read_bytes()) == {serial}
     assert stat.S_IMODE(os.stat(broker / "server.key").st_mode) == 0o600
