@@ -17,7 +17,7 @@ from pathlib import Path
 
 from govedge.contract.topics import DEFAULT_ROOT, DEVICE_CHANNELS, Channel, TopicError, check_root
 from provisioning.ca import DEFAULT_HUB_NAME, FleetCA, IssuedIdentity, load_certificates
-from provisioning.errors import BrokerConfigError
+from provisioning.errors import BrokerConfigError, CAError
 from provisioning.keys import write_file, write_private_key, write_public
 
 DEVICE_WRITES: tuple[str, ...] = tuple(sorted(c.value for c in DEVICE_CHANNELS))
@@ -183,7 +183,7 @@ class BrokerFiles:
     cafile: Path
     certfile: Path
     keyfile: Path
-    crlfile: Path | None
+    crlfile: Path
     backlog: Backlog
 
 
@@ -242,7 +242,7 @@ def write_broker_config(
     key_owner: str | None = None,
     backlog: Backlog | None = None,
 ) -> BrokerFiles:
-    """Write mosquitto.conf, acl, ca.pem, server cert/key and (if anything is revoked) crl.pem.
+    """Write mosquitto.conf, acl, ca.pem, server cert/key and crl.pem (empty if nothing is revoked).
 
     Mosquitto drops root privileges before it reads its key: ``key_owner`` (e.g.
     ``mosquitto``) makes the 0600 key that user's. Safe to rerun after a revocation: the
@@ -253,6 +253,10 @@ def write_broker_config(
     backlog = backlog or Backlog()
     if not services:
         raise BrokerConfigError("at least one service identity (the hub) must be allowed")
+    try:
+        ca.grant_services(services)
+    except CAError as exc:
+        raise BrokerConfigError(str(exc)) from exc
     where = Path(out_dir).resolve()
     where.mkdir(parents=True, exist_ok=True)
     cafile = write_public(where / "ca.pem", ca.chain_pem())
@@ -264,11 +268,9 @@ def write_broker_config(
         write_public(certfile, server.fullchain_pem())
     if key_owner is not None:
         _give_key_to(keyfile, key_owner)
-    crlfile: Path | None = None
-    if ca.has_revocations():
-        crlfile = write_public(where / "crl.pem", ca.write_crl().read_bytes())
-    elif (where / "crl.pem").exists():
-        (where / "crl.pem").unlink()
+    # Always a CRL, empty while nothing is revoked: Mosquitto rereads a crlfile it already has
+    # on SIGHUP, but does not pick up one added to the configuration later.
+    crlfile = write_public(where / "crl.pem", ca.write_crl().read_bytes())
     acl = write_file(where / "acl", render_acl(root, services).encode(), 0o644)
     listener = render_listener(
         port=port,

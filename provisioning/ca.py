@@ -62,6 +62,7 @@ CHAIN = "chain.pem"
 BUNDLE_KEY = "bundle-signing.key"
 BUNDLE_PUB = "bundle-signing.pub"
 CRL_FILE = "crl.pem"
+SERVICES_FILE = "services.txt"
 REGISTRY = "registry.sqlite"
 
 DEFAULT_HUB_NAME = "hub"
@@ -363,6 +364,7 @@ class FleetCA:
             write_private_key(where / BUNDLE_KEY, bundle_key, passphrase)
             write_public(where / BUNDLE_PUB, public_key_pem(bundle_key))
         ca = cls(where, root_cert, inter_cert, inter_key, organization)
+        ca.write_crl()  # an empty CRL from the start: the broker always names one
         log.info(
             "ca_initialised",
             extra=fields(
@@ -470,8 +472,10 @@ class FleetCA:
             check_device_id(device_id)
         except TopicError as exc:
             raise CAError(str(exc)) from exc
-        if device_id in RESERVED_NAMES or any(
-            r.kind == "service" for r in self.index.by_common_name(device_id)
+        if (
+            device_id in RESERVED_NAMES
+            or device_id in self.granted_services()
+            or any(r.kind == "service" for r in self.index.by_common_name(device_id))
         ):
             raise CAError(f"{device_id!r} is a service identity's name; a device cannot use it")
         return device_id
@@ -658,6 +662,37 @@ class FleetCA:
 
     def has_revocations(self) -> bool:
         return bool(self.index.revoked())
+
+    @property
+    def services_path(self) -> Path:
+        return self.directory / SERVICES_FILE
+
+    def granted_services(self) -> frozenset[str]:
+        """Service names a broker configuration has granted the hub's rights to."""
+        try:
+            text = self.services_path.read_text()
+        except FileNotFoundError:
+            return frozenset()
+        return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+    def grant_services(self, names: Sequence[str]) -> None:
+        """Record ``names`` as service identities before a broker grants them the hub's rights.
+
+        A name that a device certificate carries is refused, and a recorded name can never be
+        issued to a device later: device ids and service identities never overlap.
+        """
+        for name in names:
+            try:
+                check_device_id(name)
+            except TopicError as exc:
+                raise CAError(f"service {name!r}: {exc}") from exc
+            if any(r.kind == "device" for r in self.index.by_common_name(name)):
+                raise CAError(
+                    f"{name!r} is a device's id: a service identity with that name would give "
+                    "the device the hub's rights; pick another service name"
+                )
+        names = sorted(self.granted_services() | set(names))
+        write_public(self.services_path, ("\n".join(names) + "\n").encode())
 
     def verify_issued(self, cert: x509.Certificate) -> None:
         """Raise CAError unless ``cert`` was signed by this CA's intermediate."""

@@ -221,7 +221,8 @@ def _broker_config(args: argparse.Namespace) -> int:
         f'  hub config: "broker_backlog_messages": {backlog.messages}, '
         f'"broker_backlog_bytes": {backlog.bytes} (the hub alarms as the backlog nears them)'
     )
-    print(f"  crlfile: {files.crlfile or 'none (nothing revoked)'}")
+    revoked = len(ca.index.revoked())
+    print(f"  crlfile: {files.crlfile} ({revoked} revoked)")
     if owner:
         print(f"  server.key is 0600, owned by {owner} (the broker drops root before reading it)")
     else:
@@ -283,7 +284,11 @@ def _revoke(args: argparse.Namespace) -> int:
         raise ConfigError("name what to revoke: --serial SERIAL or --id DEVICE_ID")
     for r in records:
         print(f"revoked {r.common_name} serial {r.serial} ({r.revocation_reason})")
-    print(f"CRL written to {ca.crl_path}: rerun 'govedge provision broker-config' and restart")
+    print(
+        f"CRL written to {ca.crl_path}: rerun 'govedge provision broker-config' and send the "
+        "broker SIGHUP (new connections of the revoked device are refused; a session already "
+        "open ends when the broker restarts)"
+    )
     return 0
 
 

@@ -295,3 +295,61 @@ def test_a_device_cannot_leave_a_last_will_in_another_devices_name(net) -> None:
     hub.publish(f"{ROOT}/dev-a/cmd", b"barrier")
     assert hub.expect() == (f"{ROOT}/dev-a/cmd", b"barrier")
     assert hub.pending() == []
+
+
+def test_first_and_later_revocations_reach_a_running_broker_on_sighup(tmp_path) -> None:
+    """A fleet with nothing revoked yet: the config names an (empty) CRL from the start, so the
+    first revocation, broker-config and SIGHUP refuse the device; and so does the next one."""
+    import signal
+    import time
+
+    from govedge.broker import MosquittoBroker, free_port
+    from provisioning.broker_config import write_broker_config
+    from provisioning.ca import FleetCA
+
+    from .conftest import Fleet
+
+    ca = FleetCA.init(tmp_path / "ca")
+    port = free_port()
+    files = write_broker_config(ca, tmp_path / "broker", port=port, bind="127.0.0.1")
+    assert "crlfile" in files.listener
+    broker = MosquittoBroker(port=port, extra_config=files.listener, workdir=tmp_path / "mosq")
+    broker.workdir.mkdir()
+    broker.start()
+    fleet = Fleet(ca, broker, files, tmp_path / "ids", {}, [])
+    try:
+        for name in ("dev-1", "dev-2", "dev-ok"):
+            fleet.add_device(name)
+            assert _handshake_accepted(fleet, name)
+        for name in ("dev-1", "dev-2"):  # the first revocation, then a later one
+            ca.revoke_identity(name, "key_compromise")
+            write_broker_config(ca, files.directory, port=port, bind="127.0.0.1")
+            assert broker.proc is not None
+            broker.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while _handshake_accepted(fleet, name) and time.monotonic() < deadline:
+                time.sleep(0.05)  # the broker rereads its TLS files asynchronously
+            assert not _handshake_accepted(fleet, name), f"{name} still accepted after SIGHUP"
+            assert _handshake_accepted(fleet, "dev-ok")
+        assert broker.proc is not None and broker.proc.poll() is None
+    finally:
+        broker.close()
+
+
+def test_a_service_identity_never_takes_a_device_id(tmp_path) -> None:
+    """broker-config refuses a service named like a device; a granted service name is never
+    issued to a device later."""
+    from provisioning.broker_config import write_broker_config
+    from provisioning.ca import FleetCA
+    from provisioning.errors import BrokerConfigError, CAError
+
+    ca = FleetCA.init(tmp_path / "ca")
+    ca.issue_device("dev-b", model="kiosk", site="hall-1")
+    with pytest.raises(BrokerConfigError, match="'dev-b' is a device's id"):
+        write_broker_config(ca, tmp_path / "b", port=18883, services=("hub", "dev-b"))
+    assert not (tmp_path / "b" / "acl").exists()
+    write_broker_config(ca, tmp_path / "b", port=18883, services=("hub", "hub-2"))
+    with pytest.raises(CAError, match="service identity"):
+        ca.issue_device("hub-2", model="kiosk", site="hall-1")
+    with pytest.raises(CAError, match="already names a device"):
+        ca.issue_service("dev-b")

@@ -140,9 +140,12 @@ def test_tokens_revocation_and_broker_config(
     cfg += ["--key-owner", ""]
     assert main(cfg) == 0
     conf = (broker / "mosquitto.conf").read_text()
-    assert "crlfile" not in conf and "nothing revoked" in capsys.readouterr().out
+    assert f"crlfile {broker / 'crl.pem'}" in conf.splitlines()  # from the start, empty
+    assert revoked_serials((broker / "crl.pem").read_bytes()) == set()
+    assert "(0 revoked)" in capsys.readouterr().out
     assert main(["provision", "revoke", *base, "--id", "lost-1", "--reason", "key_compromise"]) == 0
-    assert "revoked lost-1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "revoked lost-1" in out and "SIGHUP" in out
     assert main(cfg) == 0
     conf = (broker / "mosquitto.conf").read_text()
     for line in (
