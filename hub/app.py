@@ -196,6 +196,7 @@ async def _background(hub: Hub) -> None:
             gone = await asyncio.to_thread(hub.registry.expire_silent)
             for device_id in gone:
                 log.info("device_offline", extra=fields(device=device_id, reason="heartbeat"))
+            hub.metrics.online.set(hub.registry.online_count())
             await asyncio.to_thread(hub.commands.expire)
             await asyncio.to_thread(hub.configs.advance)
             if time.monotonic() - last_maintenance > config.maintenance_interval_s:

@@ -140,6 +140,12 @@ class Registry:
         self._presence_loaded = 0.0
         self.reload_known()
 
+    def online_count(self) -> int:
+        """Devices this worker knows to be online (births, wills and heartbeats it has seen,
+        and what other workers wrote, as of the last presence reload)."""
+        with self._lock:
+            return len(self._online)
+
     def reload_known(self) -> None:
         with self.engine.connect() as conn:
             ids = {r[0] for r in conn.execute(sa.select(devices.c.id))}
