@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from typing import Any
 from govedge.broker import BrokerURL, MosquittoBroker, free_port, mosquitto_binary, wait_for_port
 from govedge.errors import GovedgeError
 from govedge.logs import fields
+from sim.fleet.cli import TOKEN_ENV
 
 log = logging.getLogger("govedge.demo")
 
@@ -101,13 +103,17 @@ class Demo:
     sims: list[Any] = field(default_factory=list)
     broker: MosquittoBroker | None = None
 
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``python -m ARGS``; secrets go in ``env`` (added to ours), never in ARGS."""
         logfile = (self.data / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", *args],
             stdout=logfile,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
         self.procs.append((name, proc))
         return proc
@@ -273,14 +279,13 @@ def run(args: argparse.Namespace) -> int:
                     broker_url,
                     "--hub",
                     hub_url.rstrip("/"),
-                    "--token",
-                    token,
                     "--scenario",
                     args.scenario,
                     "--speed",
                     str(args.speed),
                     "--loop",
                 ],
+                env={TOKEN_ENV: token},
             )
         print(f"broker   {broker_url}", flush=True)
         print(f"hub      {hub_url}", flush=True)

@@ -8,11 +8,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import time
 
 from govedge.errors import ConfigError
 
 MAX_FIDELITY = 200
+
+
+TOKEN_ENV = "GOVEDGE_HUB_TOKEN"
+"""Where the hub API token comes from: the environment, not the command line (ps shows that)."""
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +37,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loop", action="store_true", help="replay the scenario when it ends")
     parser.add_argument("--broker", help="broker URL (default: start a private Mosquitto)")
     parser.add_argument("--hub", help="hub URL, to register the devices first")
-    parser.add_argument("--token", help="hub API token (operate role) for --hub")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV, ""),
+        help=f"hub API token (operate role) for --hub; better from ${TOKEN_ENV}, where ps "
+        "does not show it",
+    )
     parser.add_argument("--interval", type=float, default=1.0, help="telemetry period in seconds")
     parser.add_argument(
         "--duration",
@@ -50,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise ConfigError("--speed must be positive")
     if args.hub and not args.token:
-        raise ConfigError("--hub needs --token")
+        raise ConfigError(f"--hub needs a token: set ${TOKEN_ENV} (or --token)")
     if args.mode == "fidelity" and args.devices > MAX_FIDELITY:
         raise ConfigError(
             f"fidelity mode runs one real agent per device: at most {MAX_FIDELITY} "

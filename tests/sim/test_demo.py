@@ -66,6 +66,8 @@ def test_demo_shows_telemetry_and_stops_cleanly(tmp_path: Path, broker: str) -> 
             time.sleep(0.5)
             health = _get(f"{hub}api/v1/health", token)
         assert health["devices"] == 2 + 10, "the scenario fleet did not register"
+        commands = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        assert token not in commands, "the admin token is on a command line, where ps shows it"
         resources = _get(f"{hub}api/v1/resources", token)
         assert len(resources["items"]) == 4, resources
         page = urllib.request.urlopen(hub, timeout=5).read().decode()

@@ -153,4 +153,4 @@ def test_cli_errors_are_one_line(capsys: Any) -> None:
     assert main(["sim", "fleet", "--scenario", "broker_restart", "--broker", "mqtt://h:1"]) == 1
     assert "omit --broker" in capsys.readouterr().err
     assert main(["sim", "fleet", "--hub", "http://127.0.0.1:1"]) == 1
-    assert "--token" in capsys.readouterr().err
+    assert "GOVEDGE_HUB_TOKEN" in capsys.readouterr().err
