@@ -12,6 +12,7 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ def check(
     if verdict.valid and hub:
         proof_id = str(verdict.document.get("id", ""))
         status = _fetch_json(
-            f"{hub.rstrip('/')}/api/v1/services/proofs/{urllib.request.quote(proof_id)}/status"
+            f"{hub.rstrip('/')}/api/v1/services/proofs/{urllib.parse.quote(proof_id)}/status"
         )
         if status is not None and (
             status.get("revoked") or status.get("document_hash") != verdict.document_hash
