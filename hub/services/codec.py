@@ -61,21 +61,20 @@ class Signer:
 
     def __init__(self, kid: bytes, key: Ed25519PrivateKey) -> None:
         self.kid = kid
-        raw_d = key.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-        raw_x = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        self._cose_key = OKPKey(crv=Ed25519, d=raw_d, x=raw_x)
+        self._key = key
 
     def sign(self, payload: bytes) -> str:
-        """The QR text of ``payload``."""
+        """The QR text of ``payload``.
+
+        pycose builds and encodes the COSE_Sign1 message; the signature over its Sig_structure
+        (RFC 9052 §4.4) comes from the key holder, as it would from an HSM. (pycose's own
+        signing path loads the private key from raw bytes at every call, which costs more than
+        the signature itself.)
+        """
         msg = Sign1Message(phdr={Algorithm: EdDSA, KID: self.kid}, payload=payload)
-        msg.key = self._cose_key
-        cose = msg.encode()  # tagged COSE_Sign1 (tag 18)
+        to_be_signed = cbor2.dumps(["Signature1", msg.phdr_encoded, b"", payload])
+        msg.signature = self._key.sign(to_be_signed)
+        cose = msg.encode(sign=False)  # tagged COSE_Sign1 (tag 18)
         return PREFIX + base45.b45encode(zlib.compress(cose, 9)).decode("ascii")
 
 

@@ -127,7 +127,7 @@ class ProofService:
                 signer = self._signers[kid] = Signer(kid, key)
             return signer
 
-    def _document(self, req: ProofRequest, proof_id: str, iat: int, exp: int) -> dict[str, Any]:
+    def document(self, req: ProofRequest, proof_id: str, iat: int, exp: int) -> dict[str, Any]:
         ptype = PROOF_TYPES[req.proof_type]
         id_number = req.subject.id_number
         return {
@@ -158,7 +158,7 @@ class ProofService:
         proof_id = new_proof_id(ptype["code"], self.config.office_code, now)
         iat = int(now)
         exp = iat + int(ptype["valid_days"]) * 86400
-        payload = encode_document(self._document(req, proof_id, iat, exp))
+        payload = encode_document(self.document(req, proof_id, iat, exp))
         issued = IssuedProof(
             proof_id,
             signer.sign(payload),
@@ -247,7 +247,7 @@ class ProofService:
             )
         signer = self._signer(bytes.fromhex(row.kid))
         payload = encode_document(
-            self._document(req, row.proof_id, int(row.issued_at), int(row.expires_at))
+            self.document(req, row.proof_id, int(row.issued_at), int(row.expires_at))
         )
         if document_hash(payload) != row.doc_hash:
             raise Conflict(
