@@ -55,7 +55,7 @@ def _issue_and_verify(folder: Path) -> list[BenchResult]:
     service = ProofService(engine, keyring, ledger, ServicesConfig())
     service.issue_many(_requests("warm", 10), "bench")
 
-    kid, key = keyring.current()
+    _, key = keyring.current()
     payload = encode_document(service.document(_requests("x", 1)[0], "1.2.156", 0, 0))
     started = time.perf_counter()
     for _ in range(BARE):

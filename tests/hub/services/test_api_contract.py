@@ -43,7 +43,7 @@ async def test_errands_in_both_languages(services_hub: Any) -> None:
 
 async def test_admin_edits_the_catalog(services_hub: Any) -> None:
     sh = await services_hub()
-    errand = {
+    errand: dict[str, Any] = {
         "id": "parking-permit",
         "kind": "guide",
         "name": {"zh-CN": "停车许可", "en": "Parking permit"},
@@ -194,14 +194,15 @@ async def test_ratings_post_and_refusals(services_hub: Any) -> None:
     }
     status, body = await sh.kiosk("POST", "/services/ratings", json=good)
     assert status == 201 and isinstance(body["id"], int)
-    for change, word in [
+    changes: list[tuple[dict[str, Any], str]] = [
         ({"level": 6}, "level"),
         ({"tags": ["nice"]}, "tags"),
         ({"comment": "请打我电话 138 1234 5678"}, "phone"),
         ({"comment": "我的身份证11010519491231002X"}, "ID"),
         ({"comment": "好" * 201}, "comment"),
         ({"errand_id": "no-such"}, "errand_id"),
-    ]:
+    ]
+    for change, word in changes:
         status, body = await sh.kiosk("POST", "/services/ratings", json={**good, **change})
         assert status == 400 and word in body["error"], (change, body)
     with sh.rh.hub.engine.connect() as conn:

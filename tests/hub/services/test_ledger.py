@@ -22,7 +22,7 @@ N = 10_000
 @contextmanager
 def tampered(
     engine: Engine,
-    change: Callable[[sa.Connection], None],
+    change: Callable[[sa.Connection], object],
     seqs: tuple[int, ...] = (),
     proof_ids: tuple[str, ...] = (),
 ) -> Iterator[None]:
@@ -49,17 +49,17 @@ def tampered(
                 conn.execute(proofs.insert(), saved_proofs)
 
 
-def edit(seq: int) -> Callable[[sa.Connection], None]:
+def edit(seq: int) -> Callable[[sa.Connection], object]:
     return lambda conn: conn.execute(
         ledger.update().where(ledger.c.seq == seq).values(doc_hash="f" * 64)
     )
 
 
-def delete(seq: int) -> Callable[[sa.Connection], None]:
+def delete(seq: int) -> Callable[[sa.Connection], object]:
     return lambda conn: conn.execute(ledger.delete().where(ledger.c.seq == seq))
 
 
-def swap(a: int, b: int) -> Callable[[sa.Connection], None]:
+def swap(a: int, b: int) -> Callable[[sa.Connection], object]:
     def run(conn: sa.Connection) -> None:
         conn.execute(ledger.update().where(ledger.c.seq == a).values(seq=-1))
         conn.execute(ledger.update().where(ledger.c.seq == b).values(seq=a))
