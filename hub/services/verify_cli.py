@@ -36,7 +36,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def read_qr_image(path: Path) -> str:
     """The text of the QR code in an image, decoded with OpenCV's QR detector."""
-    import cv2
+    try:
+        import cv2
+    except ImportError:
+        raise ServicesError(
+            "reading a photo needs OpenCV (pip install opencv-python-headless, or the face "
+            "extra); or give the QR text"
+        ) from None
 
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
