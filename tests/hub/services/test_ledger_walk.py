@@ -4,11 +4,13 @@ rotated-out key still holds; an empty ledger holds."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from govedge.cli import main
 from hub.config import ServicesConfig
 from hub.db import make_engine
 from hub.services.keys import ProofKeyring
@@ -67,3 +69,24 @@ def test_forged_checkpoint_and_rotation(service: ProofService) -> None:
     report = verify_ledger(service.engine, trust)
     assert report.first is not None and report.first.seq == 20
     assert "not signed by a trusted key" in report.first.message
+
+
+def test_ledger_verify_command_with_a_config(
+    service: ProofService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    issue(service, 12)
+    config = tmp_path / "hub.json"
+    config.write_text(
+        json.dumps(
+            {
+                "database_url": str(service.engine.url),
+                "services": {"proof_keys_dir": str(tmp_path / "keys")},
+            }
+        )
+    )
+    assert main(["ledger", "verify", "--config", str(config), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["entries"] == 12 and report["checkpoints"] == 1
+    missing = tmp_path / "nowhere.json"
+    assert main(["ledger", "verify", "--config", str(config), "--trust", str(missing)]) == 2
+    assert "no such trust list" in capsys.readouterr().err

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import zlib
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,9 @@ async def test_refusals(services_hub: Any, proof_body: Any, tmp_path: Path, caps
     assert "no trusted issuer" in capsys.readouterr().out
     assert main(["verify-proof", "hello", "--trust", trust]) == 1
     assert "not a proof" in capsys.readouterr().out
+    assert main(["verify-proof", qr, "--trust", trust, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["valid"] and answer["offline"]["document"]["id"] == issued["proof_id"]
 
     # Revoked: the online check refuses it (API and command line with --hub).
     status, _ = await sh.admin(
