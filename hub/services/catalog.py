@@ -77,7 +77,13 @@ class Catalog:
         self.engine = engine
 
     def seed(self) -> None:
-        """Write the default errands into an empty catalog."""
+        """Write the default errands into an empty catalog (once, whichever worker starts first)."""
+        try:
+            self._seed()
+        except sa.exc.IntegrityError:
+            pass
+
+    def _seed(self) -> None:
         with self.engine.begin() as conn:
             if conn.execute(sa.select(errands.c.id).limit(1)).first() is not None:
                 return

@@ -113,6 +113,7 @@ class ProofKeyring:
         self._lock = threading.Lock()
         self._private: dict[bytes, Ed25519PrivateKey] = {}
         self._current: bytes | None = None
+        self._trust_cache: tuple[tuple[int, int, int], TrustList] | None = None
 
     # -- reading --------------------------------------------------------------------------
 
@@ -120,10 +121,19 @@ class ProofKeyring:
         return self.folder / "trust.json"
 
     def trust(self) -> TrustList:
+        """The trust list on disk; read again only when the file changed (a rotation)."""
         path = self._trust_path()
-        if not path.exists():
+        try:
+            info = path.stat()
+            stamp = (info.st_ino, info.st_mtime_ns, info.st_size)  # replaced whole on rotation
+        except FileNotFoundError:
             return TrustList([])
-        return TrustList.from_file(path)
+        cached = self._trust_cache
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        trust = TrustList.from_file(path)
+        self._trust_cache = (stamp, trust)
+        return trust
 
     def current(self) -> tuple[bytes, Ed25519PrivateKey]:
         """The kid and private key that sign now; made on first use."""

@@ -118,8 +118,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"verify-proof: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"valid": valid, "offline": verdict.as_json(), "status": status},
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {"valid": valid, "offline": verdict.as_json(), "status": status},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0 if valid else 1
     print(_describe(valid, verdict, status, args.at))
     return 0 if valid else 1
