@@ -76,6 +76,44 @@ class Accepted:
 Listener = Callable[[Accepted], None]
 
 
+@dataclass(slots=True)
+class Decided:
+    """A batch judged by ``Pipeline.decide``: its telemetry is still to be stored."""
+
+    started: float = 0.0
+    out: Accepted = field(default_factory=Accepted)
+    readings: list[Reading] = field(default_factory=list)
+    keys: list[tuple[str, str, int]] = field(default_factory=list)
+    """(device, boot id, seq) of every message accepted (not a duplicate)."""
+    ingested: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    oldest_ts: float = 0.0
+    """The oldest device timestamp in the batch: how far behind real time its storage is."""
+
+    @classmethod
+    def merge(cls, parts: Sequence[Decided]) -> Decided:
+        """Several decided batches as one, to be stored in one write (in this order)."""
+        if len(parts) == 1:
+            return parts[0]
+        whole = cls(started=min(p.started for p in parts))
+        out = whole.out
+        for p in parts:
+            whole.readings += p.readings
+            whole.keys += p.keys
+            whole.duplicates += p.duplicates
+            for label, n in p.ingested.items():
+                whole.ingested[label] = whole.ingested.get(label, 0) + n
+            out.telemetry += p.out.telemetry
+            out.events += p.out.events
+            out.acks += p.out.acks
+            out.reports += p.out.reports
+            out.births += p.out.births
+            out.deaths += p.out.deaths
+        stamps = [p.oldest_ts for p in parts if p.oldest_ts]
+        whole.oldest_ts = min(stamps) if stamps else 0.0
+        return whole
+
+
 class Pipeline:
     """Validation, deduplication and storage of ingest batches."""
 
@@ -96,6 +134,9 @@ class Pipeline:
         self.auto_register = auto_register
         self.tracker = StreamTracker()
         self.listeners: list[Listener] = []
+        """Called after a batch is stored (commands, configs, counters)."""
+        self.evaluators: list[Listener] = []
+        """Called before a batch's telemetry is stored (the rules engine): see ``decide``."""
         self.rejected: dict[str, int] = {}
         self.accepted_total = 0
         self._lock = threading.Lock()
@@ -129,30 +170,48 @@ class Pipeline:
             )
 
     def process(self, batch: Sequence[Raw]) -> Accepted:
-        """Handle one batch; returns what was accepted (already stored)."""
+        """Handle one batch; returns what was accepted (already stored).
+
+        On a storage failure the batch is forgotten (its redelivery is taken whole) and the
+        error is raised.
+        """
+        decided = self.decide(batch)
+        self.store_telemetry(decided)
+        return self.finish(decided)
+
+    def decide(self, batch: Sequence[Raw]) -> Decided:
+        """Everything but the telemetry store: validate, deduplicate, write events, health and
+        presence to the registry, and run the evaluators (the rules engine) on the result.
+
+        Alarms are decided here, before the batch's telemetry waits for its store: a slow or
+        stalled telemetry store delays acknowledgements, never an alarm. Evaluation happens
+        under the same lock as deduplication, so two ingest paths evaluate a device's messages
+        in the order they were accepted.
+        """
         started = time.perf_counter()
-        out = Accepted()
-        readings: list[Reading] = []
+        decided = Decided(started=started)
+        out = decided.out
+        readings = decided.readings
         seen: dict[str, float] = {}
         now = time.time()
         health: dict[str, Health] = {}
         event_rows: list[dict[str, object]] = []
         statuses: list[Status] = []
-        ingested: dict[str, int] = {}  # per channel, added to the metric once per batch
-        duplicates = 0
+        ingested = decided.ingested
+        messages = [self._validate(raw) for raw in batch]  # decoding needs no lock
         with self._lock:
-            self.tracker.begin()
-            for raw in batch:
-                msg = self._validate(raw)
+            accept = self.tracker.accept
+            for msg in messages:
                 if msg is None:
                     continue
                 device_id = msg.device_id
                 if isinstance(msg, Status):
                     statuses.append(msg)
                     continue
-                if not self.tracker.accept(device_id, msg.boot_id, msg.seq):
-                    duplicates += 1
+                if not accept(device_id, msg.boot_id, msg.seq):
+                    decided.duplicates += 1
                     continue
+                decided.keys.append((device_id, msg.boot_id, msg.seq))
                 seen[device_id] = now  # when the hub heard it; device clocks may be wrong
                 if isinstance(msg, Telemetry):
                     out.telemetry.append(msg)
@@ -178,18 +237,55 @@ class Pipeline:
                 label = _channel_label(msg)
                 ingested[label] = ingested.get(label, 0) + 1
             try:
-                self._store(readings, event_rows, health, seen, statuses, out)
+                self._store_registry(event_rows, health, seen, statuses, out)
             except Exception:
-                # Not stored, so not seen: the broker's redelivery must not count as a repeat.
-                self.tracker.rollback()
+                self.tracker.forget(decided.keys, decided.duplicates)
                 raise
-            self.tracker.commit()
-            if duplicates:
-                self.metrics.duplicates.inc(duplicates)
-            for label, count in ingested.items():
+            if messages:
+                stamps = [m.ts for m in messages if m is not None]
+                decided.oldest_ts = min(stamps) if stamps else 0.0
+            for evaluator in self.evaluators:
+                try:
+                    evaluator(out)
+                except Exception:  # a rule's bug must not stop ingestion
+                    log.exception("evaluator_failed", extra=fields(evaluator=repr(evaluator)))
+        return decided
+
+    def store_telemetry(self, decided: Decided, forget: bool = True) -> None:
+        """Store a decided batch's telemetry; on failure (``forget``: forget the batch) raise.
+
+        The MQTT link retries a failed batch in place instead (``forget=False``), and forgets
+        it only if it gives up.
+        """
+        readings = decided.readings
+        try:
+            if readings:
+                self.store.write_readings(readings)
+        except Exception:
+            if forget:
+                self.forget(decided)
+            raise
+        if readings:
+            self.metrics.points.inc(sum(len(data) for _, _, data in readings))
+        with self._lock:
+            self.tracker.stored(decided.keys)
+        self._save_streams_due()
+
+    def forget(self, decided: Decided) -> None:
+        """Not stored, so not seen: the broker's redelivery must not count as a repeat."""
+        with self._lock:
+            self.tracker.forget(decided.keys, decided.duplicates)
+
+    def finish(self, decided: Decided) -> Accepted:
+        """Count a stored batch and hand it to the listeners."""
+        with self._lock:
+            if decided.duplicates:
+                self.metrics.duplicates.inc(decided.duplicates)
+            for label, count in decided.ingested.items():
                 self.metrics.ingested.labels(label).inc(count)
                 self.accepted_total += count
-        self.metrics.write_latency.observe(time.perf_counter() - started)
+        self.metrics.write_latency.observe(time.perf_counter() - decided.started)
+        out = decided.out
         for listener in self.listeners:
             try:
                 listener(out)
@@ -231,32 +327,32 @@ class Pipeline:
             [dict(zip(_STREAM_COLUMNS, r, strict=True)) for r in rows],
         )
 
-    def _store(
+    def _save_streams_due(self) -> None:
+        """Stream state (max seq, gaps) is kept at most once a second: it is bookkeeping, and
+        stored points are idempotent, so a crash costs only a slightly stale gap count. Only
+        streams whose accepted messages are all stored are written (see StreamTracker)."""
+        now = time.time()
+        with self._lock:
+            if now - self._streams_saved < STREAMS_SAVE_INTERVAL_S:
+                return
+            self._streams_saved = now
+            dirty = self.tracker.take_dirty()
+            self.metrics.gaps.set(self.tracker.total_gaps())
+        if dirty:
+            with self.registry.engine.begin() as conn:
+                self._save_streams(conn, dirty, now)
+
+    def _store_registry(
         self,
-        readings: list[Reading],
         event_rows: list[dict[str, object]],
         health: dict[str, Health],
         seen: dict[str, float],
         statuses: list[Status],
         out: Accepted,
     ) -> None:
-        if readings:
-            self.store.write_readings(readings)
-            self.metrics.points.inc(sum(len(data) for _, _, data in readings))
-        engine = self.registry.engine
-        now = time.time()
-        # Stream state (max seq, gaps) is kept at most once a second: it is bookkeeping, and
-        # stored points are idempotent, so a crash costs only a slightly stale gap count.
-        dirty = []
-        if now - self._streams_saved >= STREAMS_SAVE_INTERVAL_S:
-            dirty = self.tracker.take_dirty()
-            self._streams_saved = now
-        if event_rows or dirty:
-            with engine.begin() as conn:
-                if event_rows:
-                    conn.execute(events.insert(), event_rows)
-                if dirty:
-                    self._save_streams(conn, dirty, now)
+        if event_rows:
+            with self.registry.engine.begin() as conn:
+                conn.execute(events.insert(), event_rows)
         for device_id, msg in health.items():
             self.registry.set_health(
                 device_id,
@@ -286,7 +382,6 @@ class Pipeline:
                 out.deaths.append(status.device_id)
         if seen:
             out.births.extend(self.registry.touch(seen))
-        self.metrics.gaps.set(self.tracker.total_gaps())
 
 
 _STREAM_COLUMNS = (

@@ -1,6 +1,6 @@
 """The rules engine: evaluates telemetry, births and deaths against the rules, and ticks.
 
-It is a Pipeline listener (it runs in the ingest writer thread, after storage) and has a
+It is a Pipeline evaluator (it runs in an ingest thread, before the telemetry is stored) with a
 periodic ``tick`` for what no message announces: silence, a sustained condition coming due, an
 offline device. Evaluation state per (device, rule) lives here, in memory; the alarms
 themselves live in the database (see :mod:`hub.alarms.store`), which settles every race.
@@ -455,6 +455,24 @@ class AlarmEngine:
                 st.down_since = st.down_since or now
                 if now - st.down_since >= rule.for_s:
                     self._decide(rule, dev, st, rule.severity, None, now)
+
+    # the alarm lane ---------------------------------------------------------------------------
+
+    def watched_devices(self) -> set[str] | None:
+        """Devices whose telemetry some rule reads (None: every device's, a rule without scope).
+
+        The MQTT link subscribes to their telemetry on its alarm lane, so that their readings
+        never wait behind the bulk of the telemetry.
+        """
+        out: set[str] = set()
+        with self._lock:
+            for rule in list(self.rules.values()):
+                if rule.kind == "offline":
+                    continue  # presence comes on the status channel, always in the lane
+                if rule.scope.is_empty():
+                    return None
+                out.update(dev.id for dev in self._in_scope(rule))
+        return out
 
     # API helpers ----------------------------------------------------------------------------
 
