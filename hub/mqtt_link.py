@@ -416,6 +416,9 @@ class MqttLink:
 
     def _subscribe_watched(self, want: set[str] | None, asked: set[str] | None) -> None:
         self._asked = want
+        # Before the subscription: a reading may then wait for a copy that never comes (harmless,
+        # bounded), never count the lane's copy as a device's repeat.
+        self.pipeline.doubled = None if want is None else set(want) | (asked or set())
         if not self.alarm.connected.is_set():
             return  # sent in full at connect
         everything = subscription(Channel.TELEMETRY, self.root)

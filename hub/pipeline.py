@@ -41,6 +41,8 @@ from hub.storage.base import Reading, TelemetryStore
 log = logging.getLogger("govedge.hub.ingest")
 
 STREAMS_SAVE_INTERVAL_S = 1.0
+MAX_COPIES = 1024  # per stream: readings whose second copy (the other lane's) is still due
+MAX_COPY_STREAMS = 100_000
 
 _DEVICE_CHANNELS = {
     Channel.TELEMETRY,
@@ -135,6 +137,11 @@ class Pipeline:
         self.tracker = StreamTracker()
         self.listeners: list[Listener] = []
         """Called after a batch is stored (commands, configs, counters)."""
+        self.doubled: set[str] | None = set()
+        """Devices whose telemetry the hub receives twice, on both MQTT sessions (None: all):
+        the second copy of each reading is dropped without being counted as a duplicate."""
+        self._copies: dict[tuple[str, str], set[int]] = {}
+        self._willed: set[str] = set()  # offline by their last will, no birth since
         self.evaluators: list[Listener] = []
         """Called before a batch's telemetry is stored (the rules engine): see ``decide``."""
         self.rejected: dict[str, int] = {}
@@ -209,11 +216,17 @@ class Pipeline:
                     statuses.append(msg)
                     continue
                 if not accept(device_id, msg.boot_id, msg.seq):
-                    decided.duplicates += 1
+                    if self._second_copy(msg):
+                        self.tracker.duplicates -= 1  # the other lane's copy, not a repeat
+                    else:
+                        decided.duplicates += 1
                     continue
                 decided.keys.append((device_id, msg.boot_id, msg.seq))
                 seen[device_id] = now  # when the hub heard it; device clocks may be wrong
                 if isinstance(msg, Telemetry):
+                    doubled = self.doubled
+                    if doubled is None or device_id in doubled:
+                        self._expect_copy(msg)
                     out.telemetry.append(msg)
                     readings.append((device_id, msg.ts, msg.data))
                 elif isinstance(msg, Event):
@@ -250,6 +263,25 @@ class Pipeline:
                 except Exception:  # a rule's bug must not stop ingestion
                     log.exception("evaluator_failed", extra=fields(evaluator=repr(evaluator)))
         return decided
+
+    def _expect_copy(self, msg: Telemetry) -> None:
+        """A watched device's reading comes on both MQTT sessions: its second copy is no repeat."""
+        key = (msg.device_id, msg.boot_id)
+        copies = self._copies.get(key)
+        if copies is None:
+            copies = self._copies[key] = set()
+            if len(self._copies) > MAX_COPY_STREAMS:
+                self._copies.pop(next(iter(self._copies)))  # the oldest stream
+        copies.add(msg.seq)
+        if len(copies) > MAX_COPIES:  # a copy that never came (subscribed late): forget it
+            copies.discard(min(copies))
+
+    def _second_copy(self, msg: Message) -> bool:
+        copies = self._copies.get((msg.device_id, msg.boot_id))
+        if copies is None or msg.seq not in copies:
+            return False
+        copies.discard(msg.seq)
+        return True
 
     def store_telemetry(self, decided: Decided, forget: bool = True) -> None:
         """Store a decided batch's telemetry; on failure (``forget``: forget the batch) raise.
@@ -380,6 +412,14 @@ class Pipeline:
                 out.births.append(status.device_id)
             elif changed is False:
                 out.deaths.append(status.device_id)
+            if status.data.online:
+                self._willed.discard(status.device_id)
+            elif changed is False:
+                self._willed.add(status.device_id)
+        # A device gone by its will comes back with its birth, not with traffic: the alarm lane
+        # may apply the will before the bulk lane stores readings sent before it.
+        for device_id in self._willed.intersection(seen):
+            del seen[device_id]
         if seen:
             out.births.extend(self.registry.touch(seen))
 
