@@ -100,3 +100,27 @@ class RawPublisher:
             pass
         self.sock.close()
         self._thread.join(2)
+
+
+def machine_ceilings(messages: int = 20_000) -> dict[str, float]:
+    """This machine's own ceilings, measured now: how fast mosquitto_sub and a bare paho
+    subscriber drain ``messages`` queued telemetry messages from a fresh Mosquitto (msg/s).
+
+    Printed beside each performance figure so that runs on different machines compare by ratio.
+    """
+    from bench.ingest import Figures, measure_mosquitto_sub, measure_paho
+    from bench.ingest_load import Load
+
+    devices = 100
+    load = Load(devices, max(1, messages // devices), 2, 1)
+    figures = Figures(load)
+    measure_mosquitto_sub(load, figures)
+    measure_paho(load, figures)
+    return {"mosquitto_sub": figures.mosquitto_sub, "paho": figures.paho}
+
+
+def ceilings_line(ceilings: dict[str, float]) -> str:
+    return (
+        f"machine ceilings: mosquitto_sub drains {ceilings['mosquitto_sub']:.0f} msg/s, "
+        f"a bare paho subscriber {ceilings['paho']:.0f} msg/s"
+    )

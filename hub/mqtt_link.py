@@ -95,8 +95,11 @@ class _Session:
         self.full = threading.Event()  # the inbox holds a whole batch
         self.space = threading.Event()
         self.connected = threading.Event()
-        self.unacked = 0  # taken from the broker, not yet acknowledged (approximate)
+        self.taken = 0  # messages taken from the broker (written by the network thread only)
+        self.done = 0  # of those, acknowledged (or QoS 0 and stored)
+        self._done_lock = threading.Lock()
         self.paused_s = 0.0
+        self.lag_s = 0.0  # age (device time) of the oldest message of the last stored batch
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -192,7 +195,7 @@ class _Session:
                 self.send_acks()
             self.paused_s += time.monotonic() - paused
         inbox.append((Raw(msg.topic, bytes(msg.payload), time.time()), msg.mid if msg.qos else 0))
-        self.unacked += 1
+        self.taken += 1
         if not self.work.is_set():
             self.work.set()
         if len(inbox) >= self.batch_size and not self.full.is_set():
@@ -230,10 +233,16 @@ class _Session:
         self.space.set()
         return batch
 
+    @property
+    def unacked(self) -> int:
+        """Messages taken from the broker and not yet acknowledged (stored)."""
+        return self.taken - self.done
+
     def acknowledge(self, mids: Iterable[int]) -> None:
-        before = len(self.acks)
+        mids = list(mids)
         self.acks.extend(mid for mid in mids if mid)
-        self.unacked -= len(self.acks) - before
+        with self._done_lock:
+            self.done += len(mids)
         if not self.inbox:
             self.send_acks()  # nothing is coming in to carry them
 
@@ -350,6 +359,7 @@ class MqttLink:
                 "inbox": len(s.inbox),
                 "unacked": max(0, s.unacked),
                 "paused_s": round(s.paused_s, 3),
+                "lag_s": round(s.lag_s, 3),
                 "connected": s.connected.is_set(),
             }
         waiting = sum(len(mids) for _, mids in list(self._stored))
@@ -530,7 +540,8 @@ class MqttLink:
                 continue
             self.pipeline.finish(decided)
             if decided.oldest_ts:
-                self.metrics.lag.labels(session.lane).set(max(0.0, time.time() - decided.oldest_ts))
+                session.lag_s = max(0.0, time.time() - decided.oldest_ts)
+                self.metrics.lag.labels(session.lane).set(session.lag_s)
             return True
 
     def _failed(self, session: _Session, what: str, exc: Exception, size: int) -> None:
