@@ -459,6 +459,7 @@ class MqttLink:
         while not self.stopping.is_set():
             batch = session.take(BULK_LINGER_S)
             if not batch:
+                self._idle()
                 continue
             self._update_gauges()
             decided = self._decide(session, batch)
@@ -474,6 +475,7 @@ class MqttLink:
                 self.sync_watched()
             batch = session.take(0.0)  # never wait: a lone alarm-worthy message goes at once
             if not batch:
+                self._idle()
                 continue
             telemetry = [m for m in batch if m[0].topic.endswith("/telemetry")]
             others = [m for m in batch if not m[0].topic.endswith("/telemetry")]
@@ -511,6 +513,12 @@ class MqttLink:
                 self.alarm.acknowledge(mid for _, mids in taken for mid in mids)
             else:
                 return  # stopping
+
+    def _idle(self) -> None:
+        try:
+            self.pipeline.idle()
+        except Exception:  # the registry is down: the next batch or idle moment tries again
+            log.exception("ingest_idle_failed")
 
     def _decide(self, session: _Session, batch: list[tuple[Raw, int]]) -> Decided | None:
         """The batch decided (rules run); None if the registry failed: then it is retried."""

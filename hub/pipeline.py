@@ -41,6 +41,7 @@ from hub.storage.base import Reading, TelemetryStore
 log = logging.getLogger("govedge.hub.ingest")
 
 STREAMS_SAVE_INTERVAL_S = 1.0
+TOUCH_INTERVAL_S = 0.5
 MAX_COPIES = 1024  # per stream: readings whose second copy (the other lane's) is still due
 MAX_COPY_STREAMS = 100_000
 
@@ -142,6 +143,8 @@ class Pipeline:
         the second copy of each reading is dropped without being counted as a duplicate."""
         self._copies: dict[tuple[str, str], set[int]] = {}
         self._willed: set[str] = set()  # offline by their last will, no birth since
+        self._seen: dict[str, float] = {}  # heard from, last_seen not yet written
+        self._touched = 0.0
         self.evaluators: list[Listener] = []
         """Called before a batch's telemetry is stored (the rules engine): see ``decide``."""
         self.rejected: dict[str, int] = {}
@@ -264,6 +267,13 @@ class Pipeline:
                     log.exception("evaluator_failed", extra=fields(evaluator=repr(evaluator)))
         return decided
 
+    def idle(self) -> None:
+        """Write the last_seen still pending (ingest is idle), with the births it finds."""
+        if self._seen and time.monotonic() - self._touched >= TOUCH_INTERVAL_S:
+            decided = self.decide([])
+            if decided.out.births:
+                self.finish(decided)
+
     def _expect_copy(self, msg: Telemetry) -> None:
         """A watched device's reading comes on both MQTT sessions: its second copy is no repeat."""
         key = (msg.device_id, msg.boot_id)
@@ -364,15 +374,18 @@ class Pipeline:
         stored points are idempotent, so a crash costs only a slightly stale gap count. Only
         streams whose accepted messages are all stored are written (see StreamTracker)."""
         now = time.time()
+        # Under the ingest lock: registry writes of both lanes (and the alarms their rules
+        # write) then queue in this process, never on SQLite's busy handler, whose sleeps
+        # (1, 2, 5, 10 ... 100 ms) would land on an alarm.
         with self._lock:
             if now - self._streams_saved < STREAMS_SAVE_INTERVAL_S:
                 return
             self._streams_saved = now
             dirty = self.tracker.take_dirty()
             self.metrics.gaps.set(self.tracker.total_gaps())
-        if dirty:
-            with self.registry.engine.begin() as conn:
-                self._save_streams(conn, dirty, now)
+            if dirty:
+                with self.registry.engine.begin() as conn:
+                    self._save_streams(conn, dirty, now)
 
     def _store_registry(
         self,
@@ -420,8 +433,13 @@ class Pipeline:
         # may apply the will before the bulk lane stores readings sent before it.
         for device_id in self._willed.intersection(seen):
             del seen[device_id]
-        if seen:
-            out.births.extend(self.registry.touch(seen))
+        # last_seen is written at most every TOUCH_INTERVAL_S (presence is judged within a
+        # tenth of a keepalive): fewer registry transactions for an alarm to queue behind.
+        self._seen.update(seen)
+        if self._seen and time.monotonic() - self._touched >= TOUCH_INTERVAL_S:
+            self._touched = time.monotonic()
+            pending, self._seen = self._seen, {}
+            out.births.extend(self.registry.touch(pending))
 
 
 _STREAM_COLUMNS = (

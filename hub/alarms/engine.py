@@ -169,13 +169,21 @@ class AlarmEngine:
         now = time.time() if now is None else now
         with self._lock:
             self._prefetch({msg.device_id for msg in acc.telemetry})
+            rules = list(self.rules.values())
+            # Which rules apply is worked out once per device of the batch: most devices of a
+            # large batch are watched by no rule, and this runs under the ingest lock.
+            applicable: dict[str, tuple[DeviceInfo | None, list[Rule]]] = {}
             for msg in acc.telemetry:
-                dev = self.device(msg.device_id)
+                hit = applicable.get(msg.device_id)
+                if hit is None:
+                    dev = self.device(msg.device_id)
+                    found = [r for r in rules if r.applies_to(dev)] if dev is not None else []
+                    hit = applicable[msg.device_id] = (dev, found)
+                dev, found = hit
                 if dev is None:
                     continue
-                for rule in list(self.rules.values()):
-                    if rule.applies_to(dev):
-                        self._guard(self._on_telemetry, rule, dev, msg.ts, msg.data, now)
+                for rule in found:
+                    self._guard(self._on_telemetry, rule, dev, msg.ts, msg.data, now)
             # A batch may hold a birth and a will of one device: the registry has the outcome.
             for device_id in dict.fromkeys(acc.births + acc.deaths):
                 self._on_presence(device_id, now)
