@@ -15,7 +15,16 @@ round at ``LIGHT_RATE`` shows how the latency grows with the load. Each figure's
 the feed's own share: from the alarm event's timestamp (taken by the rules engine as it writes
 the event) to its arrival on the socket.
 
-Run: ``python -m bench.alert_latency`` (``GOVEDGE_BENCH_QUICK=1`` for fewer samples).
+The overload round: first the hub's capacity (what it stores while a QoS 1 flood far above it
+waits in the broker), then telemetry offered at ``OVERLOAD_FACTOR`` (3) times that, at QoS 1,
+for ``OVERLOAD_S`` (60 s; ``GOVEDGE_BENCH_OVERLOAD_S``), while the gauge's crossings are timed;
+then the hub drains. It prints the alert p99 beside the idle p99, the largest backlog (messages
+the broker acknowledged and the hub had not yet stored), and the count lost (acknowledged by the
+broker, never stored). Every run first prints the machine's ceilings (mosquitto_sub's drain and a
+bare paho subscriber's), so that runs on different machines compare by ratio.
+
+Run: ``python -m bench.alert_latency`` (``GOVEDGE_BENCH_QUICK=1`` for fewer samples and a 15 s
+overload round).
 """
 
 from __future__ import annotations
@@ -511,7 +520,8 @@ def _results(
         f"{overload.drain_s:.0f} s; acknowledged by the broker {overload.acked}, stored "
         f"{overload.stored}, lost {overload.lost}; n={len(over.alert_ms)}; "
         f"p50 {statistics.median(over.alert_ms):.1f} ms, ratio to idle p99 "
-        f"{over_p99 / idle_p99:.2f}; {machine}"
+        f"{over_p99 / idle_p99:.2f}; raw MQTT publish->subscribe p99 meanwhile "
+        f"{_pct(over.mqtt_ms, 0.99):.1f} ms; {machine}"
     )
     return [
         BenchResult(
