@@ -431,15 +431,16 @@ class Pipeline:
                 self._willed.add(status.device_id)
         # A device gone by its will comes back with its birth, not with traffic: the alarm lane
         # may apply the will before the bulk lane stores readings sent before it.
-        for device_id in self._willed.intersection(seen):
-            del seen[device_id]
         # last_seen is written at most every TOUCH_INTERVAL_S (presence is judged within a
         # tenth of a keepalive): fewer registry transactions for an alarm to queue behind.
         self._seen.update(seen)
         if self._seen and time.monotonic() - self._touched >= TOUCH_INTERVAL_S:
             self._touched = time.monotonic()
             pending, self._seen = self._seen, {}
-            out.births.extend(self.registry.touch(pending))
+            for device_id in self._willed.intersection(pending):
+                del pending[device_id]
+            if pending:
+                out.births.extend(self.registry.touch(pending))
 
 
 _STREAM_COLUMNS = (
