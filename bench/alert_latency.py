@@ -15,7 +15,16 @@ round at ``LIGHT_RATE`` shows how the latency grows with the load. Each figure's
 the feed's own share: from the alarm event's timestamp (taken by the rules engine as it writes
 the event) to its arrival on the socket.
 
-Run: ``python -m bench.alert_latency`` (``GOVEDGE_BENCH_QUICK=1`` for fewer samples).
+The overload round: first the hub's capacity (what it stores while a QoS 1 flood far above it
+waits in the broker), then telemetry offered at ``OVERLOAD_FACTOR`` (3) times that, at QoS 1,
+for ``OVERLOAD_S`` (60 s; ``GOVEDGE_BENCH_OVERLOAD_S``), while the gauge's crossings are timed;
+then the hub drains. It prints the alert p99 beside the idle p99, the largest backlog (messages
+the broker acknowledged and the hub had not yet stored), and the count lost (acknowledged by the
+broker, never stored). Every run first prints the machine's ceilings (mosquitto_sub's drain and a
+bare paho subscriber's), so that runs on different machines compare by ratio.
+
+Run: ``python -m bench.alert_latency`` (``GOVEDGE_BENCH_QUICK=1`` for fewer samples and a 15 s
+overload round).
 """
 
 from __future__ import annotations
@@ -35,13 +44,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchResult
+from bench.common import BenchResult, ceilings_line, machine_ceilings
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 10_000  # background telemetry offered, messages a second
 LIGHT_RATE = 2_000  # a lighter load, to show where the latency comes from
 ROUND_BUDGET_S = 40.0  # a round stops taking samples after this long (with 10 at least)
 SAMPLE_TIMEOUT_S = 60.0
+OVERLOAD_FACTOR = 3.0  # the overload round offers this multiple of what the hub can store
+OVERLOAD_S = 60.0  # its length (GOVEDGE_BENCH_OVERLOAD_S to change it)
+LANE_WAIT_S = 3.0  # start-up: the alarm lane subscribes to the gauge's telemetry
 LOAD_DEVICES = 200
 GAUGE = "gauge-bench-01"
 RULE_ID = "bench-water-level"
@@ -72,12 +84,15 @@ def _pct(values: list[float], q: float) -> float:
 # --- background load (its own process) ----------------------------------------------------
 
 
-def _load_process(host: str, port: int, rate: int, stop: Any, sent: Any) -> None:
-    """Background telemetry at QoS 0, written to the broker's socket in one write per 10 ms.
+def _load_process(
+    host: str, port: int, rate: int, stop: Any, sent: Any, acked: Any = None, qos: int = 0
+) -> None:
+    """Background telemetry, written to the broker's socket in one write per 10 ms.
 
     Packets are built with the fleet simulator's MQTT codec rather than sent through paho:
     the load stands for devices elsewhere in the city, so it should take as little of this
-    machine's two cores (shared with the hub and the broker) as it can.
+    machine's two cores (shared with the hub and the broker) as it can. At QoS 1 a reader
+    thread counts the broker's PUBACKs into ``acked``: each one is a message the hub must store.
     """
     import socket
 
@@ -91,6 +106,22 @@ def _load_process(host: str, port: int, rate: int, stop: Any, sent: Any) -> None
     sock.sendall(mq.connect(f"bench-load-{uuid.uuid4().hex[:8]}", keepalive=0))
     if len(sock.recv(4)) != 4:
         raise RuntimeError("the broker refused the load connection")
+    if qos:
+
+        def count_acks() -> None:
+            reader = mq.PacketReader()
+            n_acked = 0
+            while True:
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                n_acked += sum(1 for p in reader.feed(data) if p.kind == 0x40)
+                acked.value = n_acked
+
+        threading.Thread(target=count_acks, daemon=True).start()
     tick = 0.01
     per_tick = max(1, rate // 100)
     n = 0
@@ -107,7 +138,7 @@ def _load_process(host: str, port: int, rate: int, stop: Any, sent: Any) -> None
                 ts=now,
                 data={"temperature": 20.0 + (n % 7), "humidity": 40.0},
             )
-            packets.append(mq.publish(topics[i], encode(msg)))
+            packets.append(mq.publish(topics[i], encode(msg), qos=qos, packet_id=n % 65535 + 1))
             n += 1
         sock.sendall(b"".join(packets))
         sent.value = n
@@ -117,6 +148,10 @@ def _load_process(host: str, port: int, rate: int, stop: Any, sent: Any) -> None
             time.sleep(delay)
         elif delay < -1.0:
             next_at = time.monotonic()  # fell behind by a second: do not try to catch up
+    if qos:  # the last PUBACKs
+        deadline = time.monotonic() + 30
+        while acked.value < n and time.monotonic() < deadline:
+            time.sleep(0.05)
     sock.sendall(bytes([0xE0, 0]))  # DISCONNECT
     sock.close()
 
@@ -317,22 +352,137 @@ async def _loaded_round(
     return result
 
 
+async def _settle(hub: HubProcess, quiet_s: float = 1.0, limit_s: float = 180.0) -> None:
+    """Wait until the hub has stored what an earlier round left queued (its count stands still)."""
+    deadline = time.monotonic() + limit_s
+    last = await _accepted(hub)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(quiet_s)
+        now = await _accepted(hub)
+        if now == last:
+            return
+        last = now
+
+
+async def _capacity(hub: HubProcess, host: str, port: int, seconds: float) -> float:
+    """What the hub can store, msg/s: its rate while a QoS 1 flood far above it waits for it."""
+    ctx = mp.get_context("spawn")
+    stop, sent, acked = ctx.Event(), ctx.Value("q", 0), ctx.Value("q", 0)
+    load = ctx.Process(
+        target=_load_process, args=(host, port, 60_000, stop, sent, acked, 1), daemon=True
+    )
+    load.start()
+    try:
+        await asyncio.sleep(2.0)  # a backlog builds up
+        acc0, t0 = await _accepted(hub), time.perf_counter()
+        await asyncio.sleep(seconds)
+        acc1, t1 = await _accepted(hub), time.perf_counter()
+    finally:
+        stop.set()
+        load.join(60)
+        if load.is_alive():
+            load.kill()
+    await _settle(hub)
+    return (acc1 - acc0) / (t1 - t0)
+
+
+@dataclass
+class Overload:
+    """The overload round: alarms while telemetry is offered at a multiple of the capacity."""
+
+    result: Round
+    capacity: float
+    offered_rate: float = 0.0
+    acked: int = 0
+    stored: int = 0
+    max_backlog: int = 0
+    drain_s: float = 0.0
+
+    @property
+    def lost(self) -> int:
+        return self.acked - self.stored
+
+
+async def _overload_round(
+    hub: HubProcess, probe: Probe, host: str, port: int, capacity: float, seconds: float
+) -> Overload:
+    """Offer ``OVERLOAD_FACTOR`` x capacity at QoS 1 for ``seconds``; time alarms meanwhile;
+    then let the hub drain and count what the broker acknowledged and the hub never stored."""
+    ctx = mp.get_context("spawn")
+    stop, sent, acked = ctx.Event(), ctx.Value("q", 0), ctx.Value("q", 0)
+    rate = int(capacity * OVERLOAD_FACTOR)
+    out = Overload(Round(), capacity)
+    acc0, gauge0 = await _accepted(hub), probe.seq
+
+    async def stored_load() -> int:
+        # The gauge's readings are telemetry the hub accepts too.
+        return await _accepted(hub) - acc0 - (probe.seq - gauge0)
+
+    watching = True
+
+    async def watch_backlog() -> None:
+        while watching:
+            out.max_backlog = max(out.max_backlog, acked.value - await stored_load())
+            await asyncio.sleep(0.5)
+
+    load = ctx.Process(
+        target=_load_process, args=(host, port, rate, stop, sent, acked, 1), daemon=True
+    )
+    load.start()
+    watcher = asyncio.create_task(watch_backlog())
+    t0 = time.perf_counter()
+    try:
+        await asyncio.sleep(2.0)  # the backlog starts to build
+        out.result = await _measure(hub, probe, 10**6, 5, budget_s=max(1.0, seconds - 2.0))
+    finally:
+        stop.set()
+        offered_s = time.perf_counter() - t0
+        await asyncio.to_thread(load.join, 60)
+        if load.is_alive():
+            load.kill()
+    out.offered_rate = sent.value / offered_s
+    out.result.seconds = offered_s
+    out.acked = acked.value
+    drained = time.perf_counter()
+    limit = time.monotonic() + 60 + 2 * out.acked / max(capacity, 1.0)
+    while time.monotonic() < limit:
+        if await stored_load() >= out.acked:
+            break
+        await asyncio.sleep(0.5)
+    watching = False
+    await watcher
+    out.drain_s = time.perf_counter() - drained
+    out.stored = await stored_load()
+    return out
+
+
 def run() -> list[BenchResult]:
     from govedge.broker import MosquittoBroker
 
     samples = 40 if _quick() else 150
+    overload_s = float(os.environ.get("GOVEDGE_BENCH_OVERLOAD_S", "") or OVERLOAD_S)
+    if _quick():
+        overload_s = min(overload_s, 15.0)
+    ceilings = machine_ceilings(20_000 if _quick() else 50_000)
+    print(ceilings_line(ceilings), flush=True)
     broker = MosquittoBroker()
     broker.start()
     workdir = Path(tempfile.mkdtemp(prefix="govedge-alert-bench-"))
     hub = _start_hub(broker.url, workdir)
     probe = Probe(broker.host, broker.port)
     try:
-        time.sleep(1.0)  # the hub subscribes after CONNACK
+        time.sleep(LANE_WAIT_S)  # the hub subscribes after CONNACK; the lane watches the gauge
         idle = asyncio.run(_measure(hub, probe, samples // 2, 5))
         light = asyncio.run(
             _loaded_round(hub, probe, broker.host, broker.port, samples // 2, LIGHT_RATE)
         )
+        asyncio.run(_settle(hub))
         loaded = asyncio.run(_loaded_round(hub, probe, broker.host, broker.port, samples, RATE))
+        asyncio.run(_settle(hub))
+        capacity = asyncio.run(_capacity(hub, broker.host, broker.port, 5.0 if _quick() else 10.0))
+        overload = asyncio.run(
+            _overload_round(hub, probe, broker.host, broker.port, capacity, overload_s)
+        )
     finally:
         probe.close()
         hub.proc.terminate()
@@ -341,6 +491,16 @@ def run() -> list[BenchResult]:
         except subprocess.TimeoutExpired:
             hub.proc.kill()
         broker.stop()
+    return _results(idle, light, loaded, overload, ceilings)
+
+
+def _results(
+    idle: Round, light: Round, loaded: Round, overload: Overload, ceilings: dict[str, float]
+) -> list[BenchResult]:
+    machine = (
+        f"machine: mosquitto_sub {ceilings['mosquitto_sub']:.0f} msg/s, "
+        f"bare paho {ceilings['paho']:.0f} msg/s"
+    )
     load_note = (
         f"background telemetry offered {loaded.offered_rate:.0f} msg/s, "
         f"hub stored {loaded.accepted_rate:.0f} msg/s over {loaded.seconds:.0f} s; "
@@ -348,7 +508,42 @@ def run() -> list[BenchResult]:
         f"of which alarm event written -> on the WebSocket: "
         f"p50 {statistics.median(loaded.feed_ms):.1f} ms, p99 {_pct(loaded.feed_ms, 0.99):.1f} ms"
     )
+    idle_p99 = _pct(idle.alert_ms, 0.99)
+    over = overload.result
+    over_p99 = _pct(over.alert_ms, 0.99)
+    over_note = (
+        f"telemetry offered {overload.offered_rate:.0f} msg/s at QoS 1 = "
+        f"{overload.offered_rate / max(overload.capacity, 1):.1f} x the hub's capacity "
+        f"({overload.capacity:.0f} msg/s) for {over.seconds:.0f} s; "
+        f"backlog ridden out {overload.max_backlog} messages "
+        f"({overload.max_backlog / max(overload.capacity, 1):.0f} s of storing), drained in "
+        f"{overload.drain_s:.0f} s; acknowledged by the broker {overload.acked}, stored "
+        f"{overload.stored}, lost {overload.lost}; n={len(over.alert_ms)}; "
+        f"p50 {statistics.median(over.alert_ms):.1f} ms, ratio to idle p99 "
+        f"{over_p99 / idle_p99:.2f}; raw MQTT publish->subscribe p99 meanwhile "
+        f"{_pct(over.mqtt_ms, 0.99):.1f} ms; {machine}"
+    )
     return [
+        BenchResult(
+            "alert_latency_p99_overload",
+            over_p99,
+            "ms",
+            idle_p99,
+            "idle alert p99, same run",
+            higher_is_better=False,
+            goal=f"p99 <= 50 ms and <= 3 x idle at {OVERLOAD_FACTOR:g} x capacity, lost 0",
+            notes=over_note,
+        ),
+        BenchResult(
+            "overload_lost",
+            float(overload.lost),
+            "msgs",
+            float(overload.acked),
+            "messages the broker acknowledged",
+            higher_is_better=False,
+            goal="0",
+            notes=f"max backlog {overload.max_backlog} messages",
+        ),
         BenchResult(
             "alert_latency_p50_loaded",
             statistics.median(loaded.alert_ms),
@@ -366,7 +561,7 @@ def run() -> list[BenchResult]:
             "raw MQTT publish->subscribe p99, same load",
             higher_is_better=False,
             goal="p99 <= 50 ms at 10k msg/s background",
-            notes=load_note,
+            notes=f"{load_note}; {machine}",
         ),
         BenchResult(
             "alert_latency_p99_idle",

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import BenchResult
+from bench.common import BenchResult, ceilings_line
 from bench.ingest_consumers import (
     Progress,
     hub_worker,
@@ -349,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
     load_avg = os.getloadavg()[0]
     figures = measure(load, args.workers, stages)
+    if figures.mosquitto_sub and figures.paho:
+        print(
+            ceilings_line({"mosquitto_sub": figures.mosquitto_sub, "paho": figures.paho})
+            + " (the goals are ratios to these)"
+        )
     for result in results(figures, args.workers):
         print(result.line())
     print(f"publish rates (msg/s): {', '.join(f'{k} {v:.0f}' for k, v in figures.publish.items())}")

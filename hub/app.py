@@ -73,9 +73,11 @@ def build_hub(config: HubConfig) -> Hub:
     pipeline = Pipeline(
         registry, store, metrics, root=config.root, auto_register=config.auto_register
     )
-    tls = None
+    tls = alarm_tls = None
     if config.tls_ca:
         tls = {"ca": config.tls_ca, "cert": config.tls_cert, "key": config.tls_key}
+        if config.alarm_tls_cert:
+            alarm_tls = {**tls, "cert": config.alarm_tls_cert, "key": config.alarm_tls_key}
     link = MqttLink(
         config.broker_url,
         pipeline,
@@ -86,6 +88,7 @@ def build_hub(config: HubConfig) -> Hub:
         queue_size=config.ingest_queue,
         batch_size=config.ingest_batch,
         tls=tls,
+        alarm_tls=alarm_tls,
     )
     commands = CommandService(
         engine,
@@ -179,7 +182,7 @@ def _error(status: int, message: str) -> web.Response:
 
 async def metrics_handler(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
-    hub.metrics.queue_depth.set(hub.link.pending())
+    hub.link.update_gauges()
     return web.Response(body=generate_latest(hub.metrics.registry), content_type="text/plain")
 
 

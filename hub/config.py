@@ -34,6 +34,10 @@ class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tls_ca: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    # The alarm lane's own broker identity (a second service certificate: one certificate is
+    # one client id); without it the lane uses tls_cert/tls_key.
+    alarm_tls_cert: str = ""
+    alarm_tls_key: str = ""
     root: str = DEFAULT_ROOT
     database_url: str = "sqlite:///var/hub/registry.db"
     telemetry_url: str = "sqlite:///var/hub/telemetry.db"

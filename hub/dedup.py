@@ -25,34 +25,21 @@ class Stream:
 
 
 class StreamTracker:
-    """In-memory state of every stream; the pipeline persists max_seq and counters."""
+    """In-memory state of every stream; the pipeline persists max_seq and counters.
+
+    Two ingest paths (the alarm lane and the bulk telemetry writer) accept messages at once,
+    each under the pipeline's lock, and store them later. A message accepted but then not
+    stored is *forgotten* (its seq counts as missing again), so the broker's redelivery is taken
+    rather than dropped as a repeat; and a stream with messages accepted but not yet stored is
+    left out of what is persisted, so a restart never takes a stored max_seq for data it lost.
+    """
 
     def __init__(self) -> None:
         self.streams: dict[tuple[str, str], Stream] = {}
         self.dirty: set[tuple[str, str]] = set()
         self.duplicates = 0
         self.gaps_opened = 0
-        self._undo: dict[tuple[str, str], Stream | None] | None = None
-        self._undo_counts = (0, 0)
-
-    def begin(self) -> None:
-        """Start a batch whose effect ``rollback`` can take back (if it could not be stored)."""
-        self._undo = {}
-        self._undo_counts = (self.duplicates, self.gaps_opened)
-
-    def commit(self) -> None:
-        self._undo = None
-
-    def rollback(self) -> None:
-        undo, self._undo = self._undo, None
-        if undo is None:
-            return
-        for key, before in undo.items():
-            if before is None:
-                del self.streams[key]
-            else:
-                self.streams[key] = before
-        self.duplicates, self.gaps_opened = self._undo_counts
+        self._pending: dict[tuple[str, str], int] = {}
 
     def load(
         self,
@@ -66,17 +53,16 @@ class StreamTracker:
         self.streams[(device_id, boot_id)] = Stream(max_seq, received, gaps, set(missing))
 
     def accept(self, device_id: str, boot_id: str, seq: int) -> bool:
-        """True if (device, boot, seq) is new; False if it is a duplicate."""
+        """True if (device, boot, seq) is new; False if it is a duplicate.
+
+        A new message stays pending (its stream is not persisted) until ``stored`` or
+        ``forget`` is called for it.
+        """
         key = (device_id, boot_id)
         stream = self.streams.get(key)
-        undo = self._undo
-        if undo is not None and key not in undo:
-            undo[key] = None if stream is None else stream.copy()
         if stream is None:
             self.streams[key] = Stream(seq, 1)
-            self.dirty.add(key)
-            return True
-        if seq > stream.max_seq:
+        elif seq > stream.max_seq:
             gap = seq - stream.max_seq - 1
             if gap:
                 stream.gaps += gap
@@ -84,20 +70,46 @@ class StreamTracker:
                 if len(stream.missing) + gap <= MAX_TRACKED_MISSING:
                     stream.missing.update(range(stream.max_seq + 1, seq))
             stream.max_seq = seq
+            stream.received += 1
         elif seq in stream.missing:
             stream.missing.discard(seq)
             stream.gaps -= 1
+            stream.received += 1
         else:
             self.duplicates += 1
             return False
-        stream.received += 1
         self.dirty.add(key)
+        self._pending[key] = self._pending.get(key, 0) + 1
         return True
 
+    def stored(self, accepted: Iterable[tuple[str, str, int]]) -> None:
+        """These accepted messages are stored: their streams may be persisted."""
+        pending = self._pending
+        for device_id, boot_id, _seq in accepted:
+            key = (device_id, boot_id)
+            left = pending.get(key, 0) - 1
+            if left > 0:
+                pending[key] = left
+            else:
+                pending.pop(key, None)
+
+    def forget(self, accepted: Iterable[tuple[str, str, int]], duplicates: int = 0) -> None:
+        """These accepted messages were not stored: take their redelivery as new."""
+        for device_id, boot_id, seq in accepted:
+            stream = self.streams.get((device_id, boot_id))
+            if stream is None:
+                continue
+            stream.missing.add(seq)
+            stream.gaps += 1
+            stream.received -= 1
+        self.stored(accepted)
+        self.duplicates -= duplicates
+
     def take_dirty(self) -> list[tuple[str, str, Stream]]:
-        out = [(d, b, self.streams[(d, b)]) for d, b in self.dirty]
-        self.dirty.clear()
-        return out
+        """Streams changed since the last call whose accepted messages are all stored."""
+        ready = [k for k in self.dirty if k not in self._pending]
+        self.dirty.difference_update(ready)
+        return [(d, b, self.streams[(d, b)].copy()) for d, b in ready]
 
     def total_gaps(self) -> int:
         return sum(s.gaps for s in self.streams.values())

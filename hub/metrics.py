@@ -27,6 +27,41 @@ class HubMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=r,
         )
+        # Overload: each ingest lane's backlog in the hub, how far behind it stores, and what it
+        # left waiting in the broker (the broker's own queue is reported from its $SYS topics).
+        self.inbox = Gauge(
+            "govedge_hub_lane_inbox", "Messages waiting in a lane's inbox", ["lane"], registry=r
+        )
+        self.unacked = Gauge(
+            "govedge_hub_lane_unacked",
+            "Messages a lane took from the broker and has not acknowledged (not yet stored)",
+            ["lane"],
+            registry=r,
+        )
+        self.lag = Gauge(
+            "govedge_hub_lane_lag_seconds",
+            "Age (device time) of the oldest message in a lane's last stored batch",
+            ["lane"],
+            registry=r,
+        )
+        self.paused = Gauge(
+            "govedge_hub_lane_paused_seconds",
+            "Seconds a lane stopped reading because its inbox was full (data deferred in the "
+            "broker)",
+            ["lane"],
+            registry=r,
+        )
+        self.store_failures = Counter(
+            "govedge_hub_lane_store_failures",
+            "Attempts to store a batch that failed and were retried, by lane",
+            ["lane"],
+            registry=r,
+        )
+        self.lane_watched = Gauge(
+            "govedge_hub_alarm_lane_devices",
+            "Devices whose telemetry the alarm lane receives (-1: every device)",
+            registry=r,
+        )
         self.online = Gauge("govedge_hub_devices_online", "Devices online", registry=r)
         self.broker_backlog = Gauge(
             "govedge_hub_broker_backlog",

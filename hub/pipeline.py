@@ -41,6 +41,9 @@ from hub.storage.base import Reading, TelemetryStore
 log = logging.getLogger("govedge.hub.ingest")
 
 STREAMS_SAVE_INTERVAL_S = 1.0
+TOUCH_INTERVAL_S = 0.5
+MAX_COPIES = 1024  # per stream: readings whose second copy (the other lane's) is still due
+MAX_COPY_STREAMS = 100_000
 
 _DEVICE_CHANNELS = {
     Channel.TELEMETRY,
@@ -76,6 +79,44 @@ class Accepted:
 Listener = Callable[[Accepted], None]
 
 
+@dataclass(slots=True)
+class Decided:
+    """A batch judged by ``Pipeline.decide``: its telemetry is still to be stored."""
+
+    started: float = 0.0
+    out: Accepted = field(default_factory=Accepted)
+    readings: list[Reading] = field(default_factory=list)
+    keys: list[tuple[str, str, int]] = field(default_factory=list)
+    """(device, boot id, seq) of every message accepted (not a duplicate)."""
+    ingested: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    oldest_ts: float = 0.0
+    """The oldest device timestamp in the batch: how far behind real time its storage is."""
+
+    @classmethod
+    def merge(cls, parts: Sequence[Decided]) -> Decided:
+        """Several decided batches as one, to be stored in one write (in this order)."""
+        if len(parts) == 1:
+            return parts[0]
+        whole = cls(started=min(p.started for p in parts))
+        out = whole.out
+        for p in parts:
+            whole.readings += p.readings
+            whole.keys += p.keys
+            whole.duplicates += p.duplicates
+            for label, n in p.ingested.items():
+                whole.ingested[label] = whole.ingested.get(label, 0) + n
+            out.telemetry += p.out.telemetry
+            out.events += p.out.events
+            out.acks += p.out.acks
+            out.reports += p.out.reports
+            out.births += p.out.births
+            out.deaths += p.out.deaths
+        stamps = [p.oldest_ts for p in parts if p.oldest_ts]
+        whole.oldest_ts = min(stamps) if stamps else 0.0
+        return whole
+
+
 class Pipeline:
     """Validation, deduplication and storage of ingest batches."""
 
@@ -96,6 +137,16 @@ class Pipeline:
         self.auto_register = auto_register
         self.tracker = StreamTracker()
         self.listeners: list[Listener] = []
+        """Called after a batch is stored (commands, configs, counters)."""
+        self.doubled: set[str] | None = set()
+        """Devices whose telemetry the hub receives twice, on both MQTT sessions (None: all):
+        the second copy of each reading is dropped without being counted as a duplicate."""
+        self._copies: dict[tuple[str, str], set[int]] = {}
+        self._willed: set[str] = set()  # offline by their last will, no birth since
+        self._seen: dict[str, float] = {}  # heard from, last_seen not yet written
+        self._touched = 0.0
+        self.evaluators: list[Listener] = []
+        """Called before a batch's telemetry is stored (the rules engine): see ``decide``."""
         self.rejected: dict[str, int] = {}
         self.accepted_total = 0
         self._lock = threading.Lock()
@@ -129,32 +180,56 @@ class Pipeline:
             )
 
     def process(self, batch: Sequence[Raw]) -> Accepted:
-        """Handle one batch; returns what was accepted (already stored)."""
+        """Handle one batch; returns what was accepted (already stored).
+
+        On a storage failure the batch is forgotten (its redelivery is taken whole) and the
+        error is raised.
+        """
+        decided = self.decide(batch)
+        self.store_telemetry(decided)
+        return self.finish(decided)
+
+    def decide(self, batch: Sequence[Raw]) -> Decided:
+        """Everything but the telemetry store: validate, deduplicate, write events, health and
+        presence to the registry, and run the evaluators (the rules engine) on the result.
+
+        Alarms are decided here, before the batch's telemetry waits for its store: a slow or
+        stalled telemetry store delays acknowledgements, never an alarm. Evaluation happens
+        under the same lock as deduplication, so two ingest paths evaluate a device's messages
+        in the order they were accepted.
+        """
         started = time.perf_counter()
-        out = Accepted()
-        readings: list[Reading] = []
+        decided = Decided(started=started)
+        out = decided.out
+        readings = decided.readings
         seen: dict[str, float] = {}
         now = time.time()
         health: dict[str, Health] = {}
         event_rows: list[dict[str, object]] = []
         statuses: list[Status] = []
-        ingested: dict[str, int] = {}  # per channel, added to the metric once per batch
-        duplicates = 0
+        ingested = decided.ingested
+        messages = [self._validate(raw) for raw in batch]  # decoding needs no lock
         with self._lock:
-            self.tracker.begin()
-            for raw in batch:
-                msg = self._validate(raw)
+            accept = self.tracker.accept
+            for msg in messages:
                 if msg is None:
                     continue
                 device_id = msg.device_id
                 if isinstance(msg, Status):
                     statuses.append(msg)
                     continue
-                if not self.tracker.accept(device_id, msg.boot_id, msg.seq):
-                    duplicates += 1
+                if not accept(device_id, msg.boot_id, msg.seq):
+                    if self._second_copy(msg):
+                        self.tracker.duplicates -= 1  # the other lane's copy, not a repeat
+                    else:
+                        decided.duplicates += 1
                     continue
+                decided.keys.append((device_id, msg.boot_id, msg.seq))
                 seen[device_id] = now  # when the hub heard it; device clocks may be wrong
                 if isinstance(msg, Telemetry):
+                    doubled = self.doubled
+                    if doubled is None or device_id in doubled:
+                        self._expect_copy(msg)
                     out.telemetry.append(msg)
                     readings.append((device_id, msg.ts, msg.data))
                 elif isinstance(msg, Event):
@@ -178,18 +253,81 @@ class Pipeline:
                 label = _channel_label(msg)
                 ingested[label] = ingested.get(label, 0) + 1
             try:
-                self._store(readings, event_rows, health, seen, statuses, out)
+                self._store_registry(event_rows, health, seen, statuses, out)
             except Exception:
-                # Not stored, so not seen: the broker's redelivery must not count as a repeat.
-                self.tracker.rollback()
+                self.tracker.forget(decided.keys, decided.duplicates)
                 raise
-            self.tracker.commit()
-            if duplicates:
-                self.metrics.duplicates.inc(duplicates)
-            for label, count in ingested.items():
+            if messages:
+                stamps = [m.ts for m in messages if m is not None]
+                decided.oldest_ts = min(stamps) if stamps else 0.0
+            for evaluator in self.evaluators:
+                try:
+                    evaluator(out)
+                except Exception:  # a rule's bug must not stop ingestion
+                    log.exception("evaluator_failed", extra=fields(evaluator=repr(evaluator)))
+        return decided
+
+    def idle(self) -> None:
+        """Write the last_seen still pending (ingest is idle), with the births it finds."""
+        if self._seen and time.monotonic() - self._touched >= TOUCH_INTERVAL_S:
+            decided = self.decide([])
+            if decided.out.births:
+                self.finish(decided)
+
+    def _expect_copy(self, msg: Telemetry) -> None:
+        """A watched device's reading comes on both MQTT sessions: its second copy is no repeat."""
+        key = (msg.device_id, msg.boot_id)
+        copies = self._copies.get(key)
+        if copies is None:
+            copies = self._copies[key] = set()
+            if len(self._copies) > MAX_COPY_STREAMS:
+                self._copies.pop(next(iter(self._copies)))  # the oldest stream
+        copies.add(msg.seq)
+        if len(copies) > MAX_COPIES:  # a copy that never came (subscribed late): forget it
+            copies.discard(min(copies))
+
+    def _second_copy(self, msg: Message) -> bool:
+        copies = self._copies.get((msg.device_id, msg.boot_id))
+        if copies is None or msg.seq not in copies:
+            return False
+        copies.discard(msg.seq)
+        return True
+
+    def store_telemetry(self, decided: Decided, forget: bool = True) -> None:
+        """Store a decided batch's telemetry; on failure (``forget``: forget the batch) raise.
+
+        The MQTT link retries a failed batch in place instead (``forget=False``), and forgets
+        it only if it gives up.
+        """
+        readings = decided.readings
+        try:
+            if readings:
+                self.store.write_readings(readings)
+        except Exception:
+            if forget:
+                self.forget(decided)
+            raise
+        if readings:
+            self.metrics.points.inc(sum(len(data) for _, _, data in readings))
+        with self._lock:
+            self.tracker.stored(decided.keys)
+        self._save_streams_due()
+
+    def forget(self, decided: Decided) -> None:
+        """Not stored, so not seen: the broker's redelivery must not count as a repeat."""
+        with self._lock:
+            self.tracker.forget(decided.keys, decided.duplicates)
+
+    def finish(self, decided: Decided) -> Accepted:
+        """Count a stored batch and hand it to the listeners."""
+        with self._lock:
+            if decided.duplicates:
+                self.metrics.duplicates.inc(decided.duplicates)
+            for label, count in decided.ingested.items():
                 self.metrics.ingested.labels(label).inc(count)
                 self.accepted_total += count
-        self.metrics.write_latency.observe(time.perf_counter() - started)
+        self.metrics.write_latency.observe(time.perf_counter() - decided.started)
+        out = decided.out
         for listener in self.listeners:
             try:
                 listener(out)
@@ -231,32 +369,35 @@ class Pipeline:
             [dict(zip(_STREAM_COLUMNS, r, strict=True)) for r in rows],
         )
 
-    def _store(
+    def _save_streams_due(self) -> None:
+        """Stream state (max seq, gaps) is kept at most once a second: it is bookkeeping, and
+        stored points are idempotent, so a crash costs only a slightly stale gap count. Only
+        streams whose accepted messages are all stored are written (see StreamTracker)."""
+        now = time.time()
+        # Under the ingest lock: registry writes of both lanes (and the alarms their rules
+        # write) then queue in this process, never on SQLite's busy handler, whose sleeps
+        # (1, 2, 5, 10 ... 100 ms) would land on an alarm.
+        with self._lock:
+            if now - self._streams_saved < STREAMS_SAVE_INTERVAL_S:
+                return
+            self._streams_saved = now
+            dirty = self.tracker.take_dirty()
+            self.metrics.gaps.set(self.tracker.total_gaps())
+            if dirty:
+                with self.registry.engine.begin() as conn:
+                    self._save_streams(conn, dirty, now)
+
+    def _store_registry(
         self,
-        readings: list[Reading],
         event_rows: list[dict[str, object]],
         health: dict[str, Health],
         seen: dict[str, float],
         statuses: list[Status],
         out: Accepted,
     ) -> None:
-        if readings:
-            self.store.write_readings(readings)
-            self.metrics.points.inc(sum(len(data) for _, _, data in readings))
-        engine = self.registry.engine
-        now = time.time()
-        # Stream state (max seq, gaps) is kept at most once a second: it is bookkeeping, and
-        # stored points are idempotent, so a crash costs only a slightly stale gap count.
-        dirty = []
-        if now - self._streams_saved >= STREAMS_SAVE_INTERVAL_S:
-            dirty = self.tracker.take_dirty()
-            self._streams_saved = now
-        if event_rows or dirty:
-            with engine.begin() as conn:
-                if event_rows:
-                    conn.execute(events.insert(), event_rows)
-                if dirty:
-                    self._save_streams(conn, dirty, now)
+        if event_rows:
+            with self.registry.engine.begin() as conn:
+                conn.execute(events.insert(), event_rows)
         for device_id, msg in health.items():
             self.registry.set_health(
                 device_id,
@@ -284,9 +425,22 @@ class Pipeline:
                 out.births.append(status.device_id)
             elif changed is False:
                 out.deaths.append(status.device_id)
-        if seen:
-            out.births.extend(self.registry.touch(seen))
-        self.metrics.gaps.set(self.tracker.total_gaps())
+            if status.data.online:
+                self._willed.discard(status.device_id)
+            elif changed is False:
+                self._willed.add(status.device_id)
+        # A device gone by its will comes back with its birth, not with traffic: the alarm lane
+        # may apply the will before the bulk lane stores readings sent before it.
+        # last_seen is written at most every TOUCH_INTERVAL_S (presence is judged within a
+        # tenth of a keepalive): fewer registry transactions for an alarm to queue behind.
+        self._seen.update(seen)
+        if self._seen and time.monotonic() - self._touched >= TOUCH_INTERVAL_S:
+            self._touched = time.monotonic()
+            pending, self._seen = self._seen, {}
+            for device_id in self._willed.intersection(pending):
+                del pending[device_id]
+            if pending:
+                out.births.extend(self.registry.touch(pending))
 
 
 _STREAM_COLUMNS = (

@@ -1,6 +1,6 @@
 """The rules engine: evaluates telemetry, births and deaths against the rules, and ticks.
 
-It is a Pipeline listener (it runs in the ingest writer thread, after storage) and has a
+It is a Pipeline evaluator (it runs in an ingest thread, before the telemetry is stored) with a
 periodic ``tick`` for what no message announces: silence, a sustained condition coming due, an
 offline device. Evaluation state per (device, rule) lives here, in memory; the alarms
 themselves live in the database (see :mod:`hub.alarms.store`), which settles every race.
@@ -169,13 +169,21 @@ class AlarmEngine:
         now = time.time() if now is None else now
         with self._lock:
             self._prefetch({msg.device_id for msg in acc.telemetry})
+            rules = list(self.rules.values())
+            # Which rules apply is worked out once per device of the batch: most devices of a
+            # large batch are watched by no rule, and this runs under the ingest lock.
+            applicable: dict[str, tuple[DeviceInfo | None, list[Rule]]] = {}
             for msg in acc.telemetry:
-                dev = self.device(msg.device_id)
+                hit = applicable.get(msg.device_id)
+                if hit is None:
+                    dev = self.device(msg.device_id)
+                    found = [r for r in rules if r.applies_to(dev)] if dev is not None else []
+                    hit = applicable[msg.device_id] = (dev, found)
+                dev, found = hit
                 if dev is None:
                     continue
-                for rule in list(self.rules.values()):
-                    if rule.applies_to(dev):
-                        self._guard(self._on_telemetry, rule, dev, msg.ts, msg.data, now)
+                for rule in found:
+                    self._guard(self._on_telemetry, rule, dev, msg.ts, msg.data, now)
             # A batch may hold a birth and a will of one device: the registry has the outcome.
             for device_id in dict.fromkeys(acc.births + acc.deaths):
                 self._on_presence(device_id, now)
@@ -471,6 +479,24 @@ class AlarmEngine:
                 change = self.store.raise_or_update(source, rule_id, severity, value, message, {})
             self._apply_change(change, rule_id)
         return change.kind
+
+    # the alarm lane ---------------------------------------------------------------------------
+
+    def watched_devices(self) -> set[str] | None:
+        """Devices whose telemetry some rule reads (None: every device's, a rule without scope).
+
+        The MQTT link subscribes to their telemetry on its alarm lane, so that their readings
+        never wait behind the bulk of the telemetry.
+        """
+        out: set[str] = set()
+        with self._lock:
+            for rule in list(self.rules.values()):
+                if rule.kind == "offline":
+                    continue  # presence comes on the status channel, always in the lane
+                if rule.scope.is_empty():
+                    return None
+                out.update(dev.id for dev in self._in_scope(rule))
+        return out
 
     # API helpers ----------------------------------------------------------------------------
 

@@ -52,7 +52,10 @@ def install(hub: Hub, app: web.Application) -> None:
     engine.reload(force=True)
     log.info("rules_loaded", extra=fields(rules=len(engine.rules), seeded=added))
     hub.extras[ENGINE_KEY] = engine
-    hub.pipeline.listeners.append(engine.on_batch)
+    # Rules run before a batch's telemetry is stored, and the devices they watch send their
+    # telemetry through the alarm lane too (see hub/mqtt_link.py).
+    hub.pipeline.evaluators.append(engine.on_batch)
+    hub.link.watched = engine.watched_devices
     routes.install(app)
     hub.extras.setdefault("api_groups", []).append(routes)
     interval = min(hub.config.presence_interval_s, TICK_MAX_S)

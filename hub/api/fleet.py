@@ -24,6 +24,7 @@ async def fleet_health(request: web.Request) -> web.Response:
         "gaps": hub.pipeline.tracker.total_gaps(),
         "queue_depth": hub.link.pending(),
         "broker_connected": hub.link.connected.is_set(),
+        "lanes": hub.link.lanes(),  # backlog and lag of the alarm and bulk lanes
     }
     return json_ok(summary)
 

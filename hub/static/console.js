@@ -35,7 +35,9 @@ async function refresh() {
   try {
     const [health, devices] = await Promise.all([api("/health"), api("/devices?limit=1000")]);
     document.getElementById("summary").textContent =
-      `${health.online} / ${health.devices} online · ${health.sick.length} need attention · ${health.ingest.accepted} messages`;
+      `${health.online} / ${health.devices} online · ${health.sick.length} need attention · ${health.ingest.accepted} messages` +
+      Object.entries(health.ingest.lanes || {}).map(([lane, l]) =>
+        ` · ${lane}: ${l.unacked} waiting, lag ${l.lag_s.toFixed(1)} s`).join("");
     const body = document.querySelector("#devices tbody");
     body.replaceChildren(...devices.items.map((d) => {
       const drivers = Object.entries((d.health && d.health.drivers) || {});

@@ -1,7 +1,10 @@
 """The production telemetry store: InfluxDB through influxdb-client.
 
-Writes go through influxdb-client's batching write API (/api/v2/write), which InfluxDB 2 and 3
-serve natively and InfluxDB 1.8+ serves through its compatibility API (bucket "db/rp").
+Writes go through influxdb-client's synchronous write API (/api/v2/write), which InfluxDB 2 and 3
+serve natively and InfluxDB 1.8+ serves through its compatibility API (bucket "db/rp"). The hub
+batches itself and acknowledges a message only once its batch is stored, so a write returns only
+after InfluxDB took it, and raises when it did not: a batching writer that flushed later would
+have let the hub acknowledge points it could still lose (InfluxDB stopped, retries run out).
 Reads use InfluxQL on /query, which InfluxDB 1.x, 2.x (with a DBRP mapping) and 3.x all serve.
 Each point is measurement ``telemetry``, tag ``device_id``, one field per metric.
 """
@@ -9,14 +12,14 @@ Each point is measurement ``telemetry``, tag ``device_id``, one field per metric
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import urllib3
-from influxdb_client import InfluxDBClient, WriteOptions
+from influxdb_client import InfluxDBClient
 from influxdb_client.client.write.point import Point as InfluxPoint
+from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
 from hub.errors import StorageError, ValidationError
@@ -45,8 +48,7 @@ class InfluxTelemetryStore:
         token: str = "",
         database: str = "",
         retention_policy: str = "",
-        batch_size: int = 5000,
-        flush_interval_ms: int = 200,
+        timeout_s: float = 10.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.bucket = bucket
@@ -55,19 +57,10 @@ class InfluxTelemetryStore:
         db, _, rp = bucket.partition("/")
         self.database = database or db
         self.retention_policy = retention_policy or rp
-        self._client = InfluxDBClient(url=self.base_url, token=token, org=org, timeout=30_000)
-        self._errors: list[str] = []
-        self._lock = threading.Lock()
-        self._write = self._client.write_api(
-            write_options=WriteOptions(
-                batch_size=batch_size,
-                flush_interval=flush_interval_ms,
-                retry_interval=1000,
-                max_retries=5,
-                max_retry_delay=30_000,
-            ),
-            error_callback=self._on_error,
+        self._client = InfluxDBClient(
+            url=self.base_url, token=token, org=org, timeout=int(timeout_s * 1000)
         )
+        self._write = self._client.write_api(write_options=SYNCHRONOUS)
         self._http = urllib3.PoolManager(num_pools=2, maxsize=4)
 
     @classmethod
@@ -90,18 +83,13 @@ class InfluxTelemetryStore:
             **options,
         )
 
-    def _on_error(self, conf: Any, data: Any, exc: Exception) -> None:
-        with self._lock:
-            self._errors.append(str(exc))
-
-    def _raise_failed_writes(self) -> None:
-        if self._errors:
-            with self._lock:
-                errors, self._errors = self._errors, []
-            raise StorageError(f"InfluxDB write failed: {errors[0]}")
+    def _send(self, records: list[InfluxPoint]) -> None:
+        try:
+            self._write.write(bucket=self.bucket, org=self.org, record=records)
+        except Exception as exc:  # urllib3 errors and the client's ApiException
+            raise StorageError(f"InfluxDB write failed: {str(exc)[:300]}") from None
 
     def write(self, points: Sequence[Point]) -> None:
-        self._raise_failed_writes()
         records = [
             InfluxPoint(MEASUREMENT)
             .tag("device_id", p.device_id)
@@ -109,20 +97,19 @@ class InfluxTelemetryStore:
             .time(int(p.ts * 1e9), WritePrecision.NS)
             for p in points
         ]
-        self._write.write(bucket=self.bucket, org=self.org, record=records)
+        self._send(records)
 
     def write_readings(self, readings: Sequence[Reading]) -> None:
-        self._raise_failed_writes()
         records = []
         for device_id, ts, data in readings:
             point = InfluxPoint(MEASUREMENT).tag("device_id", device_id)
             for metric, value in data.items():
                 point.field(metric, float(value))
             records.append(point.time(int(ts * 1e9), WritePrecision.NS))
-        self._write.write(bucket=self.bucket, org=self.org, record=records)
+        self._send(records)
 
     def flush(self) -> None:
-        self._write.flush()
+        """Nothing to do: every write is stored when it returns (kept for callers)."""
 
     def influxql(self, query: str) -> list[dict[str, Any]]:
         """Run one InfluxQL query; return its series (name, columns, values)."""

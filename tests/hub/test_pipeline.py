@@ -96,3 +96,75 @@ def test_a_batch_that_failed_to_store_is_taken_whole_when_redelivered(
     assert [p["value"] for p in store.query("pipe-fail", "level", 0, 2e9, 10)] == [1, 2, 3, 5]
     store.close()
     engine.dispose()
+
+
+def _status(device_id: str, boot_id: str, seq: int, online: bool) -> Raw:
+    from govedge.contract import Status, StatusData
+
+    msg = Status(
+        device_id=device_id,
+        boot_id=boot_id,
+        seq=seq,
+        ts=time.time(),
+        data=StatusData(online=online, keepalive=60),
+    )
+    return Raw(topic(device_id, Channel.STATUS), encode(msg), time.time())
+
+
+def test_a_stream_is_persisted_only_once_its_accepted_messages_are_stored(
+    registry_url: str, tmp_path: Path
+) -> None:
+    # Two ingest lanes decide and store apart: a stream state saved while one of its messages
+    # waits for the telemetry store would, after a crash, turn that message's redelivery into a
+    # "duplicate" and lose it.
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register_many({"id": d} for d in ("pipe-a", "pipe-b"))
+    waiting = pipeline.decide([_raw("pipe-a", "b", 1, 1.0)])  # decided, not yet stored
+    pipeline._streams_saved = 0.0
+    pipeline.process([_raw("pipe-b", "b", 1, 1.0)])  # stored: streams are saved now
+    with pipeline.registry.engine.connect() as conn:
+        saved = {r.device_id for r in conn.execute(sa.select(streams))}
+    assert saved == {"pipe-b"}
+    pipeline.store_telemetry(waiting)
+    pipeline.finish(waiting)
+    pipeline._streams_saved = 0.0
+    pipeline.process([_raw("pipe-b", "b", 2, 1.0)])
+    with pipeline.registry.engine.connect() as conn:
+        saved = {r.device_id for r in conn.execute(sa.select(streams))}
+    assert saved == {"pipe-a", "pipe-b"}
+    store.close()
+    pipeline.registry.engine.dispose()
+
+
+def test_the_other_lanes_copy_is_not_a_duplicate_but_a_repeat_is(
+    registry_url: str, tmp_path: Path
+) -> None:
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register("pipe-watched")
+    pipeline.doubled = {"pipe-watched"}  # its telemetry comes on both MQTT sessions
+    first = pipeline.process([_raw("pipe-watched", "b", 1, 1.0)])
+    copy = pipeline.process([_raw("pipe-watched", "b", 1, 1.0)])
+    assert [m.seq for m in first.telemetry] == [1] and copy.telemetry == []
+    assert pipeline.tracker.duplicates == 0
+    pipeline.process([_raw("pipe-watched", "b", 1, 1.0)])  # a third copy: a real repeat
+    assert pipeline.tracker.duplicates == 1
+    store.close()
+    pipeline.registry.engine.dispose()
+
+
+def test_a_device_gone_by_its_will_comes_back_with_its_birth_not_with_older_traffic(
+    registry_url: str, tmp_path: Path
+) -> None:
+    # The alarm lane may apply a will before the bulk lane stores readings sent before it.
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register("pipe-gone")
+    births = pipeline.process([_status("pipe-gone", "b", 1, True)]).births
+    assert births == ["pipe-gone"]
+    assert pipeline.process([_status("pipe-gone", "b", 3, False)]).deaths == ["pipe-gone"]
+    pipeline._touched = 0.0
+    late = pipeline.process([_raw("pipe-gone", "b", 2, 1.0)])  # sent before the will
+    assert late.births == [] and not pipeline.registry.get("pipe-gone").online
+    assert pipeline.process([_status("pipe-gone", "c", 1, True)]).births == ["pipe-gone"]
+    assert pipeline.registry.get("pipe-gone").online
+    store.close()
+    pipeline.registry.engine.dispose()
