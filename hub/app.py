@@ -183,6 +183,7 @@ def _error(status: int, message: str) -> web.Response:
 async def metrics_handler(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     hub.link.update_gauges()
+    hub.metrics.gaps.set(hub.pipeline.tracker.total_gaps())  # as of the scrape, not the last save
     return web.Response(body=generate_latest(hub.metrics.registry), content_type="text/plain")
 
 

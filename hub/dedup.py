@@ -112,4 +112,4 @@ class StreamTracker:
         return [(d, b, self.streams[(d, b)].copy()) for d, b in ready]
 
     def total_gaps(self) -> int:
-        return sum(s.gaps for s in self.streams.values())
+        return sum(s.gaps for s in list(self.streams.values()))  # any thread: a snapshot

@@ -99,6 +99,7 @@ class _Session:
         self.done = 0  # of those, acknowledged (or QoS 0 and stored)
         self._done_lock = threading.Lock()
         self.paused_s = 0.0
+        self.paused_since = 0.0  # when the current pause began (0: reading)
         self.lag_s = 0.0  # age (device time) of the oldest message of the last stored batch
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -193,11 +194,12 @@ class _Session:
         if len(inbox) >= self.queue_size:
             # Full: this thread stops reading, and the broker holds the backlog.
             self.space.clear()
-            paused = time.monotonic()
+            paused = self.paused_since = time.monotonic()
             while len(inbox) >= self.queue_size and not self.link.stopping.is_set():
                 self.space.wait(0.5)
                 self.send_acks()
             self.paused_s += time.monotonic() - paused
+            self.paused_since = 0.0
         inbox.append((Raw(msg.topic, bytes(msg.payload), time.time()), msg.mid if msg.qos else 0))
         self.taken += 1
         if not self.work.is_set():
@@ -585,7 +587,9 @@ class MqttLink:
         for s in self.sessions:
             metrics.inbox.labels(s.lane).set(len(s.inbox))
             metrics.unacked.labels(s.lane).set(max(0, s.unacked))
-            metrics.paused.labels(s.lane).set(s.paused_s)
+            since = s.paused_since  # a pause still going on counts up to now
+            ongoing = time.monotonic() - since if since else 0.0
+            metrics.paused.labels(s.lane).set(s.paused_s + ongoing)
 
     # publishing --------------------------------------------------------------------------
 

@@ -306,7 +306,12 @@ async def test_alarms_arrive_while_influxdb_is_stopped(
         assert max(raised, cleared) <= ALARM_BOUND_S
         await asyncio.sleep(1.0)
         assert rh.hub.pipeline.accepted_total == 0  # nothing stored, nothing acknowledged
-        assert "govedge_hub_lane_store_failures_total" in await _metrics(rh)
+        failures = [
+            line
+            for line in (await _metrics(rh)).splitlines()
+            if line.startswith('govedge_hub_lane_store_failures_total{lane="bulk"}')
+        ]
+        assert failures and float(failures[0].split()[-1]) >= 1, failures
     finally:
         pub.close()
         await asyncio.to_thread(influxd.start)

@@ -15,8 +15,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from govedge.contract import Channel, Telemetry, encode, topic
 
 NEVER_ZERO_AFTER_TRAFFIC_EXCEPT: dict[str, str] = {
-    # A gauge of what waits right now: zero whenever the hub keeps up, which it does here.
-    "govedge_hub_queue_depth": "set on every batch; idle between batches",
+    # Gauges of what waits right now: zero whenever the hub keeps up, as it does in the first
+    # test. The second test stalls the store and sees each of them move.
+    "govedge_hub_queue_depth": "test_waiting_gauges_move_while_the_store_is_stalled",
+    "govedge_hub_lane_inbox": "test_waiting_gauges_move_while_the_store_is_stalled",
+    "govedge_hub_lane_unacked": "test_waiting_gauges_move_while_the_store_is_stalled",
+    "govedge_hub_lane_paused_seconds": "test_waiting_gauges_move_while_the_store_is_stalled",
+    # Counts failed stores: tests/hub/test_alarm_lane.py stops InfluxDB and sees it count.
+    "govedge_hub_lane_store_failures": "test_alarms_arrive_while_influxdb_is_stopped",
 }
 
 
@@ -33,10 +39,14 @@ def _families(text: str) -> dict[str, float]:
 
 async def test_every_declared_hub_metric_moves(hub_config, start_hub, device_factory) -> None:
     rh = await start_hub(hub_config(broker_backlog_messages=100_000, broker_backlog_bytes=10**8))
-    declared = {name for name in _families(await _metrics(rh)) if name.startswith("govedge_hub_")}
+    initial = _families(await _metrics(rh))
+    declared = {name for name in initial if name.startswith("govedge_hub_")}
     assert len(declared) >= 10
     dev = device_factory()
-    status, body = await rh.call("POST", "/api/v1/devices", json={"id": dev.device_id})
+    # a model the default rules watch: its telemetry joins the alarm lane
+    status, body = await rh.call(
+        "POST", "/api/v1/devices", json={"id": dev.device_id, "model": "water-level-cabinet"}
+    )
     assert status == 201, body
     dev.status(True)  # online
     dev.telemetry(temperature=21.5)  # ingested, points written, write latency
@@ -55,21 +65,23 @@ async def test_every_declared_hub_metric_moves(hub_config, start_hub, device_fac
 
     async def all_moved() -> dict[str, float] | None:
         values = _families(await _metrics(rh))
-        still = [
-            n
-            for n in declared
-            if values.get(n, 0.0) <= 0 and n not in NEVER_ZERO_AFTER_TRAFFIC_EXCEPT
-        ]
+        still = [n for n in declared if not _moved(n, initial, values)]
         return None if still else values
 
     try:
         values = await rh.wait_for(all_moved, timeout=15)
     except AssertionError:
         values = _families(await _metrics(rh))
-        still = sorted(n for n in declared if values.get(n, 0.0) <= 0)
+        still = sorted(n for n in declared if not _moved(n, initial, values))
         raise AssertionError(f"declared but never moved: {still}") from None
     assert values["govedge_hub_devices_online"] == 1
     assert (await rh.get("/api/v1/health"))["online"] == 1  # the gauge and the API agree
+
+
+def _moved(name: str, initial: dict[str, float], now: dict[str, float]) -> bool:
+    if name in NEVER_ZERO_AFTER_TRAFFIC_EXCEPT:
+        return True
+    return now.get(name, 0.0) != initial.get(name, 0.0) or now.get(name, 0.0) > 0
 
 
 async def _metrics(rh: Any) -> str:
@@ -95,3 +107,59 @@ async def test_devices_online_follows_births_and_wills(
     devs[0].status(False)
     await rh.wait_for(lambda: online(2))
     await asyncio.sleep(0)
+
+
+async def test_waiting_gauges_move_while_the_store_is_stalled(
+    hub_config, start_hub, device_factory, tmp_path
+) -> None:
+    """With the telemetry store's write lock held by another connection (a stuck writer),
+    readings wait: in the bulk lane's inbox, unacknowledged, and, once the inbox is full, in the
+    broker while the network thread pauses. Each of those gauges shows it."""
+    import sqlite3
+
+    import hub.app
+
+    monkeypatch_modules = hub.app.EXTENSION_MODULES
+    hub.app.EXTENSION_MODULES = ()  # no rules: every reading takes the bulk lane
+    try:
+        rh = await start_hub(hub_config(ingest_queue=10, ingest_batch=5))
+    finally:
+        hub.app.EXTENSION_MODULES = monkeypatch_modules
+    dev = device_factory()
+    status, _ = await rh.call("POST", "/api/v1/devices", json={"id": dev.device_id})
+    assert status == 201
+    db = str(tmp_path / "telemetry.db")
+    locks = []
+    for path in (db, db + ".stage0", db + ".stage1"):
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN IMMEDIATE")
+        locks.append(conn)
+    try:
+        for _ in range(60):
+            await asyncio.to_thread(dev.telemetry, temperature=20.0)
+
+        async def waiting() -> dict[str, float] | None:
+            text = await _metrics(rh)
+            values = {
+                s.name + str(sorted(s.labels.items())): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+            want = {
+                "govedge_hub_queue_depth[]": 1,
+                "govedge_hub_lane_inbox[('lane', 'bulk')]": 1,
+                "govedge_hub_lane_unacked[('lane', 'bulk')]": 1,
+                "govedge_hub_lane_paused_seconds[('lane', 'bulk')]": 0.001,
+            }
+            seen.update({k: values.get(k, 0.0) for k in want})
+            return values if all(values.get(k, 0) >= v for k, v in want.items()) else None
+
+        seen: dict[str, float] = {}
+        try:
+            await rh.wait_for(waiting, timeout=15)
+        except AssertionError:
+            raise AssertionError(f"while the store is stalled: {seen}") from None
+    finally:
+        for conn in locks:
+            conn.execute("ROLLBACK")
+            conn.close()
