@@ -42,9 +42,8 @@ _PAIR_RE = re.compile(
 
 NAME_KEYS = frozenset({"name", "english_name", "chinese_name", "full_name", "holder", "姓名"})
 ADDRESS_KEYS = frozenset({"address", "addr", "extra_addresses", "住址", "地址"})
-NUMBER_KEYS = frozenset(
-    {"id_number", "idnumber", "id_no", "pass_number", "permit_number", "card_number", "ssn"}
-)
+ID_KEYS = frozenset({"id_number", "idnumber", "id_no", "ssn"})
+NUMBER_KEYS = frozenset({"pass_number", "permit_number", "permit", "card_number", "passport"})
 SECRET_KEYS = frozenset({"photo", "photo_raw", "fingerprint", "face", "template", "feature"})
 
 
@@ -53,6 +52,13 @@ def mask_id_number(value: str) -> str:
     if len(value) < 10:
         return "*" * len(value)
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def mask_document_number(value: str) -> str:
+    """A permit or pass number: ``H1234567801`` -> ``H12******01``."""
+    if len(value) <= 6:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 5) + value[-2:]
 
 
 def mask_name(value: str) -> str:
@@ -123,8 +129,10 @@ def mask_value(value: Any, key: str = "", _depth: int = 0) -> Any:
             return mask_name(value)
         if lowered in ADDRESS_KEYS and looks_personal(lowered, value):
             return mask_address(value)
-        if lowered in NUMBER_KEYS:
+        if lowered in ID_KEYS:
             return mask_id_number(value)
+        if lowered in NUMBER_KEYS:
+            return mask_document_number(value)
         return mask_text(value)
     if isinstance(value, Mapping):
         return {k: mask_value(v, str(k), _depth + 1) for k, v in value.items()}
