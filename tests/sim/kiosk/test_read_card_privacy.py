@@ -79,7 +79,7 @@ async def test_read_card_command_carries_presence_and_type_only(
                 ) as resp:
                     assert resp.status == 201, await resp.text()
                     command_id = (await resp.json())["commands"][0]
-                results[label] = await _until(lambda: _acknowledged(http, url, command_id))
+                results[label] = await _until(lambda c=command_id: _acknowledged(http, url, c))
                 rig.citizen.remove_card()
             listing = await (
                 await http.get(f"{url}/api/v1/commands", params={"device_id": device})
