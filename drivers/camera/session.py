@@ -255,8 +255,9 @@ class FaceSession:
             except (NoFramesError, CameraEnded, CameraError):
                 return SessionResult(False, False, "camera_fault", matched_distance)
             self.frames += 1
+            pending: tuple[np.ndarray, FaceBox] | None = None
+            rgb = to_rgb(frame.image)
             try:
-                rgb = scratch.track(to_rgb(frame.image))
                 box = self._face(rgb)
                 if self.track.broken:
                     log.info("face_session_track_broken", extra=fields(frames=self.frames))
@@ -271,9 +272,9 @@ class FaceSession:
                 had_baseline = check.has_baseline
                 status = check.step(frame.t, measures)
                 if box is not None and not had_baseline and check.has_baseline:
-                    # the baseline's last frame: encode the face and match it to the card
-                    first_encoding = scratch.track(self.engine.encode(rgb, box))
-                    matched_distance = distance(reference, first_encoding)
+                    # the baseline's last frame: its face is matched to the card, once the
+                    # challenge is on the screen (the person reads it while we encode)
+                    pending = (scratch.track(rgb), box)
                 new_completed = len(status.completed)
                 if status.verdict is Verdict.PASSED and box is not None:
                     last = scratch.track(self.engine.encode(rgb, box))
@@ -290,6 +291,8 @@ class FaceSession:
                     )
             finally:
                 frame.wipe()
+                if pending is None:
+                    rgb.fill(0)
             if check.has_baseline and prompted < new_completed:
                 prompted = new_completed
                 challenge = check.challenges[new_completed]
@@ -301,6 +304,10 @@ class FaceSession:
                     }
                 )
                 challenge_until = time.monotonic() + s.challenge_timeout_s
+            if pending is not None:
+                first_encoding = scratch.track(self.engine.encode(*pending))
+                matched_distance = distance(reference, first_encoding)
+                pending[0].fill(0)
             value = self._progress(check, new_completed)
             if value > progress:
                 progress = value
