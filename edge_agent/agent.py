@@ -111,6 +111,9 @@ class Agent:
             "readings_rejected": 0,
             "configs_applied": 0,
             "configs_rejected": 0,
+            "local_api_bad_requests": 0,
+            "face_sessions": 0,
+            "face_sessions_passed": 0,
         }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._health_due: asyncio.Event | None = None

@@ -112,7 +112,11 @@ async def stream_face_session(
     item = first
     try:
         while item is not _DONE:
-            verdict_sent = verdict_sent or item.get("step") == "verdict"
+            if item.get("step") == "verdict":
+                verdict_sent = True
+                counters = api.agent.counters
+                counters["face_sessions"] += 1
+                counters["face_sessions_passed"] += 1 if item.get("passed") else 0
             await _send(api, response, item)
             item = await queue.get()
         try:

@@ -173,7 +173,14 @@ class LocalApi:
         expected = f"Bearer {self.token}"
         if not self.token or not hmac.compare_digest(given.encode(), expected.encode()):
             return _error(401, "missing or wrong bearer token", "unauthorized")
-        return await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPBadRequest:
+            self.agent.counters["local_api_bad_requests"] += 1
+            raise
+        if response.status == 400:
+            self.agent.counters["local_api_bad_requests"] += 1
+        return response
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         if not request.can_read_body:

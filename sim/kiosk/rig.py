@@ -311,18 +311,13 @@ class KioskRig:
 
     def _wait_online(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        states: dict[str, str] = {}
         while time.monotonic() < deadline:
             states = {n: s.state.value for n, s in self.agent.supervisors.items()}
             if all(state in ("online", "user_error", "busy") for state in states.values()):
                 return
             time.sleep(0.05)
         raise RigError(f"the kiosk's drivers did not come online: {states}")
-
-    def call(self, coro: Any, timeout: float = 30.0) -> Any:
-        """Run a coroutine in the rig's loop from another thread; return its result."""
-        if self._loop is None:
-            raise RigError("the rig is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
 
 def running_rig(**overrides: Any) -> Iterator[KioskRig]:

@@ -32,7 +32,9 @@ def session(api: Api, photo: str, **extra: Any) -> list[dict[str, Any]]:
 def test_face_session_passes_when_the_card_holder_follows(api: Api, events: Events) -> None:
     api.rig.citizen.insert_card("astronaut")
     api.rig.citizen.face("astronaut")
+    passed_before = counter(api, "face_sessions_passed")
     steps = session(api, card_photo(api), attempt=1)
+    assert counter(api, "face_sessions_passed") == passed_before + 1
     assert steps[0] == {"step": "look", "text_key": "face.look"}
     challenge = next(s for s in steps if s["step"] == "challenge")
     assert challenge["action"] in ("blink", "turn_left", "turn_right")
@@ -72,7 +74,14 @@ def test_a_citizen_who_does_not_follow_is_not_live(api: Api) -> None:
     assert verdict["matched"] and not verdict["live"] and verdict["reason"] == "not_live"
 
 
+def counter(api: Api, name: str) -> float:
+    status, health = api.call("GET", "/v1/health")
+    assert status == 200
+    return float(health["counters"][name])
+
+
 def test_face_session_errors_before_the_stream_are_json(api: Api) -> None:
+    refused, sessions = counter(api, "local_api_bad_requests"), counter(api, "face_sessions")
     status, body = api.call("POST", "/v1/face/session", {})
     assert status == 400 and body["code"] == "bad_request"
     status, body = api.call("POST", "/v1/face/session", {"reference_image": "%%%"})
@@ -84,6 +93,8 @@ def test_face_session_errors_before_the_stream_are_json(api: Api) -> None:
         "POST", "/v1/face/session", {"reference_image": garbage, "challenges": ["jump"]}
     )
     assert status == 400 and "challenges" in body["error"]
+    assert counter(api, "local_api_bad_requests") == refused + 4
+    assert counter(api, "face_sessions") == sessions  # none of them ran
 
 
 def test_fingerprint_match_card(api: Api) -> None:
