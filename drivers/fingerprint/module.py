@@ -470,8 +470,8 @@ class FingerprintModule:
         if not features:
             raise ValueError("no fingerprint feature to match against")
         best: int | None = None
+        self.down_char(cmd.CHAR_BUFFER_2, bytes(features[0]))  # refused: nothing to clear
         try:
-            self.down_char(cmd.CHAR_BUFFER_2, bytes(features[0]))
             self.capture(cmd.CHAR_BUFFER_1)
             for index, feature in enumerate(features):
                 if index:

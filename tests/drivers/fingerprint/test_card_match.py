@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from drivers.fingerprint.errors import NoFingerError
+from drivers.fingerprint.errors import NoFingerError, PacketReceiveError
 from drivers.fingerprint.module import FingerprintModule, ModuleSettings
 from drivers.fingerprint.polled import create
 from sim.fingerprint import FingerprintSimulator
@@ -64,6 +64,28 @@ def test_down_char_exchange_golden(scripted, fast: ModuleSettings) -> None:  # t
     assert h(HEAD + "02 0022") + feature[:32] + h("0214") in sent
     assert h(HEAD + "02 0022") + bytes(32) + h("0024") in sent
     assert not peer.script[len(peer.script) :]  # every step was played
+
+
+def test_down_char_refused_asks_for_no_finger(scripted, fast: ModuleSettings) -> None:  # type: ignore[no-untyped-def]
+    """A module answering DownChar with 0Eh (cannot receive the data packets) gets no data,
+    and nobody is asked for a finger."""
+    peer = scripted(
+        [
+            (h(HEAD + "01 0007 13 00000000 001B"), h(HEAD + "07 0003 00 000A")),
+            (
+                h(HEAD + "01 0003 0F 0013"),
+                h(HEAD + "07 0013 00 0000 0009 00C8 0003 FFFFFFFF 0000 0006 04F0"),
+            ),
+            # 07 + 00 + 03 + 0E = 0x18
+            (h(HEAD + "01 0004 09 02 0010"), h(HEAD + "07 0003 0E 0018")),
+        ]
+    )
+    with FingerprintModule(peer.url, fast) as module:
+        with pytest.raises(PacketReceiveError, match="cannot receive"):
+            module.match_features([bytearray(range(40))])
+        time.sleep(0.1)
+    sent = bytes(peer.received)
+    assert sent.endswith(h(HEAD + "01 0004 09 02 0010"))  # no data packet, no GenImg after it
 
 
 def test_owner_finger_matches_the_card_and_another_does_not(sim: FingerprintSimulator) -> None:
