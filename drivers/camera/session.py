@@ -8,7 +8,8 @@ A session streams its steps to the app while it runs:
 2. ``challenge``: a random action (blink, turn left, turn right) the person must do now.
    Only the tracked face counts: each frame's face must overlap the track's last box, so a
    second face, or a face swapped in, breaks the track and the session fails.
-3. ``progress`` (0..1) as the baseline fills and the challenge is done.
+3. ``progress`` (0..1) once the challenge is shown: 0.3 for the baseline taken, then as the
+   challenge is done.
 4. ``verdict``: the face of the frame that completed the challenge is encoded again and must be
    the same person as the one matched (``continuity_threshold``). ``matched`` is the card-photo
    distance against the threshold; ``live`` is the challenge done by the tracked face;
@@ -309,7 +310,7 @@ class FaceSession:
                 matched_distance = distance(reference, first_encoding)
                 pending[0].fill(0)
             value = self._progress(check, new_completed)
-            if value > progress:
+            if prompted >= 0 and value > progress:  # the contract's order: look, challenge, ...
                 progress = value
                 emit({"step": "progress", "value": round(value, 2)})
 

@@ -83,8 +83,10 @@ def test_card_holder_who_follows_passes(run: Run, challenge: Challenge) -> None:
         {"step": "challenge", "action": challenge.value, "text_key": f"face.{challenge.value}"}
     ]
     values = [s["value"] for s in steps if s["step"] == "progress"]
-    assert values == sorted(values) and all(0.0 <= v <= 1.0 for v in values)
-    assert steps.index(challenges[0]) < len(steps) - 1
+    assert values and values == sorted(values) and all(0.0 <= v <= 1.0 for v in values)
+    # the contract's order: look, challenge, progress..., verdict
+    assert [s["step"] for s in steps[:2]] == ["look", "challenge"]
+    assert {s["step"] for s in steps[2:-1]} == {"progress"}
 
 
 @pytest.mark.parametrize("who", ["photo:astronaut", "still:astronaut"])
@@ -124,3 +126,21 @@ def test_face_swapped_in_for_the_challenge_is_refused(run: Run, scene: LiveScene
     verdict, _ = run("photo:astronaut", react=swap)
     assert not verdict["passed"] and not verdict["live"]
     assert verdict["reason"] == "not_live"
+
+
+def test_camera_without_frames_is_a_camera_fault(scene: LiveScene, verifier: FaceVerifier) -> None:
+    """A camera that stops delivering frames mid-session ends it with camera_fault."""
+    from drivers.camera.errors import NoFramesError
+
+    class Stalling(PacedCamera):
+        def read(self, timeout: float = 1.0) -> Frame:
+            if self.index >= 4:
+                raise NoFramesError("no frames from the camera for 1 s")
+            return super().read(timeout)
+
+    scene.show("astronaut")
+    steps: list[dict[str, Any]] = []
+    session = FaceSession(verifier, SETTINGS, challenges=[Challenge.BLINK])
+    result = session.run(Stalling(scene), card_photo("astronaut"), steps.append)
+    assert result.reason == "camera_fault" and not result.passed
+    assert steps[0]["step"] == "look" and steps[-1]["reason"] == "camera_fault"

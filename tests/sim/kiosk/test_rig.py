@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import urllib.request
 from typing import Any
 
@@ -36,7 +37,9 @@ def test_face_session_passes_when_the_card_holder_follows(api: Api, events: Even
     steps = session(api, card_photo(api), attempt=1)
     assert counter(api, "face_sessions_passed") == passed_before + 1
     assert steps[0] == {"step": "look", "text_key": "face.look"}
-    challenge = next(s for s in steps if s["step"] == "challenge")
+    assert [s["step"] for s in steps[:2]] == ["look", "challenge"]
+    assert {s["step"] for s in steps[2:-1]} == {"progress"}
+    challenge = steps[1]
     assert challenge["action"] in ("blink", "turn_left", "turn_right")
     assert challenge["text_key"] == f"face.{challenge['action']}"
     assert any(s["step"] == "progress" for s in steps)
@@ -268,3 +271,20 @@ def test_sim_visit_plays_a_citizen_for_the_app(
     assert app_saw["verdict"]["passed"]
     assert app_saw["match"][0] == 200 and app_saw["match"][1]["matched"]
     events.wait_for(lambda e: e.get("event") == "card_removed")
+
+
+def test_a_second_face_session_while_one_runs_is_busy(api: Api) -> None:
+    api.rig.citizen.insert_card("astronaut")
+    api.rig.citizen.face("photo:astronaut")  # never passes: the first session runs its course
+    photo = card_photo(api)
+    first: dict[str, Any] = {}
+    before = api.rig.citizen.state()["prompts"]
+    thread = threading.Thread(target=lambda: first.update(steps=session(api, photo)))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while api.rig.citizen.state()["prompts"] == before and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the first session has begun
+    status, body = api.call("POST", "/v1/face/session", {"reference_image": photo})
+    thread.join(20)
+    assert status == 409 and body["code"] == "BusyError"
+    assert first["steps"][-1]["reason"] == "not_live"
