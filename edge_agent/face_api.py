@@ -97,6 +97,7 @@ async def stream_face_session(
             queue.put_nowait(_DONE)
 
     task = asyncio.create_task(run())
+    task.add_done_callback(_consume)  # a client that left must not leave an unread error
     first = await queue.get()
     if first is _DONE:
         try:
@@ -129,6 +130,11 @@ async def stream_face_session(
     except (ConnectionResetError, asyncio.CancelledError):
         log.info("face_session_client_left", extra=fields(attempt=attempt))
     return response
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _send(api: LocalApi, response: web.StreamResponse, event: dict[str, Any]) -> None:

@@ -162,7 +162,12 @@ class Citizen:
                         self.verdict_count += 1
                 if step.get("step") == "challenge" and self.following:
                     action = str(step.get("action", ""))
-                    if self.act(action):
+                    try:
+                        done = self.act(action)
+                    except CitizenError as exc:  # a prompt this citizen cannot play
+                        log.warning("citizen_cannot_follow", extra=fields(reason=str(exc)))
+                        continue
+                    if done:
                         log.info("citizen_followed", extra=fields(action=action))
         finally:
             agent.event_listeners.discard(queue)
