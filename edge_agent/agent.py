@@ -299,6 +299,10 @@ class Agent:
                 break
         return data
 
+    def cards_present(self) -> dict[str, bool]:
+        """Card presence per reader as last polled (what the card events were made from)."""
+        return dict(self._card)
+
     def note_printer_status(self, name: str, status: Mapping[str, Any]) -> None:
         """Broadcast a printer_status event when a printer's kiosk state changes."""
         state = str(status.get("state", ""))

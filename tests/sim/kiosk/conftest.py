@@ -49,9 +49,12 @@ class Events:
     """Collects the SSE events of /v1/events in a thread."""
 
     def __init__(self, api: Api) -> None:
+        self.rig = api.rig
         self.items: list[dict[str, Any]] = []
         self._resp = api._open("GET", "/v1/events", None)
         assert self._resp.status == 200
+        # the agent writes this comment once the stream's listener is registered
+        assert self._resp.readline().startswith(b": connected")
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -66,14 +69,17 @@ class Events:
         except (OSError, ValueError, AttributeError):  # AttributeError: closed under us
             return
 
-    def wait_for(self, check: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict:
+    def wait_for(self, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for item in list(self.items):
                 if check(item):
                     return item
             time.sleep(0.02)
-        raise AssertionError(f"no such event within {timeout} s; got {self.items[-10:]}")
+        states = {n: (s.state.value, s.detail) for n, s in self.rig.agent.supervisors.items()}
+        raise AssertionError(
+            f"no such event within {timeout} s; got {self.items[-10:]}; drivers {states}"
+        )
 
     def close(self) -> None:
         self._resp.close()
@@ -96,6 +102,9 @@ def kiosk(rig: KioskRig) -> Iterator[KioskRig]:
     citizen.paper_out(False)
     citizen.cover_open(False)
     citizen.follow_challenges(True)
+    deadline = time.monotonic() + 5.0
+    while rig.agent.cards_present().get("idcard") and time.monotonic() < deadline:
+        time.sleep(0.02)  # the reader has seen the card go, so the next one is an event
     yield rig
     citizen.remove_card()
     citizen.face("nobody")
