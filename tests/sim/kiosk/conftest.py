@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sim.kiosk.rig import KioskRig
+from sim.kiosk.rig import KioskRig, running_rig
 
 
 class Api:
@@ -88,8 +88,7 @@ class Events:
 @pytest.fixture(scope="module")
 def rig(mqtt_broker: Any) -> Iterator[KioskRig]:
     device_id = f"kiosk-rig-{time.time_ns() % 10**8}"
-    with KioskRig(broker_url=mqtt_broker.url, device_id=device_id, finger_timeout_s=2.0) as r:
-        yield r
+    yield from running_rig(broker_url=mqtt_broker.url, device_id=device_id, finger_timeout_s=2.0)
 
 
 @pytest.fixture
