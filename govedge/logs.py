@@ -2,6 +2,11 @@
 
 Use ``log = get_logger(__name__)`` and ``log.info("event_name", extra=fields(key=value))``; the
 event name is the message and the fields become keys of the line.
+
+Masking happens in the handler (:class:`MaskingFilter`, installed by :func:`setup_logging`), so
+it covers every record that reaches it, from any logger, third-party ones included: the message
+with its arguments, the structured fields and any other extra, nested values too, and the text
+of a logged exception (govedge.privacy.mask_value / mask_text).
 """
 
 from __future__ import annotations
@@ -12,14 +17,39 @@ import sys
 import time
 from typing import Any
 
-from govedge.privacy import mask_text
+from govedge.privacy import mask_text, mask_value
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message", "asctime"}
+_OURS = {"govedge_fields", "govedge_error"}
 
 
 def fields(**values: Any) -> dict[str, Any]:
     """Extra fields for one log line (namespaced so they never clash with LogRecord's)."""
     return {"govedge_fields": values}
+
+
+class MaskingFilter(logging.Filter):
+    """Masks citizen data in a record before any formatter sees it (never drops a record)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_govedge_masked", False):
+            return True
+        try:
+            message = record.msg % mask_value(record.args) if record.args else str(record.msg)
+        except (TypeError, ValueError, KeyError):
+            message = record.getMessage()
+        record.msg, record.args = mask_text(message), None
+        for key, value in list(vars(record).items()):
+            if key == "govedge_fields" and isinstance(value, dict):
+                record.govedge_fields = {k: mask_value(v, k) for k, v in value.items()}
+            elif key not in _RESERVED and not key.startswith("_"):
+                setattr(record, key, mask_value(value, key))
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.govedge_error = mask_text(f"{type(exc).__name__}: {exc}")
+            record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
+        record._govedge_masked = True
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,10 +65,10 @@ class JsonFormatter(logging.Formatter):
         extra = getattr(record, "govedge_fields", None)
         if isinstance(extra, dict):
             for key, value in extra.items():
-                line[key] = mask_text(value) if isinstance(value, str) else value
+                line[key] = mask_value(value, key)
         for key, value in vars(record).items():
-            if key not in _RESERVED and key != "govedge_fields" and not key.startswith("_"):
-                line[key] = value
+            if key not in _RESERVED and key not in _OURS and not key.startswith("_"):
+                line[key] = mask_value(value, key)
         if record.exc_info and record.exc_info[1] is not None:
             line["error"] = mask_text(f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}")
         return json.dumps(line, ensure_ascii=False, default=str)
@@ -62,6 +92,7 @@ class TextFormatter(logging.Formatter):
 def setup_logging(level: str = "info", fmt: str = "json", stream: Any = None) -> None:
     """Configure the root logger once for a process."""
     handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(MaskingFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
