@@ -1,0 +1,219 @@
+"""Fixtures of the kiosk tests.
+
+In-process stand-ins for the flow's own Python protocols (DeviceClient, ServiceBackend).
+
+Used only by the flow's unit tests, which drive the state machine directly; the wire clients and
+the real agent, rig and hub are exercised by the rig tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from kiosk.hall.errors import BackendNotFound, BackendUnavailable, DeviceError
+from kiosk.hall.models import (
+    Application,
+    CardData,
+    DeviceEvent,
+    Errand,
+    FaceStep,
+    FingerResult,
+    Proof,
+    RatingChoices,
+    TimelineEntry,
+)
+
+CITIZEN_NAME = "测试甲"
+CITIZEN_ID = "110101199003071238"
+CITIZEN_ADDRESS = "北京市东城区示例大街1号"
+PHOTO = b"\xff\xd8\xff\xe0FAKEJPEGPHOTOBYTES" * 20
+
+
+@dataclass
+class FakeDevices:
+    """Scripted devices: face verdicts to play in order, a finger result, printer trouble."""
+
+    face_verdicts: list[str] = field(default_factory=lambda: ["ok"])
+    finger_matches: bool = True
+    printer_state: str = "ready"
+    print_fails_with: str = ""  # "paper_out" -> the next print fails with 409
+    qr_text: str | None = "A20260001"
+    document_photo: bytes = PHOTO
+    events_queue: asyncio.Queue[DeviceEvent] = field(default_factory=asyncio.Queue)
+    printed: list[dict[str, Any]] = field(default_factory=list)
+    face_calls: int = 0
+    finger_calls: int = 0
+
+    async def insert_card(self, document: str = "resident_id") -> None:
+        await self.events_queue.put(DeviceEvent("card_inserted", "idcard", document))
+
+    async def remove_card(self) -> None:
+        await self.events_queue.put(DeviceEvent("card_removed", "idcard"))
+
+    async def events(self) -> AsyncIterator[DeviceEvent]:
+        while True:
+            yield await self.events_queue.get()
+
+    async def read_id_card(self) -> CardData:
+        return CardData(
+            "resident_id", CITIZEN_NAME, CITIZEN_ID, CITIZEN_ADDRESS, bytearray(self.document_photo)
+        )
+
+    async def read_social_security_card(self) -> CardData:
+        return CardData(
+            "social_security", CITIZEN_NAME, CITIZEN_ID, "", bytearray(self.document_photo)
+        )
+
+    async def face_session(self, reference: bytes, attempt: int) -> AsyncIterator[FaceStep]:
+        self.face_calls += 1
+        assert reference == self.document_photo
+        reason = self.face_verdicts.pop(0) if self.face_verdicts else "mismatch"
+        yield FaceStep("look", text_key="face.look")
+        yield FaceStep("challenge", text_key="face.blink", action="blink")
+        for v in (0.5, 1.0):
+            await asyncio.sleep(0)
+            yield FaceStep("progress", value=v)
+        ok = reason == "ok"
+        yield FaceStep(
+            "verdict",
+            matched=ok or reason == "not_live",
+            live=reason != "not_live",
+            passed=ok,
+            reason=reason,
+        )
+
+    async def match_fingerprint(self) -> FingerResult:
+        self.finger_calls += 1
+        return FingerResult(self.finger_matches, 120 if self.finger_matches else 3)
+
+    async def printer_status(self) -> str:
+        return self.printer_state
+
+    async def print_receipt(self, receipt: dict[str, Any]) -> None:
+        if self.print_fails_with:
+            state, self.print_fails_with = self.print_fails_with, ""
+            self.printer_state = state
+            raise DeviceError("printer says no", 409, "PaperOutError", state)
+        self.printed.append(receipt)
+
+    async def scan_qr(self, timeout_s: float) -> str:
+        if self.qr_text is None:
+            raise DeviceError("no QR", 409, "NoQrError")
+        return self.qr_text
+
+    async def health(self) -> dict[str, Any]:
+        return {
+            "device_id": "kiosk-1",
+            "connected": True,
+            "drivers": {"printer": {"kind": "printer", "state": "online", "detail": ""}},
+        }
+
+    async def close(self) -> None:
+        return None
+
+
+ERRANDS = [
+    Errand(
+        "residence-proof",
+        "居住证明",
+        "开具居住证明",
+        "proof",
+        ("身份证",),
+        "一楼 3 号窗口",
+        "免费",
+        "residence",
+    ),
+    Errand("progress", "进度查询", "查询申请进度", "progress"),
+    Errand(
+        "passport-guide",
+        "护照办理指南",
+        "护照办理需要什么",
+        "guide",
+        ("身份证", "照片"),
+        "二楼 出入境窗口",
+        "120 元",
+    ),
+]
+
+
+@dataclass
+class FakeBackend:
+    """The hall's services in memory, keyed like the hub: one proof per request_id."""
+
+    down: bool = False
+    proofs: dict[str, Proof] = field(default_factory=dict)
+    subjects: list[tuple[str, str]] = field(default_factory=list)
+    ratings: list[tuple[int, list[str], str]] = field(default_factory=list)
+
+    def _check(self) -> None:
+        if self.down:
+            raise BackendUnavailable("hub unreachable: connection refused")
+
+    async def errands(self, lang: str) -> list[Errand]:
+        self._check()
+        return list(ERRANDS)
+
+    async def application(self, number: str, lang: str) -> Application:
+        self._check()
+        if number != "A20260001":
+            raise BackendNotFound(f"no application {number}")
+        return Application(
+            number,
+            "居住证签注",
+            "under_review",
+            (
+                TimelineEntry("received", "已受理", "2026-12-01T09:00:00+08:00"),
+                TimelineEntry("under_review", "审核中", "2026-12-02T10:00:00+08:00"),
+            ),
+        )
+
+    async def issue_proof(
+        self, request_id: str, proof_type: str, id_number: str, name: str, hall: str, lang: str
+    ) -> Proof:
+        self._check()
+        if request_id not in self.proofs:
+            self.subjects.append((id_number, name))
+            self.proofs[request_id] = Proof(
+                f"P{len(self.proofs) + 1:04d}",
+                "HC1:FAKE",
+                "居住证明",
+                "2026-12-06T10:00:00+08:00",
+                "2027-03-06T10:00:00+08:00",
+                id_number[:6] + "********" + id_number[-4:],
+                name[:1] + "**",
+            )
+        return self.proofs[request_id]
+
+    async def rating_choices(self, lang: str) -> RatingChoices:
+        self._check()
+        return RatingChoices(
+            ((1, "非常不满意"), (2, "不满意"), (3, "基本满意"), (4, "满意"), (5, "非常满意")),
+            (("fast", "办得快"), ("kind", "态度好")),
+        )
+
+    async def rate(self, level: int, tags: list[str], hall: str, errand_id: str) -> None:
+        self._check()
+        self.ratings.append((level, tags, errand_id))
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def devices() -> FakeDevices:
+    return FakeDevices()
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def citizen() -> dict[str, str]:
+    return {"name": CITIZEN_NAME, "id_number": CITIZEN_ID, "address": CITIZEN_ADDRESS}
