@@ -8,7 +8,7 @@ agent's local API: the app opens no device, port or file of its own) and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from kiosk.hall.models import (
@@ -67,3 +67,7 @@ class ServiceBackend(Protocol):
     async def rate(self, level: int, tags: list[str], hall: str, errand_id: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+ClientFactory = Callable[[], Awaitable[tuple[DeviceClient, ServiceBackend]]]
+"""Makes the device client and the service backend on the flow's loop (aiohttp needs it)."""

@@ -217,3 +217,8 @@ def backend() -> FakeBackend:
 @pytest.fixture
 def citizen() -> dict[str, str]:
     return {"name": CITIZEN_NAME, "id_number": CITIZEN_ID, "address": CITIZEN_ADDRESS}
+
+
+@pytest.fixture(autouse=True)
+def _offscreen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")

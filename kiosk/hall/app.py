@@ -1,0 +1,91 @@
+"""``govedge kiosk``: the hall kiosk app, full screen (or ``--windowed``).
+
+Wires the window, the flow's thread and the two HTTP clients together. Any error at start is one
+line on stderr; once running, nothing the citizen does or a device says shows a trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from govedge.errors import ConfigError
+from govedge.logs import fields, get_logger, setup_logging
+from kiosk.hall.config import KioskConfig, load_config, read_token
+from kiosk.hall.protocols import ClientFactory, DeviceClient, ServiceBackend
+
+log = get_logger(__name__)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="kiosk config (JSON); defaults apply without")
+    parser.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    parser.add_argument(
+        "--orientation", choices=("portrait", "landscape", "auto"), help="override the config"
+    )
+    parser.add_argument("--log-level", default="info")
+    parser.set_defaults(func=run)
+
+
+def client_factory(config: KioskConfig, base: Path) -> ClientFactory:
+    """The coroutine function that makes the real HTTP clients on the flow's loop."""
+    from kiosk.hall.backend_client import HubServiceBackend
+    from kiosk.hall.device_client import AgentDeviceClient
+
+    hub_token = config.hub.token or (
+        read_token(config.hub.token_file, base) if config.hub.token_file else ""
+    )
+
+    async def make() -> tuple[DeviceClient, ServiceBackend]:
+        devices = AgentDeviceClient(
+            config.agent.url,
+            lambda: read_token(config.agent.token_file, base),
+            config.agent.request_timeout_s,
+        )
+        backend = HubServiceBackend(config.hub.url, hub_token, config.hub.timeout_s)
+        return devices, backend
+
+    return make
+
+
+def pick_orientation(
+    config: KioskConfig, override: str | None, screen_w: int, screen_h: int
+) -> str:
+    choice = override or config.orientation
+    if choice != "auto":
+        return choice
+    return "landscape" if screen_w > screen_h else "portrait"
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
+    config = load_config(args.config) if args.config else KioskConfig()
+    base = args.config.resolve().parent if args.config else Path.cwd()
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from kiosk.hall.ui.kiosk import Kiosk
+    from kiosk.hall.ui.window import ensure_app
+
+    app = ensure_app()
+    screen = app.primaryScreen()
+    size = screen.size() if screen is not None else None
+    orientation = pick_orientation(
+        config, args.orientation, size.width() if size else 1080, size.height() if size else 1920
+    )
+    try:
+        kiosk = Kiosk(config, client_factory(config, base), orientation)
+        kiosk.start(full_screen=not args.windowed)
+    except (ConfigError, RuntimeError, TimeoutError) as exc:
+        print(f"govedge kiosk: {exc}", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: app.quit())
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    log.info("kiosk_started", extra=fields(orientation=orientation, hall=config.hall))
+    try:
+        app.exec()
+    finally:
+        kiosk.stop()
+    return 0
