@@ -27,6 +27,8 @@ TOP_COMMANDS: dict[str, tuple[str, str]] = {
     "provision": ("provisioning.cli", "device identities, enrollment and broker configuration"),
     "demo": ("sim.demo", "run broker, hub and a simulated fleet on one machine"),
     "bench": ("bench.cli", "run the benchmark suite"),
+    "verify-proof": ("hub.services.verify_cli", "check a printed proof (QR text or receipt photo)"),
+    "ledger": ("hub.services.ledger_cli", "verify the hub's tamper-evident proof ledger"),
 }
 
 DEVICE_COMMANDS: dict[str, tuple[str, str]] = {

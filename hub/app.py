@@ -50,7 +50,12 @@ API_GROUPS: list[ApiRoutes] = [
 
 Startup = Callable[[Hub, web.Application], None]
 
-EXTENSION_MODULES: tuple[str, ...] = ("hub.alarms.setup", "hub.enrollment", "hub.emergency.setup")
+EXTENSION_MODULES: tuple[str, ...] = (
+    "hub.alarms.setup",
+    "hub.enrollment",
+    "hub.emergency.setup",
+    "hub.services.setup",
+)
 """Modules whose ``install(hub, app)`` adds routes, listeners and background tasks (rules and
 alarms, the emergency feed, enrollment) to a hub being built. API route groups they add go in
 ``hub.extras["api_groups"]`` so that the OpenAPI document lists them."""

@@ -6,6 +6,7 @@ Tokens are random strings shown once at creation; only their SHA-256 is stored.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -17,14 +18,18 @@ from sqlalchemy.engine import Engine
 from hub.db import tokens
 from hub.errors import AuthError, ValidationError
 
-ROLES: Final = ("admin", "operator", "emergency", "viewer")
+ROLES: Final = ("admin", "operator", "emergency", "viewer", "kiosk")
 
-# Who may use what; admin may use everything.
-READ: Final = frozenset(ROLES)
+# Who may use what; admin may use everything. A kiosk token is bound to one device (its name is
+# the device id) and may use only the citizen-service routes, never read the fleet.
+READ: Final = frozenset({"admin", "operator", "emergency", "viewer"})
+KIOSK: Final = frozenset({"admin", "kiosk"})
 OPERATE: Final = frozenset({"admin", "operator"})
 EMERGENCY: Final = frozenset({"admin", "emergency"})
 ADMIN: Final = frozenset({"admin"})
 PUBLIC: Final = frozenset({"*"})
+
+DEVICE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def hash_token(token: str) -> str:
@@ -37,12 +42,17 @@ class TokenStore:
     def __init__(self, engine: Engine, cache_s: float = 5.0) -> None:
         self.engine = engine
         self.cache_s = cache_s
-        self._cache: dict[str, tuple[str, float]] = {}
+        self._cache: dict[str, tuple[str, str, float]] = {}
         self._lock = threading.Lock()
 
     def create(self, role: str, name: str = "") -> str:
         if role not in ROLES:
             raise ValidationError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        if role == "kiosk" and not DEVICE_NAME.fullmatch(name):
+            raise ValidationError(
+                "a kiosk token needs --name <device id> (letters, digits, '.', '_', '-', "
+                "at most 64 characters)"
+            )
         token = "ge_" + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             conn.execute(
@@ -58,21 +68,27 @@ class TokenStore:
 
     def role_of(self, token: str) -> str:
         """The role of a valid token, or AuthError."""
+        return self.identity_of(token)[0]
+
+    def identity_of(self, token: str) -> tuple[str, str]:
+        """(role, name) of a valid token, or AuthError; a kiosk token's name is its device id."""
         digest = hash_token(token)
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
-            if hit and now - hit[1] < self.cache_s:
-                return hit[0]
+            if hit and now - hit[2] < self.cache_s:
+                return hit[0], hit[1]
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(tokens.c.role, tokens.c.revoked).where(tokens.c.token_hash == digest)
+                sa.select(tokens.c.role, tokens.c.name, tokens.c.revoked).where(
+                    tokens.c.token_hash == digest
+                )
             ).first()
         if row is None or row.revoked:
             raise AuthError("unknown or revoked token")
         with self._lock:
-            self._cache[digest] = (row.role, now)
-        return str(row.role)
+            self._cache[digest] = (str(row.role), str(row.name), now)
+        return str(row.role), str(row.name)
 
     def revoke(self, token_id: int) -> None:
         with self.engine.begin() as conn:

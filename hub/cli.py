@@ -28,7 +28,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     create = token.add_parser("create", help="create a token and print it (shown once)")
     _config_args(create)
     create.add_argument(
-        "--role", required=True, choices=["admin", "operator", "emergency", "viewer"]
+        "--role", required=True, choices=["admin", "operator", "emergency", "viewer", "kiosk"]
     )
     create.add_argument("--name", default="")
     create.set_defaults(func=token_create)

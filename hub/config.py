@@ -12,6 +12,18 @@ from govedge.contract.topics import DEFAULT_ROOT
 from govedge.errors import ConfigError
 
 
+class ServicesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The citizen services (hub/services): proofs, ledger, applications; see docs/services.md."""
+
+    proof_keys_dir: str = "var/hub/proof-keys"  # the proof signing keys, apart from other keys
+    platform_url: str = ""  # the city's 一网通办 platform; empty: applications in the hub's db
+    platform_token: str = ""
+    office_name: str = "市政务服务中心"
+    office_name_en: str = "City Government Service Center"
+    office_code: str = "11310000MB0000000X"  # the issuing office's unified social credit code
+    checkpoint_every: Annotated[int, Meta(ge=1)] = 1000  # ledger entries between checkpoints
+
+
 class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything a hub worker needs; ``govedge hub --config FILE`` reads it."""
 
@@ -35,6 +47,7 @@ class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     maintenance_interval_s: Annotated[float, Meta(gt=0)] = 300.0
     ca_dir: str = ""  # fleet CA directory: enables enrollment, renewal and certificate health
     config_signing_key: str = ""  # Ed25519 key (PEM) that signs every desired config
+    services: ServicesConfig = msgspec.field(default_factory=ServicesConfig)
 
 
 def load_config(path: str | Path) -> HubConfig:

@@ -1,0 +1,454 @@
+"""The services' routes under /api/v1/services (contract C), with their roles and OpenAPI.
+
+A kiosk calls with a token of role ``kiosk`` whose name is its device id; proofs and ratings are
+attributed to that device. Checking a proof and reading its revocation status are public.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from hub.api.routing import ApiRoutes, Handler, Param
+from hub.api.util import MAX_BODY, blocking, hub_of, json_ok, q_time
+from hub.auth import ADMIN, KIOSK, OPERATE, PUBLIC, READ
+from hub.services.applications import (
+    ApplicationBackend,
+    EmbeddedApplications,
+    check_number,
+    present,
+)
+from hub.services.catalog import Catalog, Errand, check_lang
+from hub.services.codec import verify_qr
+from hub.services.errors import BadRequest, Conflict, PlatformError, UnknownItem
+from hub.services.keys import ProofKeyring
+from hub.services.ledger import Ledger
+from hub.services.proofs import ProofRequest, ProofService, iso
+from hub.services.ratings import GROUPS, RatingIn, RatingService, tags_catalog
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """The citizen services of one hub worker."""
+
+    catalog: Catalog
+    applications: ApplicationBackend
+    embedded: EmbeddedApplications
+    proofs: ProofService
+    ledger: Ledger
+    keyring: ProofKeyring
+    ratings: RatingService
+
+
+SERVICES_KEY = web.AppKey("services", Services)
+
+routes = ApiRoutes("services")
+
+KIOSK_OR_READ = KIOSK | READ
+LANG = Param("lang", description="zh-CN (default) or en")
+
+
+def _svc(request: web.Request) -> Services:
+    return request.app[SERVICES_KEY]
+
+
+def _lang(request: web.Request) -> str:
+    return check_lang(request.query.get("lang", "zh-CN"))
+
+
+def _schema(struct: type[Any]) -> dict[str, Any]:
+    """The OpenAPI schema of a body, derived from its msgspec Struct."""
+    schema = msgspec.json.schema(struct)
+    defs = schema.pop("$defs", {})
+    ref = schema.get("$ref", "")
+    body = dict(defs.get(ref.rsplit("/", 1)[-1], schema)) if ref else schema
+    # Inline nested definitions: the hub's OpenAPI document has no shared components.
+    text = msgspec.json.encode(body).decode()
+    for name, sub in defs.items():
+        text = text.replace(
+            msgspec.json.encode({"$ref": f"#/$defs/{name}"}).decode(),
+            msgspec.json.encode(sub).decode(),
+        )
+    result: dict[str, Any] = msgspec.json.decode(text)
+    return result
+
+
+async def _body(request: web.Request, struct: type[T]) -> T:
+    if request.content_length and request.content_length > MAX_BODY:
+        raise BadRequest(f"body is {request.content_length} bytes, the limit is {MAX_BODY}")
+    raw = await request.read()
+    try:
+        return msgspec.json.decode(raw, type=struct)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(f"body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"body is not JSON: {exc}") from None
+
+
+def _guard(handler: Handler) -> Handler:
+    """Map the errors the middleware does not know: 409 for a conflict, 502 for the platform."""
+
+    @functools.wraps(handler)
+    async def run(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Conflict as exc:
+            return json_ok({"error": str(exc)}, status=409)
+        except PlatformError as exc:
+            return json_ok({"error": str(exc)}, status=502)
+
+    return run
+
+
+async def _device(request: web.Request) -> str:
+    """The acting device: a kiosk token's name; other roles act as "<role>:<name>"."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header.startswith("Bearer ") else request.query.get("access_token", "")
+    role, name = await blocking(hub_of(request).tokens.identity_of, token)
+    return name if role == "kiosk" else f"{role}:{name}"[:64]
+
+
+# --- errands ---------------------------------------------------------------------------------
+
+
+@routes.get("/services/errands", roles=KIOSK_OR_READ, summary="The errand catalog", query=(LANG,))
+async def list_errands(request: web.Request) -> web.Response:
+    return json_ok({"errands": await blocking(_svc(request).catalog.all, _lang(request))})
+
+
+@routes.get(
+    "/services/errands/{errand_id}",
+    roles=KIOSK_OR_READ,
+    summary="One errand",
+    query=(LANG,),
+    responses={"404": "no such errand"},
+)
+async def get_errand(request: web.Request) -> web.Response:
+    errand_id = request.match_info["errand_id"]
+    return json_ok(await blocking(_svc(request).catalog.get, errand_id, _lang(request)))
+
+
+@routes.get(
+    "/services/errands/{errand_id}/source",
+    roles=ADMIN,
+    summary="One errand with its texts in every language, as an admin edits it",
+    responses={"404": "no such errand"},
+)
+async def errand_source(request: web.Request) -> web.Response:
+    return json_ok(await blocking(_svc(request).catalog.raw, request.match_info["errand_id"]))
+
+
+@routes.put(
+    "/services/errands/{errand_id}",
+    roles=ADMIN,
+    summary="Create or replace an errand (texts in zh-CN and en)",
+    body=_schema(Errand),
+)
+async def put_errand(request: web.Request) -> web.Response:
+    errand = await _body(request, Errand)
+    if errand.id != request.match_info["errand_id"]:
+        raise BadRequest("id: the body's id differs from the path's")
+    return json_ok(await blocking(_svc(request).catalog.put, errand))
+
+
+@routes.delete(
+    "/services/errands/{errand_id}",
+    roles=ADMIN,
+    summary="Remove an errand",
+    responses={"404": "no such errand"},
+)
+async def delete_errand(request: web.Request) -> web.Response:
+    await blocking(_svc(request).catalog.delete, request.match_info["errand_id"])
+    return json_ok({"deleted": request.match_info["errand_id"]})
+
+
+# --- applications ----------------------------------------------------------------------------
+
+
+@routes.get(
+    "/services/applications/{number}",
+    roles=KIOSK_OR_READ,
+    summary="An application's status and timeline",
+    query=(LANG,),
+    responses={"404": "unknown application number", "502": "the city platform failed"},
+)
+@_guard
+async def get_application(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    lang = _lang(request)
+    app = await svc.applications.get(check_number(request.match_info["number"]))
+    try:
+        name = (await blocking(svc.catalog.get, app.errand_id, lang))["name"]
+    except UnknownItem:
+        name = app.errand_id
+    return json_ok(present(app, lang, name))
+
+
+class NewApplication(msgspec.Struct, forbid_unknown_fields=True):
+    number: str
+    errand_id: str
+
+
+class ApplicationStep(msgspec.Struct, forbid_unknown_fields=True):
+    status: str
+    note: str = ""
+
+
+@routes.post(
+    "/services/applications",
+    roles=OPERATE,
+    summary="Record a received application (embedded backend)",
+    body=_schema(NewApplication),
+)
+async def create_application(request: web.Request) -> web.Response:
+    body = await _body(request, NewApplication)
+    svc = _svc(request)
+    if not await blocking(svc.catalog.exists, body.errand_id):
+        raise BadRequest(f"errand_id {body.errand_id!r} is not in the catalog")
+    app = await blocking(svc.embedded.create, body.number, body.errand_id)
+    return json_ok(present(app, "zh-CN", body.errand_id), status=201)
+
+
+@routes.post(
+    "/services/applications/{number}/steps",
+    roles=OPERATE,
+    summary="Record the next status of an application (embedded backend)",
+    body=_schema(ApplicationStep),
+    responses={"404": "unknown application number"},
+)
+async def advance_application(request: web.Request) -> web.Response:
+    body = await _body(request, ApplicationStep)
+    number = check_number(request.match_info["number"])
+    app = await blocking(_svc(request).embedded.advance, number, body.status, body.note)
+    return json_ok(present(app, "zh-CN", app.errand_id))
+
+
+# --- proofs ----------------------------------------------------------------------------------
+
+
+@routes.post(
+    "/services/proofs",
+    roles=KIOSK,
+    summary="Issue a proof (idempotent per request_id: a retry gets the same proof, 200)",
+    body=_schema(ProofRequest),
+    responses={"201": "issued", "409": "request_id reused for another proof"},
+)
+@_guard
+async def issue_proof(request: web.Request) -> web.Response:
+    req = await _body(request, ProofRequest)
+    device = await _device(request)
+    issued, created = await blocking(_svc(request).proofs.issue, req, device)
+    return json_ok(issued.as_json(), status=201 if created else 200)
+
+
+@routes.get(
+    "/services/proofs/{proof_id}/status",
+    roles=PUBLIC,
+    summary="Whether a proof is known and revoked (public; no personal data)",
+    responses={"404": "unknown proof"},
+)
+async def proof_status(request: web.Request) -> web.Response:
+    return json_ok(await blocking(_svc(request).proofs.status, request.match_info["proof_id"]))
+
+
+class Revocation(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str
+
+
+@routes.post(
+    "/services/proofs/{proof_id}/revoke",
+    roles=OPERATE,
+    summary="Revoke a proof; the revocation is appended to the ledger",
+    body=_schema(Revocation),
+    responses={"404": "unknown proof"},
+)
+async def revoke_proof(request: web.Request) -> web.Response:
+    body = await _body(request, Revocation)
+    status = await blocking(
+        _svc(request).proofs.revoke, request.match_info["proof_id"], body.reason
+    )
+    return json_ok(status)
+
+
+class VerifyIn(msgspec.Struct, forbid_unknown_fields=True):
+    qr_text: str
+
+
+@routes.post(
+    "/services/verify",
+    roles=PUBLIC,
+    summary="Check a proof's QR text: offline with the public keys, then its revocation status",
+    body=_schema(VerifyIn),
+)
+async def verify(request: web.Request) -> web.Response:
+    body = await _body(request, VerifyIn)
+    svc = _svc(request)
+    trust = await blocking(svc.keyring.trust)
+    verdict = verify_qr(body.qr_text, trust)
+    out: dict[str, Any] = {"offline": verdict.as_json(), "revoked": None, "status": None}
+    valid = verdict.valid
+    doc = verdict.document
+    if doc:
+        out["summary"] = _summary(doc)
+    if verdict.valid:
+        try:
+            status = await blocking(svc.proofs.status, str(doc.get("id", "")))
+        except UnknownItem:
+            status = None
+        if status is not None:
+            out["status"] = status
+            out["revoked"] = status["revoked"]
+            if status["document_hash"] != verdict.document_hash:
+                valid = False
+                out["offline"]["reason"] = "unknown_document"
+            elif status["revoked"]:
+                valid = False
+    out["valid"] = valid
+    out["checked_at"] = iso(time.time())
+    return json_ok(out)
+
+
+def _summary(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a proof attests, for a person: titles, subject, issuer, times."""
+    issuer = doc.get("is") or {}
+    subject = doc.get("sb") or {}
+    return {
+        "proof_id": doc.get("id"),
+        "proof_type": doc.get("pt"),
+        "title": doc.get("ti") or {},
+        "subject": {"id_number": subject.get("id"), "name": subject.get("nm")},
+        "issuer": {
+            "code": issuer.get("cd"),
+            "name": issuer.get("nm"),
+            "name_en": issuer.get("en"),
+            "hall": issuer.get("hl"),
+        },
+        "facts": doc.get("at") or {},
+        "issued_at": iso(int(doc["iat"])) if "iat" in doc else None,
+        "expires_at": iso(int(doc["exp"])) if "exp" in doc else None,
+    }
+
+
+@routes.get(
+    "/services/proof-keys",
+    roles=PUBLIC,
+    summary="The public proof keys (the trust list an offline verifier holds)",
+)
+async def proof_keys(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    return json_ok((await blocking(svc.keyring.trust)).as_json())
+
+
+@routes.post(
+    "/services/proof-keys/rotate",
+    roles=ADMIN,
+    summary="Make a new proof key; older keys stay trusted for the proofs they signed",
+)
+async def rotate_key(request: web.Request) -> web.Response:
+    kid = await blocking(_svc(request).keyring.rotate)
+    return json_ok({"kid": kid.hex()}, status=201)
+
+
+# --- ledger ----------------------------------------------------------------------------------
+
+
+@routes.get(
+    "/services/ledger/checkpoints/latest",
+    roles=PUBLIC,
+    summary="The latest signed checkpoint of the proof ledger",
+    responses={"404": "no checkpoint yet"},
+)
+async def latest_checkpoint(request: web.Request) -> web.Response:
+    cp = await blocking(_svc(request).ledger.latest_checkpoint)
+    if cp is None:
+        raise UnknownItem("no checkpoint yet")
+    return json_ok(cp)
+
+
+@routes.post(
+    "/services/ledger/checkpoints",
+    roles=ADMIN,
+    summary="Sign and publish a checkpoint of the ledger's head now",
+)
+async def make_checkpoint(request: web.Request) -> web.Response:
+    cp = await blocking(_svc(request).ledger.checkpoint_now)
+    if cp is None:
+        raise BadRequest("the ledger is empty")
+    return json_ok(cp, status=201)
+
+
+@routes.get(
+    "/services/ledger/verify",
+    roles=ADMIN,
+    summary="Walk the ledger: does every entry, checkpoint and proof row hold?",
+)
+async def verify_ledger(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    trust = await blocking(svc.keyring.trust)
+    report = await blocking(svc.ledger.verify, trust)
+    return json_ok(report.as_json())
+
+
+# --- ratings ---------------------------------------------------------------------------------
+
+
+@routes.get(
+    "/services/rating-tags",
+    roles=KIOSK_OR_READ,
+    summary="The five 好差评 levels and the reason tags",
+    query=(LANG,),
+)
+async def rating_tags(request: web.Request) -> web.Response:
+    return json_ok(tags_catalog(_lang(request)))
+
+
+@routes.post(
+    "/services/ratings",
+    roles=KIOSK,
+    summary="Record a citizen's rating (no personal data in the comment)",
+    body=_schema(RatingIn),
+    responses={"201": "recorded"},
+)
+async def post_rating(request: web.Request) -> web.Response:
+    rating = await _body(request, RatingIn)
+    svc = _svc(request)
+    device = await _device(request)
+    if not await blocking(svc.catalog.exists, rating.errand_id):
+        raise BadRequest(f"errand_id {rating.errand_id!r} is not in the catalog")
+    rating_id = await blocking(svc.ratings.record, rating, device)
+    return json_ok({"id": rating_id}, status=201)
+
+
+@routes.get(
+    "/services/ratings/summary",
+    roles=READ,
+    summary="Ratings aggregated per hall, errand or ISO week (hall time, UTC+8)",
+    query=(
+        Param("group", description="hall, errand or week", required=True),
+        Param("since", description="Unix seconds or relative (-30d); default 30 days ago"),
+        Param("until", description="Unix seconds or relative; default now"),
+        LANG,
+    ),
+)
+async def ratings_summary(request: web.Request) -> web.Response:
+    group = request.query.get("group", "")
+    if group not in GROUPS:
+        raise BadRequest(f"query parameter 'group' must be one of {', '.join(GROUPS)}")
+    now = time.time()
+    since = q_time(request, "since", now - 30 * 86400)
+    until = q_time(request, "until", now)
+    summary = await blocking(
+        _svc(request).ratings.summary,
+        group,
+        since,
+        until,
+        _lang(request),  # type: ignore[arg-type]
+    )
+    return json_ok(summary)

@@ -1,0 +1,177 @@
+"""A proof on paper: CBOR document -> COSE_Sign1 (Ed25519) -> zlib -> Base45, as the EU Digital
+COVID Certificate does, with our own prefix ``GE1:`` so that no DCC app mistakes it for one.
+
+CBOR (cbor2), COSE (pycose) and Base45 (base45) are well-kept libraries; the only code here is
+the choice of fields. The document is encoded canonically (RFC 8949 §4.2), so the same facts
+always give the same bytes, and Ed25519 signatures are deterministic, so the same document and
+key always give the same QR text: a retried print gets the same proof.
+
+The document (a CBOR map, short text keys to keep the QR small)::
+
+    v    1                      format version
+    id   proof id               GB/T 36904-style identifier (see ids.py)
+    pt   proof type             e.g. "residence_proof"
+    ti   {"zh-CN", "en"}        what the proof attests, for the verifier's screen
+    sb   {"id", "nm"}           subject: ID number (masked unless the type needs it) and name
+    is   {"cd", "nm", "en", "hl"}  issuing office: credit code, names, hall
+    at   {...}                  the attested facts of the proof type (may be empty)
+    iat  issue time             Unix seconds
+    exp  expiry                 Unix seconds
+
+The protected header holds the algorithm (EdDSA) and the key id (kid).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import base45
+import cbor2
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pycose.algorithms import EdDSA
+from pycose.headers import KID, Algorithm
+from pycose.keys import OKPKey
+from pycose.keys.curves import Ed25519
+from pycose.messages import Sign1Message
+
+from hub.services.errors import ProofRejected
+from hub.services.keys import TrustList
+
+PREFIX = "GE1:"
+MAX_QR_TEXT = 4000  # far above a receipt's QR; refuses junk before decompressing it
+MAX_INFLATED = 16_384  # a zip bomb in a QR stops here
+
+
+def encode_document(doc: dict[str, Any]) -> bytes:
+    return cbor2.dumps(doc, canonical=True)
+
+
+def document_hash(payload: bytes) -> str:
+    """What the ledger records for a proof: SHA-256 (hex) of its canonical CBOR document."""
+    return hashlib.sha256(payload).hexdigest()
+
+
+class Signer:
+    """Signs documents with one proof key through pycose."""
+
+    def __init__(self, kid: bytes, key: Ed25519PrivateKey) -> None:
+        self.kid = kid
+        raw_d = key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        raw_x = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self._cose_key = OKPKey(crv=Ed25519, d=raw_d, x=raw_x)
+
+    def sign(self, payload: bytes) -> str:
+        """The QR text of ``payload``."""
+        msg = Sign1Message(phdr={Algorithm: EdDSA, KID: self.kid}, payload=payload)
+        msg.key = self._cose_key
+        cose = msg.encode()  # tagged COSE_Sign1 (tag 18)
+        return PREFIX + base45.b45encode(zlib.compress(cose, 9)).decode("ascii")
+
+
+@dataclass(slots=True)
+class Verdict:
+    """The offline verdict on a QR text: valid or the reason it is not, and what it says."""
+
+    valid: bool
+    reason: str  # ok, malformed, unknown_key, bad_signature, expired, not_yet_valid
+    message: str
+    kid: str = ""
+    document: dict[str, Any] = field(default_factory=dict)
+    document_hash: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "reason": self.reason,
+            "message": self.message,
+            "kid": self.kid,
+            "document": self.document,
+            "document_hash": self.document_hash,
+        }
+
+
+def open_qr(text: str) -> tuple[bytes, bytes, Sign1Message]:
+    """Base45 -> zlib -> COSE_Sign1; returns (kid, payload, message) or ProofRejected(malformed)."""
+    text = text.strip()
+    if len(text) > MAX_QR_TEXT:
+        raise ProofRejected("malformed", f"QR text is {len(text)} characters; not a proof")
+    if not text.startswith(PREFIX):
+        raise ProofRejected("malformed", f"QR text does not start with {PREFIX}; not a proof")
+    try:
+        packed = base45.b45decode(text[len(PREFIX) :])
+    except ValueError as exc:
+        raise ProofRejected("malformed", f"QR text is not Base45: {exc}") from None
+    try:
+        inflater = zlib.decompressobj()
+        cose = inflater.decompress(packed, MAX_INFLATED)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise ProofRejected("malformed", "compressed proof is truncated or too large")
+    except zlib.error as exc:
+        raise ProofRejected("malformed", f"proof is not zlib data: {exc}") from None
+    try:
+        msg = Sign1Message.decode(cose)
+    except Exception as exc:  # pycose raises bare TypeError/AttributeError/KeyError/ValueError
+        raise ProofRejected("malformed", f"not a COSE_Sign1 message: {exc}") from None
+    kid = msg.phdr.get(KID)
+    if not isinstance(kid, bytes) or msg.phdr.get(Algorithm) is not EdDSA:
+        raise ProofRejected("malformed", "COSE header lacks the EdDSA algorithm or the key id")
+    if not isinstance(msg.payload, bytes):
+        raise ProofRejected("malformed", "COSE_Sign1 carries no payload")
+    return kid, msg.payload, msg
+
+
+def verify_qr(text: str, trust: TrustList, now: float | None = None) -> Verdict:
+    """Check a proof offline with the public keys alone. Never raises on bad input."""
+    try:
+        kid, payload, msg = open_qr(text)
+    except ProofRejected as exc:
+        return Verdict(False, exc.reason, str(exc))
+    key = trust.get(kid)
+    if key is None:
+        return Verdict(
+            False,
+            "unknown_key",
+            f"signed with key {kid.hex()}, which no trusted issuer holds",
+            kid.hex(),
+        )
+    raw_x = key.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    msg.key = OKPKey(crv=Ed25519, x=raw_x)
+    try:
+        good = bool(msg.verify_signature())
+    except Exception:  # a malformed signature is a bad signature
+        good = False
+    if not good:
+        return Verdict(
+            False, "bad_signature", "the signature does not match: altered or forged", kid.hex()
+        )
+    try:
+        doc = cbor2.loads(payload)
+        if not isinstance(doc, dict):
+            raise ValueError("not a map")
+        iat, exp = int(doc["iat"]), int(doc["exp"])
+    except Exception as exc:  # a signed but unreadable document
+        return Verdict(False, "malformed", f"signed document is unreadable: {exc}", kid.hex())
+    digest = document_hash(payload)
+    now = time.time() if now is None else now
+    if now > exp:
+        return Verdict(False, "expired", f"expired at {_iso(exp)}", kid.hex(), doc, digest)
+    if now + 300 < iat:
+        return Verdict(
+            False, "not_yet_valid", f"issued in the future ({_iso(iat)})", kid.hex(), doc, digest
+        )
+    return Verdict(True, "ok", "valid: signed by a trusted issuer", kid.hex(), doc, digest)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

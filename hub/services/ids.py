@@ -1,0 +1,81 @@
+"""Identifiers: proof ids in the style of GB/T 36904, and the checks of the numbers a citizen or
+a company hands in (GB 11643 ID numbers, GB 32100 unified social credit codes)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Final
+
+# GB/T 36904 names an e-licence by an OID path: the root for e-licences, the licence type code,
+# the issuing office's credit code, a serial, a version and a check character.
+ROOT_OID: Final = "1.2.156.3005.2"
+_ALNUM: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def iso7064_mod37_36(text: str) -> str:
+    """The ISO/IEC 7064 MOD 37,36 check character of ``text`` (digits and capitals)."""
+    p = 36
+    for ch in text:
+        s = (p + _ALNUM.index(ch)) % 36 or 36
+        p = (s * 2) % 37
+    return _ALNUM[(37 - p) % 36]
+
+
+def new_proof_id(type_code: str, office_code: str, now: float | None = None) -> str:
+    """``1.2.156.3005.2.<type>.<office>.<serial>.001.<check>``; serial: date + 40 random bits."""
+    day = time.strftime("%Y%m%d", time.gmtime(time.time() if now is None else now))
+    serial = day + secrets.token_hex(5).upper()
+    version = "001"
+    check = iso7064_mod37_36(type_code + office_code + serial + version)
+    return f"{ROOT_OID}.{type_code}.{office_code}.{serial}.{version}.{check}"
+
+
+def proof_id_ok(proof_id: str) -> bool:
+    parts = proof_id.split(".")
+    if len(parts) != 10 or ".".join(parts[:5]) != ROOT_OID:
+        return False
+    body = "".join(parts[5:9])
+    if not all(ch in _ALNUM for ch in body):
+        return False
+    return iso7064_mod37_36(body) == parts[9]
+
+
+_ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK: Final = "10X98765432"
+_ID_RE: Final = re.compile(r"[1-9][0-9]{16}[0-9X]")
+
+
+def id_number_ok(value: str) -> bool:
+    """A PRC resident ID number (GB 11643-1999): 18 characters with its check character."""
+    if not _ID_RE.fullmatch(value):
+        return False
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == value[17]
+
+
+_USCC_CHARS: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS: Final = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def credit_code_ok(value: str) -> bool:
+    """A unified social credit code (GB 32100-2015): 18 characters with its check character."""
+    if len(value) != 18 or any(ch not in _USCC_CHARS for ch in value):
+        return False
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(value[:17], _USCC_WEIGHTS, strict=True))
+    return _USCC_CHARS[(31 - total % 31) % 31] == value[17]
+
+
+# Personal data in a free-text comment: an ID number, a mobile or a landline number.
+_PERSONAL: Final = (
+    re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}[0-9]{6,7}[0-9Xx]?(?![0-9])"),
+    re.compile(r"(?<![0-9])1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])"),
+    re.compile(r"(?<![0-9])0[0-9]{2,3}[ -]?[0-9]{7,8}(?![0-9])"),
+    re.compile(r"[0-9][0-9 -]{9,}[0-9]"),
+)
+
+
+def looks_personal(text: str) -> bool:
+    """True if ``text`` holds something shaped like an ID or a phone number."""
+    return any(p.search(text) for p in _PERSONAL)

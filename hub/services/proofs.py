@@ -1,0 +1,308 @@
+"""Issuing, replaying, revoking and checking proofs.
+
+The hub keeps, per proof, its masked subject, the hash of its signed document and the key that
+signed it; never the document (it may carry the full ID number the proof type needs). A retried
+request (same device, same request id) rebuilds the document from the request and the stored
+facts; Ed25519 being deterministic, the QR text comes out the same, and its hash proves it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from govedge.logs import fields, get_logger
+from govedge.privacy import mask_id_number, mask_name
+from hub.config import ServicesConfig
+from hub.services.catalog_data import LANGS, PROOF_TYPES
+from hub.services.codec import Signer, document_hash, encode_document
+from hub.services.errors import BadRequest, Conflict, UnknownItem
+from hub.services.ids import id_number_ok, new_proof_id
+from hub.services.keys import ProofKeyring
+from hub.services.ledger import Ledger
+from hub.services.tables import proofs
+
+log = get_logger(__name__)
+
+
+class Subject(msgspec.Struct, forbid_unknown_fields=True):
+    id_number: str
+    name: str
+
+
+class ProofRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /services/proofs (contract C)."""
+
+    request_id: str
+    proof_type: str
+    subject: Subject
+    hall: str
+    lang: str = "zh-CN"
+    facts: dict[str, str] = msgspec.field(default_factory=dict)  # attested facts, on paper only
+
+
+@dataclass(slots=True)
+class IssuedProof:
+    proof_id: str
+    qr_text: str
+    issued_at: int
+    expires_at: int
+    title: str
+    subject_masked: dict[str, str]
+    proof_type: str
+    kid: str
+    doc_hash: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "proof_id": self.proof_id,
+            "qr_text": self.qr_text,
+            "issued_at": iso(self.issued_at),
+            "expires_at": iso(self.expires_at),
+            "title": self.title,
+            "subject_masked": self.subject_masked,
+            "proof_type": self.proof_type,
+            "kid": self.kid,
+        }
+
+
+def iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def check_request(req: ProofRequest) -> None:
+    """Refuse what the hub cannot issue, naming the field."""
+    if not 1 <= len(req.request_id) <= 100 or not req.request_id.isprintable():
+        raise BadRequest("request_id must be 1 to 100 printable characters")
+    if req.proof_type not in PROOF_TYPES:
+        raise BadRequest(
+            f"proof_type {req.proof_type!r} is unknown; one of {', '.join(PROOF_TYPES)}"
+        )
+    if not id_number_ok(req.subject.id_number):
+        raise BadRequest("subject.id_number is not a valid 18-character resident ID number")
+    if not 1 <= len(req.subject.name) <= 50 or not req.subject.name.isprintable():
+        raise BadRequest("subject.name must be 1 to 50 printable characters")
+    if not 1 <= len(req.hall) <= 64:
+        raise BadRequest("hall must be 1 to 64 characters")
+    if req.lang not in LANGS:
+        raise BadRequest(f"lang must be one of {', '.join(LANGS)}")
+    if len(req.facts) > 8 or any(len(k) > 32 or len(v) > 200 for k, v in req.facts.items()):
+        raise BadRequest("facts: at most 8 entries, keys of 32 and values of 200 characters")
+
+
+class ProofService:
+    def __init__(
+        self, engine: Engine, keyring: ProofKeyring, ledger: Ledger, config: ServicesConfig
+    ) -> None:
+        self.engine = engine
+        self.keyring = keyring
+        self.ledger = ledger
+        self.config = config
+        self._signers: dict[bytes, Signer] = {}
+        self._lock = threading.Lock()
+
+    def _signer(self, kid: bytes | None = None) -> Signer:
+        if kid is None:
+            kid, key = self.keyring.current()
+        else:
+            found = self.keyring.private(kid)
+            if found is None:
+                raise Conflict(
+                    f"the key {kid.hex()} that issued this proof is retired; it cannot be "
+                    "printed again"
+                )
+            key = found
+        with self._lock:
+            signer = self._signers.get(kid)
+            if signer is None:
+                signer = self._signers[kid] = Signer(kid, key)
+            return signer
+
+    def _document(self, req: ProofRequest, proof_id: str, iat: int, exp: int) -> dict[str, Any]:
+        ptype = PROOF_TYPES[req.proof_type]
+        id_number = req.subject.id_number
+        return {
+            "v": 1,
+            "id": proof_id,
+            "pt": req.proof_type,
+            "ti": dict(ptype["title"]),
+            "sb": {
+                "id": id_number if ptype["full_id"] else mask_id_number(id_number),
+                "nm": req.subject.name,
+            },
+            "is": {
+                "cd": self.config.office_code,
+                "nm": self.config.office_name,
+                "en": self.config.office_name_en,
+                "hl": req.hall,
+            },
+            "at": dict(req.facts),
+            "iat": iat,
+            "exp": exp,
+        }
+
+    def _build(
+        self, req: ProofRequest, device: str, now: float
+    ) -> tuple[IssuedProof, dict[str, Any]]:
+        ptype = PROOF_TYPES[req.proof_type]
+        signer = self._signer()
+        proof_id = new_proof_id(ptype["code"], self.config.office_code, now)
+        iat = int(now)
+        exp = iat + int(ptype["valid_days"]) * 86400
+        payload = encode_document(self._document(req, proof_id, iat, exp))
+        issued = IssuedProof(
+            proof_id,
+            signer.sign(payload),
+            iat,
+            exp,
+            ptype["title"][req.lang],
+            {
+                "id_number": mask_id_number(req.subject.id_number),
+                "name": mask_name(req.subject.name),
+            },
+            req.proof_type,
+            signer.kid.hex(),
+            document_hash(payload),
+        )
+        row = {
+            "proof_id": proof_id,
+            "request_key": _request_key(device, req.request_id),
+            "proof_type": req.proof_type,
+            "kid": issued.kid,
+            "doc_hash": issued.doc_hash,
+            "subject_id_masked": issued.subject_masked["id_number"],
+            "subject_name_masked": issued.subject_masked["name"],
+            "hall": req.hall,
+            "device": device,
+            "lang": req.lang,
+            "issued_at": iat,
+            "expires_at": exp,
+            "revoked": False,
+            "revoke_reason": "",
+        }
+        return issued, row
+
+    def issue(
+        self, req: ProofRequest, device: str, now: float | None = None
+    ) -> tuple[IssuedProof, bool]:
+        """The proof of this errand request and whether it is new (False: a retry's replay)."""
+        check_request(req)
+        existing = self._find(device, req.request_id)
+        if existing is not None:
+            return self._replay(existing, req), False
+        issued, row = self._build(req, device, time.time() if now is None else now)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(proofs.insert().values(**row))
+                self.ledger.append(conn, [("issued", issued.proof_id, issued.doc_hash)])
+        except sa.exc.IntegrityError:  # the same request, at the same moment, from a retry
+            existing = self._find(device, req.request_id)
+            if existing is None:
+                raise
+            return self._replay(existing, req), False
+        log.info(
+            "proof_issued",
+            extra=fields(proof=issued.proof_id, type=req.proof_type, device=device, hall=req.hall),
+        )
+        return issued, True
+
+    def issue_many(
+        self, reqs: Sequence[ProofRequest], device: str, now: float | None = None
+    ) -> list[IssuedProof]:
+        """Issue fresh requests in one transaction (imports, the ledger's tests, the bench)."""
+        now = time.time() if now is None else now
+        built = []
+        for req in reqs:
+            check_request(req)
+            built.append(self._build(req, device, now))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(proofs.insert(), [row for _, row in built])
+                self.ledger.append(
+                    conn, [("issued", p.proof_id, p.doc_hash) for p, _ in built], now
+                )
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(f"a request id of this batch was issued before: {exc.orig}") from None
+        return [p for p, _ in built]
+
+    def _find(self, device: str, request_id: str) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(proofs).where(proofs.c.request_key == _request_key(device, request_id))
+            ).first()
+
+    def _replay(self, row: Any, req: ProofRequest) -> IssuedProof:
+        if row.proof_type != req.proof_type or row.hall != req.hall:
+            raise Conflict(
+                f"request_id {req.request_id!r} was used for another proof ({row.proof_id})"
+            )
+        signer = self._signer(bytes.fromhex(row.kid))
+        payload = encode_document(
+            self._document(req, row.proof_id, int(row.issued_at), int(row.expires_at))
+        )
+        if document_hash(payload) != row.doc_hash:
+            raise Conflict(
+                f"request_id {req.request_id!r} was used for proof {row.proof_id} with other "
+                "subject or facts"
+            )
+        ptype = PROOF_TYPES[row.proof_type]
+        return IssuedProof(
+            row.proof_id,
+            signer.sign(payload),
+            int(row.issued_at),
+            int(row.expires_at),
+            ptype["title"][req.lang],
+            {"id_number": row.subject_id_masked, "name": row.subject_name_masked},
+            row.proof_type,
+            row.kid,
+            row.doc_hash,
+        )
+
+    def revoke(self, proof_id: str, reason: str) -> dict[str, Any]:
+        """Revoke a proof (idempotent) and append the revocation to the ledger."""
+        if not 1 <= len(reason) <= 200:
+            raise BadRequest("reason must be 1 to 200 characters")
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(proofs).where(proofs.c.proof_id == proof_id)).first()
+            if row is None:
+                raise UnknownItem(f"no proof {proof_id}")
+            if not row.revoked:
+                now = time.time()
+                conn.execute(
+                    proofs.update()
+                    .where(proofs.c.proof_id == proof_id)
+                    .values(revoked=True, revoked_at=int(now), revoke_reason=reason)
+                )
+                self.ledger.append(conn, [("revoked", proof_id, row.doc_hash)], now)
+                log.info("proof_revoked", extra=fields(proof=proof_id))
+        return self.status(proof_id)
+
+    def status(self, proof_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(proofs).where(proofs.c.proof_id == proof_id)).first()
+        if row is None:
+            raise UnknownItem(f"no proof {proof_id}")
+        return {
+            "proof_id": row.proof_id,
+            "revoked": bool(row.revoked),
+            "revoked_at": iso(row.revoked_at) if row.revoked_at else None,
+            "revoke_reason": row.revoke_reason,
+            "proof_type": row.proof_type,
+            "issued_at": iso(row.issued_at),
+            "expires_at": iso(row.expires_at),
+            "hall": row.hall,
+            "document_hash": row.doc_hash,
+        }
+
+
+def _request_key(device: str, request_id: str) -> str:
+    return f"{device}:{hashlib.sha256(request_id.encode()).hexdigest()[:32]}"
