@@ -9,12 +9,21 @@ the real agent, rig and hub are exercised by the rig tests.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from govedge.broker import free_port, wait_for_port
 from kiosk.hall.errors import BackendNotFound, BackendUnavailable, DeviceError
 from kiosk.hall.models import (
     Application,
@@ -29,7 +38,7 @@ from kiosk.hall.models import (
 )
 
 CITIZEN_NAME = "测试甲"
-CITIZEN_ID = "110101199003071238"
+CITIZEN_ID = "110101199003071233"
 CITIZEN_ADDRESS = "北京市东城区示例大街1号"
 PHOTO = b"\xff\xd8\xff\xe0FAKEJPEGPHOTOBYTES" * 20
 
@@ -222,3 +231,118 @@ def citizen() -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def _offscreen(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+
+
+# -- a real hub with the services, as its own process ------------------------------------------
+
+HUB_DEVICE = "kiosk-hall1-01"
+
+
+@dataclass
+class HubProcess:
+    """``govedge hub`` in a subprocess with its SQLite databases and log in one folder."""
+
+    url: str
+    kiosk_token: str
+    admin_token: str
+    data: Path
+    log_path: Path
+    proc: subprocess.Popen[bytes]
+
+    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        request = urllib.request.Request(
+            self.url + "/api/v1" + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={
+                "Authorization": f"Bearer {self.admin_token}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def _govedge(*args: str, cwd: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "govedge", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+@pytest.fixture
+def hub_process(tmp_path: Path, mqtt_broker: Any) -> Iterator[HubProcess]:
+    data = tmp_path / "hub"
+    data.mkdir()
+    port = free_port()
+    config = {
+        "broker_url": mqtt_broker.url,
+        "client_id": f"hub-{uuid.uuid4().hex[:8]}",
+        "database_url": f"sqlite:///{data / 'registry.db'}",
+        "telemetry_url": f"sqlite:///{data / 'telemetry.db'}",
+        "http_port": port,
+        "services": {"proof_keys_dir": str(data / "proof-keys")},
+    }
+    cfg = data / "hub.json"
+    cfg.write_text(json.dumps(config))
+    kiosk_token = _govedge(
+        "hub",
+        "token",
+        "create",
+        "--role",
+        "kiosk",
+        "--name",
+        HUB_DEVICE,
+        "--config",
+        str(cfg),
+        cwd=data,
+    )
+    admin_token = _govedge(
+        "hub",
+        "token",
+        "create",
+        "--role",
+        "admin",
+        "--name",
+        "tests",
+        "--config",
+        str(cfg),
+        cwd=data,
+    )
+    log_path = data / "hub.log"
+    with log_path.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "govedge", "hub", "--config", str(cfg)],
+            cwd=data,
+            env=_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    hub = HubProcess(f"http://127.0.0.1:{port}", kiosk_token, admin_token, data, log_path, proc)
+    try:
+        assert wait_for_port("127.0.0.1", port, 30), log_path.read_text()[-2000:]
+        yield hub
+    finally:
+        hub.stop()

@@ -43,7 +43,7 @@ async def test_happy_path_proof(
     assert flow.session.verified_by == "face"
     flow.tap("errand", "residence-proof")
     view = await flow.until_step(Step.PROOF_CONFIRM)
-    assert view.subject_id == "110101********1238"
+    assert view.subject_id == "110101********1233"
     flow.tap("print")
     await flow.until_step(Step.RATE)
     assert len(devices.printed) == 1

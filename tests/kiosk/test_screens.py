@@ -97,7 +97,7 @@ def test_happy_path_on_screen(
     d.touch("errand_residence-proof")
     d.wait_step(Step.PROOF_CONFIRM)
     details = d.window._body.findChild(QLabel, "value_2")  # type: ignore[union-attr]
-    assert details is not None and details.text() == "110101********1238"
+    assert details is not None and details.text() == "110101********1233"
     d.touch("action_print")
     d.wait_step(Step.RATE)
     d.qtbot.waitUntil(lambda: d.window.button("level_5") is not None)
