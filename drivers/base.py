@@ -9,7 +9,7 @@ API and its commands use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -78,3 +78,55 @@ class FaceCapability(Protocol):
     """Face cameras: capture and verify the person in front against a reference image."""
 
     def verify_face(self, reference_image: bytes) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class FaceSessionCapability(Protocol):
+    """Kiosk face cameras: one session of prompts, liveness and 1:1 match on the same tracked
+    face; ``emit`` receives each step (look, challenge, progress, verdict) as it happens."""
+
+    def face_session(
+        self,
+        reference_image: bytes,
+        emit: Callable[[dict[str, Any]], None],
+        challenges: list[str] | None = None,
+    ) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class QrScanCapability(Protocol):
+    """Cameras that decode a QR code held up to them."""
+
+    def scan_qr(self, timeout_s: float) -> str: ...
+
+
+@runtime_checkable
+class CardFingerprintCapability(Protocol):
+    """ID-card readers that read the card's fingerprint features (SAM 30 10).
+
+    Returns a bytearray the caller zeroes once used; citizen data that never leaves the agent."""
+
+    def read_fingerprint_features(self) -> list[bytearray]: ...
+
+
+@runtime_checkable
+class FingerprintFeatureCapability(Protocol):
+    """Fingerprint modules that match a live finger 1:1 against features given by the host
+    (R30x DownChar, then GenImg, Img2Tz, Match)."""
+
+    def match_features(self, features: list[bytearray]) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class PrinterStatusCapability(Protocol):
+    """Printers that report their live status: {"state": ready|paper_out|paper_low|cover_open|
+    offline, "detail": str}."""
+
+    def printer_status(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class SocialSecurityCapability(Protocol):
+    """Social-security card readers (PC/SC)."""
+
+    def read_social_security(self, reveal: bool = False) -> dict[str, str]: ...

@@ -38,6 +38,9 @@ HOUSEKEEPING_S = 10.0
 CARD_PRESENT = "card_present"
 """A reading of this name (1.0 / 0.0) turns into card_inserted / card_removed events."""
 
+DOCUMENTS = {"idcard": "resident_id", "smartcard": "social_security"}
+"""The document a card reader of this driver kind holds, for the local API's card events."""
+
 
 def resolve_path(base: Path, value: str) -> Path:
     p = Path(value).expanduser()
@@ -100,6 +103,7 @@ class Agent:
         }
         self.link = self._make_link()
         self.event_listeners: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._printer_state: dict[str, str] = {}
         self.counters: dict[str, int] = {
             "commands": 0,
             "commands_refused": 0,
@@ -251,7 +255,18 @@ class Agent:
             if before is not None and before != present:
                 kind = "card_inserted" if present else "card_removed"
                 items.append(self.messages.event(kind, attrs={"driver": sup.name}))
-                self.broadcast({"event": kind, "driver": sup.name, "ts": time.time()})
+                self.broadcast(
+                    {
+                        "event": kind,
+                        "reader": sup.name,
+                        "driver": sup.name,
+                        "document": DOCUMENTS.get(sup.config.kind, sup.config.kind),
+                        "ts": time.time(),
+                    }
+                )
+        last_status = getattr(sup.driver, "last_status", None)
+        if isinstance(last_status, dict):
+            self.note_printer_status(sup.name, last_status)
         if self.publish.telemetry:
             data = self._metrics(sup, reading)
             if data:
@@ -281,9 +296,29 @@ class Agent:
                 break
         return data
 
+    def note_printer_status(self, name: str, status: Mapping[str, Any]) -> None:
+        """Broadcast a printer_status event when a printer's kiosk state changes."""
+        state = str(status.get("state", ""))
+        if not state or self._printer_state.get(name) == state:
+            return
+        self._printer_state[name] = state
+        self.broadcast(
+            {
+                "event": "printer_status",
+                "driver": name,
+                "state": state,
+                "detail": str(status.get("detail", "")),
+                "ts": time.time(),
+            }
+        )
+
     def _on_state(self, sup: DriverSupervisor) -> None:
         if self._health_due is not None:
             self._health_due.set()
+        if sup.state in (HealthState.OFFLINE, HealthState.NO_DEVICE) and hasattr(
+            sup.driver, "last_status"
+        ):
+            self.note_printer_status(sup.name, {"state": "offline", "detail": sup.detail})
         self.broadcast(
             {
                 "event": "driver_state",

@@ -15,12 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from drivers.base import CardReaderCapability, PrinterCapability
-from drivers.errors import DriverError
+from drivers.errors import DriverError, UserActionError
 from edge_agent.errors import AgentError, CommandError
 from govedge.contract import Command, ContractError, decode_for_topic
 from govedge.errors import GovedgeError
 from govedge.logs import fields, get_logger
-from govedge.privacy import mask_id_number, mask_name
 
 if TYPE_CHECKING:
     from edge_agent.agent import Agent
@@ -173,35 +172,29 @@ class CommandService:
         return await rotate_certificate(self.agent, args)
 
     async def read_card(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """Read the card on the reader; only masked fields leave the device."""
+        """Is a card on the reader, and of which type? Nothing else of the card leaves the
+        device: the answer goes over MQTT into the hub's command table."""
         driver = args.get("driver")
         sup = self.agent.find_capable(
             CardReaderCapability, driver if isinstance(driver, str) else None
         )
         reader: Any = sup.driver
-        async with sup.lock:
-            card: dict[str, Any] = await sup.call(reader.read_card)
+        card: dict[str, Any] = {}
         try:
-            return masked_card(card) | {"driver": sup.name}
+            async with sup.lock:
+                card = await sup.call(reader.read_card)
+        except UserActionError:  # no card, or it was taken away during the read
+            return {"driver": sup.name, "present": False, "card_type": None}
+        try:
+            return card_presence(card) | {"driver": sup.name}
         finally:
             wipe(card)
 
 
-def masked_card(card: Mapping[str, Any]) -> dict[str, Any]:
-    """What a remote party may see of a card: masked number and name, no photo."""
-    out: dict[str, Any] = {}
-    for key, value in card.items():
-        if key == "photo":
-            out["photo_bytes"] = len(value) if isinstance(value, bytes | bytearray) else 0
-        elif key == "id_number" and isinstance(value, str):
-            out[key] = mask_id_number(value)
-        elif key == "name" and isinstance(value, str):
-            out[key] = mask_name(value)
-        elif key in ("address",):
-            out[key] = "***"
-        elif isinstance(value, str | int | float | bool) or value is None:
-            out[key] = value
-    return out
+def card_presence(card: Mapping[str, Any]) -> dict[str, Any]:
+    """What a remote party may know of a card read: that there is one, and its type."""
+    card_type = card.get("card_type")
+    return {"present": True, "card_type": card_type if isinstance(card_type, str) else None}
 
 
 def wipe(card: dict[str, Any]) -> None:
@@ -212,4 +205,4 @@ def wipe(card: dict[str, Any]) -> None:
     card.clear()
 
 
-__all__ = ["AgentError", "CommandService", "masked_card", "wipe"]
+__all__ = ["AgentError", "CommandService", "card_presence", "wipe"]

@@ -5,16 +5,24 @@ aiohttp on a Unix socket (``local_api.unix_socket``) or a loopback port. Every r
 user can read (mode 0600, optionally chowned to the app's user), so that only local processes of
 that user can drive the hardware. Routes:
 
-==========================  ===========================================================
-GET  /v1/health             device, link and driver states, counters
-POST /v1/card/read          read the ID card on the reader (full fields; photo in base64)
-POST /v1/face/verify        {"reference_image": base64} -> the camera's verdict
-POST /v1/fingerprint/verify {"template_id": n}
-POST /v1/fingerprint/search {}
-POST /v1/print              {"receipt": {...}} (drivers.printer receipt layout)
-GET  /v1/events             Server-Sent Events: card_inserted, card_removed, driver_state, link
-GET  /metrics               Prometheus text format
-==========================  ===========================================================
+===============================  ======================================================
+GET  /v1/health                  device, link and driver states, counters
+POST /v1/card/read               read the ID card on the reader (full fields; photo in
+                                 base64; never its fingerprint data)
+POST /v1/smartcard/read          read the social-security card (PC/SC)
+POST /v1/face/session            {"reference_image": b64, "attempt": n} -> NDJSON steps:
+                                 look, challenge, progress..., verdict (edge_agent.face_api)
+POST /v1/face/verify             {"reference_image": base64} -> the camera's verdict
+POST /v1/fingerprint/match-card  {} -> the card's fingerprint vs a live finger, 1:1
+POST /v1/fingerprint/verify      {"template_id": n}
+POST /v1/fingerprint/search      {}
+GET  /v1/printer/status          {"state": ready|paper_out|paper_low|cover_open|offline}
+POST /v1/print                   {"receipt": {...}} (drivers.printer receipt layout)
+POST /v1/camera/scan-qr          {"timeout_s": n} -> {"text"}
+GET  /v1/events                  Server-Sent Events: card_inserted, card_removed,
+                                 driver_state, link, printer_status, face_prompt
+GET  /metrics                    Prometheus text format
+===============================  ======================================================
 
 Each route takes an optional ``driver`` (query or body) to pick one of several capable devices.
 Driver errors become JSON errors with the health state: 409 for a person to act or busy, 503 when
@@ -39,10 +47,15 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from drivers.base import (
+    CardFingerprintCapability,
     CardReaderCapability,
     FaceCapability,
     FingerprintCapability,
+    FingerprintFeatureCapability,
     PrinterCapability,
+    PrinterStatusCapability,
+    QrScanCapability,
+    SocialSecurityCapability,
 )
 from drivers.errors import BusyError, DriverError, TransportError, UserActionError
 from edge_agent.agent import resolve_path
@@ -60,6 +73,10 @@ log = get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 8 * 1024 * 1024  # a reference photo fits
+LOCK_WAIT_S = 1.0
+"""How long a request waits for a device another request is using before a 409 busy."""
+QR_TIMEOUT_S = 10.0
+PRINTER_STATES = {"PaperOut": "paper_out", "CoverOpen": "cover_open"}
 
 
 def write_token_file(path: Path, owner: str = "") -> str:
@@ -107,10 +124,15 @@ class LocalApi:
         app = web.Application(middlewares=[self._auth], client_max_size=MAX_BODY)
         app.router.add_get("/v1/health", self.health)
         app.router.add_post("/v1/card/read", self.read_card)
+        app.router.add_post("/v1/smartcard/read", self.read_smartcard)
+        app.router.add_post("/v1/face/session", self.face_session)
         app.router.add_post("/v1/face/verify", self.verify_face)
+        app.router.add_post("/v1/fingerprint/match-card", self.match_card)
         app.router.add_post("/v1/fingerprint/verify", self.verify_finger)
         app.router.add_post("/v1/fingerprint/search", self.search_finger)
+        app.router.add_get("/v1/printer/status", self.printer_status)
         app.router.add_post("/v1/print", self.print_receipt)
+        app.router.add_post("/v1/camera/scan-qr", self.scan_qr)
         app.router.add_get("/v1/events", self.events)
         app.router.add_get("/metrics", self.metrics)
         return app
@@ -165,9 +187,9 @@ class LocalApi:
         return body
 
     def _pick(
-        self, capability: type, request: web.Request, body: dict[str, Any]
+        self, capability: type, request: web.Request, body: dict[str, Any], key: str = "driver"
     ) -> DriverSupervisor:
-        name = body.get("driver") or request.query.get("driver")
+        name = body.get(key) or request.query.get(key)
         return self.agent.find_capable(capability, name if isinstance(name, str) else None)
 
     async def _device_call(
@@ -176,18 +198,29 @@ class LocalApi:
         request: web.Request,
         body: dict[str, Any],
         call: Callable[[Any], Any],
+        key: str = "driver",
     ) -> tuple[str, Any] | web.Response:
         try:
-            sup = self._pick(capability, request, body)
+            sup = self._pick(capability, request, body, key)
         except AgentError as exc:
             return _error(404, str(exc), "no_driver")
-        device = sup.driver
         try:
-            async with sup.lock:
-                result = await sup.call(lambda: call(device))
+            return sup.name, await self.call_locked(sup, call)
         except DriverError as exc:
             return _driver_error(exc)
-        return sup.name, result
+
+    async def call_locked(self, sup: DriverSupervisor, call: Callable[[Any], Any]) -> Any:
+        """Run ``call(driver)`` in a worker thread holding the device; BusyError if another
+        request keeps it longer than LOCK_WAIT_S."""
+        device = sup.driver
+        try:
+            await asyncio.wait_for(sup.lock.acquire(), LOCK_WAIT_S)
+        except TimeoutError:
+            raise BusyError(f"{sup.name} is busy with another request") from None
+        try:
+            return await sup.call(lambda: call(device))
+        finally:
+            sup.lock.release()
 
     # -- routes -----------------------------------------------------------------------------
 
@@ -222,10 +255,75 @@ class LocalApi:
             data = {
                 k: (base64.b64encode(v).decode() if isinstance(v, bytes | bytearray) else v)
                 for k, v in card.items()
+                if k not in NEVER_TO_THE_APP
             }
             return web.json_response({"driver": name, "card": data})
         finally:
             wipe(card)
+
+    async def read_smartcard(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        out = await self._device_call(
+            SocialSecurityCapability, request, body, lambda d: d.read_social_security(True)
+        )
+        if isinstance(out, web.Response):
+            return out
+        name, card = out
+        try:
+            return web.json_response({"driver": name, "card": dict(card)})
+        finally:
+            card.clear()
+
+    async def face_session(self, request: web.Request) -> web.StreamResponse:
+        from edge_agent.face_api import stream_face_session
+
+        return await stream_face_session(self, request, await self._body(request))
+
+    async def match_card(self, request: web.Request) -> web.Response:
+        """The card's fingerprint features (read here, never sent) against a live finger."""
+        body = await self._body(request)
+        try:
+            reader = self._pick(CardFingerprintCapability, request, body, "reader")
+            finger = self._pick(FingerprintFeatureCapability, request, body)
+        except AgentError as exc:
+            return _error(404, str(exc), "no_driver")
+        features: list[bytearray] = []
+        try:
+            features = await self.call_locked(reader, lambda d: d.read_fingerprint_features())
+            result = await self.call_locked(finger, lambda d: d.match_features(features))
+        except DriverError as exc:
+            return _driver_error(exc)
+        finally:
+            for feature in features:
+                feature[:] = bytes(len(feature))
+        return web.json_response(
+            {"driver": finger.name, "matched": bool(result["match"]), "score": result["score"]}
+        )
+
+    async def printer_status(self, request: web.Request) -> web.Response:
+        out = await self._device_call(
+            PrinterStatusCapability, request, {}, lambda d: d.printer_status()
+        )
+        if isinstance(out, web.Response):
+            return out
+        name, status = out
+        self.agent.note_printer_status(name, status)
+        return web.json_response({"driver": name, **status})
+
+    async def scan_qr(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        timeout = body.get("timeout_s", QR_TIMEOUT_S)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            return _error(400, "timeout_s must be a positive number of seconds", "bad_request")
+        try:
+            sup = self._pick(QrScanCapability, request, body)
+        except AgentError as exc:
+            return _error(404, str(exc), "no_driver")
+        seconds = min(float(timeout), max(0.5, sup.config.poll_timeout_s - 1.0))
+        out = await self._device_call(QrScanCapability, request, body, lambda d: d.scan_qr(seconds))
+        if isinstance(out, web.Response):
+            return out
+        return web.json_response({"driver": out[0], "text": out[1]})
 
     async def verify_face(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -270,6 +368,11 @@ class LocalApi:
             PrinterCapability, request, body, lambda d: d.print_receipt(receipt)
         )
         if isinstance(out, web.Response):
+            if out.status == 409 and out.text:
+                error = json.loads(out.text)
+                if error.get("code") in PRINTER_STATES:
+                    error["state"] = PRINTER_STATES[error["code"]]
+                    return web.json_response(error, status=409)
             return out
         return web.json_response({"driver": out[0], "printed": True})
 
@@ -303,6 +406,10 @@ class LocalApi:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+NEVER_TO_THE_APP = frozenset({"fingerprint"})
+"""Card fields the local API never returns: fingerprints stay in the agent (match-card)."""
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
@@ -311,6 +418,16 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+def error_response(status: int, message: str, code: str, state: str = "") -> web.Response:
+    """A JSON error in the local API's shape."""
+    return _error(status, message, code, state)
+
+
+def driver_error_response(exc: DriverError) -> web.Response:
+    """The JSON error for a driver error (409 act/busy, 503 absent, 502 fault)."""
+    return _driver_error(exc)
 
 
 def _error(status: int, message: str, code: str, state: str = "") -> web.Response:

@@ -50,6 +50,8 @@ SIM_COMMANDS: dict[str, tuple[str, str]] = {
     "modbus": ("sim.modbus.cli", "Modbus RTU sensor bus on a pty"),
     "gnss": ("sim.gnss.cli", "GNSS receiver on a pty"),
     "fleet": ("sim.fleet.cli", "a simulated fleet with scenarios"),
+    "kiosk": ("sim.kiosk.cli", "a simulated hall kiosk: device sims, agent, citizen control"),
+    "visit": ("sim.kiosk.visit", "play a citizen's visit at a running kiosk rig"),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drivers.errors import DeviceTimeout, DriverError, NoDeviceError
+from drivers.errors import DeviceTimeout, DriverError, NoDeviceError, UserActionError
 from govedge.health import HealthState
 
 
@@ -44,3 +44,7 @@ class CalibrationError(CameraError):
 
 class LivenessError(CameraError):
     """The liveness check could not run (no camera frames at all)."""
+
+
+class NoQrError(UserActionError, CameraError):
+    """No QR code was held up to the camera in time."""

@@ -24,7 +24,7 @@ import numpy as np
 from drivers.camera.errors import CameraEnded, LivenessError, NoFramesError
 from drivers.camera.faces import FaceEngine, default_engine, largest
 from drivers.camera.frames import Frame
-from drivers.camera.geometry import mean_ear, mouth_aspect_ratio, yaw
+from drivers.camera.geometry import Landmarks, mean_ear, mouth_aspect_ratio, yaw
 from drivers.camera.images import to_rgb
 from govedge.logs import fields, get_logger
 
@@ -89,10 +89,16 @@ class LivenessThresholds:
 
 
 @dataclass(slots=True)
-class _Baseline:
+class Measures:
+    """The landmark measures of one face in one frame: eye, yaw and mouth ratios."""
+
     ear: float
     yaw: float
     mar: float
+
+    @classmethod
+    def of(cls, marks: Landmarks) -> Measures:
+        return cls(mean_ear(marks), yaw(marks), mouth_aspect_ratio(marks))
 
 
 class ChallengeResponseLiveness:
@@ -125,8 +131,8 @@ class ChallengeResponseLiveness:
     def _reset(self) -> None:
         self._start: float | None = None
         self._step = 0
-        self._samples: list[_Baseline] = []
-        self._base: _Baseline | None = None
+        self._samples: list[Measures] = []
+        self._base: Measures | None = None
         self._closed = False
         self._done: list[str] = []
         self.frames = 0
@@ -155,7 +161,7 @@ class ChallengeResponseLiveness:
             return PROMPTS[self.challenges[self._step]]
         return ""
 
-    def measure(self, image: np.ndarray) -> _Baseline | None:
+    def measure(self, image: np.ndarray) -> Measures | None:
         """Landmark measures of the largest face, or None if there is no face."""
         start = time.perf_counter()
         rgb = to_rgb(image)
@@ -163,30 +169,50 @@ class ChallengeResponseLiveness:
             box = largest(self.engine.detect(rgb, self.upsample))
             if box is None:
                 return None
-            marks = self.engine.landmarks(rgb, box)
-            return _Baseline(mean_ear(marks), yaw(marks), mouth_aspect_ratio(marks))
+            return Measures.of(self.engine.landmarks(rgb, box))
         finally:
             rgb.fill(0)
             self.timings_ms["last_frame"] = (time.perf_counter() - start) * 1000.0
+
+    @property
+    def has_baseline(self) -> bool:
+        """Whether the person's own baseline (the first frames with a face) is taken."""
+        return self._base is not None
+
+    @property
+    def eyes_closed(self) -> bool:
+        """A blink is half done: the eyes were seen closed."""
+        return self._closed
 
     def feed(self, frame: Frame) -> LivenessStatus:
         if not self.challenges:
             self.begin()
         if self._start is None:
             self._start = frame.t
+        if self._step >= len(self.challenges) or frame.t - self._start > self.timeout_s:
+            return self.step(frame.t, None)
+        return self.step(frame.t, self.measure(frame.image))
+
+    def step(self, t: float, m: Measures | None) -> LivenessStatus:
+        """Advance on one frame taken at ``t`` whose face measured ``m`` (None: no face).
+
+        For callers that find and track the face themselves (drivers.camera.session)."""
+        if not self.challenges:
+            self.begin()
+        if self._start is None:
+            self._start = t
         self.frames += 1
         if self._step >= len(self.challenges):
             return LivenessStatus(Verdict.PASSED, "", list(self._done))
-        if frame.t - self._start > self.timeout_s:
+        if t - self._start > self.timeout_s:
             return self._fail("timeout")
-        m = self.measure(frame.image)
         if m is None:
             return LivenessStatus(Verdict.PENDING, self.prompt, list(self._done))
         self.faces += 1
         if self._base is None:
             self._samples.append(m)
             if len(self._samples) >= self.th.baseline_frames:
-                self._base = _Baseline(
+                self._base = Measures(
                     statistics.median(s.ear for s in self._samples),
                     statistics.median(s.yaw for s in self._samples),
                     statistics.median(s.mar for s in self._samples),
@@ -200,7 +226,7 @@ class ChallengeResponseLiveness:
                 return LivenessStatus(Verdict.PASSED, "", list(self._done))
         return LivenessStatus(Verdict.PENDING, self.prompt, list(self._done))
 
-    def _satisfied(self, challenge: Challenge, m: _Baseline, base: _Baseline) -> bool:
+    def _satisfied(self, challenge: Challenge, m: Measures, base: Measures) -> bool:
         th = self.th
         if challenge is Challenge.BLINK:
             closed = m.ear < min(th.blink_max_ear, base.ear * th.blink_ratio)

@@ -3,7 +3,9 @@ verify the person in front against a reference (ID-card) photo.
 
 Options (all optional): threshold, max_frames, read_timeout_s, frozen_after_s,
 no_frames_after_s, upsample, min_face_px, min_sharpness, min_brightness, max_brightness,
-max_yaw, max_roll_deg, liveness_timeout_s.
+max_yaw, max_roll_deg, liveness_timeout_s; for the kiosk's face session (drivers.camera.session):
+session_challenges (1), session_look_timeout_s (3), session_challenge_timeout_s (3),
+session_upsample (0), session_baseline_frames (3), continuity_threshold (0.6).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Any
 
 from drivers.base import HealthReport
 from drivers.camera.capture import Camera
-from drivers.camera.errors import CameraEnded
+from drivers.camera.errors import CameraEnded, NoQrError
 from drivers.camera.liveness import Challenge, ChallengeResponseLiveness, run_liveness
 from drivers.camera.quality import QualityLimits
+from drivers.camera.session import EventSink, FaceSession, SessionSettings
 from drivers.camera.verification import DEFAULT_THRESHOLD, FaceVerifier
-from drivers.errors import BusyError
+from drivers.errors import BusyError, DriverError
 from govedge.errors import ConfigError
 from govedge.health import HealthState
 
@@ -39,6 +42,12 @@ _DEFAULTS: dict[str, float] = {
     "no_frames_after_s": 2.0,
     "upsample": 1,
     "liveness_timeout_s": 8.0,
+    "session_challenges": 1,
+    "session_look_timeout_s": 3.0,
+    "session_challenge_timeout_s": 3.0,
+    "session_upsample": 0,
+    "session_baseline_frames": 3,
+    "continuity_threshold": 0.6,
 }
 
 
@@ -149,6 +158,66 @@ class CameraDriver:
             return result.to_dict()
         finally:
             self._busy.release()
+
+    def session_settings(self) -> SessionSettings:
+        o = self.options
+        return SessionSettings(
+            challenges=max(1, int(o["session_challenges"])),
+            look_timeout_s=o["session_look_timeout_s"],
+            challenge_timeout_s=o["session_challenge_timeout_s"],
+            baseline_frames=max(1, int(o["session_baseline_frames"])),
+            upsample=int(o["session_upsample"]),
+            continuity_threshold=o["continuity_threshold"],
+            read_timeout_s=min(o["read_timeout_s"], 1.0),
+        )
+
+    def face_session(
+        self,
+        reference_image: bytes,
+        emit: EventSink,
+        challenges: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Run one face session (prompts through ``emit``) against the card photo; return the
+        verdict. Liveness and the match come from the same tracked face in the same frames."""
+        if not self._busy.acquire(blocking=False):
+            raise BusyError("the camera is busy with another check")
+        try:
+            self._drain()
+            fixed = [Challenge(c) for c in challenges] if challenges else None
+            session = FaceSession(self.verifier, self.session_settings(), challenges=fixed)
+            result = session.run(self.camera, reference_image, emit)
+            self.verifications += 1
+            return result.event()
+        finally:
+            self._busy.release()
+
+    def scan_qr(self, timeout_s: float) -> str:
+        """Decode the first QR code held up to the camera; NoQrError after ``timeout_s``."""
+        import cv2
+
+        if not self._busy.acquire(blocking=False):
+            raise BusyError("the camera is busy with another check")
+        try:
+            detector = cv2.QRCodeDetector()
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                frame = self.camera.read(min(1.0, self.options["read_timeout_s"]))
+                try:
+                    text, _, _ = detector.detectAndDecode(frame.image)
+                finally:
+                    frame.wipe()
+                if text:
+                    return str(text)
+            raise NoQrError(f"no QR code seen within {timeout_s:g} s")
+        finally:
+            self._busy.release()
+
+    def _drain(self) -> None:
+        """Drop a frame taken before the session began (the newest-wins queue holds one)."""
+        try:
+            self.camera.read(0.001).wipe()
+        except DriverError:
+            pass
 
     def check_liveness(self, challenges: list[str] | None = None) -> dict[str, Any]:
         """Run a challenge-response liveness check on the live camera."""

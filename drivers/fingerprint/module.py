@@ -460,6 +460,37 @@ class FingerprintModule:
         )
         return {"match": score is not None, "score": score or 0, "id": template_id}
 
+    def match_features(self, features: list[bytearray]) -> dict[str, Any]:
+        """1:1 against features the host holds (an ID card's): DownChar the first into buffer
+        2, capture a live finger into buffer 1 (GenImg, Img2Tz), Match; each further feature
+        is downloaded into buffer 2 and matched against the same capture. The best score wins.
+
+        The feature is sent before anyone is asked for a finger, so that a module refusing it
+        fails at once; buffer 2 is overwritten with zeros afterwards."""
+        if not features:
+            raise ValueError("no fingerprint feature to match against")
+        best: int | None = None
+        try:
+            self.down_char(cmd.CHAR_BUFFER_2, bytes(features[0]))
+            self.capture(cmd.CHAR_BUFFER_1)
+            for index, feature in enumerate(features):
+                if index:
+                    self.down_char(cmd.CHAR_BUFFER_2, bytes(feature))
+                score = self.match()
+                if score is not None and (best is None or score > best):
+                    best = score
+        finally:
+            self._clear_buffer(len(features[0]))
+        log.debug("fingerprint_card_matched", extra=fields(match=best is not None))
+        return {"match": best is not None, "score": best or 0}
+
+    def _clear_buffer(self, size: int) -> None:
+        """Overwrite buffer 2 (the card's feature) with zeros; errors here are not the match's."""
+        try:
+            self.down_char(cmd.CHAR_BUFFER_2, bytes(size))
+        except DriverError:
+            pass
+
     def identify(self) -> dict[str, Any]:
         """1:N: capture and search the whole library."""
         self.capture(cmd.CHAR_BUFFER_1)

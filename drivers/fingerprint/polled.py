@@ -124,6 +124,12 @@ class FingerprintPolledDriver:
         result = self._session("search", self.module.identify)
         return {"found": result["found"], "id": result["id"], "score": result["score"]}
 
+    def match_features(self, features: list[bytearray]) -> dict[str, Any]:
+        """1:1 of a live finger against host-held features (an ID card's):
+        {"match": bool, "score": int}. NoFingerError when no finger comes in time."""
+        result = self._session("match card", lambda: self.module.match_features(features))
+        return {"match": result["match"], "score": result["score"]}
+
     def enroll_finger(self, template_id: int) -> dict[str, Any]:
         """Two captures stored at ``template_id``."""
         return self._session("enroll", lambda: self.module.enroll(template_id))

@@ -42,6 +42,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=3.0, help="seconds per command (default 3)"
     )
     parser.add_argument("--wlt-library", help="vendor WLT photo decoder (.so) to load")
+    parser.add_argument(
+        "--simulated",
+        action="store_true",
+        help="the reader is the simulator: accept its photo format",
+    )
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,6 +55,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         options["wlt_library"] = args.wlt_library
     if getattr(args, "fingerprint", False):
         options["fingerprint"] = True
+    if getattr(args, "simulated", False):
+        options["simulated"] = True
     return options
 
 

@@ -84,6 +84,12 @@ class UnknownCardError(CardError):
     health = HealthState.USER_ERROR
 
 
+class NoFingerprintDataError(IdCardError, UserActionError):
+    """The card holds no fingerprint data: fingerprint checks cannot use this card."""
+
+    health = HealthState.ONLINE
+
+
 class UnknownStatusError(IdCardStatusError):
     """A status byte the protocol does not define."""
 

@@ -7,7 +7,8 @@ It is loaded from a path given as an option or by the ``GOVEDGE_WLT_LIBRARY`` en
 variable; without it, reading a real card still works and the photo is reported as undecodable.
 
 The simulator stores its photos in its own format (:data:`SIM_PHOTO_MAGIC`, a 2-byte big-endian
-length, a JPEG image, zero padding), which :class:`SimPhotoDecoder` reads.
+length, a JPEG image, zero padding), which :class:`SimPhotoDecoder` reads, and only for a reader
+whose config says it is simulated (option ``simulated``).
 
 Decoded photos are returned as PNG or JPEG bytes.
 """
@@ -167,10 +168,13 @@ class PhotoDecoderChain:
 
 
 def default_decoders(
-    wlt_library: str | None = None, wlt_function: str = "unpack"
+    wlt_library: str | None = None, wlt_function: str = "unpack", *, simulated: bool = False
 ) -> PhotoDecoderChain:
-    """The simulator's format first, then the vendor WLT library (from option or env var)."""
-    return PhotoDecoderChain([SimPhotoDecoder(), WltLibraryDecoder(wlt_library, wlt_function)])
+    """The vendor WLT library (from option or env var); the simulator's format only when the
+    reader is configured as simulated, so that a forged card carrying a plain JPEG in the
+    simulator's wrapper is never taken for a real card's photo."""
+    wlt = WltLibraryDecoder(wlt_library, wlt_function)
+    return PhotoDecoderChain([SimPhotoDecoder(), wlt] if simulated else [wlt])
 
 
 def bmp_to_png(bmp: bytes) -> bytes:

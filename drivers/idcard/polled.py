@@ -5,7 +5,8 @@ Options (all optional): ``timeout`` (s per command, 3.0), ``frame_attempts`` (2)
 ``find_attempts`` (2), ``card_attempts`` (3), ``retry_delay`` (s, 0.05), ``baudrate`` (115200;
 the URL's ``?baudrate=`` wins), ``fingerprint`` (read fingerprint data too, False),
 ``wlt_library`` (path of the vendor photo decoder; default $GOVEDGE_WLT_LIBRARY),
-``wlt_function`` ("unpack"), ``lock_timeout`` (s to wait for a concurrent call, 5.0).
+``wlt_function`` ("unpack"), ``lock_timeout`` (s to wait for a concurrent call, 5.0),
+``simulated`` (False: the simulator's photo format is accepted only when this is true).
 
 URL forms: a serial device or pty path (``/dev/ttyUSB0?baudrate=115200``), ``serial://...``,
 any pyserial URL (``socket://host:port``, ``rfc2217://...``), or ``sdtapi:PORT`` with the option
@@ -21,6 +22,7 @@ from typing import Any
 
 from drivers.base import HealthReport
 from drivers.errors import BusyError, DriverError
+from drivers.idcard.errors import NoFingerprintDataError
 from drivers.idcard.photo import default_decoders
 from drivers.idcard.reader import IdCardReader, SamSerialReader
 from govedge.errors import ConfigError
@@ -28,7 +30,7 @@ from govedge.health import HealthState
 
 _FLOAT_OPTIONS = {"timeout", "retry_delay", "lock_timeout"}
 _INT_OPTIONS = {"frame_attempts", "find_attempts", "card_attempts", "baudrate", "sdtapi_port"}
-_BOOL_OPTIONS = {"fingerprint"}
+_BOOL_OPTIONS = {"fingerprint", "simulated"}
 _STR_OPTIONS = {"wlt_library", "wlt_function", "sdtapi_library"}
 _POSITIVE_OPTIONS = {
     "timeout",
@@ -80,7 +82,11 @@ def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
 def make_reader(url: str, options: Mapping[str, Any]) -> IdCardReader:
     """Build (not open) the reader for ``url``: SAM over a serial transport, or the vendor SDK."""
     opts = validate_options(options)
-    decoders = default_decoders(opts.get("wlt_library"), opts.get("wlt_function", "unpack"))
+    decoders = default_decoders(
+        opts.get("wlt_library"),
+        opts.get("wlt_function", "unpack"),
+        simulated=opts.get("simulated", False),
+    )
     common: dict[str, Any] = {
         "decoders": decoders,
         "find_attempts": opts.get("find_attempts", 2),
@@ -157,12 +163,43 @@ class IdCardDriver:
             self._state, self._detail = HealthState.ONLINE, ""
             return card.as_capability_dict()
 
+    def read_fingerprint_features(self) -> list[bytearray]:
+        """The card's fingerprint features (30 10), one bytearray per finger, for a 1:1 match
+        on this device. The caller zeroes them; text and photo of the read are wiped here."""
+        with self._exclusive("read the card's fingerprints"):
+            card = self.reader.read_card(fingerprint=True, decode_photo=False)
+            self._state, self._detail = HealthState.ONLINE, ""
+            data = bytearray(card.fingerprint)
+            card.fingerprint = b""
+            card.photo_raw = b""
+        try:
+            return split_features(data)
+        finally:
+            data[:] = bytes(len(data))
+
     def health(self) -> HealthReport:
         counters = dict(self.reader.counters)
         parser = getattr(self.reader, "parser_counters", None)
         if parser is not None:
             counters.update({f"parser_{k}": v for k, v in parser.as_dict().items()})
         return HealthReport(self._state, self._detail, self._errors, counters)
+
+
+FEATURE_SIZE = 512
+"""Bytes of one finger's feature in the card's fingerprint data (two fingers: 1024 bytes)."""
+
+
+def split_features(data: bytes | bytearray) -> list[bytearray]:
+    """The non-empty 512-byte features in a card's fingerprint data; NoFingerprintDataError
+    if there is none."""
+    features = [
+        bytearray(data[i : i + FEATURE_SIZE])
+        for i in range(0, len(data) - FEATURE_SIZE + 1, FEATURE_SIZE)
+        if any(data[i : i + FEATURE_SIZE])
+    ]
+    if not features:
+        raise NoFingerprintDataError("the card holds no fingerprint data: use the face check")
+    return features
 
 
 def create(url: str, options: Mapping[str, Any]) -> IdCardDriver:

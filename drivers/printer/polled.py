@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from drivers.base import HealthReport
-from drivers.errors import DriverError
+from drivers.errors import DriverError, UserActionError
 from drivers.printer.device import EscposPrinter
 from drivers.printer.errors import ReceiptError
 from drivers.printer.receipt import paper_for
 from drivers.printer.render import QR_MODES, QrMode
+from drivers.printer.status import PrinterStatus
 from govedge.errors import ConfigError
 from govedge.health import HealthState
 
@@ -35,6 +36,7 @@ class PolledPrinter:
         self._state = HealthState.OFFLINE
         self._detail = "not opened"
         self._errors = 0
+        self.last_status: dict[str, str] = {"state": "offline", "detail": "not opened"}
 
     def open(self) -> None:
         try:
@@ -55,7 +57,25 @@ class PolledPrinter:
             self.printer.close()  # the next poll reconnects
             raise
         self._state, self._detail = status.health()
+        self._note(status)
         return status.readings()
+
+    def printer_status(self) -> dict[str, str]:
+        """Ask the printer now: {"state": ready|paper_out|paper_low|cover_open|offline,
+        "detail"}. A printer that does not answer is ``offline``, not an error."""
+        try:
+            status = self.printer.status()
+        except DriverError as exc:
+            self._fail(exc)
+            self.printer.close()
+            return dict(self.last_status)
+        self._state, self._detail = status.health()
+        self._note(status)
+        return dict(self.last_status)
+
+    def _note(self, status: PrinterStatus) -> None:
+        state, detail = status.kiosk_state()
+        self.last_status = {"state": state, "detail": detail}
 
     def health(self) -> HealthReport:
         return HealthReport(self._state, self._detail, self._errors, dict(self.printer.counters))
@@ -72,6 +92,8 @@ class PolledPrinter:
     def _fail(self, exc: DriverError) -> None:
         self._errors += 1
         self._state, self._detail = exc.health, str(exc)
+        if not isinstance(exc, ReceiptError | UserActionError):
+            self.last_status = {"state": "offline", "detail": str(exc)}
 
 
 def create(url: str, options: Mapping[str, Any]) -> PolledPrinter:

@@ -67,6 +67,22 @@ class PrinterStatus:
             return HealthState.ONLINE, "paper near end: replace the roll soon"
         return HealthState.ONLINE, ""
 
+    def kiosk_state(self) -> tuple[str, str]:
+        """The state a kiosk shows: ready, paper_out, paper_low, cover_open or offline (any
+        fault or no answer), with the health's reason."""
+        _, detail = self.health()
+        if self.cover_open:
+            state = "cover_open"
+        elif self.paper_out:
+            state = "paper_out"
+        elif self.cutter_error or self.unrecoverable_error or not self.online:
+            state = "offline"
+        elif self.paper_near_end:
+            state = "paper_low"
+        else:
+            state = "ready"
+        return state, detail
+
     def readings(self) -> dict[str, float]:
         """The poll() readings: 0/1 flags."""
         return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,12 +22,22 @@ BOUNDARY = "govedgeframe"
 
 
 class MjpegCamera:
-    """Serve ``frames`` in a loop at ``fps`` to every client of /stream.mjpg."""
+    """Serve ``frames`` in a loop at ``fps`` to every client of /stream.mjpg, or, with
+    ``source``, whatever image ``source()`` returns at each frame time (a live scene)."""
 
-    def __init__(self, frames: Sequence[np.ndarray], fps: float = 15.0, quality: int = 85) -> None:
-        if not frames:
-            raise ValueError("an MJPEG camera needs at least one frame")
+    def __init__(
+        self,
+        frames: Sequence[np.ndarray] = (),
+        fps: float = 15.0,
+        quality: int = 85,
+        *,
+        source: Callable[[], np.ndarray] | None = None,
+    ) -> None:
+        if not frames and source is None:
+            raise ValueError("an MJPEG camera needs at least one frame or a source")
         self._jpegs = [encode_jpeg(f, quality) for f in frames]
+        self._source = source
+        self._quality = quality
         self.fps = fps
         self._sending = threading.Event()
         self._sending.set()
@@ -83,12 +93,16 @@ class MjpegCamera:
     def _stream(self, handler: BaseHTTPRequestHandler) -> None:
         period = 1.0 / self.fps
         i = 0
+        due = time.monotonic()
         try:
             while not self._closing.is_set():
                 self._sending.wait()
                 if self._closing.is_set():
                     return
-                jpeg = self._jpegs[i % len(self._jpegs)]
+                if self._source is not None:
+                    jpeg = encode_jpeg(self._source(), self._quality)
+                else:
+                    jpeg = self._jpegs[i % len(self._jpegs)]
                 handler.wfile.write(
                     f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                     f"Content-Length: {len(jpeg)}\r\n\r\n".encode("ascii")
@@ -98,6 +112,7 @@ class MjpegCamera:
                 handler.wfile.flush()
                 self.frames_sent += 1
                 i += 1
-                time.sleep(period)
+                due = max(due + period, time.monotonic() - period)
+                time.sleep(max(0.0, due - time.monotonic()))
         except (BrokenPipeError, ConnectionResetError):
             return

@@ -52,8 +52,11 @@ def frame_of(name: str) -> np.ndarray:
     return fit(person(name), FRAME_W, FRAME_H)
 
 
-def card_photo(name: str = "astronaut", *, gray: bool = False) -> bytes:
-    """A 102x126 JPEG under 1 KB, like the photo decoded from a second-generation ID card."""
+def card_photo(
+    name: str = "astronaut", *, gray: bool = False, max_bytes: int = CARD_PHOTO_MAX_BYTES
+) -> bytes:
+    """A 102x126 JPEG under ``max_bytes`` (1 KB), like the photo decoded from a
+    second-generation ID card."""
     img = person(name)
     face = img[0:220, 140:330] if name == "astronaut" else img[60:330, 130:400]
     small = cv2.resize(face, (CARD_PHOTO_W, CARD_PHOTO_H), interpolation=cv2.INTER_AREA)
@@ -61,8 +64,8 @@ def card_photo(name: str = "astronaut", *, gray: bool = False) -> bytes:
         small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     for quality in (40, 30, 20, 15, 10, 8, 5):
         ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok and len(buf) < CARD_PHOTO_MAX_BYTES:
+        if ok and len(buf) < max_bytes:
             return buf.tobytes()
     if not gray:
-        return card_photo(name, gray=True)
+        return card_photo(name, gray=True, max_bytes=max_bytes)
     raise RuntimeError("cannot compress the card photo under 1 KB")

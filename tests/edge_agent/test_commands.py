@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from edge_agent.commands import masked_card
+from edge_agent.commands import card_presence
 from edge_agent.runtime import build_agent
 from govedge.contract import CommandAck
 
@@ -41,6 +41,7 @@ class CardReader:
             "address": "北京市朝阳区某街道1号",
             "photo": b"\xff\xd8" + b"\0" * 100,
             "valid_to": "2036-01-01",
+            "card_type": "resident",
         }
 
 
@@ -112,8 +113,7 @@ async def test_commands_are_acknowledged_refused_when_expired_and_run_once(
     assert len(acks["c-restart"]) == 1 and acks["c-restart"][0].ok
     assert sensor_opens == 2  # opened at start, once more by the single restart
     card = acks["c-card"][0].result
-    assert card["id_number"] == "110105********0023" and card["name"] == "张**"
-    assert card["address"] == "***" and card["photo_bytes"] == 102 and "photo" not in card
+    assert card == {"present": True, "card_type": "resident", "driver": "reader"}
     assert acks["c-print"][0].ok and drivers["printer"].printed
     assert not acks["c-what"][0].ok and "unknown command" in acks["c-what"][0].error
     assert not acks["c-nodriver"][0].ok and "nope" in acks["c-nodriver"][0].error
@@ -145,6 +145,15 @@ async def test_commands_are_acknowledged_refused_when_expired_and_run_once(
     assert again.counters["commands_duplicate"] == 1
 
 
-def test_masked_card_never_carries_the_photo_or_full_number() -> None:
-    out = masked_card({"id_number": "110105199001010023", "photo": b"123", "name": "李四"})
-    assert out == {"id_number": "110105********0023", "photo_bytes": 3, "name": "李*"}
+def test_card_presence_carries_no_citizen_field() -> None:
+    out = card_presence(
+        {
+            "id_number": "110105199001010023",
+            "photo": b"123",
+            "name": "李四",
+            "birth_date": "1990-01-01",
+            "card_type": "foreign_permanent_residence",
+            "english_name": "TESTER, JANE",
+        }
+    )
+    assert out == {"present": True, "card_type": "foreign_permanent_residence"}

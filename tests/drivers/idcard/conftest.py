@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from drivers.idcard.photo import default_decoders
 from drivers.idcard.reader import SamSerialReader
 from sim.idcard.server import IdCardSimulator
 
@@ -44,6 +45,7 @@ def make_reader() -> Iterator[ReaderFactory]:
     def make(sim: IdCardSimulator, **options: Any) -> SamSerialReader:
         options.setdefault("timeout", 1.0)
         options.setdefault("retry_delay", 0.01)
+        options.setdefault("decoders", default_decoders(simulated=True))
         reader = SamSerialReader(sim.url, **options)
         reader.open()
         opened.append(reader)

@@ -58,7 +58,9 @@ def test_read_text_and_photo(
 ) -> None:
     sim = make_sim("foreigner")
     photo = tmp_path / "photo.jpg"
-    code, out, _ = run(capsys, "device", "idcard", "read", sim.url, "--photo", str(photo))
+    code, out, _ = run(
+        capsys, "device", "idcard", "read", sim.url, "--photo", str(photo), "--simulated"
+    )
     assert code == 0
     assert "foreign_permanent_residence" in out
     assert "USA" in out

@@ -157,7 +157,10 @@ def test_chain() -> None:
         chain.decode(bytes(1024))
     with pytest.raises(PhotoDecodeError, match="no decoder"):
         chain.decode(b"WLf" + bytes(1021))
-    assert default_decoders().decode(encode_sim_photo(ASTRONAUT_JPEG)).format == "jpeg"
+    packed = encode_sim_photo(ASTRONAUT_JPEG)
+    assert default_decoders(simulated=True).decode(packed).format == "jpeg"
+    with pytest.raises(PhotoDecodeError, match="no decoder"):
+        default_decoders().decode(packed)  # a reader not configured as simulated
 
 
 def test_bmp_to_png_hand_made() -> None:

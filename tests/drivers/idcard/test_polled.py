@@ -27,10 +27,24 @@ FAST = {"timeout": 1.0, "retry_delay": 0.01}
 @pytest.fixture
 def driver(make_sim: SimFactory) -> Iterator[IdCardDriver]:
     sim = make_sim("valid")
-    drv = create(sim.url, FAST)
+    drv = create(sim.url, {**FAST, "simulated": True})
     drv.open()
     yield drv
     drv.close()
+
+
+def test_sim_photo_format_only_when_configured_simulated(make_sim: SimFactory) -> None:
+    """A reader not configured as simulated refuses the simulator's photo wrapper: a forged
+    card holding a plain JPEG in it must not pass for a real card's photo."""
+    drv = create(make_sim("valid").url, FAST)
+    drv.open()
+    try:
+        data = drv.read_card()
+    finally:
+        drv.close()
+    assert "photo" not in data
+    assert "no decoder" in data["photo_error"]
+    assert data["photo_format"] == ""
 
 
 def test_protocols(driver: IdCardDriver) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from drivers.idcard.card import CardType
 from drivers.idcard.errors import NoCardError, SamFaultError, SdtapiError, UnknownStatusError
+from drivers.idcard.photo import default_decoders
 from drivers.idcard.polled import create
 from drivers.idcard.sdtapi import SdtapiReader
 from sim.idcard.deck import build_deck
@@ -102,7 +103,12 @@ def reader(standin: Path, monkeypatch: pytest.MonkeyPatch) -> SdtapiReader:
     monkeypatch.setenv("STANDIN_SDT_DIR", str(standin))
     monkeypatch.delenv("STANDIN_NO_CARD", raising=False)
     monkeypatch.delenv("STANDIN_SAM_FAULT", raising=False)
-    return SdtapiReader("sdtapi:1001", library=str(standin / "libsdtapi.so"), retry_delay=0.0)
+    return SdtapiReader(
+        "sdtapi:1001",
+        library=str(standin / "libsdtapi.so"),
+        retry_delay=0.0,
+        decoders=default_decoders(simulated=True),
+    )
 
 
 def test_read_card(reader: SdtapiReader) -> None:

@@ -50,7 +50,17 @@ def test_runs_until_interrupted() -> None:
         url = sim.stdout.readline().strip()
         assert url.startswith("/dev/pts/")
         read = subprocess.run(
-            [sys.executable, "-m", "govedge", "device", "idcard", "read", url, "--json"],
+            [
+                sys.executable,
+                "-m",
+                "govedge",
+                "device",
+                "idcard",
+                "read",
+                url,
+                "--json",
+                "--simulated",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
