@@ -721,6 +721,7 @@ class Flow:
                 self._error("error.proof_refused")
                 return
             log.info("proof_issued", extra=fields(proof=s.proof.proof_id, errand=errand.id))
+            self._update()  # the screen may now say the proof exists (and is kept on a retry)
         receipt = proof_receipt(s.proof, self.config.hall_name, self.ui.lang)
         try:
             await self.devices.print_receipt(receipt)

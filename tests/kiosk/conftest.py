@@ -16,15 +16,18 @@ import subprocess
 import sys
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from govedge.broker import free_port, wait_for_port
 from kiosk.hall.errors import BackendNotFound, BackendUnavailable, DeviceError
+from kiosk.hall.flow import Step
 from kiosk.hall.models import (
     Application,
     CardData,
@@ -250,14 +253,19 @@ class HubProcess:
     proc: subprocess.Popen[bytes]
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self.public(method, path, body, self.admin_token)
+
+    def public(
+        self, method: str, path: str, body: dict[str, Any] | None = None, token: str = ""
+    ) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(
             self.url + "/api/v1" + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={
-                "Authorization": f"Bearer {self.admin_token}",
-                "Content-Type": "application/json",
-            },
+            headers=headers,
         )
         with urllib.request.urlopen(request, timeout=10) as resp:
             return json.loads(resp.read() or b"null")
@@ -346,3 +354,128 @@ def hub_process(tmp_path: Path, mqtt_broker: Any) -> Iterator[HubProcess]:
         yield hub
     finally:
         hub.stop()
+
+
+# -- the real hall: the simulated kiosk rig (real agent + simulators) and the kiosk app ---------
+
+
+@pytest.fixture
+def rig(mqtt_broker: Any, tmp_path: Path) -> Iterator[Any]:
+    from sim.kiosk.rig import KioskRig
+
+    with KioskRig(broker_url=mqtt_broker.url, workdir=tmp_path / "rig") as running:
+        running.citizen.follow_challenges(True)
+        yield running
+
+
+def hall_config(rig: Any, hub_url: str, hub_token: str, **extra: Any) -> Any:
+    from kiosk.hall.config import parse_config
+
+    data = {
+        "hall": "hall-1",
+        "agent": {"url": rig.api_url, "token_file": str(rig.token_file)},
+        "hub": {"url": hub_url, "token": hub_token, "timeout_s": 3},
+        **extra,
+    }
+    return parse_config(json.dumps(data).encode(), "test config")
+
+
+@pytest.fixture
+def start_hall(qtbot: Any, rig: Any, hub_process: Any) -> Iterator[Callable[..., Driver]]:
+    """Start the kiosk app wired to the real rig and hub (``hub_url`` may point elsewhere)."""
+    from kiosk.hall.app import client_factory
+    from kiosk.hall.ui.kiosk import Kiosk
+    from kiosk.hall.ui.speech import SilentSpeaker
+
+    started: list[Kiosk] = []
+
+    def start(orientation: str = "portrait", hub_url: str = "", **extra: Any) -> Driver:
+        config = hall_config(rig, hub_url or hub_process.url, hub_process.kiosk_token, **extra)
+        kiosk = Kiosk(
+            config,
+            client_factory(config, Path.cwd()),
+            orientation,
+            SilentSpeaker("test"),
+            tick_s=0.05,
+        )
+        qtbot.addWidget(kiosk.window)
+        kiosk.start(full_screen=False)
+        started.append(kiosk)
+        driver = Driver(kiosk, qtbot, None)
+        driver.wait_step(Step.ATTRACT)
+        return driver
+
+    yield start
+    for kiosk in started:
+        kiosk.stop()
+
+
+@pytest.fixture
+def start_kiosk(
+    qtbot: Any, devices: FakeDevices, backend: FakeBackend
+) -> Iterator[Callable[..., Driver]]:
+    """Start the kiosk app on the in-process stand-ins of its protocols."""
+    from kiosk.hall.config import KioskConfig
+    from kiosk.hall.ui.kiosk import Kiosk
+    from kiosk.hall.ui.speech import SilentSpeaker
+
+    started: list[Kiosk] = []
+
+    def start(orientation: str = "portrait", **config: Any) -> Driver:
+        async def make() -> tuple[Any, Any]:
+            return devices, backend
+
+        kiosk = Kiosk(KioskConfig(**config), make, orientation, SilentSpeaker("test"), tick_s=0.02)
+        qtbot.addWidget(kiosk.window)
+        kiosk.start(full_screen=False)
+        started.append(kiosk)
+        driver = Driver(kiosk, qtbot, devices)
+        driver.wait_step(Step.ATTRACT)
+        return driver
+
+    yield start
+    for kiosk in started:
+        kiosk.stop()
+
+
+class Driver:
+    """Touches the screen and waits for what it shows."""
+
+    def __init__(self, kiosk: Any, qtbot: Any, devices: Any) -> None:
+        self.kiosk = kiosk
+        self.window = kiosk.window
+        self.qtbot = qtbot
+        self.devices = devices
+
+    def wait_step(self, step: Step, timeout: int = 5000) -> None:
+        self.qtbot.waitUntil(
+            lambda: self.window.view is not None and self.window.view.step is step, timeout=timeout
+        )
+
+    def button(self, name: str, timeout: int = 5000) -> QPushButton:
+        self.qtbot.waitUntil(lambda: self.window.button(name) is not None, timeout=timeout)
+        button = self.window.button(name)
+        assert button is not None
+        return button
+
+    def touch(self, name: str, timeout: int = 5000) -> None:
+        button = self.button(name, timeout)
+        assert button.isEnabled(), name
+        assert button.height() >= 44 and button.width() >= 44, (name, button.size())
+        self.qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    def label(self, name: str) -> QLabel:
+        body = self.window._body
+        assert body is not None
+        label = body.findChild(QLabel, name)
+        assert label is not None, name
+        return label
+
+    def device(self, event: str, document: str = "resident_id") -> None:
+        """Play a device event through the stand-in devices (fake-backed kiosks only)."""
+        queue = self.devices.events_queue
+        self.kiosk.runner.call(lambda _: queue.put_nowait(DeviceEvent(event, "idcard", document)))
+
+    def to_menu(self) -> None:
+        self.device("card_inserted")
+        self.wait_step(Step.MENU)

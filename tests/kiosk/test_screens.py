@@ -7,86 +7,17 @@ against the real agent, simulators and hub.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontInfo
 from PySide6.QtWidgets import QLabel, QPushButton
 
-from kiosk.hall.config import KioskConfig
 from kiosk.hall.flow import Step
-from kiosk.hall.models import DeviceEvent
-from kiosk.hall.ui.kiosk import Kiosk
-from kiosk.hall.ui.speech import SilentSpeaker
-
-
-class Driver:
-    """Touches the screen and waits for what it shows."""
-
-    def __init__(self, kiosk: Kiosk, qtbot: Any, devices: Any) -> None:
-        self.kiosk = kiosk
-        self.window = kiosk.window
-        self.qtbot = qtbot
-        self.devices = devices
-
-    def wait_step(self, step: Step, timeout: int = 5000) -> None:
-        self.qtbot.waitUntil(
-            lambda: self.window.view is not None and self.window.view.step is step, timeout=timeout
-        )
-
-    def button(self, name: str, timeout: int = 5000) -> QPushButton:
-        self.qtbot.waitUntil(lambda: self.window.button(name) is not None, timeout=timeout)
-        button = self.window.button(name)
-        assert button is not None
-        return button
-
-    def touch(self, name: str) -> None:
-        button = self.button(name)
-        assert button.isEnabled(), name
-        assert button.height() >= 44 and button.width() >= 44, (name, button.size())
-        self.qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-    def label(self, name: str) -> QLabel:
-        body = self.window._body
-        assert body is not None
-        label = body.findChild(QLabel, name)
-        assert label is not None, name
-        return label
-
-    def device(self, event: str, document: str = "resident_id") -> None:
-        queue = self.devices.events_queue
-        self.kiosk.runner.call(lambda _: queue.put_nowait(DeviceEvent(event, "idcard", document)))
-
-    def to_menu(self) -> None:
-        self.device("card_inserted")
-        self.wait_step(Step.MENU)
-
-
-@pytest.fixture
-def start_kiosk(qtbot: Any, devices: Any, backend: Any) -> Iterator[Callable[..., Driver]]:
-    started: list[Kiosk] = []
-
-    def start(orientation: str = "portrait", **config: Any) -> Driver:
-        async def make() -> tuple[Any, Any]:
-            return devices, backend
-
-        kiosk = Kiosk(KioskConfig(**config), make, orientation, SilentSpeaker("test"), tick_s=0.02)
-        qtbot.addWidget(kiosk.window)
-        kiosk.start(full_screen=False)
-        started.append(kiosk)
-        driver = Driver(kiosk, qtbot, devices)
-        driver.wait_step(Step.ATTRACT)
-        return driver
-
-    yield start
-    for kiosk in started:
-        kiosk.stop()
 
 
 def test_happy_path_on_screen(
-    start_kiosk: Callable[..., Driver], backend: Any, devices: Any, citizen: dict[str, str]
+    start_kiosk: Callable[..., Any], backend: Any, devices: Any, citizen: dict[str, str]
 ) -> None:
     d = start_kiosk()
     d.touch("action_start")
@@ -118,7 +49,7 @@ def test_happy_path_on_screen(
 
 
 def test_face_fails_three_times_then_fingerprint(
-    start_kiosk: Callable[..., Driver], devices: Any
+    start_kiosk: Callable[..., Any], devices: Any
 ) -> None:
     devices.face_verdicts = ["mismatch", "no_face", "mismatch"]
     d = start_kiosk()
@@ -140,7 +71,7 @@ def test_face_fails_three_times_then_fingerprint(
     assert devices.finger_calls == 1 and devices.face_calls == 3
 
 
-def test_still_photo_is_refused_on_screen(start_kiosk: Callable[..., Driver], devices: Any) -> None:
+def test_still_photo_is_refused_on_screen(start_kiosk: Callable[..., Any], devices: Any) -> None:
     devices.face_verdicts = ["not_live"]
     d = start_kiosk()
     d.device("card_inserted")
@@ -150,7 +81,7 @@ def test_still_photo_is_refused_on_screen(start_kiosk: Callable[..., Driver], de
     assert d.window.button("errand_residence-proof") is None
 
 
-def test_card_removed_mid_visit(start_kiosk: Callable[..., Driver]) -> None:
+def test_card_removed_mid_visit(start_kiosk: Callable[..., Any]) -> None:
     d = start_kiosk()
     d.to_menu()
     d.touch("errand_progress")
@@ -162,7 +93,7 @@ def test_card_removed_mid_visit(start_kiosk: Callable[..., Driver]) -> None:
     assert d.window.view is not None and d.window.view.greeting == ""
 
 
-def test_idle_timeout_shows_countdown_then_wipes(start_kiosk: Callable[..., Driver]) -> None:
+def test_idle_timeout_shows_countdown_then_wipes(start_kiosk: Callable[..., Any]) -> None:
     d = start_kiosk(step_timeouts={"menu": 0.3}, countdown_s=1.5)
     d.to_menu()
     d.touch("action_more_time")  # the countdown's button
@@ -173,9 +104,7 @@ def test_idle_timeout_shows_countdown_then_wipes(start_kiosk: Callable[..., Driv
     assert "长时间没有操作" in d.label("notice").text()
 
 
-def test_paper_out_mid_print(
-    start_kiosk: Callable[..., Driver], devices: Any, backend: Any
-) -> None:
+def test_paper_out_mid_print(start_kiosk: Callable[..., Any], devices: Any, backend: Any) -> None:
     devices.print_fails_with = "paper_out"
     d = start_kiosk()
     d.to_menu()
@@ -189,7 +118,7 @@ def test_paper_out_mid_print(
     assert len(backend.proofs) == 1 and len(devices.printed) == 1
 
 
-def test_backend_down(start_kiosk: Callable[..., Driver], backend: Any) -> None:
+def test_backend_down(start_kiosk: Callable[..., Any], backend: Any) -> None:
     backend.down = True
     d = start_kiosk()
     d.device("card_inserted")
@@ -201,7 +130,7 @@ def test_backend_down(start_kiosk: Callable[..., Driver], backend: Any) -> None:
     d.button("errand_residence-proof")
 
 
-def test_elder_mode_sizes(start_kiosk: Callable[..., Driver]) -> None:
+def test_elder_mode_sizes(start_kiosk: Callable[..., Any]) -> None:
     d = start_kiosk()
     d.touch("action_elder")
     d.qtbot.waitUntil(lambda: d.window.view is not None and d.window.view.elder)
@@ -219,7 +148,7 @@ def test_elder_mode_sizes(start_kiosk: Callable[..., Driver]) -> None:
     assert 18 <= normal < 30
 
 
-def test_english_one_touch_away(start_kiosk: Callable[..., Driver]) -> None:
+def test_english_one_touch_away(start_kiosk: Callable[..., Any]) -> None:
     d = start_kiosk(orientation="landscape")
     assert d.label("title").text() == "欢迎使用自助服务"
     d.touch("action_lang")
@@ -231,7 +160,7 @@ def test_english_one_touch_away(start_kiosk: Callable[..., Driver]) -> None:
     d.qtbot.waitUntil(lambda: d.label("title").text() == "请选择要办理的事项")
 
 
-def test_progress_typed_on_the_keyboard(start_kiosk: Callable[..., Driver]) -> None:
+def test_progress_typed_on_the_keyboard(start_kiosk: Callable[..., Any]) -> None:
     d = start_kiosk()
     d.to_menu()
     d.touch("errand_progress")
@@ -246,7 +175,7 @@ def test_progress_typed_on_the_keyboard(start_kiosk: Callable[..., Driver]) -> N
     assert "▶" in " ".join(w.text() for w in d.window._body.findChildren(QLabel))  # type: ignore[union-attr]
 
 
-def test_maintenance_screen_shows_health(start_kiosk: Callable[..., Driver]) -> None:
+def test_maintenance_screen_shows_health(start_kiosk: Callable[..., Any]) -> None:
     import hashlib
 
     d = start_kiosk(staff_pin_sha256=hashlib.sha256(b"1357").hexdigest())
