@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from govedge.errors import ConfigError
-from govedge.logs import fields, get_logger, setup_logging
+from govedge.logs import fields, get_logger
 from kiosk.hall.config import KioskConfig, load_config, read_token
 from kiosk.hall.protocols import ClientFactory, DeviceClient, ServiceBackend
 
@@ -26,7 +26,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--orientation", choices=("portrait", "landscape", "auto"), help="override the config"
     )
-    parser.add_argument("--log-level", default="info")
     parser.set_defaults(func=run)
 
 
@@ -61,7 +60,6 @@ def pick_orientation(
 
 
 def run(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level)
     config = load_config(args.config) if args.config else KioskConfig()
     base = args.config.resolve().parent if args.config else Path.cwd()
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -83,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     signal.signal(signal.SIGTERM, lambda *_: app.quit())
     signal.signal(signal.SIGINT, lambda *_: app.quit())
+    # Python runs signal handlers only when it holds the thread: wake it a few times a second.
+    from PySide6.QtCore import QTimer
+
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
     log.info("kiosk_started", extra=fields(orientation=orientation, hall=config.hall))
     try:
         app.exec()
