@@ -21,7 +21,7 @@ from pathlib import Path
 
 from govedge.errors import ConfigError
 
-BENCHMARKS = ("ingest", "alert_latency", "agent", "face", "idcard_read", "fleet_connect")
+BENCHMARKS = ("ingest", "alert_latency", "agent", "face", "idcard_read", "fleet_connect", "kiosk")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
