@@ -409,6 +409,11 @@
       <translation>Service guide</translation>
     </message>
     <message>
+      <source>看其他事项的指南</source>
+      <comment>action.guide_back</comment>
+      <translation>Other services' guides</translation>
+    </message>
+    <message>
       <source>打印</source>
       <comment>action.print</comment>
       <translation>Print</translation>

@@ -173,17 +173,25 @@ def sample_views() -> dict[str, View]:
     }
 
 
-def render_all(out: Path, only: list[str] | None = None) -> list[Path]:
+def render_all(
+    out: Path,
+    only: list[str] | None = None,
+    langs: tuple[str, ...] = ("zh-CN", "en"),
+    orientations: tuple[str, ...] = ("portrait", "landscape"),
+    scale: float = 1.0,
+) -> list[Path]:
+    from PySide6.QtCore import Qt
+
     from kiosk.hall.ui.window import KioskWindow, ensure_app
 
     app = ensure_app()
     written: list[Path] = []
     out.mkdir(parents=True, exist_ok=True)
     views = sample_views()
-    for orientation in ("portrait", "landscape"):
+    for orientation in orientations:
         window = KioskWindow(orientation=orientation)
         window.show()
-        for lang in ("zh-CN", "en"):
+        for lang in langs:
             for elder in (False, True):
                 for stem, view in views.items():
                     if only and not any(o in stem for o in only):
@@ -192,19 +200,40 @@ def render_all(out: Path, only: list[str] | None = None) -> list[Path]:
                     app.processEvents()
                     mode = "elder" if elder else "normal"
                     path = out / f"{orientation}-{lang}-{mode}-{stem}.png"
-                    window.grab().save(str(path))
+                    image = window.grab().toImage()
+                    if scale != 1.0:
+                        image = image.scaledToWidth(
+                            int(image.width() * scale), Qt.TransformationMode.SmoothTransformation
+                        )
+                    image.save(str(path))
+                    _shrink(path)
                     written.append(path)
         window.close()
     return written
 
 
+def _shrink(path: Path) -> None:
+    """Re-save with a 64-colour palette (no dithering): the screens are flat colours and text,
+    and the files stay small. Left as they are where Pillow is not installed."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=64, dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--only", nargs="*")
+    parser.add_argument("--only", nargs="*", help="screens whose file stem contains one of these")
+    parser.add_argument("--langs", nargs="*", default=["zh-CN", "en"])
+    parser.add_argument("--orientations", nargs="*", default=["portrait", "landscape"])
+    parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    paths = render_all(args.out, args.only)
+    paths = render_all(args.out, args.only, tuple(args.langs), tuple(args.orientations), args.scale)
     print(f"wrote {len(paths)} screenshots to {args.out}")
     return 0
 

@@ -172,6 +172,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "action.retry": ("再试一次", "Try again"),
     "action.menu": ("返回事项列表", "Back to services"),
     "action.guide": ("办事指南", "Service guide"),
+    "action.guide_back": ("看其他事项的指南", "Other services' guides"),
     "action.print": ("打印", "Print"),
     "action.scan": ("扫描二维码", "Scan QR code"),
     "action.cancel_scan": ("手动输入", "Type instead"),

@@ -113,7 +113,7 @@ QFrame[role="bar"], QFrame[role="bar"] QLabel {{ background: {BAR_BG}; color: {B
 QFrame[role="countdown"], QFrame[role="countdown"] QLabel {{ background: {WARN_BG};
           color: {WARN_TEXT}; }}
 QFrame[role="countdown"] {{ border-top: 4px solid {WARN_TEXT}; }}
-QFrame[role="card"] {{ background: {BG}; border: 2px solid {MUTED}; border-radius: 14px; }}
+QFrame[role="card"] {{ background: {BG}; border: 3px solid {MUTED}; border-radius: 14px; }}
 QFrame[role="card"] QLabel {{ background: {BG}; }}
 QPushButton {{ min-height: {t.target_px}px; min-width: {t.target_px}px;
           font-size: {t.button_pt}pt; border-radius: 14px; padding: 8px 24px;

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, QSize, Qt, QTranslator, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -46,6 +46,26 @@ STATE_WORDS = {
     "no_device": "× 未连接 no device",
     "fault": "× 故障 fault",
 }
+
+
+def _pieces(text: str) -> list[str]:
+    """Units a line may break between: each CJK character, or a word with its trailing space."""
+    pieces: list[str] = []
+    word = ""
+    for ch in text:
+        if ord(ch) >= 0x2E80:
+            if word:
+                pieces.append(word)
+                word = ""
+            pieces.append(ch)
+        elif ch == " ":
+            pieces.append(word + " ")
+            word = ""
+        else:
+            word += ch
+    if word:
+        pieces.append(word)
+    return pieces
 
 
 def load_translator(lang: str) -> QTranslator | None:
@@ -231,6 +251,9 @@ class KioskWindow(QWidget):
             )
 
     def _button(self, action: str, text: str = "", arg: str = "", role: str = "") -> QPushButton:
+        on_detail = self.view is not None and self.view.step is Step.GUIDE_DETAIL
+        if not text and action == "guide" and on_detail:
+            text = self.t("action.guide_back")
         label = text or self.t(f"action.{action}")
         button = QPushButton(label)
         button.setObjectName(f"action_{action}" if not arg else f"{action}_{arg}")
@@ -323,7 +346,9 @@ class KioskWindow(QWidget):
             lay.addWidget(hello)
         self._message(view, lay)
         if view.prompt:
-            prompt = self._label(self.t(view.prompt), role="prompt")
+            # What to do with the camera or the finger is the one thing to read: title-sized.
+            big = view.step in (Step.FACE, Step.FINGERPRINT)
+            prompt = self._label(self.t(view.prompt), role="title" if big else "prompt")
             prompt.setObjectName("prompt")
             lay.addWidget(prompt)
 
@@ -442,11 +467,44 @@ class KioskWindow(QWidget):
         lay.addStretch(1)
         self._actions(view, lay)
 
+    def _content_width(self) -> int:
+        """Room for a full-width control in the content column (margins, scroll bar, padding)."""
+        side = 600 if self.landscape else 0
+        margins = 2 * (48 if self.landscape else 56)
+        return self.width() - side - margins - 28 - 2 * 28 - 24
+
+    def _wrap(self, text: str, pt: int, width: int) -> list[str]:
+        """``text`` broken into lines that fit ``width`` px at ``pt`` points (CJK anywhere,
+        other scripts at spaces)."""
+        font = QFont(th.FONT_FAMILY)
+        font.setPointSize(pt)
+        metrics = QFontMetrics(font)
+        lines: list[str] = []
+        line = ""
+        for word in _pieces(text):
+            candidate = line + word
+            if line and metrics.horizontalAdvance(candidate.rstrip()) > width:
+                lines.append(line.rstrip())
+                line = word.lstrip()
+            else:
+                line = candidate
+        if line.strip():
+            lines.append(line.rstrip())
+        return lines or [""]
+
     def _errand_button(self, errand: Errand, action: str) -> QPushButton:
-        kind = self.t(f"label.kind.{errand.kind}")
-        text = f"{errand.name}\n{kind} · {errand.summary}" if action == "errand" else errand.name
-        button = self._button(action, text=text, arg=errand.id, role="choice")
-        button.setMinimumHeight(self.theme.target_px * (2 if action == "errand" else 1))
+        pt = self.theme.button_pt
+        width = self._content_width()
+        lines = self._wrap(errand.name, pt, width)
+        if action == "errand" and errand.summary:
+            lines += self._wrap(errand.summary, pt, width)[:2]
+        button = self._button(action, text="\n".join(lines), arg=errand.id, role="choice")
+        font = QFont(th.FONT_FAMILY)
+        font.setPointSize(pt)
+        height = QFontMetrics(font).lineSpacing() * len(lines) + 2 * 16 + 8
+        button.setMinimumHeight(max(self.theme.target_px, height))
+        # The text is wrapped to the column already: never let it widen the column.
+        button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         return button
 
     def _draw_menu(self, view: View, lay: QVBoxLayout) -> None:
@@ -459,10 +517,15 @@ class KioskWindow(QWidget):
         for i, errand in enumerate(shown):
             grid.addWidget(self._errand_button(errand, "errand"), i // columns, i % columns)
         grid.setRowStretch(len(shown) // columns + 1, 1)
-        lay.addWidget(self._scroll(grid_box), 1)
+        grid.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self._scroll(grid_box, len(shown)), 1)
         self._actions(view, lay)
 
-    def _scroll(self, inner: QWidget) -> QScrollArea:
+    def _scroll(self, inner: QWidget, items: int = 99) -> QWidget:
+        """``inner`` in a scroll area when it holds more than fits (else as it is: a scroll bar
+        a citizen does not need is only a distraction)."""
+        if items <= (2 if self.landscape else 3 if self.view and self.view.elder else 5):
+            return inner
         area = QScrollArea()
         area.setWidget(inner)
         area.setWidgetResizable(True)
@@ -555,7 +618,7 @@ class KioskWindow(QWidget):
             if errand.kind != "progress":
                 col.addWidget(self._errand_button(errand, "open"))
         col.addStretch(1)
-        lay.addWidget(self._scroll(box), 1)
+        lay.addWidget(self._scroll(box, sum(1 for e in view.errands if e.kind != "progress")), 1)
         self._actions(view, lay)
 
     def _draw_guide_detail(self, view: View, lay: QVBoxLayout) -> None:
@@ -580,17 +643,26 @@ class KioskWindow(QWidget):
         self._head(view, lay)
         levels = view.rating.levels if view.rating else tuple((n, "") for n in range(1, 6))
         box = QWidget()
-        row = QVBoxLayout(box)
+        row = QHBoxLayout(box) if self.landscape else QVBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(self.theme.spacing)
         for level, text in levels:
             chosen = level == view.rating_level
-            stars = "★" * level + "☆" * (5 - level)
-            label = f"{'✓ ' if chosen else ''}{stars}  {text or self.t('label.level', n=level)}"
-            row.addWidget(
-                self._button(
-                    "level", text=label, arg=str(level), role="chosen" if chosen else "choice"
-                )
+            words = text or self.t("label.level", n=level)
+            mark = "✓ " if chosen else ""
+            if self.landscape:
+                # Side by side: the stars' number on one line, the words on the next.
+                label = f"{mark}{level} ★\n{words}"
+            else:
+                label = f"{mark}{'★' * level}{'☆' * (5 - level)}  {words}"
+            button = self._button(
+                "level", text=label, arg=str(level), role="chosen" if chosen else "choice"
             )
+            if self.landscape:
+                button.setStyleSheet("padding: 8px 4px; text-align: center;")
+                button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+                button.setMinimumHeight(self.theme.target_px * 2)
+            row.addWidget(button)
         lay.addWidget(box)
         if view.rating and view.rating.tags:
             tags = QWidget()
