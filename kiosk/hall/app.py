@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--windowed", action="store_true", help="a window instead of full screen")
     parser.add_argument(
         "--orientation", choices=("portrait", "landscape", "auto"), help="override the config"
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        help="with --windowed: draw at this scale (default: fit the screen, at most 1)",
     )
     parser.set_defaults(func=run)
 
@@ -59,11 +65,39 @@ def pick_orientation(
     return "landscape" if screen_w > screen_h else "portrait"
 
 
+def _fit_scale(config: KioskConfig, override: str | None) -> float:
+    """The scale at which the kiosk's window fits the primary screen (asked of Qt in a child
+    process, since the scale must be known before this process makes its application)."""
+    probe = (
+        "from PySide6.QtGui import QGuiApplication\n"
+        "app = QGuiApplication([])\n"
+        "g = app.primaryScreen().availableGeometry()\n"
+        "print(g.width(), g.height())\n"
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=20
+        ).stdout.split()
+        width, height = int(out[0]), int(out[1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return 1.0
+    orientation = pick_orientation(config, override, width, height)
+    want_w, want_h = (1920, 1080) if orientation == "landscape" else (1080, 1920)
+    return max(0.3, min(1.0, 0.95 * width / want_w, 0.92 * height / want_h))
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else KioskConfig()
     base = args.config.resolve().parent if args.config else Path.cwd()
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not display:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif args.windowed and "QT_SCALE_FACTOR" not in os.environ:
+        # The screens are drawn for 1080x1920 (or 1920x1080); a development screen is often
+        # smaller. Qt takes its scale factor before the application exists.
+        scale = args.scale or _fit_scale(config, args.orientation)
+        if scale < 1.0:
+            os.environ["QT_SCALE_FACTOR"] = f"{scale:.3f}"
     from kiosk.hall.ui.kiosk import Kiosk
     from kiosk.hall.ui.window import ensure_app
 

@@ -43,6 +43,7 @@ log = get_logger(__name__)
 
 MAX_TYPED = 24
 RETRY_EVENTS_S = 1.0
+MAX_RETRY_EVENTS_S = 15.0
 PRINTER_TROUBLE = ("paper_out", "cover_open", "offline")
 
 
@@ -188,17 +189,26 @@ class Flow:
                 await task
 
     async def _follow_events(self) -> None:
+        """The agent's events, reconnecting with a growing pause (1 s up to 15 s) while it is
+        away; one log line when the stream is lost, none per retry."""
+        pause = RETRY_EVENTS_S
+        lost = False
         while True:
             try:
                 async for event in self.devices.events():
+                    if lost:
+                        log.info("device_events_back")
+                        lost, pause = False, RETRY_EVENTS_S
                     self.device_event(event.event, event.document, event.state)
             except asyncio.CancelledError:
                 raise
-            except KioskError as exc:
-                log.warning("device_events_lost", extra=fields(error=str(exc)))
             except Exception as exc:  # a broken stream must not stop the kiosk
-                log.warning("device_events_lost", extra=fields(error=type(exc).__name__))
-            await asyncio.sleep(RETRY_EVENTS_S)
+                if not lost:
+                    error = str(exc) if isinstance(exc, KioskError) else type(exc).__name__
+                    log.warning("device_events_lost", extra=fields(error=error))
+                lost = True
+            await asyncio.sleep(pause)
+            pause = min(MAX_RETRY_EVENTS_S, pause * 2) if lost else RETRY_EVENTS_S
 
     async def _tick(self) -> None:
         while True:

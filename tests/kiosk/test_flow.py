@@ -306,3 +306,30 @@ def test_application_number_from_qr() -> None:
     assert application_number_from_qr("https://x/progress/a-1/") == "A-1"
     assert application_number_from_qr("number=B77") == "B77"
     assert application_number_from_qr("not a number!") == ""
+
+
+async def test_event_stream_comes_back_after_the_agent_was_away(
+    devices: Any, backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiosk.hall import flow as flow_module
+    from kiosk.hall.errors import DeviceError
+
+    monkeypatch.setattr(flow_module, "RETRY_EVENTS_S", 0.01)
+    real_events = devices.events
+    failures = {"left": 2}
+
+    def events() -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise DeviceError("the device service did not answer /v1/events")
+        return real_events()
+
+    devices.events = events
+    f = Flow(make_config(), devices, backend, tick_s=0.02)
+    task = asyncio.create_task(f.run())
+    try:
+        await devices.insert_card()
+        await f.until_step(Step.MENU, within=5)
+        assert failures["left"] == 0
+    finally:
+        task.cancel()

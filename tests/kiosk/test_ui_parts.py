@@ -106,3 +106,15 @@ def test_config_defaults_and_errors(tmp_path: Path) -> None:
         parse_config(b'{"step_timeouts": {"lunch": 5}}')
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.json")
+
+
+def test_windowed_scale_fits_the_screen() -> None:
+    from kiosk.hall.app import _fit_scale, pick_orientation
+
+    # The offscreen platform reports an 800x600 screen: a 1080x1920 window must shrink.
+    scale = _fit_scale(KioskConfig(orientation="portrait"), None)
+    assert 0.3 <= scale < 0.5
+    assert pick_orientation(KioskConfig(), None, 1920, 1080) == "landscape"
+    assert pick_orientation(KioskConfig(), None, 1080, 1920) == "portrait"
+    assert pick_orientation(KioskConfig(orientation="portrait"), None, 1920, 1080) == "portrait"
+    assert pick_orientation(KioskConfig(), "landscape", 1080, 1920) == "landscape"
