@@ -64,7 +64,7 @@ PROOF = Proof(
     "居住证明",
     "2026-12-06T10:00:00+08:00",
     "2027-03-06T10:00:00+08:00",
-    "110101********1238",
+    "110101********1233",
     "测**",
 )
 RATING = RatingChoices(
@@ -81,7 +81,74 @@ HEALTH = {
         "printer": {"kind": "printer", "state": "degraded", "detail": "paper low"},
     },
 }
-V = dict(greeting="测**", subject_id="110101********1238", document="resident_id", errands=ERRANDS)
+V = dict(greeting="测**", subject_id="110101********1233", document="resident_id", errands=ERRANDS)
+
+ERRANDS_EN = (
+    Errand(
+        "residence-proof",
+        "Proof of residence",
+        "Shows that you live in the city",
+        "proof",
+        ("Resident ID card",),
+        "Window 3, ground floor",
+        "Free",
+        "residence",
+    ),
+    Errand(
+        "no-record-proof",
+        "No-criminal-record certificate",
+        "For work or travel abroad",
+        "proof",
+        ("Resident ID card",),
+        "Window 5, ground floor",
+        "Free",
+        "no_record",
+    ),
+    Errand("progress", "Application progress", "Type the number or scan the QR code", "progress"),
+    Errand(
+        "passport-guide",
+        "Passport",
+        "First passport or a new one",
+        "guide",
+        ("Resident ID card", "One recent photo", "Household register (first passport)"),
+        "Exit-entry desk, 1st floor",
+        "CNY 120 (first passport)",
+    ),
+)
+APPLICATION_EN = Application(
+    "A20260001",
+    "Residence permit endorsement",
+    "under_review",
+    (
+        TimelineEntry("received", "Received", "2026-12-01T09:12:00+08:00"),
+        TimelineEntry("prechecked", "Pre-check passed", "2026-12-01T15:40:00+08:00"),
+        TimelineEntry(
+            "under_review", "Under review", "2026-12-02T10:05:00+08:00", "About 3 working days"
+        ),
+    ),
+)
+RATING_EN = RatingChoices(
+    ((1, "Very poor"), (2, "Poor"), (3, "Fair"), (4, "Good"), (5, "Very good")),
+    (
+        ("fast", "Quick"),
+        ("clear", "Clear guidance"),
+        ("easy", "Easy to use"),
+        ("kind", "Friendly staff"),
+    ),
+)
+
+
+def in_english(view: View) -> View:
+    """The sample as the hub would send it in English (errand names, timeline, rating words)."""
+    by_id = {e.id: e for e in ERRANDS_EN}
+    return replace(
+        view,
+        lang="en",
+        errands=ERRANDS_EN if view.errands else (),
+        errand=by_id.get(view.errand.id) if view.errand else None,
+        application=APPLICATION_EN if view.application else None,
+        rating=RATING_EN if view.rating else None,
+    )
 
 
 def sample_views() -> dict[str, View]:
@@ -196,7 +263,8 @@ def render_all(
                 for stem, view in views.items():
                     if only and not any(o in stem for o in only):
                         continue
-                    window.show_view(replace(view, lang=lang, elder=elder))
+                    shown = in_english(view) if lang == "en" else view
+                    window.show_view(replace(shown, lang=lang, elder=elder))
                     app.processEvents()
                     mode = "elder" if elder else "normal"
                     path = out / f"{orientation}-{lang}-{mode}-{stem}.png"

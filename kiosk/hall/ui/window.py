@@ -325,6 +325,14 @@ class KioskWindow(QWidget):
         buttons = ([first] if first is not None else []) + [self._button(a) for a in view.actions]
         if not buttons:
             return
+        if self._side is None and view.step is Step.RATE:
+            # The rating screen is the tallest: its two buttons share a row.
+            row = QHBoxLayout()
+            row.setSpacing(self.theme.spacing)
+            for button in buttons:
+                row.addWidget(button)
+            lay.addLayout(row)
+            return
         target = self._side if self._side is not None else lay
         for button in buttons:
             target.addWidget(button)
@@ -340,7 +348,7 @@ class KioskWindow(QWidget):
         title = self._label(self.t(title_key or f"title.{view.step.value}"), role="title")
         title.setObjectName("title")
         lay.addWidget(title)
-        if view.greeting and view.step not in (Step.GOODBYE,):
+        if view.greeting and view.step not in (Step.GOODBYE, Step.RATE):
             hello = self._label(self.t("label.hello", name=view.greeting), role="muted")
             hello.setObjectName("greeting")
             lay.addWidget(hello)
@@ -699,7 +707,7 @@ class KioskWindow(QWidget):
         field.setObjectName("typed")
         lay.addWidget(field)
         keyboard = Keyboard(lambda a, v: self.tapped.emit(a, v), self.t, letters=False)
-        keyboard.setFixedWidth(3 * self.theme.key_px + 120)
+        keyboard.setFixedWidth(3 * self.theme.key_px + 300)
         lay.addWidget(keyboard, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addStretch(1)
         self._actions(view, lay, self._button("submit"))
