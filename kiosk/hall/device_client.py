@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from govedge.errors import GovedgeError
 from govedge.logs import fields, get_logger
 from kiosk.hall.errors import DeviceError
 from kiosk.hall.models import CardData, DeviceEvent, FaceStep, FingerResult
@@ -48,7 +49,10 @@ class AgentDeviceClient:
 
     def _headers(self, fresh: bool = False) -> dict[str, str]:
         if fresh or not self._token:
-            self._token = self._token_source()
+            try:
+                self._token = self._token_source()
+            except GovedgeError as exc:
+                raise DeviceError(f"the agent's token cannot be read: {exc}") from None
         return {"Authorization": f"Bearer {self._token}"}
 
     async def _request(
