@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +67,17 @@ def sniffer(mqtt_broker: Any) -> Iterator[Sniffer]:
     s = Sniffer(mqtt_broker.url)
     yield s
     s.stop()
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This process's temporary files (the in-process kiosk, the rig's agent) go to a folder of
+    the test's own, which the search covers."""
+    folder = tmp_path / "process-tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -137,6 +149,7 @@ def files_under(*roots: Path) -> dict[str, bytes]:
 
 
 def test_no_trace_of_the_citizen(
+    private_tmp: Path,
     start_hall: Callable[..., Any],
     rig: Any,
     hub_process: Any,
@@ -264,7 +277,11 @@ def test_no_trace_of_the_citizen(
         masked = [r[0] for r in db.execute("SELECT subject_id_masked FROM service_proofs")]
     assert masked == [mask_id_number(citizen.id_number)]
 
-    blobs = files_under(tmp_path / "rig", hub_process.data, kiosk_dir, process_log.parent)
+    blobs = files_under(
+        tmp_path / "rig", hub_process.data, kiosk_dir, process_log.parent, private_tmp
+    )
+    # The agent's state (its outbox and sequence files) is among them.
+    assert any("/rig/state/" in place for place in blobs), sorted(blobs)[:20]
     with sniffer.lock:
         blobs["mqtt (wildcard subscriber)"] = b"\n".join(sniffer.payloads)
     assert len(blobs) > 5 and blobs["mqtt (wildcard subscriber)"]
