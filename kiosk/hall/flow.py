@@ -486,8 +486,13 @@ class Flow:
         )
 
     def _touch(self) -> None:
-        if self.step is not Step.ATTRACT and self.timer.countdown_until is None:
-            self._arm_timer()
+        """Any touch is activity: it restarts the idle time and ends a countdown."""
+        if self.step is Step.ATTRACT:
+            return
+        counting = self.timer.countdown_until is not None
+        self._arm_timer()
+        if counting:
+            self._publish()
 
     def wipe(self, reason: str, notice: str = "") -> None:
         """End the visit on any path: cancel what runs, overwrite and drop the session."""

@@ -333,3 +333,17 @@ async def test_event_stream_comes_back_after_the_agent_was_away(
         assert failures["left"] == 0
     finally:
         task.cancel()
+
+
+async def test_any_touch_ends_the_countdown(devices: Any, backend: Any) -> None:
+    config = make_config(step_timeouts={"progress_entry": 0.2}, countdown_s=5)
+    f = Flow(config, devices, backend, tick_s=0.02)
+    task = asyncio.create_task(f.run())
+    try:
+        await to_menu(f, devices)
+        f.tap("errand", "progress")
+        await f.until(lambda v: v.countdown is not None, within=3)
+        f.tap("key", "7")
+        assert f.view.countdown is None and f.view.typed == "7"
+    finally:
+        task.cancel()
