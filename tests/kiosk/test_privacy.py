@@ -47,11 +47,15 @@ class Sniffer:
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"sniffer-{os.getpid()}"
         )
-        self.client.on_connect = lambda c, *_: (c.subscribe("#", qos=1), self.ready.set())
+        self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
         assert self.ready.wait(10)
+
+    def _on_connect(self, client: Any, *_: Any) -> None:
+        client.subscribe("#", qos=1)
+        self.ready.set()
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         with self.lock:
