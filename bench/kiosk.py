@@ -57,6 +57,17 @@ def _start_hub(broker_url: str, work: Path) -> tuple[subprocess.Popen[bytes], st
     }
     cfg = data / "hub.json"
     cfg.write_text(json.dumps(config))
+    with (data / "hub.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "govedge", "hub", "--config", str(cfg)],
+            cwd=data,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    if not wait_for_port("127.0.0.1", port, 30):
+        proc.kill()
+        raise RuntimeError(f"the hub did not start; see {data / 'hub.log'}")
+    # The token goes into the database the running hub reads.
     token = subprocess.run(
         [
             sys.executable,
@@ -78,16 +89,6 @@ def _start_hub(broker_url: str, work: Path) -> tuple[subprocess.Popen[bytes], st
         check=True,
         timeout=60,
     ).stdout.strip()
-    with (data / "hub.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "govedge", "hub", "--config", str(cfg)],
-            cwd=data,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    if not wait_for_port("127.0.0.1", port, 30):
-        proc.kill()
-        raise RuntimeError(f"the hub did not start; see {data / 'hub.log'}")
     return proc, f"http://127.0.0.1:{port}", token
 
 

@@ -315,30 +315,6 @@ def hub_process(tmp_path: Path, mqtt_broker: Any) -> Iterator[HubProcess]:
     }
     cfg = data / "hub.json"
     cfg.write_text(json.dumps(config))
-    kiosk_token = _govedge(
-        "hub",
-        "token",
-        "create",
-        "--role",
-        "kiosk",
-        "--name",
-        HUB_DEVICE,
-        "--config",
-        str(cfg),
-        cwd=data,
-    )
-    admin_token = _govedge(
-        "hub",
-        "token",
-        "create",
-        "--role",
-        "admin",
-        "--name",
-        "tests",
-        "--config",
-        str(cfg),
-        cwd=data,
-    )
     log_path = data / "hub.log"
     with log_path.open("ab") as out:
         proc = subprocess.Popen(
@@ -348,9 +324,34 @@ def hub_process(tmp_path: Path, mqtt_broker: Any) -> Iterator[HubProcess]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    hub = HubProcess(f"http://127.0.0.1:{port}", kiosk_token, admin_token, data, log_path, proc)
+    hub = HubProcess(f"http://127.0.0.1:{port}", "", "", data, log_path, proc)
     try:
         assert wait_for_port("127.0.0.1", port, 30), log_path.read_text()[-2000:]
+        # Tokens go into the database the running hub reads, as an operator would make them.
+        hub.kiosk_token = _govedge(
+            "hub",
+            "token",
+            "create",
+            "--role",
+            "kiosk",
+            "--name",
+            HUB_DEVICE,
+            "--config",
+            str(cfg),
+            cwd=data,
+        )
+        hub.admin_token = _govedge(
+            "hub",
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "tests",
+            "--config",
+            str(cfg),
+            cwd=data,
+        )
         yield hub
     finally:
         hub.stop()
