@@ -107,6 +107,7 @@ class View:
     actions: tuple[str, ...] = ()  # the buttons this step offers besides its own content
     health: dict[str, Any] | None = None
     notice: str = ""  # a short note on the attract screen after a visit ended abnormally
+    devices_ok: bool = True  # False while the agent's event stream is lost (card not seen)
 
 
 ViewListener = Callable[[View], None]
@@ -159,6 +160,7 @@ class Flow:
         self._stopping = False
         self.visit_started = 0.0
         self.last_visit_end = ""
+        self.devices_ok = True
         self._publish()
 
     # -- running ------------------------------------------------------------------------------
@@ -199,6 +201,7 @@ class Flow:
                     if lost:
                         log.info("device_events_back")
                         lost, pause = False, RETRY_EVENTS_S
+                        self._set_devices_ok(True)
                     self.device_event(event.event, event.document, event.state)
             except asyncio.CancelledError:
                 raise
@@ -206,6 +209,7 @@ class Flow:
                 if not lost:
                     error = str(exc) if isinstance(exc, KioskError) else type(exc).__name__
                     log.warning("device_events_lost", extra=fields(error=error))
+                    self._set_devices_ok(False)
                 lost = True
             await asyncio.sleep(pause)
             pause = min(MAX_RETRY_EVENTS_S, pause * 2) if lost else RETRY_EVENTS_S
@@ -214,6 +218,11 @@ class Flow:
         while True:
             await asyncio.sleep(self.tick_s)
             self.clock()
+
+    def _set_devices_ok(self, ok: bool) -> None:
+        if ok != self.devices_ok:
+            self.devices_ok = ok
+            self._publish()
 
     def now(self) -> float:
         return time.monotonic()
@@ -878,6 +887,7 @@ class Flow:
             actions=tuple(f.get("actions", ())),
             health=f.get("health"),
             notice=self.ui.notice,
+            devices_ok=self.devices_ok,
         )
         self.view = view
         self._changed.set()

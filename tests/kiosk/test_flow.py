@@ -347,3 +347,33 @@ async def test_any_touch_ends_the_countdown(devices: Any, backend: Any) -> None:
         assert f.view.countdown is None and f.view.typed == "7"
     finally:
         task.cancel()
+
+
+async def test_attract_says_when_the_devices_are_away(
+    devices: Any, backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiosk.hall import flow as flow_module
+    from kiosk.hall.errors import DeviceError
+
+    monkeypatch.setattr(flow_module, "RETRY_EVENTS_S", 0.01)
+    monkeypatch.setattr(flow_module, "MAX_RETRY_EVENTS_S", 0.02)
+    away = {"on": True}
+    real_events = devices.events
+
+    def events() -> Any:
+        if away["on"]:
+            raise DeviceError("the device service did not answer /v1/events")
+        return real_events()
+
+    devices.events = events
+    f = Flow(make_config(), devices, backend, tick_s=0.02)
+    task = asyncio.create_task(f.run())
+    try:
+        view = await f.until(lambda v: not v.devices_ok, within=3)
+        assert view.step is Step.ATTRACT
+        away["on"] = False
+        await devices.insert_card()
+        await f.until_step(Step.MENU, within=5)
+        assert f.view.devices_ok
+    finally:
+        task.cancel()

@@ -374,6 +374,11 @@
       <translation>No one was using the kiosk: the visit has ended and your details are cleared</translation>
     </message>
     <message>
+      <source>读卡设备暂时不能使用，请联系工作人员</source>
+      <comment>notice.devices_down</comment>
+      <translation>The card reader is not available right now; please ask staff</translation>
+    </message>
+    <message>
       <source>开始办理</source>
       <comment>action.start</comment>
       <translation>Start</translation>

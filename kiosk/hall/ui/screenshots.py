@@ -158,6 +158,7 @@ def sample_views() -> dict[str, View]:
     return {
         "01-attract": c(Step.ATTRACT),
         "02-attract-card-removed": c(Step.ATTRACT, notice="notice.card_removed"),
+        "02b-attract-devices-down": c(Step.ATTRACT, devices_ok=False),
         "03-document": c(
             Step.DOCUMENT, prompt="prompt.place_card", actions=("use_ss_card", "finish")
         ),

@@ -164,6 +164,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "长时间没有操作，本次办理已结束，您的信息已清除",
         "No one was using the kiosk: the visit has ended and your details are cleared",
     ),
+    "notice.devices_down": (
+        "读卡设备暂时不能使用，请联系工作人员",
+        "The card reader is not available right now; please ask staff",
+    ),
     # buttons
     "action.start": ("开始办理", "Start"),
     "action.use_ss_card": ("改用社保卡", "Use social-security card"),

@@ -401,6 +401,10 @@ class KioskWindow(QWidget):
             notice = self._label("◆ " + self.t(view.notice), role="warn")
             notice.setObjectName("notice")
             lay.addWidget(notice)
+        if not view.devices_ok:
+            down = self._label("⚠ " + self.t("notice.devices_down"), role="danger")
+            down.setObjectName("devices_down")
+            lay.addWidget(down)
         self._picture("card", lay)
         prompt = self._label(self.t("prompt.start"), role="prompt")
         prompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
