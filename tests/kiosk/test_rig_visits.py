@@ -69,12 +69,19 @@ def test_face_fails_three_times_then_fingerprint(start_hall: Callable[..., Any],
             ),
             timeout=SLOW,
         )
-        assert "与证件照片不一致" in d.label("message").text()
+        # Someone else's face: mismatch (or, on a loaded machine, no face seen in time).
+        assert d.window.view is not None and d.window.view.message in (
+            "face.fail.mismatch",
+            "face.fail.no_face",
+            "face.fail.timeout",
+        )
+        assert d.label("message").text().startswith("⚠")
         d.touch("action_retry")
     d.wait_step(Step.FINGERPRINT, SLOW)
     rig.citizen.place_finger(WHO)
     d.wait_step(Step.MENU, SLOW)
     assert d.kiosk.runner.flow.session.verified_by == "fingerprint"
+    assert d.kiosk.runner.flow.session.face_failures == 3
 
 
 def test_still_photo_is_refused_by_liveness(start_hall: Callable[..., Any], rig: Any) -> None:
