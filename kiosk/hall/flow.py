@@ -152,6 +152,9 @@ class Flow:
         self.timer = _Timer()
         self.view = View(step=Step.ATTRACT, lang=config.lang, elder=False)
         self._op: asyncio.Task[None] | None = None
+        # The errand list, asked of the hub while the citizen's face is checked (no citizen
+        # data in the request), so that the menu shows as soon as the check passes.
+        self._prefetch: tuple[str, asyncio.Task[list[Errand]]] | None = None
         self._fields: dict[str, Any] = {}
         self._errands: tuple[Errand, ...] = ()
         self._seq = 0
@@ -184,6 +187,7 @@ class Flow:
         for task in self._tasks:
             task.cancel()
         self._cancel_op()
+        self._drop_prefetch()
         self.session.wipe()
         self.ui.pin[:] = b"\0" * len(self.ui.pin)
         for task in self._tasks:
@@ -283,8 +287,9 @@ class Flow:
             self.ui.lang = (
                 arg if arg in ("zh-CN", "en") else ("en" if self.ui.lang == "zh-CN" else "zh-CN")
             )
-            if self._errands and self.step in CITIZEN_STEPS:
+            if self.step in CITIZEN_STEPS:
                 self._errands = ()  # names are per language: reload at the menu
+                self._drop_prefetch()
             self._publish()
             return True
         if action == "elder":
@@ -512,6 +517,7 @@ class Flow:
         self.session = Session()
         self._clear_typed()
         self._errands = ()
+        self._drop_prefetch()
         self.ui = _Ui(lang=self.config.lang, elder=False)
         if notice:
             self.ui.notice = notice
@@ -634,7 +640,22 @@ class Flow:
             return
         self._start_face()
 
+    def _start_prefetch(self) -> None:
+        if self._errands or self._prefetch is not None:
+            return
+        lang = self.ui.lang
+        task = asyncio.get_running_loop().create_task(self.backend.errands(lang))
+        # A failure here is reported when the menu needs the list; never "never retrieved".
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._prefetch = (lang, task)
+
+    def _drop_prefetch(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch[1].cancel()
+            self._prefetch = None
+
     def _start_face(self) -> None:
+        self._start_prefetch()
         self._go(
             Step.FACE,
             prompt="face.look",
@@ -711,7 +732,16 @@ class Flow:
         )
 
     async def _load_errands(self) -> None:
-        errands = await self.backend.errands(self.ui.lang)
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None and prefetch[0] == self.ui.lang:
+            try:
+                errands = await prefetch[1]
+            except BackendError:
+                errands = await self.backend.errands(self.ui.lang)  # once more, now
+        else:
+            if prefetch is not None:
+                prefetch[1].cancel()
+            errands = await self.backend.errands(self.ui.lang)
         self._errands = tuple(errands)
         self._go(Step.MENU, prompt="prompt.pick_errand", actions=("guide", "finish"))
 

@@ -161,12 +161,14 @@ class FakeBackend:
     proofs: dict[str, Proof] = field(default_factory=dict)
     subjects: list[tuple[str, str]] = field(default_factory=list)
     ratings: list[tuple[int, list[str], str]] = field(default_factory=list)
+    errand_calls: list[str] = field(default_factory=list)
 
     def _check(self) -> None:
         if self.down:
             raise BackendUnavailable("hub unreachable: connection refused")
 
     async def errands(self, lang: str) -> list[Errand]:
+        self.errand_calls.append(lang)
         self._check()
         return list(ERRANDS)
 

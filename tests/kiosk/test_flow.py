@@ -377,3 +377,25 @@ async def test_attract_says_when_the_devices_are_away(
         assert f.view.devices_ok
     finally:
         task.cancel()
+
+
+async def test_errands_are_fetched_during_the_face_check(
+    flow: Flow, devices: Any, backend: Any
+) -> None:
+    asked_in: list[Step] = []
+    real = backend.errands
+
+    async def errands(lang: str) -> Any:
+        asked_in.append(flow.step)
+        return await real(lang)
+
+    backend.errands = errands
+    devices.face_verdicts = ["ok", "ok"]  # two visits
+    await to_menu(flow, devices)
+    assert asked_in == [Step.FACE] and backend.errand_calls == ["zh-CN"]
+    flow.tap("finish")
+    await flow.until_step(Step.ATTRACT)
+    flow.tap("lang", "en")
+    await devices.insert_card()
+    await flow.until_step(Step.MENU)
+    assert backend.errand_calls == ["zh-CN", "en"]

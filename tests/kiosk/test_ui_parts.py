@@ -118,3 +118,22 @@ def test_windowed_scale_fits_the_screen() -> None:
     assert pick_orientation(KioskConfig(), None, 1080, 1920) == "portrait"
     assert pick_orientation(KioskConfig(orientation="portrait"), None, 1920, 1080) == "portrait"
     assert pick_orientation(KioskConfig(), "landscape", 1080, 1920) == "landscape"
+
+
+def test_progress_moves_in_place(qapp: Any) -> None:
+    from PySide6.QtWidgets import QProgressBar
+
+    from kiosk.hall.flow import Step, View
+
+    window = KioskWindow()
+    view = View(step=Step.FACE, lang="zh-CN", elder=False, prompt="face.blink", progress=0.2)
+    window.show_view(view)
+    body = window._body
+    window.show_view(
+        View(step=Step.FACE, lang="zh-CN", elder=False, prompt="face.blink", progress=0.7, seq=5)
+    )
+    assert window._body is body  # not rebuilt
+    bar = body.findChild(QProgressBar, "progress") if body else None
+    assert bar is not None and bar.value() == 70
+    window.show_view(View(step=Step.FACE, lang="zh-CN", elder=False, prompt="face.turn_left"))
+    assert window._body is not body  # a new prompt: a new screen

@@ -9,6 +9,7 @@ through Qt's translator; the screens never show an exception's text.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,22 @@ class KioskWindow(QWidget):
     # -- rendering ----------------------------------------------------------------------------
 
     def show_view(self, view: View) -> None:
-        """Show ``view``: rebuild the content for its step, speak its prompt if it is new."""
+        """Show ``view``: rebuild the content for its step, speak its prompt if it is new.
+
+        A view that differs from the shown one only in its progress (the face session's steps)
+        moves the progress bar in place: no rebuild, so the GUI thread leaves the CPU to the
+        face check."""
+        old_view = self.view
+        if (
+            old_view is not None
+            and self._body is not None
+            and replace(old_view, progress=0.0, seq=0) == replace(view, progress=0.0, seq=0)
+        ):
+            bar = self._body.findChild(QProgressBar, "progress")
+            if bar is not None and bar.maximum() > 0:
+                bar.setValue(int(view.progress * 100))
+                self.view = view
+                return
         self.view = view
         self._set_lang(view.lang)
         self._apply_theme(view.elder)
