@@ -23,6 +23,7 @@ TOP_COMMANDS: dict[str, tuple[str, str]] = {
     "device": ("", "talk to one piece of hardware (technicians' tools)"),
     "sim": ("", "start a hardware simulator or a simulated fleet"),
     "face": ("drivers.camera.face_cli", "face verification and liveness"),
+    "kiosk": ("kiosk.hall.app", "the hall kiosk app (full screen, or --windowed)"),
     "provision": ("provisioning.cli", "device identities, enrollment and broker configuration"),
     "demo": ("sim.demo", "run broker, hub and a simulated fleet on one machine"),
     "bench": ("bench.cli", "run the benchmark suite"),
