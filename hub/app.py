@@ -57,6 +57,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "hub.emergency.setup",
     "hub.services.setup",
     "hub.releases.setup",
+    "hub.watchdog",
 )
 """Modules whose ``install(hub, app)`` adds routes, listeners and background tasks (rules and
 alarms, the emergency feed, enrollment) to a hub being built. API route groups they add go in

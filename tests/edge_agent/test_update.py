@@ -186,10 +186,18 @@ async def test_a_changed_byte_or_a_wrong_key_is_refused_before_any_switch(
         assert proc.slots.current_version() == "1.0"
         assert not (root / "slots" / "2.0").exists()
         # A manifest signed by another key is refused before a byte is downloaded.
-        from provisioning.releases import build_bundle, read_manifest, release_signer, release_verifier
+        from provisioning.releases import (
+            build_bundle,
+            read_manifest,
+            release_signer,
+            release_verifier,
+        )
 
         forged = build_bundle(
-            fx.release_dir(tmp_path / "f", "7.0"), "7.0", tmp_path / "f.tar", release_signer(other[0])
+            fx.release_dir(tmp_path / "f", "7.0"),
+            "7.0",
+            tmp_path / "f.tar",
+            release_signer(other[0]),
         )
         assert read_manifest(tmp_path / "f.tar", release_verifier(other[1])).version == "7.0"
         batch = rhub.hub.commands.create(

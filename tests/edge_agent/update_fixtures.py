@@ -37,7 +37,9 @@ def release_dir(base: Path, version: str, *, broken: bool = False, pad: int = 0)
     if broken:
         entry.write_text("#!/bin/sh\necho 'release cannot start: missing library' >&2\nexit 3\n")
     else:
-        entry.write_text(f'#!/bin/sh\nexec {sys.executable} -m govedge --log-level info agent "$@"\n')
+        entry.write_text(
+            f'#!/bin/sh\nexec {sys.executable} -m govedge --log-level info agent "$@"\n'
+        )
     entry.chmod(0o755)
     (src / "VERSION").write_text(version + "\n")
     if pad:
@@ -98,9 +100,21 @@ def launch(
     out = log_path.open("ab")
     proc = subprocess.Popen(
         [
-            GOVEDGE, "--log-level", "info", "agent", "launch", "--config", str(config),
-            "--root", str(root), "--release-key", str(pub),
-            "--confirm-after", str(confirm_after), "--trial-timeout", str(trial_timeout),
+            GOVEDGE,
+            "--log-level",
+            "info",
+            "agent",
+            "launch",
+            "--config",
+            str(config),
+            "--root",
+            str(root),
+            "--release-key",
+            str(pub),
+            "--confirm-after",
+            str(confirm_after),
+            "--trial-timeout",
+            str(trial_timeout),
         ],
         stdout=out,
         stderr=out,
@@ -127,7 +141,9 @@ class ReleaseHub:
 
     async def upload(self, bundle: Path) -> tuple[int, Any]:
         return await self.call(
-            "POST", "/api/v1/releases", data=bundle.read_bytes(),
+            "POST",
+            "/api/v1/releases",
+            data=bundle.read_bytes(),
             headers={"Content-Type": "application/x-tar"},
         )
 

@@ -81,7 +81,10 @@ def test_release_cli_build_and_verify(tmp_path: Path, capsys: pytest.CaptureFixt
     key, pub = tmp_path / "k" / "release.key", tmp_path / "k" / "release.pub"
     out = tmp_path / "r.tar"
     src = str(_source(tmp_path))
-    assert main(["release", "build", src, "--version", "2.1", "--key", str(key), "--out", str(out)]) == 0
+    assert (
+        main(["release", "build", src, "--version", "2.1", "--key", str(key), "--out", str(out)])
+        == 0
+    )
     assert main(["release", "verify", str(out), "--public-key", str(pub)]) == 0
     assert "valid release 2.1" in capsys.readouterr().out
     out.write_bytes(out.read_bytes().replace(b"exit 0", b"exit 1"))
