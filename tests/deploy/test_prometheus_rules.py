@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 RULE_FILE = RULES / "govedge-alerts.yml"
 TEST_FILE = RULES / "govedge-alerts.test.yml"
@@ -56,7 +54,8 @@ def test_a_wrong_expectation_fails_promtool(tmp_path: Path) -> None:
     (tmp_path / RULE_FILE.name).write_text(RULE_FILE.read_text())
     text = TEST_FILE.read_text().replace(
         "eval_time: 3m\n        alertname: GovedgeHubDown\n        exp_alerts: []",
-        "eval_time: 3m\n        alertname: GovedgeHubDown\n        exp_alerts: [{exp_labels: {severity: critical}}]",
+        "eval_time: 3m\n        alertname: GovedgeHubDown\n"
+        "        exp_alerts: [{exp_labels: {severity: critical}}]",
     )
     (tmp_path / TEST_FILE.name).write_text(text)
     result = _promtool("test", "rules", str(tmp_path / TEST_FILE.name))
@@ -86,9 +85,8 @@ async def test_rule_metrics_are_exported_and_pass_promtool(
     _, pub = write_release_key(tmp_path / "keys")
     rhub = await fx.start_release_hub(tmp_path, mqtt_broker.url, pub)
     try:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(rhub.url + "/metrics") as resp:
-                hub_text = await resp.text()
+        async with rhub.session.get(rhub.url + "/metrics") as resp:
+            hub_text = await resp.text()
     finally:
         await rhub.close()
     config = tmp_path / "device.json"

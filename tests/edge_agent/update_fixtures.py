@@ -143,7 +143,7 @@ class ReleaseHub:
         return await self.call(
             "POST",
             "/api/v1/releases",
-            data=bundle.read_bytes(),
+            data=await asyncio.to_thread(bundle.read_bytes),
             headers={"Content-Type": "application/x-tar"},
         )
 
