@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -61,6 +62,7 @@ class ReleaseService:
         self.config = config
         self.directory = Path(config.directory)
         self.clock = clock
+        self._lock = threading.Lock()
         for window in config.windows.values():
             parse_window(window)
         self._verifier: BundleVerifier | None = (
@@ -210,12 +212,15 @@ class ReleaseService:
             )
         self.commands.create(fresh, "update", args, self.config.command_ttl_s)
 
-    def on_events(self, events: Iterable[Event]) -> None:
-        """Record the outcome the devices report (update_succeeded / _failed / _rolled_back)."""
+    def on_events(self, events: Iterable[Event]) -> int:
+        """Record the outcome the devices report (update_succeeded / _failed / _rolled_back);
+        return how many reports there were."""
+        reports = 0
         for ev in events:
             kind = ev.data.kind
             if kind not in SUCCEEDED_EVENTS and kind not in FAILED_EVENTS:
                 continue
+            reports += 1
             version = ev.data.attrs.get("version")
             state = UPDATED if kind in SUCCEEDED_EVENTS else FAILED
             with self.engine.begin() as conn:
@@ -232,9 +237,15 @@ class ReleaseService:
                 "release_reported",
                 extra=fields(device=ev.device_id, version=str(version), state=state),
             )
+        return reports
 
     def advance(self) -> None:
-        """Move running rollouts on, or halt them; called periodically."""
+        """Move running rollouts on, or halt them: periodically, and as soon as reports come
+        in (so a stage without a health gate moves on without waiting for the next tick)."""
+        with self._lock:
+            self._advance_all()
+
+    def _advance_all(self) -> None:
         with self.engine.connect() as conn:
             running = [
                 r[0]

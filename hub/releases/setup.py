@@ -137,8 +137,11 @@ def install(hub: Hub, app: web.Application) -> None:
     )
 
     def on_batch(acc: Accepted) -> None:
-        if acc.events:
-            svc.on_events(acc.events)
+        if acc.events and svc.on_events(acc.events):
+            try:
+                svc.advance()
+            except Exception:
+                log.exception("release_advance_failed")
 
     hub.pipeline.listeners.append(on_batch)
     routes.install(app)
