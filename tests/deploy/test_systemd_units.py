@@ -44,7 +44,13 @@ def units(tmp_path: Path) -> Path:
 
 
 def test_units_pass_systemd_analyze_verify(units: Path) -> None:
-    names = ["govedge-hub@1.service", "govedge-agent.service", "govedge-kiosk.service"]
+    names = [
+        "govedge-hub@1.service",
+        "govedge-agent.service",
+        "govedge-kiosk.service",
+        "govedge-kiosk-release.path",
+        "govedge-kiosk-release.service",
+    ]
     result = _verify(units, [*names, "govedge-hub.target"])
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "", result.stderr  # warnings (unknown keys...) count too

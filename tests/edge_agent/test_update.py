@@ -6,7 +6,6 @@ a staged rollout halted by its health gate."""
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -250,12 +249,18 @@ async def test_a_staged_rollout_halts_at_its_health_gate(
         assert done["devices"][0]["error"] == "offline within the health gate"
         assert [d["device_id"] for d in done["devices"]] == ["ota-gate-a"]
         assert b.slots.current_version() == "1.0"
+        await fx.wait_for(lambda: _halted_gauge(rhub), 10, "halted rollouts in /metrics")
     finally:
         a.stop()
         b.stop()
-    shutil.rmtree(tmp_path / "releases", ignore_errors=True)
 
 
 async def _device_state(rhub: Any, rollout_id: str, device_id: str, state: str) -> bool:
     ro = await _rollout_state(rhub, rollout_id)
     return any(d["device_id"] == device_id and d["state"] == state for d in ro["devices"])
+
+
+async def _halted_gauge(rhub: Any) -> bool:
+    async with rhub.session.get(rhub.url + "/metrics") as resp:
+        text = await resp.text()
+    return "govedge_hub_release_rollouts_halted 1.0" in text

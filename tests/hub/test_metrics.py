@@ -17,6 +17,8 @@ from govedge.contract import Channel, Telemetry, encode, topic
 NEVER_ZERO_AFTER_TRAFFIC_EXCEPT: dict[str, str] = {
     # A gauge of what waits right now: zero whenever the hub keeps up, which it does here.
     "govedge_hub_queue_depth": "set on every batch; idle between batches",
+    # Zero unless a release rollout halted (tests/edge_agent/test_update.py makes it move).
+    "govedge_hub_release_rollouts_halted": "a halted rollout sets it",
 }
 
 
