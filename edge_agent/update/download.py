@@ -3,11 +3,13 @@ again with ``Range``, so a link that drops (or a power cut) costs only what was 
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from edge_agent.update.errors import UpdateError
 
@@ -57,3 +59,23 @@ def download(
         raise UpdateError(f"{url}: {have} bytes received of {expected_size}; it resumes")
     os.replace(part, dest)
     return dest
+
+
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+
+
+def fetch_manifest(url: str) -> Any:
+    """A release's signed manifest (JSON) from the hub; its signature is checked by the caller."""
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            data = response.read(MAX_MANIFEST_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise UpdateError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise UpdateError(f"{url}: manifest not fetched ({exc})") from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise UpdateError(f"{url}: manifest larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise UpdateError(f"{url}: manifest is not JSON") from None

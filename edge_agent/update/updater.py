@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge_agent.update import faults
-from edge_agent.update.download import download
+from edge_agent.update.download import download, fetch_manifest
 from edge_agent.update.errors import UpdateError
 from edge_agent.update.launcher import ENV_CONFIRM, ENV_KEY, ENV_ROOT, ENV_VERSION
 from edge_agent.update.slots import Slots
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 CHECK_S = 0.5
+UNHEALTHY = frozenset({HealthState.OFFLINE, HealthState.NO_DEVICE, HealthState.HARDWARE_ERROR})
 
 
 class Updater:
@@ -113,12 +114,17 @@ class Updater:
 
     async def command(self, args: Mapping[str, Any]) -> dict[str, Any]:
         version, url, manifest = args.get("version"), args.get("url"), args.get("manifest")
+        manifest_url = args.get("manifest_url")
+        if manifest is None and isinstance(manifest_url, str):
+            manifest = await asyncio.to_thread(fetch_manifest, manifest_url)
         if (
             not isinstance(version, str)
             or not isinstance(url, str)
             or not isinstance(manifest, dict)
         ):
-            raise UpdateError("update needs args.version, args.url and args.manifest")
+            raise UpdateError(
+                "update needs args.version, args.url and args.manifest (or args.manifest_url)"
+            )
         try:
             release = parse_manifest(manifest, self.verifier)
         except ProvisioningError as exc:
@@ -225,10 +231,10 @@ class Updater:
     # -- trial ------------------------------------------------------------------------------
 
     def healthy(self) -> bool:
+        """Connected to the broker, and no driver offline, missing or faulty. A driver waiting
+        for a person (no card, paper out) or busy with one is healthy: the release works."""
         agent = self.agent
-        return agent.link.connected and all(
-            s == HealthState.ONLINE for s in agent.states().values()
-        )
+        return agent.link.connected and not any(s in UNHEALTHY for s in agent.states().values())
 
     async def _confirm(self, state: UpdateState) -> None:
         faults.cut("trial")

@@ -188,11 +188,13 @@ class ReleaseService:
         if not fresh:
             return
         release = self.get(ro["version"])
+        # The signed manifest is fetched by the device (a command must stay under the
+        # contract's 64 KiB, and a release may list thousands of files).
         args = {
             "version": ro["version"],
             "url": ro["url"],
             "size": release["size"],
-            "manifest": release["manifest"],
+            "manifest_url": ro["url"].rsplit("/", 1)[0] + "/manifest",
         }
         stamp = time.time()
         with self.engine.begin() as conn:

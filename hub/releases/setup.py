@@ -70,6 +70,16 @@ async def bundle(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={"Content-Type": "application/x-tar"})
 
 
+@routes.get(
+    "/releases/{version}/manifest",
+    roles=PUBLIC,
+    summary="A release's signed manifest (devices check its signature before downloading)",
+)
+async def manifest(request: web.Request) -> web.Response:
+    release = await blocking(service_of(request).get, request.match_info["version"])
+    return json_ok(release["manifest"])
+
+
 ROLLOUT_BODY: dict[str, Any] = {
     "type": "object",
     "properties": {

@@ -5,6 +5,7 @@ a staged rollout halted by its health gate."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from collections.abc import AsyncIterator
@@ -127,6 +128,43 @@ async def test_a_release_that_cannot_start_is_rolled_back_and_reported(
         await fx.wait_for(lambda: _online(rhub, "ota-bad"), 30, "back online on 1.0")
     finally:
         proc.stop()
+
+
+async def test_a_release_that_never_gets_healthy_is_rolled_back_at_the_trial_timeout(
+    tmp_path: Path, rhub: Any, device: Any, keys: tuple[Path, Path]
+) -> None:
+    config, root = device("ota-hang")
+    status, body = await rhub.upload(fx.make_bundle(tmp_path, keys[0], "4.0", hangs=True))
+    assert status == 201, body
+    proc = fx.launch(config, root, keys[1], tmp_path / "ota-hang.log", trial_timeout=6)
+    try:
+        await fx.wait_for(lambda: _online(rhub, "ota-hang"), 30, "device online")
+        ro = await _rollout(rhub, "4.0", ["ota-hang"], health_gate_s=0)
+        done = await fx.wait_for(lambda: _done(rhub, ro["id"]), 60, "rolled back")
+        assert done["state"] == "halted"
+        assert "not healthy within 6 s" in done["devices"][0]["error"]
+        assert proc.slots.current_version() == "1.0"
+    finally:
+        proc.stop()
+
+
+async def test_a_cut_download_resumes_where_it_stopped(
+    tmp_path: Path, rhub: Any, keys: tuple[Path, Path]
+) -> None:
+    from edge_agent.update.download import download
+
+    bundle = fx.make_bundle(tmp_path, keys[0], "2.0", pad=300_000)
+    assert (await rhub.upload(bundle))[0] == 201
+    data = (tmp_path / "releases" / "2.0.tar").read_bytes()
+    dest = tmp_path / "dl" / "2.0.tar"
+    dest.parent.mkdir()
+    # What a cut left behind, with a marker the server would never send: kept, not re-fetched.
+    dest.with_name("2.0.tar.part").write_bytes(b"X" * 1000)
+    url = f"{rhub.url}/api/v1/releases/2.0/bundle"
+    await asyncio.to_thread(download, url, dest, len(data))
+    got = dest.read_bytes()
+    assert got[:1000] == b"X" * 1000 and got[1000:] == data[1000:]
+    assert not dest.with_name("2.0.tar.part").exists()
 
 
 @pytest.mark.parametrize("step", STEPS)

@@ -29,12 +29,17 @@ ROOT = Path(__file__).resolve().parents[2]
 GOVEDGE = str(Path(sys.executable).with_name("govedge"))
 
 
-def release_dir(base: Path, version: str, *, broken: bool = False, pad: int = 0) -> Path:
-    """A release tree: bin/govedge-agent runs this source tree's agent (or exits 3 if broken)."""
+def release_dir(
+    base: Path, version: str, *, broken: bool = False, hangs: bool = False, pad: int = 0
+) -> Path:
+    """A release tree: bin/govedge-agent runs this source tree's agent; a ``broken`` one exits 3
+    at once, one that ``hangs`` runs but never connects (never healthy)."""
     src = base / f"src-{version}"
     (src / "bin").mkdir(parents=True, exist_ok=True)
     entry = src / "bin" / "govedge-agent"
-    if broken:
+    if hangs:
+        entry.write_text("#!/bin/sh\nexec sleep 600\n")
+    elif broken:
         entry.write_text("#!/bin/sh\necho 'release cannot start: missing library' >&2\nexit 3\n")
     else:
         entry.write_text(
