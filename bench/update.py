@@ -150,6 +150,7 @@ async def _measure(folder: Path, broker: Any) -> tuple[float, float]:
         src = folder / f"src-{version}"
         (src / "bin").mkdir(parents=True)
         (src / "bin" / "govedge-agent").write_text("#!/bin/sh\nexit 0\n")
+        (src / "bin" / "govedge-agent").chmod(0o755)
         (src / "lib").mkdir()
         (src / "lib" / "payload.bin").write_bytes(os.urandom(size))
         build_bundle(src, version, folder / f"{version}.tar", signer)

@@ -43,6 +43,8 @@ FILES = "files/"
 CHUNK = 1 << 16
 RELEASE_KEY = "release.key"
 RELEASE_PUB = "release.pub"
+APP_ENTRIES = {"agent": "bin/govedge-agent", "kiosk": "bin/govedge-kiosk"}
+"""What the launcher (agent) and the kiosk unit start in the active slot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,9 @@ def _hash_file(path: Path) -> tuple[str, int]:
 
 
 def build_manifest(source: str | Path, version: str, apps: Iterable[str]) -> dict[str, Any]:
-    """The unsigned manifest of every regular file below ``source``."""
+    """The unsigned manifest of every regular file below ``source``; each app's entry point
+    must be there and executable."""
+    apps = sorted(set(apps))
     root = Path(source)
     if not root.is_dir():
         raise ReleaseBundleError(f"{root} is not a directory")
@@ -120,6 +124,12 @@ def build_manifest(source: str | Path, version: str, apps: Iterable[str]) -> dic
         }
     if not files:
         raise ReleaseBundleError(f"{root} holds no files")
+    for app in apps:
+        entry = APP_ENTRIES.get(app)
+        if entry is None:
+            raise ReleaseBundleError(f"unknown app {app!r}; one of {', '.join(APP_ENTRIES)}")
+        if entry not in files or not files[entry]["mode"] & 0o100:
+            raise ReleaseBundleError(f"app {app!r} needs an executable {entry} in {root}")
     return {"kind": KIND, "version": version, "apps": sorted(set(apps)), "files": files}
 
 

@@ -36,14 +36,33 @@ def keys(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_build_then_verify_and_unpack(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     out = tmp_path / "r.tar"
-    rel = build_bundle(_source(tmp_path), "1.0", out, release_signer(keys[0]), ["agent", "kiosk"])
-    assert rel.version == "1.0" and set(rel.files) == {"bin/govedge-agent", "lib/app.py"}
+    src = _source(tmp_path)
+    (src / "bin" / "govedge-kiosk").write_text("#!/bin/sh\nexit 0\n")
+    (src / "bin" / "govedge-kiosk").chmod(0o755)
+    rel = build_bundle(src, "1.0", out, release_signer(keys[0]), ["agent", "kiosk"])
+    assert rel.version == "1.0" and set(rel.files) == {
+        "bin/govedge-agent",
+        "bin/govedge-kiosk",
+        "lib/app.py",
+    }
     dest = tmp_path / "slot"
     dest.mkdir()
     again = unpack_bundle(out, release_verifier(keys[1]), dest)
     assert again.apps == ("agent", "kiosk")
     assert (dest / "lib" / "app.py").read_text() == "print('kiosk')\n"
     assert (dest / "bin" / "govedge-agent").stat().st_mode & 0o100
+
+
+def test_an_app_without_its_entry_point_is_not_built(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    with pytest.raises(ReleaseBundleError, match="needs an executable bin/govedge-kiosk"):
+        build_bundle(
+            _source(tmp_path), "1.0", tmp_path / "r.tar", release_signer(keys[0]), ["kiosk"]
+        )
+    (tmp_path / "src" / "bin" / "govedge-agent").chmod(0o644)
+    with pytest.raises(ReleaseBundleError, match="needs an executable bin/govedge-agent"):
+        build_bundle(tmp_path / "src", "1.0", tmp_path / "r.tar", release_signer(keys[0]))
 
 
 def test_one_changed_byte_is_refused(tmp_path: Path, keys: tuple[Path, Path]) -> None:

@@ -21,6 +21,7 @@ def _bundle(tmp_path: Path, key: Path, version: str) -> Path:
     src = tmp_path / f"src-{version}"
     (src / "bin").mkdir(parents=True)
     (src / "bin" / "govedge-agent").write_text("#!/bin/sh\nexit 0\n")
+    (src / "bin" / "govedge-agent").chmod(0o755)
     (src / "data.bin").write_bytes(bytes(range(256)) * 400)
     out = tmp_path / f"{version}.tar"
     build_bundle(src, version, out, release_signer(key))
