@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from aiohttp import web
+from msgspec import Meta
 from prometheus_client import Gauge
 
 from hub.api.routing import ApiRoutes
-from hub.api.util import blocking, body_json, hub_of, json_ok
+from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
 from hub.context import Hub
 from hub.errors import ValidationError
@@ -20,6 +22,7 @@ from hub.pipeline import Accepted
 from hub.registry import Selector
 from hub.releases.service import HALTED, ReleaseService
 from hub.releases.tables import create_tables
+from hub.services.api import _schema  # the body schema from its Struct, as the services do
 
 log = logging.getLogger("govedge.hub.releases")
 
@@ -80,51 +83,42 @@ async def manifest(request: web.Request) -> web.Response:
     return json_ok(release["manifest"])
 
 
-ROLLOUT_BODY: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "selector": {"type": "object"},
-        "steps": {"type": "array", "items": {"type": "number"}, "default": [10, 50, 100]},
-        "max_failures": {"type": "integer", "default": 0},
-        "health_gate_s": {"type": "number"},
-    },
-}
+class RolloutRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /releases/{version}/rollouts."""
+
+    selector: dict[str, Any]
+    steps: list[Annotated[float, Meta(gt=0, le=100)]] = msgspec.field(
+        default_factory=lambda: [10.0, 50.0, 100.0]
+    )
+    max_failures: Annotated[int, Meta(ge=0)] = 0
+    health_gate_s: Annotated[float, Meta(ge=0)] | None = None  # default: the hub config's
 
 
 @routes.post(
     "/releases/{version}/rollouts",
     roles=OPERATE,
     summary="Roll a release out in stages, with a health gate and a failure limit",
-    body=ROLLOUT_BODY,
+    body=_schema(RolloutRequest),
 )
 async def create_rollout(request: web.Request) -> web.Response:
     hub = hub_of(request)
     svc = service_of(request)
-    data = await body_json(request)
-    unknown = set(data) - set(ROLLOUT_BODY["properties"])
-    if unknown:
-        raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
-    steps = data.get("steps", [10, 50, 100])
-    if not isinstance(steps, list) or not all(isinstance(s, int | float) for s in steps):
-        raise ValidationError("field 'steps' must be a list of percentages")
-    max_failures = data.get("max_failures", 0)
-    if not isinstance(max_failures, int) or isinstance(max_failures, bool):
-        raise ValidationError("field 'max_failures' must be an integer")
-    gate = data.get("health_gate_s")
-    if gate is not None and (not isinstance(gate, int | float) or gate < 0):
-        raise ValidationError("field 'health_gate_s' must be a non-negative number")
-    raw_selector = data.get("selector") or {}
-    if not isinstance(raw_selector, dict):
-        raise ValidationError("field 'selector' must be an object")
-    targets = [d.id for d in await blocking(hub.registry.select, Selector.from_json(raw_selector))]
+    raw = await request.read()
+    try:
+        body = msgspec.json.decode(raw, type=RolloutRequest)
+    except msgspec.ValidationError as exc:
+        raise ValidationError(f"body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise ValidationError(f"body is not JSON: {exc}") from None
+    targets = [d.id for d in await blocking(hub.registry.select, Selector.from_json(body.selector))]
     rollout = await blocking(
         svc.start_rollout,
         request.match_info["version"],
         targets,
-        raw_selector,
-        [float(s) for s in steps],
-        max_failures,
-        None if gate is None else float(gate),
+        body.selector,
+        body.steps,
+        body.max_failures,
+        body.health_gate_s,
         str(request.url.origin()),
     )
     return json_ok(rollout, status=201)

@@ -97,7 +97,9 @@ async def test_rollout_requests_are_checked(release_hub: Any, tmp_path: Path, ke
     await asyncio.to_thread(rh.hub.registry.register, "kiosk-1", site="hall-1")
     cases = [
         ({"selector": {"ids": ["kiosk-1"]}, "steps": [50, 10]}, "increasing"),
-        ({"selector": {"ids": ["kiosk-1"]}, "health_gate_s": -1}, "health_gate_s"),
+        ({"selector": {"ids": ["kiosk-1"]}, "health_gate_s": -1}, "at `$.health_gate_s`"),
+        ({"selector": {"ids": ["kiosk-1"]}, "steps": [10, 150]}, "at `$.steps[1]`"),
+        ({"steps": [100]}, "missing required field `selector`"),
         ({"selector": {"ids": ["kiosk-1"]}, "colour": "red"}, "unknown field"),
         ({"selector": {"site": "nowhere"}}, "no device matches"),
     ]
