@@ -13,7 +13,7 @@ from edge_agent.update.errors import UpdateError
 from edge_agent.update.state import UpdateState, fsync_dir
 from provisioning.bundles import BundleVerifier
 from provisioning.errors import ProvisioningError
-from provisioning.releases import Release, unpack_bundle
+from provisioning.releases import Release, read_manifest, unpack_bundle
 
 PARTIAL = ".partial"
 AGENT_ENTRY = "bin/govedge-agent"
@@ -56,9 +56,8 @@ class Slots:
         """Verify ``bundle`` file by file into ``slots/<version>.partial`` and rename it into
         place. Anything wrong leaves no slot behind and raises UpdateError."""
         self.prepare()
+        partial: Path | None = None
         try:
-            from provisioning.releases import read_manifest
-
             release = read_manifest(bundle, verifier)
             if version is not None and release.version != version:
                 raise UpdateError(f"bundle holds {release.version!r}, not {version!r}")
@@ -66,8 +65,9 @@ class Slots:
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir()
             unpack_bundle(bundle, verifier, partial, expect_version=release.version)
-        except ProvisioningError as exc:
-            shutil.rmtree(self.slots / ((version or "unknown") + PARTIAL), ignore_errors=True)
+        except (ProvisioningError, UpdateError) as exc:
+            if partial is not None:
+                shutil.rmtree(partial, ignore_errors=True)
             raise UpdateError(str(exc)) from None
         final = self.slot(release.version)
         if final.exists():
