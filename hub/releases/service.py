@@ -262,9 +262,12 @@ class ReleaseService:
         ro = self.rollout(rollout_id)
         now = time.time()
         gate = float(ro["health_gate_s"])
+        timeout = self.config.report_timeout_s
         for dev in ro["devices"]:  # the gate: updated devices must stay up for T
             if dev["state"] == UPDATED and not self.registry.get(dev["device_id"]).online:
                 self._mark(rollout_id, dev["device_id"], FAILED, "offline within the health gate")
+            elif dev["state"] == SENT and now - dev["updated"] > timeout:
+                self._mark(rollout_id, dev["device_id"], FAILED, f"no report within {timeout:g} s")
         ro = self.rollout(rollout_id)
         progress = ro["progress"]
         if progress[FAILED] > ro["max_failures"]:

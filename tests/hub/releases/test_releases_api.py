@@ -167,3 +167,19 @@ async def test_kiosks_update_only_inside_their_sites_window(
             Channel.EVENT,
         )
     await rh.wait_for(lambda: svc.rollout(ro["id"])["state"] == "done", 10)
+
+
+async def test_a_device_that_never_reports_fails_and_halts_the_rollout(
+    release_hub: Any, tmp_path: Path, keys: Any
+) -> None:
+    rh = await release_hub(report_timeout_s=1.0)
+    await _upload(rh, _bundle(tmp_path, keys[0], "6.0"))
+    await asyncio.to_thread(rh.hub.registry.register, "cab-silent", site="river")
+    status, ro = await rh.call(
+        "POST", "/api/v1/releases/6.0/rollouts", json={"selector": {"ids": ["cab-silent"]}}
+    )
+    assert status == 201 and ro["devices"][0]["state"] == "sent", ro
+    svc = rh.hub.extras["releases"]
+    await rh.wait_for(lambda: svc.rollout(ro["id"])["state"] == "halted", 10)
+    final = svc.rollout(ro["id"])
+    assert final["devices"][0]["error"] == "no report within 1 s"
