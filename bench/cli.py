@@ -30,6 +30,7 @@ BENCHMARKS = (
     "fleet_connect",
     "services",
     "kiosk",
+    "update",
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

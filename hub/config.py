@@ -10,6 +10,7 @@ from msgspec import Meta
 
 from govedge.contract.topics import DEFAULT_ROOT
 from govedge.errors import ConfigError
+from hub.releases.config import ReleasesConfig
 
 
 class ServicesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -57,6 +58,7 @@ class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     broker_backlog_bytes: Annotated[int, Meta(ge=0)] = 0
     broker_backlog_warn: Annotated[float, Meta(gt=0, lt=1)] = 0.8  # of the limit: alarm
     services: ServicesConfig = msgspec.field(default_factory=ServicesConfig)
+    releases: ReleasesConfig = msgspec.field(default_factory=ReleasesConfig)
 
 
 def load_config(path: str | Path) -> HubConfig:

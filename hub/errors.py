@@ -27,3 +27,7 @@ class ValidationError(HubError):
 
 class StorageError(HubError):
     """The telemetry store or the registry database failed."""
+
+
+class BackupError(HubError):
+    """A hub backup could not be taken or restored; the message names the part and why."""
