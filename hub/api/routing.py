@@ -117,9 +117,15 @@ async def decode_body(request: web.Request, struct: type[S], required: bool = Tr
             raise ValidationError("a JSON body is required", "$")
         return None
     try:
-        return msgspec.json.decode(raw, type=struct)
-    except msgspec.ValidationError as exc:
-        raise ValidationError(f"body: {exc}", _at(exc)) from None
+        try:
+            return msgspec.json.decode(raw, type=struct)
+        except msgspec.ValidationError as exc:
+            msgspec.json.decode(raw)  # typed decoding stops early: is it JSON at all?
+            path = _at(exc)
+            if str(exc).startswith("Object contains unknown field"):
+                name = path.rsplit(".", 1)[-1]
+                raise ValidationError(f"body: unknown field {name!r} at {path}", path) from None
+            raise ValidationError(f"body: {exc}", path) from None
     except msgspec.DecodeError as exc:
         raise ValidationError(f"body is not JSON: {exc}", "$") from None
 
@@ -268,9 +274,7 @@ def openapi_document(groups: Iterable[ApiRoutes], version: str) -> dict[str, Any
             "parameters": params,
             "responses": responses,
         }
-        if "*" in spec.roles:
-            op["security"] = []
-        else:
+        if "*" not in spec.roles:
             op["security"] = [{"bearer": []}, {"query_token": []}]
             op["x-roles"] = sorted(spec.roles)
         if spec.body is not None:

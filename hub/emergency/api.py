@@ -65,6 +65,8 @@ class ResourceChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
     kind: Kind | msgspec.UnsetType = msgspec.UNSET
     name: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType = msgspec.UNSET
     location: Location | msgspec.UnsetType = msgspec.UNSET
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | msgspec.UnsetType = msgspec.UNSET
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | msgspec.UnsetType = msgspec.UNSET
     capacity: Count | msgspec.UnsetType = msgspec.UNSET
     available: Count | msgspec.UnsetType = msgspec.UNSET
     unit: Annotated[str, msgspec.Meta(max_length=32)] | msgspec.UnsetType = msgspec.UNSET
@@ -73,8 +75,8 @@ class ResourceChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
 
 
 class ResourceIn(ResourceChange, forbid_unknown_fields=True, omit_defaults=True):
-    """A new resource: ``kind``, ``name`` and ``location`` are required (checked with the
-    resource's other rules by :func:`hub.emergency.dispatch.check_resource`)."""
+    """A new resource: ``kind``, ``name`` and a place (``location``, or ``lat`` and ``lon``) are
+    required, checked with its other rules by :func:`hub.emergency.dispatch.check_resource`."""
 
 
 class Act(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
