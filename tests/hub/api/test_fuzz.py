@@ -159,7 +159,7 @@ def test_every_route_fuzzed_with_every_role(threaded_hub: ThreadedHub) -> None:
             # as anyone to a public route); a refused role gets a 403 before the request is read.
             modes = MODES if role in ("admin", "anyone") else MODES[:1]
             for mode in modes:
-                checks = CHECKS + [negative_data_rejection] if may else CHECKS
+                checks = [*CHECKS, negative_data_rejection] if may else CHECKS
                 try:
                     fuzz_operation(
                         operation.as_strategy(generation_mode=mode),

@@ -105,7 +105,9 @@ async def test_unknown_and_ill_typed_query_parameters_are_refused(
         assert resp.status == 200
 
 
-async def test_the_openapi_document_declares_every_response(hub_config: Any, start_hub: Any) -> None:
+async def test_the_openapi_document_declares_every_response(
+    hub_config: Any, start_hub: Any
+) -> None:
     rh = await start_hub(hub_config())
     async with rh.session.get(rh.url + "/api/v1/openapi.json") as resp:
         doc = await resp.json()
@@ -144,7 +146,9 @@ async def test_the_openapi_document_declares_every_response(hub_config: Any, sta
     assert limit["schema"]["minimum"] == 1 and limit["schema"]["maximum"] == 1000
 
 
-async def test_an_unexpected_failure_is_a_500_in_the_one_shape(hub_config: Any, caplog: Any) -> None:
+async def test_an_unexpected_failure_is_a_500_in_the_one_shape(
+    hub_config: Any, caplog: Any
+) -> None:
     from hub.app import create_app
 
     app = create_app(hub_config(), start_mqtt=False)
