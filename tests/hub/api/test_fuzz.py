@@ -24,6 +24,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -148,6 +149,7 @@ def test_every_route_fuzzed_with_every_role(threaded_hub: ThreadedHub) -> None:
     unbreakable: set[str] = set()
     routes = 0
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"the document does not load: {result.err()}"
         operation = result.ok()
         routes += 1
         roles = operation.definition.raw.get("x-roles")
