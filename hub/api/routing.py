@@ -57,10 +57,6 @@ class NoQuery(msgspec.Struct, forbid_unknown_fields=True):
     """The query of a route that takes no parameters: any parameter is refused."""
 
 
-class NoBody(msgspec.Struct, forbid_unknown_fields=True):
-    """The body of a route that needs nothing but may be sent ``{}``."""
-
-
 @dataclass(slots=True)
 class RouteSpec:
     method: str
@@ -82,9 +78,9 @@ def _at(exc: msgspec.ValidationError) -> str:
     text = str(exc)
     where = re.search(r" - at `(\$[^`]*)`$", text)
     path = where.group(1) if where else "$"
-    unknown = re.match(r"Object contains unknown field `([^`]*)`", text)
-    if unknown:
-        path += "." + unknown.group(1)
+    named = re.match(r"Object (?:contains unknown|missing required) field `([^`]*)`", text)
+    if named:
+        path += "." + named.group(1)
     return path
 
 

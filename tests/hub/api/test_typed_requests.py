@@ -35,6 +35,7 @@ def assert_error(body: Any, code: str, path: str | None = None) -> None:
         ({"location": {"lat": 1, "lon": 500}}, "$.location.lon"),
         ({"colour": "red"}, "$.colour"),
         ({"id": 7}, "$.id"),
+        ({"id": None}, "$.id"),
     ],
 )
 async def test_bad_device_bodies_are_400_naming_the_json_path(
@@ -92,6 +93,7 @@ async def test_unknown_and_ill_typed_query_parameters_are_refused(
         ("/api/v1/health?verbose=1", "verbose"),
         ("/api/v1/alarms?state=offline", "state"),
         ("/api/v1/services/errands?lang=fr", "lang"),
+        ("/api/v1/services/ratings/summary", "group"),
     ]
     for url, name in cases:
         status, body = await rh.call("GET", url)
