@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
@@ -22,12 +22,36 @@ class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
+class SickDevice(msgspec.Struct):
+    id: str
+    drivers: dict[str, Any]  # driver name: its state, as the device reported it
+
+
+class Ingest(msgspec.Struct):
+    accepted: int
+    rejected: dict[str, int]
+    duplicates: int
+    gaps: int
+    queue_depth: int
+    broker_connected: bool
+
+
+class Health(msgspec.Struct):
+    devices: int
+    online: int
+    offline: int
+    sick: list[SickDevice]
+    ingest: Ingest
+
+
 class TokenOut(msgspec.Struct):
     token: str
     role: Role
 
 
-@routes.get("/health", roles=READ, summary="Fleet health: devices online, offline, sick")
+@routes.get(
+    "/health", roles=READ, summary="Fleet health: devices online, offline, sick", response=Health
+)
 async def fleet_health(request: web.Request) -> web.Response:
     hub = hub_of(request)
     summary = await blocking(hub.registry.summary)

@@ -116,6 +116,38 @@ class DeliveryQuery(LimitQuery, forbid_unknown_fields=True):
     state: Annotated[str, one_of(("pending", "delivered", "dead"))] | None = None
 
 
+class Resource(msgspec.Struct):
+    id: int
+    kind: str
+    name: str
+    location: Location
+    capacity: int
+    available: int
+    unit: str
+    contact: str
+    notes: str
+    updated: float
+
+
+class Resources(msgspec.Struct):
+    items: list[Resource]
+
+
+class Webhook(msgspec.Struct):
+    """A subscription as shown (its secret never is)."""
+
+    id: int
+    url: str
+    severities: list[str]
+    enabled: bool
+    cursor: int
+    created: float
+
+
+class Webhooks(msgspec.Struct):
+    items: list[Webhook]
+
+
 class Snapshot(msgspec.Struct):
     cursor: int
     items: list[dict[str, Any]]
@@ -204,7 +236,7 @@ async def retry_dead_letter(request: web.Request) -> web.Response:
     return json_ok(item)
 
 
-@routes.get("/webhooks", roles=EMERGENCY, summary="Webhook subscriptions", response=Items)
+@routes.get("/webhooks", roles=EMERGENCY, summary="Webhook subscriptions", response=Webhooks)
 async def list_webhooks(request: web.Request) -> web.Response:
     return json_ok({"items": await blocking(_svc(request).webhooks.all)})
 
@@ -214,6 +246,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
     roles=EMERGENCY,
     summary="Subscribe a URL to alarm events (HMAC-SHA256 signed, optional severity filter)",
     body=WebhookIn,
+    response=Webhook,
     status=201,
 )
 async def create_webhook(request: web.Request) -> web.Response:
@@ -221,7 +254,9 @@ async def create_webhook(request: web.Request) -> web.Response:
     return json_ok(await blocking(_svc(request).webhooks.create, data), status=201)
 
 
-@routes.get("/webhooks/{webhook_id}", roles=EMERGENCY, summary="One webhook subscription")
+@routes.get(
+    "/webhooks/{webhook_id}", roles=EMERGENCY, summary="One webhook subscription", response=Webhook
+)
 async def get_webhook(request: web.Request) -> web.Response:
     return json_ok(await blocking(_svc(request).webhooks.get, _id(request, "webhook_id")))
 
@@ -231,6 +266,7 @@ async def get_webhook(request: web.Request) -> web.Response:
     roles=EMERGENCY,
     summary="Change a webhook subscription",
     body=WebhookChange,
+    response=Webhook,
 )
 async def update_webhook(request: web.Request) -> web.Response:
     data = msgspec.to_builtins(body_of(request, WebhookChange))
@@ -272,7 +308,7 @@ async def webhook_deliveries(request: web.Request) -> web.Response:
     roles=READ,
     summary="Response teams, supplies and shelters",
     query=KindQuery,
-    response=Items,
+    response=Resources,
 )
 async def list_resources(request: web.Request) -> web.Response:
     kind = query_of(request, KindQuery).kind or ""
@@ -286,13 +322,17 @@ async def create_resource(request: web.Request) -> web.Response:
     return json_ok(await blocking(_svc(request).dispatch.create_resource, data), status=201)
 
 
-@routes.get("/resources/{resource_id}", roles=READ, summary="One resource")
+@routes.get("/resources/{resource_id}", roles=READ, summary="One resource", response=Resource)
 async def get_resource(request: web.Request) -> web.Response:
     return json_ok(await blocking(_svc(request).dispatch.get_resource, _id(request, "resource_id")))
 
 
 @routes.put(
-    "/resources/{resource_id}", roles=EMERGENCY, summary="Change a resource", body=ResourceChange
+    "/resources/{resource_id}",
+    roles=EMERGENCY,
+    summary="Change a resource",
+    body=ResourceChange,
+    response=Resource,
 )
 async def update_resource(request: web.Request) -> web.Response:
     data = msgspec.to_builtins(body_of(request, ResourceChange))
