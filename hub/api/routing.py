@@ -29,6 +29,9 @@ TOKEN_PARAM = "access_token"
 """The query parameter that may carry the bearer token (browsers cannot set WebSocket headers);
 every route accepts it, and the OpenAPI document declares it as a security scheme."""
 
+NUL_REFUSED = "text may not contain NUL (U+0000) characters"
+"""No database of the hub stores them in text (PostgreSQL refuses them): refused on the way in."""
+
 QUERY_KEY = web.RequestKey("govedge_query", object)
 BODY_KEY = web.RequestKey("govedge_body", object)
 
@@ -91,6 +94,8 @@ def decode_query(request: web.Request, struct: type[S]) -> S:
     for name, value in request.query.items():
         if name == TOKEN_PARAM:
             continue
+        if "\x00" in name or "\x00" in value:
+            raise ValidationError(f"query parameter {name!r}: {NUL_REFUSED}", name)
         if name in params:
             raise ValidationError(f"query parameter {name!r} is given twice", name)
         params[name] = value
@@ -108,6 +113,8 @@ async def decode_body(request: web.Request, struct: type[S], required: bool = Tr
     if request.content_length and request.content_length > MAX_BODY:
         raise ValidationError(f"body is {request.content_length} bytes, the limit is {MAX_BODY}")
     raw = await request.read()
+    if b"\\u0000" in raw:
+        raise ValidationError(NUL_REFUSED, "$")
     if not raw.strip():
         if required:
             raise ValidationError("a JSON body is required", "$")

@@ -140,7 +140,7 @@ def fuzz_operation(
     fuzz()
 
 
-SEED = [
+SEED: list[tuple[str, dict[str, Any]]] = [
     ("/api/v1/devices", {"id": "kiosk-1", "model": "kiosk", "location": {"lat": 1, "lon": 2}}),
     ("/api/v1/resources", {"kind": "team", "name": "Team A", "location": {"lat": 1, "lon": 2}}),
     ("/api/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "secret": "s" * 16}),

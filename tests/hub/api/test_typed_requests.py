@@ -50,6 +50,20 @@ async def test_bad_device_bodies_are_400_naming_the_json_path(
     assert status == 404  # nothing of it was stored
 
 
+async def test_nul_characters_are_refused_before_any_database_sees_them(
+    hub_config: Any, start_hub: Any
+) -> None:
+    """PostgreSQL cannot store U+0000 in text: refused as bad input, never a 500."""
+    rh = await start_hub(hub_config())
+    status, body = await rh.call("POST", "/api/v1/devices", json={"id": "k1", "model": "a\x00b"})
+    assert status == 400, body
+    assert_error(body, "bad_request", "$")
+    assert "NUL" in body["error"]
+    status, body = await rh.call("GET", "/api/v1/devices?site=a%00b")
+    assert status == 400, body
+    assert_error(body, "bad_request", "site")
+
+
 async def test_a_good_device_body_is_stored_as_sent(hub_config: Any, start_hub: Any) -> None:
     rh = await start_hub(hub_config())
     device = {
