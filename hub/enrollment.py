@@ -12,14 +12,15 @@ Serve the hub over HTTPS when devices enroll through it: a claim token travels i
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
+import msgspec
 from aiohttp import web
 
-from hub.api.routing import ROLES_ATTR, ApiRoutes, Param
+from hub.api.routing import ROLES_ATTR, ApiRoutes, query_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import READ
 from hub.context import Hub
-from hub.errors import ValidationError
 
 PUBLIC = frozenset({"*"})
 """The roles of the enrollment routes: no API token (the request carries its own proof)."""
@@ -30,22 +31,37 @@ ENROLLMENT_KEY = "enrollment"
 routes = ApiRoutes("certificates")
 
 
+WarnDays = Annotated[
+    float, msgspec.Meta(ge=0, le=3650, description="days before expiry that count as expiring")
+]
+
+
+class CertificateQuery(msgspec.Struct, forbid_unknown_fields=True):
+    warn_days: WarnDays | None = None
+
+
+class CertificateHealth(msgspec.Struct):
+    """Each device's newest unrevoked certificate, and how many are in each state."""
+
+    items: list[dict[str, Any]]
+    summary: dict[str, int]
+    warn_days: float
+
+
 @routes.get(
     "/fleet/certificates",
     roles=READ,
     summary="Days left of each device's certificate, soonest expiry first",
-    query=(Param("warn_days", "number", "days before expiry that count as expiring"),),
+    query=CertificateQuery,
+    response=CertificateHealth,
 )
 async def fleet_certificates(request: web.Request) -> web.Response:
     from provisioning.rotation import DEFAULT_WARN_DAYS, fleet_expiry
 
     hub = hub_of(request)
-    try:
-        warn_days = float(request.query.get("warn_days", DEFAULT_WARN_DAYS))
-    except ValueError:
-        raise ValidationError("warn_days must be a number") from None
-    if not 0 <= warn_days <= 3650:
-        raise ValidationError("warn_days must be between 0 and 3650")
+    warn_days = query_of(request, CertificateQuery).warn_days
+    if warn_days is None:
+        warn_days = DEFAULT_WARN_DAYS
     service = hub.extras[ENROLLMENT_KEY]
     # newest issued first: of two certificates ending in the same second (a rotation just
     # done), fleet_expiry keeps the first it sees
