@@ -13,16 +13,14 @@ from aiohttp import web
 from msgspec import Meta
 from prometheus_client import Gauge
 
-from hub.api.routing import ApiRoutes
+from hub.api.routing import ApiRoutes, body_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
 from hub.context import Hub
-from hub.errors import ValidationError
 from hub.pipeline import Accepted
 from hub.registry import Selector
 from hub.releases.service import HALTED, ReleaseService
 from hub.releases.tables import create_tables
-from hub.services.api import _schema  # the body schema from its Struct, as the services do
 
 log = logging.getLogger("govedge.hub.releases")
 
@@ -41,6 +39,7 @@ def service_of(request: web.Request) -> ReleaseService:
     "/releases",
     roles=OPERATE,
     summary="Upload a signed release bundle (application/x-tar); refused unless it verifies",
+    status=201,
 )
 async def upload(request: web.Request) -> web.Response:
     svc = service_of(request)
@@ -98,18 +97,13 @@ class RolloutRequest(msgspec.Struct, forbid_unknown_fields=True):
     "/releases/{version}/rollouts",
     roles=OPERATE,
     summary="Roll a release out in stages, with a health gate and a failure limit",
-    body=_schema(RolloutRequest),
+    body=RolloutRequest,
+    status=201,
 )
 async def create_rollout(request: web.Request) -> web.Response:
     hub = hub_of(request)
     svc = service_of(request)
-    raw = await request.read()
-    try:
-        body = msgspec.json.decode(raw, type=RolloutRequest)
-    except msgspec.ValidationError as exc:
-        raise ValidationError(f"body: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise ValidationError(f"body is not JSON: {exc}") from None
+    body = body_of(request, RolloutRequest)
     targets = [d.id for d in await blocking(hub.registry.select, Selector.from_json(body.selector))]
     rollout = await blocking(
         svc.start_rollout,

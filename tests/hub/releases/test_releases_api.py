@@ -145,7 +145,7 @@ async def test_kiosks_update_only_inside_their_sites_window(
     )
     assert status == 201, ro
     assert [d["device_id"] for d in ro["devices"]] == ["cab-1"]
-    commands = await rh.get("/api/v1/commands", device="cab-1")
+    commands = await rh.get("/api/v1/commands", device_id="cab-1")
     assert any(c["name"] == "update" for c in commands["items"])
     await asyncio.sleep(1.5)  # the rollout loop runs, still outside the window
     assert [d["device_id"] for d in svc.rollout(ro["id"])["devices"]] == ["cab-1"]
