@@ -156,11 +156,12 @@ async def test_kiosks_update_only_inside_their_sites_window(
 
     for device_id in ("cab-1", "kiosk-1"):
         dev = device_factory(device_id)
+        dev.status(True)  # the new release's birth: a device counts as online from its birth
         dev.send(
             Event(
                 device_id=device_id,
                 boot_id=dev.boot_id,
-                seq=1,
+                seq=dev.seq + 1,
                 ts=1.0e9,
                 data=EventData(kind="update_succeeded", attrs={"version": "5.0"}),
             ),
