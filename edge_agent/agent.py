@@ -17,6 +17,7 @@ from edge_agent.errors import AgentError
 from edge_agent.link import LinkSettings, MqttLink
 from edge_agent.messages import MessageFactory, new_boot_id
 from edge_agent.outbox import Outbox, Pending
+from edge_agent.stopping import cancel_within
 from edge_agent.supervisor import DriverSupervisor
 from firmware_configs.schema import DeviceConfig, DriverConfig, PublishConfig
 from govedge.broker import BrokerURL
@@ -34,6 +35,9 @@ METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
 """What the contract accepts as a telemetry quantity name."""
 
 HOUSEKEEPING_S = 10.0
+
+STOP_TASKS_S = 2.0
+"""How long a stop gives the agent's own tasks (health, housekeeping, handlers) to end."""
 
 CARD_PRESENT = "card_present"
 """A reading of this name (1.0 / 0.0) turns into card_inserted / card_removed events."""
@@ -214,13 +218,10 @@ class Agent:
             await self._shutdown()
 
     async def _shutdown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        """Bounded: tasks STOP_TASKS_S, each driver its stop_bound_s (in parallel), the link
+        drain_on_stop_s plus its goodbye; see docs/agent.md ("Stopping")."""
+        began = time.monotonic()
+        await cancel_within(list(self._tasks), STOP_TASKS_S)
         self._tasks.clear()
         for ext in reversed(self.extensions):
             try:
@@ -231,7 +232,10 @@ class Agent:
         final = self._status(False, "shutdown")
         await asyncio.to_thread(self.link.stop, final, self.publish.drain_on_stop_s)
         self.outbox.close()
-        log.info("agent_stopped", extra=fields(device=self.config.device_id))
+        log.info(
+            "agent_stopped",
+            extra=fields(device=self.config.device_id, took_s=round(time.monotonic() - began, 3)),
+        )
 
     async def produce(self, items: list[Pending]) -> list[int]:
         """Commit messages to the outbox (off the event loop); return their seqs."""
