@@ -113,6 +113,8 @@ class Agent:
             "commands_refused": 0,
             "commands_duplicate": 0,
             "readings_rejected": 0,
+            "readings_truncated": 0,
+            "metrics_dropped": 0,
             "configs_applied": 0,
             "configs_rejected": 0,
             "local_api_bad_requests": 0,
@@ -122,6 +124,7 @@ class Agent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._health_due: asyncio.Event | None = None
         self._card: dict[str, bool] = {}
+        self._truncations: dict[str, int] = {}
         self._dropped_reported = self.outbox.dropped
         self._tasks: list[asyncio.Task[Any]] = []
         self.extensions: list[Any] = []  # commands, configs, local API: started with the agent
@@ -286,7 +289,11 @@ class Agent:
         here, counted and logged, so that the valid rest still goes out."""
         prefix = sup.config.metric_prefix
         data: dict[str, float] = {}
-        for key, value in reading.items():
+        limit = DEFAULT_LIMITS.max_metrics
+        for index, (key, value) in enumerate(reading.items()):
+            if len(data) >= limit:
+                self._truncated(sup, kept=len(data), dropped=len(reading) - index)
+                break
             name = f"{prefix}{key}"
             try:
                 number = float(value)
@@ -299,9 +306,27 @@ class Agent:
                 )
                 continue
             data[name] = number
-            if len(data) >= DEFAULT_LIMITS.max_metrics:
-                break
         return data
+
+    def _truncated(self, sup: DriverSupervisor, *, kept: int, dropped: int) -> None:
+        """A reading past the contract's max_metrics: the first max_metrics go out, the rest is
+        counted (``readings_truncated``, ``metrics_dropped``, in Health) and logged, the first
+        time per driver and then every 1000th time (a driver polled at 50 Hz would flood)."""
+        self.counters["readings_truncated"] += 1
+        self.counters["metrics_dropped"] += dropped
+        seen = self._truncations.get(sup.name, 0)
+        self._truncations[sup.name] = seen + 1
+        if seen % 1000 == 0:
+            log.warning(
+                "reading_truncated",
+                extra=fields(
+                    driver=sup.name,
+                    kept=kept,
+                    dropped=dropped,
+                    max_metrics=DEFAULT_LIMITS.max_metrics,
+                    times=seen + 1,
+                ),
+            )
 
     def cards_present(self) -> dict[str, bool]:
         """Card presence per reader as last polled (what the card events were made from)."""
