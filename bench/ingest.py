@@ -237,7 +237,9 @@ def measure_pipeline(load: Load, figures: Figures, batch: int = 2000) -> None:
     boots = {d: uuid.uuid4().hex for d in ids}
     base = time.time() - 3600.0
     raws = [
-        Raw(topic(d, Channel.TELEMETRY), payload(d, boots[d], s, base + s * 0.01))
+        Raw(
+            topic(d, Channel.TELEMETRY), payload(d, boots[d], s, base + s * 0.02)
+        )  # 50 Hz: the contract's rate
         for s in range(1, load.per_device + 1)
         for d in ids
     ]

@@ -61,7 +61,10 @@ def _publish_slice(url_host: str, port: int, device_ids: list[str], load: Load) 
     base = time.time() - 3600.0
     # Interleave devices, as a fleet would: seq 1 of every device, then seq 2, ...
     messages = [
-        (topic(d, Channel.TELEMETRY), payload(d, boot_ids[d], seq, base + seq * 0.01))
+        (
+            topic(d, Channel.TELEMETRY),
+            payload(d, boot_ids[d], seq, base + seq * 0.02),
+        )  # 50 Hz: the contract's rate
         for seq in range(1, load.per_device + 1)
         for d in device_ids
     ]
