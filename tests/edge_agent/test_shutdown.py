@@ -135,3 +135,39 @@ def test_agent_stops_within_bound_mid_poll_replay_and_partition(
     longest = max(STOPS, key=lambda s: s[1])
     print(f"\nstops: {len(STOPS)}, longest: {longest[1]:.2f} s ({longest[0]}), bound {BOUND_S} s")
     assert len(STOPS) == 4 * CYCLES
+
+
+async def test_a_broker_that_never_answers_connect_is_retried(
+    mosquitto_factory, make_config, scripted, fake
+) -> None:
+    """TCP accepted, no CONNACK (a stopped broker: its kernel still completes handshakes): the
+    link gives up on that connection after CONNACK_TIMEOUT_S and retries, instead of waiting for
+    the keepalive, and connects once the broker answers again."""
+    import asyncio
+    import os
+
+    from edge_agent.link import CONNACK_TIMEOUT_S
+    from edge_agent.runtime import build_agent
+
+    broker = mosquitto_factory()
+    _, factory = scripted
+    path = make_config("stop-connack", broker.url, [fake("c", 0.5)])
+    agent = build_agent(path, driver_factory=factory)
+    stop = asyncio.Event()
+    os.kill(broker.proc.pid, signal.SIGSTOP)
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        deadline = time.monotonic() + CONNACK_TIMEOUT_S + 10
+        while agent.link.counters.connect_failures < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert agent.link.counters.connect_failures >= 1  # well before the 60 s keepalive
+        assert not agent.link.connected
+        os.kill(broker.proc.pid, signal.SIGCONT)
+        deadline = time.monotonic() + CONNACK_TIMEOUT_S + 15
+        while not agent.link.connected and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert agent.link.connected
+    finally:
+        os.kill(broker.proc.pid, signal.SIGCONT)
+        stop.set()
+        await task
