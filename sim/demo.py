@@ -258,6 +258,7 @@ def run(args: argparse.Namespace) -> int:
                     }
                 ],
                 "publish": {"health_interval_s": 15.0},
+                "config_signing": {"allow_unsigned": True},  # a demo: no hub key
             }
             path = data / "agents" / f"{device['id']}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
