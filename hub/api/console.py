@@ -107,7 +107,8 @@ class FleetView:
             desired = configs.get(row["id"])
             row["config_desired"] = desired[0] if desired else None
             row["config_state"] = desired[1] if desired else ""
-            late = desired is not None and desired[1] == "pending" and now - desired[2] > CONFIG_LATE_S
+            late = desired is not None and desired[1] == "pending"
+            late = late and desired is not None and now - desired[2] > CONFIG_LATE_S
             if desired and (desired[1] == "failed" or late):
                 problems.append(
                     {
