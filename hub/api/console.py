@@ -31,7 +31,7 @@ routes = ApiRoutes("console")
 FAULTED = frozenset({"offline", "no_device", "hardware_error"})
 STATES = ("online", "offline", "degraded")
 CACHE_S = 1.0
-STREAM_S = 2.0
+STREAM_S = 1.0
 CONFIG_LATE_S = 300.0
 ATTENTION_LIMIT = 50
 
@@ -479,7 +479,7 @@ async def whoami(request: web.Request) -> web.Response:
 @routes.get(
     "/console/stream",
     roles=READ,
-    summary="WebSocket: the fleet counts now and whenever they change (every 2 s at most)",
+    summary="WebSocket: the fleet counts now and whenever they change (every second at most)",
     query=(Param("access_token", description="the token, for browsers"),),
 )
 async def stream(request: web.Request) -> web.StreamResponse:

@@ -127,7 +127,8 @@ VIEWS.devices = {
       el("button", { type: "submit" }, t("search")));
     this.body = el("div", {});
     this.actions = el("div", { class: "actions act-only" });
-    this.root.replaceChildren(section(t("devices"), form, this.actions, this.body));
+    this.actionForm = el("div", { class: "act-only" });
+    this.root.replaceChildren(section(t("devices"), form, this.actions, this.actionForm, this.body));
     this.renderRows(data);
   },
   renderRows(data) {
@@ -158,9 +159,9 @@ VIEWS.devices = {
     }
     return ids;
   },
-  commandDialog() { commandForm(this.actions, async () => this.matchedIds(), this.total); },
+  commandDialog() { commandForm(this.actionForm, async () => this.matchedIds(), this.total); },
   rolloutDialog() {
-    const cfg = el("textarea", { rows: 4, cols: 50, "data-testid": "rollout-config" }, '{"telemetry_interval_s": 30}');
+    const cfg = el("textarea", { rows: 4, cols: 50, "data-testid": "rollout-config" }, '{"publish": {"health_interval_s": 30}}');
     const steps = el("input", { value: "10,50,100", size: 10, "data-testid": "rollout-steps" });
     const maxf = el("input", { type: "number", value: "0", min: 0, style: "width:5em", "data-testid": "rollout-max" });
     const go = el("button", { "data-testid": "rollout-start", onclick: async () => {
@@ -174,7 +175,7 @@ VIEWS.devices = {
         location.hash = `#/rollouts?focus=${ro.id}`;
       } catch (err) { showError(err.message); }
     } }, t("start_rollout"));
-    this.actions.replaceChildren(el("div", { class: "form" },
+    this.actionForm.replaceChildren(el("div", { class: "form" },
       el("label", {}, t("config_json"), cfg), el("label", {}, t("steps"), steps), el("label", {}, t("max_failures"), maxf), go));
   },
 };
