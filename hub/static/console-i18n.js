@@ -4,7 +4,7 @@ const WORDS = {
   title: ["设备运维控制台", "Operator console"],
   nav_overview: ["总览", "Overview"], nav_devices: ["设备", "Devices"],
   nav_rollouts: ["配置下发", "Rollouts"], nav_audit: ["审计日志", "Audit log"],
-  switch_token: ["切换令牌 / 退出", "Switch token / sign out"],
+  switch_token: ["退出 / 换令牌", "Sign out"],
   sign_in_title: ["登录运维控制台", "Sign in to the operator console"],
   api_token: ["访问令牌", "API token"], sign_in: ["登录", "Sign in"],
   token_hint: ["令牌由管理员创建：govedge hub token create --role operator", "An admin creates tokens: govedge hub token create --role operator"],
@@ -28,14 +28,14 @@ const WORDS = {
   none_attention: ["没有需要处理的设备", "No device needs attention"],
   shown: ["显示 {a}–{b} / 共 {n} 台", "Showing {a}–{b} of {n}"], prev: ["上一页", "Previous"], next: ["下一页", "Next"],
   no_devices: ["没有符合条件的设备", "No device matches"],
-  act_command: ["向这 {n} 台设备发送命令", "Send a command to these {n} devices"],
-  act_rollout: ["向这 {n} 台设备下发配置", "Roll a config out to these {n} devices"],
+  act_command: ["向这 {n}发送命令", "Send a command to these {n}"],
+  act_rollout: ["向这 {n}下发配置", "Roll a config out to these {n}"],
   command: ["命令", "Command"], args: ["参数 (JSON)", "Arguments (JSON)"], send: ["发送", "Send"],
-  confirm_command: ["将向 {n} 台设备发送命令“{name}”。", "Send the command \"{name}\" to {n} devices."],
-  confirm_rollout: ["将向 {n} 台设备分阶段下发配置（{steps}%），失败超过 {max} 台即停止。",
-    "Roll this config out to {n} devices in steps of {steps} %, halting when more than {max} fail."],
-  confirm_halt: ["停止配置下发 {id}（共 {n} 台设备）？", "Halt rollout {id} ({n} devices)?"],
-  confirm_resume: ["恢复配置下发 {id}（共 {n} 台设备），失败上限 {max}？", "Resume rollout {id} ({n} devices) with a failure limit of {max}?"],
+  confirm_command: ["将向 {n}发送命令“{name}”。", "Send the command \"{name}\" to {n}."],
+  confirm_rollout: ["将向 {n}分阶段下发配置（{steps}%），失败超过 {max} 台即停止。",
+    "Roll this config out to {n} in steps of {steps} %, halting when more than {max} fail."],
+  confirm_halt: ["停止配置下发 {id}（共 {n}）？", "Halt rollout {id} ({n})?"],
+  confirm_resume: ["恢复配置下发 {id}（共 {n}），失败上限 {max}？", "Resume rollout {id} ({n}) with a failure limit of {max}?"],
   confirm_rotate: ["将轮换 1 台设备（{id}）的证书。", "Rotate the certificate of 1 device ({id})."],
   confirm_revoke: ["将吊销 1 台设备（{id}）的全部证书。设备将无法再连接，直到重新注册。",
     "Revoke every certificate of 1 device ({id}). It cannot connect again until it enrolls anew."],
@@ -61,7 +61,7 @@ const WORDS = {
   no_data: ["此时段无数据", "No data in this range"], audit: ["审计日志", "Audit log"],
   who: ["操作人", "Who"], action: ["操作", "Action"], targets: ["对象", "Targets"], status: ["结果", "Result"],
   from: ["来源", "From"], admin_only: ["仅管理员可查看审计日志", "Only an admin can read the audit log"],
-  cmd_state: ["状态", "State"], result: ["结果", "Result"], sent_ok: ["已发送到 {n} 台设备", "Sent to {n} devices"],
+  cmd_state: ["状态", "State"], result: ["结果", "Result"], sent_ok: ["已发送到 {n}", "Sent to {n}"],
   rollout_started: ["配置下发已开始", "Rollout started"], reason_col: ["原因", "Reason"], never: ["从未", "never"],
   s_queued: ["排队", "queued"], s_sent: ["已发送", "sent"], s_acknowledged: ["已确认", "acknowledged"],
   s_failed: ["失败", "failed"], s_expired: ["已过期", "expired"],
@@ -79,3 +79,5 @@ function setLang(lang) {
   document.querySelectorAll("[data-t]").forEach((n) => { n.textContent = t(n.dataset.t); });
   document.getElementById("lang").textContent = lang === "zh" ? "English" : "中文";
 }
+// "1 台设备" / "1 device", "50 devices": how many devices an action touches.
+function devs(n) { return LANG === "zh" ? `${n} 台设备` : `${n} device${n === 1 ? "" : "s"}`; }

@@ -47,11 +47,11 @@ VIEWS.overview = {
     disposeCharts();
     this.root.replaceChildren(cards,
       el("div", { class: "grid2" },
+        el("section", { class: "panel", id: "attention" }, el("h2", {}, t("attention_first"), " ", ...kinds), el("div", { class: "scroll map-high" }, attention)),
         section(t("map"), mapBox, el("ul", { class: "legend" }, ...["online", "degraded", "offline"].map((s) =>
-          el("li", {}, el("span", { class: "dot", style: `background:${STATE_COLOURS[s]}` }), t(s))))),
-        section(t("by_site"), siteChart, el("div", { class: "scroll" }, countTable(d.by_site, "site")))),
+          el("li", {}, el("span", { class: "dot", style: `background:${STATE_COLOURS[s]}` }), t(s)))))),
       el("div", { class: "grid2" },
-        el("section", { class: "panel", id: "attention" }, el("h2", {}, t("attention_first"), " ", ...kinds), el("div", { class: "scroll tall" }, attention)),
+        section(t("by_site"), siteChart, el("div", { class: "scroll" }, countTable(d.by_site, "site"))),
         section(t("by_model"), countTable(d.by_model, "model"))));
     this.drawMap(mapBox, d.positions);
     this.drawSites(siteChart, d.by_site);
@@ -63,8 +63,6 @@ VIEWS.overview = {
       itemStyle: { color: STATE_COLOURS[s] }, data: positions.filter((p) => p[3] === s),
       z: s === "online" ? 1 : 2,
     }));
-    const lats = positions.map((p) => p[1]);
-    const mid = lats.length ? (Math.min(...lats) + Math.max(...lats)) / 2 : 0;
     c.setOption({
       animation: false, grid: { left: 8, right: 8, top: 8, bottom: 8, containLabel: false },
       tooltip: { formatter: (p) => `${p.data[2]}<br>${p.data[4]} · ${t(p.data[3])}` },
@@ -72,7 +70,6 @@ VIEWS.overview = {
       series,
     });
     c.on("click", (p) => { location.hash = `#/device/${encodeURIComponent(p.data[2])}`; });
-    void mid;
   },
   drawSites(node, bySite) {
     const names = Object.keys(bySite);
@@ -113,7 +110,7 @@ VIEWS.devices = {
     const f = data.facets;
     const select = (name, options, labelKey) => {
       const s = el("select", { "data-testid": `filter-${name}`, "aria-label": t(labelKey), onchange: () => this.go({ [name]: s.value }) },
-        el("option", { value: "" }, `${t(labelKey)}: ${t("all")}`), ...options.map((o) => el("option", { value: String(o[0] ?? o) }, String(o[1] ?? o))));
+        el("option", { value: "" }, `${t(labelKey)}: ${t("all")}`), ...options.map((o) => Array.isArray(o) ? el("option", { value: String(o[0]) }, String(o[1])) : el("option", { value: String(o) }, String(o))));
       s.value = this.query.get(name) || "";
       return s;
     };
@@ -148,8 +145,8 @@ VIEWS.devices = {
       [t("devices"), t("site"), t("model"), t("state"), t("last_seen"), t("firmware"), t("config_version"), t("problem")], rows)) :
       el("p", { class: "quiet" }, t("no_devices")), pager);
     this.actions.replaceChildren(
-      el("button", { "data-testid": "act-command", disabled: !data.total, onclick: () => this.commandDialog() }, t("act_command", { n: data.total })),
-      el("button", { "data-testid": "act-rollout", disabled: !data.total, onclick: () => this.rolloutDialog() }, t("act_rollout", { n: data.total })));
+      el("button", { "data-testid": "act-command", disabled: !data.total, onclick: () => this.commandDialog() }, t("act_command", { n: devs(data.total) })),
+      el("button", { "data-testid": "act-rollout", disabled: !data.total, onclick: () => this.rolloutDialog() }, t("act_rollout", { n: devs(data.total) })));
   },
   async matchedIds() {
     const ids = [];
@@ -168,7 +165,7 @@ VIEWS.devices = {
       let config;
       try { config = JSON.parse(cfg.value); } catch (err) { showError(`${t("config_json")}: ${err.message}`); return; }
       const stepList = steps.value.split(",").map(Number);
-      if (!await confirmAction(t("start_rollout"), t("confirm_rollout", { n: this.total, steps: stepList.join(" / "), max: maxf.value }))) return;
+      if (!await confirmAction(t("start_rollout"), t("confirm_rollout", { n: devs(this.total), steps: stepList.join(" / "), max: maxf.value }))) return;
       try {
         const ids = await this.matchedIds();
         const ro = await api("/rollouts", "POST", { selector: { ids }, config, steps: stepList, max_failures: Number(maxf.value) });
@@ -187,11 +184,11 @@ function commandForm(box, ids, count) {
   const send = el("button", { "data-testid": "command-send", onclick: async () => {
     let parsed;
     try { parsed = JSON.parse(args.value || "{}"); } catch (err) { showError(`${t("args")}: ${err.message}`); return; }
-    if (!await confirmAction(t("command"), t("confirm_command", { n: count, name: name.value }))) return;
+    if (!await confirmAction(t("command"), t("confirm_command", { n: devs(count), name: name.value }))) return;
     try {
       const result = await api("/commands", "POST", { name: name.value, args: parsed, selector: { ids: await ids() } });
       showError("");
-      box.append(el("p", { class: "ok", "data-testid": "command-sent" }, t("sent_ok", { n: result.commands.length })));
+      box.append(el("p", { class: "ok", "data-testid": "command-sent" }, t("sent_ok", { n: devs(result.commands.length) })));
       scheduleRefresh();
     } catch (err) { showError(err.message); }
   } }, t("send"));
@@ -213,7 +210,7 @@ VIEWS.device = {
   },
   render(d) {
     disposeCharts();
-    const facts = el("dl", { class: "facts", "data-testid": "facts" });
+    const facts = el("dl", { class: "facts inline", "data-testid": "facts" });
     const actions = el("div", { class: "actions act-only" },
       el("button", { "data-testid": "device-command", onclick: () => commandForm(actionBox, async () => [this.id], 1) }, t("command")),
       el("button", { "data-testid": "rotate", onclick: () => this.rotate() }, t("rotate")),
@@ -243,7 +240,7 @@ VIEWS.device = {
   },
   fillLive(d) {
     this.facts.replaceChildren(...[["site", d.site], ["model", d.model], ["firmware", d.firmware],
-      ["last_seen", when(d.last_seen)], ["state", stateBadge(d.state)]].flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
+      ["last_seen", when(d.last_seen)]].flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
     const drivers = Object.entries((d.health || {}).drivers || {});
     const offline = !d.online;
     this.drivers.replaceChildren(
@@ -337,13 +334,13 @@ VIEWS.rollouts = {
         el("div", { class: "pending", style: `width:${100 * p.pending / n}%` }));
       const buttons = el("div", { class: "act-only" });
       if (ro.state === "running") buttons.append(el("button", { class: "danger", "data-testid": "halt", onclick: async () => {
-        if (!await confirmAction(t("halt"), t("confirm_halt", { id: ro.id, n }))) return;
+        if (!await confirmAction(t("halt"), t("confirm_halt", { id: ro.id, n: devs(n) }))) return;
         try { await api(`/rollouts/${ro.id}/halt`, "POST", {}); this.refresh(); } catch (err) { showError(err.message); }
       } }, t("halt")));
       if (ro.state === "halted") {
         const limit = el("input", { type: "number", min: 0, value: String(Math.max(ro.max_failures, p.failed)), style: "width:5em", "aria-label": t("max_failures") });
         buttons.append(limit, el("button", { "data-testid": "resume", onclick: async () => {
-          if (!await confirmAction(t("resume"), t("confirm_resume", { id: ro.id, n, max: limit.value }))) return;
+          if (!await confirmAction(t("resume"), t("confirm_resume", { id: ro.id, n: devs(n), max: limit.value }))) return;
           try { await api(`/rollouts/${ro.id}/resume`, "POST", { max_failures: Number(limit.value) }); this.refresh(); } catch (err) { showError(err.message); }
         } }, t("resume")));
       }
@@ -358,7 +355,7 @@ VIEWS.rollouts = {
         el("td", {}, `v${ro.version}`, el("div", { class: "quiet" }, `${t("steps")}: ${ro.steps.join(" / ")}`)),
         el("td", {}, el("span", { class: `badge ro-${ro.state}`, "data-testid": "rollout-state" }, t(ro.state)), ro.reason ? el("div", { class: "quiet" }, ro.reason) : ""),
         el("td", { class: "wide" }, bar, el("div", { class: "quiet", "data-testid": "rollout-counts" },
-          `${t("applied")} ${p.applied} · ${t("failed")} ${p.failed} (≤ ${ro.max_failures}) · ${t("pending")} ${p.pending} · ${n} ${t("devices")}`), failures),
+          `${t("applied")} ${p.applied} · ${t("failed")} ${p.failed} (≤ ${ro.max_failures}) · ${t("pending")} ${p.pending} · ${devs(n)}`), failures),
         el("td", {}, buttons)));
     }
     this.root.replaceChildren(section(t("rollouts"), rows.length ? table(["ID", t("config_version"), t("state"), t("progress"), t("actions")], rows) :
@@ -385,7 +382,7 @@ VIEWS.audit = {
     const data = await api(`/audit?limit=200&q=${encodeURIComponent(q)}`);
     this.body.replaceChildren(table([t("time"), t("who"), t("action"), t("targets"), t("status"), t("from")], data.items.map((a) => {
       const tg = a.targets || {};
-      const what = [tg.command ? `${t("command")} ${tg.command}` : "", tg.count != null ? `${tg.count} ${t("devices")}` : "",
+      const what = [tg.command ? `${t("command")} ${tg.command}` : "", tg.count != null ? devs(tg.count) : "",
         (tg.ids || []).slice(0, 3).join(", ") + ((tg.ids || []).length > 3 ? " …" : "")].filter(Boolean).join(" · ");
       return el("tr", { "data-testid": "audit-row", class: a.status >= 400 ? "refused" : "" },
         el("td", {}, el("span", { title: ago(a.ts) }, absTime(a.ts))), el("td", {}, `${a.actor} (${a.role})`),

@@ -119,7 +119,7 @@ async def test_operator_shift(
     await page.get_by_test_id("device-command").click()
     await page.get_by_test_id("command-name").select_option("self_test")
     await page.get_by_test_id("command-send").click()
-    await expect(page.get_by_test_id("confirm-text")).to_contain_text("to 1 devices")
+    await expect(page.get_by_test_id("confirm-text")).to_contain_text("to 1 device.")
     await page.get_by_test_id("confirm-ok").click()
     self_test = page.locator('[data-testid="command-row"]', has_text="self_test")
     await expect(self_test).to_have_attribute("data-state", "acknowledged", timeout=15_000)
