@@ -31,7 +31,7 @@ VIEWS.overview = {
         ["attention", d.attention_total, "#attention"]].map(([k, n, href]) =>
         el("a", { class: `card ${k}`, href, "data-testid": `card-${k}` }, el("div", { class: "n" }, String(n)), el("div", {}, t(k)))));
     const countTable = (groups, key) => table([t(key), t("online"), t("offline"), t("degraded")],
-      Object.entries(groups).map(([name, c]) => el("tr", { "data-testid": `${key}-row`, "data-name": name },
+      Object.entries(groups).sort(([an, a], [bn, b]) => (b.offline + b.degraded) - (a.offline + a.degraded) || an.localeCompare(bn)).map(([name, c]) => el("tr", { "data-testid": `${key}-row`, "data-name": name },
         el("td", {}, el("a", { href: `#/devices?${key}=${encodeURIComponent(name)}` }, name)),
         el("td", { class: "num" }, String(c.online)),
         el("td", { class: "num" }, c.offline ? el("a", { class: "bad", href: `#/devices?${key}=${encodeURIComponent(name)}&state=offline`, "data-testid": "site-offline" }, String(c.offline)) : "0"),
@@ -72,7 +72,8 @@ VIEWS.overview = {
     c.on("click", (p) => { location.hash = `#/device/${encodeURIComponent(p.data[2])}`; });
   },
   drawSites(node, bySite) {
-    const names = Object.keys(bySite);
+    // the 30 sites with the most devices offline or degraded, worst first
+    const names = Object.keys(bySite).sort((a, b) => (bySite[b].offline + bySite[b].degraded) - (bySite[a].offline + bySite[a].degraded) || a.localeCompare(b)).slice(0, 30);
     const c = chart(node);
     c.setOption({
       animation: false, tooltip: { trigger: "axis" }, grid: { left: 40, right: 10, top: 10, bottom: 60 },
@@ -368,6 +369,7 @@ VIEWS.audit = {
   async show(root, _arg, query) {
     disposeCharts();
     this.root = root; this.query = query;
+    try { role = (await whoami).role; } catch (err) { return; }
     if (role !== "admin") { root.replaceChildren(section(t("audit"), el("p", { class: "warn" }, t("admin_only")))); return; }
     const search = el("input", { type: "search", placeholder: t("search_ph"), value: query.get("q") || "", "data-testid": "audit-q" });
     const form = el("form", { class: "filters", onsubmit: (ev) => { ev.preventDefault(); location.hash = `#/audit?q=${encodeURIComponent(search.value.trim())}`; } },

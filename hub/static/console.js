@@ -119,35 +119,40 @@ function parseHash() {
   const parts = path.split("/").map(decodeURIComponent);
   return { name: parts[0] || "overview", arg: parts[1] || "", query: new URLSearchParams(query || "") };
 }
+let whoami = null;  // the promise of the caller's role: views render before it is known
 async function route() {
-  if (!role) return;
+  if (!token) return;
   const { name, arg, query } = parseHash();
   const view = VIEWS[name] || VIEWS.overview;
   document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.dataset.view === name || (name === "device" && a.dataset.view === "devices")));
   const root = document.getElementById("view");
   showError("");
   current = view;
-  try { await view.show(root, arg, query); } catch (err) { showError(err.message); }
+  try { await view.show(root, arg, query); } catch (err) { if (err.status !== 401 && err.status !== 403) showError(err.message); }
 }
 
 async function start() {
   if (!token) { signIn(t("need_token")); return; }
+  // The role and the first view load together; action controls show once the role is known.
+  whoami = api("/console/whoami");
+  whoami.catch(() => null);
+  route();
   try {
-    role = (await api("/console/whoami")).role;
+    role = (await whoami).role;
   } catch (err) {
+    document.getElementById("view").replaceChildren();
     if (err.status === 403) {
       // a token that is valid but of a role that may not read the fleet (a kiosk's)
       signIn(t("wrong_role", { role: err.message.match(/role '([^']+)'/)?.[1] || "?" }));
     } else if (err.status !== 401) showError(err.message);
     return;
   }
-  if (!READ_ROLES.includes(role)) { signIn(t("wrong_role", { role })); return; }
+  if (!READ_ROLES.includes(role)) { document.getElementById("view").replaceChildren(); signIn(t("wrong_role", { role })); return; }
   document.getElementById("login").hidden = true;
   document.body.classList.toggle("can-act", canAct());
   document.body.classList.toggle("is-admin", role === "admin");
   document.getElementById("whoami").textContent = role;
   connect();
-  route();
 }
 
 document.getElementById("login-form").onsubmit = (ev) => {

@@ -193,15 +193,17 @@ function renderMap() {
     labels.sort((a, b) => (b.sel ? 1 : 0) - (a.sel ? 1 : 0));
     for (const l of labels) {
       const w = l.text.length * 7.2 + 4, h = 15;
+      const left = l.x + 14 + w > 598;  // near the right edge: the label goes on the left
+      const x1 = left ? l.x - 14 - w : l.x + 14;
       let y = l.y + 5, ok = false;
       for (let tries = 0; tries < 4 && !ok; tries++) {
-        const box = { x1: l.x + 14, x2: l.x + 14 + w, y1: y - 12, y2: y - 12 + h };
+        const box = { x1, x2: x1 + w, y1: y - 12, y2: y - 12 + h };
         ok = !placed2.some((b) => box.x1 < b.x2 && b.x1 < box.x2 && box.y1 < b.y2 && b.y1 < box.y2);
         if (ok) { placed2.push(box); break; }
         y += h;
       }
       if (!ok) continue;
-      const label = svg("text", { x: l.x + 14, y, class: "sensor-label" }); label.textContent = l.text;
+      const label = svg("text", { x: x1, y, class: "sensor-label" }); label.textContent = l.text;
       nodes.push(label);
     }
   } else {
