@@ -298,9 +298,7 @@ async def overview(request: web.Request) -> web.Response:
         problems = list(r["problems"])
         cert = certs.get(r["id"])
         if cert and cert["state"] in ("expiring", "expired"):
-            problems.append(
-                {"kind": "certificate_expiring", "detail": f"{cert['days_left']} d"}
-            )
+            problems.append({"kind": "certificate_expiring", "detail": f"{cert['days_left']} d"})
         if problems:
             attention.append(
                 {

@@ -94,7 +94,7 @@ async def _record(
     targets = _targets(request, body, result)
     resource = request.match_info.route.resource
     pattern = resource.canonical if resource is not None else request.path
-    action = f"{request.method} {pattern[len(API_PREFIX):] or pattern}"
+    action = f"{request.method} {pattern[len(API_PREFIX) :] or pattern}"
     if body.get("name") and isinstance(body["name"], str):
         targets["command"] = body["name"][:64]
     await asyncio.to_thread(

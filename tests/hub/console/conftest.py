@@ -86,7 +86,8 @@ class SimFleet:
         self.commands_seen: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"fleet-{uuid.uuid4().hex[:6]}"
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"fleet-{uuid.uuid4().hex[:6]}",
         )
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect

@@ -53,7 +53,9 @@ async def _setup(rh: Any, fleet: Any) -> dict[str, Any]:
     fleet.health(kiosk, {"printer": ("user_error", "paper out"), "camera": ("online", "")})
     gauge = river[-1]
     now = time.time()
-    fleet.telemetry(gauge, [(now - 60 * i, {"water_level_m": 2.0 + i / 100}) for i in range(40, 0, -1)])
+    fleet.telemetry(
+        gauge, [(now - 60 * i, {"water_level_m": 2.0 + i / 100}) for i in range(40, 0, -1)]
+    )
     await rh.wait_for(lambda: rh.hub.registry.online_count() >= len(online), timeout=20)
     canary = [f"op-canary-{i:02d}" for i in range(50)]
     await asyncio.to_thread(
@@ -89,7 +91,9 @@ async def test_operator_shift(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.goto(f"{rh.url}/?token={operator}#/overview")
     await expect(page.get_by_test_id("link")).to_contain_text("Live")
-    await expect(page.get_by_test_id("card-offline")).to_contain_text(str(290 - len(facts["online"])))
+    await expect(page.get_by_test_id("card-offline")).to_contain_text(
+        str(290 - len(facts["online"]))
+    )
     await expect(page.get_by_test_id("attention-row").first).to_be_visible()
     await expect(page.locator("#attention")).to_contain_text("Paper out")
     await _shot(page, tmp_path, "overview")
@@ -97,7 +101,9 @@ async def test_operator_shift(
     # Find the offline devices of one site, from the site table's offline count.
     await page.locator(f'tr[data-name="{SITE}"]').get_by_test_id("site-offline").click()
     await expect(page.get_by_test_id("device-row")).to_have_count(3)
-    shown = {await r.get_attribute("data-device") for r in await page.get_by_test_id("device-row").all()}
+    shown = {
+        await r.get_attribute("data-device") for r in await page.get_by_test_id("device-row").all()
+    }
     assert shown == facts["offline_river"]
     await _shot(page, tmp_path, "devices")
 
