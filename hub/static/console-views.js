@@ -4,6 +4,20 @@ const STATE_COLOURS = { online: "#2f9e5b", degraded: "#e0a100", offline: "#d6454
 const COMMANDS = ["ping", "self_test", "reload_config", "restart_driver", "print_test_receipt", "rotate_certificate"];
 const UNITS = { water_level_m: "m", temperature: "°C", "room.temperature": "°C", humidity: "%", "room.humidity": "%",
   pm2_5: "µg/m³", pm10: "µg/m³", so2: "µg/m³", no2: "µg/m³", o3: "µg/m³", co: "mg/m³" };
+// ECharts (1 MB to parse) is loaded on first use, after the view's data has been asked for,
+// so pages without charts never pay for it and the others parse it while the hub answers.
+let chartsLoading = null;
+function chartsReady() {
+  if (!chartsLoading) {
+    chartsLoading = new Promise((resolve, reject) => {
+      const script = el("script", { src: "/static/vendor/echarts/echarts.common.min.js" });
+      script.onload = () => resolve();
+      script.onerror = () => reject(new Error("ECharts did not load"));
+      document.head.append(script);
+    });
+  }
+  return chartsLoading;
+}
 const charts = [];
 function disposeCharts() { while (charts.length) charts.pop().dispose(); }
 function chart(node) { const c = echarts.init(node, null, { renderer: "canvas" }); charts.push(c); return c; }
@@ -19,8 +33,9 @@ VIEWS.overview = {
   async show(root) {
     disposeCharts();
     this.root = root;
-    const data = await api("/console/overview");
-    this.render(data);
+    const data = api("/console/overview");
+    chartsReady();
+    this.render(await data);
   },
   async refresh() { if (this.root && current === this) this.render(await api("/console/overview")); },
   render(d) {
@@ -53,13 +68,17 @@ VIEWS.overview = {
       el("div", { class: "grid2" },
         section(t("by_site"), siteChart, el("div", { class: "scroll" }, countTable(d.by_site, "site"))),
         section(t("by_model"), countTable(d.by_model, "model"))));
-    this.drawMap(mapBox, d.positions);
-    this.drawSites(siteChart, d.by_site);
+    chartsReady().then(() => {
+      if (!mapBox.isConnected) return;  // re-rendered meanwhile
+      this.drawMap(mapBox, d.positions);
+      this.drawSites(siteChart, d.by_site);
+    });
   },
   drawMap(node, positions) {
     const c = chart(node);
     const series = ["online", "degraded", "offline"].map((s) => ({
-      name: t(s), type: "scatter", symbolSize: s === "online" ? 5 : 8, large: positions.length > 2000,
+      name: t(s), type: "scatter", symbolSize: s === "online" ? 5 : 8, large: true, largeThreshold: 2000,
+      progressive: 0,  // one frame: progressive drawing took 20 frames for 10 000 points
       itemStyle: { color: STATE_COLOURS[s] }, data: positions.filter((p) => p[3] === s),
       z: s === "online" ? 1 : 2,
     }));
@@ -280,6 +299,7 @@ VIEWS.device = {
     const spec = { hour: ["-1h", 60], day: ["-1d", 900], week: ["-7d", 3600] }[this.range];
     const metrics = Object.keys(d.latest || {}).slice(0, 6);
     this.chartBox.replaceChildren();
+    await chartsReady();
     if (!metrics.length) { this.chartBox.append(el("p", { class: "quiet" }, t("no_data"))); return; }
     for (const m of metrics) {
       const box = el("div", { class: "chart", "data-testid": "chart", "data-metric": m });

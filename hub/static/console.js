@@ -171,4 +171,5 @@ document.getElementById("signout").onclick = () => {
 };
 document.getElementById("lang").onclick = () => { setLang(LANG === "zh" ? "en" : "zh"); route(); };
 window.addEventListener("hashchange", route);
+// The scripts sit at the end of the body: the page is parsed, start now.
 window.addEventListener("DOMContentLoaded", () => { setLang(LANG); start(); });
