@@ -56,6 +56,7 @@ const WORDS = {
   no_ca: ["此中心未配置设备证书机构", "This hub has no fleet CA"],
   rotate: ["轮换证书", "Rotate certificate"], revoke: ["吊销证书", "Revoke certificate"],
   set_config: ["设置配置", "Set config"], actions: ["操作", "Actions"], none: ["无", "None"],
+  no_health: ["设备尚未上报驱动健康", "No driver health reported yet"],
   all_drivers_online: ["全部驱动正常", "All drivers online"],
   drivers_unknown: ["设备离线：驱动状态未知（最后上报如下）", "Device offline: driver state unknown (last report below)"],
   no_data: ["此时段无数据", "No data in this range"], audit: ["审计日志", "Audit log"],

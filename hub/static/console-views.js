@@ -268,7 +268,7 @@ VIEWS.device = {
         drivers.every(([, x]) => x.state === "online") && drivers.length ? el("p", { class: "ok" }, t("all_drivers_online")) : "",
       drivers.length ? table([t("drivers"), t("state"), t("reason")], drivers.map(([n, x]) =>
         el("tr", { class: offline ? "stale" : "" }, el("td", {}, n), el("td", {}, el("span", { class: `badge ${x.state === "online" ? "online" : "offline"}` }, x.state)),
-          el("td", {}, x.detail || "")))) : el("p", { class: "quiet" }, t("none")));
+          el("td", {}, x.detail || "")))) : el("p", { class: "quiet" }, t("no_health")));
     const keep = (d.keepalive || 60) * 3;
     const latest = Object.entries(d.latest || {});
     this.latest.replaceChildren(latest.length ? table([t("metric"), t("value"), t("time")], latest.map(([m, v]) => {

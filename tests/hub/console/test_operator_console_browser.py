@@ -235,3 +235,13 @@ async def test_viewer_sees_no_action_controls(
     await expect(page.locator("#login")).to_be_hidden()
     await expect(page.get_by_test_id("whoami")).to_have_text("admin")
     await expect(page.get_by_test_id("set-config")).to_be_visible()
+
+    # 中文: every label of the page switches, and the choice is kept.
+    await page.get_by_test_id("lang").click()
+    await expect(page.locator('#nav a[data-view="devices"]')).to_have_text("设备")
+    await expect(page.get_by_test_id("set-config")).to_have_text("设置配置")
+    await page.reload()
+    await expect(page.get_by_test_id("rotate")).to_have_text("轮换证书")
+    await page.goto(f"{rh.url}/#/overview")
+    await expect(page.get_by_test_id("card-offline")).to_contain_text("离线")
+    await _shot(page, tmp_path, "overview-zh")
