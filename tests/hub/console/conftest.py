@@ -49,12 +49,6 @@ WALL = {"width": 1920, "height": 1080}
 
 
 @pytest.fixture
-def registry_url(tmp_path: Path) -> str:
-    """The browser tests run once, on SQLite (the API is covered on both databases)."""
-    return f"sqlite:///{tmp_path / 'registry.db'}"
-
-
-@pytest.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[BrowserContext]:
     profile = tmp_path / "chromium-profile"
     profile.mkdir()

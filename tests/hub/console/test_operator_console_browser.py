@@ -18,12 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.async_api import Page, expect
 
 from sim.fleet.layout import FleetLayout
 from tests.hub.console.conftest import LAPTOP, WALL
 
 SITE = "d0-river"
+
+
+@pytest.fixture
+def registry_url(tmp_path: Path) -> str:
+    """The browser tests run once, on SQLite (the API tests cover both databases)."""
+    return f"sqlite:///{tmp_path / 'registry.db'}"
 
 
 async def _shot(page: Page, tmp_path: Path, name: str) -> None:
