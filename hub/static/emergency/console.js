@@ -102,7 +102,7 @@ function renderAlarms() {
     ack.disabled = !!a.acknowledged;
     ack.onclick = (ev) => { ev.stopPropagation(); act(`/alarms/${a.id}/ack`, { note: "" }); };
     actions.append(ack);
-    if (a.dispatch_state !== "resolved") {
+    if (a.dispatch_state !== "resolved" && teams.length) {  // no team to pick: no empty list
       const pick = el("select", { "data-testid": "team", "aria-label": "team" },
         ...teams.map((t) => el("option", { value: String(t.id) }, t.name)));
       pick.onclick = (ev) => ev.stopPropagation();
