@@ -467,7 +467,12 @@ async def resume_rollout(request: web.Request) -> web.Response:
     "/devices/{device_id}/certificate/revoke",
     roles=OPERATE,
     summary="Revoke every unrevoked certificate of a device (the CRL is rewritten)",
-    body={"type": "object", "properties": {"reason": {"type": "string"}}},
+    body={
+        "type": "object",
+        "properties": {
+            "reason": {"type": "string", "description": "RFC 5280 reason, e.g. key_compromise"}
+        },
+    },
     responses={"404": "no such device, or the hub has no fleet CA"},
 )
 async def revoke_certificate(request: web.Request) -> web.Response:

@@ -322,7 +322,7 @@ VIEWS.device = {
   },
   async revoke() {
     if (!await confirmAction(t("revoke"), t("confirm_revoke", { id: this.id }))) return;
-    try { await api(`/devices/${encodeURIComponent(this.id)}/certificate/revoke`, "POST", { reason: "keyCompromise" }); scheduleRefresh(); }
+    try { await api(`/devices/${encodeURIComponent(this.id)}/certificate/revoke`, "POST", { reason: "key_compromise" }); scheduleRefresh(); }
     catch (err) { showError(err.message); }
   },
   configForm(box, d) {

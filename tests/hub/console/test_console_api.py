@@ -125,3 +125,39 @@ async def test_audit_log_records_every_change_and_only_admins_read_it(
     assert (await rh.get("/api/v1/audit", since="-1h"))["total"] >= 6
     assert (await rh.get("/api/v1/audit", until="-1h"))["total"] == 0
     assert sent["batch"] in str(ping["targets"])
+
+
+async def test_certificate_shown_and_revoked(
+    hub_config: Any, start_hub: Any, tmp_path: Any
+) -> None:
+    from provisioning.ca import FleetCA
+
+    ca = FleetCA.init(tmp_path / "ca")
+    ca.issue_device("cabinet-07", model="water-level-cabinet", site="d0-river")
+    rh = await start_hub(hub_config(ca_dir=str(ca.directory)))
+    await asyncio.to_thread(
+        rh.hub.registry.register_many, [{"id": "cabinet-07", "site": "d0-river"}]
+    )
+    detail = await rh.get("/api/v1/console/devices/cabinet-07")
+    serial = detail["certificate"]["serial"]
+    assert [r.serial for r in ca.index.by_common_name("cabinet-07")] == [serial]
+    assert detail["certificate"]["days_left"] > 300 and detail["certificate"]["state"] == "ok"
+
+    viewer = await asyncio.to_thread(rh.hub.tokens.create, "viewer", "lobby")
+    status, _ = await rh.call(
+        "POST", "/api/v1/devices/cabinet-07/certificate/revoke", token=viewer, json={}
+    )
+    assert status == 403
+    status, body = await rh.call(
+        "POST", "/api/v1/devices/cabinet-07/certificate/revoke", json={"reason": "key_compromise"}
+    )
+    assert status == 200 and body["revoked"] == [serial]
+    assert ca.index.get(int(serial, 16)).revoked  # type: ignore[union-attr]
+    status, again = await rh.call("POST", "/api/v1/devices/cabinet-07/certificate/revoke", json={})
+    assert status == 400 and "no unrevoked certificate" in again["error"]
+    log = await rh.get("/api/v1/audit", device="cabinet-07")
+    assert [(a["status"], a["role"]) for a in log["items"]] == [
+        (400, "admin"),
+        (200, "admin"),
+        (403, "viewer"),
+    ]
