@@ -391,17 +391,30 @@ VIEWS.audit = {
     this.root = root; this.query = query;
     try { role = (await whoami).role; } catch (err) { return; }
     if (role !== "admin") { root.replaceChildren(section(t("audit"), el("p", { class: "warn" }, t("admin_only")))); return; }
-    const search = el("input", { type: "search", placeholder: t("search_ph"), value: query.get("q") || "", "data-testid": "audit-q" });
-    const form = el("form", { class: "filters", onsubmit: (ev) => { ev.preventDefault(); location.hash = `#/audit?q=${encodeURIComponent(search.value.trim())}`; } },
-      search, el("button", { type: "submit" }, t("search")));
+    const search = el("input", { type: "search", placeholder: t("audit_ph"), value: query.get("q") || "", "data-testid": "audit-q" });
+    const actor = el("input", { type: "text", placeholder: t("who"), value: query.get("actor") || "", size: 14, "data-testid": "audit-actor" });
+    const since = el("select", { "data-testid": "audit-since", "aria-label": t("time") },
+      ...[["", t("all")], ["-1h", t("hour")], ["-1d", t("day")], ["-7d", t("week")]].map(([v, label]) => el("option", { value: v }, label)));
+    since.value = query.get("since") || "";
+    const go = () => {
+      const q = new URLSearchParams();
+      if (search.value.trim()) q.set("q", search.value.trim());
+      if (actor.value.trim()) q.set("actor", actor.value.trim());
+      if (since.value) q.set("since", since.value);
+      location.hash = `#/audit?${q}`;
+    };
+    since.onchange = go;
+    const form = el("form", { class: "filters", onsubmit: (ev) => { ev.preventDefault(); go(); } },
+      search, actor, since, el("button", { type: "submit" }, t("search")));
     this.body = el("div", { class: "scroll tall" });
     root.replaceChildren(section(t("audit"), form, this.body));
     await this.refresh();
   },
   async refresh() {
     if (current !== this || role !== "admin") return;
-    const q = this.query.get("q") || "";
-    const data = await api(`/audit?limit=200&q=${encodeURIComponent(q)}`);
+    const q = new URLSearchParams({ limit: "200" });
+    ["q", "actor", "since"].forEach((k) => { if (this.query.get(k)) q.set(k, this.query.get(k)); });
+    const data = await api(`/audit?${q}`);
     this.body.replaceChildren(table([t("time"), t("who"), t("action"), t("targets"), t("status"), t("from")], data.items.map((a) => {
       const tg = a.targets || {};
       const what = [tg.command ? `${t("command")} ${tg.command}` : "", tg.count != null ? devs(tg.count) : "",

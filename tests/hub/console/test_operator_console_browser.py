@@ -198,6 +198,13 @@ async def test_operator_shift(
     await page.get_by_test_id("audit-q").fill("rotate_certificate")
     await page.get_by_test_id("audit-q").press("Enter")
     await expect(rows).to_have_count(1)
+    await page.get_by_test_id("audit-q").fill("")
+    await page.get_by_test_id("audit-actor").fill("duty-operator")
+    await page.get_by_test_id("audit-since").select_option("-1h")
+    await expect(rows.filter(has_text="rotate_certificate")).to_have_count(1)
+    await expect(rows.filter(has=page.get_by_text("POST /rollouts", exact=True))).to_have_count(1)
+    shown = await rows.count()
+    assert shown >= 3 and await rows.filter(has_text="duty-operator").count() == shown
     await _shot(page, tmp_path, "audit")
     assert errors == []
 
