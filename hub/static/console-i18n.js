@@ -61,6 +61,8 @@ const WORDS = {
   drivers_unknown: ["设备离线：驱动状态未知（最后上报如下）", "Device offline: driver state unknown (last report below)"],
   no_data: ["此时段无数据", "No data in this range"], audit: ["审计日志", "Audit log"],
   audit_ph: ["路径、操作、命令或设备号", "path, action, command or device id"],
+  all_time: ["全部时间", "All time"], last_hour: ["最近 1 小时", "Last hour"],
+  last_day: ["最近 24 小时", "Last 24 h"], last_week: ["最近 7 天", "Last 7 days"],
   who: ["操作人", "Who"], action: ["操作", "Action"], targets: ["对象", "Targets"], status: ["结果", "Result"],
   from: ["来源", "From"], admin_only: ["仅管理员可查看审计日志", "Only an admin can read the audit log"],
   cmd_state: ["状态", "State"], result: ["结果", "Result"], sent_ok: ["已发送到 {n}", "Sent to {n}"],

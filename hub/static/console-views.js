@@ -394,7 +394,7 @@ VIEWS.audit = {
     const search = el("input", { type: "search", placeholder: t("audit_ph"), value: query.get("q") || "", "data-testid": "audit-q" });
     const actor = el("input", { type: "text", placeholder: t("who"), value: query.get("actor") || "", size: 14, "data-testid": "audit-actor" });
     const since = el("select", { "data-testid": "audit-since", "aria-label": t("time") },
-      ...[["", t("all")], ["-1h", t("hour")], ["-1d", t("day")], ["-7d", t("week")]].map(([v, label]) => el("option", { value: v }, label)));
+      ...[["", t("all_time")], ["-1h", t("last_hour")], ["-1d", t("last_day")], ["-7d", t("last_week")]].map(([v, label]) => el("option", { value: v }, label)));
     since.value = query.get("since") || "";
     const go = () => {
       const q = new URLSearchParams();
