@@ -31,6 +31,7 @@ BENCHMARKS = (
     "services",
     "kiosk",
     "update",
+    "console",
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

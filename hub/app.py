@@ -59,6 +59,8 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "hub.services.setup",
     "hub.releases.setup",
     "hub.watchdog",
+    "hub.api.console",
+    "hub.audit.setup",
 )
 """Modules whose ``install(hub, app)`` adds routes, listeners and background tasks (rules and
 alarms, the emergency feed, enrollment) to a hub being built. API route groups they add go in
