@@ -56,6 +56,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "hub.enrollment",
     "hub.emergency.setup",
     "hub.services.setup",
+    "hub.inspection.setup",
 )
 """Modules whose ``install(hub, app)`` adds routes, listeners and background tasks (rules and
 alarms, the emergency feed, enrollment) to a hub being built. API route groups they add go in

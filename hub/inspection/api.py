@@ -1,0 +1,347 @@
+"""The inspection API: operators' task routes (API token) and terminals' routes (device
+certificate over HTTPS, no API token).
+
+A terminal's routes need the hub served over HTTPS with client certificates requested and the
+fleet CA trusted (``ssl.CERT_OPTIONAL`` with the CA chain loaded, see docs/inspector.md): the
+TLS handshake proves the key, and the hub checks the certificate again against its fleet CA and
+its revocation index. The certificate's common name is the device id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from aiohttp import web
+from cryptography import x509
+from sqlalchemy.engine import Engine
+
+from hub.api.routing import ApiRoutes, Param
+from hub.api.util import hub_of, json_ok
+from hub.auth import OPERATE, PUBLIC, READ
+from hub.errors import NotFoundError, ValidationError
+from hub.inspection.bundle import export_bundle
+from hub.inspection.errors import DeviceAuthError, TransitionError
+from hub.inspection.ingest import ingest
+from hub.inspection.tasks import NewTask, Review, StateChange, TaskService
+from hub.inspection.uploads import PhotoStore, parse_metadata
+
+INSPECTION_KEY = "inspection"
+MAX_RECORDS_BODY = 8 * 1024 * 1024
+routes = ApiRoutes("inspection")
+
+
+class RecordBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /api/v1/inspection/evidence: signed records, oldest first."""
+
+    device_id: str
+    records: list[dict[str, str]]
+
+
+@dataclass
+class Inspection:
+    engine: Engine
+    tasks: TaskService
+    photos: PhotoStore
+    ca: Any  # provisioning.ca.FleetCA, or None: no terminal routes
+    counters: dict[str, int]
+
+
+def _of(request: web.Request) -> Inspection:
+    service: Inspection = hub_of(request).extras[INSPECTION_KEY]
+    return service
+
+
+def _schema(kind: type) -> dict[str, Any]:
+    schema: dict[str, Any] = msgspec.json.schema(kind)
+    return schema
+
+
+async def _decode(request: web.Request, kind: type[Any], limit: int = 1024 * 1024) -> Any:
+    if request.content_length is not None and request.content_length > limit:
+        raise ValidationError(f"body is {request.content_length} bytes, the limit is {limit}")
+    raw = bytearray()
+    async for block in request.content.iter_chunked(1 << 16):
+        raw += block
+        if len(raw) > limit:
+            raise ValidationError(f"body is larger than {limit} bytes")
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ValidationError(f"bad body: {exc}") from None
+
+
+def device_of(request: web.Request) -> tuple[str, x509.Certificate]:
+    """The device id and certificate the TLS peer presented, checked against the fleet CA."""
+    service = _of(request)
+    if service.ca is None:
+        raise DeviceAuthError("this hub has no fleet CA (ca_dir): terminals cannot sync")
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if not der:
+        service.counters["device_auth_failed"] += 1
+        raise DeviceAuthError("no device certificate: connect over HTTPS with the device's")
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        service.ca.verify_issued(cert)
+    except Exception:
+        service.counters["device_auth_failed"] += 1
+        raise DeviceAuthError("the certificate was not issued by this fleet CA") from None
+    record = service.ca.index.get(cert.serial_number)
+    if record is None or record.revoked:
+        service.counters["device_auth_failed"] += 1
+        raise DeviceAuthError("the device certificate is unknown or revoked")
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value), cert
+
+
+def _unauthorized(exc: Exception) -> web.Response:
+    return json_ok({"error": str(exc)}, status=401)
+
+
+# -- operators ------------------------------------------------------------------------------
+
+
+@routes.post(
+    "/inspection/tasks",
+    roles=OPERATE,
+    summary="Create an inspection task assigned to an inspector and a terminal",
+    body=_schema(NewTask),
+    responses={"400": "bad body (names the JSON path)", "409": "the id exists"},
+)
+async def create_task(request: web.Request) -> web.Response:
+    new = await _decode(request, NewTask)
+    try:
+        task = await asyncio.to_thread(_of(request).tasks.create, new)
+    except TransitionError as exc:
+        return json_ok({"error": str(exc)}, status=409)
+    return json_ok(task, status=201)
+
+
+@routes.get(
+    "/inspection/tasks",
+    roles=READ,
+    summary="Inspection tasks, by due date",
+    query=(Param("device_id"), Param("state")),
+)
+async def list_tasks(request: web.Request) -> web.Response:
+    items = await asyncio.to_thread(
+        _of(request).tasks.list, request.query.get("device_id"), request.query.get("state")
+    )
+    return json_ok({"items": items})
+
+
+@routes.get("/inspection/tasks/{task_id}", roles=READ, summary="One inspection task")
+async def get_task(request: web.Request) -> web.Response:
+    return json_ok(await asyncio.to_thread(_of(request).tasks.get, request.match_info["task_id"]))
+
+
+@routes.post(
+    "/inspection/tasks/{task_id}/review",
+    roles=OPERATE,
+    summary="Review a submitted task: accept (reviewed) or reject (back to the inspector)",
+    body=_schema(Review),
+    responses={"409": "the task is not submitted"},
+)
+async def review_task(request: web.Request) -> web.Response:
+    review = await _decode(request, Review)
+    try:
+        task = await asyncio.to_thread(
+            _of(request).tasks.review, request.match_info["task_id"], review
+        )
+    except TransitionError as exc:
+        return json_ok({"error": str(exc)}, status=409)
+    return json_ok(task)
+
+
+@routes.post(
+    "/inspection/tasks/{task_id}/close",
+    roles=OPERATE,
+    summary="Close a reviewed task",
+    responses={"409": "the task is not reviewed"},
+)
+async def close_task(request: web.Request) -> web.Response:
+    try:
+        task = await asyncio.to_thread(_of(request).tasks.close, request.match_info["task_id"])
+    except TransitionError as exc:
+        return json_ok({"error": str(exc)}, status=409)
+    return json_ok(task)
+
+
+@routes.get(
+    "/inspection/tasks/{task_id}/bundle",
+    roles=READ,
+    summary="The case's evidence bundle (zip): manifest, records, signatures, photos, certs",
+    responses={"404": "no such task or no evidence yet"},
+)
+async def task_bundle(request: web.Request) -> web.Response:
+    service = _of(request)
+    task = await asyncio.to_thread(service.tasks.get, request.match_info["task_id"])
+    if service.ca is None:
+        raise NotFoundError("this hub has no fleet CA: no certificate chain to bundle")
+    data = await asyncio.to_thread(
+        export_bundle, service.engine, task, service.photos.folder, service.ca.chain_pem()
+    )
+    return web.Response(
+        body=data,
+        content_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{task["id"]}.zip"'},
+    )
+
+
+# -- terminals (device certificate) ---------------------------------------------------------
+
+
+@routes.get(
+    "/inspection/device/tasks",
+    roles=PUBLIC,
+    summary="The calling terminal's open tasks (device certificate)",
+    responses={"401": "no valid device certificate"},
+)
+async def device_tasks(request: web.Request) -> web.Response:
+    try:
+        device_id, _ = device_of(request)
+    except DeviceAuthError as exc:
+        return _unauthorized(exc)
+    items = await asyncio.to_thread(_of(request).tasks.list, device_id)
+    return json_ok({"items": [t for t in items if t["state"] != "closed"]})
+
+
+@routes.post(
+    "/inspection/device/tasks/{task_id}/state",
+    roles=PUBLIC,
+    summary="The terminal moves its task: accepted, in_progress, submitted",
+    body=_schema(StateChange),
+    responses={"401": "no valid device certificate", "409": "not from the task's state"},
+)
+async def device_task_state(request: web.Request) -> web.Response:
+    try:
+        device_id, _ = device_of(request)
+    except DeviceAuthError as exc:
+        return _unauthorized(exc)
+    change = await _decode(request, StateChange)
+    try:
+        task = await asyncio.to_thread(
+            _of(request).tasks.terminal_move, device_id, request.match_info["task_id"], change.state
+        )
+    except TransitionError as exc:
+        return json_ok({"error": str(exc)}, status=409)
+    return json_ok(task)
+
+
+@routes.post(
+    "/inspection/uploads",
+    roles=PUBLIC,
+    summary="tus 1.0 creation of a photo upload addressed by its SHA-256 (device certificate)",
+    responses={"201": "created; Location names the upload", "401": "no device certificate"},
+)
+async def create_upload(request: web.Request) -> web.Response:
+    try:
+        device_id, _ = device_of(request)
+    except DeviceAuthError as exc:
+        return _unauthorized(exc)
+    meta = parse_metadata(request.headers.get("Upload-Metadata", ""))
+    sha = meta.get("sha256", "")
+    try:
+        length = int(request.headers.get("Upload-Length", ""))
+    except ValueError:
+        raise ValidationError("Upload-Length (an integer) is required") from None
+    photos = _of(request).photos
+    photos.path(sha)  # checks the form of the hash
+    await asyncio.to_thread(photos.create, sha, length, device_id)
+    location = f"{request.url.origin()}/api/v1/inspection/uploads/{sha}"
+    return web.Response(status=201, headers={"Tus-Resumable": "1.0.0", "Location": location})
+
+
+@routes.route(
+    "HEAD",
+    "/inspection/uploads/{sha256}",
+    roles=PUBLIC,
+    summary="tus offset of a photo upload (device certificate)",
+)
+async def head_upload(request: web.Request) -> web.Response:
+    try:
+        device_of(request)
+    except DeviceAuthError as exc:
+        return _unauthorized(exc)
+    return await _of(request).photos.head(request.match_info["sha256"])
+
+
+@routes.route(
+    "PATCH",
+    "/inspection/uploads/{sha256}",
+    roles=PUBLIC,
+    summary="tus append to a photo upload at its offset (device certificate)",
+    responses={"409": "wrong offset", "460": "the bytes do not hash to the address"},
+)
+async def patch_upload(request: web.Request) -> web.Response:
+    try:
+        device_of(request)
+    except DeviceAuthError as exc:
+        return _unauthorized(exc)
+    return await _of(request).photos.patch(request.match_info["sha256"], request)
+
+
+@routes.route(
+    "OPTIONS",
+    "/inspection/uploads",
+    roles=PUBLIC,
+    summary="tus discovery: version and extensions",
+)
+async def options_upload(request: web.Request) -> web.Response:
+    return web.Response(
+        status=204,
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "Tus-Version": "1.0.0",
+            "Tus-Extension": "creation",
+            "Tus-Max-Size": str(32 * 1024 * 1024),
+        },
+    )
+
+
+@routes.post(
+    "/inspection/evidence",
+    roles=PUBLIC,
+    summary="A terminal's signed records, oldest first: checked and kept up to the first bad one",
+    body=_schema(RecordBatch),
+    responses={"401": "no valid device certificate"},
+)
+async def post_evidence(request: web.Request) -> web.Response:
+    try:
+        device_id, cert = device_of(request)
+    except DeviceAuthError as exc:
+        return _unauthorized(exc)
+    batch = await _decode(request, RecordBatch, MAX_RECORDS_BODY)
+    if batch.device_id != device_id:
+        raise ValidationError(
+            f"records of {batch.device_id!r} sent with the certificate of {device_id!r}"
+        )
+    items = []
+    for i, raw in enumerate(batch.records):
+        try:
+            items.append(
+                (
+                    base64.b64decode(raw["body"], validate=True),
+                    base64.b64decode(raw["sig"], validate=True),
+                )
+            )
+        except (KeyError, ValueError):
+            raise ValidationError(f"$.records[{i}]: body and sig must be base64") from None
+    service = _of(request)
+    result = await asyncio.to_thread(ingest, service.engine, service.photos, device_id, cert, items)
+    if result.refused:
+        service.counters["records_refused"] += 1
+    service.counters["records_accepted"] += result.accepted
+    return json_ok(result.as_json())
+
+
+def photo_folder(database_url: str) -> Path:
+    """Beside a SQLite registry; var/hub/inspection-photos otherwise."""
+    if database_url.startswith("sqlite:///"):
+        return Path(database_url[len("sqlite:///") :]).parent / "inspection-photos"
+    return Path("var/hub/inspection-photos")
