@@ -29,6 +29,7 @@ BENCHMARKS = (
     "idcard_read",
     "fleet_connect",
     "services",
+    "inspector",
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

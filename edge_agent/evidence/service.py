@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -55,9 +56,11 @@ def load_device_key(path: str) -> ec.EllipticCurvePrivateKey:
     from provisioning.ca import passphrase_from_env
 
     try:
-        key = load_pem_private_key(open(path, "rb").read(), passphrase_from_env())
+        key = load_pem_private_key(Path(path).read_bytes(), passphrase_from_env())
     except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"broker.tls.key_file: cannot load the device key {path}: {exc}") from None
+        raise ConfigError(
+            f"broker.tls.key_file: cannot load the device key {path}: {exc}"
+        ) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ConfigError("evidence needs an ECDSA P-256 device key (broker.tls.key_file)")
     return key
@@ -228,7 +231,7 @@ class EvidenceService:
     async def record(self, request: web.Request) -> web.Response:
         assert self.store is not None
         body = await _json(request)
-        strings = {}
+        strings: dict[str, str] = {}
         for name in ("task_id", "item_id", "answer", "note", "inspector_id"):
             value = body.get(name, "")
             if not isinstance(value, str):
@@ -249,11 +252,16 @@ class EvidenceService:
         since = self.sync.since_contact() if self.sync is not None else None
         try:
             stored = await asyncio.to_thread(
-                self.store.append,
-                photo=photo,
-                position=position,
-                since_contact_s=None if since is None else round(since, 3),
-                **strings,
+                lambda: self.store.append(  # type: ignore[union-attr]
+                    task_id=strings["task_id"],
+                    item_id=strings["item_id"],
+                    answer=strings["answer"],
+                    note=strings["note"],
+                    inspector_id=strings["inspector_id"],
+                    photo=photo,
+                    position=position,
+                    since_contact_s=None if since is None else round(since, 3),
+                )
             )
         except EvidenceError as exc:
             return _error(400, str(exc))

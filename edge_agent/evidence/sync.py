@@ -33,8 +33,12 @@ from govedge.logs import fields, get_logger
 log = get_logger(__name__)
 
 TUS_VERSION = "1.0.0"
-CHUNK = 4 * 1024 * 1024
+CHUNK = 1024 * 1024
+"""Bytes per request: on a weak link a cut loses at most the request in flight (the hub keeps
+every byte it has read, but not what was still buffered when the connection dropped)."""
 BATCH = 200
+PARALLEL = 4
+"""Photos in flight at once: the hub's fsync of one overlaps the transfer of the next."""
 UPLOADS = "/api/v1/inspection/uploads"
 RECORDS = "/api/v1/inspection/evidence"
 TASKS = "/api/v1/inspection/device/tasks"
@@ -71,13 +75,16 @@ class EvidenceSync:
         tls: ssl.SSLContext | None,
         *,
         chunk_size: int = CHUNK,
+        parallel: int = PARALLEL,
     ) -> None:
         self.store = store
         self.hub_url = hub_url.rstrip("/")
-        self.tls = tls
+        self.tls: ssl.SSLContext | bool = tls if tls is not None else True  # True: system CAs
         self.chunk_size = chunk_size
+        self.parallel = parallel
         self.last_contact: float | None = None  # time.monotonic() of the hub's last answer
         self.last_report: SyncReport | None = None
+        self.tried: set[str] = set()  # photos offered once: a retry asks the hub's offset first
 
     def since_contact(self) -> float | None:
         return None if self.last_contact is None else time.monotonic() - self.last_contact
@@ -91,15 +98,17 @@ class EvidenceSync:
         report.tasks = await self.fetch_tasks(session)
         await self._send_states(session)
         pending = await asyncio.to_thread(self.store.pending)
-        done: set[str] = set()
-        for record in pending:
-            sha = record.photo_sha256
-            if sha and sha not in done:
-                done.add(sha)
+        shas = list(dict.fromkeys(r.photo_sha256 for r in pending if r.photo_sha256))
+        gate = asyncio.Semaphore(self.parallel)
+
+        async def one(sha: str) -> None:
+            async with gate:
                 try:
                     await self.upload_photo(session, sha, report)
-                except SyncError as exc:  # a refused photo: its record will be refused by name
+                except SyncError as exc:  # a refused photo: its record is refused by name
                     log.warning("photo_refused", extra=fields(sha256=sha, reason=str(exc)))
+
+        await asyncio.gather(*(one(sha) for sha in shas))
         for start in range(0, len(pending), BATCH):
             batch = pending[start : start + BATCH]
             answer = await self._post_records(session, batch)
@@ -152,26 +161,32 @@ class EvidenceSync:
     async def upload_photo(
         self, session: aiohttp.ClientSession, sha: str, report: SyncReport
     ) -> None:
+        """Send one photo: creation with its first chunk, or, for an upload the hub already
+        holds part of (a cut connection), HEAD for its offset and PATCH the rest."""
         path = self.store.photo_path(sha)
         size = path.stat().st_size
-        offset = await self._offset(session, sha)
-        if offset is None:
-            meta = "sha256 " + base64.b64encode(sha.encode()).decode()
-            headers = {
-                "Tus-Resumable": TUS_VERSION,
-                "Upload-Length": str(size),
-                "Upload-Metadata": meta,
-            }
-            async with session.post(self.hub_url + UPLOADS, headers=headers, ssl=self.tls) as r:
-                if r.status != 201:
-                    raise SyncError(f"create upload {sha}: HTTP {r.status}: {await r.text()}")
-            offset = 0
-        elif offset:
-            report.bytes_resumed += offset
-        self._contact()
-        if offset >= size:
-            return
+        url = f"{self.hub_url}{UPLOADS}/{sha}"
         with path.open("rb") as fh:
+            offset = None if sha in self.tried else await self._offset(session, sha)
+            self.tried.add(sha)
+            if offset is None:
+                chunk = fh.read(min(self.chunk_size, size))
+                headers = {
+                    "Tus-Resumable": TUS_VERSION,
+                    "Upload-Length": str(size),
+                    "Upload-Metadata": "sha256 " + base64.b64encode(sha.encode()).decode(),
+                    "Content-Type": "application/offset+octet-stream",
+                }
+                async with session.post(
+                    self.hub_url + UPLOADS, data=chunk, headers=headers, ssl=self.tls
+                ) as r:
+                    if r.status != 201:
+                        raise SyncError(f"create upload {sha}: HTTP {r.status}: {await r.text()}")
+                    offset = int(r.headers.get("Upload-Offset", "0"))
+                report.bytes_sent += len(chunk)
+            elif offset:
+                report.bytes_resumed += offset
+            self._contact()
             while offset < size:
                 fh.seek(offset)
                 chunk = fh.read(min(self.chunk_size, size - offset))
@@ -180,9 +195,7 @@ class EvidenceSync:
                     "Upload-Offset": str(offset),
                     "Content-Type": "application/offset+octet-stream",
                 }
-                async with session.patch(
-                    f"{self.hub_url}{UPLOADS}/{sha}", data=chunk, headers=headers, ssl=self.tls
-                ) as r:
+                async with session.patch(url, data=chunk, headers=headers, ssl=self.tls) as r:
                     if r.status != 204:
                         raise SyncError(f"PATCH upload {sha}: HTTP {r.status}: {await r.text()}")
                     offset = int(r.headers["Upload-Offset"])

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from hub.inspection.tasks import NewTask, Review, StateChange, TaskService
 from hub.inspection.uploads import PhotoStore, parse_metadata
 
 INSPECTION_KEY = "inspection"
+CERT_CACHE_S = 10.0
+"""How long a checked device certificate is taken as checked (a revocation shows after this)."""
 MAX_RECORDS_BODY = 8 * 1024 * 1024
 routes = ApiRoutes("inspection")
 
@@ -49,6 +52,7 @@ class Inspection:
     photos: PhotoStore
     ca: Any  # provisioning.ca.FleetCA, or None: no terminal routes
     counters: dict[str, int]
+    cert_cache: dict[bytes, tuple[str, x509.Certificate, float]] = field(default_factory=dict)
 
 
 def _of(request: web.Request) -> Inspection:
@@ -85,6 +89,9 @@ def device_of(request: web.Request) -> tuple[str, x509.Certificate]:
     if not der:
         service.counters["device_auth_failed"] += 1
         raise DeviceAuthError("no device certificate: connect over HTTPS with the device's")
+    cached = service.cert_cache.get(der)
+    if cached is not None and cached[2] > time.monotonic():
+        return cached[0], cached[1]
     cert = x509.load_der_x509_certificate(der)
     try:
         service.ca.verify_issued(cert)
@@ -96,7 +103,11 @@ def device_of(request: web.Request) -> tuple[str, x509.Certificate]:
         service.counters["device_auth_failed"] += 1
         raise DeviceAuthError("the device certificate is unknown or revoked")
     names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value), cert
+    device_id = str(names[0].value)
+    if len(service.cert_cache) > 10_000:
+        service.cert_cache.clear()
+    service.cert_cache[der] = (device_id, cert, time.monotonic() + CERT_CACHE_S)
+    return device_id, cert
 
 
 def _unauthorized(exc: Exception) -> web.Response:
@@ -241,7 +252,7 @@ async def device_task_state(request: web.Request) -> web.Response:
 )
 async def create_upload(request: web.Request) -> web.Response:
     try:
-        device_id, _ = device_of(request)
+        device_of(request)
     except DeviceAuthError as exc:
         return _unauthorized(exc)
     meta = parse_metadata(request.headers.get("Upload-Metadata", ""))
@@ -252,9 +263,16 @@ async def create_upload(request: web.Request) -> web.Response:
         raise ValidationError("Upload-Length (an integer) is required") from None
     photos = _of(request).photos
     photos.path(sha)  # checks the form of the hash
-    await asyncio.to_thread(photos.create, sha, length, device_id)
+    await asyncio.to_thread(photos.create, sha, length)
     location = f"{request.url.origin()}/api/v1/inspection/uploads/{sha}"
-    return web.Response(status=201, headers={"Tus-Resumable": "1.0.0", "Location": location})
+    headers = {"Tus-Resumable": "1.0.0", "Location": location}
+    if request.headers.get("Content-Type") == "application/offset+octet-stream":
+        # creation-with-upload: the first bytes came with the creation
+        status, offset = await photos.append(sha, request, 0)
+        if status == 460:
+            return web.Response(status=460, text=f"the bytes received do not hash to {sha}")
+        headers["Upload-Offset"] = str(offset)
+    return web.Response(status=201, headers=headers)
 
 
 @routes.route(
@@ -298,7 +316,7 @@ async def options_upload(request: web.Request) -> web.Response:
         headers={
             "Tus-Resumable": "1.0.0",
             "Tus-Version": "1.0.0",
-            "Tus-Extension": "creation",
+            "Tus-Extension": "creation,creation-with-upload",
             "Tus-Max-Size": str(32 * 1024 * 1024),
         },
     )

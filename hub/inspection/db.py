@@ -46,17 +46,7 @@ certs = sa.Table(
     sa.Column("pem", sa.Text, nullable=False),
 )
 
-uploads = sa.Table(
-    "inspection_uploads",
-    metadata,
-    sa.Column("sha256", sa.String(64), primary_key=True),
-    sa.Column("length", sa.BigInteger, nullable=False),
-    sa.Column("complete", sa.Boolean, nullable=False, default=False),
-    sa.Column("device_id", sa.String(64), nullable=False),
-    sa.Column("created", sa.Float, nullable=False),
-)
-
-TABLES = (tasks, records, certs, uploads)
+TABLES = (tasks, records, certs)
 
 
 def create_tables(engine: Engine) -> None:

@@ -23,7 +23,7 @@ def install(hub: Hub, app: web.Application) -> None:
     hub.extras[INSPECTION_KEY] = Inspection(
         hub.engine,
         TaskService(hub.engine),
-        PhotoStore(hub.engine, photo_folder(hub.config.database_url)),
+        PhotoStore(photo_folder(hub.config.database_url)),
         ca,
         {"records_accepted": 0, "records_refused": 0, "device_auth_failed": 0},
     )

@@ -17,6 +17,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from hub.inspection.bundle import BundleReport
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
@@ -29,7 +31,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from hub.inspection.bundle import BundleReport, verify_bundle
+    from hub.inspection.bundle import verify_bundle
 
     try:
         if args.path.is_dir():
@@ -45,7 +47,6 @@ def run_verify(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"evidence verify: {exc}", file=sys.stderr)
         return 2
-    assert isinstance(report, BundleReport)
     print(json.dumps(report.as_json(), indent=2) if args.json else report.text())
     return 0 if report.ok else 1
 
@@ -55,7 +56,6 @@ def verify_store(folder: Path, cert: x509.Certificate) -> BundleReport:
     import hashlib
 
     from govedge.contract import evidence as ev
-    from hub.inspection.bundle import BundleReport
 
     report = BundleReport()
     key = cert.public_key()

@@ -52,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             client = LocalApiClient.from_files(config["api_url"], config["token_file"])
         except (KeyError, OSError) as exc:
-            print(f"inspector: config needs api_url and a readable token_file ({exc})", file=sys.stderr)
+            print(
+                f"inspector: config needs api_url and a readable token_file ({exc})",
+                file=sys.stderr,
+            )
             return 2
     app = QApplication.instance() or QApplication([])
     window = InspectorWindow(InspectorFlow(client, config.get("inspector_id", "insp-demo")))

@@ -101,8 +101,10 @@ class InspectorFlow:
     def show_sync(self) -> None:
         self.screen = SYNC
 
-    def answer(self, item_id: str, answer: str, note: str = "", photo: bool = True) -> ItemAnswer | None:
-        """Record one checklist answer with a photo, the fix of now, the time; signed by the agent."""
+    def answer(
+        self, item_id: str, answer: str, note: str = "", photo: bool = True
+    ) -> ItemAnswer | None:
+        """One checklist answer with a photo, the fix of now and the time, signed by the agent."""
         task = self.task
         if task is None:
             return None
@@ -118,11 +120,11 @@ class InspectorFlow:
         except ApiError as exc:
             self.error = f"not recorded: {exc}"
             return None
-        done = ItemAnswer(answer, note, int(out["seq"]), bool(out["fix"]), str(out["fix_detail"]), photo)
-        self.answers[(task["id"], item_id)] = done
-        self.message = (
-            f"已记录 #{done.seq}" + ("" if done.fix else " · 无定位：已如实标注")
+        done = ItemAnswer(
+            answer, note, int(out["seq"]), bool(out["fix"]), str(out["fix_detail"]), photo
         )
+        self.answers[(task["id"], item_id)] = done
+        self.message = f"已记录 #{done.seq}" + ("" if done.fix else " · 无定位：已如实标注")
         if self.state_of(task) in ("assigned", "accepted"):
             self._state(task["id"], "in_progress")
         self.poll()

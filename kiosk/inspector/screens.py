@@ -128,13 +128,13 @@ class InspectorWindow(QWidget):
         if poll_ms > 0:
             self.timer.start(poll_ms)
         flow.refresh()
-        self.render()
+        self.refresh_view()
 
     # -- actions ----------------------------------------------------------------------------
 
     def _do(self, action: Any, *args: Any) -> None:
         action(*args)
-        self.render()
+        self.refresh_view()
 
     def _tick(self) -> None:
         self.flow.poll()
@@ -143,11 +143,11 @@ class InspectorWindow(QWidget):
     def _answer(self, item_id: str, answer: str) -> None:
         note = self.notes[item_id].text() if item_id in self.notes else ""
         self.flow.answer(item_id, answer, note)
-        self.render()
+        self.refresh_view()
 
     # -- rendering --------------------------------------------------------------------------
 
-    def render(self) -> None:
+    def refresh_view(self) -> None:
         self.render_header()
         f = self.flow
         builders = {TASKS: self._tasks_page, TASK: self._task_page, SYNC: self._sync_page}
@@ -236,7 +236,10 @@ class InspectorWindow(QWidget):
         else:
             state = STATE_NAMES.get(f.state_of(task), f.state_of(task))
             col.addWidget(
-                _label(f"{state} · 截止 {task['due']} · ({task['lat']:.5f}, {task['lon']:.5f})", "muted")
+                _label(
+                    f"{state} · 截止 {task['due']} · ({task['lat']:.5f}, {task['lon']:.5f})",
+                    "muted",
+                )
             )
             for item in task["checklist"]:
                 col.addWidget(self._item_card(task, item))
@@ -273,9 +276,7 @@ class InspectorWindow(QWidget):
             button = _button(text, f"chosen_{answer}" if chosen else answer)
             button.setProperty("item", item["id"])
             button.setProperty("answer", answer)
-            button.clicked.connect(
-                lambda _=False, i=item["id"], a=answer: self._answer(i, a)
-            )
+            button.clicked.connect(lambda _=False, i=item["id"], a=answer: self._answer(i, a))
             row.addWidget(button)
         col.addLayout(row)
         if got is not None:
@@ -297,7 +298,9 @@ class InspectorWindow(QWidget):
         if not last:
             col.addWidget(_label("尚未与平台联系", "muted"))
         elif last.get("ok"):
-            col.addWidget(_label(f"上次同步成功：{time.strftime('%H:%M:%S', time.localtime(last['at']))}"))
+            col.addWidget(
+                _label(f"上次同步成功：{time.strftime('%H:%M:%S', time.localtime(last['at']))}")
+            )
         else:
             reason = last.get("error") or (last.get("refused") or {}).get("reason", "")
             col.addWidget(_label(f"上次同步未完成：{reason}", "muted"))

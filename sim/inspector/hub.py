@@ -109,7 +109,9 @@ class InspectionHubThread:
         )
         with urllib.request.urlopen(request, context=context, timeout=15) as resp:
             data = resp.read()
-            return json.loads(data) if resp.headers.get_content_type() == "application/json" else data
+            return (
+                json.loads(data) if resp.headers.get_content_type() == "application/json" else data
+            )
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():

@@ -149,7 +149,11 @@ class InspectorRig:
                 },
             ],
             "publish": {"health_interval_s": 60.0},
-            "local_api": {"host": "127.0.0.1", "port": 0, "token_file": str(self.workdir / "api.token")},
+            "local_api": {
+                "host": "127.0.0.1",
+                "port": 0,
+                "token_file": str(self.workdir / "api.token"),
+            },
             "identity": {"hub_url": self.hub_url, "hub_ca_file": self.hub_ca_file},
         }
 

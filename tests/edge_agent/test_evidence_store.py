@@ -1,4 +1,5 @@
-"""The terminal's evidence store: signed, chained records that survive kill -9 whole or not at all."""
+"""The terminal's evidence store: signed, chained records that survive kill -9 whole or not at
+all."""
 
 from __future__ import annotations
 
@@ -50,8 +51,11 @@ def test_records_are_chained_and_signed_with_the_device_key(tmp_path: Path) -> N
     # the signature checked by cryptography directly, not through our helpers
     key.public_key().verify(rows[2].sig, rows[2].body, ec.ECDSA(hashes.SHA256()))
     checked = ev.check_run(
-        [(r.body, r.sig) for r in rows], key.public_key(), device_id="insp-unit",
-        prev_hash=ev.GENESIS, prev_seq=0,
+        [(r.body, r.sig) for r in rows],
+        key.public_key(),
+        device_id="insp-unit",
+        prev_hash=ev.GENESIS,
+        prev_seq=0,
     )
     assert checked.problem is None and len(checked.records) == 3
 
@@ -75,11 +79,27 @@ def test_refuses_keys_and_input_it_cannot_sign_honestly(tmp_path: Path) -> None:
         EvidenceStore(tmp_path, "x", ed25519.Ed25519PrivateKey.generate())  # type: ignore[arg-type]
     store = _store(tmp_path / "s")
     with pytest.raises(EvidenceError, match="required"):
-        store.append(task_id="", item_id="q", answer="a", note="", inspector_id="i",
-                     photo=None, position=None, since_contact_s=None)
+        store.append(
+            task_id="",
+            item_id="q",
+            answer="a",
+            note="",
+            inspector_id="i",
+            photo=None,
+            position=None,
+            since_contact_s=None,
+        )
     with pytest.raises(EvidenceError, match="longer"):
-        store.append(task_id="T", item_id="q", answer="a", note="x" * 3000, inspector_id="i",
-                     photo=None, position=None, since_contact_s=None)
+        store.append(
+            task_id="T",
+            item_id="q",
+            answer="a",
+            note="x" * 3000,
+            inspector_id="i",
+            photo=None,
+            position=None,
+            since_contact_s=None,
+        )
     assert store.counts()["pending_records"] == 0
 
 
@@ -138,8 +158,11 @@ def test_kill_9_mid_record_leaves_whole_records_only(tmp_path: Path) -> None:
         have = {r.seq for r in rows}
         assert set(acked) <= have
         checked = ev.check_run(
-            [(r.body, r.sig) for r in rows], key.public_key(), device_id="insp-kill",
-            prev_hash=ev.GENESIS, prev_seq=0,
+            [(r.body, r.sig) for r in rows],
+            key.public_key(),
+            device_id="insp-kill",
+            prev_hash=ev.GENESIS,
+            prev_seq=0,
         )
         assert checked.problem is None, checked.problem
         # no record without its photo (a photo without a record is swept)
@@ -216,10 +239,19 @@ def test_kill_9_of_app_and_agent_mid_record(tmp_path: Path) -> None:
                 proc.wait(10)
     out = subprocess.run(
         [
-            sys.executable, "-m", "govedge", "evidence", "verify",
-            str(work / "state" / "evidence"), "--cert", str(work / "identity" / "cert.pem"),
+            sys.executable,
+            "-m",
+            "govedge",
+            "evidence",
+            "verify",
+            str(work / "state" / "evidence"),
+            "--cert",
+            str(work / "identity" / "cert.pem"),
         ],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     store_rows = _rows(work / "state" / "evidence" / "evidence.db")

@@ -108,7 +108,9 @@ async def inspection_hub(
     (tmp_path / "hub").mkdir()
     app = hub.app.create_app(config, start_mqtt=False)
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_tls.load_cert_chain(tmp_path / "hub-https" / "cert.pem", tmp_path / "hub-https" / "key.pem")
+    server_tls.load_cert_chain(
+        tmp_path / "hub-https" / "cert.pem", tmp_path / "hub-https" / "key.pem"
+    )
     server_tls.verify_mode = ssl.CERT_OPTIONAL  # terminals present their certificate
     server_tls.load_verify_locations(cafile=str(ca.chain_path))
     runner = web.AppRunner(app)

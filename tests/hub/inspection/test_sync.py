@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import random
-import subprocess
-import zipfile
 import io
+import random
+import zipfile
 from pathlib import Path
 
 import aiohttp
 
-from .conftest import InspectionHub
 from govedge.contract import evidence as ev
 from hub.inspection.bundle import verify_bundle
+
+from .conftest import InspectionHub
 
 
 def photo(i: int, size: int = 50_000) -> bytes:
@@ -34,9 +34,7 @@ async def test_a_day_offline_then_sync_and_verify(inspection_hub: InspectionHub)
         for q in range(3):
             tunnel = n == 7  # the fix is lost for task 7
             position = (
-                None
-                if tunnel
-                else ev.Position(31.2 + n / 1000, 121.4 + q / 1000, 1, 9, 0.9, 0.4)
+                None if tunnel else ev.Position(31.2 + n / 1000, 121.4 + q / 1000, 1, 9, 0.9, 0.4)
             )
             await asyncio.to_thread(
                 t.store.append,
@@ -65,7 +63,9 @@ async def test_a_day_offline_then_sync_and_verify(inspection_hub: InspectionHub)
     report_b = verify_bundle(bundle)
     assert report_b.ok, report_b.text()
     zf = zipfile.ZipFile(io.BytesIO(bundle))
-    records = [ev.decode(zf.read(n)) for n in zf.namelist() if n.endswith(".json") and "records/" in n]
+    records = [
+        ev.decode(zf.read(n)) for n in zf.namelist() if n.endswith(".json") and "records/" in n
+    ]
     assert {r.fix for r in records if r.task_id == "T07"} == {ev.NO_FIX}
     assert all(r.position is None for r in records if r.task_id == "T07")
     # every task's bundle verifies
@@ -103,9 +103,7 @@ async def test_terminal_moves_its_task_and_operator_reviews(inspection_hub: Insp
 
 async def test_no_certificate_no_sync(inspection_hub: InspectionHub) -> None:
     h = inspection_hub
-    async with h.session.get(
-        h.url + "/api/v1/inspection/device/tasks", ssl=h.client_tls
-    ) as resp:
+    async with h.session.get(h.url + "/api/v1/inspection/device/tasks", ssl=h.client_tls) as resp:
         assert resp.status == 401
         assert "certificate" in (await resp.json())["error"]
     # a certificate of another CA is refused at the handshake or by the hub

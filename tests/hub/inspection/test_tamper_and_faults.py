@@ -45,8 +45,9 @@ async def record_some(t: Terminal, task_id: str, count: int, first: int = 0) -> 
         )
 
 
-def evidence_verify(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+async def evidence_verify(*args: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "govedge", "evidence", "verify", *args],
         capture_output=True,
         text=True,
@@ -67,7 +68,7 @@ async def test_altered_record_is_refused_by_name(inspection_hub: InspectionHub) 
     db.commit()
     db.close()
     # govedge evidence verify on the terminal's store names it
-    out = evidence_verify(str(t.store.folder), "--cert", str(t.identity.cert))
+    out = await evidence_verify(str(t.store.folder), "--cert", str(t.identity.cert))
     assert out.returncode == 1
     assert "record seq 3" in out.stdout and "signature" in out.stdout
     async with aiohttp.ClientSession() as session:
@@ -94,7 +95,7 @@ async def test_altered_photo_is_refused_by_name(inspection_hub: InspectionHub) -
     data = bytearray(path.read_bytes())
     data[1000] ^= 0xFF
     path.write_bytes(bytes(data))
-    out = evidence_verify(str(t.store.folder), "--cert", str(t.identity.cert))
+    out = await evidence_verify(str(t.store.folder), "--cert", str(t.identity.cert))
     assert out.returncode == 1 and "record seq 2" in out.stdout and "photo" in out.stdout
     async with aiohttp.ClientSession() as session:
         report = await t.sync.sync_once(session)
@@ -128,12 +129,14 @@ async def test_tampered_bundle_names_the_record(
     await record_some(t, "B1", 3)
     async with aiohttp.ClientSession() as session:
         assert (await t.sync.sync_once(session)).acked_through == 3
-    status, bundle = await h.call("GET", "/api/v1/inspection/tasks/B1/bundle")
+    _, bundle = await h.call("GET", "/api/v1/inspection/tasks/B1/bundle")
     good = tmp_path / "good.zip"
     good.write_bytes(bundle)
     root = tmp_path / "root.pem"
-    root.write_bytes(h.ca.chain_pem().split(b"-----END CERTIFICATE-----\n")[1] + b"-----END CERTIFICATE-----\n")
-    out = evidence_verify(str(good), "--root", str(root))
+    root.write_bytes(
+        h.ca.chain_pem().split(b"-----END CERTIFICATE-----\n")[1] + b"-----END CERTIFICATE-----\n"
+    )
+    out = await evidence_verify(str(good), "--root", str(root))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "3 records signed by the device and chained by hash" in out.stdout
     assert "3 photos hash to the values their records signed" in out.stdout
@@ -151,10 +154,10 @@ async def test_tampered_bundle_names_the_record(
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(bundle)).read("manifest.json"))
     sha = manifest["photos"][1]
     bad_photo = rewrite(f"photos/{sha}.jpg", lambda d: d[:-1] + bytes([d[-1] ^ 1]))
-    out = evidence_verify(str(bad_photo))
+    out = await evidence_verify(str(bad_photo))
     assert out.returncode == 1 and "record seq 2: its photo does not hash" in out.stdout
     bad_record = rewrite("records/3.json", lambda d: d.replace(b"insp-007", b"insp-008"))
-    out = evidence_verify(str(bad_record), "--json")
+    out = await evidence_verify(str(bad_record), "--json")
     report = json.loads(out.stdout)
     assert out.returncode == 1 and report["bad_seq"] == 3 and "signature" in report["problem"]
     # a record taken out of the middle breaks the chain at the next one
@@ -167,7 +170,7 @@ async def test_tampered_bundle_names_the_record(
             if n != "manifest.json":
                 dst.writestr(n, src.read(n))
         dst.writestr("manifest.json", json.dumps(m))
-    out = evidence_verify(str(cut))
+    out = await evidence_verify(str(cut))
     assert out.returncode == 1 and "record seq 3" in out.stdout and "gap" in out.stdout
 
 
@@ -181,7 +184,7 @@ async def test_third_party_checks_of_the_bundle(
     await record_some(t, "C1", 2)
     async with aiohttp.ClientSession() as session:
         await t.sync.sync_once(session)
-    status, bundle = await h.call("GET", "/api/v1/inspection/tasks/C1/bundle")
+    _, bundle = await h.call("GET", "/api/v1/inspection/tasks/C1/bundle")
     zf = zipfile.ZipFile(io.BytesIO(bundle))
     manifest = json.loads(zf.read("manifest.json"))
     cert_pem = zf.read(manifest["records"][0]["cert"])
@@ -191,15 +194,17 @@ async def test_third_party_checks_of_the_bundle(
     body, sig = zf.read("records/1.json"), zf.read("records/1.sig")
     key.verify(sig, body, ec.ECDSA(hashes.SHA256()))  # raises if it does not hold
     record = json.loads(body)
-    assert record["photo_sha256"] == hashlib.sha256(
-        zf.read(f"photos/{record['photo_sha256']}.jpg")
-    ).hexdigest()
+    assert (
+        record["photo_sha256"]
+        == hashlib.sha256(zf.read(f"photos/{record['photo_sha256']}.jpg")).hexdigest()
+    )
     assert json.loads(zf.read("records/2.json"))["prev_hash"] == hashlib.sha256(body).hexdigest()
     chain = x509.load_pem_x509_certificates(zf.read("certs/chain.pem"))
     (tmp_path / "device.pem").write_bytes(cert_pem)
     (tmp_path / "intermediate.pem").write_bytes(chain[0].public_bytes(_pem()))
     (tmp_path / "root.pem").write_bytes(chain[1].public_bytes(_pem()))
-    out = subprocess.run(
+    out = await asyncio.to_thread(
+        subprocess.run,
         [
             "openssl",
             "verify",
@@ -290,7 +295,8 @@ async def test_cut_upload_resumes_from_the_hubs_offset(inspection_hub: Inspectio
     await proxy.stop()
     photos = h.hub.extras["inspection"].photos
     held = photos.state(hashlib.sha256(big).hexdigest())
-    assert held is not None and 500_000 < held[0] < 3_000_000, held
+    # the hub keeps every request that came whole (1 MB each) and what it read of the one cut
+    assert held is not None and 1024 * 1024 <= held[0] < 3_000_000, held
     before = photos.counters["bytes_received"]
     async with aiohttp.ClientSession() as session:
         report = await t.sync.sync_once(session)
@@ -298,7 +304,7 @@ async def test_cut_upload_resumes_from_the_hubs_offset(inspection_hub: Inspectio
     assert report.bytes_resumed == held[0]
     assert report.bytes_sent == len(big) - held[0]  # not from the start
     assert photos.counters["bytes_received"] - before == len(big) - held[0]
-    status, bundle = await h.call("GET", "/api/v1/inspection/tasks/U1/bundle")
+    _, bundle = await h.call("GET", "/api/v1/inspection/tasks/U1/bundle")
     zf = zipfile.ZipFile(io.BytesIO(bundle))
     assert zf.read(f"photos/{hashlib.sha256(big).hexdigest()}.jpg") == big
 
@@ -318,13 +324,13 @@ async def test_tuspy_uploads_to_the_hub(
         h.url + "/api/v1/inspection/uploads",
         client_cert=(str(t.identity.cert), str(t.identity.key)),
     )
-    uploader = my.uploader(file_stream=io.BytesIO(data), chunk_size=100_000, metadata={"sha256": sha})
+    uploader = my.uploader(
+        file_stream=io.BytesIO(data), chunk_size=100_000, metadata={"sha256": sha}
+    )
 
     def run() -> None:
         uploader.upload_chunk()  # one chunk, then a fresh uploader asks the offset (resume)
-        again = my.uploader(
-            file_stream=io.BytesIO(data), chunk_size=100_000, url=uploader.url
-        )
+        again = my.uploader(file_stream=io.BytesIO(data), chunk_size=100_000, url=uploader.url)
         assert again.get_offset() == 100_000
         again.offset = again.get_offset()
         again.upload()

@@ -14,15 +14,15 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QLabel, QPushButton  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QPushButton
 
-from hub.inspection.bundle import verify_bundle  # noqa: E402
-from kiosk.inspector.client import LocalApiClient  # noqa: E402
-from kiosk.inspector.flow import InspectorFlow  # noqa: E402
-from kiosk.inspector.screens import InspectorWindow  # noqa: E402
-from sim.inspector.hub import InspectionHubThread  # noqa: E402
-from sim.inspector.rig import InspectorRig  # noqa: E402
+from hub.inspection.bundle import verify_bundle
+from kiosk.inspector.client import LocalApiClient
+from kiosk.inspector.flow import InspectorFlow
+from kiosk.inspector.screens import InspectorWindow
+from sim.inspector.hub import InspectionHubThread
+from sim.inspector.rig import InspectorRig
 
 SHOTS = Path(__file__).resolve().parents[3] / "docs" / "inspector"
 
@@ -76,7 +76,9 @@ def _shot(window: InspectorWindow, name: str) -> None:
 
 def test_a_round_on_the_terminal(qtbot, terminal) -> None:  # type: ignore[no-untyped-def]
     hub, rig = terminal
-    _task(hub, "T-FIRE-1", "人民路 88 号 商场消防通道", ["安全出口畅通，无杂物堵塞", "疏散指示灯亮"])
+    _task(
+        hub, "T-FIRE-1", "人民路 88 号 商场消防通道", ["安全出口畅通，无杂物堵塞", "疏散指示灯亮"]
+    )
     _task(hub, "T-LAMP-2", "滨江大道 路灯 #A-112", ["路灯正常点亮"])
     api = LocalApiClient(rig.api_url, rig.token)
     api.sync()
@@ -109,7 +111,7 @@ def test_a_round_on_the_terminal(qtbot, terminal) -> None:  # type: ignore[no-un
     while time.monotonic() < deadline and flow.fix.get("fix"):
         flow.poll()
         time.sleep(0.2)
-    window.render()
+    window.refresh_view()
     assert window.banner.isVisibleTo(window) and "无定位" in window.gnss_chip.text()
     fail = [b for b in _buttons(window, "不合格") if b.property("item") == "q1"]
     qtbot.mouseClick(fail[0], Qt.MouseButton.LeftButton)
@@ -122,7 +124,7 @@ def test_a_round_on_the_terminal(qtbot, terminal) -> None:  # type: ignore[no-un
     assert flow.pending_states["T-FIRE-1"] == "submitted"
     qtbot.mouseClick(_buttons(window, "任务列表")[0], Qt.MouseButton.LeftButton)
     flow.show_sync()
-    window.render()
+    window.refresh_view()
     assert any("待同步记录：2" in lab.text() for lab in window.findChildren(QLabel))
     _shot(window, "4-sync-waiting")
 
@@ -132,7 +134,7 @@ def test_a_round_on_the_terminal(qtbot, terminal) -> None:  # type: ignore[no-un
     while time.monotonic() < deadline and (flow.waiting() or not flow.online()):
         flow.poll()
         time.sleep(0.2)
-    window.render()
+    window.refresh_view()
     assert flow.waiting() == 0 and flow.online()
     assert "已全部同步" in window.sync_chip.text()
     assert window.message.text() == "同步完成"
