@@ -101,6 +101,8 @@ def ingest(
         good.append((record, body, sig))
     serial = format(cert.serial_number, "x")
     now = time.time()
+    if any(r.photo_sha256 for r, _, _ in good):
+        photos.sync_folder()
     if good:
         with engine.begin() as conn:
             if (

@@ -105,13 +105,17 @@ class PhotoStore:
             part.unlink(missing_ok=True)
             self.counters["hash_mismatch"] += 1
             return False
-        os.replace(part, self.path(sha))
+        os.replace(part, self.path(sha))  # made durable by sync_folder() before any ack
+        return True
+
+    def sync_folder(self) -> None:
+        """fsync the folder: every rename to a whole photo survives a power cut. Called once per
+        batch of records, before they (and so their photos) are acknowledged."""
         fd = os.open(self.folder, os.O_RDONLY)
         try:
-            os.fsync(fd)  # the rename survives a power cut before the records are acknowledged
+            os.fsync(fd)
         finally:
             os.close(fd)
-        return True
 
     async def head(self, sha: str) -> web.Response:
         state = await asyncio.to_thread(self.state, check_sha(sha))
@@ -167,8 +171,11 @@ class PhotoStore:
                         self.counters["bytes_received"] += len(block)
                 finally:
                     fh.flush()
-                    os.fsync(fh.fileno())
                     self.hashers[sha] = (offset, digest)
+                if offset == length:
+                    # durable once whole; a partial upload lost to a power cut is re-sent, and
+                    # any bytes it lost or garbled fail the hash check
+                    os.fsync(fh.fileno())
             if offset == length:
                 self.hashers.pop(sha, None)
                 if not await asyncio.to_thread(self.finish, sha, digest.hexdigest()):
