@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,6 @@ from typing import Any
 import aiohttp
 
 from edge_agent.evidence.store import EvidenceError, EvidenceStore
-from govedge.contract import evidence as ev
 from govedge.logs import fields, get_logger
 
 log = get_logger(__name__)
@@ -129,20 +129,21 @@ class EvidenceSync:
             if resp.status != 200:
                 raise SyncError(f"GET tasks: HTTP {resp.status}: {body}")
         self._contact()
-        import json
-
         self.store.set_meta("tasks", json.dumps(body["items"], ensure_ascii=False))
         return list(body["items"])
 
     async def _send_states(self, session: aiohttp.ClientSession) -> None:
-        import json
-
         raw = self.store.get_meta("task_states")
         states: dict[str, str] = json.loads(raw) if raw else {}
         for task_id, state in list(states.items()):
             url = f"{self.hub_url}{TASKS}/{task_id}/state"
             async with session.post(url, json={"state": state}, ssl=self.tls) as resp:
-                if resp.status not in (200, 409):
+                if resp.status in (404, 409):  # gone, or moved on at the hub: not retried
+                    log.warning(
+                        "task_state_refused",
+                        extra=fields(task=task_id, state=state, status=resp.status),
+                    )
+                elif resp.status != 200:
                     raise SyncError(f"task {task_id} state: HTTP {resp.status}")
             states.pop(task_id)
             self.store.set_meta("task_states", json.dumps(states))
@@ -223,12 +224,9 @@ class EvidenceSync:
 
 def queue_task_state(store: EvidenceStore, task_id: str, state: str) -> None:
     """Remember a task's new state (accepted, in_progress, submitted) until the next sync."""
-    import json
-
     raw = store.get_meta("task_states")
     states: dict[str, str] = json.loads(raw) if raw else {}
     states[task_id] = state
     store.set_meta("task_states", json.dumps(states))
 
 
-__all__ = ["EvidenceSync", "SyncError", "SyncReport", "device_tls", "ev", "queue_task_state"]
