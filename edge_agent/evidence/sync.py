@@ -228,5 +228,3 @@ def queue_task_state(store: EvidenceStore, task_id: str, state: str) -> None:
     states: dict[str, str] = json.loads(raw) if raw else {}
     states[task_id] = state
     store.set_meta("task_states", json.dumps(states))
-
-
