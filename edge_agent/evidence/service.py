@@ -12,6 +12,7 @@ POST /v1/inspection/tasks/{id}/state {"state": accepted|in_progress|submitted}, 
 POST /v1/evidence                    {"task_id","item_id","answer","note","inspector_id",
                                      "photo": bool} -> the stored record (seq, hash, fix)
 GET  /v1/evidence/status             what waits to sync, the last sync, the last refusal
+GET  /v1/evidence/task/{id}          the answers recorded for a task, oldest first
 POST /v1/evidence/sync               sync now (answers at once; status tells the outcome)
 ===================================  ==================================================
 
@@ -181,6 +182,7 @@ class EvidenceService:
         app.router.add_post("/v1/inspection/tasks/{task_id}/state", self.task_state)
         app.router.add_post("/v1/evidence", self.record)
         app.router.add_get("/v1/evidence/status", self.status)
+        app.router.add_get("/v1/evidence/task/{task_id}", self.task_records)
         app.router.add_post("/v1/evidence/sync", self.sync_now)
 
     def _gnss(self) -> Any:
@@ -279,6 +281,25 @@ class EvidenceService:
                 "position": _builtins(position) if position else None,
             }
         )
+
+    async def task_records(self, request: web.Request) -> web.Response:
+        """The answers recorded for a task (the app shows them again after a restart)."""
+        assert self.store is not None
+        rows = await asyncio.to_thread(self.store.for_task, request.match_info["task_id"])
+        items = []
+        for row in rows:
+            record = ev.decode(row.body)
+            items.append(
+                {
+                    "seq": record.seq,
+                    "item_id": record.item_id,
+                    "answer": record.answer,
+                    "note": record.note,
+                    "fix": record.fix == ev.FIX_OK,
+                    "photo": bool(record.photo_sha256),
+                }
+            )
+        return web.json_response({"items": items})
 
     async def status(self, request: web.Request) -> web.Response:
         assert self.store is not None

@@ -177,6 +177,16 @@ class EvidenceStore:
             ).fetchall()
         return [StoredRecord(int(r[0]), r[1], bytes(r[2]), bytes(r[3]), r[4], r[5]) for r in rows]
 
+    def for_task(self, task_id: str) -> list[StoredRecord]:
+        """Every record of one task still held (acknowledged or not), oldest first."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT seq, hash, body, sig, task_id, photo_sha256 FROM records"
+                " WHERE task_id = ? ORDER BY seq",
+                (task_id,),
+            ).fetchall()
+        return [StoredRecord(int(r[0]), r[1], bytes(r[2]), bytes(r[3]), r[4], r[5]) for r in rows]
+
     def acknowledge(self, through_seq: int) -> int:
         """The hub holds every record up to ``through_seq``: mark them, drop their photos."""
         with self._lock:

@@ -58,6 +58,9 @@ class LocalApiClient:
     def status(self) -> dict[str, Any]:
         return dict(self.call("GET", "/v1/evidence/status"))
 
+    def task_records(self, task_id: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/v1/evidence/task/{task_id}")["items"])
+
     def record(self, **body: Any) -> dict[str, Any]:
         return dict(self.call("POST", "/v1/evidence", body))
 

@@ -91,6 +91,13 @@ class InspectorFlow:
         self.screen = TASK
         self.message = ""
         task = self.task
+        try:  # answers recorded before (an app restart): the agent holds them
+            for row in self.api.task_records(task_id):
+                self.answers[(task_id, row["item_id"])] = ItemAnswer(
+                    row["answer"], row["note"], int(row["seq"]), bool(row["fix"]), "", row["photo"]
+                )
+        except ApiError as exc:
+            self.error = str(exc)
         if task is not None and self.state_of(task) == "assigned":
             self._state(task_id, "accepted")
 

@@ -139,6 +139,12 @@ def test_a_round_on_the_terminal(qtbot, terminal) -> None:  # type: ignore[no-un
     assert "已全部同步" in window.sync_chip.text()
     assert window.message.text() == "同步完成"
     _shot(window, "5-sync-done")
+    # the app restarted: the answers come back from the agent's store
+    again = InspectorFlow(api, "insp-007")
+    again.refresh()
+    again.open_task("T-FIRE-1")
+    assert again.answers[("T-FIRE-1", "q1")].answer == "fail"
+    assert not again.answers[("T-FIRE-1", "q1")].fix and again.answers[("T-FIRE-1", "q0")].fix
     task = hub.call("GET", "/api/v1/inspection/tasks/T-FIRE-1")
     assert task["state"] == "submitted"
     report = verify_bundle(hub.call("GET", "/api/v1/inspection/tasks/T-FIRE-1/bundle"))
