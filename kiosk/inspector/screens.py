@@ -178,10 +178,10 @@ class InspectorWindow(QWidget):
         self.banner.setVisible(not f.fix.get("fix"))
         waiting = f.waiting()
         if waiting:
-            self.sync_chip.setText(f"{'在线' if f.online() else '离线'} · 待同步 {waiting}")
+            self.sync_chip.setText(f"待同步 {waiting} 条")
             self.sync_chip.setObjectName("chip_warn")
         else:
-            self.sync_chip.setText("已全部同步" if f.online() else "离线 · 无待同步")
+            self.sync_chip.setText("已全部同步" if f.online() else "无待同步 · 未联系平台")
             self.sync_chip.setObjectName("chip_ok" if f.online() else "chip_warn")
         for chip in (self.gnss_chip, self.sync_chip):
             chip.style().unpolish(chip)
