@@ -4,7 +4,6 @@ bundle that verifies offline."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import random
 import zipfile
@@ -128,7 +127,3 @@ class FleetCAOther:
         from edge_agent.evidence.sync import device_tls
 
         return device_tls(self.trust, self.paths.cert, self.paths.key)
-
-
-def test_sha_helper() -> None:
-    assert hashlib.sha256(photo(1)).hexdigest() != hashlib.sha256(photo(2)).hexdigest()
