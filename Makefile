@@ -11,9 +11,10 @@ STAMP := $(VENV)/.installed
 # System packages the tests start for real: the broker, the PC/SC stack with the virtual reader,
 # PostgreSQL and InfluxDB for the hub's stores, Chromium for the consoles' browser tests,
 # the headers pyscard builds against, a CJK font for rendered receipts, and gcc for the stand-in
-# vendor libraries the ID-card tests compile.
+# vendor libraries the ID-card tests compile; systemd (systemd-analyze verify of the shipped units)
+# and prometheus (promtool, for the shipped alert rules).
 APT_PACKAGES := mosquitto mosquitto-clients pcscd vsmartcard-vpcd libpcsclite-dev swig socat \
-	influxdb postgresql chromium chromium-driver fonts-noto-cjk gcc
+	influxdb postgresql chromium chromium-driver fonts-noto-cjk gcc systemd prometheus
 
 .PHONY: help sysdeps install lint typecheck test test-only demo bench clean
 

@@ -30,6 +30,9 @@ BENCHMARKS = (
     "fleet_connect",
     "services",
     "inspector",
+    "kiosk",
+    "update",
+    "console",
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

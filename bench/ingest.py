@@ -37,7 +37,7 @@ from bench.ingest_consumers import (
     paho_counter,
     start_process,
 )
-from bench.ingest_load import Load, payload, publish_all
+from bench.ingest_load import Load, Published, payload, publish_all
 
 GOAL_RATE = 15_000.0
 GOAL_RATIO_PAHO = 0.6
@@ -60,6 +60,8 @@ class Figures:
     cpu_us: dict[str, float] = field(default_factory=dict)
     """CPU microseconds per message of each consumer process (all its threads): unlike the
     wall-clock rates, barely moved by other load on the machine."""
+    notes: list[str] = field(default_factory=list)
+    """What did not go to plan (a busy machine): printed with the figures, never raised."""
 
     def last_line(self) -> str:
         return (
@@ -86,9 +88,19 @@ def _rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("nan")
 
 
-def _publish(broker_host: str, port: int, load: Load, figures: Figures, key: str) -> None:
-    seconds = publish_all(broker_host, port, load)
-    figures.publish[key] = _rate(load.total, seconds)
+def _publish(broker_host: str, port: int, load: Load, figures: Figures, key: str) -> int:
+    """Publish the load; return how many messages the broker acknowledged (what to drain)."""
+    published = publish_all(broker_host, port, load)
+    _noted_publish(published, figures, key)
+    return published.acked
+
+
+def _noted_publish(published: Published, figures: Figures, key: str) -> None:
+    figures.publish[key] = _rate(published.acked, published.seconds)
+    if published.note():
+        figures.notes.append(f"{key}: {published.note()}")
+    if not published.acked:
+        figures.notes.append(f"{key}: nothing acknowledged, stage not measured")
 
 
 def measure_mosquitto_sub(load: Load, figures: Figures) -> None:
@@ -96,10 +108,12 @@ def measure_mosquitto_sub(load: Load, figures: Figures) -> None:
     try:
         client_id = f"bench-raw-{uuid.uuid4().hex[:6]}"
         mosquitto_sub_prime(broker.host, broker.port, client_id)
-        _publish(broker.host, broker.port, load, figures, "mosquitto_sub")
-        wall, cpu = mosquitto_sub_drain(broker.host, broker.port, client_id, load.total)
-        figures.mosquitto_sub = _rate(load.total, wall)
-        figures.cpu_us["mosquitto_sub"] = cpu / load.total * 1e6
+        want = _publish(broker.host, broker.port, load, figures, "mosquitto_sub")
+        if not want:
+            return
+        wall, cpu = mosquitto_sub_drain(broker.host, broker.port, client_id, want)
+        figures.mosquitto_sub = _rate(want, wall)
+        figures.cpu_us["mosquitto_sub"] = cpu / want * 1e6
     finally:
         broker.close()
 
@@ -111,14 +125,21 @@ def measure_paho(load: Load, figures: Figures) -> None:
         prime = Progress.new()
         proc = start_process(paho_counter, broker.host, broker.port, client_id, 0, prime)
         proc.join(30)
-        _publish(broker.host, broker.port, load, figures, "paho")
+        want = _publish(broker.host, broker.port, load, figures, "paho")
+        if not want:
+            return
         prog = Progress.new()
-        proc = start_process(paho_counter, broker.host, broker.port, client_id, load.total, prog)
+        proc = start_process(paho_counter, broker.host, broker.port, client_id, want, prog)
         proc.join(150)
-        if prog.count.value < load.total:
-            raise RuntimeError(f"paho counted {prog.count.value} of {load.total}")
-        figures.paho = _rate(load.total, prog.seconds)
-        figures.cpu_us["paho"] = prog.cpu_seconds / load.total * 1e6
+        if proc.is_alive():
+            proc.kill()
+        if prog.count.value < want:
+            figures.notes.append(
+                f"paho: counted {prog.count.value} of {want} within 150 s: stage not measured"
+            )
+            return
+        figures.paho = _rate(want, prog.seconds)
+        figures.cpu_us["paho"] = prog.cpu_seconds / want * 1e6
     finally:
         broker.close()
 
@@ -142,12 +163,12 @@ def _hub_config(workdir: Path, broker_url: str, load: Load, client_id: str, grou
 
 
 def _drain_hubs(
-    load: Load, workers: int, group: str
-) -> tuple[float, list[int], float, float, float]:
+    load: Load, workers: int, group: str, figures: Figures, key: str
+) -> tuple[float, list[int], float, float]:
     """Prime, preload, drain with ``workers`` hub processes.
 
-    Returns (combined rate, per-worker counts, publish rate, CPU us per message over all workers,
-    mean batch size).
+    Returns (combined rate, per-worker counts, CPU us per message over all workers, mean batch
+    size); zeros, with a note in ``figures``, when nothing could be measured.
     """
     broker = _broker(load)
     try:
@@ -158,26 +179,29 @@ def _drain_hubs(
                 for i in range(workers)
             ]
             _run_hubs(configs, prime=True, until=lambda _p: True)
-            pub_s = publish_all(broker.host, broker.port, load)
+            published = publish_all(broker.host, broker.port, load)
+            _noted_publish(published, figures, key)
+            want = published.acked
+            if not want:
+                return 0.0, [], 0.0, 0.0
             progs = _run_hubs(
                 configs,
                 prime=False,
-                until=lambda ps: sum(p.count.value for p in ps) >= load.total,
+                until=lambda ps: sum(p.count.value for p in ps) >= want,
             )
             counts = [p.count.value for p in progs]
-            if sum(counts) < load.total:
-                raise RuntimeError(f"hub stored {sum(counts)} of {load.total}")
+            if sum(counts) < want:
+                figures.notes.append(
+                    f"{key}: the hub stored {sum(counts)} of {want} acknowledged within its "
+                    "300 s: the rate is over what it stored"
+                )
+            if not sum(counts):
+                return 0.0, counts, 0.0, 0.0
             start = min(p.t0.value for p in progs)
             end = max(p.t_last.value for p in progs)
             cpu_us = sum(p.cpu_seconds for p in progs) / sum(counts) * 1e6
             batch = sum(counts) / max(1, sum(p.batches.value for p in progs))
-            return (
-                _rate(sum(counts), end - start),
-                counts,
-                _rate(load.total, pub_s),
-                cpu_us,
-                batch,
-            )
+            return _rate(sum(counts), end - start), counts, cpu_us, batch
     finally:
         broker.close()
 
@@ -196,7 +220,7 @@ def _run_hubs(
         deadline = time.monotonic() + 300
         while not until(progs) and time.monotonic() < deadline:
             if any(p.exitcode not in (None, 0) for p in procs):
-                raise RuntimeError("a hub worker died")
+                raise RuntimeError("a hub worker died")  # a defect, not a busy machine
             time.sleep(0.05)
     finally:
         for prog in progs:
@@ -209,19 +233,17 @@ def _run_hubs(
 
 
 def measure_hub(load: Load, figures: Figures) -> None:
-    rate, _, pub, cpu, batch = _drain_hubs(load, 1, "")
-    figures.hub, figures.publish["hub"], figures.cpu_us["hub"], figures.hub_batch = (
-        rate,
-        pub,
-        cpu,
-        batch,
-    )
+    rate, _, cpu, batch = _drain_hubs(load, 1, "", figures, "hub")
+    figures.hub, figures.hub_batch = rate, batch
+    if cpu:
+        figures.cpu_us["hub"] = cpu
 
 
 def measure_shared(load: Load, figures: Figures, workers: int) -> None:
-    rate, split, pub, cpu, _ = _drain_hubs(load, workers, "bench")
-    figures.shared, figures.shared_split, figures.publish["shared"] = rate, split, pub
-    figures.cpu_us["shared"] = cpu
+    rate, split, cpu, _ = _drain_hubs(load, workers, "bench", figures, "shared")
+    figures.shared, figures.shared_split = rate, split
+    if cpu:
+        figures.cpu_us["shared"] = cpu
 
 
 def measure_pipeline(load: Load, figures: Figures, batch: int = 2000) -> None:
@@ -237,7 +259,9 @@ def measure_pipeline(load: Load, figures: Figures, batch: int = 2000) -> None:
     boots = {d: uuid.uuid4().hex for d in ids}
     base = time.time() - 3600.0
     raws = [
-        Raw(topic(d, Channel.TELEMETRY), payload(d, boots[d], s, base + s * 0.01))
+        Raw(
+            topic(d, Channel.TELEMETRY), payload(d, boots[d], s, base + s * 0.02)
+        )  # 50 Hz: the contract's rate
         for s in range(1, load.per_device + 1)
         for d in ids
     ]
@@ -361,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     if figures.hub_batch:
         print(f"hub: {figures.hub_batch:.0f} messages per ingest batch on average")
     print(f"load average before the run: {load_avg:.2f} (the machine has {os.cpu_count()} cores)")
+    for note in figures.notes:
+        print(f"note: {note}")
     print(figures.last_line())
     return 0
 

@@ -1,8 +1,10 @@
 """The ingest benchmark's load: valid telemetry of about 200 bytes from several publisher processes.
 
 Each publisher process owns a slice of the devices and publishes every message of its devices
-with paho (QoS 1 by default, 1000 in flight), in sequence order, then waits for the last PUBACK.
-Publishers run in their own processes so that none of them shares a GIL with a consumer.
+with paho (QoS 1 by default, 1000 in flight), in sequence order, then waits for the last PUBACK,
+up to ``ack_timeout_s``. On a busy machine some PUBACKs may not be in by then: the publisher
+reports how many were, and the consumers drain that many (what the broker confirmed it holds),
+with a note, instead of the run ending in an exception.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import multiprocessing as mp
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from govedge.contract import Telemetry, encode
 from govedge.contract.topics import Channel, topic
@@ -26,6 +29,7 @@ class Load:
     per_device: int = 1000
     publishers: int = 3
     qos: int = 1
+    ack_timeout_s: float = 120.0  # per publisher, after its last publish call
 
     @property
     def total(self) -> int:
@@ -33,6 +37,26 @@ class Load:
 
     def device_ids(self) -> list[str]:
         return [f"bench-{i:05d}" for i in range(self.devices)]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What the publishers got done: seconds, and messages the broker acknowledged."""
+
+    seconds: float
+    acked: int
+    total: int
+    link_losses: int = 0
+
+    def note(self) -> str:
+        """Empty when every message was acknowledged; else what the figures cover."""
+        if self.acked >= self.total:
+            return ""
+        return (
+            f"publishers: {self.acked} of {self.total} messages acknowledged within the ack "
+            f"timeout (link lost {self.link_losses} times; a busy machine?): figures cover the "
+            f"{self.acked} acknowledged"
+        )
 
 
 def payload(device_id: str, boot_id: str, seq: int, ts: float) -> bytes:
@@ -53,7 +77,9 @@ def payload(device_id: str, boot_id: str, seq: int, ts: float) -> bytes:
     )
 
 
-def _publish_slice(url_host: str, port: int, device_ids: list[str], load: Load) -> None:
+def _publish_slice(
+    url_host: str, port: int, device_ids: list[str], load: Load, acked_out: Any, lost_out: Any
+) -> None:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -61,7 +87,10 @@ def _publish_slice(url_host: str, port: int, device_ids: list[str], load: Load) 
     base = time.time() - 3600.0
     # Interleave devices, as a fleet would: seq 1 of every device, then seq 2, ...
     messages = [
-        (topic(d, Channel.TELEMETRY), payload(d, boot_ids[d], seq, base + seq * 0.01))
+        (
+            topic(d, Channel.TELEMETRY),
+            payload(d, boot_ids[d], seq, base + seq * 0.02),
+        )  # 50 Hz: the contract's rate
         for seq in range(1, load.per_device + 1)
         for d in device_ids
     ]
@@ -90,33 +119,40 @@ def _publish_slice(url_host: str, port: int, device_ids: list[str], load: Load) 
     client.loop_start()
     for name, body in messages:
         client.publish(name, body, qos=load.qos)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + load.ack_timeout_s
     while acked < want and time.monotonic() < deadline:
         time.sleep(0.01)
-    lost_link = disconnects
+    acked_out.value = min(acked, want)
+    lost_out.value = disconnects
     client.disconnect()
     client.loop_stop()
-    if acked < want:
-        raise RuntimeError(
-            f"publisher: {acked} of {want} messages acknowledged, link lost {lost_link} times"
-        )
 
 
-def publish_all(host: str, port: int, load: Load) -> float:
-    """Send the whole load from ``load.publishers`` processes; return the seconds it took."""
+def publish_all(host: str, port: int, load: Load) -> Published:
+    """Send the whole load from ``load.publishers`` processes; say how long and how much of it
+    the broker acknowledged (see :meth:`Published.note`)."""
     ids = load.device_ids()
     slices = [ids[i :: load.publishers] for i in range(load.publishers)]
     ctx = mp.get_context("spawn")
+    counts = [(ctx.Value("q", 0), ctx.Value("q", 0)) for _ in slices]
     procs = [
-        ctx.Process(target=_publish_slice, args=(host, port, part, load), daemon=True)
-        for part in slices
+        ctx.Process(target=_publish_slice, args=(host, port, part, load, *count), daemon=True)
+        for part, count in zip(slices, counts, strict=True)
         if part
     ]
     started = time.perf_counter()
     for proc in procs:
         proc.start()
     for proc in procs:
-        proc.join(180)
-        if proc.exitcode != 0:
+        proc.join(load.ack_timeout_s + 60)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+        if proc.exitcode not in (0, -9):
             raise RuntimeError(f"publisher process exited with {proc.exitcode}")
-    return time.perf_counter() - started
+    return Published(
+        time.perf_counter() - started,
+        sum(int(a.value) for a, _ in counts),
+        load.total,
+        sum(int(n.value) for _, n in counts),
+    )

@@ -17,6 +17,7 @@ from edge_agent.errors import AgentError
 from edge_agent.link import LinkSettings, MqttLink
 from edge_agent.messages import MessageFactory, new_boot_id
 from edge_agent.outbox import Outbox, Pending
+from edge_agent.stopping import cancel_within
 from edge_agent.supervisor import DriverSupervisor
 from firmware_configs.schema import DeviceConfig, DriverConfig, PublishConfig
 from govedge.broker import BrokerURL
@@ -34,6 +35,9 @@ METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
 """What the contract accepts as a telemetry quantity name."""
 
 HOUSEKEEPING_S = 10.0
+
+STOP_TASKS_S = 2.0
+"""How long a stop gives the agent's own tasks (health, housekeeping, handlers) to end."""
 
 CARD_PRESENT = "card_present"
 """A reading of this name (1.0 / 0.0) turns into card_inserted / card_removed events."""
@@ -109,6 +113,8 @@ class Agent:
             "commands_refused": 0,
             "commands_duplicate": 0,
             "readings_rejected": 0,
+            "readings_truncated": 0,
+            "metrics_dropped": 0,
             "configs_applied": 0,
             "configs_rejected": 0,
             "local_api_bad_requests": 0,
@@ -118,6 +124,7 @@ class Agent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._health_due: asyncio.Event | None = None
         self._card: dict[str, bool] = {}
+        self._truncations: dict[str, int] = {}
         self._dropped_reported = self.outbox.dropped
         self._tasks: list[asyncio.Task[Any]] = []
         self.extensions: list[Any] = []  # commands, configs, local API: started with the agent
@@ -215,13 +222,10 @@ class Agent:
             await self._shutdown()
 
     async def _shutdown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        """Bounded: tasks STOP_TASKS_S, each driver its stop_bound_s (in parallel), the link
+        drain_on_stop_s plus its goodbye; see docs/agent.md ("Stopping")."""
+        began = time.monotonic()
+        await cancel_within(list(self._tasks), STOP_TASKS_S)
         self._tasks.clear()
         for ext in reversed(self.extensions):
             try:
@@ -232,7 +236,10 @@ class Agent:
         final = self._status(False, "shutdown")
         await asyncio.to_thread(self.link.stop, final, self.publish.drain_on_stop_s)
         self.outbox.close()
-        log.info("agent_stopped", extra=fields(device=self.config.device_id))
+        log.info(
+            "agent_stopped",
+            extra=fields(device=self.config.device_id, took_s=round(time.monotonic() - began, 3)),
+        )
 
     async def produce(self, items: list[Pending]) -> list[int]:
         """Commit messages to the outbox (off the event loop); return their seqs."""
@@ -283,7 +290,11 @@ class Agent:
         here, counted and logged, so that the valid rest still goes out."""
         prefix = sup.config.metric_prefix
         data: dict[str, float] = {}
-        for key, value in reading.items():
+        limit = DEFAULT_LIMITS.max_metrics
+        for index, (key, value) in enumerate(reading.items()):
+            if len(data) >= limit:
+                self._truncated(sup, kept=len(data), dropped=len(reading) - index)
+                break
             name = f"{prefix}{key}"
             try:
                 number = float(value)
@@ -296,9 +307,27 @@ class Agent:
                 )
                 continue
             data[name] = number
-            if len(data) >= DEFAULT_LIMITS.max_metrics:
-                break
         return data
+
+    def _truncated(self, sup: DriverSupervisor, *, kept: int, dropped: int) -> None:
+        """A reading past the contract's max_metrics: the first max_metrics go out, the rest is
+        counted (``readings_truncated``, ``metrics_dropped``, in Health) and logged, the first
+        time per driver and then every 1000th time (a driver polled at 50 Hz would flood)."""
+        self.counters["readings_truncated"] += 1
+        self.counters["metrics_dropped"] += dropped
+        seen = self._truncations.get(sup.name, 0)
+        self._truncations[sup.name] = seen + 1
+        if seen % 1000 == 0:
+            log.warning(
+                "reading_truncated",
+                extra=fields(
+                    driver=sup.name,
+                    kept=kept,
+                    dropped=dropped,
+                    max_metrics=DEFAULT_LIMITS.max_metrics,
+                    times=seen + 1,
+                ),
+            )
 
     def cards_present(self) -> dict[str, bool]:
         """Card presence per reader as last polled (what the card events were made from)."""

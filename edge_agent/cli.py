@@ -17,6 +17,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     check.add_argument("file", metavar="FILE")
     check.set_defaults(func=_check)
+    launch = sub.add_parser(
+        "launch",
+        help="run the agent of the active release slot, with A/B update rollback",
+        description="Run <root>/current/bin/govedge-agent, restart it when it exits, and roll "
+        "a release in trial back when it does not come up healthy (see docs/deploy.md).",
+    )
+    launch.add_argument("--config", required=True, metavar="FILE", help="the device config")
+    launch.add_argument("--root", required=True, metavar="DIR", help="the release slots' root")
+    launch.add_argument(
+        "--release-key", required=True, metavar="PEM", help="public key trusted for releases"
+    )
+    launch.add_argument("--trial-timeout", type=float, default=300.0, metavar="S")
+    launch.add_argument("--confirm-after", type=float, default=30.0, metavar="S")
+    launch.set_defaults(func=_launch)
     parser.set_defaults(func=_run, _agent_parser=parser)
 
 
@@ -33,6 +47,22 @@ def _check(args: argparse.Namespace) -> int:
         f"{len(drivers)} driver(s), broker {config.broker.url} (MQTT {config.broker.mqtt_version})"
     )
     return 0
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from edge_agent.update.launcher import LaunchSettings, main
+
+    return main(
+        LaunchSettings(
+            root=Path(args.root).resolve(),
+            config=Path(args.config).resolve(),
+            release_key=Path(args.release_key).resolve(),
+            trial_timeout_s=args.trial_timeout,
+            confirm_after_s=args.confirm_after,
+        )
+    )
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -59,6 +59,11 @@ class CommandService:
         self.agent.message_handlers["cmd"] = self.handle
         self.agent.extensions.append(self)
         self.agent.commands = self
+        from edge_agent.update.updater import Updater
+
+        updater = Updater.from_env(self.agent)  # set when the launcher runs this agent
+        if updater is not None:
+            updater.attach()
 
     async def start(self) -> None:
         await asyncio.to_thread(self.agent.outbox.forget_commands, FORGET_AFTER_S)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge_agent.agent import resolve_path
 from edge_agent.errors import SignatureError
-from edge_agent.signing import ConfigVerifier, accept_unsigned, ed25519_verifier
+from edge_agent.signing import ConfigVerifier, accept_unsigned, ed25519_verifier, refuse_all
 from firmware_configs.schema import load_device_config, parse_runtime_config
 from govedge.contract import ConfigDesired, ContractError, decode_for_topic
 from govedge.errors import ConfigError
@@ -38,10 +38,7 @@ class DesiredConfigService:
     def __init__(self, agent: Agent, verifier: ConfigVerifier | None = None) -> None:
         self.agent = agent
         if verifier is None:
-            key = agent.config.config_signing.public_key_file
-            verifier = (
-                ed25519_verifier(resolve_path(agent.base_dir, key)) if key else accept_unsigned
-            )
+            verifier = _configured_verifier(agent)
         self.verify = verifier
         self.version = int(agent.outbox.get_meta(META_VERSION, "0"))
         self._refused: set[int] = set()
@@ -56,6 +53,23 @@ class DesiredConfigService:
             commands.reload = self.reload_file
 
     async def start(self) -> None:
+        if self.verify is accept_unsigned:
+            log.warning(
+                "unsigned_configs_allowed",
+                extra=fields(
+                    device=self.agent.config.device_id,
+                    detail="config_signing.allow_unsigned: any config/desired on the broker is "
+                    "applied unchecked; for development only",
+                ),
+            )
+        elif self.verify is refuse_all:
+            log.warning(
+                "configs_refused_no_key",
+                extra=fields(
+                    device=self.agent.config.device_id,
+                    detail="no config_signing.public_key_file: every config/desired is refused",
+                ),
+            )
         stored = self.agent.outbox.get_meta(META_CONFIG, "")
         if not stored:
             return
@@ -128,3 +142,12 @@ class DesiredConfigService:
         await self.agent.replace_drivers(list(config.drivers), config.publish)
         self.agent.outbox.set_meta(META_CONFIG, "")
         return {"reloaded": str(path), "drivers": len(config.drivers)}
+
+
+def _configured_verifier(agent: Agent) -> ConfigVerifier:
+    """The hub key's check; without a key, refuse all, or accept unsigned when the device
+    config allows it for development."""
+    signing = agent.config.config_signing
+    if signing.public_key_file:
+        return ed25519_verifier(resolve_path(agent.base_dir, signing.public_key_file))
+    return accept_unsigned if signing.allow_unsigned else refuse_all

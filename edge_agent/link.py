@@ -28,6 +28,11 @@ from govedge.logs import fields, get_logger
 
 log = get_logger(__name__)
 
+CONNACK_TIMEOUT_S = 10.0
+"""How long a connection may wait for the broker's CONNACK before it counts as failed and the
+link retries. Without it a broker that accepts TCP but never answers (stopped, overloaded, a
+socket left in its backlog across a restart) held the link until the keepalive (60 s) ran out."""
+
 
 @dataclass(frozen=True, slots=True)
 class LinkSettings:
@@ -306,7 +311,10 @@ class MqttLink:
                 self.counters.connect_failures += 1
                 log.warning(
                     "mqtt_connect_failed",
-                    extra=fields(broker=f"{s.host}:{s.port}", error="closed before CONNACK"),
+                    extra=fields(
+                        broker=f"{s.host}:{s.port}",
+                        error="closed before CONNACK, or none within the timeout",
+                    ),
                 )
             if self._end_trial(self.counters.last_error or "closed before CONNACK"):
                 continue
@@ -317,12 +325,14 @@ class MqttLink:
 
     def _session(self, client: mqtt.Client) -> None:
         """Run one connection until it drops or the link stops."""
+        connects = self.counters.connects
         self._inflight = {}
         self._acked = []
         self._cursor = 0
         self._seen_produced = -1
         self._window = self.settings.max_inflight
         last_flush = time.monotonic()
+        connack_by = last_flush + min(CONNACK_TIMEOUT_S, float(self.settings.keepalive_s))
         busy = False
         try:
             while not self._stopping():
@@ -338,6 +348,9 @@ class MqttLink:
                     break
                 if not self.connected:
                     busy = False
+                    if self.counters.connects == connects and time.monotonic() > connack_by:
+                        self.counters.last_error = "no CONNACK within the timeout"
+                        break  # the caller counts the failure and retries after its backoff
                     continue
                 if self._republish_birth:
                     self._republish_birth = False

@@ -222,10 +222,21 @@ class LocalApi:
         """Run ``call(driver)`` in a worker thread holding the device; BusyError if another
         request keeps it longer than LOCK_WAIT_S."""
         device = sup.driver
+        acquire = asyncio.ensure_future(sup.lock.acquire())
         try:
-            await asyncio.wait_for(sup.lock.acquire(), LOCK_WAIT_S)
-        except TimeoutError:
-            raise BusyError(f"{sup.name} is busy with another request") from None
+            done, _ = await asyncio.wait({acquire}, timeout=LOCK_WAIT_S)
+        except asyncio.CancelledError:  # the request went away while waiting
+            if not acquire.cancel() and not acquire.cancelled():
+                sup.lock.release()
+            raise
+        if not done:
+            acquire.cancel()
+            try:
+                await acquire
+            except asyncio.CancelledError:
+                raise BusyError(f"{sup.name} is busy with another request") from None
+            sup.lock.release()  # granted just as we gave up: hand it on
+            raise BusyError(f"{sup.name} is busy with another request")
         try:
             return await sup.call(lambda: call(device))
         finally:

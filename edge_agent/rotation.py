@@ -5,7 +5,9 @@ proven with the current key), then reconnects its own MQTT link with the candida
 makes the certificate's name the client id, so the link's reconnect is the only proof that does
 not disturb the device's session. Only a CONNACK success keeps the new identity; a refusal
 anywhere (hub, TLS handshake, CONNACK, timeout) removes the candidate files and the link goes
-back to the old identity, untouched (provisioning.rotation). The outcome goes in the cmd/ack.
+back to the old identity, untouched (provisioning.rotation). Once proven, the agent confirms the
+new identity to the hub (signed with the new key), which revokes the old certificate after its
+grace period. The outcome goes in the cmd/ack.
 
 The identity is broker.tls's ``cert_file``/``key_file``/``ca_file``, in one directory (as
 ``govedge provision`` writes them). :func:`recover_identity` runs at start and finishes or undoes
@@ -120,13 +122,29 @@ async def rotate_certificate(agent: Agent, args: Mapping[str, Any]) -> dict[str,
             raise CommandError(f"rotation failed, still on certificate {result.old_serial}: {why}")
         # the proven files were renamed into place: later connections use them there
         link.use_identity(str(paths.cert), str(paths.key), str(paths.ca))
+        confirmed = await _confirm(hub_url, paths, context)
     return {
         "rotated": True,
         "device_id": result.device_id,
         "old_serial": result.old_serial,
         "serial": result.new_serial,
         "days_left": round(days_left(paths.cert), 2),
+        "confirmed": confirmed,
     }
+
+
+async def _confirm(hub_url: str, paths: IdentityPaths, context: ssl.SSLContext) -> bool:
+    """Tell the hub the new identity is proven, so that it revokes the old certificate after
+    its grace period. A failure does not undo the rotation (the hub's operator can still
+    revoke); it is logged and reported in the ack."""
+    from provisioning.rotation import confirm_rotation
+
+    try:
+        await confirm_rotation(hub_url, paths, ssl=context, request_timeout=RENEW_TIMEOUT_S)
+    except GovedgeError as exc:
+        log.warning("certificate_rotation_not_confirmed", extra=fields(error=str(exc)))
+        return False
+    return True
 
 
 def recover_identity(agent: Agent) -> str:

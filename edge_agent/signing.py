@@ -3,7 +3,8 @@
 With ``config_signing.public_key_file`` set in the device config, every config/desired must carry a
 valid Ed25519 signature by the hub's key (provisioning.bundles: ``ed25519:<key id>:<base64>`` over
 the canonical JSON of ``{"config", "version"}``); unsigned or wrongly signed configs are refused.
-Without a key, configs are accepted unsigned (a lab or a demo).
+Without a key every desired config is refused (a default that fails closed), unless the device
+config sets ``config_signing.allow_unsigned`` for development, which the agent logs loudly at start.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ class ConfigVerifier(Protocol):
 
 
 def accept_unsigned(version: int, config: Mapping[str, Any], signature: str) -> None:
-    """The verifier when no hub key is configured."""
+    """The verifier when no hub key is configured and unsigned configs are allowed (development)."""
+
+
+def refuse_all(version: int, config: Mapping[str, Any], signature: str) -> None:
+    """The verifier when no hub key is configured: nothing can be checked, so nothing applies."""
+    raise SignatureError(
+        "no hub key to check it against (config_signing.public_key_file is not set, and "
+        "config_signing.allow_unsigned is false)"
+    )
 
 
 def ed25519_verifier(public_key_file: str | Path) -> ConfigVerifier:

@@ -5,17 +5,25 @@ A failing driver never stops the agent. Errors that leave the device usable (a t
 card on the reader, busy) keep the driver open and polling on its interval; the others (port
 gone, timeout, hardware fault, anything unexpected) close it and reopen it after a backoff that
 doubles up to the driver's ``backoff_max_s``.
+
+Stopping is bounded whatever the driver is doing: a driver call runs in a daemon thread of its
+own (never in the event loop's default executor, which ``asyncio.run`` joins without a limit at
+exit), a cancellation always reaches the polling task (no ``wait_for``, which on Python 3.11 can
+swallow a cancellation that arrives as the call completes, cpython issue 86296), and a call still
+running after ``poll_timeout_s`` is abandoned to its thread instead of being waited for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from drivers.base import PolledDriver
 from drivers.errors import DriverError
 from edge_agent.backoff import Backoff
+from edge_agent.stopping import cancel_within
 from firmware_configs.schema import DriverConfig
 from govedge.health import HealthState
 from govedge.logs import fields, get_logger
@@ -29,6 +37,9 @@ KEEP_OPEN = frozenset({HealthState.ONLINE, HealthState.USER_ERROR, HealthState.B
 
 ReadingSink = Callable[["DriverSupervisor", Mapping[str, float]], Awaitable[None]]
 StateSink = Callable[["DriverSupervisor"], None]
+
+STOP_TASK_S = 2.0
+"""How long :meth:`DriverSupervisor.stop` gives the polling task to end once cancelled."""
 
 
 class DriverSupervisor:
@@ -64,20 +75,31 @@ class DriverSupervisor:
             return
         self._task = asyncio.create_task(self._run(), name=f"driver-{self.name}")
 
+    def stop_bound_s(self) -> float:
+        """The longest :meth:`stop` can take: the task's end, a call in flight, the close."""
+        return STOP_TASK_S + 2 * self.config.poll_timeout_s
+
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        if self._stuck is not None:
-            # A call that timed out still owns the device; let it finish before closing.
-            try:
-                await asyncio.wait_for(asyncio.shield(self._stuck), self.config.poll_timeout_s)
-            except (TimeoutError, Exception):
-                pass
+        """Stop polling and close the driver, within :meth:`stop_bound_s` whatever it does.
+
+        A call still running after ``poll_timeout_s`` owns the device: it is abandoned to its
+        (daemon) thread and the driver is not closed under it; this is logged.
+        """
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_within([task], STOP_TASK_S)
+        stuck = self._stuck
+        if stuck is not None and not stuck.done():
+            # A call still owns the device; let it finish (within the poll timeout) first.
+            await asyncio.wait({stuck}, timeout=self.config.poll_timeout_s)
+            if not stuck.done():
+                self.opened = False
+                log.warning(
+                    "driver_call_abandoned",
+                    extra=fields(driver=self.name, waited_s=self.config.poll_timeout_s),
+                )
+                return
+        self._stuck = None
         await self._close()
 
     async def restart(self) -> None:
@@ -104,21 +126,28 @@ class DriverSupervisor:
         """
         if self._stuck is not None and not self._stuck.done():
             raise DriverError(f"{self.name}: a previous call is still running")
-        future = asyncio.ensure_future(asyncio.to_thread(func))
+        future = in_thread(func, f"driver-{self.name}")
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.config.poll_timeout_s)
-        except TimeoutError:
-            self._stuck = future
-            future.add_done_callback(_consume)
-            raise _CallTimeout(
-                f"{self.name}: no answer within {self.config.poll_timeout_s} s"
-            ) from None
+            await asyncio.wait({future}, timeout=self.config.poll_timeout_s)
+        finally:
+            if not future.done():  # timed out, or cancelled: the call keeps the device
+                self._stuck = future
+                future.add_done_callback(_consume)
+        if not future.done():
+            raise _CallTimeout(f"{self.name}: no answer within {self.config.poll_timeout_s} s")
+        return future.result()
 
     async def _close(self) -> None:
         if self.opened:
             self.opened = False
+            future = in_thread(self.driver.close, f"driver-{self.name}-close")
+            future.add_done_callback(_consume)
+            await asyncio.wait({future}, timeout=self.config.poll_timeout_s)
+            if not future.done():
+                log.warning("driver_close_abandoned", extra=fields(driver=self.name))
+                return
             try:
-                await asyncio.to_thread(self.driver.close)
+                future.result()
             except Exception as exc:
                 log.warning("driver_close_failed", extra=fields(driver=self.name, error=str(exc)))
 
@@ -187,11 +216,9 @@ class DriverSupervisor:
             state = HealthState.OFFLINE
         self._set(state, detail)
         if self._stuck is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._stuck), self.backoff.cap)
-            except (TimeoutError, Exception):
-                pass
-            self._stuck = None
+            await asyncio.wait({self._stuck}, timeout=self.backoff.cap)
+            if self._stuck.done():
+                self._stuck = None
         await self._close()
         await asyncio.sleep(self.backoff.next())
 
@@ -200,6 +227,39 @@ class _CallTimeout(DriverError):
     """A driver call did not return within its timeout."""
 
     health = HealthState.OFFLINE
+
+
+def in_thread(func: Callable[[], T], name: str) -> asyncio.Future[T]:
+    """Run a blocking call in a new daemon thread; its outcome settles the returned future.
+
+    Unlike ``asyncio.to_thread`` the thread is not the loop's default executor's, which
+    ``asyncio.run`` joins without a time limit on exit: a driver blocked in a read can never
+    keep the process from ending. Cancelling the future does not stop the call.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result: T | None = func()
+            exc: BaseException | None = None
+        except BaseException as error:  # handed to the awaiting side
+            result, exc = None, error
+        try:
+            loop.call_soon_threadsafe(settle, result, exc)
+        except RuntimeError:
+            pass  # the loop is gone (the agent stopped while this call was running)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return future
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -99,9 +99,11 @@ class LocalApiConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=T
 
 
 class ConfigSigningConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Desired configs must carry an Ed25519 signature by the hub's key when a key is set."""
+    """Desired configs must carry an Ed25519 signature by the hub's key. Without a key they are
+    all refused, unless ``allow_unsigned`` (development only, logged loudly at start)."""
 
     public_key_file: PathText = ""
+    allow_unsigned: bool = False
 
 
 class IdentityConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -23,6 +23,7 @@ TOP_COMMANDS: dict[str, tuple[str, str]] = {
     "device": ("", "talk to one piece of hardware (technicians' tools)"),
     "sim": ("", "start a hardware simulator or a simulated fleet"),
     "face": ("drivers.camera.face_cli", "face verification and liveness"),
+    "kiosk": ("kiosk.hall.app", "the hall kiosk app (full screen, or --windowed)"),
     "provision": ("provisioning.cli", "device identities, enrollment and broker configuration"),
     "demo": ("sim.demo", "run broker, hub and a simulated fleet on one machine"),
     "bench": ("bench.cli", "run the benchmark suite"),
@@ -30,6 +31,7 @@ TOP_COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("hub.services.ledger_cli", "verify the hub's tamper-evident proof ledger"),
     "evidence": ("hub.inspection.verify_cli", "check inspection evidence offline"),
     "inspector": ("kiosk.inspector.cli", "run the inspector terminal app"),
+    "release": ("provisioning.release_cli", "build, verify and install signed software releases"),
 }
 
 DEVICE_COMMANDS: dict[str, tuple[str, str]] = {

@@ -23,6 +23,7 @@ from hub.api import devices as devices_api
 from hub.api import fleet as fleet_api
 from hub.api import telemetry as telemetry_api
 from hub.api.routing import API_PREFIX, ROLES_ATTR, ApiRoutes, openapi_document
+from hub.api.util import error_response
 from hub.auth import TokenStore
 from hub.commands import CommandService
 from hub.config import HubConfig
@@ -57,6 +58,10 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "hub.emergency.setup",
     "hub.services.setup",
     "hub.inspection.setup",
+    "hub.releases.setup",
+    "hub.watchdog",
+    "hub.api.console",
+    "hub.audit.setup",
 )
 """Modules whose ``install(hub, app)`` adds routes, listeners and background tasks (rules and
 alarms, the emergency feed, enrollment) to a hub being built. API route groups they add go in
@@ -145,8 +150,16 @@ def build_hub(config: HubConfig) -> Hub:
 async def auth_and_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Deny by default: an API route must declare its roles, and the token must hold one."""
+    """Deny by default: an API route must declare its roles, and the token must hold one.
+
+    Every error of every route leaves here in one shape (``hub.api.util.ErrorBody``): an unknown
+    path is a 404, a known path with another method a 405 naming the allowed ones, and an
+    unexpected failure a 500 whose details go to the log, never to the client.
+    """
     try:
+        unmatched = request.match_info.http_exception
+        if unmatched is not None:
+            raise unmatched
         if request.path.startswith(API_PREFIX):
             roles = getattr(handler, ROLES_ATTR, None)
             if roles is None:
@@ -163,22 +176,37 @@ async def auth_and_errors(
                     raise ForbiddenError(f"role {role!r} may not use this route")
                 request[ROLE_KEY] = role
         return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _http_error(request, exc)
     except AuthError as exc:
-        return _error(401, str(exc))
+        return error_response(401, str(exc))
     except ForbiddenError as exc:
-        return _error(403, str(exc))
+        return error_response(403, str(exc))
     except NotFoundError as exc:
-        return _error(404, str(exc))
-    except (ValidationError, GovedgeError) as exc:
-        return _error(400, str(exc))
+        return error_response(404, str(exc))
+    except ValidationError as exc:
+        return error_response(400, str(exc), exc.path)
+    except GovedgeError as exc:
+        return error_response(400, str(exc))
+    except Exception:
+        log.exception("request_failed", extra=fields(method=request.method, path=request.path))
+        return error_response(500, "internal error; the hub's log has the details")
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.Response(
-        body=msgspec.json.encode({"error": message}),
-        status=status,
-        content_type="application/json",
-    )
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusals (no route, wrong method, body too large) in the one error shape."""
+    if exc.status == 404:
+        return error_response(404, f"no route {request.path}")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return error_response(
+            405,
+            f"method {request.method} is not allowed on {request.path}; allowed: {allowed}",
+            headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+        )
+    return error_response(exc.status, exc.text or exc.reason)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:

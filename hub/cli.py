@@ -36,6 +36,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     listing = token.add_parser("list", help="list tokens (never their values)")
     _config_args(listing, inherit=True)
     listing.set_defaults(func=token_list)
+    from hub.backup_cli import register_backup
+
+    register_backup(sub, _config_args)
 
 
 def _config_args(parser: argparse.ArgumentParser, inherit: bool = False) -> None:

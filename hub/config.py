@@ -10,6 +10,7 @@ from msgspec import Meta
 
 from govedge.contract.topics import DEFAULT_ROOT
 from govedge.errors import ConfigError
+from hub.releases.config import ReleasesConfig
 
 
 class ServicesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -50,6 +51,9 @@ class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     presence_interval_s: Annotated[float, Meta(gt=0)] = 1.0
     maintenance_interval_s: Annotated[float, Meta(gt=0)] = 300.0
     ca_dir: str = ""  # fleet CA directory: enables enrollment, renewal and certificate health
+    # After a device confirms its new certificate (proven to the broker, signed with the new
+    # key), its older certificates are revoked this long after (the grace for a switch back).
+    rotation_revoke_grace_s: Annotated[float, Meta(ge=0, le=30 * 86400)] = 3600.0
     config_signing_key: str = ""  # Ed25519 key (PEM) that signs every desired config
     # The broker's queue for this hub's session (max_queued_messages / max_queued_bytes, as
     # 'govedge provision broker-config' prints them); 0: unknown, no backlog alarm.
@@ -57,6 +61,7 @@ class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     broker_backlog_bytes: Annotated[int, Meta(ge=0)] = 0
     broker_backlog_warn: Annotated[float, Meta(gt=0, lt=1)] = 0.8  # of the limit: alarm
     services: ServicesConfig = msgspec.field(default_factory=ServicesConfig)
+    releases: ReleasesConfig = msgspec.field(default_factory=ReleasesConfig)
 
 
 def load_config(path: str | Path) -> HubConfig:

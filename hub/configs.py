@@ -40,6 +40,20 @@ PENDING, APPLIED, FAILED = "pending", "applied", "failed"
 RUNNING, HALTED, DONE = "running", "halted", "done"
 
 
+def check_steps(steps: Sequence[float]) -> list[float]:
+    """Increasing percentages in (0, 100], ending at 100 (added when missing); the stages of
+    a config rollout and of a release rollout (hub.releases) alike."""
+    if not steps or any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(steps):
+        raise ValidationError("steps must be increasing percentages in (0, 100]")
+    return list(steps) if steps[-1] == 100 else [*steps, 100]
+
+
+def step_targets(targets: Sequence[str], steps: Sequence[float], index: int) -> list[str]:
+    """The devices a rollout covers once stage ``index`` is reached (at least one)."""
+    count = max(1, math.ceil(len(targets) * steps[index] / 100))
+    return list(targets[:count])
+
+
 class ConfigService:
     def __init__(
         self,
@@ -177,10 +191,7 @@ class ConfigService:
     ) -> dict[str, Any]:
         if not device_ids:
             raise ValidationError("no device matches the selector")
-        if not steps or any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(steps):
-            raise ValidationError("steps must be increasing percentages in (0, 100]")
-        if steps[-1] != 100:
-            steps = [*steps, 100]
+        steps = check_steps(steps)
         rollout_id = uuid.uuid4().hex[:16]
         now = time.time()
         with self.engine.begin() as conn:
@@ -205,8 +216,7 @@ class ConfigService:
         return self.rollout(rollout_id)
 
     def _step_targets(self, targets: list[str], steps: list[float], index: int) -> list[str]:
-        count = max(1, math.ceil(len(targets) * steps[index] / 100))
-        return targets[:count]
+        return step_targets(targets, steps, index)
 
     def _send_step(self, rollout_id: str) -> None:
         ro = self.rollout(rollout_id)

@@ -7,19 +7,34 @@ hold no API token: a claim token or the device's current key is their credential
 days left per device (newest unrevoked certificate of each), soonest expiry first.
 
 Serve the hub over HTTPS when devices enroll through it: a claim token travels in the body.
+
+After a rotation the old certificate does not stay valid until an operator remembers it: the
+device, once the broker accepted its new certificate, confirms it (``POST
+/api/v1/renew/confirm``, the new certificate and a signature by the new key), and the hub revokes
+the device's older certificates ``rotation_revoke_grace_s`` later (reason ``superseded``). The
+schedule is kept in ``<ca_dir>/revocations-due.json`` and swept in the background; the CRL file
+is rewritten on each revocation (the broker rereads it on SIGHUP).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
 
+import msgspec
 from aiohttp import web
 
-from hub.api.routing import ROLES_ATTR, ApiRoutes, Param
+from govedge.logs import fields, get_logger
+from hub.api.routing import ROLES_ATTR, ApiRoutes, query_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import READ
 from hub.context import Hub
-from hub.errors import ValidationError
+
+log = get_logger(__name__)
 
 PUBLIC = frozenset({"*"})
 """The roles of the enrollment routes: no API token (the request carries its own proof)."""
@@ -30,22 +45,37 @@ ENROLLMENT_KEY = "enrollment"
 routes = ApiRoutes("certificates")
 
 
+WarnDays = Annotated[
+    float, msgspec.Meta(ge=0, le=3650, description="days before expiry that count as expiring")
+]
+
+
+class CertificateQuery(msgspec.Struct, forbid_unknown_fields=True):
+    warn_days: WarnDays | None = None
+
+
+class CertificateHealth(msgspec.Struct):
+    """Each device's newest unrevoked certificate, and how many are in each state."""
+
+    items: list[dict[str, Any]]
+    summary: dict[str, int]
+    warn_days: float
+
+
 @routes.get(
     "/fleet/certificates",
     roles=READ,
     summary="Days left of each device's certificate, soonest expiry first",
-    query=(Param("warn_days", "number", "days before expiry that count as expiring"),),
+    query=CertificateQuery,
+    response=CertificateHealth,
 )
 async def fleet_certificates(request: web.Request) -> web.Response:
     from provisioning.rotation import DEFAULT_WARN_DAYS, fleet_expiry
 
     hub = hub_of(request)
-    try:
-        warn_days = float(request.query.get("warn_days", DEFAULT_WARN_DAYS))
-    except ValueError:
-        raise ValidationError("warn_days must be a number") from None
-    if not 0 <= warn_days <= 3650:
-        raise ValidationError("warn_days must be between 0 and 3650")
+    warn_days = query_of(request, CertificateQuery).warn_days
+    if warn_days is None:
+        warn_days = DEFAULT_WARN_DAYS
     service = hub.extras[ENROLLMENT_KEY]
     # newest issued first: of two certificates ending in the same second (a rotation just
     # done), fleet_expiry keeps the first it sees
@@ -67,6 +97,128 @@ async def fleet_certificates(request: web.Request) -> web.Response:
     return json_ok({"items": items, "summary": summary, "warn_days": warn_days})
 
 
+SCHEDULE_FILE = "revocations-due.json"
+MAX_CONFIRM_BODY = 16 * 1024
+
+
+class SupersededRevoker:
+    """Revokes a device's older certificates once it confirmed its new one, after a grace."""
+
+    def __init__(self, hub: Hub, service: Any) -> None:
+        from provisioning.rotation import RevocationSchedule
+
+        self.hub = hub
+        self.service = service
+        self.ca = service.ca
+        self.schedule = RevocationSchedule(Path(hub.config.ca_dir) / SCHEDULE_FILE)
+
+    @property
+    def grace_s(self) -> float:
+        return float(self.hub.config.rotation_revoke_grace_s)
+
+    def confirm(self, certificate_pem: str, proof: str) -> dict[str, Any]:
+        """Check the confirmation; schedule the older certificates. Raises EnrollmentRefused."""
+        from provisioning.ca import load_certificates
+        from provisioning.enrollment import _check_proof
+        from provisioning.errors import CAError, EnrollmentRefused
+        from provisioning.index import serial_hex
+        from provisioning.rotation import confirm_message, superseded_by
+
+        counters = self.service.counters
+        try:
+            cert = load_certificates(certificate_pem.encode())[0]
+            self.ca.verify_issued(cert)
+        except (CAError, IndexError, ValueError) as exc:
+            counters["refused_confirm"] += 1
+            raise EnrollmentRefused(
+                "unknown_certificate", f"not a certificate of ours: {exc}"
+            ) from None
+        serial = serial_hex(cert.serial_number)
+        record = self.ca.index.get(cert.serial_number)
+        if record is None or record.revoked or record.kind != "device":
+            counters["refused_confirm"] += 1
+            raise EnrollmentRefused(
+                "unknown_certificate", f"certificate {serial} is not an active device certificate"
+            )
+        if not _check_proof(cert, confirm_message(serial), proof):
+            counters["refused_confirm"] += 1
+            raise EnrollmentRefused("bad_proof", "proof of the new key is invalid")
+        older = superseded_by(self.ca.index.by_common_name(record.common_name), record)
+        due_at = time.time() + self.grace_s
+        if older:
+            self.schedule.add(older, due_at)
+        counters["rotations_confirmed"] += 1
+        log.info(
+            "certificate_rotation_confirmed",
+            extra=fields(
+                device_id=record.common_name,
+                serial=serial,
+                superseded=",".join(older),
+                revoke_in_s=self.grace_s,
+            ),
+        )
+        return {"serial": serial, "superseded": older, "revoke_at": due_at if older else None}
+
+    def sweep(self, now: float | None = None) -> list[str]:
+        """Revoke what is due; returns the serials revoked."""
+        from provisioning.errors import CAError
+
+        done: list[str] = []
+        for serial in self.schedule.due(time.time() if now is None else now):
+            try:
+                record = self.ca.index.get(int(serial, 16))
+                if record is not None and not record.revoked:
+                    self.ca.revoke(int(serial, 16), "superseded")
+                    self.service.counters["superseded_revoked"] += 1
+                    done.append(serial)
+            except CAError as exc:
+                log.error("superseded_revoke_failed", extra=fields(serial=serial, error=str(exc)))
+                continue
+            self.schedule.done(serial)
+        return done
+
+    def period_s(self) -> float:
+        return max(0.2, min(30.0, self.grace_s / 4))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.sweep)
+            except Exception:  # a bad sweep must not end the sweeping
+                log.exception("superseded_sweep_failed")
+            await asyncio.sleep(self.period_s())
+
+
+def _confirm_route(revoker: SupersededRevoker) -> Any:
+    async def confirm(request: web.Request) -> web.Response:
+        from provisioning.errors import EnrollmentRefused
+
+        try:
+            raw = await request.content.read(MAX_CONFIRM_BODY + 1)
+            if len(raw) > MAX_CONFIRM_BODY:
+                raise EnrollmentRefused("bad_request", "request body too large")
+            import json
+
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise EnrollmentRefused("bad_request", "request body is not JSON") from None
+            if not isinstance(data, dict):
+                raise EnrollmentRefused("bad_request", "request body is not a JSON object")
+            cert, proof = data.get("certificate"), data.get("proof")
+            if not isinstance(cert, str) or not cert or not isinstance(proof, str) or not proof:
+                raise EnrollmentRefused(
+                    "bad_request", "fields 'certificate' and 'proof' must be non-empty strings"
+                )
+            result = await asyncio.to_thread(revoker.confirm, cert, proof)
+        except EnrollmentRefused as exc:
+            status = 400 if exc.reason == "bad_request" else 403
+            return web.json_response({"error": exc.reason, "message": str(exc)}, status=status)
+        return web.json_response(result)
+
+    return confirm
+
+
 def install(hub: Hub, app: web.Application) -> None:
     """Mount enrollment, renewal and certificate health when the hub has a fleet CA."""
     if not hub.config.ca_dir:
@@ -78,6 +230,20 @@ def install(hub: Hub, app: web.Application) -> None:
     hub.extras[ENROLLMENT_KEY] = service
     before = {id(r) for r in app.router.routes()}
     add_enrollment_routes(app, service)
+    from provisioning.rotation import CONFIRM_PATH
+
+    revoker = SupersededRevoker(hub, service)
+    hub.extras["superseded_revoker"] = revoker
+    app.router.add_post(CONFIRM_PATH, _confirm_route(revoker))
+
+    async def sweeping(_: web.Application) -> Any:
+        task = asyncio.create_task(revoker.run(), name="superseded-revoker")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(sweeping)
     for route in app.router.routes():
         if id(route) not in before:
             # the hub's auth middleware refuses API routes that declare no roles

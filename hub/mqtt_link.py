@@ -446,7 +446,13 @@ class MqttLink:
         self._asked = want
         # Before the subscription: a reading may then wait for a copy that never comes (harmless,
         # bounded), never count the lane's copy as a device's repeat.
-        self.pipeline.doubled = None if want is None else set(want) | (asked or set())
+        # Never shrunk: a copy expected in vain costs a little memory (bounded), a copy not
+        # expected is counted as a device's repeat.
+        doubled = self.pipeline.doubled
+        if want is None or doubled is None:
+            self.pipeline.doubled = None
+        else:
+            self.pipeline.doubled = doubled | want
         if not self.alarm.connected.is_set():
             return  # sent in full at connect
         everything = subscription(Channel.TELEMETRY, self.root)

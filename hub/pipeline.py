@@ -35,6 +35,7 @@ from govedge.logs import fields
 from hub.db import events, sqlite_json_batch, streams
 from hub.dedup import Stream, StreamTracker
 from hub.metrics import HubMetrics
+from hub.ratelimit import RateGate
 from hub.registry import Registry
 from hub.storage.base import Reading, TelemetryStore
 
@@ -148,6 +149,8 @@ class Pipeline:
         self.evaluators: list[Listener] = []
         """Called before a batch's telemetry is stored (the rules engine): see ``decide``."""
         self.rejected: dict[str, int] = {}
+        self.rate_gate = RateGate(limits.max_rate_per_device_hz)
+        """Telemetry past the contract's rate per device is shed (counted: ``rate_exceeded``)."""
         self.accepted_total = 0
         self._lock = threading.Lock()
         self._last_reject_log: dict[str, float] = {}
@@ -226,6 +229,14 @@ class Pipeline:
                     continue
                 decided.keys.append((device_id, msg.boot_id, msg.seq))
                 seen[device_id] = now  # when the hub heard it; device clocks may be wrong
+                if isinstance(msg, Telemetry) and not self.rate_gate.allow(device_id, msg.ts):
+                    self._reject(
+                        "rate_exceeded",
+                        device_id,
+                        f"over {self.limits.max_rate_per_device_hz:g} Hz: telemetry shed "
+                        f"({self.rate_gate.shed[device_id]} from this device)",
+                    )
+                    continue
                 if isinstance(msg, Telemetry):
                     doubled = self.doubled
                     if doubled is None or device_id in doubled:

@@ -35,3 +35,8 @@ class RotationError(ProvisioningError):
 
 class BrokerConfigError(ProvisioningError):
     """The broker configuration cannot be generated from what the CA directory holds."""
+
+
+class ReleaseBundleError(ProvisioningError):
+    """A release bundle is unsigned, signed by a key not trusted for releases, altered, or
+    holds a file its manifest does not list (or lacks one it does)."""

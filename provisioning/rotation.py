@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from ssl import SSLContext
 from typing import Literal
 
 from cryptography import x509
@@ -351,3 +352,102 @@ def recover(paths: IdentityPaths) -> str:
             "identity_recovered", extra=fields(directory=str(paths.directory), action=action)
         )
     return action
+
+
+# ---- the old certificate, once the new one is proven ------------------------------------
+
+CONFIRM_PATH = "/api/v1/renew/confirm"
+"""Where a device that proved its new identity to the broker says so, signed with the new key."""
+
+
+def confirm_message(serial: str) -> bytes:
+    """What the device signs with its new key to confirm the rotation to ``serial``."""
+    return f"govedge-rotation-confirmed:{serial.upper()}".encode()
+
+
+def superseded_by(records: Iterable[CertificateRecord], new: CertificateRecord) -> list[str]:
+    """Serials of the device's other unrevoked certificates issued before ``new``."""
+    return [
+        r.serial
+        for r in records
+        if r.kind == "device"
+        and r.common_name == new.common_name
+        and not r.revoked
+        and r.serial != new.serial
+        and r.issued_at <= new.issued_at
+    ]
+
+
+class RevocationSchedule:
+    """Certificates to revoke at a due time, kept in a JSON file so that a restart of the hub
+    does not forget them (an old certificate left valid would fail open)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _load(self) -> dict[str, float]:
+        import json
+
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise RotationError(f"revocation schedule {self.path} is unreadable: {exc}") from exc
+        return {str(k): float(v) for k, v in dict(data).items()}
+
+    def _save(self, due: dict[str, float]) -> None:
+        import json
+
+        write_file(self.path, json.dumps(due, sort_keys=True).encode(), 0o600)
+
+    def add(self, serials: Iterable[str], due_at: float) -> None:
+        due = self._load()
+        for serial in serials:
+            due[serial] = min(due.get(serial, due_at), due_at)
+        self._save(due)
+
+    def due(self, now: float) -> list[str]:
+        return sorted(s for s, at in self._load().items() if at <= now)
+
+    def pending(self) -> dict[str, float]:
+        return self._load()
+
+    def done(self, serial: str) -> None:
+        due = self._load()
+        if due.pop(serial, None) is not None:
+            self._save(due)
+
+
+async def confirm_rotation(
+    base_url: str,
+    paths: IdentityPaths,
+    *,
+    ssl: SSLContext | None = None,
+    request_timeout: float = 15.0,
+) -> None:
+    """Tell the hub this device holds its new identity (the broker accepted it): POST the new
+    certificate and a signature by the new key. The hub then revokes the old certificate after
+    its grace period. Raises ProvisioningError if the hub does not take it."""
+    import aiohttp
+
+    from provisioning.enrollment import proof_signature
+
+    cert = load_certificates(paths.cert.read_bytes())[0]
+    serial = serial_hex(cert.serial_number)
+    key = load_private_key(paths.key)
+    payload = {
+        "certificate": paths.cert.read_text(),
+        "proof": proof_signature(key, confirm_message(serial)),
+    }
+    url = base_url.rstrip("/") + CONFIRM_PATH
+    timeout = aiohttp.ClientTimeout(total=request_timeout)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(url, json=payload, ssl=ssl if ssl is not None else True) as resp,
+        ):
+            if resp.status != 200:
+                raise RotationError(f"{url} answered {resp.status}: {(await resp.text())[:200]}")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RotationError(f"cannot reach {url}: {exc}") from exc

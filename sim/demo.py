@@ -8,6 +8,7 @@ Ctrl-C stops everything and leaves no process behind.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -86,6 +87,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", help="use this broker instead of starting one")
     parser.add_argument(
         "--embedded-broker", action="store_true", help="use amqtt even if Mosquitto is installed"
+    )
+    parser.add_argument(
+        "--no-kiosk", action="store_true", help="no simulated hall kiosk (rig and kiosk app)"
     )
     parser.add_argument(
         "--data",
@@ -254,6 +258,7 @@ def run(args: argparse.Namespace) -> int:
                     }
                 ],
                 "publish": {"health_interval_s": 15.0},
+                "config_signing": {"allow_unsigned": True},  # a demo: no hub key
             }
             path = data / "agents" / f"{device['id']}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -287,6 +292,7 @@ def run(args: argparse.Namespace) -> int:
                 ],
                 env={TOKEN_ENV: token},
             )
+        kiosk_line = "" if args.no_kiosk else _start_kiosk(demo, broker_url, hub_url, data)
         print(f"broker   {broker_url}", flush=True)
         print(f"hub      {hub_url}", flush=True)
         print(f"console  {hub_url}?token={token}", flush=True)
@@ -297,6 +303,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.fleet} fleet devices playing '{args.scenario}' on a loop; logs in {data}/",
             flush=True,
         )
+        if kiosk_line:
+            print(kiosk_line, flush=True)
         print("Ctrl-C stops everything.", flush=True)
         while not stop["now"]:
             for name, proc in demo.procs:
@@ -324,6 +332,82 @@ def _add_resources(hub_url: str, token: str) -> None:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
+
+
+KIOSK_DEVICE = "kiosk-demo-1"
+
+
+def _start_kiosk(demo: Demo, broker_url: str, hub_url: str, data: Path) -> str:
+    """One simulated hall kiosk: the rig (real agent over simulators) and the kiosk app on it,
+    in a window where there is a display, offscreen otherwise. Returns the line to print."""
+    rig_dir = (data / "kiosk-rig").resolve()
+    app_dir = (data / "kiosk").resolve()
+    app_dir.mkdir(parents=True, exist_ok=True)
+    demo.spawn(
+        "kiosk-rig",
+        [
+            "govedge",
+            "--log-format",
+            "json",
+            "sim",
+            "kiosk",
+            "--broker",
+            broker_url,
+            "--device-id",
+            KIOSK_DEVICE,
+            "--workdir",
+            str(rig_dir),
+        ],
+    )
+    rig_file = rig_dir / "rig.json"
+    deadline = time.monotonic() + 60
+    while not rig_file.exists():
+        if time.monotonic() > deadline:
+            raise DemoError(f"the kiosk rig did not start; see {data / 'kiosk-rig.log'}")
+        time.sleep(0.2)
+    time.sleep(0.2)  # written in one go, but give the writer a moment to close it
+    rig = json.loads(rig_file.read_text())
+    hub_config = json.loads((data / "hub.json").read_text())
+    token_file = app_dir / "hub.token"
+    token_file.write_text(_token(str(hub_config["database_url"]), "kiosk", KIOSK_DEVICE))
+    token_file.chmod(0o600)
+    config = {
+        "hall": "city-hall-service-hall-1",
+        "hall_name": "政务服务中心",
+        "agent": {"url": rig["api_url"], "token_file": rig["token_file"]},
+        "hub": {"url": hub_url.rstrip("/"), "token_file": str(token_file)},
+        "staff_pin_sha256": hashlib.sha256(b"2468").hexdigest(),
+    }
+    (app_dir / "kiosk.json").write_text(json.dumps(config, indent=2, ensure_ascii=False))
+    windowed = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    demo.spawn(
+        "kiosk-app",
+        [
+            "govedge",
+            "--log-format",
+            "json",
+            "kiosk",
+            "--config",
+            str(app_dir / "kiosk.json"),
+            *(["--windowed"] if windowed else []),
+        ],
+    )
+    where = "a window" if windowed else "offscreen (no display)"
+    return (
+        f"kiosk    hall kiosk app in {where}; staff PIN 2468; play a citizen with: "
+        f"govedge sim visit --control {rig['control_url']}"
+    )
+
+
+def _token(database_url: str, role: str, name: str) -> str:
+    from hub.auth import TokenStore
+    from hub.db import create_schema, make_engine
+
+    engine = make_engine(database_url)
+    create_schema(engine)
+    token = TokenStore(engine).create(role, name)
+    engine.dispose()
+    return token
 
 
 def _admin_token(database_url: str) -> str:

@@ -198,6 +198,7 @@ class CameraDriver:
         if not self._busy.acquire(blocking=False):
             raise BusyError("the camera is busy with another check")
         try:
+            self._drain()
             detector = cv2.QRCodeDetector()
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:

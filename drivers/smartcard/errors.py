@@ -73,6 +73,14 @@ class ApplicationDataError(SmartcardError, FrameError):
     health = HealthState.ONLINE
 
 
+class RequiredFieldMissingError(ApplicationDataError):
+    """The card lacks a record whose field the caller needs (``missing`` names them)."""
+
+    def __init__(self, message: str, missing: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
 class StatusWordError(SmartcardError, DeviceStatusError):
     """The card answered with an error status word (``sw``, e.g. 0x6A82)."""
 

@@ -21,7 +21,7 @@ from drivers.smartcard.pcsc import PcscContext, resolve_reader
 from drivers.smartcard.socialsecurity import (
     SocialSecurityCard,
     load_layout,
-    read_social_security_card,
+    read_card_records,
 )
 from govedge.errors import ConfigError
 from govedge.health import HealthState
@@ -115,12 +115,19 @@ class SmartcardDriver:
                 raise NoCardError(f"no card in {reader!r}: insert the social-security card")
             with self._context.connect(reader) as card:
                 layout = load_layout()
-                values = read_social_security_card(Iso7816Card(card.transmit), layout)
-                result = SocialSecurityCard(values, layout, card.atr, reader)
+                records = read_card_records(Iso7816Card(card.transmit), layout)
+                result = SocialSecurityCard(
+                    records.values, layout, card.atr, reader, records.missing
+                )
                 try:
                     data = result.as_dict(reveal=reveal)
                 finally:
                     result.wipe()
+                if records.missing:
+                    log.info(
+                        "card_records_missing",
+                        extra=fields(reader=reader, missing=",".join(records.missing)),
+                    )
                 log.info("card_read", extra=fields(reader=reader, fields_read=len(data)))
                 return data
 

@@ -6,6 +6,11 @@ issue and expiry dates, card number) and EF06 (holder data: social-security numb
 ID number, name, sex, nation, birth place and date). Which records exist, their identifiers,
 formats and lengths come from ``data/ssc_layout.json``, so a regional variant is a data change.
 
+Cards in the field do not all carry every record (an issuing region may leave out an issuer
+record). A read takes what the card holds: a record the card does not have (6A83) is reported in
+``missing`` and left out of the values, and the read fails only when a field the caller needs is
+missing (``required``; by default the layout's ``required`` list, the holder's ID number and name).
+
 The value codecs here are sans-I/O (bytes <-> text); ``read_social_security_card`` drives any
 ``Iso7816Card``. Citizen data leave this module masked unless the caller asks to reveal them.
 """
@@ -19,7 +24,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from drivers.smartcard.errors import ApplicationDataError, RecordNotFoundError
+from drivers.smartcard.errors import (
+    ApplicationDataError,
+    RecordNotFoundError,
+    RequiredFieldMissingError,
+)
 from drivers.smartcard.exchange import Iso7816Card
 from govedge.privacy import mask_id_number, mask_name
 
@@ -58,6 +67,7 @@ class Layout:
     protected_files: tuple[int, ...]
     sex: dict[str, str]
     nations: dict[str, str]
+    required: tuple[str, ...] = ()
 
 
 def parse_layout(doc: dict[str, Any]) -> Layout:
@@ -87,6 +97,7 @@ def parse_layout(doc: dict[str, Any]) -> Layout:
             protected_files=tuple(int(x, 16) for x in doc.get("protected_files", [])),
             sex=dict(doc.get("sex", {})),
             nations=dict(doc.get("nations", {})),
+            required=tuple(str(x) for x in doc.get("required", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ApplicationDataError(f"bad card layout: {exc!r}") from exc
@@ -191,12 +202,14 @@ def _mask(kind: str | None, value: str) -> str:
 
 @dataclass(slots=True)
 class SocialSecurityCard:
-    """The basic data of one card: field -> text, plus the decoded code tables."""
+    """The basic data of one card: field -> text, plus the decoded code tables, and the fields
+    whose records the card does not carry (``missing``)."""
 
     values: dict[str, str]
     layout: Layout
     atr: bytes = b""
     reader: str = ""
+    missing: tuple[str, ...] = ()
     _masks: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -213,6 +226,8 @@ class SocialSecurityCard:
             out["reader"] = self.reader
         if self.atr:
             out["atr"] = self.atr.hex(" ").upper()
+        if self.missing:
+            out["missing"] = ",".join(self.missing)
         return out
 
     def wipe(self) -> None:
@@ -222,20 +237,50 @@ class SocialSecurityCard:
         self.values.clear()
 
 
-def read_social_security_card(card: Iso7816Card, layout: Layout | None = None) -> dict[str, str]:
-    """Select the application and read every record of the layout; field -> text."""
+@dataclass(frozen=True, slots=True)
+class CardRecords:
+    """What a read found: field -> text for the records the card holds, and the fields whose
+    records it does not hold, in layout order."""
+
+    values: dict[str, str]
+    missing: tuple[str, ...]
+
+
+def read_card_records(
+    card: Iso7816Card, layout: Layout | None = None, required: tuple[str, ...] | None = None
+) -> CardRecords:
+    """Select the application and read every record of the layout the card holds.
+
+    A record the card does not have is noted in ``missing``; RequiredFieldMissingError only
+    when a field in ``required`` (default: the layout's) is among them.
+    """
     layout = layout or load_layout()
+    needed = layout.required if required is None else required
     card.select_application(layout.df_name)
     values: dict[str, str] = {}
+    missing: list[str] = []
     for file in layout.files:
         card.select_file(file.fid)
         for spec in file.records:
             try:
                 record = card.read_record(spec.record_id, by_id=True)
             except RecordNotFoundError:
-                if not spec.optional:
-                    raise
-                values[spec.field] = ""
+                missing.append(spec.field)
                 continue
             values[spec.field] = decode_record(spec, record)
-    return values
+    absent = tuple(f for f in needed if f in missing)
+    if absent:
+        values.clear()
+        raise RequiredFieldMissingError(
+            f"the card has no record for {', '.join(absent)} (needed); "
+            f"missing: {', '.join(missing)}",
+            absent,
+        )
+    return CardRecords(values, tuple(missing))
+
+
+def read_social_security_card(
+    card: Iso7816Card, layout: Layout | None = None, required: tuple[str, ...] | None = None
+) -> dict[str, str]:
+    """The values of :func:`read_card_records` (fields the card lacks are left out)."""
+    return read_card_records(card, layout, required).values

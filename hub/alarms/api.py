@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+import msgspec
 import sqlalchemy as sa
 from aiohttp import web
 
 from hub.alarms.engine import AlarmEngine
 from hub.alarms.rules import KINDS, SEVERITIES, parse_rule
-from hub.api.routing import ApiRoutes, Param
-from hub.api.util import blocking, body_json, hub_of, json_ok, q_bool, q_int
+from hub.api.routing import ApiRoutes, Items, body_of, one_of, optional_body_of, query_of
+from hub.api.util import blocking, hub_of, json_ok, row_id
 from hub.auth import EMERGENCY, OPERATE, READ, hash_token
 from hub.context import ROLE_KEY
 from hub.db import tokens
@@ -22,30 +25,53 @@ ENGINE_KEY = "alarm_engine"
 RULE_WRITE = OPERATE | EMERGENCY
 ACT = OPERATE | EMERGENCY
 
-RULE_BODY = {
-    "type": "object",
-    "required": ["kind"],
-    "properties": {
-        "kind": {"type": "string", "enum": list(KINDS)},
-        "name": {"type": "string"},
-        "description": {"type": "string"},
-        "enabled": {"type": "boolean"},
-        "scope": {"type": "object"},
-        "metric": {"type": "string"},
-        "direction": {"type": "string", "enum": ["above", "below"]},
-        "levels": {"type": "array", "items": {"type": "object"}},
-        "severity": {"type": "string", "enum": list(SEVERITIES)},
-        "for_s": {"type": "number"},
-        "window_s": {"type": "number"},
-        "per_s": {"type": "number"},
-        "silent_s": {"type": "number"},
-        "conditions": {"type": "array", "items": {"type": "object"}},
-        "update_step": {"type": "number"},
-        "update_interval_s": {"type": "number"},
-    },
-}
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
 
-NOTE_BODY = {"type": "object", "properties": {"note": {"type": "string"}}}
+
+class RuleIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A rule definition; which keys a kind takes, and their ranges, are checked by
+    :func:`hub.alarms.rules.parse_rule`, whose 400 names the key."""
+
+    kind: Annotated[str, one_of(KINDS)]
+    id: str | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    description: str | msgspec.UnsetType = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    scope: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    metric: str | msgspec.UnsetType = msgspec.UNSET
+    direction: Annotated[str, one_of(("above", "below"))] | msgspec.UnsetType = msgspec.UNSET
+    levels: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
+    severity: Annotated[str, one_of(SEVERITIES)] | msgspec.UnsetType = msgspec.UNSET
+    for_s: Seconds | msgspec.UnsetType = msgspec.UNSET
+    window_s: Seconds | msgspec.UnsetType = msgspec.UNSET
+    per_s: Seconds | msgspec.UnsetType = msgspec.UNSET
+    silent_s: Seconds | msgspec.UnsetType = msgspec.UNSET
+    tolerance: Seconds | msgspec.UnsetType = msgspec.UNSET
+    conditions: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
+    update_step: float | msgspec.UnsetType = msgspec.UNSET
+    update_interval_s: Seconds | msgspec.UnsetType = msgspec.UNSET
+
+
+class NoteIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class AlarmPage(msgspec.Struct):
+    total: int
+    items: list[dict[str, Any]]
+
+
+class AlarmQuery(msgspec.Struct, forbid_unknown_fields=True):
+    state: Annotated[str, one_of(("", "active", "cleared"), "active or cleared")] = ""
+    severity: Annotated[
+        str, msgspec.Meta(description="one severity or several, comma-separated")
+    ] = ""
+    device: str = ""
+    site: str = ""
+    rule: str = ""
+    acknowledged: bool | None = None
+    offset: Annotated[int, msgspec.Meta(ge=0, le=10**9)] = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
 
 
 def engine_of(request: web.Request) -> AlarmEngine:
@@ -54,10 +80,7 @@ def engine_of(request: web.Request) -> AlarmEngine:
 
 
 def _alarm_id(request: web.Request) -> int:
-    raw = request.match_info["alarm_id"]
-    if not raw.isdigit():
-        raise NotFoundError(f"no alarm {raw!r}")
-    return int(raw)
+    return row_id(request.match_info["alarm_id"], "alarm")
 
 
 def _who(request: web.Request) -> str:
@@ -72,30 +95,22 @@ def _who(request: web.Request) -> str:
     return str(name or role)[:64]
 
 
-async def _note(request: web.Request) -> str:
-    if not request.can_read_body:
-        return ""
-    data = await body_json(request)
-    unknown = set(data) - {"note"}
-    if unknown:
-        raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
-    note = data.get("note", "")
-    if not isinstance(note, str) or len(note) > 2000:
-        raise ValidationError("field 'note' must be a string of at most 2000 characters")
-    return note
+def _note(request: web.Request) -> str:
+    body = optional_body_of(request, NoteIn)
+    return body.note if body else ""
 
 
 # rules ------------------------------------------------------------------------------------
 
 
-@routes.get("/rules", roles=READ, summary="Every rule, with its definition")
+@routes.get("/rules", roles=READ, summary="Every rule, with its definition", response=Items)
 async def list_rules(request: web.Request) -> web.Response:
     rows = await blocking(engine_of(request).store.rule_rows)
     items = [{"id": r["id"], "enabled": r["enabled"], **r["definition"]} for r in rows]
     return json_ok({"items": items})
 
 
-@routes.get("/rules/{rule_id}", roles=READ, summary="One rule", responses={"404": "no such rule"})
+@routes.get("/rules/{rule_id}", roles=READ, summary="One rule")
 async def get_rule(request: web.Request) -> web.Response:
     rule_id = request.match_info["rule_id"]
     rows = await blocking(engine_of(request).store.rule_rows)
@@ -109,12 +124,13 @@ async def get_rule(request: web.Request) -> web.Response:
     "/rules/{rule_id}",
     roles=RULE_WRITE,
     summary="Create or replace a rule (400 names the bad key)",
-    body=RULE_BODY,
-    responses={"201": "created", "400": "invalid rule"},
+    body=RuleIn,
+    status=(200, 201),
 )
 async def put_rule(request: web.Request) -> web.Response:
     engine = engine_of(request)
-    rule = parse_rule(await body_json(request), request.match_info["rule_id"])
+    definition = msgspec.to_builtins(body_of(request, RuleIn))
+    rule = parse_rule(definition, request.match_info["rule_id"])
     created = await blocking(engine.store.put_rule, rule.id, rule.definition, rule.enabled)
     await blocking(engine.reload)
     return json_ok(rule.as_dict(), status=201 if created else 200)
@@ -124,7 +140,6 @@ async def put_rule(request: web.Request) -> web.Response:
     "/rules/{rule_id}",
     roles=RULE_WRITE,
     summary="Delete a rule; its active alarms are cleared",
-    responses={"404": "no such rule"},
 )
 async def delete_rule(request: web.Request) -> web.Response:
     engine = engine_of(request)
@@ -142,37 +157,28 @@ async def delete_rule(request: web.Request) -> web.Response:
     "/alarms",
     roles=READ,
     summary="Alarms, newest first, filtered and paged",
-    query=(
-        Param("state", description="active or cleared"),
-        Param("severity", description="one severity or several, comma-separated"),
-        Param("device"),
-        Param("site"),
-        Param("rule"),
-        Param("acknowledged", "boolean"),
-        Param("offset", "integer"),
-        Param("limit", "integer", "1..1000, default 100"),
-    ),
+    query=AlarmQuery,
+    response=AlarmPage,
 )
 async def list_alarms(request: web.Request) -> web.Response:
-    state = request.query.get("state", "")
-    if state not in ("", "active", "cleared"):
-        raise ValidationError("query parameter 'state' must be active or cleared")
-    severities = [s for s in request.query.get("severity", "").split(",") if s]
+    q = query_of(request, AlarmQuery)
+    severities = [s for s in q.severity.split(",") if s]
     for s in severities:
         if s not in SEVERITIES:
             raise ValidationError(
-                f"query parameter 'severity': {s!r} is not one of {', '.join(SEVERITIES)}"
+                f"query parameter 'severity': {s!r} is not one of {', '.join(SEVERITIES)}",
+                "severity",
             )
     items, total = await blocking(
         engine_of(request).store.search,
-        state=state,
+        state=q.state,
         severities=severities,
-        device=request.query.get("device", ""),
-        site=request.query.get("site", ""),
-        rule=request.query.get("rule", ""),
-        acknowledged=q_bool(request, "acknowledged"),
-        offset=q_int(request, "offset", 0, 0, 10**9),
-        limit=q_int(request, "limit", 100, 1, 1000),
+        device=q.device,
+        site=q.site,
+        rule=q.rule,
+        acknowledged=q.acknowledged,
+        offset=q.offset,
+        limit=q.limit,
     )
     return json_ok({"total": total, "items": items})
 
@@ -181,7 +187,6 @@ async def list_alarms(request: web.Request) -> web.Response:
     "/alarms/{alarm_id}",
     roles=READ,
     summary="One alarm and its history (every event, oldest first)",
-    responses={"404": "no such alarm"},
 )
 async def get_alarm(request: web.Request) -> web.Response:
     return json_ok(await blocking(engine_of(request).store.get, _alarm_id(request)))
@@ -191,12 +196,12 @@ async def get_alarm(request: web.Request) -> web.Response:
     "/alarms/{alarm_id}/ack",
     roles=ACT,
     summary="Acknowledge an alarm (who and when are recorded, with an optional note)",
-    body=NOTE_BODY,
-    responses={"404": "no such alarm", "400": "already acknowledged"},
+    body=NoteIn,
+    body_required=False,
 )
 async def ack_alarm(request: web.Request) -> web.Response:
     alarm_id = _alarm_id(request)
-    note = await _note(request)
+    note = _note(request)
     who = await blocking(_who, request)
     alarm = await blocking(engine_of(request).store.acknowledge, alarm_id, who, note)
     return json_ok(alarm)
@@ -206,12 +211,12 @@ async def ack_alarm(request: web.Request) -> web.Response:
     "/alarms/{alarm_id}/clear",
     roles=ACT,
     summary="Clear an alarm by hand; it is not raised again until its condition has ended",
-    body=NOTE_BODY,
-    responses={"404": "no such alarm", "400": "already cleared"},
+    body=NoteIn,
+    body_required=False,
 )
 async def clear_alarm(request: web.Request) -> web.Response:
     alarm_id = _alarm_id(request)
-    note = await _note(request)
+    note = _note(request)
     who = await blocking(_who, request)
     alarm = await blocking(engine_of(request).store.clear_by_hand, alarm_id, who, note)
     return json_ok(alarm)

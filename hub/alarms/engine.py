@@ -62,6 +62,7 @@ class AlarmEngine:
         self.changes: dict[str, int] = {}
         self._lock = threading.RLock()
         self._devices: dict[str, tuple[DeviceInfo | None, float]] = {}
+        self._newest: dict[str, tuple[str, int]] = {}  # device -> (boot id, seq) last judged
         self._scope: dict[str, tuple[list[DeviceInfo], float]] = {}
         self._version: tuple[int, float] = (-1, -1.0)
         self._synced = time.monotonic()
@@ -173,7 +174,14 @@ class AlarmEngine:
             # Which rules apply is worked out once per device of the batch: most devices of a
             # large batch are watched by no rule, and this runs under the ingest lock.
             applicable: dict[str, tuple[DeviceInfo | None, list[Rule]]] = {}
+            newest = self._newest
             for msg in acc.telemetry:
+                last = newest.get(msg.device_id)
+                if last is not None and last[0] == msg.boot_id and msg.seq < last[1]:
+                    # Sent before a reading already judged (the alarm lane overtook the bulk
+                    # lane, or a gap filled late): it must not move an alarm back.
+                    continue
+                newest[msg.device_id] = (msg.boot_id, msg.seq)
                 hit = applicable.get(msg.device_id)
                 if hit is None:
                     dev = self.device(msg.device_id)

@@ -2,60 +2,73 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+import msgspec
 from aiohttp import web
 
-from hub.api.routing import ApiRoutes, Param
-from hub.api.util import blocking, body_json, hub_of, json_ok, q_int
+from hub.api.routing import ApiRoutes, body_of, query_of
+from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
-from hub.errors import ValidationError
 from hub.registry import Selector
 
 routes = ApiRoutes("commands")
 
-COMMAND_BODY = {
-    "type": "object",
-    "required": ["name", "selector"],
-    "properties": {
-        "name": {"type": "string"},
-        "args": {"type": "object"},
-        "ttl_s": {"type": "number", "default": 300},
-        "selector": {
-            "type": "object",
-            "properties": {
-                "ids": {"type": "array", "items": {"type": "string"}},
-                "model": {"type": "string"},
-                "site": {"type": "string"},
-                "labels": {"type": "object"},
-            },
-        },
-    },
-}
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class SelectorIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Which devices: every one named in ``ids`` and matching ``model``, ``site`` and ``labels``
+    (at least one of them)."""
+
+    ids: list[Annotated[str, msgspec.Meta(max_length=128)]] = []
+    model: str = ""
+    site: str = ""
+    labels: dict[str, str] = {}
+
+    def selector(self) -> Selector:
+        return Selector.from_json(msgspec.to_builtins(self))
+
+
+class CommandIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    selector: SelectorIn
+    args: dict[str, Any] = {}
+    ttl_s: Annotated[float, msgspec.Meta(gt=0, le=30 * 86400)] = 300
+
+
+class CommandBatch(msgspec.Struct):
+    """The batch id and the id of each command it sent (one per selected device)."""
+
+    batch: str
+    commands: list[str]
+
+
+class CommandQuery(msgspec.Struct, forbid_unknown_fields=True):
+    device_id: str = ""
+    batch: str = ""
+    state: str = ""
+    limit: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
+
+
+class CommandList(msgspec.Struct):
+    items: list[dict[str, Any]]
+    summary: dict[str, int] | None
 
 
 @routes.post(
     "/commands",
     roles=OPERATE,
     summary="Send a command to the devices a selector names",
-    body=COMMAND_BODY,
+    body=CommandIn,
+    response=CommandBatch,
+    status=201,
 )
 async def create_command(request: web.Request) -> web.Response:
     hub = hub_of(request)
-    data = await body_json(request)
-    unknown = set(data) - {"name", "args", "ttl_s", "selector"}
-    if unknown:
-        raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise ValidationError("field 'name' is required")
-    args = data.get("args") or {}
-    if not isinstance(args, dict):
-        raise ValidationError("field 'args' must be an object")
-    ttl = data.get("ttl_s", 300)
-    if not isinstance(ttl, int | float):
-        raise ValidationError("field 'ttl_s' must be a number")
-    selector = Selector.from_json(data.get("selector") or {})
-    targets = [d.id for d in await blocking(hub.registry.select, selector)]
-    result = await blocking(hub.commands.create, targets, name, args, float(ttl))
+    cmd = body_of(request, CommandIn)
+    targets = [d.id for d in await blocking(hub.registry.select, cmd.selector.selector())]
+    result = await blocking(hub.commands.create, targets, cmd.name, cmd.args, cmd.ttl_s)
     return json_ok(result, status=201)
 
 
@@ -63,24 +76,25 @@ async def create_command(request: web.Request) -> web.Response:
     "/commands",
     roles=READ,
     summary="Commands, newest first",
-    query=(Param("device_id"), Param("batch"), Param("state"), Param("limit", "integer")),
+    query=CommandQuery,
+    response=CommandList,
 )
 async def list_commands(request: web.Request) -> web.Response:
     hub = hub_of(request)
+    q = query_of(request, CommandQuery)
     items = await blocking(
-        hub.commands.search,
-        device_id=request.query.get("device_id", ""),
-        batch=request.query.get("batch", ""),
-        state=request.query.get("state", ""),
-        limit=q_int(request, "limit", 100, 1, 10_000),
+        hub.commands.search, device_id=q.device_id, batch=q.batch, state=q.state, limit=q.limit
     )
-    summary = None
-    if request.query.get("batch"):
-        summary = await blocking(hub.commands.batch_summary, request.query["batch"])
+    summary = await blocking(hub.commands.batch_summary, q.batch) if q.batch else None
     return json_ok({"items": items, "summary": summary})
 
 
-@routes.get("/commands/{command_id}", roles=READ, summary="One command and its state")
+@routes.get(
+    "/commands/{command_id}",
+    roles=READ,
+    summary="One command and its state",
+    response=dict[str, Any],
+)
 async def get_command(request: web.Request) -> web.Response:
     hub = hub_of(request)
     return json_ok(await blocking(hub.commands.get, request.match_info["command_id"]))

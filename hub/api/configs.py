@@ -2,33 +2,50 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+import msgspec
 from aiohttp import web
 
 from firmware_configs.schema import parse_runtime_config
-from hub.api.routing import ApiRoutes
-from hub.api.util import blocking, body_json, hub_of, json_ok
+from hub.api.commands import SelectorIn
+from hub.api.routing import ApiRoutes, body_of
+from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
-from hub.errors import ValidationError
-from hub.registry import Selector
 
 routes = ApiRoutes("configs")
 
-SELECTOR = {"type": "object"}
+
+class ConfigIn(msgspec.Struct, forbid_unknown_fields=True):
+    config: Annotated[dict[str, Any], msgspec.Meta(description="the runtime part of a config")]
+
+
+class ConfigSet(msgspec.Struct):
+    device_id: str
+    version: int
+
+
+class RolloutIn(msgspec.Struct, forbid_unknown_fields=True):
+    selector: SelectorIn
+    config: dict[str, Any]
+    steps: list[Annotated[float, msgspec.Meta(gt=0, le=100)]] = msgspec.field(
+        default_factory=lambda: [10.0, 50.0, 100.0]
+    )
+    max_failures: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 @routes.put(
     "/devices/{device_id}/config",
     roles=OPERATE,
     summary="Set the desired config of one device",
-    body={"type": "object", "required": ["config"], "properties": {"config": {"type": "object"}}},
+    body=ConfigIn,
+    response=ConfigSet,
+    status=202,
 )
 async def put_config(request: web.Request) -> web.Response:
     hub = hub_of(request)
     device_id = request.match_info["device_id"]
-    data = await body_json(request)
-    config = data.get("config")
-    if not isinstance(config, dict):
-        raise ValidationError("field 'config' must be an object")
+    config = body_of(request, ConfigIn).config
     parse_runtime_config(config, "config")  # refused here, before any device sees it
     await blocking(hub.registry.get, device_id)
     version = await blocking(hub.configs.set_desired, [device_id], config)
@@ -45,43 +62,21 @@ async def get_config(request: web.Request) -> web.Response:
     "/rollouts",
     roles=OPERATE,
     summary="Roll a config out to a group in stages, halting on failures",
-    body={
-        "type": "object",
-        "required": ["selector", "config"],
-        "properties": {
-            "selector": SELECTOR,
-            "config": {"type": "object"},
-            "steps": {"type": "array", "items": {"type": "number"}, "default": [10, 50, 100]},
-            "max_failures": {"type": "integer", "default": 0},
-        },
-    },
+    body=RolloutIn,
+    status=201,
 )
 async def create_rollout(request: web.Request) -> web.Response:
     hub = hub_of(request)
-    data = await body_json(request)
-    unknown = set(data) - {"selector", "config", "steps", "max_failures"}
-    if unknown:
-        raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
-    config = data.get("config")
-    if not isinstance(config, dict):
-        raise ValidationError("field 'config' must be an object")
-    parse_runtime_config(config, "config")
-    steps = data.get("steps", [10, 50, 100])
-    if not isinstance(steps, list) or not all(isinstance(s, int | float) for s in steps):
-        raise ValidationError("field 'steps' must be a list of percentages")
-    max_failures = data.get("max_failures", 0)
-    if not isinstance(max_failures, int) or max_failures < 0:
-        raise ValidationError("field 'max_failures' must be a non-negative integer")
-    raw_selector = data.get("selector") or {}
-    selector = Selector.from_json(raw_selector)
-    targets = [d.id for d in await blocking(hub.registry.select, selector)]
+    body = body_of(request, RolloutIn)
+    parse_runtime_config(body.config, "config")
+    targets = [d.id for d in await blocking(hub.registry.select, body.selector.selector())]
     rollout = await blocking(
         hub.configs.start_rollout,
         targets,
-        raw_selector,
-        config,
-        [float(s) for s in steps],
-        max_failures,
+        msgspec.to_builtins(body.selector),
+        body.config,
+        body.steps,
+        body.max_failures,
     )
     return json_ok(rollout, status=201)
 

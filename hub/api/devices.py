@@ -2,84 +2,140 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+import msgspec
 from aiohttp import web
 
-from hub.api.routing import ApiRoutes, Param
-from hub.api.util import blocking, body_json, hub_of, json_ok, q_bool, q_int
+from hub.api.routing import ApiRoutes, body_of, query_of
+from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
 from hub.errors import ValidationError
 
 routes = ApiRoutes("devices")
 
-DEVICE_FIELDS = {"id", "model", "site", "location", "labels", "firmware"}
+Text = Annotated[str, msgspec.Meta(max_length=200)]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=1000, description="1..1000, default 100")]
+Offset = Annotated[int, msgspec.Meta(ge=0, le=10**9)]
 
-DEVICE_BODY = {
-    "type": "object",
-    "required": ["id"],
-    "properties": {
-        "id": {"type": "string"},
-        "model": {"type": "string"},
-        "site": {"type": "string"},
-        "location": {
-            "type": "object",
-            "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
-        },
-        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "firmware": {"type": "string"},
-    },
-}
+
+class Location(msgspec.Struct, forbid_unknown_fields=True):
+    """A point on the earth in degrees (WGS 84)."""
+
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+
+
+class DeviceIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A device to register, or the new descriptive fields of a known one."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    model: Text = ""
+    site: Text = ""
+    location: Location | None = None
+    labels: dict[Text, Text] = {}
+    firmware: Text = ""
+
+
+class Device(msgspec.Struct):
+    """A device as the registry knows it."""
+
+    id: str
+    model: str
+    site: str
+    location: Location | None
+    firmware: str
+    config_version: int | None
+    labels: dict[str, str]
+    online: bool
+    boot_id: str | None
+    keepalive: float | None
+    last_seen: float | None
+    health: dict[str, Any] | None
+
+
+class DevicePage(msgspec.Struct):
+    total: int
+    items: list[Device]
+
+
+class DeviceQuery(msgspec.Struct, forbid_unknown_fields=True):
+    site: str = ""
+    model: str = ""
+    online: bool | None = None
+    label: Annotated[str, msgspec.Meta(description="key=value")] = ""
+    offset: Offset = 0
+    limit: Limit = 100
+
+
+class StateChange(msgspec.Struct):
+    ts: float
+    online: bool
+    boot_id: str | None
+    reason: str | None
+
+
+class StateHistory(msgspec.Struct):
+    items: list[StateChange]
+
+
+class LimitQuery(msgspec.Struct, forbid_unknown_fields=True):
+    limit: Limit = 100
 
 
 @routes.get(
     "/devices",
     roles=READ,
     summary="List devices, filtered and paged",
-    query=(
-        Param("site"),
-        Param("model"),
-        Param("online", "boolean"),
-        Param("label", description="key=value"),
-        Param("offset", "integer"),
-        Param("limit", "integer", "1..1000, default 100"),
-    ),
+    query=DeviceQuery,
+    response=DevicePage,
 )
 async def list_devices(request: web.Request) -> web.Response:
     hub = hub_of(request)
+    q = query_of(request, DeviceQuery)
     label = None
-    if raw := request.query.get("label"):
-        key, sep, value = raw.partition("=")
+    if q.label:
+        key, sep, value = q.label.partition("=")
         if not sep:
-            raise ValidationError("query parameter 'label' must be key=value")
+            raise ValidationError("query parameter 'label' must be key=value", "label")
         label = (key, value)
     items, total = await blocking(
         hub.registry.search,
-        site=request.query.get("site", ""),
-        model=request.query.get("model", ""),
-        online=q_bool(request, "online"),
+        site=q.site,
+        model=q.model,
+        online=q.online,
         label=label,
-        offset=q_int(request, "offset", 0, 0, 10**9),
-        limit=q_int(request, "limit", 100, 1, 1000),
+        offset=q.offset,
+        limit=q.limit,
     )
     return json_ok({"total": total, "items": [d.as_dict() for d in items]})
 
 
-@routes.post("/devices", roles=OPERATE, summary="Register or update a device", body=DEVICE_BODY)
+@routes.post(
+    "/devices",
+    roles=OPERATE,
+    summary="Register or update a device",
+    body=DeviceIn,
+    response=Device,
+    status=201,
+)
 async def register_device(request: web.Request) -> web.Response:
     hub = hub_of(request)
-    data = await body_json(request)
-    unknown = set(data) - DEVICE_FIELDS
-    if unknown:
-        raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
-    if not isinstance(data.get("id"), str):
-        raise ValidationError("field 'id' is required and must be a string")
-    await blocking(hub.registry.register_many, [data])
-    info = await blocking(hub.registry.get, data["id"])
+    device = body_of(request, DeviceIn)
+    info = await blocking(
+        hub.registry.register,
+        device.id,
+        model=device.model,
+        site=device.site,
+        lat=device.location.lat if device.location else None,
+        lon=device.location.lon if device.location else None,
+        labels=device.labels,
+        firmware=device.firmware,
+    )
     return json_ok(info.as_dict(), status=201)
 
 
-@routes.get(
-    "/devices/{device_id}", roles=READ, summary="One device", responses={"404": "no such device"}
-)
+@routes.get("/devices/{device_id}", roles=READ, summary="One device", response=Device)
 async def get_device(request: web.Request) -> web.Response:
     hub = hub_of(request)
     info = await blocking(hub.registry.get, request.match_info["device_id"])
@@ -90,13 +146,14 @@ async def get_device(request: web.Request) -> web.Response:
     "/devices/{device_id}/history",
     roles=READ,
     summary="Online/offline state changes, newest first",
-    query=(Param("limit", "integer"),),
+    query=LimitQuery,
+    response=StateHistory,
 )
 async def device_history(request: web.Request) -> web.Response:
     hub = hub_of(request)
     items = await blocking(
         hub.registry.history,
         request.match_info["device_id"],
-        q_int(request, "limit", 100, 1, 1000),
+        query_of(request, LimitQuery).limit,
     )
     return json_ok({"items": items})

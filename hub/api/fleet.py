@@ -2,18 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+import msgspec
 from aiohttp import web
 
-from hub.api.routing import ApiRoutes
-from hub.api.util import blocking, body_json, hub_of, json_ok
-from hub.auth import ADMIN, PUBLIC, READ
+from hub.api.routing import ApiRoutes, body_of, one_of
+from hub.api.util import blocking, hub_of, json_ok
+from hub.auth import ADMIN, PUBLIC, READ, ROLES
 from hub.context import OPENAPI_KEY
-from hub.errors import ValidationError
 
 routes = ApiRoutes("fleet")
 
+Role = Annotated[str, one_of(ROLES)]
 
-@routes.get("/health", roles=READ, summary="Fleet health: devices online, offline, sick")
+
+class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
+    role: Role
+    name: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class SickDevice(msgspec.Struct):
+    id: str
+    drivers: dict[str, Any]  # driver name: its state, as the device reported it
+
+
+class Ingest(msgspec.Struct):
+    accepted: int
+    rejected: dict[str, int]
+    duplicates: int
+    gaps: int
+    queue_depth: int
+    broker_connected: bool
+
+
+class Health(msgspec.Struct):
+    devices: int
+    online: int
+    offline: int
+    sick: list[SickDevice]
+    ingest: Ingest
+
+
+class TokenOut(msgspec.Struct):
+    token: str
+    role: Role
+
+
+@routes.get(
+    "/health", roles=READ, summary="Fleet health: devices online, offline, sick", response=Health
+)
 async def fleet_health(request: web.Request) -> web.Response:
     hub = hub_of(request)
     summary = await blocking(hub.registry.summary)
@@ -33,20 +71,15 @@ async def fleet_health(request: web.Request) -> web.Response:
     "/tokens",
     roles=ADMIN,
     summary="Create an API token (shown once)",
-    body={
-        "type": "object",
-        "required": ["role"],
-        "properties": {"role": {"type": "string"}, "name": {"type": "string"}},
-    },
+    body=TokenIn,
+    response=TokenOut,
+    status=201,
 )
 async def create_token(request: web.Request) -> web.Response:
     hub = hub_of(request)
-    data = await body_json(request)
-    role = data.get("role")
-    if not isinstance(role, str):
-        raise ValidationError("field 'role' is required")
-    token = await blocking(hub.tokens.create, role, str(data.get("name", "")))
-    return json_ok({"token": token, "role": role}, status=201)
+    body = body_of(request, TokenIn)
+    token = await blocking(hub.tokens.create, body.role, body.name)
+    return json_ok({"token": token, "role": body.role}, status=201)
 
 
 @routes.get("/openapi.json", roles=PUBLIC, summary="This API's OpenAPI 3 document")

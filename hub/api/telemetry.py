@@ -3,54 +3,71 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated, Any
 
+import msgspec
 from aiohttp import web
 
-from hub.api.routing import ApiRoutes, Param
-from hub.api.util import blocking, hub_of, json_ok, q_int, q_time
+from hub.api.routing import ApiRoutes, one_of, query_of
+from hub.api.util import blocking, hub_of, json_ok, parse_time
 from hub.auth import READ
 from hub.errors import ValidationError
 from hub.storage.base import AGGREGATES
 
 routes = ApiRoutes("telemetry")
 
+Aggregate = Annotated[str, one_of(AGGREGATES, ", ".join(AGGREGATES))]
+
+
+class TelemetryQuery(msgspec.Struct, forbid_unknown_fields=True):
+    metric: Annotated[str, msgspec.Meta(description="quantity name; required with agg")] = ""
+    start: Annotated[str, msgspec.Meta(description="Unix seconds or relative (-1h)")] = ""
+    end: Annotated[str, msgspec.Meta(description="Unix seconds or relative; default now")] = ""
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100_000, description="raw points")] = 1000
+    agg: Aggregate | None = None
+    every: Annotated[int, msgspec.Meta(ge=1, le=86400 * 31, description="window, s")] = 60
+
+
+class Telemetry(msgspec.Struct, omit_defaults=True):
+    """Raw points, or (with ``agg``) one aggregate per window of ``every`` seconds."""
+
+    device_id: str
+    items: list[dict[str, Any]]
+    metric: str | None = None
+    agg: str | None = None
+    every: int | None = None
+
+
+class Latest(msgspec.Struct):
+    device_id: str
+    metrics: dict[str, Any]
+
 
 @routes.get(
     "/devices/{device_id}/telemetry",
     roles=READ,
     summary="Telemetry of one device: raw points, or one aggregate per window",
-    query=(
-        Param("metric", description="quantity name; required with agg"),
-        Param("start", description="Unix seconds or relative (-1h); default -1h"),
-        Param("end", description="Unix seconds or relative; default now"),
-        Param("limit", "integer", "raw points, 1..100000, default 1000"),
-        Param("agg", description="mean, min, max, count, sum or last"),
-        Param("every", "integer", "window in seconds, default 60"),
-    ),
+    query=TelemetryQuery,
+    response=Telemetry,
 )
 async def device_telemetry(request: web.Request) -> web.Response:
     hub = hub_of(request)
+    q = query_of(request, TelemetryQuery)
     device_id = request.match_info["device_id"]
     await blocking(hub.registry.get, device_id)
     now = time.time()
-    start = q_time(request, "start", now - 3600)
-    end = q_time(request, "end", now + 1)
+    start = parse_time(q.start, "start", now - 3600)
+    end = parse_time(q.end, "end", now + 1)
     if end <= start:
-        raise ValidationError("'end' must be after 'start'")
-    metric = request.query.get("metric") or None
-    agg = request.query.get("agg")
-    if agg:
-        if agg not in AGGREGATES:
-            raise ValidationError(f"'agg' must be one of {', '.join(AGGREGATES)}")
+        raise ValidationError("'end' must be after 'start'", "end")
+    metric = q.metric or None
+    if q.agg:
         if not metric:
-            raise ValidationError("'metric' is required with 'agg'")
-        every = q_int(request, "every", 60, 1, 86400 * 31)
-        items = await blocking(hub.store.aggregate, device_id, metric, start, end, every, agg)
-        return json_ok(
-            {"device_id": device_id, "metric": metric, "agg": agg, "every": every, "items": items}
-        )
-    limit = q_int(request, "limit", 1000, 1, 100_000)
-    items = await blocking(hub.store.query, device_id, metric, start, end, limit)
+            raise ValidationError("'metric' is required with 'agg'", "metric")
+        items = await blocking(hub.store.aggregate, device_id, metric, start, end, q.every, q.agg)
+        answer = {"device_id": device_id, "metric": metric, "agg": q.agg, "every": q.every}
+        return json_ok({**answer, "items": items})
+    items = await blocking(hub.store.query, device_id, metric, start, end, q.limit)
     return json_ok({"device_id": device_id, "items": items})
 
 
@@ -58,6 +75,7 @@ async def device_telemetry(request: web.Request) -> web.Response:
     "/devices/{device_id}/telemetry/latest",
     roles=READ,
     summary="The newest value of each metric of one device",
+    response=Latest,
 )
 async def latest(request: web.Request) -> web.Response:
     hub = hub_of(request)

@@ -1,8 +1,9 @@
-"""Request parsing helpers: every bad parameter becomes a 400 naming it."""
+"""Helpers of the route modules: the hub, JSON answers, the one error body, times, threads."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -11,11 +12,21 @@ import msgspec
 from aiohttp import web
 
 from hub.context import HUB_KEY, Hub
-from hub.errors import ValidationError
+from hub.errors import NotFoundError, ValidationError
 
 T = TypeVar("T")
 
 MAX_BODY = 1024 * 1024
+
+MAX_ROW_ID = 2**63 - 1
+"""The largest integer a database row id (SQLite, PostgreSQL bigint) holds."""
+
+
+def row_id(raw: str, what: str) -> int:
+    """A numeric id from a URL: anything that cannot be a row's id is simply not found."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= MAX_ROW_ID):
+        raise NotFoundError(f"no {what} {raw!r}")
+    return int(raw)
 
 
 def hub_of(request: web.Request) -> Hub:
@@ -28,58 +39,61 @@ def json_ok(data: Any, status: int = 200) -> web.Response:
     )
 
 
-async def body_json(request: web.Request) -> dict[str, Any]:
-    if request.content_length and request.content_length > MAX_BODY:
-        raise ValidationError(f"body is {request.content_length} bytes, the limit is {MAX_BODY}")
-    raw = await request.read()
-    try:
-        data = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise ValidationError(f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValidationError("body must be a JSON object")
-    return data
+ERROR_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    500: "internal",
+    502: "bad_gateway",
+}
 
 
-def q_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(f"query parameter {name!r} must be an integer") from None
-    if not lo <= value <= hi:
-        raise ValidationError(f"query parameter {name!r} must be between {lo} and {hi}")
-    return value
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """The one error body of every route: ``error`` for a person (the consoles show it), ``code``
+    for a program, and ``path`` where the fault is (a JSON path into the body or a query
+    parameter's name) when there is one."""
+
+    error: str
+    code: str
+    path: str | None = None
 
 
-def q_time(request: web.Request, name: str, default: float) -> float:
+def error_response(
+    status: int, message: str, path: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = ErrorBody(message, ERROR_CODES.get(status, f"http_{status}"), path)
+    return web.Response(
+        body=msgspec.json.encode(body),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_time(raw: str, name: str, default: float) -> float:
     """A time as Unix seconds, or relative to now as -3600 / -1h / -15m / -30s."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw == "":
         return default
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        if raw[-1] in units:
-            return time.time() + float(raw[:-1]) * units[raw[-1]]
-        value = float(raw)
+        if raw[-1] in UNITS:
+            value = time.time() + float(raw[:-1]) * UNITS[raw[-1]]
+        else:
+            value = float(raw)
+            value = time.time() + value if value < 0 else value
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
         raise ValidationError(
-            f"query parameter {name!r}: Unix seconds or a relative time such as -1h"
-        ) from None
-    return time.time() + value if value < 0 else value
-
-
-def q_bool(request: web.Request, name: str) -> bool | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    if raw.lower() in ("1", "true", "yes"):
-        return True
-    if raw.lower() in ("0", "false", "no"):
-        return False
-    raise ValidationError(f"query parameter {name!r} must be true or false")
+            f"query parameter {name!r}: Unix seconds or a relative time such as -1h", name
+        )
+    return value
 
 
 async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:

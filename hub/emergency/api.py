@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Any
 
+import msgspec
 import sqlalchemy as sa
 from aiohttp import web
 
-from hub.api.routing import ApiRoutes, Param
-from hub.api.util import blocking, body_json, json_ok, q_int
+from hub.alarms.rules import SEVERITIES
+from hub.api.devices import LimitQuery, Location
+from hub.api.routing import ApiRoutes, Items, body_of, one_of, query_of
+from hub.api.util import MAX_ROW_ID, blocking, json_ok, row_id
 from hub.auth import EMERGENCY, READ, hash_token
 from hub.context import HUB_KEY, ROLE_KEY
 from hub.db import tokens
-from hub.emergency.dispatch import DispatchService
+from hub.emergency.dispatch import KINDS as RESOURCE_KINDS
+from hub.emergency.dispatch import STATES, DispatchService
 from hub.emergency.feed import FeedNotifier, serve_feed
 from hub.emergency.webhooks import WebhookService
-from hub.errors import ValidationError
 
 
 @dataclass
@@ -32,34 +36,125 @@ EMERGENCY_KEY = web.AppKey("emergency", Emergency)
 
 routes = ApiRoutes("emergency")
 
-WEBHOOK_BODY = {
-    "type": "object",
-    "required": ["url", "secret"],
-    "properties": {
-        "url": {"type": "string"},
-        "secret": {"type": "string", "minLength": 16},
-        "severities": {"type": "array", "items": {"type": "string"}},
-        "enabled": {"type": "boolean"},
-        "from_cursor": {"type": "integer"},
-    },
-}
-RESOURCE_BODY = {
-    "type": "object",
-    "required": ["kind", "name", "location"],
-    "properties": {
-        "kind": {"type": "string", "enum": ["team", "supply", "shelter"]},
-        "name": {"type": "string"},
-        "location": {
-            "type": "object",
-            "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
-        },
-        "capacity": {"type": "integer"},
-        "available": {"type": "integer"},
-        "unit": {"type": "string"},
-        "contact": {"type": "string"},
-        "notes": {"type": "string"},
-    },
-}
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_ROW_ID)]
+Severity = Annotated[str, one_of(SEVERITIES)]
+Url = Annotated[str, msgspec.Meta(max_length=1000, description="http:// or https://")]
+Secret = Annotated[str, msgspec.Meta(min_length=16, max_length=200)]
+
+
+class WebhookIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    url: Url
+    secret: Secret
+    severities: list[Severity] | msgspec.UnsetType = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    from_cursor: Count | msgspec.UnsetType = msgspec.UNSET
+
+
+class WebhookChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    url: Url | msgspec.UnsetType = msgspec.UNSET
+    secret: Secret | msgspec.UnsetType = msgspec.UNSET
+    severities: list[Severity] | msgspec.UnsetType = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+Kind = Annotated[str, one_of(RESOURCE_KINDS, "team, supply or shelter")]
+
+
+class ResourceChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    kind: Kind | msgspec.UnsetType = msgspec.UNSET
+    name: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType = msgspec.UNSET
+    location: Location | msgspec.UnsetType = msgspec.UNSET
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | msgspec.UnsetType = msgspec.UNSET
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | msgspec.UnsetType = msgspec.UNSET
+    capacity: Count | msgspec.UnsetType = msgspec.UNSET
+    available: Count | msgspec.UnsetType = msgspec.UNSET
+    unit: Annotated[str, msgspec.Meta(max_length=32)] | msgspec.UnsetType = msgspec.UNSET
+    contact: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType = msgspec.UNSET
+    notes: Text | msgspec.UnsetType = msgspec.UNSET
+
+
+class ResourceIn(ResourceChange, forbid_unknown_fields=True, omit_defaults=True):
+    """A new resource: ``kind``, ``name`` and a place (``location``, or ``lat`` and ``lon``) are
+    required, checked with its other rules by :func:`hub.emergency.dispatch.check_resource`."""
+
+
+class Act(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who acts (a person at a shared desk; default: the token's name) and an optional note."""
+
+    by: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    note: Text = ""
+
+
+class AssignIn(Act, forbid_unknown_fields=True, kw_only=True):
+    team: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROW_ID, description="a team's resource id")]
+
+
+class DispatchIn(Act, forbid_unknown_fields=True, kw_only=True):
+    state: Annotated[str, one_of(STATES[1:], "en_route, on_site or resolved")]
+
+
+class FeedQuery(msgspec.Struct, forbid_unknown_fields=True):
+    cursor: Annotated[
+        str,
+        msgspec.Meta(
+            pattern="^(latest|[0-9]{1,18})?$",
+            description="last cursor seen; 0 replays everything, 'latest' skips",
+        ),
+    ] = ""
+
+
+class KindQuery(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Kind | None = None
+
+
+class NearestQuery(KindQuery, forbid_unknown_fields=True):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
+
+
+class DeliveryQuery(LimitQuery, forbid_unknown_fields=True):
+    state: Annotated[str, one_of(("pending", "delivered", "dead"))] | None = None
+
+
+class Resource(msgspec.Struct):
+    id: int
+    kind: str
+    name: str
+    location: Location
+    capacity: int
+    available: int
+    unit: str
+    contact: str
+    notes: str
+    updated: float
+
+
+class Resources(msgspec.Struct):
+    items: list[Resource]
+
+
+class Webhook(msgspec.Struct):
+    """A subscription as shown (its secret never is)."""
+
+    id: int
+    url: str
+    severities: list[str]
+    enabled: bool
+    cursor: int
+    created: float
+
+
+class Webhooks(msgspec.Struct):
+    items: list[Webhook]
+
+
+class Snapshot(msgspec.Struct):
+    cursor: int
+    items: list[dict[str, Any]]
+
+
+class Deleted(msgspec.Struct):
+    deleted: bool
 
 
 def _svc(request: web.Request) -> Emergency:
@@ -67,10 +162,7 @@ def _svc(request: web.Request) -> Emergency:
 
 
 def _id(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise ValidationError(f"{name} must be an integer") from None
+    return row_id(request.match_info[name], name.removesuffix("_id"))
 
 
 def _token_name(request: web.Request) -> str:
@@ -84,19 +176,9 @@ def _token_name(request: web.Request) -> str:
     return str(name or request.get(ROLE_KEY, ""))[:64]
 
 
-async def _who(request: web.Request, data: dict[str, object]) -> str:
+async def _who(request: web.Request, act: Act) -> str:
     """Who acts: the body's ``by`` (a person at a shared desk), else the token's name."""
-    by = data.get("by", "")
-    if not isinstance(by, str) or len(by) > 64:
-        raise ValidationError("field 'by' must be a string of at most 64 characters")
-    return by or await blocking(_token_name, request)
-
-
-def _note(data: dict[str, object]) -> str:
-    note = data.get("note", "")
-    if not isinstance(note, str) or len(note) > 2000:
-        raise ValidationError("field 'note' must be a string of at most 2000 characters")
-    return note
+    return act.by or await blocking(_token_name, request)
 
 
 # --- feed ------------------------------------------------------------------------------------
@@ -106,10 +188,7 @@ def _note(data: dict[str, object]) -> str:
     "/feed",
     roles=EMERGENCY,
     summary="WebSocket: alarm events after ?cursor=N (replay, then live); each carries its cursor",
-    query=(
-        Param("cursor", description="last cursor seen; 0 replays everything, 'latest' skips"),
-        Param("access_token", description="the token, for browsers that cannot set headers"),
-    ),
+    query=FeedQuery,
 )
 async def feed(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
@@ -120,6 +199,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
     "/feed/snapshot",
     roles=EMERGENCY,
     summary="Alarms in hand (active or dispatched) and the cursor to stream from after them",
+    response=Snapshot,
 )
 async def snapshot(request: web.Request) -> web.Response:
     svc = _svc(request)
@@ -137,12 +217,12 @@ async def snapshot(request: web.Request) -> web.Response:
     "/webhooks/dead-letters",
     roles=EMERGENCY,
     summary="Deliveries that failed every attempt",
-    query=(Param("limit", "integer"),),
+    query=LimitQuery,
+    response=Items,
 )
 async def dead_letters(request: web.Request) -> web.Response:
-    items = await blocking(
-        _svc(request).webhooks.deliveries, "dead", None, q_int(request, "limit", 100, 1, 1000)
-    )
+    limit = query_of(request, LimitQuery).limit
+    items = await blocking(_svc(request).webhooks.deliveries, "dead", None, limit)
     return json_ok({"items": items})
 
 
@@ -150,14 +230,13 @@ async def dead_letters(request: web.Request) -> web.Response:
     "/webhooks/dead-letters/{delivery_id}/retry",
     roles=EMERGENCY,
     summary="Queue a dead letter again, with its attempts reset",
-    responses={"404": "no such delivery"},
 )
 async def retry_dead_letter(request: web.Request) -> web.Response:
     item = await blocking(_svc(request).webhooks.retry, _id(request, "delivery_id"))
     return json_ok(item)
 
 
-@routes.get("/webhooks", roles=EMERGENCY, summary="Webhook subscriptions")
+@routes.get("/webhooks", roles=EMERGENCY, summary="Webhook subscriptions", response=Webhooks)
 async def list_webhooks(request: web.Request) -> web.Response:
     return json_ok({"items": await blocking(_svc(request).webhooks.all)})
 
@@ -166,27 +245,40 @@ async def list_webhooks(request: web.Request) -> web.Response:
     "/webhooks",
     roles=EMERGENCY,
     summary="Subscribe a URL to alarm events (HMAC-SHA256 signed, optional severity filter)",
-    body=WEBHOOK_BODY,
+    body=WebhookIn,
+    response=Webhook,
+    status=201,
 )
 async def create_webhook(request: web.Request) -> web.Response:
-    data = await body_json(request)
+    data = msgspec.to_builtins(body_of(request, WebhookIn))
     return json_ok(await blocking(_svc(request).webhooks.create, data), status=201)
 
 
-@routes.get("/webhooks/{webhook_id}", roles=EMERGENCY, summary="One webhook subscription")
+@routes.get(
+    "/webhooks/{webhook_id}", roles=EMERGENCY, summary="One webhook subscription", response=Webhook
+)
 async def get_webhook(request: web.Request) -> web.Response:
     return json_ok(await blocking(_svc(request).webhooks.get, _id(request, "webhook_id")))
 
 
-@routes.put("/webhooks/{webhook_id}", roles=EMERGENCY, summary="Change a webhook subscription")
+@routes.put(
+    "/webhooks/{webhook_id}",
+    roles=EMERGENCY,
+    summary="Change a webhook subscription",
+    body=WebhookChange,
+    response=Webhook,
+)
 async def update_webhook(request: web.Request) -> web.Response:
-    data = await body_json(request)
+    data = msgspec.to_builtins(body_of(request, WebhookChange))
     hook_id = _id(request, "webhook_id")
     return json_ok(await blocking(_svc(request).webhooks.update, hook_id, data))
 
 
 @routes.delete(
-    "/webhooks/{webhook_id}", roles=EMERGENCY, summary="Remove a subscription and its deliveries"
+    "/webhooks/{webhook_id}",
+    roles=EMERGENCY,
+    summary="Remove a subscription and its deliveries",
+    response=Deleted,
 )
 async def delete_webhook(request: web.Request) -> web.Response:
     await blocking(_svc(request).webhooks.delete, _id(request, "webhook_id"))
@@ -197,14 +289,13 @@ async def delete_webhook(request: web.Request) -> web.Response:
     "/webhooks/{webhook_id}/deliveries",
     roles=EMERGENCY,
     summary="A subscription's deliveries, newest first",
-    query=(Param("state", description="pending, delivered or dead"), Param("limit", "integer")),
+    query=DeliveryQuery,
+    response=Items,
 )
 async def webhook_deliveries(request: web.Request) -> web.Response:
+    q = query_of(request, DeliveryQuery)
     items = await blocking(
-        _svc(request).webhooks.deliveries,
-        request.query.get("state") or None,
-        _id(request, "webhook_id"),
-        q_int(request, "limit", 100, 1, 1000),
+        _svc(request).webhooks.deliveries, q.state, _id(request, "webhook_id"), q.limit
     )
     return json_ok({"items": items})
 
@@ -216,32 +307,42 @@ async def webhook_deliveries(request: web.Request) -> web.Response:
     "/resources",
     roles=READ,
     summary="Response teams, supplies and shelters",
-    query=(Param("kind", description="team, supply or shelter"),),
+    query=KindQuery,
+    response=Resources,
 )
 async def list_resources(request: web.Request) -> web.Response:
-    items = await blocking(_svc(request).dispatch.list_resources, request.query.get("kind", ""))
+    kind = query_of(request, KindQuery).kind or ""
+    items = await blocking(_svc(request).dispatch.list_resources, kind)
     return json_ok({"items": items})
 
 
-@routes.post("/resources", roles=EMERGENCY, summary="Add a resource", body=RESOURCE_BODY)
+@routes.post("/resources", roles=EMERGENCY, summary="Add a resource", body=ResourceIn, status=201)
 async def create_resource(request: web.Request) -> web.Response:
-    data = await body_json(request)
+    data = msgspec.to_builtins(body_of(request, ResourceIn))
     return json_ok(await blocking(_svc(request).dispatch.create_resource, data), status=201)
 
 
-@routes.get("/resources/{resource_id}", roles=READ, summary="One resource")
+@routes.get("/resources/{resource_id}", roles=READ, summary="One resource", response=Resource)
 async def get_resource(request: web.Request) -> web.Response:
     return json_ok(await blocking(_svc(request).dispatch.get_resource, _id(request, "resource_id")))
 
 
-@routes.put("/resources/{resource_id}", roles=EMERGENCY, summary="Change a resource")
+@routes.put(
+    "/resources/{resource_id}",
+    roles=EMERGENCY,
+    summary="Change a resource",
+    body=ResourceChange,
+    response=Resource,
+)
 async def update_resource(request: web.Request) -> web.Response:
-    data = await body_json(request)
+    data = msgspec.to_builtins(body_of(request, ResourceChange))
     rid = _id(request, "resource_id")
     return json_ok(await blocking(_svc(request).dispatch.update_resource, rid, data))
 
 
-@routes.delete("/resources/{resource_id}", roles=EMERGENCY, summary="Remove a resource")
+@routes.delete(
+    "/resources/{resource_id}", roles=EMERGENCY, summary="Remove a resource", response=Deleted
+)
 async def delete_resource(request: web.Request) -> web.Response:
     await blocking(_svc(request).dispatch.delete_resource, _id(request, "resource_id"))
     return json_ok({"deleted": True})
@@ -254,14 +355,12 @@ async def delete_resource(request: web.Request) -> web.Response:
     "/alarms/{alarm_id}/nearest",
     roles=EMERGENCY,
     summary="Resources nearest the alarm's device (great-circle distance)",
-    query=(Param("kind", description="team, supply or shelter"), Param("limit", "integer")),
+    query=NearestQuery,
 )
 async def nearest(request: web.Request) -> web.Response:
+    q = query_of(request, NearestQuery)
     result = await blocking(
-        _svc(request).dispatch.nearest,
-        _id(request, "alarm_id"),
-        request.query.get("kind", ""),
-        q_int(request, "limit", 5, 1, 100),
+        _svc(request).dispatch.nearest, _id(request, "alarm_id"), q.kind or "", q.limit
     )
     return json_ok(result)
 
@@ -270,24 +369,16 @@ async def nearest(request: web.Request) -> web.Response:
     "/alarms/{alarm_id}/assign",
     roles=EMERGENCY,
     summary="Assign an alarm to a response team (dispatch state: assigned)",
-    body={
-        "type": "object",
-        "required": ["team"],
-        "properties": {
-            "team": {"type": "integer"},
-            "by": {"type": "string"},
-            "note": {"type": "string"},
-        },
-    },
+    body=AssignIn,
 )
 async def assign(request: web.Request) -> web.Response:
-    data = await body_json(request)
+    body = body_of(request, AssignIn)
     alarm = await blocking(
         _svc(request).dispatch.assign,
         _id(request, "alarm_id"),
-        data.get("team"),
-        await _who(request, data),
-        _note(data),
+        body.team,
+        await _who(request, body),
+        body.note,
     )
     return json_ok(alarm)
 
@@ -296,23 +387,15 @@ async def assign(request: web.Request) -> web.Response:
     "/alarms/{alarm_id}/dispatch",
     roles=EMERGENCY,
     summary="Move an assignment on: en_route, on_site, resolved",
-    body={
-        "type": "object",
-        "required": ["state"],
-        "properties": {
-            "state": {"type": "string", "enum": ["en_route", "on_site", "resolved"]},
-            "by": {"type": "string"},
-            "note": {"type": "string"},
-        },
-    },
+    body=DispatchIn,
 )
 async def dispatch_state(request: web.Request) -> web.Response:
-    data = await body_json(request)
+    body = body_of(request, DispatchIn)
     alarm = await blocking(
         _svc(request).dispatch.advance,
         _id(request, "alarm_id"),
-        data.get("state"),
-        await _who(request, data),
-        _note(data),
+        body.state,
+        await _who(request, body),
+        body.note,
     )
     return json_ok(alarm)

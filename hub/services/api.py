@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
-from hub.api.routing import ApiRoutes, Handler, Param
-from hub.api.util import MAX_BODY, blocking, hub_of, json_ok, q_time
+from hub.api.routing import ApiRoutes, Handler, body_of, one_of, query_of
+from hub.api.util import blocking, error_response, hub_of, json_ok, parse_time
 from hub.auth import ADMIN, KIOSK, OPERATE, PUBLIC, READ
 from hub.services.applications import (
     ApplicationBackend,
@@ -23,15 +23,14 @@ from hub.services.applications import (
     check_number,
     present,
 )
-from hub.services.catalog import Catalog, Errand, check_lang
+from hub.services.catalog import Catalog, Errand
+from hub.services.catalog_data import LANGS
 from hub.services.codec import verify_qr
 from hub.services.errors import BadRequest, Conflict, PlatformError, UnknownItem
 from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger
 from hub.services.proofs import ProofRequest, ProofService, iso
 from hub.services.ratings import GROUPS, RatingIn, RatingService, tags_catalog
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -52,44 +51,18 @@ SERVICES_KEY = web.AppKey("services", Services)
 routes = ApiRoutes("services")
 
 KIOSK_OR_READ = KIOSK | READ
-LANG = Param("lang", description="zh-CN (default) or en")
 
 
 def _svc(request: web.Request) -> Services:
     return request.app[SERVICES_KEY]
 
 
+class LangQuery(msgspec.Struct, forbid_unknown_fields=True):
+    lang: Annotated[str, one_of(LANGS, "zh-CN (default) or en")] = "zh-CN"
+
+
 def _lang(request: web.Request) -> str:
-    return check_lang(request.query.get("lang", "zh-CN"))
-
-
-def _schema(struct: type[Any]) -> dict[str, Any]:
-    """The OpenAPI schema of a body, derived from its msgspec Struct."""
-    schema = msgspec.json.schema(struct)
-    defs = schema.pop("$defs", {})
-    ref = schema.get("$ref", "")
-    body = dict(defs.get(ref.rsplit("/", 1)[-1], schema)) if ref else schema
-    # Inline nested definitions: the hub's OpenAPI document has no shared components.
-    text = msgspec.json.encode(body).decode()
-    for name, sub in defs.items():
-        text = text.replace(
-            msgspec.json.encode({"$ref": f"#/$defs/{name}"}).decode(),
-            msgspec.json.encode(sub).decode(),
-        )
-    result: dict[str, Any] = msgspec.json.decode(text)
-    return result
-
-
-async def _body(request: web.Request, struct: type[T]) -> T:
-    if request.content_length and request.content_length > MAX_BODY:
-        raise BadRequest(f"body is {request.content_length} bytes, the limit is {MAX_BODY}")
-    raw = await request.read()
-    try:
-        return msgspec.json.decode(raw, type=struct)
-    except msgspec.ValidationError as exc:
-        raise BadRequest(f"body: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"body is not JSON: {exc}") from None
+    return query_of(request, LangQuery).lang
 
 
 def _guard(handler: Handler) -> Handler:
@@ -100,9 +73,9 @@ def _guard(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except Conflict as exc:
-            return json_ok({"error": str(exc)}, status=409)
+            return error_response(409, str(exc))
         except PlatformError as exc:
-            return json_ok({"error": str(exc)}, status=502)
+            return error_response(502, str(exc))
 
     return run
 
@@ -118,7 +91,7 @@ async def _device(request: web.Request) -> str:
 # --- errands ---------------------------------------------------------------------------------
 
 
-@routes.get("/services/errands", roles=KIOSK_OR_READ, summary="The errand catalog", query=(LANG,))
+@routes.get("/services/errands", roles=KIOSK_OR_READ, summary="The errand catalog", query=LangQuery)
 async def list_errands(request: web.Request) -> web.Response:
     return json_ok({"errands": await blocking(_svc(request).catalog.all, _lang(request))})
 
@@ -127,8 +100,7 @@ async def list_errands(request: web.Request) -> web.Response:
     "/services/errands/{errand_id}",
     roles=KIOSK_OR_READ,
     summary="One errand",
-    query=(LANG,),
-    responses={"404": "no such errand"},
+    query=LangQuery,
 )
 async def get_errand(request: web.Request) -> web.Response:
     errand_id = request.match_info["errand_id"]
@@ -139,7 +111,6 @@ async def get_errand(request: web.Request) -> web.Response:
     "/services/errands/{errand_id}/source",
     roles=ADMIN,
     summary="One errand with its texts in every language, as an admin edits it",
-    responses={"404": "no such errand"},
 )
 async def errand_source(request: web.Request) -> web.Response:
     return json_ok(await blocking(_svc(request).catalog.raw, request.match_info["errand_id"]))
@@ -149,12 +120,12 @@ async def errand_source(request: web.Request) -> web.Response:
     "/services/errands/{errand_id}",
     roles=ADMIN,
     summary="Create or replace an errand (texts in zh-CN and en)",
-    body=_schema(Errand),
+    body=Errand,
 )
 async def put_errand(request: web.Request) -> web.Response:
-    errand = await _body(request, Errand)
+    errand = body_of(request, Errand)
     if errand.id != request.match_info["errand_id"]:
-        raise BadRequest("id: the body's id differs from the path's")
+        raise BadRequest("id: the body's id differs from the path's", "$.id")
     return json_ok(await blocking(_svc(request).catalog.put, errand))
 
 
@@ -162,7 +133,6 @@ async def put_errand(request: web.Request) -> web.Response:
     "/services/errands/{errand_id}",
     roles=ADMIN,
     summary="Remove an errand",
-    responses={"404": "no such errand"},
 )
 async def delete_errand(request: web.Request) -> web.Response:
     await blocking(_svc(request).catalog.delete, request.match_info["errand_id"])
@@ -176,8 +146,8 @@ async def delete_errand(request: web.Request) -> web.Response:
     "/services/applications/{number}",
     roles=KIOSK_OR_READ,
     summary="An application's status and timeline",
-    query=(LANG,),
-    responses={"404": "unknown application number", "502": "the city platform failed"},
+    query=LangQuery,
+    errors={502: "the city platform failed"},
 )
 @_guard
 async def get_application(request: web.Request) -> web.Response:
@@ -205,10 +175,11 @@ class ApplicationStep(msgspec.Struct, forbid_unknown_fields=True):
     "/services/applications",
     roles=OPERATE,
     summary="Record a received application (embedded backend)",
-    body=_schema(NewApplication),
+    body=NewApplication,
+    status=201,
 )
 async def create_application(request: web.Request) -> web.Response:
-    body = await _body(request, NewApplication)
+    body = body_of(request, NewApplication)
     svc = _svc(request)
     if not await blocking(svc.catalog.exists, body.errand_id):
         raise BadRequest(f"errand_id {body.errand_id!r} is not in the catalog")
@@ -220,11 +191,10 @@ async def create_application(request: web.Request) -> web.Response:
     "/services/applications/{number}/steps",
     roles=OPERATE,
     summary="Record the next status of an application (embedded backend)",
-    body=_schema(ApplicationStep),
-    responses={"404": "unknown application number"},
+    body=ApplicationStep,
 )
 async def advance_application(request: web.Request) -> web.Response:
-    body = await _body(request, ApplicationStep)
+    body = body_of(request, ApplicationStep)
     number = check_number(request.match_info["number"])
     app = await blocking(_svc(request).embedded.advance, number, body.status, body.note)
     return json_ok(present(app, "zh-CN", app.errand_id))
@@ -237,12 +207,13 @@ async def advance_application(request: web.Request) -> web.Response:
     "/services/proofs",
     roles=KIOSK,
     summary="Issue a proof (idempotent per request_id: a retry gets the same proof, 200)",
-    body=_schema(ProofRequest),
-    responses={"201": "issued", "409": "request_id reused for another proof"},
+    body=ProofRequest,
+    status=(200, 201),
+    errors={409: "request_id reused for another proof"},
 )
 @_guard
 async def issue_proof(request: web.Request) -> web.Response:
-    req = await _body(request, ProofRequest)
+    req = body_of(request, ProofRequest)
     device = await _device(request)
     issued, created = await blocking(_svc(request).proofs.issue, req, device)
     return json_ok(issued.as_json(), status=201 if created else 200)
@@ -252,7 +223,6 @@ async def issue_proof(request: web.Request) -> web.Response:
     "/services/proofs/{proof_id}/status",
     roles=PUBLIC,
     summary="Whether a proof is known and revoked (public; no personal data)",
-    responses={"404": "unknown proof"},
 )
 async def proof_status(request: web.Request) -> web.Response:
     return json_ok(await blocking(_svc(request).proofs.status, request.match_info["proof_id"]))
@@ -266,11 +236,10 @@ class Revocation(msgspec.Struct, forbid_unknown_fields=True):
     "/services/proofs/{proof_id}/revoke",
     roles=OPERATE,
     summary="Revoke a proof; the revocation is appended to the ledger",
-    body=_schema(Revocation),
-    responses={"404": "unknown proof"},
+    body=Revocation,
 )
 async def revoke_proof(request: web.Request) -> web.Response:
-    body = await _body(request, Revocation)
+    body = body_of(request, Revocation)
     status = await blocking(
         _svc(request).proofs.revoke, request.match_info["proof_id"], body.reason
     )
@@ -285,10 +254,10 @@ class VerifyIn(msgspec.Struct, forbid_unknown_fields=True):
     "/services/verify",
     roles=PUBLIC,
     summary="Check a proof's QR text: offline with the public keys, then its revocation status",
-    body=_schema(VerifyIn),
+    body=VerifyIn,
 )
 async def verify(request: web.Request) -> web.Response:
-    body = await _body(request, VerifyIn)
+    body = body_of(request, VerifyIn)
     svc = _svc(request)
     trust = await blocking(svc.keyring.trust)
     verdict = verify_qr(body.qr_text, trust)
@@ -350,6 +319,7 @@ async def proof_keys(request: web.Request) -> web.Response:
     "/services/proof-keys/rotate",
     roles=ADMIN,
     summary="Make a new proof key; older keys stay trusted for the proofs they signed",
+    status=201,
 )
 async def rotate_key(request: web.Request) -> web.Response:
     kid = await blocking(_svc(request).keyring.rotate)
@@ -363,7 +333,7 @@ async def rotate_key(request: web.Request) -> web.Response:
     "/services/ledger/checkpoints/latest",
     roles=PUBLIC,
     summary="The latest signed checkpoint of the proof ledger",
-    responses={"404": "no checkpoint yet"},
+    errors={404: "no checkpoint yet"},
 )
 async def latest_checkpoint(request: web.Request) -> web.Response:
     cp = await blocking(_svc(request).ledger.latest_checkpoint)
@@ -376,6 +346,7 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
     "/services/ledger/checkpoints",
     roles=ADMIN,
     summary="Sign and publish a checkpoint of the ledger's head now",
+    status=201,
 )
 async def make_checkpoint(request: web.Request) -> web.Response:
     cp = await blocking(_svc(request).ledger.checkpoint_now)
@@ -403,7 +374,7 @@ async def verify_ledger(request: web.Request) -> web.Response:
     "/services/rating-tags",
     roles=KIOSK_OR_READ,
     summary="The five 好差评 levels and the reason tags",
-    query=(LANG,),
+    query=LangQuery,
 )
 async def rating_tags(request: web.Request) -> web.Response:
     return json_ok(tags_catalog(_lang(request)))
@@ -413,11 +384,11 @@ async def rating_tags(request: web.Request) -> web.Response:
     "/services/ratings",
     roles=KIOSK,
     summary="Record a citizen's rating (no personal data in the comment)",
-    body=_schema(RatingIn),
-    responses={"201": "recorded"},
+    body=RatingIn,
+    status=201,
 )
 async def post_rating(request: web.Request) -> web.Response:
-    rating = await _body(request, RatingIn)
+    rating = body_of(request, RatingIn)
     svc = _svc(request)
     device = await _device(request)
     if not await blocking(svc.catalog.exists, rating.errand_id):
@@ -426,29 +397,28 @@ async def post_rating(request: web.Request) -> web.Response:
     return json_ok({"id": rating_id}, status=201)
 
 
+class SummaryQuery(LangQuery, forbid_unknown_fields=True, kw_only=True):
+    group: Annotated[str, one_of(GROUPS, "hall, errand or week")]
+    since: Annotated[str, msgspec.Meta(description="Unix seconds or relative (-30d)")] = ""
+    until: Annotated[str, msgspec.Meta(description="Unix seconds or relative; default now")] = ""
+
+
 @routes.get(
     "/services/ratings/summary",
     roles=READ,
     summary="Ratings aggregated per hall, errand or ISO week (hall time, UTC+8)",
-    query=(
-        Param("group", description="hall, errand or week", required=True),
-        Param("since", description="Unix seconds or relative (-30d); default 30 days ago"),
-        Param("until", description="Unix seconds or relative; default now"),
-        LANG,
-    ),
+    query=SummaryQuery,
 )
 async def ratings_summary(request: web.Request) -> web.Response:
-    group = request.query.get("group", "")
-    if group not in GROUPS:
-        raise BadRequest(f"query parameter 'group' must be one of {', '.join(GROUPS)}")
+    q = query_of(request, SummaryQuery)
     now = time.time()
-    since = q_time(request, "since", now - 30 * 86400)
-    until = q_time(request, "until", now)
+    since = parse_time(q.since, "since", now - 30 * 86400)
+    until = parse_time(q.until, "until", now)
     summary = await blocking(
         _svc(request).ratings.summary,
-        group,
+        q.group,  # type: ignore[arg-type]  # one of GROUPS, checked by SummaryQuery
         since,
         until,
-        _lang(request),  # type: ignore[arg-type]
+        q.lang,
     )
     return json_ok(summary)

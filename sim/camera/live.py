@@ -128,6 +128,11 @@ class LiveScene:
             self.actions_done.append(action)
             return True
 
+    def release(self) -> None:
+        """End the current action now: the person looks at the camera again."""
+        with self._lock:
+            self._action, self._action_until = "", 0.0
+
     # -- the camera's side ---------------------------------------------------------------------
 
     def frame(self) -> np.ndarray:

@@ -79,12 +79,16 @@ class Citizen:
         """Do what the face prompt asks at once (True), or ignore it (False)."""
         self.following = bool(on)
 
-    def act(self, action: str) -> bool:
-        """Blink, turn_left, turn_right or mouth_open now, for a kiosk-sized while."""
+    def act(self, action: str, seconds: float | None = None) -> bool:
+        """Blink, turn_left, turn_right or mouth_open now. Following a prompt, the citizen
+        holds it until the screen shows it was seen (the progress moves, or the verdict comes),
+        at most the challenge's time; the control endpoint's act lasts ``blink_s`` or
+        ``turn_s``."""
         from sim.camera.live import SceneError
 
         s = self.rig.settings
-        seconds = s.blink_s if action == "blink" else s.turn_s
+        if seconds is None:
+            seconds = s.blink_s if action == "blink" else s.turn_s
         try:
             done: bool = self.rig.scene.act(action, seconds)
         except SceneError as exc:
@@ -148,6 +152,8 @@ class Citizen:
         """Read the kiosk's screen (face_prompt events) and answer challenges at once."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=256)
         agent.event_listeners.add(queue)
+        holding = ""
+        shown_progress: float | None = None
         try:
             while True:
                 event = await queue.get()
@@ -163,11 +169,22 @@ class Citizen:
                 if step.get("step") == "challenge" and self.following:
                     action = str(step.get("action", ""))
                     try:
-                        done = self.act(action)
+                        done = self.act(action, self.rig.settings.challenge_timeout_s + 1.0)
                     except CitizenError as exc:  # a prompt this citizen cannot play
                         log.warning("citizen_cannot_follow", extra=fields(reason=str(exc)))
                         continue
+                    holding, shown_progress = (action if done else ""), None
                     if done:
                         log.info("citizen_followed", extra=fields(action=action))
+                elif holding and step.get("step") == "progress":
+                    value = float(step.get("value", 0.0))
+                    if shown_progress is None:
+                        shown_progress = value  # where the bar stood when the prompt came
+                    elif value > shown_progress and holding == "blink":
+                        self.rig.scene.release()  # the screen saw the eyes closed: open them
+                        holding = ""
+                elif holding and step.get("step") == "verdict":
+                    self.rig.scene.release()
+                    holding = ""
         finally:
             agent.event_listeners.discard(queue)

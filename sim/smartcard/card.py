@@ -52,6 +52,7 @@ class CardOptions:
     get_response: bool = False
     strict_le: bool = False
     chunk: int = 256
+    omit: frozenset[str] = frozenset()  # fields whose records this card does not carry
 
 
 @dataclass(slots=True)
@@ -92,7 +93,8 @@ class SocialSecurityCardModel:
             records = [
                 encode_record(spec, values[spec.field])
                 for spec in file.records
-                if values.get(spec.field) or not spec.optional
+                if spec.field not in self.options.omit
+                and (values.get(spec.field) or not spec.optional)
             ]
             self._efs[file.fid] = _Ef(file.fid, records)
         for fid in self.layout.protected_files:

@@ -50,3 +50,27 @@ def test_command_line_prints_the_closing_line_last(capsys) -> None:  # type: ign
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1].startswith("rate=")
     assert "ratio_vs_paho=nan" in lines[-1]  # the paho stage was not run
+
+
+def test_publishers_report_missing_pubacks_instead_of_raising(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A broker that stops answering (SIGSTOP: a machine too busy to schedule it) leaves PUBACKs
+    missing at the deadline; the publishers say how many came, and the note says so."""
+    import os
+    import signal
+
+    from bench.ingest_load import publish_all
+    from govedge.broker import MosquittoBroker
+
+    (tmp_path / "mosq").mkdir()
+    broker = MosquittoBroker(workdir=tmp_path / "mosq")
+    broker.start()
+    assert broker.proc is not None
+    try:
+        os.kill(broker.proc.pid, signal.SIGSTOP)
+        load = Load(devices=4, per_device=50, publishers=2, qos=1, ack_timeout_s=1.0)
+        published = publish_all(broker.host, broker.port, load)
+        assert published.acked < load.total
+        assert f"{published.acked} of {load.total} messages acknowledged" in published.note()
+    finally:
+        os.kill(broker.proc.pid, signal.SIGCONT)
+        broker.close()

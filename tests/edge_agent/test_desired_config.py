@@ -36,7 +36,12 @@ async def test_desired_config_applies_and_a_bad_one_keeps_the_old(
     device = "cfg-1"
     col = collector_factory(mqtt_broker.host, mqtt_broker.port, f"gov/v1/{device}/#")
     _, factory = scripted
-    path = make_config(device, mqtt_broker.url, [fake("old", 0.05, metric_prefix="old.")])
+    path = make_config(
+        device,
+        mqtt_broker.url,
+        [fake("old", 0.05, metric_prefix="old.")],
+        config_signing={"allow_unsigned": True},
+    )
     agent = build_agent(path, driver_factory=factory)
     stop, task = await _started(agent)
     try:
@@ -147,3 +152,45 @@ async def test_reload_config_command_rereads_the_file(
     assert first.ok and first.result["drivers"] == 2
     assert not second.ok and "$.drivers[0]" in second.error
     assert set(agent.supervisors) == {"a", "b"}
+
+
+async def test_unsigned_configs_are_refused_without_a_key_unless_allowed(
+    mqtt_broker, make_config, collector_factory, scripted, fake, hub, caplog
+):
+    """The default fails closed: no hub key means nothing can be checked, so nothing applies."""
+    device = "cfg-nokey"
+    col = collector_factory(mqtt_broker.host, mqtt_broker.port, f"gov/v1/{device}/#")
+    _, factory = scripted
+    path = make_config(device, mqtt_broker.url, [fake("old", 0.05)])
+    agent = build_agent(path, driver_factory=factory)
+    stop, task = await _started(agent)
+    try:
+        hub.desired(device, 1, {"drivers": [fake("new", 0.05)], "publish": {}})
+        assert await col.until(lambda: any(r.version == 1 for r in _reports(col)))
+        report = _reports(col)[-1]
+        assert not report.ok and "public_key_file" in report.error
+        assert set(agent.supervisors) == {"old"}
+        assert agent.counters["configs_rejected"] == 1
+    finally:
+        stop.set()
+        await task
+    assert any(r.getMessage() == "configs_refused_no_key" for r in caplog.records)
+
+    # Allowed for development: applied, and said loudly at start.
+    dev = "cfg-devkey"
+    path = make_config(
+        dev, mqtt_broker.url, [fake("old", 0.05)], config_signing={"allow_unsigned": True}
+    )
+    caplog.clear()
+    agent = build_agent(path, driver_factory=factory)
+    stop, task = await _started(agent)
+    try:
+        warned = [r for r in caplog.records if r.getMessage() == "unsigned_configs_allowed"]
+        assert warned and warned[0].levelname == "WARNING"
+        col2 = collector_factory(mqtt_broker.host, mqtt_broker.port, f"gov/v1/{dev}/#")
+        hub.desired(dev, 1, {"drivers": [fake("new", 0.05)], "publish": {}})
+        assert await col2.until(lambda: any(r.version == 1 and r.ok for r in _reports(col2)))
+        assert set(agent.supervisors) == {"new"}
+    finally:
+        stop.set()
+        await task

@@ -80,3 +80,28 @@ async def test_outbox_drops_are_reported_in_health_and_as_an_event(make_config, 
     assert len(events) == 1
     assert events[0].data.kind == "outbox_dropped" and events[0].data.attrs["dropped"] == 20.0
     assert health[-1].data.counters["dropped"] == 20.0
+
+
+async def test_a_reading_past_max_metrics_is_truncated_counted_and_logged(
+    make_config, scripted, fake, caplog
+):
+    from govedge.contract import DEFAULT_LIMITS, Health, Telemetry, decode
+
+    _, factory = scripted
+    path = make_config("sup-wide", "mqtt://127.0.0.1:1", [fake("wide", 0.05)])
+    agent = build_agent(path, driver_factory=factory)
+    wide = {f"m{i}": float(i) for i in range(DEFAULT_LIMITS.max_metrics + 6)}
+    sup = agent.supervisors["wide"]
+    data = agent._metrics(sup, wide)
+    data = agent._metrics(sup, wide)
+    assert len(data) == DEFAULT_LIMITS.max_metrics
+    assert agent.counters["readings_truncated"] == 2
+    assert agent.counters["metrics_dropped"] == 12
+    logged = [r for r in caplog.records if r.getMessage() == "reading_truncated"]
+    assert len(logged) == 1  # the first time per driver; the counters carry the rest
+    await agent.publish_health()
+    rows = [decode(r.payload) for r in agent.outbox.fetch(0, 100)]
+    agent.outbox.close()
+    health = [m for m in rows if isinstance(m, Health)]
+    assert health[-1].data.counters["metrics_dropped"] == 12.0
+    assert not [m for m in rows if isinstance(m, Telemetry)]

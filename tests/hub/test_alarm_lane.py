@@ -159,9 +159,10 @@ async def test_alarm_is_raised_within_the_bound_under_a_flood(
         await _all_stored(rh, loads, per_device, timeout=180)
     finally:
         pub.close()
-    # A backlog makes batches larger: the bulk lane took the flood in large batches.
+    # A backlog makes batches larger: the bulk lane took the flood in batches of its rate times
+    # its linger (20 ms) or more, never the few messages at a time that starved it before.
     big = [n for n in batches if n > 1]
-    assert sum(big) / max(1, len(big)) >= 100, batches[:50]
+    assert sum(big) / max(1, len(big)) >= 40, batches[:50]
     points = await rh.get(f"/api/v1/devices/{gauge_id}/telemetry", start="-1h")
     assert sorted(p["value"] for p in points["items"]) == [4.0, 6.0]
 

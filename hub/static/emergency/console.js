@@ -16,9 +16,14 @@ const DISPATCH_LABEL = { "": "未派遣 Not assigned", assigned: "已派遣 Assi
 const NEXT_STATE = { assigned: "en_route", en_route: "on_site", on_site: "resolved" };
 const KIND_LABEL = { team: "队伍 Team", supply: "物资 Supplies", shelter: "避难所 Shelter" };
 
+const UNITS = { water_level_m: "m", temperature: "°C", "room.temperature": "°C", humidity: "%", "room.humidity": "%",
+  pm2_5: "µg/m³", pm10: "µg/m³", so2: "µg/m³", no2: "µg/m³", o3: "µg/m³", co: "mg/m³", obscuration: "%/m",
+  rainfall_mm: "mm", flow_m3s: "m³/s" };
+const EMERGENCY_ROLES = ["admin", "emergency"];
 const alarms = new Map();   // id -> alarm, as the feed carries it
+const rules = new Map();    // rule id -> rule (its name and metric)
 const teamChoice = new Map();  // alarm id -> team picked (survives re-rendering)
-let devices = [], resources = [], cursor = 0, selected = null, socket = null;
+let devices = [], resources = [], cursor = 0, selected = null, socket = null, loaded = false;
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -35,11 +40,22 @@ function showError(text) {
   const box = document.getElementById("error");
   box.textContent = text; box.hidden = !text;
 }
+function absTime(ts) { return new Date(ts * 1000).toLocaleString("zh-CN", { hour12: false }); }
 function ago(ts) {
   const s = Math.max(0, Date.now() / 1000 - ts);
   if (s < 60) return `${Math.round(s)} 秒 s`;
   if (s < 3600) return `${Math.round(s / 60)} 分 min`;
-  return new Date(ts * 1000).toLocaleString();
+  if (s < 86400) return `${(s / 3600).toFixed(1)} 时 h`;
+  return absTime(ts);
+}
+// A relative time that shows the absolute time on hover.
+function when(ts) { return el("time", { title: absTime(ts), datetime: new Date(ts * 1000).toISOString() }, ago(ts)); }
+function ruleName(id) { const r = rules.get(id); return (r && r.name) || id; }
+function withUnit(a) {
+  if (a.value == null) return "—";
+  const r = rules.get(a.rule_id);
+  const unit = r && r.metric ? UNITS[r.metric] || "" : "";
+  return `${Math.round(a.value * 100) / 100}${unit ? " " + unit : ""}`;
 }
 
 async function api(path, method = "GET", body = undefined) {
@@ -48,8 +64,15 @@ async function api(path, method = "GET", body = undefined) {
     headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (resp.status === 401) { document.getElementById("login").hidden = false; throw new Error("请登录 Sign in with an API token"); }
-  const data = await resp.json();
+  if (resp.status === 401) { signIn("令牌无效或已吊销，请重新登录。 That token is unknown or revoked: sign in again."); throw new Error("signed out"); }
+  let data = {};
+  try { data = await resp.json(); } catch (err) { data = {}; }
+  if (resp.status === 403) {
+    const role = (data.error || "").match(/role '([^']+)'/);
+    signIn(`此令牌的角色${role ? "（" + role[1] + "）" : ""}不能使用应急指挥台，请用应急或管理员令牌登录。 ` +
+      `This token's role${role ? " (" + role[1] + ")" : ""} cannot use the emergency console: sign in with an emergency or admin token.`);
+    throw new Error("wrong role");
+  }
   if (!resp.ok) throw new Error(data.error || resp.statusText);
   return data;
 }
@@ -79,7 +102,7 @@ function renderAlarms() {
     ack.disabled = !!a.acknowledged;
     ack.onclick = (ev) => { ev.stopPropagation(); act(`/alarms/${a.id}/ack`, { note: "" }); };
     actions.append(ack);
-    if (a.dispatch_state !== "resolved") {
+    if (a.dispatch_state !== "resolved" && teams.length) {  // no team to pick: no empty list
       const pick = el("select", { "data-testid": "team", "aria-label": "team" },
         ...teams.map((t) => el("option", { value: String(t.id) }, t.name)));
       pick.onclick = (ev) => ev.stopPropagation();
@@ -100,16 +123,17 @@ function renderAlarms() {
     const tr = el("tr", { class: `alarm ${a.state}${selected === a.id ? " selected" : ""}`,
       "data-alarm": String(a.id), "data-testid": "alarm" },
       el("td", {}, sev),
-      el("td", { class: "device" }, el("div", {}, a.device_id), el("div", { class: "quiet" }, a.rule_id)),
-      el("td", { class: "value" }, a.value == null ? "—" : String(Math.round(a.value * 100) / 100)),
-      el("td", { class: "since" }, ago(a.raised_at)),
+      el("td", { class: "device" }, el("div", {}, a.device_id), el("div", { class: "rule", title: a.rule_id }, ruleName(a.rule_id)),
+        a.message ? el("div", { class: "quiet msg" }, a.message) : ""),
+      el("td", { class: "value" }, withUnit(a)),
+      el("td", { class: "since" }, when(a.raised_at)),
       el("td", {}, handling),
       el("td", {}, actions));
     tr.onclick = () => select(a.id);
     return tr;
   });
   document.querySelector("#alarms tbody").replaceChildren(...rows);
-  document.getElementById("no-alarms").hidden = rows.length > 0;
+  document.getElementById("no-alarms").hidden = !loaded || rows.length > 0;
   const active = list.filter((a) => a.state === "active").length;
   const handling = list.filter((a) => ["assigned", "en_route", "on_site"].includes(a.dispatch_state)).length;
   const unacked = list.filter((a) => a.state === "active" && !a.acknowledged).length;
@@ -127,6 +151,7 @@ function renderMap() {
     if (!prev || SEVERITIES.indexOf(a.severity) < SEVERITIES.indexOf(prev)) worst.set(a.device_id, a.severity);
   }
   const placed = devices.filter((d) => d.location);
+  const labels = [];
   const points = placed.map((d) => d.location).concat(resources.map((r) => r.location));
   const nodes = [];
   if (points.length) {
@@ -149,9 +174,7 @@ function renderMap() {
       const shape = svg("rect", { class: `res ${r.kind}`, x: x - 7, y: y - 7, width: 14, height: 14 });
       const title = svg("title"); title.textContent = `${KIND_LABEL[r.kind]}: ${r.name}`;
       shape.append(title);
-      const label = svg("text", { class: "res-label", x: x + 10, y: y + 4 });
-      label.textContent = r.name.split(" ")[0];
-      nodes.push(shape, label);
+      nodes.push(shape);
     }
     for (const d of placed) {
       const [x, y] = at(d.location);
@@ -159,8 +182,29 @@ function renderMap() {
       const sel = selected && alarms.get(selected) && alarms.get(selected).device_id === d.id;
       const dot = svg("circle", { class: `sensor ${sev || "ok"}${sel ? " selected" : ""}`, cx: x, cy: y,
         r: sev ? 12 : 8, "data-device": d.id });
-      const label = svg("text", { x: x + 14, y: y + 5 }); label.textContent = d.id;
-      nodes.push(dot, label);
+      const tip = svg("title"); tip.textContent = `${d.id}${sev ? " · " + SEV_LABEL[sev] : ""}`;
+      dot.append(tip);
+      nodes.push(dot);
+      if (sev || sel) labels.push({ x, y, text: d.id, sel });
+    }
+    // Labels are placed greedily: one that would overlap a placed label moves down, or is
+    // left out (the name stays on hover) when there is no room.
+    const placed2 = [];
+    labels.sort((a, b) => (b.sel ? 1 : 0) - (a.sel ? 1 : 0));
+    for (const l of labels) {
+      const w = l.text.length * 7.2 + 4, h = 15;
+      const left = l.x + 14 + w > 598;  // near the right edge: the label goes on the left
+      const x1 = left ? l.x - 14 - w : l.x + 14;
+      let y = l.y + 5, ok = false;
+      for (let tries = 0; tries < 4 && !ok; tries++) {
+        const box = { x1, x2: x1 + w, y1: y - 12, y2: y - 12 + h };
+        ok = !placed2.some((b) => box.x1 < b.x2 && b.x1 < box.x2 && box.y1 < b.y2 && b.y1 < box.y2);
+        if (ok) { placed2.push(box); break; }
+        y += h;
+      }
+      if (!ok) continue;
+      const label = svg("text", { x: x1, y, class: "sensor-label" }); label.textContent = l.text;
+      nodes.push(label);
     }
   } else {
     const note = svg("text", { x: 20, y: 40 }); note.textContent = "无位置数据 No device locations";
@@ -219,30 +263,86 @@ function connect() {
     cursor = Math.max(cursor, data.cursor);  // resume from here after a disconnect
     alarms.set(data.alarm_id, data.alarm);
     renderAlarms();
+    if (data.alarm && data.alarm.state === "cleared") loadHistory();
   };
   socket.onclose = () => { setLink(false); setTimeout(connect, 1000); };
 }
 
+function signIn(reason) {
+  if (socket) { socket.onclose = null; socket.close(); socket = null; }
+  loaded = false;
+  alarms.clear();
+  document.querySelector("#alarms tbody").replaceChildren();
+  document.getElementById("no-alarms").hidden = true;
+  document.getElementById("counts").textContent = "";
+  const box = document.getElementById("link");
+  box.className = "link down";
+  box.replaceChildren("未登录 ", el("span", { class: "en" }, "Signed out"));
+  showError("");
+  document.getElementById("login-reason").textContent = reason;
+  document.getElementById("login").hidden = false;
+  document.getElementById("token-input").focus();
+}
+
 async function start() {
+  if (!token) { signIn("请使用应急或管理员令牌登录。 Sign in with an emergency or admin token."); return; }
   try {
-    const [snap, devs, res] = await Promise.all([
-      api("/feed/snapshot"), api("/devices?limit=1000"), api("/resources")]);
+    const [snap, devs, res, rl] = await Promise.all([
+      api("/feed/snapshot"), api("/devices?limit=1000"), api("/resources"), api("/rules")]);
     cursor = snap.cursor;
     snap.items.forEach((a) => alarms.set(a.id, a));
+    rl.items.forEach((r) => rules.set(r.id, r));
     devices = devs.items; resources = res.items;
-    renderResources(); renderAlarms();
+    loaded = true;
+    document.getElementById("login").hidden = true;
+    showError("");  // a sign-in banner from before goes once the console has what it needs
+    renderResources(); renderAlarms(); fillSites(); loadHistory();
     connect();
-  } catch (err) { showError(err.message); }
+  } catch (err) {
+    if (!["signed out", "wrong role"].includes(err.message)) showError(err.message);
+  }
 }
 
 document.getElementById("login").onsubmit = (ev) => {
   ev.preventDefault();
   token = document.getElementById("token-input").value.trim();
   localStorage.setItem("govedge.token", token);
-  document.getElementById("login").hidden = true;
   start();
 };
+document.getElementById("signout").onclick = () => {
+  localStorage.removeItem("govedge.token"); token = "";
+  signIn("已退出。请使用应急或管理员令牌登录。 Signed out: sign in with an emergency or admin token.");
+};
+
+// Alarm history: cleared alarms stay findable (acknowledged or not), by severity, site and time.
+function fillSites() {
+  const pick = document.getElementById("h-site");
+  const sites = [...new Set(devices.map((d) => d.site).filter(Boolean))].sort();
+  pick.replaceChildren(el("option", { value: "" }, "全部站点 All sites"), ...sites.map((s) => el("option", { value: s }, s)));
+}
+async function loadHistory() {
+  const sev = document.getElementById("h-severity").value;
+  const site = document.getElementById("h-site").value;
+  const hours = Number(document.getElementById("h-time").value);
+  const q = new URLSearchParams({ state: "cleared", limit: "500" });
+  if (sev) q.set("severity", sev);
+  if (site) q.set("site", site);
+  try {
+    const data = await api(`/alarms?${q}`);
+    const since = hours ? Date.now() / 1000 - hours * 3600 : 0;
+    const items = data.items.filter((a) => a.raised_at >= since);
+    document.querySelector("#history tbody").replaceChildren(...items.map((a) => el("tr", { "data-testid": "history-row", "data-alarm": String(a.id) },
+      el("td", {}, el("span", { class: `sev ${a.severity}` }, SEV_LABEL[a.severity] || a.severity)),
+      el("td", { class: "device" }, el("div", {}, a.device_id), el("div", { class: "rule" }, ruleName(a.rule_id))),
+      el("td", {}, withUnit(a)),
+      el("td", {}, when(a.raised_at), el("div", { class: "quiet" }, "→ ", a.cleared_at ? when(a.cleared_at) : "")),
+      el("td", {}, a.acknowledged ? `已确认 Acknowledged · ${a.ack_by}` : el("span", { class: "unacked" }, "未确认即解除 Cleared unacknowledged")))));
+    document.getElementById("no-history").hidden = items.length > 0;
+  } catch (err) { if (!["signed out", "wrong role"].includes(err.message)) showError(err.message); }
+}
+["h-severity", "h-site", "h-time"].forEach((id) => { document.getElementById(id).onchange = loadHistory; });
 setInterval(async () => {
+  if (!loaded) return;
   try { resources = (await api("/resources")).items; renderResources(); } catch (err) { /* next time */ }
 }, 15000);
 setInterval(renderAlarms, 30000);

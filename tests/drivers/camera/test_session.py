@@ -36,6 +36,29 @@ class PacedCamera:
         return Frame(self.scene.frame(), time.monotonic(), self.index)
 
 
+class Follower:
+    """A person who does what the prompt says and holds it until the screen shows it was
+    seen (the progress moves on for a blink, the verdict for a turn), as the rig's citizen."""
+
+    def __init__(self, scene: LiveScene) -> None:
+        self.scene = scene
+        self.holding = ""
+        self.shown: float | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event["step"] == "challenge":
+            self.holding = event["action"] if self.scene.act(event["action"], 5.0) else ""
+            self.shown = None
+        elif event["step"] == "progress" and self.holding == "blink":
+            if self.shown is None:
+                self.shown = event["value"]
+            elif event["value"] > self.shown:
+                self.scene.release()
+                self.holding = ""
+        elif event["step"] == "verdict":
+            self.scene.release()
+
+
 @pytest.fixture(scope="module")
 def scene() -> LiveScene:
     live = LiveScene("nobody")
@@ -56,13 +79,11 @@ def run(scene: LiveScene, verifier: FaceVerifier) -> Run:
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         scene.show(who)
         steps: list[dict[str, Any]] = []
+        follow = Follower(scene)
 
         def emit(event: dict[str, Any]) -> None:
             steps.append(event)
-            if react is not None:
-                react(event)
-            elif event["step"] == "challenge":
-                scene.act(event["action"], 0.4 if event["action"] == "blink" else 0.8)
+            (react or follow)(event)
 
         session = FaceSession(verifier, SETTINGS, challenges=[challenge])
         result = session.run(PacedCamera(scene), card_photo("astronaut"), emit)

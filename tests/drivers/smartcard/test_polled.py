@@ -10,10 +10,16 @@ import pytest
 
 from drivers.base import PolledDriver
 from drivers.registry import create_driver
-from drivers.smartcard.errors import CardTimeoutError, NoCardError, ReaderNotFoundError
+from drivers.smartcard.errors import (
+    CardTimeoutError,
+    NoCardError,
+    ReaderNotFoundError,
+    RequiredFieldMissingError,
+)
 from drivers.smartcard.polled import create, parse_url
 from govedge.errors import ConfigError
 from govedge.health import HealthState
+from sim.smartcard.card import CardOptions, SocialSecurityCardModel
 from sim.smartcard.pcscd import PrivatePcscd
 from sim.smartcard.virtual import VirtualCard
 
@@ -141,3 +147,18 @@ def test_waits_for_the_citizen(
     driver.close()
     text = caplog.text
     assert "card_read" in text and "110105" not in text and "张" not in text
+
+
+def test_read_a_card_missing_an_issuer_record_over_pcsc(ssc_card: VirtualCard) -> None:
+    ssc_card.model = SocialSecurityCardModel(options=CardOptions(omit=frozenset({"issue_date"})))
+    driver = create("pcsc://", {})
+    try:
+        data = driver.read_social_security()
+        assert data["missing"] == "issue_date,name_extension"
+        assert "issue_date" not in data
+        assert data["id_number"] == "110105********0017" and data["expiry_date"]
+        ssc_card.model = SocialSecurityCardModel(options=CardOptions(omit=frozenset({"name"})))
+        with pytest.raises(RequiredFieldMissingError, match="name"):
+            driver.read_social_security()
+    finally:
+        driver.close()

@@ -9,6 +9,7 @@ import pytest
 from drivers.smartcard.errors import (
     ApplicationDataError,
     CardFileNotFoundError,
+    RequiredFieldMissingError,
     SecurityStatusError,
 )
 from drivers.smartcard.exchange import Iso7816Card
@@ -19,6 +20,7 @@ from drivers.smartcard.socialsecurity import (
     encode_record,
     load_layout,
     parse_layout,
+    read_card_records,
     read_social_security_card,
 )
 from sim.smartcard.card import CardOptions, SocialSecurityCardModel
@@ -152,8 +154,55 @@ def test_optional_extension_present_and_absent() -> None:
     assert (
         long_name["name"] == "买买提·艾力·阿不都热合曼" and long_name["name_extension"] == "·吐尔逊"
     )
-    plain = read_social_security_card(Iso7816Card(SocialSecurityCardModel(DECK["expired"]).process))
-    assert plain["name_extension"] == "" and plain["expiry_date"] == "2020-06-01"
+    plain = read_card_records(Iso7816Card(SocialSecurityCardModel(DECK["expired"]).process))
+    assert "name_extension" not in plain.values and plain.values["expiry_date"] == "2020-06-01"
+    assert plain.missing == ("name_extension",)
+
+
+# A card without the issue-date record (EF05 record 05): the reader's commands and the card's
+# status words, in order. The read goes on past the 6A83 and reads everything else.
+GOLDEN_NO_ISSUE_DATE = [
+    ("00A404000F7378312E73682EC9E7BBE1B1A3D5CF", "9000"),
+    ("00A4020002EF05", "9000"),
+    ("00B2010000", "9000"),
+    ("00B2020000", "9000"),
+    ("00B2030000", "9000"),
+    ("00B2040000", "9000"),
+    ("00B2050000", "6A83"),
+    ("00B2060000", "9000"),
+    ("00B2070000", "9000"),
+    ("00A4020002EF06", "9000"),
+    ("00B2080000", "9000"),
+    ("00B2090000", "9000"),
+    ("00B24E0000", "6A83"),
+    ("00B20A0000", "9000"),
+    ("00B20B0000", "9000"),
+    ("00B20C0000", "9000"),
+    ("00B20D0000", "9000"),
+]
+
+
+def test_card_missing_an_issuer_record_is_read_golden_trace() -> None:
+    model = SocialSecurityCardModel(options=CardOptions(omit=frozenset({"issue_date"})))
+    records = read_card_records(Iso7816Card(model.process))
+    trace = [(c.hex().upper(), r[-2:].hex().upper()) for c, r in model.log]
+    assert trace == GOLDEN_NO_ISSUE_DATE
+    assert records.missing == ("issue_date", "name_extension")
+    assert "issue_date" not in records.values
+    assert records.values["id_number"] == DECK["zhang"].id_number
+    assert records.values["expiry_date"] and records.values["card_number"]
+    shown = SocialSecurityCard(records.values, LAYOUT, missing=records.missing).as_dict()
+    assert shown["missing"] == "issue_date,name_extension"
+
+
+def test_only_a_needed_field_missing_fails_the_read() -> None:
+    no_name = SocialSecurityCardModel(options=CardOptions(omit=frozenset({"name"})))
+    with pytest.raises(RequiredFieldMissingError, match="name") as caught:
+        read_card_records(Iso7816Card(no_name.process))
+    assert caught.value.missing == ("name",)
+    no_date = SocialSecurityCardModel(options=CardOptions(omit=frozenset({"issue_date"})))
+    with pytest.raises(RequiredFieldMissingError, match="issue_date"):
+        read_card_records(Iso7816Card(no_date.process), required=("id_number", "issue_date"))
 
 
 def test_read_over_get_response_and_strict_le() -> None:

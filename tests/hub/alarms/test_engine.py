@@ -350,3 +350,22 @@ def test_deleting_a_rule_clears_its_alarms(bench: Bench) -> None:
     bench.alarms.reload()
     items, _ = bench.store.search(device="s1")
     assert items[0]["state"] == "cleared" and items[0]["cleared_by"] == "rule removed or disabled"
+
+
+def test_a_reading_sent_before_one_already_judged_does_not_move_the_alarm_back(
+    bench: Bench,
+) -> None:
+    # The alarm lane may judge seq 3 before the bulk lane hands over seq 2 (sent before the lane
+    # subscribed), or a gap may fill late: the older reading must not lower the alarm.
+    bench.rule("level", kind="threshold", metric="x", levels=LEVELS, scope={"ids": ["s1"]})
+
+    def reading(boot: str, seq: int, value: float) -> Telemetry:
+        return Telemetry(device_id="s1", boot_id=boot, seq=seq, ts=time.time(), data={"x": value})
+
+    bench.alarms.on_batch(Accepted(telemetry=[reading("b1", 1, 3.5)]))
+    bench.alarms.on_batch(Accepted(telemetry=[reading("b1", 3, 4.5)]))
+    bench.alarms.on_batch(Accepted(telemetry=[reading("b1", 2, 3.5)]))  # late
+    assert bench.kinds("s1") == [("raised", "minor"), ("escalated", "major")]
+    # A new boot starts its own sequence.
+    bench.alarms.on_batch(Accepted(telemetry=[reading("b2", 1, 1.0)]))
+    assert bench.kinds("s1")[-1] == ("cleared", "major")

@@ -1,0 +1,169 @@
+"""``install(hub, app)``: releases on a hub worker: the API, the device download route, the
+outcome listener and the rollout loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import msgspec
+from aiohttp import web
+from msgspec import Meta
+from prometheus_client import Gauge
+
+from hub.api.routing import ApiRoutes, body_of
+from hub.api.util import blocking, hub_of, json_ok
+from hub.auth import OPERATE, READ
+from hub.context import Hub
+from hub.pipeline import Accepted
+from hub.registry import Selector
+from hub.releases.service import HALTED, ReleaseService
+from hub.releases.tables import create_tables
+
+log = logging.getLogger("govedge.hub.releases")
+
+KEY: web.AppKey[ReleaseService] = web.AppKey("releases", ReleaseService)
+ADVANCE_S = 1.0
+PUBLIC = frozenset({"*"})
+
+routes = ApiRoutes("releases")
+
+
+def service_of(request: web.Request) -> ReleaseService:
+    return request.app[KEY]
+
+
+@routes.post(
+    "/releases",
+    roles=OPERATE,
+    summary="Upload a signed release bundle (application/x-tar); refused unless it verifies",
+    status=201,
+)
+async def upload(request: web.Request) -> web.Response:
+    svc = service_of(request)
+    path = await blocking(svc.upload_file)
+    try:
+        with path.open("wb") as f:
+            async for chunk in request.content.iter_chunked(1 << 16):
+                f.write(chunk)
+        release = await blocking(svc.add, path)
+    finally:
+        path.unlink(missing_ok=True)
+    release.pop("manifest", None)
+    return json_ok(release, status=201)
+
+
+@routes.get("/releases", roles=READ, summary="Releases the hub holds")
+async def list_releases(request: web.Request) -> web.Response:
+    return json_ok({"items": await blocking(service_of(request).list)})
+
+
+@routes.get(
+    "/releases/{version}/bundle",
+    roles=PUBLIC,
+    summary="A release bundle for devices (signed: integrity comes from the signature); "
+    "supports Range for resumed downloads",
+)
+async def bundle(request: web.Request) -> web.FileResponse:
+    svc = service_of(request)
+    path = await blocking(svc.bundle_path, request.match_info["version"])
+    return web.FileResponse(path, headers={"Content-Type": "application/x-tar"})
+
+
+@routes.get(
+    "/releases/{version}/manifest",
+    roles=PUBLIC,
+    summary="A release's signed manifest (devices check its signature before downloading)",
+)
+async def manifest(request: web.Request) -> web.Response:
+    release = await blocking(service_of(request).get, request.match_info["version"])
+    return json_ok(release["manifest"])
+
+
+class RolloutRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /releases/{version}/rollouts."""
+
+    selector: dict[str, Any]
+    steps: list[Annotated[float, Meta(gt=0, le=100)]] = msgspec.field(
+        default_factory=lambda: [10.0, 50.0, 100.0]
+    )
+    max_failures: Annotated[int, Meta(ge=0)] = 0
+    health_gate_s: Annotated[float, Meta(ge=0)] | None = None  # default: the hub config's
+
+
+@routes.post(
+    "/releases/{version}/rollouts",
+    roles=OPERATE,
+    summary="Roll a release out in stages, with a health gate and a failure limit",
+    body=RolloutRequest,
+    status=201,
+)
+async def create_rollout(request: web.Request) -> web.Response:
+    hub = hub_of(request)
+    svc = service_of(request)
+    body = body_of(request, RolloutRequest)
+    targets = [d.id for d in await blocking(hub.registry.select, Selector.from_json(body.selector))]
+    rollout = await blocking(
+        svc.start_rollout,
+        request.match_info["version"],
+        targets,
+        body.selector,
+        body.steps,
+        body.max_failures,
+        body.health_gate_s,
+        str(request.url.origin()),
+    )
+    return json_ok(rollout, status=201)
+
+
+@routes.get("/release-rollouts/{rollout_id}", roles=READ, summary="A release rollout")
+async def get_rollout(request: web.Request) -> web.Response:
+    return json_ok(await blocking(service_of(request).rollout, request.match_info["rollout_id"]))
+
+
+def install(hub: Hub, app: web.Application) -> None:
+    create_tables(hub.engine)
+    svc = ReleaseService(hub.engine, hub.registry, hub.commands, hub.config.releases)
+    app[KEY] = svc
+    hub.extras["releases"] = svc
+    halted = Gauge(
+        "govedge_hub_release_rollouts_halted",
+        "Release rollouts halted by their failure limit or health gate",
+        registry=hub.metrics.registry,
+    )
+
+    def on_batch(acc: Accepted) -> None:
+        if acc.events and svc.on_events(acc.events):
+            try:
+                svc.advance()
+            except Exception:
+                log.exception("release_advance_failed")
+
+    hub.pipeline.listeners.append(on_batch)
+    routes.install(app)
+    hub.extras.setdefault("api_groups", []).append(routes)
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(ADVANCE_S)
+            try:
+                await asyncio.to_thread(svc.advance)
+                halted.set(await asyncio.to_thread(svc.halted_count))
+            except Exception:
+                log.exception("release_advance_failed")
+
+    async def background(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    app.cleanup_ctx.append(background)
+
+
+__all__ = ["HALTED", "install"]

@@ -1,0 +1,70 @@
+"""Hub extension: systemd readiness and watchdog (``Type=notify``, ``WatchdogSec=``).
+
+Under systemd, ``NOTIFY_SOCKET`` names a datagram socket: the hub sends ``READY=1`` once it is
+serving, then ``WATCHDOG=1`` from its event loop every half ``WATCHDOG_USEC``. A loop that blocks
+stops the pings and systemd restarts the worker. Outside systemd this does nothing. (The protocol
+is a few bytes on a Unix socket; no library is needed for it.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from hub.context import Hub
+
+log = logging.getLogger("govedge.hub.watchdog")
+
+
+def notify(message: str, address: str | None = None) -> bool:
+    """Send one sd_notify message; False when there is no socket to send it to."""
+    target = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
+    if not target:
+        return False
+    if target.startswith("@"):
+        target = "\0" + target[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(message.encode("utf-8"), target)
+        except OSError as exc:
+            log.warning("sd_notify_failed: %s", exc)
+            return False
+    return True
+
+
+def watchdog_interval() -> float | None:
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    pid = os.environ.get("WATCHDOG_PID", "")
+    if not usec.isdigit() or (pid and pid != str(os.getpid())):
+        return None
+    return int(usec) / 2e6
+
+
+def install(hub: Hub, app: web.Application) -> None:
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address:
+        return
+    interval = watchdog_interval()
+
+    async def pings() -> None:
+        notify("READY=1", address)
+        while interval:
+            notify("WATCHDOG=1", address)
+            await asyncio.sleep(interval)
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(pings())
+        yield
+        notify("STOPPING=1", address)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    app.cleanup_ctx.append(lifecycle)
