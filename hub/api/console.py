@@ -14,14 +14,14 @@ import asyncio
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import sqlalchemy as sa
 from aiohttp import WSMsgType, web
 
-from hub.api.routing import ApiRoutes, Param
-from hub.api.util import blocking, body_json, hub_of, json_ok, q_int
+from hub.api.routing import ApiRoutes, one_of, optional_body_of, query_of
+from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
 from hub.context import ROLE_KEY, Hub
 from hub.db import commands, device_configs, devices, events, rollouts
@@ -35,6 +35,33 @@ CACHE_S = 1.0
 STREAM_S = 1.0
 CONFIG_LATE_S = 300.0
 ATTENTION_LIMIT = 50
+
+
+class DeviceQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """The filters, order and page of GET /api/v1/console/devices."""
+
+    state: Annotated[str, one_of(("", *STATES), "online, offline or degraded")] = ""
+    site: str = ""
+    model: str = ""
+    label: Annotated[str, msgspec.Meta(description="key=value")] = ""
+    firmware: str = ""
+    config_version: Annotated[int | None, msgspec.Meta(ge=0, le=2**31)] = None
+    q: Annotated[str, msgspec.Meta(description="text in the id, site, model or a label")] = ""
+    sort: Annotated[str, one_of(("", "id", "last_seen"), "id (default) or last_seen")] = ""
+    offset: Annotated[int, msgspec.Meta(ge=0, le=10**9)] = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000, description="default 50")] = 50
+
+
+class ResumeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The optional body of POST /api/v1/rollouts/{id}/resume."""
+
+    max_failures: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class RevokeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The optional body of POST /api/v1/devices/{id}/certificate/revoke."""
+
+    reason: Annotated[str, msgspec.Meta(description="RFC 5280 reason, e.g. key_compromise")] = ""
 
 
 def device_state(online: bool, health: dict[str, Any] | None) -> str:
@@ -174,36 +201,21 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     roles=READ,
     summary="Devices filtered on the server (state, site, model, label, firmware, config "
     "version, text), paged, with the values to offer in each filter",
-    query=(
-        Param("state", description="online, offline or degraded"),
-        Param("site"),
-        Param("model"),
-        Param("label", description="key=value"),
-        Param("firmware"),
-        Param("config_version", "integer"),
-        Param("q", description="text in the id, site, model or a label"),
-        Param("sort", description="id (default) or last_seen"),
-        Param("offset", "integer"),
-        Param("limit", "integer", "1..1000, default 50"),
-    ),
+    query=DeviceQuery,
 )
 async def list_devices(request: web.Request) -> web.Response:
     rows = await _view(request).rows()
-    query = request.query
-    state = query.get("state", "")
-    if state and state not in STATES:
-        raise ValidationError(f"query parameter 'state' must be one of {', '.join(STATES)}")
+    query = query_of(request, DeviceQuery)
+    state = query.state
     label = None
-    if raw := query.get("label"):
+    if raw := query.label:
         key, sep, value = raw.partition("=")
         if not sep:
-            raise ValidationError("query parameter 'label' must be key=value")
+            raise ValidationError("query parameter 'label' must be key=value", "label")
         label = (key, value)
-    config_version = None
-    if query.get("config_version"):
-        config_version = q_int(request, "config_version", 0, 0, 2**31)
-    text = query.get("q", "").strip().lower()
-    site, model, firmware = query.get("site", ""), query.get("model", ""), query.get("firmware", "")
+    config_version = query.config_version
+    text = query.q.strip().lower()
+    site, model, firmware = query.site, query.model, query.firmware
 
     def keep(r: dict[str, Any]) -> bool:
         if state and r["state"] != state:
@@ -227,10 +239,9 @@ async def list_devices(request: web.Request) -> web.Response:
         return True
 
     matched = [r for r in rows if keep(r)]
-    if query.get("sort") == "last_seen":
+    if query.sort == "last_seen":
         matched.sort(key=lambda r: r["last_seen"] or 0.0)
-    offset = q_int(request, "offset", 0, 0, 10**9)
-    limit = q_int(request, "limit", 50, 1, 1000)
+    offset, limit = query.offset, query.limit
     facets = {
         "sites": sorted({r["site"] for r in rows if r["site"]}),
         "models": sorted({r["model"] for r in rows if r["model"]}),
@@ -361,7 +372,6 @@ def _detail(hub: Hub, device_id: str) -> dict[str, Any]:
     roles=READ,
     summary="One device in depth: drivers, config desired vs reported, certificate, recent "
     "events, commands, state history, latest values",
-    responses={"404": "no such device"},
 )
 async def device_detail(request: web.Request) -> web.Response:
     return json_ok(await blocking(_detail, hub_of(request), request.match_info["device_id"]))
@@ -436,7 +446,6 @@ def _set_rollout_state(hub: Hub, rollout_id: str, want: str, max_failures: int |
     "/rollouts/{rollout_id}/halt",
     roles=OPERATE,
     summary="Halt a running rollout: no further step is sent",
-    responses={"404": "no such rollout"},
 )
 async def halt_rollout(request: web.Request) -> web.Response:
     hub = hub_of(request)
@@ -449,16 +458,14 @@ async def halt_rollout(request: web.Request) -> web.Response:
     "/rollouts/{rollout_id}/resume",
     roles=OPERATE,
     summary="Resume a halted rollout, optionally with a higher failure limit",
-    body={"type": "object", "properties": {"max_failures": {"type": "integer", "minimum": 0}}},
-    responses={"404": "no such rollout"},
+    body=ResumeBody,
+    body_required=False,
 )
 async def resume_rollout(request: web.Request) -> web.Response:
     hub = hub_of(request)
     rollout_id = request.match_info["rollout_id"]
-    data = await body_json(request) if request.can_read_body else {}
-    max_failures = data.get("max_failures")
-    if max_failures is not None and (not isinstance(max_failures, int) or max_failures < 0):
-        raise ValidationError("field 'max_failures' must be a non-negative integer")
+    body = optional_body_of(request, ResumeBody)
+    max_failures = body.max_failures if body is not None else None
     await blocking(_set_rollout_state, hub, rollout_id, "running", max_failures)
     return json_ok(await blocking(hub.configs.rollout, rollout_id))
 
@@ -467,13 +474,9 @@ async def resume_rollout(request: web.Request) -> web.Response:
     "/devices/{device_id}/certificate/revoke",
     roles=OPERATE,
     summary="Revoke every unrevoked certificate of a device (the CRL is rewritten)",
-    body={
-        "type": "object",
-        "properties": {
-            "reason": {"type": "string", "description": "RFC 5280 reason, e.g. key_compromise"}
-        },
-    },
-    responses={"404": "no such device, or the hub has no fleet CA"},
+    body=RevokeBody,
+    body_required=False,
+    errors={404: "no such device, or the hub has no fleet CA"},
 )
 async def revoke_certificate(request: web.Request) -> web.Response:
     hub = hub_of(request)
@@ -482,8 +485,8 @@ async def revoke_certificate(request: web.Request) -> web.Response:
     service = hub.extras.get("enrollment")
     if service is None:
         raise NotFoundError("this hub has no fleet CA (ca_dir is not set)")
-    data = await body_json(request) if request.can_read_body else {}
-    reason = str(data.get("reason") or "unspecified")
+    body = optional_body_of(request, RevokeBody)
+    reason = (body.reason if body is not None else "") or "unspecified"
     from provisioning.errors import ProvisioningError
 
     try:
@@ -502,7 +505,6 @@ async def whoami(request: web.Request) -> web.Response:
     "/console/stream",
     roles=READ,
     summary="WebSocket: the fleet counts now and whenever they change (every second at most)",
-    query=(Param("access_token", description="the token, for browsers"),),
 )
 async def stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 from aiohttp import web
 
-from hub.api.routing import ApiRoutes, Param
-from hub.api.util import blocking, hub_of, json_ok, q_int, q_time
+from hub.api.routing import ApiRoutes, query_of
+from hub.api.util import blocking, hub_of, json_ok, parse_time
 from hub.audit.store import AuditStore
 from hub.auth import ADMIN
 
@@ -14,35 +17,40 @@ routes = ApiRoutes("audit")
 AUDIT_STORE_KEY = "audit_store"
 
 
+class AuditQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """The filters and page of GET /api/v1/audit."""
+
+    q: Annotated[str, msgspec.Meta(description="text in the path, action, actor or targets")] = ""
+    actor: Annotated[str, msgspec.Meta(description="token name")] = ""
+    device: Annotated[str, msgspec.Meta(description="a device id the call touched")] = ""
+    action: Annotated[str, msgspec.Meta(description="prefix, e.g. 'POST /commands'")] = ""
+    since: Annotated[str, msgspec.Meta(description="Unix seconds or relative (-1d)")] = ""
+    until: Annotated[str, msgspec.Meta(description="Unix seconds or relative")] = ""
+    offset: Annotated[int, msgspec.Meta(ge=0, le=10**9)] = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000, description="default 100")] = 100
+
+
 @routes.get(
     "/audit",
     roles=ADMIN,
     summary="The audit log, newest first: who did what, to which devices, when, from where",
-    query=(
-        Param("q", description="text in the path, action, actor or targets"),
-        Param("actor", description="token name"),
-        Param("device", description="a device id the call touched"),
-        Param("action", description="prefix, e.g. 'POST /commands'"),
-        Param("since", description="Unix seconds or relative (-1d)"),
-        Param("until", description="Unix seconds or relative"),
-        Param("offset", "integer"),
-        Param("limit", "integer", "1..1000, default 100"),
-    ),
+    query=AuditQuery,
 )
 async def search_audit(request: web.Request) -> web.Response:
     hub = hub_of(request)
     store: AuditStore = hub.extras[AUDIT_STORE_KEY]
-    since = q_time(request, "since", 0.0) if request.query.get("since") else None
-    until = q_time(request, "until", 0.0) if request.query.get("until") else None
+    query = query_of(request, AuditQuery)
+    since = parse_time(query.since, "since", 0.0) if query.since else None
+    until = parse_time(query.until, "until", 0.0) if query.until else None
     items, total = await blocking(
         store.search,
-        q=request.query.get("q", ""),
-        actor=request.query.get("actor", ""),
-        device=request.query.get("device", ""),
-        action=request.query.get("action", ""),
+        q=query.q,
+        actor=query.actor,
+        device=query.device,
+        action=query.action,
         since=since,
         until=until,
-        offset=q_int(request, "offset", 0, 0, 10**9),
-        limit=q_int(request, "limit", 100, 1, 1000),
+        offset=query.offset,
+        limit=query.limit,
     )
     return json_ok({"total": total, "items": items})

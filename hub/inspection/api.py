@@ -14,27 +14,26 @@ import base64
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 from cryptography import x509
 from sqlalchemy.engine import Engine
 
-from hub.api.routing import ApiRoutes, Param
-from hub.api.util import hub_of, json_ok
+from hub.api.routing import ROLES_ATTR, ApiRoutes, Items, body_of, query_of
+from hub.api.util import error_response, hub_of, json_ok
 from hub.auth import OPERATE, PUBLIC, READ
 from hub.errors import NotFoundError, ValidationError
 from hub.inspection.bundle import export_bundle
 from hub.inspection.errors import DeviceAuthError, TransitionError
 from hub.inspection.ingest import ingest
-from hub.inspection.tasks import NewTask, Review, StateChange, TaskService
+from hub.inspection.tasks import STATES, NewTask, Review, StateChange, TaskService
 from hub.inspection.uploads import PhotoStore, parse_metadata
 
 INSPECTION_KEY = "inspection"
 CERT_CACHE_S = 10.0
 """How long a checked device certificate is taken as checked (a revocation shows after this)."""
-MAX_RECORDS_BODY = 8 * 1024 * 1024
 routes = ApiRoutes("inspection")
 
 
@@ -43,6 +42,17 @@ class RecordBatch(msgspec.Struct, forbid_unknown_fields=True):
 
     device_id: str
     records: list[dict[str, str]]
+
+
+class TaskQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """The filters of GET /api/v1/inspection/tasks."""
+
+    device_id: Annotated[str | None, msgspec.Meta(description="the terminal's device id")] = None
+    state: Annotated[str | None, msgspec.Meta(description="one of " + ", ".join(STATES))] = None
+
+
+Task = dict[str, Any]
+NO_DEVICE = {401: "no valid device certificate"}
 
 
 @dataclass
@@ -58,25 +68,6 @@ class Inspection:
 def _of(request: web.Request) -> Inspection:
     service: Inspection = hub_of(request).extras[INSPECTION_KEY]
     return service
-
-
-def _schema(kind: type) -> dict[str, Any]:
-    schema: dict[str, Any] = msgspec.json.schema(kind)
-    return schema
-
-
-async def _decode(request: web.Request, kind: type[Any], limit: int = 1024 * 1024) -> Any:
-    if request.content_length is not None and request.content_length > limit:
-        raise ValidationError(f"body is {request.content_length} bytes, the limit is {limit}")
-    raw = bytearray()
-    async for block in request.content.iter_chunked(1 << 16):
-        raw += block
-        if len(raw) > limit:
-            raise ValidationError(f"body is larger than {limit} bytes")
-    try:
-        return msgspec.json.decode(raw, type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ValidationError(f"bad body: {exc}") from None
 
 
 def device_of(request: web.Request) -> tuple[str, x509.Certificate]:
@@ -111,7 +102,11 @@ def device_of(request: web.Request) -> tuple[str, x509.Certificate]:
 
 
 def _unauthorized(exc: Exception) -> web.Response:
-    return json_ok({"error": str(exc)}, status=401)
+    return error_response(401, str(exc))
+
+
+def _conflict(exc: Exception) -> web.Response:
+    return error_response(409, str(exc))
 
 
 # -- operators ------------------------------------------------------------------------------
@@ -121,15 +116,17 @@ def _unauthorized(exc: Exception) -> web.Response:
     "/inspection/tasks",
     roles=OPERATE,
     summary="Create an inspection task assigned to an inspector and a terminal",
-    body=_schema(NewTask),
-    responses={"400": "bad body (names the JSON path)", "409": "the id exists"},
+    body=NewTask,
+    response=Task,
+    status=201,
+    errors={409: "the id exists"},
 )
 async def create_task(request: web.Request) -> web.Response:
-    new = await _decode(request, NewTask)
+    new = body_of(request, NewTask)
     try:
         task = await asyncio.to_thread(_of(request).tasks.create, new)
     except TransitionError as exc:
-        return json_ok({"error": str(exc)}, status=409)
+        return _conflict(exc)
     return json_ok(task, status=201)
 
 
@@ -137,16 +134,16 @@ async def create_task(request: web.Request) -> web.Response:
     "/inspection/tasks",
     roles=READ,
     summary="Inspection tasks, by due date",
-    query=(Param("device_id"), Param("state")),
+    query=TaskQuery,
+    response=Items,
 )
 async def list_tasks(request: web.Request) -> web.Response:
-    items = await asyncio.to_thread(
-        _of(request).tasks.list, request.query.get("device_id"), request.query.get("state")
-    )
+    q = query_of(request, TaskQuery)
+    items = await asyncio.to_thread(_of(request).tasks.list, q.device_id, q.state)
     return json_ok({"items": items})
 
 
-@routes.get("/inspection/tasks/{task_id}", roles=READ, summary="One inspection task")
+@routes.get("/inspection/tasks/{task_id}", roles=READ, summary="One inspection task", response=Task)
 async def get_task(request: web.Request) -> web.Response:
     return json_ok(await asyncio.to_thread(_of(request).tasks.get, request.match_info["task_id"]))
 
@@ -155,17 +152,18 @@ async def get_task(request: web.Request) -> web.Response:
     "/inspection/tasks/{task_id}/review",
     roles=OPERATE,
     summary="Review a submitted task: accept (reviewed) or reject (back to the inspector)",
-    body=_schema(Review),
-    responses={"409": "the task is not submitted"},
+    body=Review,
+    response=Task,
+    errors={409: "the task is not submitted"},
 )
 async def review_task(request: web.Request) -> web.Response:
-    review = await _decode(request, Review)
+    review = body_of(request, Review)
     try:
         task = await asyncio.to_thread(
             _of(request).tasks.review, request.match_info["task_id"], review
         )
     except TransitionError as exc:
-        return json_ok({"error": str(exc)}, status=409)
+        return _conflict(exc)
     return json_ok(task)
 
 
@@ -173,13 +171,14 @@ async def review_task(request: web.Request) -> web.Response:
     "/inspection/tasks/{task_id}/close",
     roles=OPERATE,
     summary="Close a reviewed task",
-    responses={"409": "the task is not reviewed"},
+    response=Task,
+    errors={409: "the task is not reviewed"},
 )
 async def close_task(request: web.Request) -> web.Response:
     try:
         task = await asyncio.to_thread(_of(request).tasks.close, request.match_info["task_id"])
     except TransitionError as exc:
-        return json_ok({"error": str(exc)}, status=409)
+        return _conflict(exc)
     return json_ok(task)
 
 
@@ -187,7 +186,8 @@ async def close_task(request: web.Request) -> web.Response:
     "/inspection/tasks/{task_id}/bundle",
     roles=READ,
     summary="The case's evidence bundle (zip): manifest, records, signatures, photos, certs",
-    responses={"404": "no such task or no evidence yet"},
+    response=bytes,
+    errors={404: "no such task, or this hub has no fleet CA"},
 )
 async def task_bundle(request: web.Request) -> web.Response:
     service = _of(request)
@@ -211,7 +211,8 @@ async def task_bundle(request: web.Request) -> web.Response:
     "/inspection/device/tasks",
     roles=PUBLIC,
     summary="The calling terminal's open tasks (device certificate)",
-    responses={"401": "no valid device certificate"},
+    response=Items,
+    errors=NO_DEVICE,
 )
 async def device_tasks(request: web.Request) -> web.Response:
     try:
@@ -226,21 +227,22 @@ async def device_tasks(request: web.Request) -> web.Response:
     "/inspection/device/tasks/{task_id}/state",
     roles=PUBLIC,
     summary="The terminal moves its task: accepted, in_progress, submitted",
-    body=_schema(StateChange),
-    responses={"401": "no valid device certificate", "409": "not from the task's state"},
+    body=StateChange,
+    response=Task,
+    errors={**NO_DEVICE, 409: "not from the task's state"},
 )
 async def device_task_state(request: web.Request) -> web.Response:
     try:
         device_id, _ = device_of(request)
     except DeviceAuthError as exc:
         return _unauthorized(exc)
-    change = await _decode(request, StateChange)
+    change = body_of(request, StateChange)
     try:
         task = await asyncio.to_thread(
             _of(request).tasks.terminal_move, device_id, request.match_info["task_id"], change.state
         )
     except TransitionError as exc:
-        return json_ok({"error": str(exc)}, status=409)
+        return _conflict(exc)
     return json_ok(task)
 
 
@@ -248,7 +250,9 @@ async def device_task_state(request: web.Request) -> web.Response:
     "/inspection/uploads",
     roles=PUBLIC,
     summary="tus 1.0 creation of a photo upload addressed by its SHA-256 (device certificate)",
-    responses={"201": "created; Location names the upload", "401": "no device certificate"},
+    response=None,
+    status=201,
+    errors={**NO_DEVICE, 460: "the first bytes do not hash to the address"},
 )
 async def create_upload(request: web.Request) -> web.Response:
     try:
@@ -279,7 +283,8 @@ async def create_upload(request: web.Request) -> web.Response:
     "/inspection/uploads/{sha256}",
     roles=PUBLIC,
     summary="tus offset of a photo upload (device certificate); HEAD, as tus asks, is served too",
-    responses={"401": "no device certificate", "404": "no such upload"},
+    response=None,
+    errors=NO_DEVICE,
 )
 async def head_upload(request: web.Request) -> web.Response:
     try:
@@ -294,7 +299,14 @@ async def head_upload(request: web.Request) -> web.Response:
     "/inspection/uploads/{sha256}",
     roles=PUBLIC,
     summary="tus append to a photo upload at its offset (device certificate)",
-    responses={"409": "wrong offset", "460": "the bytes do not hash to the address"},
+    response=None,
+    status=204,
+    errors={
+        **NO_DEVICE,
+        409: "wrong offset",
+        415: "not application/offset+octet-stream",
+        460: "the bytes do not hash to the address",
+    },
 )
 async def patch_upload(request: web.Request) -> web.Response:
     try:
@@ -304,13 +316,8 @@ async def patch_upload(request: web.Request) -> web.Response:
     return await _of(request).photos.patch(request.match_info["sha256"], request)
 
 
-@routes.route(
-    "OPTIONS",
-    "/inspection/uploads",
-    roles=PUBLIC,
-    summary="tus discovery: version and extensions",
-)
 async def options_upload(request: web.Request) -> web.Response:
+    """tus discovery: version and extensions (an empty answer, outside the JSON API document)."""
     return web.Response(
         status=204,
         headers={
@@ -326,15 +333,15 @@ async def options_upload(request: web.Request) -> web.Response:
     "/inspection/evidence",
     roles=PUBLIC,
     summary="A terminal's signed records, oldest first: checked and kept up to the first bad one",
-    body=_schema(RecordBatch),
-    responses={"401": "no valid device certificate"},
+    body=RecordBatch,
+    errors=NO_DEVICE,
 )
 async def post_evidence(request: web.Request) -> web.Response:
     try:
         device_id, cert = device_of(request)
     except DeviceAuthError as exc:
         return _unauthorized(exc)
-    batch = await _decode(request, RecordBatch, MAX_RECORDS_BODY)
+    batch = body_of(request, RecordBatch)
     if batch.device_id != device_id:
         raise ValidationError(
             f"records of {batch.device_id!r} sent with the certificate of {device_id!r}"
@@ -359,9 +366,12 @@ async def post_evidence(request: web.Request) -> web.Response:
 
 
 def install_head(app: web.Application) -> None:
-    """tus asks for HEAD; aiohttp adds HEAD only to routes added with add_get, and the OpenAPI
-    document lists the GET (same answer, same roles)."""
+    """tus asks for HEAD and OPTIONS, whose answers are headers alone: HEAD is served by the
+    GET's handler (the OpenAPI document lists the GET: same answer, same roles), OPTIONS is
+    discovery, open to anyone, and not part of the JSON API document."""
     app.router.add_route("HEAD", "/api/v1/inspection/uploads/{sha256}", head_upload)
+    setattr(options_upload, ROLES_ATTR, PUBLIC)
+    app.router.add_route("OPTIONS", "/api/v1/inspection/uploads", options_upload)
 
 
 def photo_folder(database_url: str) -> Path:
