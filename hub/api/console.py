@@ -45,7 +45,7 @@ class DeviceQuery(msgspec.Struct, forbid_unknown_fields=True):
     model: str = ""
     label: Annotated[str, msgspec.Meta(description="key=value")] = ""
     firmware: str = ""
-    config_version: Annotated[int | None, msgspec.Meta(ge=0, le=2**31)] = None
+    config_version: Annotated[int, msgspec.Meta(ge=0, le=2**31)] | None = None
     q: Annotated[str, msgspec.Meta(description="text in the id, site, model or a label")] = ""
     sort: Annotated[str, one_of(("", "id", "last_seen"), "id (default) or last_seen")] = ""
     offset: Annotated[int, msgspec.Meta(ge=0, le=10**9)] = 0
