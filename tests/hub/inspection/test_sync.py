@@ -113,6 +113,11 @@ async def test_no_certificate_no_sync(inspection_hub: InspectionHub) -> None:
             assert resp.status == 401
     except aiohttp.ClientError:
         pass
+    # tus discovery is open: headers alone, outside the JSON API document
+    async with h.session.options(h.url + "/api/v1/inspection/uploads", ssl=h.client_tls) as resp:
+        assert resp.status == 204
+        assert resp.headers["Tus-Version"] == "1.0.0"
+        assert "creation-with-upload" in resp.headers["Tus-Extension"]
 
 
 class FleetCAOther:
