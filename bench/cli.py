@@ -29,6 +29,7 @@ BENCHMARKS = (
     "idcard_read",
     "fleet_connect",
     "services",
+    "inspector",
     "kiosk",
     "update",
     "console",

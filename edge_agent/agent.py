@@ -131,6 +131,7 @@ class Agent:
         self.message_handlers: dict[str, Callable[[str, bytes], Any]] = {}
         self.commands: Any = None  # the CommandService, once attached
         self.local_api: Any = None  # the LocalApi, when configured
+        self.evidence: Any = None  # the EvidenceService of an inspector terminal
 
     # -- composition ------------------------------------------------------------------------
 

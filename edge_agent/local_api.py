@@ -135,6 +135,8 @@ class LocalApi:
         app.router.add_post("/v1/camera/scan-qr", self.scan_qr)
         app.router.add_get("/v1/events", self.events)
         app.router.add_get("/metrics", self.metrics)
+        if self.agent.evidence is not None:  # an inspector terminal (edge_agent.evidence)
+            self.agent.evidence.add_routes(app)
         return app
 
     async def start(self) -> None:

@@ -30,3 +30,7 @@ def _attach_extensions(agent: Agent) -> None:
         from edge_agent.local_api import LocalApi
 
         LocalApi(agent).attach()
+        if any(d.kind == "gnss" for d in agent.driver_configs):  # an inspector terminal
+            from edge_agent.evidence.service import EvidenceService
+
+            EvidenceService(agent).attach()

@@ -29,6 +29,8 @@ TOP_COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench.cli", "run the benchmark suite"),
     "verify-proof": ("hub.services.verify_cli", "check a printed proof (QR text or receipt photo)"),
     "ledger": ("hub.services.ledger_cli", "verify the hub's tamper-evident proof ledger"),
+    "evidence": ("hub.inspection.verify_cli", "check inspection evidence offline"),
+    "inspector": ("kiosk.inspector.cli", "run the inspector terminal app"),
     "release": ("provisioning.release_cli", "build, verify and install signed software releases"),
 }
 

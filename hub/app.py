@@ -57,6 +57,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "hub.enrollment",
     "hub.emergency.setup",
     "hub.services.setup",
+    "hub.inspection.setup",
     "hub.releases.setup",
     "hub.watchdog",
     "hub.api.console",

@@ -37,6 +37,33 @@ CONFIG_LATE_S = 300.0
 ATTENTION_LIMIT = 50
 
 
+class DeviceQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """The filters, order and page of GET /api/v1/console/devices."""
+
+    state: Annotated[str, one_of(("", *STATES), "online, offline or degraded")] = ""
+    site: str = ""
+    model: str = ""
+    label: Annotated[str, msgspec.Meta(description="key=value")] = ""
+    firmware: str = ""
+    config_version: Annotated[int, msgspec.Meta(ge=0, le=2**31)] | None = None
+    q: Annotated[str, msgspec.Meta(description="text in the id, site, model or a label")] = ""
+    sort: Annotated[str, one_of(("", "id", "last_seen"), "id (default) or last_seen")] = ""
+    offset: Annotated[int, msgspec.Meta(ge=0, le=10**9)] = 0
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000, description="default 50")] = 50
+
+
+class ResumeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The optional body of POST /api/v1/rollouts/{id}/resume."""
+
+    max_failures: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class RevokeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """The optional body of POST /api/v1/devices/{id}/certificate/revoke."""
+
+    reason: Annotated[str, msgspec.Meta(description="RFC 5280 reason, e.g. key_compromise")] = ""
+
+
 def device_state(online: bool, health: dict[str, Any] | None) -> str:
     """online, offline, or degraded (online with a driver not online)."""
     if not online:
@@ -169,47 +196,26 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class DeviceListQuery(msgspec.Struct, forbid_unknown_fields=True):
-    state: Annotated[str, one_of(STATES, "online, offline or degraded")] | None = None
-    site: str = ""
-    model: str = ""
-    label: Annotated[str, msgspec.Meta(description="key=value")] = ""
-    firmware: str = ""
-    config_version: Annotated[int, msgspec.Meta(ge=0, le=2**31)] | None = None
-    q: Annotated[str, msgspec.Meta(description="text in the id, site, model or a label")] = ""
-    sort: Annotated[str, one_of(("id", "last_seen"), "id (default) or last_seen")] = "id"
-    offset: Annotated[int, msgspec.Meta(ge=0, le=10**9)] = 0
-    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
-
-
-class ResumeBody(msgspec.Struct, forbid_unknown_fields=True):
-    max_failures: Annotated[int, msgspec.Meta(ge=0, le=10**9)] | None = None
-
-
-class RevokeBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(description="RFC 5280 reason, e.g. key_compromise")] = ""
-
-
 @routes.get(
     "/console/devices",
     roles=READ,
     summary="Devices filtered on the server (state, site, model, label, firmware, config "
     "version, text), paged, with the values to offer in each filter",
-    query=DeviceListQuery,
+    query=DeviceQuery,
 )
 async def list_devices(request: web.Request) -> web.Response:
     rows = await _view(request).rows()
-    q = query_of(request, DeviceListQuery)
-    state = q.state or ""
+    query = query_of(request, DeviceQuery)
+    state = query.state
     label = None
-    if q.label:
-        key, sep, value = q.label.partition("=")
+    if raw := query.label:
+        key, sep, value = raw.partition("=")
         if not sep:
             raise ValidationError("query parameter 'label' must be key=value", "label")
         label = (key, value)
-    config_version = q.config_version
-    text = q.q.strip().lower()
-    site, model, firmware = q.site, q.model, q.firmware
+    config_version = query.config_version
+    text = query.q.strip().lower()
+    site, model, firmware = query.site, query.model, query.firmware
 
     def keep(r: dict[str, Any]) -> bool:
         if state and r["state"] != state:
@@ -233,9 +239,9 @@ async def list_devices(request: web.Request) -> web.Response:
         return True
 
     matched = [r for r in rows if keep(r)]
-    if q.sort == "last_seen":
+    if query.sort == "last_seen":
         matched.sort(key=lambda r: r["last_seen"] or 0.0)
-    offset, limit = q.offset, q.limit
+    offset, limit = query.offset, query.limit
     facets = {
         "sites": sorted({r["site"] for r in rows if r["site"]}),
         "models": sorted({r["model"] for r in rows if r["model"]}),
@@ -366,7 +372,6 @@ def _detail(hub: Hub, device_id: str) -> dict[str, Any]:
     roles=READ,
     summary="One device in depth: drivers, config desired vs reported, certificate, recent "
     "events, commands, state history, latest values",
-    errors={404: "no such device"},
 )
 async def device_detail(request: web.Request) -> web.Response:
     return json_ok(await blocking(_detail, hub_of(request), request.match_info["device_id"]))
@@ -441,7 +446,6 @@ def _set_rollout_state(hub: Hub, rollout_id: str, want: str, max_failures: int |
     "/rollouts/{rollout_id}/halt",
     roles=OPERATE,
     summary="Halt a running rollout: no further step is sent",
-    errors={404: "no such rollout"},
 )
 async def halt_rollout(request: web.Request) -> web.Response:
     hub = hub_of(request)
@@ -456,7 +460,6 @@ async def halt_rollout(request: web.Request) -> web.Response:
     summary="Resume a halted rollout, optionally with a higher failure limit",
     body=ResumeBody,
     body_required=False,
-    errors={404: "no such rollout"},
 )
 async def resume_rollout(request: web.Request) -> web.Response:
     hub = hub_of(request)

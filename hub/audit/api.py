@@ -18,6 +18,8 @@ AUDIT_STORE_KEY = "audit_store"
 
 
 class AuditQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """The filters and page of GET /api/v1/audit."""
+
     q: Annotated[str, msgspec.Meta(description="text in the path, action, actor or targets")] = ""
     actor: Annotated[str, msgspec.Meta(description="token name")] = ""
     device: Annotated[str, msgspec.Meta(description="a device id the call touched")] = ""
@@ -25,7 +27,7 @@ class AuditQuery(msgspec.Struct, forbid_unknown_fields=True):
     since: Annotated[str, msgspec.Meta(description="Unix seconds or relative (-1d)")] = ""
     until: Annotated[str, msgspec.Meta(description="Unix seconds or relative")] = ""
     offset: Annotated[int, msgspec.Meta(ge=0, le=10**9)] = 0
-    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000, description="default 100")] = 100
 
 
 @routes.get(
@@ -37,18 +39,18 @@ class AuditQuery(msgspec.Struct, forbid_unknown_fields=True):
 async def search_audit(request: web.Request) -> web.Response:
     hub = hub_of(request)
     store: AuditStore = hub.extras[AUDIT_STORE_KEY]
-    q = query_of(request, AuditQuery)
-    since = parse_time(q.since, "since", 0.0) if q.since else None
-    until = parse_time(q.until, "until", 0.0) if q.until else None
+    query = query_of(request, AuditQuery)
+    since = parse_time(query.since, "since", 0.0) if query.since else None
+    until = parse_time(query.until, "until", 0.0) if query.until else None
     items, total = await blocking(
         store.search,
-        q=q.q,
-        actor=q.actor,
-        device=q.device,
-        action=q.action,
+        q=query.q,
+        actor=query.actor,
+        device=query.device,
+        action=query.action,
         since=since,
         until=until,
-        offset=q.offset,
-        limit=q.limit,
+        offset=query.offset,
+        limit=query.limit,
     )
     return json_ok({"total": total, "items": items})

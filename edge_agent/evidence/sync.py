@@ -1,0 +1,230 @@
+"""Sync of the evidence store to the hub over HTTPS with the device certificate.
+
+Photos go first, each by the tus 1.0 core protocol (creation, HEAD for the offset, PATCH to
+append) at ``/api/v1/inspection/uploads/<sha256>``: the upload's address is the photo's hash,
+so after a dropped connection the next attempt asks the hub how many bytes it holds and sends
+only the rest. Then the records, oldest first, in batches; the hub answers with the last seq it
+holds (``acked_through``) and, when it refused one, the first bad record and why. Records stay
+in the store until acknowledged.
+
+The client is a small aiohttp one rather than tuspy: tuspy 1.1 checks the server's certificate
+only against the system's CA bundle (``verify_tls_cert`` is a bool in its PATCH path) so it
+cannot trust the fleet CA without a process-wide environment variable, and its requests calls
+would block the agent's event loop. The protocol is the same; tests drive the hub's server with
+tuspy too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from edge_agent.evidence.store import EvidenceError, EvidenceStore
+from govedge.logs import fields, get_logger
+
+log = get_logger(__name__)
+
+TUS_VERSION = "1.0.0"
+CHUNK = 1024 * 1024
+"""Bytes per request: on a weak link a cut loses at most the request in flight (the hub keeps
+every byte it has read, but not what was still buffered when the connection dropped)."""
+BATCH = 200
+PARALLEL = 4
+"""Photos in flight at once: the hub's fsync of one overlaps the transfer of the next."""
+UPLOADS = "/api/v1/inspection/uploads"
+RECORDS = "/api/v1/inspection/evidence"
+TASKS = "/api/v1/inspection/device/tasks"
+
+
+class SyncError(EvidenceError):
+    """The hub did not take what was sent (status and its words)."""
+
+
+@dataclass(slots=True)
+class SyncReport:
+    photos_sent: int = 0
+    bytes_sent: int = 0
+    bytes_resumed: int = 0  # bytes the hub already held when an upload was resumed
+    acked_through: int = 0
+    refused: dict[str, Any] | None = None
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def device_tls(ca_file: str | Path, cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
+    """A client context trusting the fleet CA and presenting the device certificate."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context
+
+
+class EvidenceSync:
+    """One terminal's uploads to one hub."""
+
+    def __init__(
+        self,
+        store: EvidenceStore,
+        hub_url: str,
+        tls: ssl.SSLContext | None,
+        *,
+        chunk_size: int = CHUNK,
+        parallel: int = PARALLEL,
+    ) -> None:
+        self.store = store
+        self.hub_url = hub_url.rstrip("/")
+        self.tls: ssl.SSLContext | bool = tls if tls is not None else True  # True: system CAs
+        self.chunk_size = chunk_size
+        self.parallel = parallel
+        self.last_contact: float | None = None  # time.monotonic() of the hub's last answer
+        self.last_report: SyncReport | None = None
+        self.tried: set[str] = set()  # photos offered once: a retry asks the hub's offset first
+
+    def since_contact(self) -> float | None:
+        return None if self.last_contact is None else time.monotonic() - self.last_contact
+
+    def _contact(self) -> None:
+        self.last_contact = time.monotonic()
+
+    async def sync_once(self, session: aiohttp.ClientSession) -> SyncReport:
+        """Fetch the tasks, upload pending photos, then pending records; raises on link loss."""
+        report = SyncReport()
+        report.tasks = await self.fetch_tasks(session)
+        await self._send_states(session)
+        pending = await asyncio.to_thread(self.store.pending)
+        shas = list(dict.fromkeys(r.photo_sha256 for r in pending if r.photo_sha256))
+        gate = asyncio.Semaphore(self.parallel)
+
+        async def one(sha: str) -> None:
+            async with gate:
+                try:
+                    await self.upload_photo(session, sha, report)
+                except SyncError as exc:  # a refused photo: its record is refused by name
+                    log.warning("photo_refused", extra=fields(sha256=sha, reason=str(exc)))
+
+        await asyncio.gather(*(one(sha) for sha in shas))
+        for start in range(0, len(pending), BATCH):
+            batch = pending[start : start + BATCH]
+            answer = await self._post_records(session, batch)
+            report.acked_through = int(answer.get("acked_through") or 0)
+            if report.acked_through:
+                await asyncio.to_thread(self.store.acknowledge, report.acked_through)
+            if answer.get("refused"):
+                report.refused = answer["refused"]
+                self.store.set_meta("last_refusal", str(answer["refused"]))
+                log.warning("evidence_refused", extra=fields(**answer["refused"]))
+                break
+        self.last_report = report
+        return report
+
+    async def fetch_tasks(self, session: aiohttp.ClientSession) -> list[dict[str, Any]]:
+        async with session.get(self.hub_url + TASKS, ssl=self.tls) as resp:
+            body = await resp.json(content_type=None)
+            if resp.status != 200:
+                raise SyncError(f"GET tasks: HTTP {resp.status}: {body}")
+        self._contact()
+        self.store.set_meta("tasks", json.dumps(body["items"], ensure_ascii=False))
+        return list(body["items"])
+
+    async def _send_states(self, session: aiohttp.ClientSession) -> None:
+        raw = self.store.get_meta("task_states")
+        states: dict[str, str] = json.loads(raw) if raw else {}
+        for task_id, state in list(states.items()):
+            url = f"{self.hub_url}{TASKS}/{task_id}/state"
+            async with session.post(url, json={"state": state}, ssl=self.tls) as resp:
+                if resp.status in (404, 409):  # gone, or moved on at the hub: not retried
+                    log.warning(
+                        "task_state_refused",
+                        extra=fields(task=task_id, state=state, status=resp.status),
+                    )
+                elif resp.status != 200:
+                    raise SyncError(f"task {task_id} state: HTTP {resp.status}")
+            states.pop(task_id)
+            self.store.set_meta("task_states", json.dumps(states))
+
+    async def _offset(self, session: aiohttp.ClientSession, sha: str) -> int | None:
+        headers = {"Tus-Resumable": TUS_VERSION}
+        async with session.head(
+            f"{self.hub_url}{UPLOADS}/{sha}", headers=headers, ssl=self.tls
+        ) as r:
+            if r.status == 404:
+                return None
+            if r.status != 200:
+                raise SyncError(f"HEAD upload {sha}: HTTP {r.status}")
+            return int(r.headers["Upload-Offset"])
+
+    async def upload_photo(
+        self, session: aiohttp.ClientSession, sha: str, report: SyncReport
+    ) -> None:
+        """Send one photo: creation with its first chunk, or, for an upload the hub already
+        holds part of (a cut connection), HEAD for its offset and PATCH the rest."""
+        path = self.store.photo_path(sha)
+        size = path.stat().st_size
+        url = f"{self.hub_url}{UPLOADS}/{sha}"
+        with path.open("rb") as fh:
+            offset = None if sha in self.tried else await self._offset(session, sha)
+            self.tried.add(sha)
+            if offset is None:
+                chunk = fh.read(min(self.chunk_size, size))
+                headers = {
+                    "Tus-Resumable": TUS_VERSION,
+                    "Upload-Length": str(size),
+                    "Upload-Metadata": "sha256 " + base64.b64encode(sha.encode()).decode(),
+                    "Content-Type": "application/offset+octet-stream",
+                }
+                async with session.post(
+                    self.hub_url + UPLOADS, data=chunk, headers=headers, ssl=self.tls
+                ) as r:
+                    if r.status != 201:
+                        raise SyncError(f"create upload {sha}: HTTP {r.status}: {await r.text()}")
+                    offset = int(r.headers.get("Upload-Offset", "0"))
+                report.bytes_sent += len(chunk)
+            elif offset:
+                report.bytes_resumed += offset
+            self._contact()
+            while offset < size:
+                fh.seek(offset)
+                chunk = fh.read(min(self.chunk_size, size - offset))
+                headers = {
+                    "Tus-Resumable": TUS_VERSION,
+                    "Upload-Offset": str(offset),
+                    "Content-Type": "application/offset+octet-stream",
+                }
+                async with session.patch(url, data=chunk, headers=headers, ssl=self.tls) as r:
+                    if r.status != 204:
+                        raise SyncError(f"PATCH upload {sha}: HTTP {r.status}: {await r.text()}")
+                    offset = int(r.headers["Upload-Offset"])
+                report.bytes_sent += len(chunk)
+        report.photos_sent += 1
+        self._contact()
+
+    async def _post_records(
+        self, session: aiohttp.ClientSession, batch: list[Any]
+    ) -> dict[str, Any]:
+        payload = {
+            "device_id": self.store.device_id,
+            "records": [
+                {"body": base64.b64encode(r.body).decode(), "sig": base64.b64encode(r.sig).decode()}
+                for r in batch
+            ],
+        }
+        async with session.post(self.hub_url + RECORDS, json=payload, ssl=self.tls) as resp:
+            body: dict[str, Any] = await resp.json(content_type=None)
+            if resp.status != 200:
+                raise SyncError(f"POST evidence: HTTP {resp.status}: {body.get('error', body)}")
+        self._contact()
+        return body
+
+
+def queue_task_state(store: EvidenceStore, task_id: str, state: str) -> None:
+    """Remember a task's new state (accepted, in_progress, submitted) until the next sync."""
+    raw = store.get_meta("task_states")
+    states: dict[str, str] = json.loads(raw) if raw else {}
+    states[task_id] = state
+    store.set_meta("task_states", json.dumps(states))
