@@ -51,6 +51,7 @@ class BacklogWatch:
         self.limits = Reading(limit_messages or None, limit_bytes or None)
         self.warn = warn
         self.latest = Reading()
+        self.peak = Reading()  # the most held since the last check: a brief crest still counts
         self.bad = 0
         self._lock = threading.Lock()
 
@@ -67,14 +68,17 @@ class BacklogWatch:
             return
         with self._lock:
             setattr(self.latest, unit, value)
+            setattr(self.peak, unit, max(value, getattr(self.peak, unit) or 0))
 
     def fill(self) -> float | None:
-        """The fuller of the two queues as a fraction of its limit; None if nothing to compare."""
+        """The fuller of the two queues at its peak since the last call, as a fraction of its
+        limit; None if nothing to compare."""
         with self._lock:
             pairs = [
-                (self.latest.messages, self.limits.messages),
-                (self.latest.bytes, self.limits.bytes),
+                (self.peak.messages, self.limits.messages),
+                (self.peak.bytes, self.limits.bytes),
             ]
+            self.peak = Reading(self.latest.messages, self.latest.bytes)
         ratios = [held / limit for held, limit in pairs if held is not None and limit]
         return max(ratios) if ratios else None
 

@@ -57,9 +57,10 @@ class Publisher:
             elif not reason.is_failure:
                 self.acked.add(seq)
 
-    def publish(self, seq: int) -> None:
+    def publish(self, seq: int, ts: float | None = None) -> None:
+        when = time.time() if ts is None else ts
         msg = Telemetry(
-            device_id=self.device_id, boot_id=self.boot_id, seq=seq, ts=time.time(), data={"n": seq}
+            device_id=self.device_id, boot_id=self.boot_id, seq=seq, ts=when, data={"n": seq}
         )
         info = self.client.publish(topic(self.device_id, Channel.TELEMETRY), encode(msg), qos=1)
         with self.lock:
@@ -272,8 +273,9 @@ def test_hub_alarms_when_the_backlog_nears_the_limit(setup: Setup) -> None:
     s.start_hub()  # the hub's persistent session exists from here on
     s.kill_hub()
     pub = _connect(s, "dev-00")
+    start = time.time() - 800 / 40.0  # readings taken at 40 Hz, within the contract's rate
     for seq in range(1, 801):
-        pub.publish(seq)
+        pub.publish(seq, ts=start + seq / 40.0)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and pub.mids:
         time.sleep(0.05)
@@ -285,7 +287,10 @@ def test_hub_alarms_when_the_backlog_nears_the_limit(setup: Setup) -> None:
     while time.monotonic() < deadline and not raised:
         raised = s.api("/api/v1/alarms?rule=broker-backlog").get("items", [])
         time.sleep(0.2)
-    assert raised, "no broker-backlog alarm"
+    if not raised:
+        with urllib.request.urlopen(s.url("/metrics"), timeout=10) as resp:
+            backlog = [ln for ln in resp.read().decode().splitlines() if "backlog" in ln]
+        raise AssertionError(f"no broker-backlog alarm; {backlog}")
     alarm = raised[0]
     assert alarm["device_id"] == "hub" and alarm["severity"] == "major"
     assert "queue it may keep for the hub" in alarm["message"]
