@@ -46,7 +46,7 @@ class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     http_port: Annotated[int, Meta(ge=0, le=65535)] = 8080
     auto_register: bool = False
     devices_file: str = ""  # JSON list of devices registered at start
-    ingest_queue: Annotated[int, Meta(ge=10)] = 20_000
+    ingest_queue: Annotated[int, Meta(ge=10)] = 20_000  # per MQTT session (lane)
     ingest_batch: Annotated[int, Meta(ge=1)] = 2_000
     presence_interval_s: Annotated[float, Meta(gt=0)] = 1.0
     maintenance_interval_s: Annotated[float, Meta(gt=0)] = 300.0

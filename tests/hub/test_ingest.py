@@ -138,7 +138,8 @@ async def test_forged_and_unknown_devices_are_refused(
 
 
 async def test_burst_is_held_without_loss(hub_config, start_hub, device_factory) -> None:
-    # A queue of 200 and batches of 50 against a burst of 20 000: back-pressure, not drops.
+    # Inboxes of 200 (one per lane) and batches of 50 against a burst of 20 000: back-pressure,
+    # not drops.
     rh = await start_hub(hub_config(ingest_queue=200, ingest_batch=50))
     devs = [device_factory() for _ in range(4)]
     await _register(rh, *(d.device_id for d in devs))
@@ -162,7 +163,7 @@ async def test_burst_is_held_without_loss(hub_config, start_hub, device_factory)
 
     def done() -> bool:
         nonlocal max_depth
-        max_depth = max(max_depth, rh.hub.link.pending())
+        max_depth = max(max_depth, *(len(s.inbox) for s in rh.hub.link.sessions))
         return rh.hub.pipeline.accepted_total >= 4 * n
 
     await rh.wait_for(done, timeout=60)

@@ -37,7 +37,9 @@ async def test_agents_over_simulators_follow_the_fire_scenario(mqtt_broker: Any)
         building = layout.select({"kind": "building_sensor", "site": "d0-bldg-0"})[0].device_id
         await until(lambda: len(watcher.telemetry.get(building, [])) >= 2)
         scenario = load_scenario("fire")
-        await ScenarioPlayer(scenario, fleet, speed=scenario.duration_s / 1.5, tick_s=0.02).run()
+        # Five seconds of play: the peak (smoke from 180 s to 850 s of 900) lasts long enough for
+        # agents polling every 0.1 s to see it even on two loaded cores.
+        await ScenarioPlayer(scenario, fleet, speed=scenario.duration_s / 5, tick_s=0.02).run()
 
         def peak(metric: str) -> float:
             with watcher.lock:
