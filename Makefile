@@ -58,7 +58,7 @@ typecheck: install
 	$(VENV)/bin/mypy govedge drivers edge_agent hub sim provisioning firmware_configs kiosk bench
 
 test-only:
-	$(PY) -m pytest -q -ra tests
+	$(PY) -m pytest -q -ra --durations=25 tests
 
 test: sysdeps install lint typecheck test-only
 
