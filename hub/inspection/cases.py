@@ -10,6 +10,7 @@ would name it in the case's bundle.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -146,18 +147,31 @@ def _record_json(row: Any, record: ev.EvidenceRecord | None) -> dict[str, Any]:
 
 def _photo_problem(photo_dir: Path, sha: str, size: int) -> str | None:
     path = photo_dir / sha
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return f"its photo {sha} is missing from the hub"
+    return _hash_check(str(path), sha, size, st.st_size, st.st_ctime_ns, st.st_ino)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash_check(
+    path: str, sha: str, size: int, held: int, _ctime_ns: int, _inode: int
+) -> str | None:
+    """The photo's problem, if any; remembered while its size, inode and change time stay the
+    same (a write changes the change time, and no tool sets it back), so a console open on a
+    case does not hash its photos again at every refresh."""
+    if held != size:
+        return f"its photo is {held} bytes, not the {size} signed (altered)"
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
-            held = fh.tell()
     except FileNotFoundError:
         return f"its photo {sha} is missing from the hub"
     if digest.hexdigest() != sha:
         return f"its photo does not hash to {sha} (altered)"
-    if held != size:
-        return f"its photo is {held} bytes, not the {size} signed"
     return None
 
 

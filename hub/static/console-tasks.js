@@ -96,6 +96,7 @@ VIEWS.tasks = {
   async show(root, arg, query) {
     disposeCharts(); freeBlobs();
     this.root = root; this.query = query; this.id = arg; this.offset = Number(query.get("offset") || 0);
+    this.seen = null; this.facts = null; this.body = null;
     clearInterval(this.timer);
     // tasks move without a fleet event (a terminal's sync): look again every 15 s while shown
     this.timer = setInterval(() => { if (current === this) this.refresh().catch(() => null); else clearInterval(this.timer); }, 15000);
@@ -230,6 +231,9 @@ VIEWS.tasks = {
   },
   fillCase(data) {
     if (!this.facts) return;
+    const seen = JSON.stringify(data);
+    if (seen === this.seen) return;  // a refresh that changed nothing keeps the page (and photos) still
+    this.seen = seen;
     const task = data.task;
     this.task = task;
     this.root.querySelector('[data-testid="case-state"]').replaceChildren(taskBadge(task.state));

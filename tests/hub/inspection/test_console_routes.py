@@ -78,6 +78,18 @@ async def test_case_names_a_record_changed_at_rest(inspection_hub: InspectionHub
     assert status == 200 and case["verification"]["ok"], case["verification"]
     assert case["verification"]["records"] == 3 and case["verification"]["photos"] == 3
     assert [r["seq"] for r in case["records"]] == [1, 2, 3]
+    # a photo's bytes changed in place, its size kept: found although the case was seen before
+    photo = h.hub.extras["inspection"].photos.path(hashlib.sha256(jpeg(12)).hexdigest())
+    original = photo.read_bytes()
+    with photo.open("r+b") as fh:
+        fh.seek(len(original) // 2)
+        fh.write(bytes([original[len(original) // 2] ^ 1]))
+    _, case = await h.call("GET", "/api/v1/inspection/console/tasks/C1")
+    v = case["verification"]
+    assert not v["ok"] and v["bad_seq"] == 3 and "altered" in v["problem"], v
+    photo.write_bytes(original)
+    _, case = await h.call("GET", "/api/v1/inspection/console/tasks/C1")
+    assert case["verification"]["ok"]
     # someone edits record 2 in the hub's database
     with h.hub.engine.begin() as conn:
         body = conn.execute(sa.select(records.c.body).where(records.c.seq == 2)).scalar()
