@@ -1,11 +1,14 @@
 """Sync of the evidence store to the hub over HTTPS with the device certificate.
 
-Photos go first, each by the tus 1.0 core protocol (creation, HEAD for the offset, PATCH to
-append) at ``/api/v1/inspection/uploads/<sha256>``: the upload's address is the photo's hash,
-so after a dropped connection the next attempt asks the hub how many bytes it holds and sends
-only the rest. Then the records, oldest first, in batches; the hub answers with the last seq it
-holds (``acked_through``) and, when it refused one, the first bad record and why. Records stay
-in the store until acknowledged.
+Photos go by the tus 1.0 core protocol (creation, HEAD for the offset, PATCH to append) at
+``/api/v1/inspection/uploads/<sha256>``: the upload's address is the photo's hash, so after a
+dropped connection the next attempt learns how many bytes the hub holds and sends only the rest.
+One request first asks the hub what it holds of every waiting photo (``uploads/offsets``), so a
+photo costs one request, its creation with all its bytes, and a resumed one a PATCH of the rest.
+Then the records, oldest first, in batches; each batch goes as soon as its own photos are in,
+while the next batch's photos are still travelling. The hub answers with the last seq it holds
+(``acked_through``) and, when it refused one, the first bad record and why. Records stay in the
+store until acknowledged.
 
 The client is a small aiohttp one rather than tuspy: tuspy 1.1 checks the server's certificate
 only against the system's CA bundle (``verify_tls_cert`` is a bool in its PATCH path) so it
@@ -33,13 +36,16 @@ from govedge.logs import fields, get_logger
 log = get_logger(__name__)
 
 TUS_VERSION = "1.0.0"
-CHUNK = 1024 * 1024
-"""Bytes per request: on a weak link a cut loses at most the request in flight (the hub keeps
-every byte it has read, but not what was still buffered when the connection dropped)."""
-BATCH = 200
+CHUNK = 8 * 1024 * 1024
+"""Most bytes per request: a photo in one. A cut costs no more with a larger request, since the
+hub writes every byte as it reads it and a HEAD (or ``uploads/offsets``) says where it stopped;
+only what was still in the network's buffers is sent again."""
+BATCH = 100
+"""Records per POST: the first batch goes once its photos are in, the rest follow the uploads."""
 PARALLEL = 4
 """Photos in flight at once: the hub's fsync of one overlaps the transfer of the next."""
 UPLOADS = "/api/v1/inspection/uploads"
+OFFSETS = "/api/v1/inspection/uploads/offsets"
 RECORDS = "/api/v1/inspection/evidence"
 TASKS = "/api/v1/inspection/device/tasks"
 
@@ -84,7 +90,6 @@ class EvidenceSync:
         self.parallel = parallel
         self.last_contact: float | None = None  # time.monotonic() of the hub's last answer
         self.last_report: SyncReport | None = None
-        self.tried: set[str] = set()  # photos offered once: a retry asks the hub's offset first
 
     def since_contact(self) -> float | None:
         return None if self.last_contact is None else time.monotonic() - self.last_contact
@@ -93,33 +98,42 @@ class EvidenceSync:
         self.last_contact = time.monotonic()
 
     async def sync_once(self, session: aiohttp.ClientSession) -> SyncReport:
-        """Fetch the tasks, upload pending photos, then pending records; raises on link loss."""
+        """Fetch the tasks, upload pending photos and records; raises on link loss."""
         report = SyncReport()
         report.tasks = await self.fetch_tasks(session)
         await self._send_states(session)
         pending = await asyncio.to_thread(self.store.pending)
         shas = list(dict.fromkeys(r.photo_sha256 for r in pending if r.photo_sha256))
+        held = await self.held(session, shas)
         gate = asyncio.Semaphore(self.parallel)
 
         async def one(sha: str) -> None:
             async with gate:
                 try:
-                    await self.upload_photo(session, sha, report)
+                    await self.upload_photo(session, sha, report, held.get(sha))
                 except SyncError as exc:  # a refused photo: its record is refused by name
                     log.warning("photo_refused", extra=fields(sha256=sha, reason=str(exc)))
 
-        await asyncio.gather(*(one(sha) for sha in shas))
-        for start in range(0, len(pending), BATCH):
-            batch = pending[start : start + BATCH]
-            answer = await self._post_records(session, batch)
-            report.acked_through = int(answer.get("acked_through") or 0)
-            if report.acked_through:
-                await asyncio.to_thread(self.store.acknowledge, report.acked_through)
-            if answer.get("refused"):
-                report.refused = answer["refused"]
-                self.store.set_meta("last_refusal", str(answer["refused"]))
-                log.warning("evidence_refused", extra=fields(**answer["refused"]))
-                break
+        # every upload starts now, in record order (the gate lets PARALLEL through); each batch
+        # of records waits only for its own photos
+        uploads = {sha: asyncio.ensure_future(one(sha)) for sha in shas}
+        try:
+            for start in range(0, len(pending), BATCH):
+                batch = pending[start : start + BATCH]
+                await asyncio.gather(*(uploads[r.photo_sha256] for r in batch if r.photo_sha256))
+                answer = await self._post_records(session, batch)
+                report.acked_through = int(answer.get("acked_through") or 0)
+                if report.acked_through:
+                    await asyncio.to_thread(self.store.acknowledge, report.acked_through)
+                if answer.get("refused"):
+                    report.refused = answer["refused"]
+                    self.store.set_meta("last_refusal", str(answer["refused"]))
+                    log.warning("evidence_refused", extra=fields(**answer["refused"]))
+                    break
+        finally:
+            for task in uploads.values():
+                task.cancel()
+            await asyncio.gather(*uploads.values(), return_exceptions=True)
         self.last_report = report
         return report
 
@@ -148,6 +162,19 @@ class EvidenceSync:
             states.pop(task_id)
             self.store.set_meta("task_states", json.dumps(states))
 
+    async def held(self, session: aiohttp.ClientSession, shas: list[str]) -> dict[str, int]:
+        """What the hub holds of each photo it knows, in one request: {sha: offset}."""
+        if not shas:
+            return {}
+        async with session.post(
+            self.hub_url + OFFSETS, json={"sha256": shas}, ssl=self.tls
+        ) as resp:
+            body = await resp.json(content_type=None)
+            if resp.status != 200:
+                raise SyncError(f"POST upload offsets: HTTP {resp.status}: {body}")
+        self._contact()
+        return {sha: int(up["offset"]) for sha, up in body["uploads"].items()}
+
     async def _offset(self, session: aiohttp.ClientSession, sha: str) -> int | None:
         headers = {"Tus-Resumable": TUS_VERSION}
         async with session.head(
@@ -160,16 +187,22 @@ class EvidenceSync:
             return int(r.headers["Upload-Offset"])
 
     async def upload_photo(
-        self, session: aiohttp.ClientSession, sha: str, report: SyncReport
+        self,
+        session: aiohttp.ClientSession,
+        sha: str,
+        report: SyncReport,
+        offset: int | None = None,
     ) -> None:
-        """Send one photo: creation with its first chunk, or, for an upload the hub already
-        holds part of (a cut connection), HEAD for its offset and PATCH the rest."""
+        """Send one photo from ``offset`` (what the hub holds; None: nothing, so create the
+        upload with the first bytes). An offset the hub does not agree with (409) is asked for
+        again by HEAD and the upload goes on from there."""
         path = self.store.photo_path(sha)
         size = path.stat().st_size
+        if offset is not None and offset >= size:  # held whole already (an answer lost before)
+            report.bytes_resumed += size
+            return
         url = f"{self.hub_url}{UPLOADS}/{sha}"
         with path.open("rb") as fh:
-            offset = None if sha in self.tried else await self._offset(session, sha)
-            self.tried.add(sha)
             if offset is None:
                 chunk = fh.read(min(self.chunk_size, size))
                 headers = {
@@ -188,6 +221,7 @@ class EvidenceSync:
             elif offset:
                 report.bytes_resumed += offset
             self._contact()
+            conflicts = 0
             while offset < size:
                 fh.seek(offset)
                 chunk = fh.read(min(self.chunk_size, size - offset))
@@ -197,6 +231,13 @@ class EvidenceSync:
                     "Content-Type": "application/offset+octet-stream",
                 }
                 async with session.patch(url, data=chunk, headers=headers, ssl=self.tls) as r:
+                    if r.status == 409 and conflicts < 3:  # the hub holds other than we thought
+                        conflicts += 1
+                        held = await self._offset(session, sha)
+                        if held is None:
+                            raise SyncError(f"upload {sha} is gone from the hub")
+                        offset = held
+                        continue
                     if r.status != 204:
                         raise SyncError(f"PATCH upload {sha}: HTTP {r.status}: {await r.text()}")
                     offset = int(r.headers["Upload-Offset"])

@@ -44,6 +44,12 @@ class RecordBatch(msgspec.Struct, forbid_unknown_fields=True):
     records: list[dict[str, str]]
 
 
+class OffsetQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /api/v1/inspection/uploads/offsets: the photos a terminal has waiting."""
+
+    sha256: Annotated[list[str], msgspec.Meta(max_length=10_000)]
+
+
 class TaskQuery(msgspec.Struct, forbid_unknown_fields=True):
     """The filters of GET /api/v1/inspection/tasks."""
 
@@ -277,6 +283,26 @@ async def create_upload(request: web.Request) -> web.Response:
             return web.Response(status=460, text=f"the bytes received do not hash to {sha}")
         headers["Upload-Offset"] = str(offset)
     return web.Response(status=201, headers=headers)
+
+
+@routes.post(
+    "/inspection/uploads/offsets",
+    roles=PUBLIC,
+    summary="What the hub holds of many photo uploads at once: {sha256: {offset, length}} for "
+    "each it knows (device certificate); one request instead of a tus HEAD per photo",
+    body=OffsetQuery,
+    errors=NO_DEVICE,
+)
+async def upload_offsets(request: web.Request) -> web.Response:
+    try:
+        device_of(request)
+    except DeviceAuthError as exc:
+        return _unauthorized(exc)
+    query = body_of(request, OffsetQuery)
+    photos = _of(request).photos
+    for sha in query.sha256:
+        photos.path(sha)  # checks the form of each hash: a 400 naming the bad one
+    return json_ok({"uploads": await asyncio.to_thread(photos.offsets, query.sha256)})
 
 
 @routes.get(

@@ -46,7 +46,19 @@ certs = sa.Table(
     sa.Column("pem", sa.Text, nullable=False),
 )
 
-TABLES = (tasks, records, certs)
+refusals = sa.Table(
+    "inspection_refusals",
+    metadata,
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=True),
+    sa.Column("task_id", sa.String(64), nullable=False, default=""),
+    sa.Column("reason", sa.String(2000), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+)
+"""A terminal's outstanding refusal: the first record the hub would not take, and why (the
+records after it wait on the terminal). Cleared once the hub holds a record past it."""
+
+TABLES = (tasks, records, certs, refusals)
 
 
 def create_tables(engine: Engine) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from govedge.contract import evidence as ev
 from govedge.logs import fields, get_logger
-from hub.inspection.db import certs, records, tasks
+from hub.inspection.db import certs, records, refusals, tasks
 from hub.inspection.uploads import PhotoStore
 
 log = get_logger(__name__)
@@ -140,4 +140,46 @@ def ingest(
         log.warning(
             "evidence_refused", extra=fields(device=device_id, seq=refused_seq, reason=problem)
         )
+    _note_refusal(engine, device_id, fresh, refused, acked, now)
     return IngestResult(len(good), acked, refused)
+
+
+def _note_refusal(
+    engine: Engine,
+    device_id: str,
+    fresh: list[tuple[bytes, bytes]],
+    refused: dict[str, Any] | None,
+    acked: int,
+    now: float,
+) -> None:
+    """Keep the terminal's outstanding refusal for the console (the task it names, when its
+    record decodes), or clear it once the hub holds records past it."""
+    if refused is None:
+        with engine.connect() as conn:  # a read: no commit on the sync's path when none is kept
+            held = conn.execute(
+                sa.select(refusals.c.seq).where(refusals.c.device_id == device_id)
+            ).first()
+        if held is not None and (held.seq is None or held.seq <= acked):
+            with engine.begin() as conn:
+                conn.execute(refusals.delete().where(refusals.c.device_id == device_id))
+        return
+    with engine.begin() as conn:
+        task_id = ""
+        for body, _ in fresh:
+            try:
+                record = ev.decode(body)
+            except Exception:
+                continue
+            if record.seq == refused["seq"]:
+                task_id = record.task_id[:64]
+                break
+        conn.execute(refusals.delete().where(refusals.c.device_id == device_id))
+        conn.execute(
+            refusals.insert().values(
+                device_id=device_id,
+                seq=refused["seq"],
+                task_id=task_id,
+                reason=str(refused["reason"])[:2000],
+                ts=now,
+            )
+        )

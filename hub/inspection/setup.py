@@ -6,6 +6,7 @@ from aiohttp import web
 
 from hub.context import Hub
 from hub.inspection.api import INSPECTION_KEY, Inspection, install_head, photo_folder, routes
+from hub.inspection.console_api import routes as console_routes
 from hub.inspection.db import create_tables
 from hub.inspection.tasks import TaskService
 from hub.inspection.uploads import PhotoStore
@@ -28,5 +29,6 @@ def install(hub: Hub, app: web.Application) -> None:
         {"records_accepted": 0, "records_refused": 0, "device_auth_failed": 0},
     )
     routes.install(app)
+    console_routes.install(app)
     install_head(app)
-    hub.extras.setdefault("api_groups", []).append(routes)
+    hub.extras.setdefault("api_groups", []).extend([routes, console_routes])

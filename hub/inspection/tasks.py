@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -12,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from hub.errors import NotFoundError
 from hub.inspection.db import tasks
-from hub.inspection.errors import TransitionError
+from hub.inspection.errors import InspectionError, TransitionError
 
 STATES = ("assigned", "accepted", "in_progress", "submitted", "reviewed", "closed")
 TERMINAL_MOVES = {
@@ -50,6 +51,16 @@ class Review(msgspec.Struct, forbid_unknown_fields=True):
     note: str = ""
 
 
+class Assignment(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /api/v1/inspection/tasks/{id}/assign."""
+
+    device_id: str
+    inspector_id: str = ""  # unchanged when empty
+
+
+REASSIGNABLE = {"assigned", "accepted", "in_progress"}
+
+
 class StateChange(msgspec.Struct, forbid_unknown_fields=True):
     """A terminal's move of its task: accepted, in_progress or submitted."""
 
@@ -78,6 +89,15 @@ class TaskService:
         self.engine = engine
 
     def create(self, new: NewTask) -> dict[str, Any]:
+        for name in ("site", "inspector_id", "device_id"):
+            if not getattr(new, name).strip():
+                raise InspectionError(f"{name} is required")
+        if not (-90 <= new.lat <= 90 and -180 <= new.lon <= 180):
+            raise InspectionError("lat must be within -90..90 and lon within -180..180")
+        try:
+            date.fromisoformat(new.due[:10])
+        except ValueError:
+            raise InspectionError(f"due must be a date (YYYY-MM-DD), not {new.due!r}") from None
         if not new.checklist:
             raise TransitionError("a task needs at least one checklist item")
         ids = [item.id for item in new.checklist]
@@ -146,6 +166,28 @@ class TaskService:
         if task["state"] == state:
             return task
         return self._move(task_id, TERMINAL_MOVES[state], state)
+
+    def assign(self, task_id: str, to: Assignment) -> dict[str, Any]:
+        """Give the task to another terminal (and inspector): only before the hub holds any of
+        its evidence, since records signed by one terminal are never taken from another. The
+        task starts again at "assigned"."""
+        from hub.inspection.db import records
+
+        if not to.device_id.strip():
+            raise TransitionError("device_id is required")
+        with self.engine.connect() as conn:
+            held = conn.execute(
+                sa.select(sa.func.count()).select_from(records).where(records.c.task_id == task_id)
+            ).scalar()
+        if held:
+            raise TransitionError(
+                f"task {task_id} has {held} evidence record(s) from its terminal: it cannot move"
+            )
+        self.get(task_id)  # a 404 for an unknown task before the state's 409
+        extra = {"device_id": to.device_id.strip()}
+        if to.inspector_id.strip():
+            extra["inspector_id"] = to.inspector_id.strip()
+        return self._move(task_id, REASSIGNABLE, "assigned", **extra)
 
     def review(self, task_id: str, review: Review) -> dict[str, Any]:
         if review.verdict == "accept":

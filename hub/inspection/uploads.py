@@ -6,7 +6,9 @@ and with the creation-with-upload extension the first bytes in the same request)
 holds; ``PATCH`` appends from that offset. Bytes are written as they arrive, so a connection
 cut mid-PATCH leaves what came, and the next HEAD says where to go on. The SHA-256 is taken as
 the bytes arrive; when the last is in it must equal the upload's address, or the upload is
-dropped with 460 (the tus checksum extension's code).
+dropped with 460 (the tus checksum extension's code). Beside tus, ``offsets`` answers for many
+photos at once what the hub holds of each, so a terminal with hundreds of photos waiting asks
+once rather than once a photo.
 
 Written here rather than taken from aiohttp-tus (1.1.0, last released 2022): that library keeps
 uploads under its own ids and its own auth hook, not addressed by content nor tied to a device
@@ -53,13 +55,16 @@ def check_sha(sha: str) -> str:
 
 
 class PhotoStore:
-    """Uploads as files: ``<sha256>.<length>.part`` while partial, ``<sha256>`` once whole and
-    checked. The file system is the upload state (no database write per photo): the part file's
-    size is the offset, its name the promised length, and a rename makes it whole."""
+    """Uploads as files: ``partial/<sha256>.<length>.part`` while partial, ``<sha256>`` once
+    whole and checked. The file system is the upload state (no database write per photo): the
+    part file's size is the offset, its name the promised length, and a rename makes it whole.
+    Partial uploads have a folder of their own, so finding one lists only the few in progress,
+    never the hub's every photo."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        self.partial = folder / "partial"
+        self.partial.mkdir(parents=True, exist_ok=True)
         self.locks: dict[str, asyncio.Lock] = {}
         self.hashers: dict[str, tuple[int, Any]] = {}  # sha -> (offset, running SHA-256)
         self.counters = {"uploads_created": 0, "bytes_received": 0, "hash_mismatch": 0}
@@ -68,19 +73,30 @@ class PhotoStore:
         return self.folder / check_sha(sha)
 
     def part(self, sha: str) -> Path | None:
-        found = sorted(self.folder.glob(check_sha(sha) + ".*.part"))
+        found = sorted(self.partial.glob(check_sha(sha) + ".*.part"))
         return found[0] if found else None
 
     def state(self, sha: str) -> tuple[int, int, bool] | None:
         """(offset, length, complete), or None when unknown."""
-        whole = self.path(sha)
-        if whole.exists():
-            size = whole.stat().st_size
+        try:
+            size = self.path(sha).stat().st_size
+        except FileNotFoundError:
+            pass
+        else:
             return size, size, True
         part = self.part(sha)
         if part is None:
             return None
         return part.stat().st_size, int(part.name.split(".")[1]), False
+
+    def offsets(self, shas: list[str]) -> dict[str, dict[str, int]]:
+        """What the hub holds of each upload it knows: {sha: {"offset", "length"}}."""
+        out = {}
+        for sha in shas:
+            state = self.state(sha)
+            if state is not None:
+                out[sha] = {"offset": state[0], "length": state[1]}
+        return out
 
     def create(self, sha: str, length: int) -> None:
         if not 0 < length <= MAX_PHOTO:
@@ -90,7 +106,7 @@ class PhotoStore:
             if state[1] != length:
                 raise InspectionError(f"upload {sha} exists with length {state[1]}, not {length}")
             return
-        (self.folder / f"{sha}.{length}.part").touch()
+        (self.partial / f"{sha}.{length}.part").touch()
         self.counters["uploads_created"] += 1
 
     def complete(self, sha: str) -> bool:
@@ -119,12 +135,19 @@ class PhotoStore:
 
     async def head(self, sha: str) -> web.Response:
         state = await asyncio.to_thread(self.state, check_sha(sha))
+        # an explicit empty length: aiohttp leaves it off a bodiless HEAD answer, and its client
+        # then cannot reuse the connection (a new TLS handshake per photo)
         if state is None:
-            return web.Response(status=404, headers=TUS_HEADERS)
+            return web.Response(status=404, headers={**TUS_HEADERS, "Content-Length": "0"})
         offset, length, _ = state
         return web.Response(
             status=200,
-            headers={**TUS_HEADERS, "Upload-Offset": str(offset), "Upload-Length": str(length)},
+            headers={
+                **TUS_HEADERS,
+                "Upload-Offset": str(offset),
+                "Upload-Length": str(length),
+                "Content-Length": "0",
+            },
         )
 
     async def patch(self, sha: str, request: web.Request) -> web.Response:
@@ -174,8 +197,9 @@ class PhotoStore:
                     self.hashers[sha] = (offset, digest)
                 if offset == length:
                     # durable once whole; a partial upload lost to a power cut is re-sent, and
-                    # any bytes it lost or garbled fail the hash check
-                    os.fsync(fh.fileno())
+                    # any bytes it lost or garbled fail the hash check. Off the event loop: the
+                    # other photos in flight go on arriving meanwhile.
+                    await asyncio.to_thread(os.fsync, fh.fileno())
             if offset == length:
                 self.hashers.pop(sha, None)
                 if not await asyncio.to_thread(self.finish, sha, digest.hexdigest()):

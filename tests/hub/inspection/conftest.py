@@ -53,6 +53,11 @@ class InspectionHub:
                 return resp.status, await resp.read()
             return resp.status, await resp.json(content_type=None)
 
+    async def call_bytes(self, path: str) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {self.admin}"}
+        async with self.session.get(self.url + path, headers=headers, ssl=self.client_tls) as r:
+            return r.status, await r.read()
+
     def terminal(self, device_id: str, url: str | None = None) -> Terminal:
         from cryptography.hazmat.primitives.asymmetric import ec
 
