@@ -31,7 +31,7 @@ TOP_COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("hub.services.ledger_cli", "verify the hub's tamper-evident proof ledger"),
     "evidence": ("hub.inspection.verify_cli", "check inspection evidence offline"),
     "inspector": ("kiosk.inspector.cli", "run the inspector terminal app"),
-    "release": ("provisioning.release_cli", "build, verify and install signed software releases"),
+    "release": ("edge_agent.update.release_cli", "build, verify and install signed releases"),
 }
 
 DEVICE_COMMANDS: dict[str, tuple[str, str]] = {
@@ -55,6 +55,7 @@ SIM_COMMANDS: dict[str, tuple[str, str]] = {
     "fleet": ("sim.fleet.cli", "a simulated fleet with scenarios"),
     "kiosk": ("sim.kiosk.cli", "a simulated hall kiosk: device sims, agent, citizen control"),
     "visit": ("sim.kiosk.visit", "play a citizen's visit at a running kiosk rig"),
+    "inspector": ("sim.inspector.cli", "the inspector app on a simulated terminal"),
 }
 
 
