@@ -13,6 +13,7 @@ from typing import Any
 
 from drivers.base import PolledDriver
 from drivers.registry import create_driver
+from drivers.spec import DriverOptions
 from edge_agent.errors import AgentError
 from edge_agent.link import LinkSettings, MqttLink
 from edge_agent.messages import MessageFactory, new_boot_id
@@ -28,7 +29,7 @@ from govedge.logs import fields, get_logger
 
 log = get_logger(__name__)
 
-DriverFactory = Callable[[str, str, Mapping[str, Any]], PolledDriver]
+DriverFactory = Callable[[str, str, DriverOptions | Mapping[str, Any]], PolledDriver]
 """(kind, url, options) -> an unopened driver; drivers.registry.create_driver by default."""
 
 METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
