@@ -375,9 +375,9 @@ class Agent:
 
     # -- health -----------------------------------------------------------------------------
 
-    def driver_health(self) -> dict[str, tuple[str, str, int]]:
+    def driver_health(self) -> dict[str, tuple[HealthState, str, int]]:
         return {
-            name: (sup.state.value, sup.detail, sup.errors)
+            name: (sup.state, sup.detail, sup.errors)
             for name, sup in self.supervisors.items()
         }
 
