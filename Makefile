@@ -16,11 +16,11 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := mosquitto mosquitto-clients pcscd vsmartcard-vpcd libpcsclite-dev swig socat \
 	influxdb postgresql chromium chromium-driver fonts-noto-cjk gcc systemd prometheus
 
-.PHONY: help sysdeps install lint typecheck test test-only demo bench clean
+.PHONY: help sysdeps install lint typecheck imports test test-only demo bench clean
 
 help:
 	@echo "make demo   install, then run broker + hub + simulated fleet + consoles"
-	@echo "make test   install (system packages too, as root), then ruff, mypy and pytest"
+	@echo "make test   install (system packages too, as root), then ruff, mypy, import rules, pytest"
 	@echo "make bench  run the benchmark suite; results in bench/results/"
 
 sysdeps:
@@ -57,10 +57,14 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy govedge drivers edge_agent hub sim provisioning firmware_configs kiosk bench
 
+# The import rules of docs/architecture.md (contracts in setup.cfg, [importlinter]).
+imports: install
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
+
 test-only:
 	$(PY) -m pytest -q -ra --durations=25 tests
 
-test: sysdeps install lint typecheck test-only
+test: sysdeps install lint typecheck imports test-only
 
 demo: install
 	$(VENV)/bin/govedge demo

@@ -113,7 +113,7 @@ def run() -> list[BenchResult]:
 
     from edge_agent.evidence.store import EvidenceStore
     from edge_agent.evidence.sync import PARALLEL, EvidenceSync, device_tls
-    from provisioning.ca import IdentityPaths
+    from provisioning.device.identity import IdentityPaths
     from sim.inspector.hub import InspectionHubThread, server_tls
 
     base = Path(tempfile.mkdtemp(prefix="bench-inspector-"))

@@ -8,6 +8,7 @@ from typing import Any
 
 from drivers.base import PolledDriver
 from drivers.errors import DriverError
+from drivers.spec import DriverOptions
 
 DRIVER_KINDS: dict[str, str] = {
     "idcard": "drivers.idcard.polled",
@@ -24,7 +25,9 @@ class UnknownDriverKind(DriverError):
     """A device config names a driver kind this build does not have."""
 
 
-def create_driver(kind: str, url: str, options: Mapping[str, Any]) -> PolledDriver:
+def create_driver(
+    kind: str, url: str, options: DriverOptions | Mapping[str, Any]
+) -> PolledDriver:
     """Build (but do not open) the driver of ``kind`` for the device at ``url``."""
     module = DRIVER_KINDS.get(kind)
     if module is None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from drivers.base import PolledDriver
 from drivers.registry import create_driver
+from drivers.spec import DriverOptions
 from edge_agent.errors import AgentError
 from edge_agent.link import LinkSettings, MqttLink
 from edge_agent.messages import MessageFactory, new_boot_id
@@ -28,7 +29,7 @@ from govedge.logs import fields, get_logger
 
 log = get_logger(__name__)
 
-DriverFactory = Callable[[str, str, Mapping[str, Any]], PolledDriver]
+DriverFactory = Callable[[str, str, DriverOptions | Mapping[str, Any]], PolledDriver]
 """(kind, url, options) -> an unopened driver; drivers.registry.create_driver by default."""
 
 METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
@@ -374,9 +375,9 @@ class Agent:
 
     # -- health -----------------------------------------------------------------------------
 
-    def driver_health(self) -> dict[str, tuple[str, str, int]]:
+    def driver_health(self) -> dict[str, tuple[HealthState, str, int]]:
         return {
-            name: (sup.state.value, sup.detail, sup.errors)
+            name: (sup.state, sup.detail, sup.errors)
             for name, sup in self.supervisors.items()
         }
 

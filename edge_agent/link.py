@@ -34,25 +34,28 @@ link retries. Without it a broker that accepts TCP but never answers (stopped, o
 socket left in its backlog across a restart) held the link until the keepalive (60 s) ran out."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LinkSettings:
-    """Everything the link needs to reach the broker (from the device config)."""
+    """Everything the link needs to reach the broker, taken from the device config.
+
+    No defaults here: they are declared once, in firmware_configs.schema (BrokerConfig,
+    PublishConfig), and a second set would drift from them."""
 
     host: str
     port: int
     client_id: str
-    mqtt_version: str = "5"
-    keepalive_s: int = 60
-    tls: bool = False
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    session_expiry_s: int = 3600
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 60.0
-    max_inflight: int = 1000
-    batch: int = 500
-    replay_rate_per_s: float = 0.0  # 0: unlimited
+    mqtt_version: str
+    keepalive_s: int
+    tls: bool
+    ca_file: str
+    cert_file: str
+    key_file: str
+    session_expiry_s: int
+    reconnect_min_s: float
+    reconnect_max_s: float
+    max_inflight: int
+    batch: int
+    replay_rate_per_s: float  # 0: unlimited
 
 
 @dataclass(slots=True)

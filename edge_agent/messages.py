@@ -18,6 +18,7 @@ from govedge.contract import (
     EventData,
     Health,
     HealthData,
+    Severity,
     Status,
     StatusData,
     Telemetry,
@@ -25,6 +26,7 @@ from govedge.contract import (
     topic,
 )
 from govedge.contract.messages import DriverHealth
+from govedge.health import HealthState
 
 
 def new_boot_id() -> str:
@@ -60,14 +62,14 @@ class MessageFactory:
     def event(
         self,
         kind: str,
-        severity: str = "info",
+        severity: Severity = "info",
         message: str = "",
         attrs: Mapping[str, str | float | bool | None] | None = None,
     ) -> Pending:
         stamp = time.time()
         data = EventData(
             kind=kind,
-            severity=severity,  # type: ignore[arg-type]
+            severity=severity,
             message=message,
             attrs=dict(attrs or {}),
         )
@@ -81,14 +83,14 @@ class MessageFactory:
 
     def health(
         self,
-        drivers: Mapping[str, tuple[str, str, int]],
+        drivers: Mapping[str, tuple[HealthState, str, int]],
         counters: Mapping[str, float],
         uptime_s: float,
     ) -> Pending:
         stamp = time.time()
         data = HealthData(
             drivers={
-                name: DriverHealth(state=state, detail=detail[:1024], errors=errors)  # type: ignore[arg-type]
+                name: DriverHealth(state=state, detail=detail[:1024], errors=errors)
                 for name, (state, detail, errors) in drivers.items()
             },
             counters=dict(counters),

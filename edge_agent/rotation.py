@@ -29,7 +29,7 @@ from govedge.logs import fields, get_logger
 
 if TYPE_CHECKING:
     from edge_agent.agent import Agent
-    from provisioning.ca import IdentityPaths
+    from provisioning.device.identity import IdentityPaths
 
 log = get_logger(__name__)
 
@@ -44,7 +44,7 @@ _locks: weakref.WeakKeyDictionary[Agent, asyncio.Lock] = weakref.WeakKeyDictiona
 def identity_paths(agent: Agent) -> IdentityPaths:
     """The agent's identity files (broker.tls) as provisioning's IdentityPaths."""
     from edge_agent.agent import resolve_path
-    from provisioning.ca import IdentityPaths
+    from provisioning.device.identity import IdentityPaths
 
     tls = agent.config.broker.tls
     if tls is None or not tls.cert_file or not tls.key_file:
@@ -72,8 +72,8 @@ def _hub_tls(agent: Agent, paths: IdentityPaths) -> ssl.SSLContext:
 
 async def rotate_certificate(agent: Agent, args: Mapping[str, Any]) -> dict[str, Any]:
     """Run one rotation; return what the ack reports, or raise CommandError with the reason."""
-    from provisioning.enrollment import renew_certificate
-    from provisioning.rotation import ObtainResult, days_left, rotate_identity_async
+    from provisioning.device.client import renew_certificate
+    from provisioning.device.rotation import ObtainResult, days_left, rotate_identity_async
 
     hub_url = agent.config.identity.hub_url
     if not hub_url:
@@ -137,7 +137,7 @@ async def _confirm(hub_url: str, paths: IdentityPaths, context: ssl.SSLContext) 
     """Tell the hub the new identity is proven, so that it revokes the old certificate after
     its grace period. A failure does not undo the rotation (the hub's operator can still
     revoke); it is logged and reported in the ack."""
-    from provisioning.rotation import confirm_rotation
+    from provisioning.device.rotation import confirm_rotation
 
     try:
         await confirm_rotation(hub_url, paths, ssl=context, request_timeout=RENEW_TIMEOUT_S)
@@ -149,8 +149,8 @@ async def _confirm(hub_url: str, paths: IdentityPaths, context: ssl.SSLContext) 
 
 def recover_identity(agent: Agent) -> str:
     """Finish or undo a rotation cut short (call before the link starts); "" if no identity."""
+    from provisioning.device.rotation import recover
     from provisioning.errors import RotationError
-    from provisioning.rotation import recover
 
     try:
         paths = identity_paths(agent)

@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
 
+from drivers.camera.spec import CameraOptions
+from drivers.fingerprint.spec import FingerprintOptions
+from drivers.gnss.spec import GnssOptions
+from drivers.idcard.spec import IdcardOptions
+from drivers.modbus.spec import ModbusOptions
+from drivers.printer.spec import PrinterOptions
+from drivers.smartcard.spec import SmartcardOptions
+from firmware_configs.crosscheck import DriverFacts, check_together
 from govedge.contract.limits import DEFAULT_LIMITS, DEVICE_ID_PATTERN
 from govedge.errors import ConfigError
 
@@ -54,17 +62,79 @@ class BrokerConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=Tru
     reconnect_max_s: Seconds = 60.0
 
 
-class DriverConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """One device the agent owns: a driver kind on a transport URL, polled on an interval."""
+class _Driver(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="kind"):
+    """One device the agent owns: a driver kind on a transport URL, polled on an interval.
+
+    ``kind`` is the tag of the union below; ``options`` is that driver's own spec
+    (drivers/<kind>/spec.py), so an option is checked where the config is decoded."""
 
     name: Name
-    kind: Name
     url: Annotated[str, Meta(min_length=1, max_length=1024)]
-    options: dict[str, Any] = {}
     poll_interval_s: Annotated[float, Meta(ge=0.02, le=86400.0)] = 5.0
     poll_timeout_s: Annotated[float, Meta(gt=0, le=600.0)] = 10.0
     backoff_max_s: Annotated[float, Meta(gt=0, le=3600.0)] = 60.0
     metric_prefix: Annotated[str, Meta(max_length=32, pattern=r"^([A-Za-z_][A-Za-z0-9_.]*)?$")] = ""
+
+    @property
+    def kind(self) -> str:
+        """The driver kind (the tag msgspec reads from ``"kind"``)."""
+        return str(self.__struct_config__.tag)
+
+
+class IdcardDriver(_Driver, tag="idcard", frozen=True):
+    """An ID-card reader (drivers/idcard)."""
+
+    options: IdcardOptions = IdcardOptions()
+
+
+class FingerprintDriver(_Driver, tag="fingerprint", frozen=True):
+    """A fingerprint module (drivers/fingerprint)."""
+
+    options: FingerprintOptions = FingerprintOptions()
+
+
+class SmartcardDriver(_Driver, tag="smartcard", frozen=True):
+    """A PC/SC smart-card reader (drivers/smartcard)."""
+
+    options: SmartcardOptions = SmartcardOptions()
+
+
+class CameraDriver(_Driver, tag="camera", frozen=True):
+    """A face camera (drivers/camera)."""
+
+    options: CameraOptions = CameraOptions()
+
+
+class PrinterDriver(_Driver, tag="printer", frozen=True):
+    """A receipt printer (drivers/printer)."""
+
+    options: PrinterOptions = PrinterOptions()
+
+
+class ModbusDriver(_Driver, tag="modbus", frozen=True):
+    """A Modbus RTU sensor (drivers/modbus)."""
+
+    options: ModbusOptions  # the profile has no default
+
+
+class GnssDriver(_Driver, tag="gnss", frozen=True):
+    """A GNSS receiver (drivers/gnss)."""
+
+    options: GnssOptions = GnssOptions()
+
+
+DriverConfig = (
+    IdcardDriver
+    | FingerprintDriver
+    | SmartcardDriver
+    | CameraDriver
+    | PrinterDriver
+    | ModbusDriver
+    | GnssDriver
+)
+"""A driver entry of a device config, tagged by ``kind``."""
+
+DRIVER_KINDS: tuple[str, ...] = tuple(str(c.__struct_config__.tag) for c in get_args(DriverConfig))
 
 
 class PublishConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -142,79 +212,22 @@ class RuntimeConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=Tr
 _device_decoder = msgspec.json.Decoder(DeviceConfig)
 
 
-def _serial_port(url: str) -> tuple[str, dict[str, str]] | None:
-    """The local serial port a driver URL names (None for network and PC/SC transports)."""
-    from urllib.parse import parse_qsl
+def _facts(drivers: list[DriverConfig]) -> list[DriverFacts]:
+    return [
+        DriverFacts(
+            name=d.name,
+            kind=d.kind,
+            url=d.url,
+            metric_prefix=d.metric_prefix,
+            unit=d.options.unit if isinstance(d, ModbusDriver) else None,
+        )
+        for d in drivers
+    ]
 
-    rest = url[len("serial://") :] if url.startswith("serial://") else url
-    if "://" in rest or not rest.startswith("/"):
-        return None
-    path, _, query = rest.partition("?")
-    settings = {("baudrate" if k == "baud" else k): v for k, v in parse_qsl(query)}
-    return path, settings
 
-
-def check_drivers(drivers: list[DriverConfig], where: str, known_kinds: Any = None) -> None:
+def check_drivers(drivers: list[DriverConfig], where: str) -> None:
     """Check the drivers together; raise ConfigError naming ``where`` and the key."""
-    if known_kinds is None:
-        from drivers.registry import DRIVER_KINDS
-
-        known_kinds = DRIVER_KINDS
-    names: dict[str, int] = {}
-    ports: dict[str, int] = {}
-    prefixes: dict[tuple[str, str], int] = {}
-    for i, drv in enumerate(drivers):
-        key = f"$.drivers[{i}]"
-        if drv.kind not in known_kinds:
-            raise ConfigError(
-                f"{where}: {key}.kind: unknown driver kind {drv.kind!r} "
-                f"(known: {', '.join(sorted(known_kinds))})"
-            )
-        if drv.name in names:
-            raise ConfigError(
-                f"{where}: {key}.name: driver name {drv.name!r} is already used by "
-                f"$.drivers[{names[drv.name]}]"
-            )
-        names[drv.name] = i
-        pkey = (drv.kind, drv.metric_prefix)
-        if pkey in prefixes:
-            raise ConfigError(
-                f"{where}: {key}.metric_prefix: {drv.metric_prefix!r} is also the prefix of "
-                f"$.drivers[{prefixes[pkey]}] of the same kind; their metrics would clash"
-            )
-        prefixes[pkey] = i
-        port = _serial_port(drv.url)
-        if port is None:
-            continue
-        path = port[0]
-        if path not in ports:
-            ports[path] = i
-            continue
-        other = drivers[ports[path]]
-        _check_shared_bus(drv, other, i, ports[path], path, where)
-
-
-def _check_shared_bus(
-    drv: DriverConfig, other: DriverConfig, i: int, j: int, path: str, where: str
-) -> None:
-    key = f"$.drivers[{i}]"
-    if drv.kind != "modbus" or other.kind != "modbus":
-        raise ConfigError(
-            f"{where}: {key}.url: serial port {path} is already used by $.drivers[{j}] "
-            f"({other.name}); only Modbus devices may share a bus"
-        )
-    mine, theirs = drv.options.get("unit"), other.options.get("unit")
-    if mine is None or theirs is None or mine == theirs:
-        raise ConfigError(
-            f"{where}: {key}.options.unit: Modbus devices sharing {path} need distinct unit ids "
-            f"(this one {mine!r}, $.drivers[{j}] {theirs!r})"
-        )
-    a, b = _serial_port(drv.url), _serial_port(other.url)
-    if a is not None and b is not None and a[1] != b[1]:
-        raise ConfigError(
-            f"{where}: {key}.url: line settings {a[1]} differ from $.drivers[{j}]'s {b[1]} "
-            f"on the shared bus {path}"
-        )
+    check_together(_facts(drivers), where)
 
 
 def parse_device_config(data: bytes, where: str) -> DeviceConfig:
@@ -222,7 +235,7 @@ def parse_device_config(data: bytes, where: str) -> DeviceConfig:
     try:
         config = _device_decoder.decode(data)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{where}: {_keyed(str(exc))}") from None
+        raise ConfigError(f"{where}: {_error(str(exc))}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{where}: not valid JSON: {exc}") from None
     check_drivers(config.drivers, where)
@@ -251,7 +264,7 @@ def parse_runtime_config(config: Mapping[str, Any], where: str) -> RuntimeConfig
     try:
         runtime = msgspec.convert(dict(config), RuntimeConfig)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{where}: {_keyed(str(exc))}") from None
+        raise ConfigError(f"{where}: {_error(str(exc))}") from None
     check_drivers(runtime.drivers, where)
     return runtime
 
@@ -265,7 +278,38 @@ def _keyed(message: str) -> str:
     return f"$: {message}"
 
 
+def _error(message: str) -> str:
+    """A decode error with its key first; an unknown driver kind lists the known ones."""
+    keyed = _keyed(message)
+    key, _, text = keyed.partition(": ")
+    if key.startswith("$.drivers[") and key.endswith("].kind") and text.startswith("Invalid value"):
+        value = text.removeprefix("Invalid value").strip()
+        return f"{key}: unknown driver kind {value} (known: {', '.join(sorted(DRIVER_KINDS))})"
+    return keyed
+
+
+RUNTIME_SCHEMA_FILE = Path(__file__).with_name("runtime-config.schema.json")
+"""The JSON Schema of RuntimeConfig, generated from the drivers' specs and committed: what the hub
+checks configs against (firmware_configs.validate) without importing any driver."""
+
+
+def runtime_json_schema() -> bytes:
+    """RuntimeConfig's JSON Schema as the committed file holds it (sorted keys, indented)."""
+    schema = msgspec.json.schema(RuntimeConfig)
+    return msgspec.json.format(msgspec.json.encode(schema, order="sorted"), indent=1) + b"\n"
+
+
+def write_runtime_json_schema(path: Path = RUNTIME_SCHEMA_FILE) -> None:
+    """Regenerate the committed schema (``python -m firmware_configs.schema``)."""
+    path.write_bytes(runtime_json_schema())
+
+
 def to_dict(config: msgspec.Struct) -> dict[str, Any]:
     """A config as plain JSON-ready data."""
     out: dict[str, Any] = msgspec.to_builtins(config)
     return out
+
+
+if __name__ == "__main__":
+    write_runtime_json_schema()
+    print(f"wrote {RUNTIME_SCHEMA_FILE}")

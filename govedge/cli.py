@@ -1,18 +1,19 @@
 """The ``govedge`` command line.
 
 The kernel imports no other package: each command group lives in the package that owns it and
-is loaded by name here, so that a device without the hub's extra still runs ``govedge agent``.
-A plugin module exposes ``register(parser)``, which adds its arguments and sets ``func`` (a
-callable taking the parsed arguments and returning an exit code).
+is named here by module. A command's module is imported only when that command is parsed, so
+``govedge agent`` on a kiosk imports the agent and nothing of the hub, the simulators or the
+benchmarks, and a device without the hub's extra still runs it. A plugin module exposes
+``register(parser)``, which adds its arguments and sets ``func`` (a callable taking the parsed
+arguments and returning an exit code).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from govedge import __version__
 from govedge.errors import GovedgeError
@@ -31,7 +32,7 @@ TOP_COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("hub.services.ledger_cli", "verify the hub's tamper-evident proof ledger"),
     "evidence": ("hub.inspection.verify_cli", "check inspection evidence offline"),
     "inspector": ("kiosk.inspector.cli", "run the inspector terminal app"),
-    "release": ("provisioning.release_cli", "build, verify and install signed software releases"),
+    "release": ("edge_agent.update.release_cli", "build, verify and install signed releases"),
 }
 
 DEVICE_COMMANDS: dict[str, tuple[str, str]] = {
@@ -55,6 +56,7 @@ SIM_COMMANDS: dict[str, tuple[str, str]] = {
     "fleet": ("sim.fleet.cli", "a simulated fleet with scenarios"),
     "kiosk": ("sim.kiosk.cli", "a simulated hall kiosk: device sims, agent, citizen control"),
     "visit": ("sim.kiosk.visit", "play a citizen's visit at a running kiosk rig"),
+    "inspector": ("sim.inspector.cli", "the inspector app on a simulated terminal"),
 }
 
 
@@ -63,6 +65,33 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _Command(_Parser):
+    """A command whose plugin module is imported the first time the command is parsed."""
+
+    def __init__(self, *args: Any, plugin: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plugin = plugin
+
+    def _load(self) -> None:
+        module, self._plugin = self._plugin, ""
+        if not module:
+            return
+        try:
+            # __import__ rather than importlib.import_module: the import statement's own path,
+            # which ``python -X importtime`` reports (importlib's is not).
+            plugin = __import__(module, fromlist=["register"])
+        except ImportError as exc:
+            self.set_defaults(func=_unavailable(module, exc))
+            return
+        plugin.register(self)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._load()
+        return super().parse_known_args(args, namespace)
 
 
 def _unavailable(module: str, exc: BaseException) -> Callable[[argparse.Namespace], int]:
@@ -79,25 +108,21 @@ def _unavailable(module: str, exc: BaseException) -> Callable[[argparse.Namespac
 
 
 def _attach(
-    sub: argparse._SubParsersAction[_Parser], name: str, module: str, helptext: str
+    sub: argparse._SubParsersAction[_Command], name: str, module: str, helptext: str
 ) -> None:
-    parser = sub.add_parser(name, help=helptext, description=helptext)
-    try:
-        plugin = importlib.import_module(module)
-    except ImportError as exc:
-        parser.set_defaults(func=_unavailable(module, exc))
-        return
-    plugin.register(parser)
+    sub.add_parser(name, help=helptext, description=helptext, plugin=module)
 
 
 def _group(
-    sub: argparse._SubParsersAction[_Parser],
+    sub: argparse._SubParsersAction[_Command],
     name: str,
     helptext: str,
     table: dict[str, tuple[str, str]],
 ) -> None:
     parser = sub.add_parser(name, help=helptext, description=helptext)
-    inner = parser.add_subparsers(dest=f"{name}_command", metavar="KIND", required=True)
+    inner = parser.add_subparsers(
+        dest=f"{name}_command", metavar="KIND", required=True, parser_class=_Command
+    )
     for kind, (module, kind_help) in table.items():
         _attach(inner, kind, module, kind_help)
 
@@ -110,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-format", default="text", choices=["text", "json"])
     sub = parser.add_subparsers(
-        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+        dest="command", metavar="COMMAND", required=True, parser_class=_Command
     )
     for name, (module, helptext) in TOP_COMMANDS.items():
         if name == "device":

@@ -119,10 +119,11 @@ class SupersededRevoker:
     def confirm(self, certificate_pem: str, proof: str) -> dict[str, Any]:
         """Check the confirmation; schedule the older certificates. Raises EnrollmentRefused."""
         from provisioning.ca import load_certificates
+        from provisioning.device.rotation import confirm_message
         from provisioning.enrollment import _check_proof
         from provisioning.errors import CAError, EnrollmentRefused
         from provisioning.index import serial_hex
-        from provisioning.rotation import confirm_message, superseded_by
+        from provisioning.rotation import superseded_by
 
         counters = self.service.counters
         try:
@@ -230,7 +231,7 @@ def install(hub: Hub, app: web.Application) -> None:
     hub.extras[ENROLLMENT_KEY] = service
     before = {id(r) for r in app.router.routes()}
     add_enrollment_routes(app, service)
-    from provisioning.rotation import CONFIRM_PATH
+    from provisioning.device.rotation import CONFIRM_PATH
 
     revoker = SupersededRevoker(hub, service)
     hub.extras["superseded_revoker"] = revoker

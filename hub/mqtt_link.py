@@ -45,7 +45,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from govedge.broker import BrokerURL
-from govedge.contract import Channel, subscription, topic
+from govedge.contract import DEVICE_CHANNELS, Channel, subscription, topic
 from govedge.logs import fields
 from hub.metrics import HubMetrics
 from hub.pipeline import Decided, Pipeline, Raw
@@ -60,13 +60,8 @@ LANE_SYNC_S = 2.0  # how often the alarm lane brings its per-device subscription
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 5.0  # pause between attempts to store a batch that failed
 SUBSCRIBE_CHUNK = 500  # topic filters per SUBSCRIBE packet
 
-ALARM_CHANNELS = (
-    Channel.EVENT,
-    Channel.HEALTH,
-    Channel.STATUS,
-    Channel.CMD_ACK,
-    Channel.CONFIG_REPORTED,
-)
+ALARM_CHANNELS = tuple(c for c in Channel if c in DEVICE_CHANNELS and c != Channel.TELEMETRY)
+"""What the alarm lane takes whole: every channel a device writes (the contract's) but telemetry."""
 SUBSCRIBED = (Channel.TELEMETRY, *ALARM_CHANNELS)
 
 Watched = Callable[[], "set[str] | None"]

@@ -18,7 +18,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from govedge.contract import (
-    Channel,
     CommandAck,
     ConfigReported,
     ContractError,
@@ -30,7 +29,7 @@ from govedge.contract import (
     decode_for_topic,
 )
 from govedge.contract.limits import DEFAULT_LIMITS, Limits
-from govedge.contract.topics import DEFAULT_ROOT
+from govedge.contract.topics import DEFAULT_ROOT, DEVICE_CHANNELS
 from govedge.logs import fields
 from hub.db import events, sqlite_json_batch, streams
 from hub.dedup import Stream, StreamTracker
@@ -45,16 +44,6 @@ STREAMS_SAVE_INTERVAL_S = 1.0
 TOUCH_INTERVAL_S = 0.5
 MAX_COPIES = 1024  # per stream: readings whose second copy (the other lane's) is still due
 MAX_COPY_STREAMS = 100_000
-
-_DEVICE_CHANNELS = {
-    Channel.TELEMETRY,
-    Channel.EVENT,
-    Channel.HEALTH,
-    Channel.STATUS,
-    Channel.CMD_ACK,
-    Channel.CONFIG_REPORTED,
-}
-
 
 @dataclass(slots=True)
 class Raw:
@@ -354,7 +343,7 @@ class Pipeline:
         except ContractError as exc:
             self._reject(exc.reason, raw.topic, exc.detail)
             return None
-        if channel not in _DEVICE_CHANNELS:
+        if channel not in DEVICE_CHANNELS:
             self._reject("not_device_channel", raw.topic, f"devices do not write {channel.value}")
             return None
         if not self.registry.is_known(device_id):

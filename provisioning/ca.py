@@ -39,13 +39,22 @@ from provisioning.crl import (
     build_crl,
     check_reason,
     crl_pem,
-    hash_for,
 )
+
+# The device's side of an identity lives in provisioning.device; the CA re-exports its names.
+from provisioning.device.identity import PASSPHRASE_ENV as PASSPHRASE_ENV
+from provisioning.device.identity import IdentityPaths as IdentityPaths
+from provisioning.device.identity import common_name as common_name
+from provisioning.device.identity import load_certificates as load_certificates
+from provisioning.device.identity import make_csr as make_csr
+from provisioning.device.identity import passphrase_from_env as passphrase_from_env
+from provisioning.device.identity import pem as pem
 from provisioning.errors import CAError, CSRError, ProvisioningError
 from provisioning.index import CertificateIndex, CertificateRecord, serial_hex
 from provisioning.keys import (
     SigningKey,
     generate_key,
+    hash_for,
     load_private_key,
     public_key_pem,
     write_private_key,
@@ -75,54 +84,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 DEVICE_DAYS = 397
 SERVICE_DAYS = 397
 SERVER_DAYS = 397
-
-PASSPHRASE_ENV = "GOVEDGE_CA_PASSPHRASE"
-
-
-def passphrase_from_env() -> bytes | None:
-    """The CA keys' passphrase from ``GOVEDGE_CA_PASSPHRASE``, if set."""
-    value = os.environ.get(PASSPHRASE_ENV)
-    return value.encode() if value else None
-
-
-def pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def load_certificates(data: bytes) -> list[x509.Certificate]:
-    """Every certificate in a PEM file, in order; a clear error if there is none."""
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
-        raise CAError(f"not a PEM certificate: {exc}") from exc
-    return certs
-
-
-def common_name(name: x509.Name) -> str:
-    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(values[0].value) if values else ""
-
-
-@dataclass(frozen=True, slots=True)
-class IdentityPaths:
-    """Where one identity's files live: key, certificate and the CA chain (trust anchor)."""
-
-    directory: Path
-    key_name: str = "key.pem"
-    cert_name: str = "cert.pem"
-    ca_name: str = "ca.pem"
-
-    @property
-    def key(self) -> Path:
-        return self.directory / self.key_name
-
-    @property
-    def cert(self) -> Path:
-        return self.directory / self.cert_name
-
-    @property
-    def ca(self) -> Path:
-        return self.directory / self.ca_name
 
 
 @dataclass(frozen=True)
@@ -213,15 +174,6 @@ def check_public_key(public_key: object) -> None:
     if isinstance(public_key, ed25519.Ed25519PublicKey):
         return
     raise CSRError("public key type not accepted (ECDSA P-256/P-384, RSA 2048+, Ed25519)")
-
-
-def make_csr(key: SigningKey, device_id: str) -> bytes:
-    """A PEM CSR whose subject is ``CN=device_id`` (what devices send to enroll or rotate)."""
-    builder = x509.CertificateSigningRequestBuilder().subject_name(
-        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)])
-    )
-    csr = builder.sign(key, hash_for(key))
-    return csr.public_bytes(serialization.Encoding.PEM)
 
 
 def load_csr(data: bytes | str) -> x509.CertificateSigningRequest:

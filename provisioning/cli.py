@@ -318,7 +318,7 @@ def _enroll(args: argparse.Namespace) -> int:
     import asyncio
     import ssl
 
-    from provisioning.enrollment import enroll_device
+    from provisioning.device.client import enroll_device
 
     context = ssl.create_default_context(cafile=args.cafile) if args.cafile else None
     paths = asyncio.run(

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
 from provisioning.errors import CAError
-from provisioning.keys import SigningKey
+from provisioning.keys import SigningKey, hash_for
 
 REASONS: dict[str, x509.ReasonFlags] = {
     "unspecified": x509.ReasonFlags.unspecified,
@@ -44,17 +44,6 @@ def check_reason(reason: str) -> str:
     if reason not in REASONS:
         raise CAError(f"unknown revocation reason {reason!r}: one of {', '.join(REASONS)}")
     return reason
-
-
-def hash_for(key: SigningKey) -> hashes.SHA256 | hashes.SHA384 | None:
-    """The signature hash that goes with an issuer key (None for Ed25519)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return None
-    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
-        return hashes.SHA384()
-    return hashes.SHA256()
 
 
 def build_crl(

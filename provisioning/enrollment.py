@@ -10,7 +10,8 @@
 
 Every refusal is logged (token by id, never the token) and counted in ``service.counters``.
 The hub mounts the routes with :func:`add_enrollment_routes` (POST /api/v1/enroll and
-/api/v1/renew) behind its HTTPS; devices call :func:`enroll_device` / :func:`renew_certificate`.
+/api/v1/renew) behind its HTTPS; devices call ``enroll_device`` / ``renew_certificate``
+(provisioning.device.client).
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ import asyncio
 import base64
 import binascii
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -34,15 +33,13 @@ from govedge.logs import fields, get_logger
 from provisioning.ca import (
     DEVICE_DAYS,
     FleetCA,
-    IdentityPaths,
     load_certificates,
     load_csr,
-    make_csr,
     pem,
 )
-from provisioning.errors import CAError, CSRError, EnrollmentRefused, ProvisioningError
+from provisioning.device.client import EnrollmentResult
+from provisioning.errors import CAError, CSRError, EnrollmentRefused
 from provisioning.index import serial_hex
-from provisioning.keys import SigningKey, generate_key, load_private_key, write_private_key
 from provisioning.tokens import DEFAULT_TTL, REVOKED_MARK, ClaimToken, TokenStore, token_id
 
 if TYPE_CHECKING:
@@ -76,50 +73,6 @@ HTTP_STATUS = {
     "device_exists": 409,
 }
 """HTTP status per reason; every other refusal is 403."""
-
-
-@dataclass(frozen=True, slots=True)
-class EnrollmentResult:
-    """A certificate issued to a device, as PEM text."""
-
-    device_id: str
-    serial: str
-    certificate: str
-    chain: str
-    not_after: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "device_id": self.device_id,
-            "serial": self.serial,
-            "certificate": self.certificate,
-            "chain": self.chain,
-            "not_after": self.not_after.isoformat(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> EnrollmentResult:
-        try:
-            return cls(
-                device_id=str(data["device_id"]),
-                serial=str(data["serial"]),
-                certificate=str(data["certificate"]),
-                chain=str(data["chain"]),
-                not_after=datetime.fromisoformat(str(data["not_after"])),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProvisioningError(f"enrollment answer is malformed: {exc}") from exc
-
-
-def proof_signature(key: SigningKey, csr_pem: bytes) -> str:
-    """Base64 signature over ``csr_pem`` with the device's *current* key (renewal proof)."""
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        raw = key.sign(csr_pem, ec.ECDSA(hashes.SHA256()))
-    elif isinstance(key, rsa.RSAPrivateKey):
-        raw = key.sign(csr_pem, padding.PKCS1v15(), hashes.SHA256())
-    else:
-        raw = key.sign(csr_pem)
-    return base64.b64encode(raw).decode("ascii")
 
 
 def _check_proof(cert: x509.Certificate, csr_pem: bytes, proof: str) -> bool:
@@ -387,102 +340,3 @@ def add_enrollment_routes(
 
     app.router.add_post(f"{prefix}/enroll", enroll)
     app.router.add_post(f"{prefix}/renew", renew)
-
-
-# ---- HTTP (device side) ------------------------------------------------------------------
-
-
-async def _post(
-    url: str, payload: dict[str, Any], ssl: Any, request_timeout: float
-) -> EnrollmentResult:
-    import aiohttp
-
-    client_timeout = aiohttp.ClientTimeout(total=request_timeout)
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=client_timeout) as session,
-            session.post(url, json=payload, ssl=ssl if ssl is not None else True) as resp,
-        ):
-            try:
-                data = await resp.json(content_type=None)
-            except ValueError as exc:
-                raise ProvisioningError(f"{url} answered {resp.status} without JSON") from exc
-            if resp.status != 200:
-                reason = str(data.get("error", "refused")) if isinstance(data, dict) else "refused"
-                message = str(data.get("message", "")) if isinstance(data, dict) else ""
-                raise EnrollmentRefused(reason, f"{url} refused: {reason}: {message}")
-            return EnrollmentResult.from_json(data)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise ProvisioningError(f"cannot reach {url}: {exc}") from exc
-
-
-async def request_certificate(
-    base_url: str,
-    *,
-    token: str,
-    model: str,
-    csr_pem: bytes,
-    site: str | None = None,
-    ssl: Any = None,
-    request_timeout: float = 15.0,
-) -> EnrollmentResult:
-    """POST a CSR with a claim token to ``{base_url}/api/v1/enroll``."""
-    payload: dict[str, Any] = {"token": token, "model": model, "csr": csr_pem.decode()}
-    if site is not None:
-        payload["site"] = site
-    return await _post(base_url.rstrip("/") + "/api/v1/enroll", payload, ssl, request_timeout)
-
-
-async def renew_certificate(
-    base_url: str,
-    *,
-    current: IdentityPaths,
-    csr_pem: bytes,
-    ssl: Any = None,
-    request_timeout: float = 15.0,
-) -> EnrollmentResult:
-    """POST a CSR for a new key, proven with the current identity, to ``/api/v1/renew``."""
-    key = load_private_key(current.key)
-    payload = {
-        "csr": csr_pem.decode(),
-        "certificate": current.cert.read_text(),
-        "proof": proof_signature(key, csr_pem),
-    }
-    return await _post(base_url.rstrip("/") + "/api/v1/renew", payload, ssl, request_timeout)
-
-
-async def enroll_device(
-    base_url: str,
-    *,
-    token: str,
-    model: str,
-    device_id: str,
-    out_dir: str | Path,
-    site: str | None = None,
-    ssl: Any = None,
-    key_type: str = "ec-p256",
-    request_timeout: float = 15.0,
-) -> IdentityPaths:
-    """Device side of enrollment: new key, CSR, certificate; writes key/cert/ca in ``out_dir``.
-
-    Nothing is written unless the hub issued the certificate.
-    """
-    key = generate_key(key_type)
-    csr_pem = make_csr(key, device_id)
-    result = await request_certificate(
-        base_url,
-        token=token,
-        model=model,
-        csr_pem=csr_pem,
-        site=site,
-        ssl=ssl,
-        request_timeout=request_timeout,
-    )
-    paths = IdentityPaths(Path(out_dir))
-    from provisioning.keys import write_public
-
-    write_private_key(paths.key, key)
-    write_public(paths.cert, result.certificate.encode())
-    write_public(paths.ca, result.chain.encode())
-    log.info("enrolled", extra=fields(device_id=result.device_id, serial=result.serial))
-    return paths

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from cryptography import x509
 
+from provisioning.device.identity import serial_hex as serial_hex
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS certificates (
     serial TEXT PRIMARY KEY,
@@ -32,11 +34,6 @@ CREATE TABLE IF NOT EXISTS certificates (
 );
 CREATE INDEX IF NOT EXISTS certificates_cn ON certificates(common_name);
 """
-
-
-def serial_hex(serial: int) -> str:
-    """The form serials take in the index, the CLI and logs: lowercase hex, no prefix."""
-    return f"{serial:x}"
 
 
 def parse_serial(text: str) -> int:

@@ -11,7 +11,7 @@ import os
 import threading
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
@@ -113,3 +113,14 @@ def public_key_pem(key: SigningKey) -> bytes:
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def hash_for(key: SigningKey) -> hashes.SHA256 | hashes.SHA384 | None:
+    """The signature hash that goes with an issuer key (None for Ed25519)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return None
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
+        return hashes.SHA384()
+    return hashes.SHA256()

@@ -1,11 +1,8 @@
 """The camera as the edge agent drives it: polled for health and frame counters, and asked to
 verify the person in front against a reference (ID-card) photo.
 
-Options (all optional): threshold, max_frames, read_timeout_s, frozen_after_s,
-no_frames_after_s, upsample, min_face_px, min_sharpness, min_brightness, max_brightness,
-max_yaw, max_roll_deg, liveness_timeout_s; for the kiosk's face session (drivers.camera.session):
-session_challenges (1), session_look_timeout_s (3), session_challenge_timeout_s (3),
-session_upsample (0), session_baseline_frames (3), continuity_threshold (0.6).
+Options: drivers.camera.spec.CameraOptions (verification, quality limits, liveness, and the
+kiosk's face session of drivers.camera.session), each with its default, range and unit.
 """
 
 from __future__ import annotations
@@ -21,53 +18,11 @@ from drivers.camera.errors import CameraEnded, NoQrError
 from drivers.camera.liveness import Challenge, ChallengeResponseLiveness, run_liveness
 from drivers.camera.quality import QualityLimits
 from drivers.camera.session import EventSink, FaceSession, SessionSettings
-from drivers.camera.verification import DEFAULT_THRESHOLD, FaceVerifier
+from drivers.camera.spec import CameraOptions
+from drivers.camera.verification import FaceVerifier
 from drivers.errors import BusyError, DriverError
-from govedge.errors import ConfigError
+from drivers.options import options_of, same_named
 from govedge.health import HealthState
-
-_LIMIT_KEYS = (
-    "min_face_px",
-    "min_sharpness",
-    "min_brightness",
-    "max_brightness",
-    "max_yaw",
-    "max_roll_deg",
-)
-_DEFAULTS: dict[str, float] = {
-    "threshold": DEFAULT_THRESHOLD,
-    "max_frames": 5,
-    "read_timeout_s": 2.0,
-    "frozen_after_s": 3.0,
-    "no_frames_after_s": 2.0,
-    "upsample": 1,
-    "liveness_timeout_s": 8.0,
-    "session_challenges": 1,
-    "session_look_timeout_s": 3.0,
-    "session_challenge_timeout_s": 3.0,
-    "session_upsample": 0,
-    "session_baseline_frames": 3,
-    "continuity_threshold": 0.6,
-}
-
-
-def _options(options: Mapping[str, Any]) -> dict[str, float]:
-    known = set(_DEFAULTS) | set(_LIMIT_KEYS)
-    for key in options:
-        if key not in known:
-            raise ConfigError(
-                f"camera option {key!r} is unknown; known: {', '.join(sorted(known))}"
-            )
-    out: dict[str, float] = dict(_DEFAULTS)
-    for key, value in options.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"camera option {key!r} must be a number")
-        out[key] = float(value)
-    if not 0 < out["threshold"] < 2:
-        raise ConfigError("camera option 'threshold' must be between 0 and 2")
-    if out["max_frames"] < 1:
-        raise ConfigError("camera option 'max_frames' must be at least 1")
-    return out
 
 
 class CameraDriver:
@@ -75,24 +30,15 @@ class CameraDriver:
 
     kind = "camera"
 
-    def __init__(self, url: str, options: Mapping[str, Any]) -> None:
+    def __init__(self, url: str, options: CameraOptions | Mapping[str, Any]) -> None:
         self.url = url
-        self.options = _options(options)
+        self.options = options_of(CameraOptions, options)
         self.camera = Camera(
             url,
-            no_frames_after_s=self.options["no_frames_after_s"],
-            frozen_after_s=self.options["frozen_after_s"],
+            no_frames_after_s=self.options.no_frames_after_s,
+            frozen_after_s=self.options.frozen_after_s,
         )
-        given = {k: self.options[k] for k in _LIMIT_KEYS if k in self.options}
-        base = QualityLimits()
-        self._limits = QualityLimits(
-            min_face_px=int(given.get("min_face_px", base.min_face_px)),
-            min_sharpness=given.get("min_sharpness", base.min_sharpness),
-            min_brightness=given.get("min_brightness", base.min_brightness),
-            max_brightness=given.get("max_brightness", base.max_brightness),
-            max_yaw=given.get("max_yaw", base.max_yaw),
-            max_roll_deg=given.get("max_roll_deg", base.max_roll_deg),
-        )
+        self._limits = QualityLimits(**same_named(self.options, QualityLimits))
         self._verifier: FaceVerifier | None = None
         self._busy = threading.Lock()
         self._last_poll = (time.monotonic(), 0)
@@ -102,7 +48,7 @@ class CameraDriver:
     def verifier(self) -> FaceVerifier:
         if self._verifier is None:  # loads the dlib models on first use
             self._verifier = FaceVerifier(
-                self.options["threshold"], self._limits, upsample=int(self.options["upsample"])
+                self.options.threshold, self._limits, upsample=self.options.upsample
             )
         return self._verifier
 
@@ -134,7 +80,7 @@ class CameraDriver:
         return report
 
     def _frames(self) -> Generator[Any, None, None]:
-        timeout = self.options["read_timeout_s"]
+        timeout = self.options.read_timeout_s
         while True:
             try:
                 yield self.camera.read(timeout).image
@@ -150,7 +96,7 @@ class CameraDriver:
             frames = self._frames()
             try:
                 result = self.verifier.verify_frames(
-                    reference_image, frames, max_frames=int(self.options["max_frames"])
+                    reference_image, frames, max_frames=self.options.max_frames
                 )
             finally:
                 frames.close()
@@ -162,13 +108,13 @@ class CameraDriver:
     def session_settings(self) -> SessionSettings:
         o = self.options
         return SessionSettings(
-            challenges=max(1, int(o["session_challenges"])),
-            look_timeout_s=o["session_look_timeout_s"],
-            challenge_timeout_s=o["session_challenge_timeout_s"],
-            baseline_frames=max(1, int(o["session_baseline_frames"])),
-            upsample=int(o["session_upsample"]),
-            continuity_threshold=o["continuity_threshold"],
-            read_timeout_s=min(o["read_timeout_s"], 1.0),
+            challenges=o.session_challenges,
+            look_timeout_s=o.session_look_timeout_s,
+            challenge_timeout_s=o.session_challenge_timeout_s,
+            baseline_frames=o.session_baseline_frames,
+            upsample=o.session_upsample,
+            continuity_threshold=o.continuity_threshold,
+            read_timeout_s=min(o.read_timeout_s, 1.0),
         )
 
     def face_session(
@@ -202,7 +148,7 @@ class CameraDriver:
             detector = cv2.QRCodeDetector()
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                frame = self.camera.read(min(1.0, self.options["read_timeout_s"]))
+                frame = self.camera.read(min(1.0, self.options.read_timeout_s))
                 try:
                     text, _, _ = detector.detectAndDecode(frame.image)
                 finally:
@@ -226,12 +172,12 @@ class CameraDriver:
             raise BusyError("the camera is busy with another check")
         try:
             fixed = [Challenge(c) for c in challenges] if challenges else None
-            check = ChallengeResponseLiveness(fixed, timeout_s=self.options["liveness_timeout_s"])
+            check = ChallengeResponseLiveness(fixed, timeout_s=self.options.liveness_timeout_s)
             return run_liveness(camera=self.camera, check=check).to_dict()
         finally:
             self._busy.release()
 
 
-def create(url: str, options: Mapping[str, Any]) -> CameraDriver:
+def create(url: str, options: CameraOptions | Mapping[str, Any]) -> CameraDriver:
     """Build (not open) the camera driver; ConfigError for unknown or bad options."""
     return CameraDriver(url, options)

@@ -14,20 +14,24 @@ import numpy as np
 
 from drivers.camera.faces import FaceBox
 from drivers.camera.geometry import Landmarks, roll_degrees, yaw
+from drivers.camera.spec import CameraOptions
 
 CROP = 128
+
+
+_SPEC = CameraOptions()  # the defaults, declared once in drivers.camera.spec
 
 
 @dataclass(frozen=True, slots=True)
 class QualityLimits:
     """Per-deployment limits; defaults suit a 640x480 kiosk camera at arm's length."""
 
-    min_face_px: int = 80
-    min_sharpness: float = 60.0
-    min_brightness: float = 50.0
-    max_brightness: float = 215.0
-    max_yaw: float = 0.35
-    max_roll_deg: float = 20.0
+    min_face_px: int = _SPEC.min_face_px
+    min_sharpness: float = _SPEC.min_sharpness
+    min_brightness: float = _SPEC.min_brightness
+    max_brightness: float = _SPEC.max_brightness
+    max_yaw: float = _SPEC.max_yaw
+    max_roll_deg: float = _SPEC.max_roll_deg
 
 
 @dataclass(slots=True)

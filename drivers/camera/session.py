@@ -46,6 +46,7 @@ from drivers.camera.liveness import (
     Measures,
     Verdict,
 )
+from drivers.camera.spec import CameraOptions
 from drivers.camera.verification import FaceVerifier
 from govedge.logs import fields, get_logger
 
@@ -71,16 +72,19 @@ class FrameReader(Protocol):
     def read(self, timeout: float = 2.0) -> Frame: ...
 
 
+_SPEC = CameraOptions()  # the defaults, declared once in drivers.camera.spec
+
+
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
     """Kiosk-sized bounds of one session; every one is a camera driver option."""
 
-    challenges: int = 1
-    look_timeout_s: float = 3.0  # to find a face and take its baseline
-    challenge_timeout_s: float = 3.0  # per challenge, from its prompt
-    baseline_frames: int = 3
-    upsample: int = 0  # HOG upsampling; 0 finds faces of 80 px and more, fast
-    continuity_threshold: float = 0.6  # encoding distance, first vs last frame of the track
+    challenges: int = _SPEC.session_challenges
+    look_timeout_s: float = _SPEC.session_look_timeout_s  # to find a face and take its baseline
+    challenge_timeout_s: float = _SPEC.session_challenge_timeout_s  # per challenge
+    baseline_frames: int = _SPEC.session_baseline_frames
+    upsample: int = _SPEC.session_upsample  # HOG upsampling; 0 finds faces of 80 px+, fast
+    continuity_threshold: float = _SPEC.continuity_threshold  # first vs last frame of the track
     min_overlap: float = 0.3  # a frame's face must overlap the track's last box this much
     read_timeout_s: float = 1.0
     actions: tuple[Challenge, ...] = KIOSK_ACTIONS

@@ -23,14 +23,11 @@ import numpy as np
 from drivers.camera.faces import FaceBox, FaceEngine, default_engine, distance, largest
 from drivers.camera.images import Scratch, decode_image, to_rgb
 from drivers.camera.quality import QualityLimits, QualityReport, assess
+from drivers.camera.spec import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
 from govedge.logs import fields, get_logger
 
 log = get_logger(__name__)
 
-#: Default decision threshold on the encoding distance. face_recognition's usual 0.6 is too
-#: loose against a 102x126 card photo: on the reference images same-person distances are
-#: 0.40-0.51 and different-person ones 0.57-0.69. Calibrate per deployment (see calibration).
-DEFAULT_THRESHOLD = 0.54
 
 #: Card photos are tiny; they are upsampled to this height before detection and encoding.
 REFERENCE_HEIGHT = 378

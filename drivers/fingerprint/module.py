@@ -40,6 +40,7 @@ from drivers.fingerprint.errors import (
     NoFingerError,
     ProtocolError,
 )
+from drivers.fingerprint.spec import FingerprintOptions
 from drivers.transport import ByteTransport, open_serial
 from govedge.health import HealthState
 from govedge.logs import fields, get_logger
@@ -53,7 +54,9 @@ try:  # termios raises its own error (not an OSError) when a pty's other end is 
 except ImportError:  # pragma: no cover - not a POSIX system
     _IO_ERRORS = (OSError,)
 
-DEFAULT_BAUDRATE = 57600
+_SPEC = FingerprintOptions()
+"""The driver option defaults (drivers.fingerprint.spec), the one place they are declared."""
+DEFAULT_BAUDRATE = _SPEC.baudrate
 MAX_TEMPLATE_BYTES = 4096  # bound on an UpChar transfer; real templates are 512..1536 bytes
 
 
@@ -64,12 +67,12 @@ class ModuleSettings:
     password: int = cmd.DEFAULT_PASSWORD
     address: int = DEFAULT_ADDRESS
     baudrate: int = DEFAULT_BAUDRATE
-    timeout: float = 2.0  # seconds for one answer
-    finger_timeout: float = 10.0  # seconds to wait for a finger to be placed or lifted
-    poll_interval: float = 0.05  # seconds between GenImg polls while waiting for a finger
-    quiet_gap: float = 0.05  # silence after which a half-received packet is declared torn
-    retries: int = 1  # resends of a command whose answer was garbled
-    high_speed_search: bool = False  # search with HighSpeedSearch (0x1B) instead of Search
+    timeout: float = _SPEC.timeout  # seconds for one answer
+    finger_timeout: float = _SPEC.finger_timeout  # to wait for a finger to be placed or lifted
+    poll_interval: float = _SPEC.poll_interval  # between GenImg polls while waiting for a finger
+    quiet_gap: float = _SPEC.quiet_gap  # silence after which a half-received packet is torn
+    retries: int = _SPEC.retries  # resends of a command whose answer was garbled
+    high_speed_search: bool = _SPEC.high_speed_search  # HighSpeedSearch (0x1B) for Search
 
 
 class _Garbled(Exception):

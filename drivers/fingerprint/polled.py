@@ -1,9 +1,8 @@
 """The edge agent's view of a fingerprint module: a polled driver with the fingerprint capability.
 
-``create(url, options)`` builds it from a device config. Options (all optional): ``password``
-(int, or a string such as "0x1234ABCD"), ``address``, ``baudrate``, ``timeout``,
-``finger_timeout``, ``poll_interval``, ``quiet_gap``, ``retries``, ``high_speed_search``.
-An unknown key or a bad value is a ConfigError naming it.
+``create(url, options)`` builds it from a device config. Options:
+drivers.fingerprint.spec.FingerprintOptions. An unknown key or a bad value is a ConfigError
+naming it.
 """
 
 from __future__ import annotations
@@ -11,57 +10,32 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from drivers.base import HealthReport
 from drivers.fingerprint.errors import FingerprintBusyError
 from drivers.fingerprint.module import FingerprintModule, ModuleSettings
+from drivers.fingerprint.spec import FingerprintOptions
+from drivers.options import options_of, same_named
 from govedge.errors import ConfigError
 from govedge.health import HealthState
 
-_INT_OPTIONS = {"password", "address", "baudrate", "retries"}
-_FLOAT_OPTIONS = {"timeout", "finger_timeout", "poll_interval", "quiet_gap"}
-_BOOL_OPTIONS = {"high_speed_search"}
+
+def settings_from_options(options: FingerprintOptions | Mapping[str, Any]) -> ModuleSettings:
+    """ModuleSettings from the driver's options; ConfigError names any unknown key or bad value."""
+    opts = options_of(FingerprintOptions, options)
+    settings = same_named(opts, ModuleSettings)
+    return ModuleSettings(
+        **{**settings, "password": _word(opts.password), "address": _word(opts.address)}
+    )
 
 
-def settings_from_options(options: Mapping[str, Any]) -> ModuleSettings:
-    """ModuleSettings from a config mapping; ConfigError names any unknown key or bad value."""
-    known = {f.name for f in dataclass_fields(ModuleSettings)}
-    values: dict[str, Any] = {}
-    for key, value in options.items():
-        if key not in known:
-            raise ConfigError(
-                f"fingerprint: unknown option {key!r}; known: {', '.join(sorted(known))}"
-            )
-        values[key] = _convert(key, value)
-    return ModuleSettings(**values)
-
-
-def _convert(key: str, value: Any) -> Any:
-    try:
-        if key in _BOOL_OPTIONS:
-            if not isinstance(value, bool):
-                raise ValueError(value)
-            return value
-        if isinstance(value, bool):
-            raise ValueError(value)
-        if key in _INT_OPTIONS:
-            number = int(value, 0) if isinstance(value, str) else int(value)
-            if number != value and not isinstance(value, str):
-                raise ValueError(value)
-            limit = 0xFFFFFFFF if key in ("password", "address") else 10_000_000
-            if not 0 <= number <= limit:
-                raise ValueError(value)
-            return number
-        if key in _FLOAT_OPTIONS:
-            seconds = float(value)
-            if not 0 <= seconds <= 3600:
-                raise ValueError(value)
-            return seconds
-    except (TypeError, ValueError):
-        raise ConfigError(f"fingerprint: bad value {value!r} for option {key!r}") from None
-    return value  # pragma: no cover - every known key is in one of the sets
+def _word(value: int | str) -> int:
+    """A 32-bit word given as a number or as text (``0x1234ABCD``, already pattern-checked)."""
+    number = int(value, 0) if isinstance(value, str) else value
+    if not 0 <= number <= 0xFFFFFFFF:
+        raise ConfigError(f"fingerprint: {value!r} does not fit in 32 bits")
+    return number
 
 
 class FingerprintPolledDriver:
@@ -142,6 +116,6 @@ class FingerprintPolledDriver:
         return self.module.health().state is HealthState.ONLINE
 
 
-def create(url: str, options: Mapping[str, Any]) -> FingerprintPolledDriver:
+def create(url: str, options: FingerprintOptions | Mapping[str, Any]) -> FingerprintPolledDriver:
     """Build (not open) the polled driver for the module at ``url``."""
     return FingerprintPolledDriver(url, settings_from_options(options))

@@ -1,12 +1,7 @@
 """The ID-card reader as the edge agent drives it: polled for SAM health and card presence,
 and asked to read the card for an errand (drivers.base.CardReaderCapability).
 
-Options (all optional): ``timeout`` (s per command, 3.0), ``frame_attempts`` (2),
-``find_attempts`` (2), ``card_attempts`` (3), ``retry_delay`` (s, 0.05), ``baudrate`` (115200;
-the URL's ``?baudrate=`` wins), ``fingerprint`` (read fingerprint data too, False),
-``wlt_library`` (path of the vendor photo decoder; default $GOVEDGE_WLT_LIBRARY),
-``wlt_function`` ("unpack"), ``lock_timeout`` (s to wait for a concurrent call, 5.0),
-``simulated`` (False: the simulator's photo format is accepted only when this is true).
+Options: drivers.idcard.spec.IdcardOptions (every option with its default, range and unit).
 
 URL forms: a serial device or pty path (``/dev/ttyUSB0?baudrate=115200``), ``serial://...``,
 any pyserial URL (``socket://host:port``, ``rfc2217://...``), or ``sdtapi:PORT`` with the option
@@ -25,83 +20,32 @@ from drivers.errors import BusyError, DriverError
 from drivers.idcard.errors import NoFingerprintDataError
 from drivers.idcard.photo import default_decoders
 from drivers.idcard.reader import IdCardReader, SamSerialReader
-from govedge.errors import ConfigError
+from drivers.idcard.spec import IdcardOptions
+from drivers.options import options_of
 from govedge.health import HealthState
 
-_FLOAT_OPTIONS = {"timeout", "retry_delay", "lock_timeout"}
-_INT_OPTIONS = {"frame_attempts", "find_attempts", "card_attempts", "baudrate", "sdtapi_port"}
-_BOOL_OPTIONS = {"fingerprint", "simulated"}
-_STR_OPTIONS = {"wlt_library", "wlt_function", "sdtapi_library"}
-_POSITIVE_OPTIONS = {
-    "timeout",
-    "lock_timeout",
-    "frame_attempts",
-    "find_attempts",
-    "card_attempts",
-    "baudrate",
-}
-KNOWN_OPTIONS = _FLOAT_OPTIONS | _INT_OPTIONS | _BOOL_OPTIONS | _STR_OPTIONS
 
-
-def validate_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Check option names and types; return them converted. Raise ConfigError naming the key."""
-    out: dict[str, Any] = {}
-    for key, value in options.items():
-        if key not in KNOWN_OPTIONS:
-            raise ConfigError(
-                f"idcard: unknown option {key!r} (known: {', '.join(sorted(KNOWN_OPTIONS))})"
-            )
-        try:
-            if key in _FLOAT_OPTIONS:
-                if isinstance(value, bool):
-                    raise ValueError
-                out[key] = float(value)
-                if out[key] < 0:
-                    raise ValueError
-            elif key in _INT_OPTIONS:
-                if isinstance(value, bool) or int(value) != value:
-                    raise ValueError
-                out[key] = int(value)
-                if out[key] < 0:
-                    raise ValueError
-            elif key in _BOOL_OPTIONS:
-                if not isinstance(value, bool):
-                    raise ValueError
-                out[key] = value
-            else:
-                if not isinstance(value, str):
-                    raise ValueError
-                out[key] = value
-            if key in _POSITIVE_OPTIONS and out[key] <= 0:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise ConfigError(f"idcard: bad value {value!r} for option {key!r}") from None
-    return out
-
-
-def make_reader(url: str, options: Mapping[str, Any]) -> IdCardReader:
+def make_reader(url: str, options: IdcardOptions | Mapping[str, Any]) -> IdCardReader:
     """Build (not open) the reader for ``url``: SAM over a serial transport, or the vendor SDK."""
-    opts = validate_options(options)
+    opts = options_of(IdcardOptions, options)
     decoders = default_decoders(
-        opts.get("wlt_library"),
-        opts.get("wlt_function", "unpack"),
-        simulated=opts.get("simulated", False),
+        opts.wlt_library or None, opts.wlt_function, simulated=opts.simulated
     )
     common: dict[str, Any] = {
         "decoders": decoders,
-        "find_attempts": opts.get("find_attempts", 2),
-        "card_attempts": opts.get("card_attempts", 3),
-        "retry_delay": opts.get("retry_delay", 0.05),
+        "find_attempts": opts.find_attempts,
+        "card_attempts": opts.card_attempts,
+        "retry_delay": opts.retry_delay,
     }
     if url.startswith("sdtapi:"):
         from drivers.idcard.sdtapi import SdtapiReader
 
-        return SdtapiReader(url, library=opts.get("sdtapi_library"), **common)
+        return SdtapiReader(url, library=opts.sdtapi_library or None, **common)
     return SamSerialReader(
         url,
-        timeout=opts.get("timeout", 3.0),
-        frame_attempts=opts.get("frame_attempts", 2),
-        baudrate=opts.get("baudrate", 115200),
+        timeout=opts.timeout,
+        frame_attempts=opts.frame_attempts,
+        baudrate=opts.baudrate,
         **common,
     )
 
@@ -202,12 +146,8 @@ def split_features(data: bytes | bytearray) -> list[bytearray]:
     return features
 
 
-def create(url: str, options: Mapping[str, Any]) -> IdCardDriver:
+def create(url: str, options: IdcardOptions | Mapping[str, Any]) -> IdCardDriver:
     """The edge agent's entry point (drivers.registry)."""
-    opts = validate_options(options)
+    opts = options_of(IdcardOptions, options)
     reader = make_reader(url, opts)
-    return IdCardDriver(
-        reader,
-        fingerprint=opts.get("fingerprint", False),
-        lock_timeout=opts.get("lock_timeout", 5.0),
-    )
+    return IdCardDriver(reader, fingerprint=opts.fingerprint, lock_timeout=opts.lock_timeout)

@@ -1,7 +1,6 @@
 """The receipt printer as the edge agent drives it: polled status plus ``print_receipt``.
 
-Options: ``paper`` (58 or 80, default 80), ``qr`` ("native" GS ( k or "image" for printers
-without it, default native), ``timeout`` (seconds to wait for a status answer, default 1.0).
+Options: drivers.printer.spec.PrinterOptions (``paper``, ``qr``, ``timeout``).
 
 ``poll()`` asks DLE EOT 1-4 and returns ``paper_out``, ``paper_near_end``, ``cover_open`` and
 ``online`` as 0/1; ``health()`` maps them: paper out or cover open -> user_error, cutter or
@@ -11,19 +10,17 @@ unrecoverable error -> hardware_error, no answer -> offline.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from drivers.base import HealthReport
 from drivers.errors import DriverError, UserActionError
+from drivers.options import options_of
 from drivers.printer.device import EscposPrinter
 from drivers.printer.errors import ReceiptError
-from drivers.printer.receipt import paper_for
-from drivers.printer.render import QR_MODES, QrMode
+from drivers.printer.render import QrMode
+from drivers.printer.spec import PrinterOptions
 from drivers.printer.status import PrinterStatus
-from govedge.errors import ConfigError
 from govedge.health import HealthState
-
-OPTIONS: Final = {"paper": 80, "qr": "native", "timeout": 1.0}
 
 
 class PolledPrinter:
@@ -96,20 +93,7 @@ class PolledPrinter:
             self.last_status = {"state": "offline", "detail": str(exc)}
 
 
-def create(url: str, options: Mapping[str, Any]) -> PolledPrinter:
+def create(url: str, options: PrinterOptions | Mapping[str, Any]) -> PolledPrinter:
     """Build (not open) the printer driver; unknown or bad options raise ConfigError."""
-    for key in options:
-        if key not in OPTIONS:
-            raise ConfigError(f"unknown printer option {key!r}; known: {', '.join(OPTIONS)}")
-    merged = {**OPTIONS, **options}
-    try:
-        paper = paper_for(merged["paper"]).mm
-    except ReceiptError as exc:
-        raise ConfigError(f"printer option 'paper': {exc}") from None
-    if merged["qr"] not in QR_MODES:
-        raise ConfigError(f"printer option 'qr' must be one of {', '.join(QR_MODES)}")
-    timeout = merged["timeout"]
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
-        raise ConfigError("printer option 'timeout' must be a number of seconds in (0, 60]")
-    qr: QrMode = "image" if merged["qr"] == "image" else "native"
-    return PolledPrinter(url, paper=paper, qr=qr, timeout=float(timeout))
+    opts = options_of(PrinterOptions, options)
+    return PolledPrinter(url, paper=opts.paper, qr=opts.qr, timeout=opts.timeout)

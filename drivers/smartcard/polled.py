@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from drivers.base import HealthReport
 from drivers.errors import DriverError
+from drivers.options import options_of
 from drivers.smartcard.errors import NoCardError
 from drivers.smartcard.exchange import Iso7816Card
 from drivers.smartcard.pcsc import PcscContext, resolve_reader
@@ -23,14 +24,13 @@ from drivers.smartcard.socialsecurity import (
     load_layout,
     read_card_records,
 )
-from govedge.errors import ConfigError
+from drivers.smartcard.spec import SmartcardOptions
 from govedge.health import HealthState
 from govedge.logs import fields
 
 log = logging.getLogger("govedge.drivers.smartcard")
 
 KIND = "smartcard"
-OPTIONS = frozenset({"reader"})
 SCHEME = "pcsc://"
 
 
@@ -135,14 +135,7 @@ class SmartcardDriver:
         return data
 
 
-def create(url: str, options: Mapping[str, Any]) -> SmartcardDriver:
+def create(url: str, options: SmartcardOptions | Mapping[str, Any]) -> SmartcardDriver:
     """Build (not open) the driver for the reader at ``url``."""
-    for key in options:
-        if key not in OPTIONS:
-            raise ConfigError(f"smartcard: unknown option {key!r} (known: {', '.join(OPTIONS)})")
-    reader = parse_url(url)
-    if "reader" in options:
-        if not isinstance(options["reader"], str):
-            raise ConfigError("smartcard: option 'reader' must be a string")
-        reader = options["reader"] or reader
-    return SmartcardDriver(reader)
+    opts = options_of(SmartcardOptions, options)
+    return SmartcardDriver(opts.reader or parse_url(url))

@@ -54,7 +54,7 @@ JPEG_QUALITY = 88
 
 
 def load_device_key(path: str) -> ec.EllipticCurvePrivateKey:
-    from provisioning.ca import passphrase_from_env
+    from provisioning.device.identity import passphrase_from_env
 
     try:
         key = load_pem_private_key(Path(path).read_bytes(), passphrase_from_env())

@@ -7,6 +7,7 @@ from govedge.contract.codec import ContractError, decode, decode_for_topic, enco
 from govedge.contract.limits import DEFAULT_LIMITS, Limits
 from govedge.contract.messages import (
     PROTOCOL_VERSION,
+    SEVERITIES,
     Command,
     CommandAck,
     CommandAckData,
@@ -20,16 +21,26 @@ from govedge.contract.messages import (
     Health,
     HealthData,
     Message,
+    Severity,
     Status,
     StatusData,
     Telemetry,
     channel_of,
 )
-from govedge.contract.topics import Channel, TopicError, parse_topic, subscription, topic
+from govedge.contract.topics import (
+    DEVICE_CHANNELS,
+    Channel,
+    TopicError,
+    parse_topic,
+    subscription,
+    topic,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEVICE_CHANNELS",
     "PROTOCOL_VERSION",
+    "SEVERITIES",
     "Channel",
     "Command",
     "CommandAck",
@@ -46,6 +57,7 @@ __all__ = [
     "HealthData",
     "Limits",
     "Message",
+    "Severity",
     "Status",
     "StatusData",
     "Telemetry",

@@ -7,13 +7,14 @@ message: the hub drops duplicates by it and counts gaps in seq within a boot.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
 
 from govedge.contract.limits import DEFAULT_LIMITS, DEVICE_ID_PATTERN
 from govedge.contract.topics import Channel
+from govedge.health import HealthState
 
 PROTOCOL_VERSION = 1
 
@@ -31,7 +32,11 @@ MetricName = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")]
 """A quantity name: safe as a column, tag or query identifier in every store."""
 Metrics = Annotated[dict[MetricName, float], Meta(min_length=1, max_length=_L.max_metrics)]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
-DriverState = Literal["online", "offline", "no_device", "hardware_error", "user_error", "busy"]
+"""How bad an event is; the one declaration of the severities (the hub's rules rank them)."""
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+"""Every severity, most severe first."""
+DriverState = HealthState
+"""A driver's state in a health message: govedge.health's enum, on the wire as its value."""
 
 
 class _Envelope(
@@ -64,7 +69,7 @@ class Event(_Envelope, tag="event", frozen=True):
 
 
 class DriverHealth(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    state: DriverState
+    state: HealthState
     detail: Text = ""
     errors: Annotated[int, Meta(ge=0)] = 0
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from govedge.contract import SEVERITIES as CONTRACT_SEVERITIES
 from govedge.errors import ConfigError
 from hub.errors import ValidationError
 from hub.registry import DeviceInfo, Selector
 
-SEVERITIES: Final = ("info", "warning", "minor", "major", "critical")
-RANK: Final = {name: i for i, name in enumerate(SEVERITIES)}
+SEVERITIES: Final[tuple[str, ...]] = tuple(reversed(CONTRACT_SEVERITIES))  # least severe first
+RANK: Final[dict[str, int]] = {name: i for i, name in enumerate(SEVERITIES)}
 KINDS: Final = ("threshold", "rate", "absence", "stuck", "offline", "composite")
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

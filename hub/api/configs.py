@@ -7,13 +7,23 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
-from firmware_configs.schema import parse_runtime_config
+from firmware_configs.crosscheck import InvalidConfig
+from firmware_configs.validate import check_runtime_config
 from hub.api.commands import SelectorIn
 from hub.api.routing import ApiRoutes, body_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
+from hub.errors import ValidationError
 
 routes = ApiRoutes("configs")
+
+
+def _check(config: dict[str, Any]) -> None:
+    """A 400 naming the JSON path in the body unless every device can take ``config``."""
+    try:
+        check_runtime_config(config, "config")
+    except InvalidConfig as exc:
+        raise ValidationError(str(exc), "$.config" + exc.path.removeprefix("$")) from None
 
 
 class ConfigIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,7 +56,7 @@ async def put_config(request: web.Request) -> web.Response:
     hub = hub_of(request)
     device_id = request.match_info["device_id"]
     config = body_of(request, ConfigIn).config
-    parse_runtime_config(config, "config")  # refused here, before any device sees it
+    _check(config)  # refused here, before any device sees it
     await blocking(hub.registry.get, device_id)
     version = await blocking(hub.configs.set_desired, [device_id], config)
     return json_ok({"device_id": device_id, "version": version}, status=202)
@@ -68,7 +78,7 @@ async def get_config(request: web.Request) -> web.Response:
 async def create_rollout(request: web.Request) -> web.Response:
     hub = hub_of(request)
     body = body_of(request, RolloutIn)
-    parse_runtime_config(body.config, "config")
+    _check(body.config)
     targets = [d.id for d in await blocking(hub.registry.select, body.selector.selector())]
     rollout = await blocking(
         hub.configs.start_rollout,

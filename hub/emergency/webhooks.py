@@ -19,6 +19,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from govedge.contract import SEVERITIES
 from govedge.logs import fields
 from hub.alarms.tables import alarm_events
 from hub.emergency.alarmview import event_dict
@@ -34,7 +35,6 @@ from hub.errors import NotFoundError, ValidationError
 
 log = logging.getLogger("govedge.hub.webhooks")
 
-SEVERITIES = ("critical", "major", "minor", "warning", "info")
 
 
 @dataclass(slots=True)

@@ -315,6 +315,7 @@ def fake_driver(name: str, interval: float = 0.02, **extra: Any) -> dict[str, An
         "kind": "modbus",
         "url": f"fake://{name}",
         "poll_interval_s": interval,
+        "options": {"profile": "fake"},  # modbus names its profile; the factory ignores it
         **extra,
     }
 

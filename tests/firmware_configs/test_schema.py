@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from firmware_configs.schema import (
@@ -172,8 +173,8 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     bad.write_text(json.dumps(bad_option))
     assert main(["agent", "check-config", str(bad)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"govedge: error: {bad}: $.drivers[0].options:")
-    assert "'colour'" in err and "\n" not in err
+    unknown = "Object contains unknown field `colour`"
+    assert err == f"govedge: error: {bad}: $.drivers[0].options: {unknown}"
 
 
 def test_shipped_device_configs_are_valid() -> None:
@@ -182,3 +183,81 @@ def test_shipped_device_configs_are_valid() -> None:
     for path in shipped:
         config = load_device_config(path)
         assert config.device_id and config.model
+
+
+def test_committed_json_schema_is_current() -> None:
+    """The hub checks configs against the committed file; regenerate it when a spec changes
+    (python -m firmware_configs.schema)."""
+    from firmware_configs.schema import RUNTIME_SCHEMA_FILE, runtime_json_schema
+
+    stale = "runtime-config.schema.json is stale: run python -m firmware_configs.schema"
+    assert RUNTIME_SCHEMA_FILE.read_bytes() == runtime_json_schema(), stale
+
+
+def test_every_driver_kind_has_a_spec_and_a_factory() -> None:
+    from typing import get_args
+
+    from drivers.registry import DRIVER_KINDS as FACTORIES
+    from firmware_configs.schema import DRIVER_KINDS, DriverConfig
+
+    assert sorted(DRIVER_KINDS) == sorted(FACTORIES)
+    for entry in get_args(DriverConfig):
+        spec = next(f.type for f in msgspec.structs.fields(entry) if f.name == "options")
+        assert entry.__struct_config__.tag == spec.KIND, entry
+        assert spec.SCHEMES, spec
+
+
+@pytest.mark.parametrize(
+    ("options", "path"),
+    [
+        ({"profile": "sht20", "timeout": "soon"}, "$.drivers[0].options.timeout"),
+        ({"profile": "sht20", "unit": 300}, "$.drivers[0].options.unit"),
+        ({"profile": "sht20", "colour": "red"}, "$.drivers[0].options"),
+        ({}, "$.drivers[0].options"),
+    ],
+)
+def test_hub_and_agent_refuse_the_same_config_at_the_same_path(
+    options: dict[str, Any], path: str
+) -> None:
+    """The agent decodes with the specs, the hub checks the JSON Schema made from them."""
+    from firmware_configs.validate import check_runtime_config
+
+    runtime = {"drivers": [dict(BASE["drivers"][0], options=options)]}
+    with pytest.raises(ConfigError) as agent:
+        parse_runtime_config(runtime, "config")
+    with pytest.raises(ConfigError) as hub:
+        check_runtime_config(runtime, "config")
+    assert str(agent.value).startswith(f"config: {path}: "), agent.value
+    assert str(hub.value).startswith(f"config: {path}: "), hub.value
+
+
+def test_hub_check_passes_what_the_agent_takes_and_imports_no_driver() -> None:
+    import subprocess
+    import sys
+
+    shipped = json.loads((SHIPPED / "hall-kiosk.json").read_text())
+    runtime = {"drivers": shipped["drivers"], "publish": shipped["publish"]}
+    code = (
+        "import json, sys\n"
+        "from firmware_configs.validate import check_runtime_config\n"
+        f"check_runtime_config(json.loads({json.dumps(json.dumps(runtime))}), 'config')\n"
+        "print(sorted(m for m in sys.modules if m == 'drivers' or m.startswith('drivers.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    parse_runtime_config(runtime, "config")
+
+
+def test_link_settings_take_the_config_defaults() -> None:
+    """One default per setting: the agent's link has none of its own (replay_rate_per_s once
+    disagreed: 0.0 in the link, 5000 in the config)."""
+    import dataclasses
+
+    from edge_agent.link import LinkSettings
+    from firmware_configs.schema import PublishConfig
+
+    assert all(
+        f.default is dataclasses.MISSING for f in dataclasses.fields(LinkSettings)
+    ), "LinkSettings must not declare defaults of its own"
+    assert PublishConfig().replay_rate_per_s == 5000.0

@@ -65,3 +65,38 @@ def test_invalid_config_names_the_key(tmp_path) -> None:
 def test_version() -> None:
     out = _run("--version")
     assert out.returncode == 0 and out.stdout.startswith("govedge ")
+
+
+def _imported(*args: str) -> set[str]:
+    """The modules ``python -X importtime -m govedge ARGS`` imports, by name."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "govedge", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    names = {
+        line.rsplit("|", 1)[1].strip()
+        for line in out.stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+    assert "govedge.cli" in names  # the report is there at all
+    return names
+
+
+def _packages(names: set[str]) -> set[str]:
+    return {name.split(".", 1)[0] for name in names}
+
+
+def test_agent_command_imports_no_simulator_benchmark_or_hub() -> None:
+    names = _imported("agent", "--help")
+    banned = {"sim", "bench", "hub", "kiosk"}
+    assert not _packages(names) & banned, sorted(n for n in names if n.split(".")[0] in banned)
+    assert "edge_agent.cli" in names  # the command's own plugin is loaded, and reported
+
+
+def test_top_level_help_imports_no_plugin() -> None:
+    names = _imported("--help")
+    plugins = {"drivers", "edge_agent", "hub", "kiosk", "provisioning", "sim", "bench"}
+    assert not _packages(names) & plugins, sorted(names)

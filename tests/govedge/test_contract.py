@@ -267,3 +267,29 @@ def test_encoding_is_compact_json() -> None:
         "ts": 1.0,
         "data": {"t": 2.0},
     }
+
+
+def test_the_contract_owns_channels_severities_and_driver_states() -> None:
+    """One declaration each: the hub's lanes and rules derive theirs from the contract's, and a
+    driver's state decodes to govedge.health's enum (no second Literal beside it)."""
+    from govedge.contract import DEVICE_CHANNELS, SEVERITIES, Channel, Health, decode
+    from govedge.health import HealthState
+    from hub.alarms.rules import SEVERITIES as RULE_SEVERITIES
+    from hub.mqtt_link import ALARM_CHANNELS, SUBSCRIBED
+
+    assert set(SUBSCRIBED) == set(DEVICE_CHANNELS) and Channel.TELEMETRY not in ALARM_CHANNELS
+    assert tuple(reversed(SEVERITIES)) == RULE_SEVERITIES and SEVERITIES[0] == "critical"
+    wire = {
+        "type": "health",
+        "device_id": "dev-1",
+        "boot_id": "b" * 16,
+        "seq": 1,
+        "ts": 1.0,
+        "data": {"drivers": {"printer": {"state": "user_error"}}, "uptime_s": 1.0},
+    }
+    msg = decode(msgspec.json.encode(wire))
+    assert isinstance(msg, Health)
+    assert msg.data.drivers["printer"].state is HealthState.USER_ERROR
+    wire["data"]["drivers"]["printer"]["state"] = "sleepy"
+    with pytest.raises(ContractError, match="state"):
+        decode(msgspec.json.encode(wire))

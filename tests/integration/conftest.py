@@ -25,7 +25,8 @@ from hub.config import HubConfig
 from hub.context import HUB_KEY, Hub
 from provisioning.broker_config import write_broker_config
 from provisioning.ca import FleetCA, IdentityPaths
-from provisioning.enrollment import EnrollmentService, enroll_device
+from provisioning.device.client import enroll_device
+from provisioning.enrollment import EnrollmentService
 
 MODEL = "kiosk-v2"
 WAIT = 15.0

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from edge_agent.agent import Agent
 from provisioning.bundles import BundleSigner
 from provisioning.ca import FleetCA, load_certificates, make_csr
-from provisioning.enrollment import request_certificate
+from provisioning.device.client import request_certificate
 from provisioning.errors import EnrollmentRefused
 from provisioning.index import serial_hex
 from provisioning.keys import generate_key

@@ -10,10 +10,10 @@ from typing import Any
 import msgspec
 
 from provisioning.ca import load_certificates
-from provisioning.enrollment import proof_signature
+from provisioning.device.client import proof_signature
+from provisioning.device.rotation import CONFIRM_PATH, confirm_message
 from provisioning.index import serial_hex
 from provisioning.keys import load_private_key
-from provisioning.rotation import CONFIRM_PATH, confirm_message
 from tests.integration.test_identity_lifecycle import command, registered, serial_of
 
 Stack = Any

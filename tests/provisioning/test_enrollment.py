@@ -21,13 +21,8 @@ from cryptography.x509.oid import NameOID
 
 from govedge.broker import free_port
 from provisioning.ca import IdentityPaths, make_csr
-from provisioning.enrollment import (
-    EnrollmentService,
-    add_enrollment_routes,
-    enroll_device,
-    renew_certificate,
-    request_certificate,
-)
+from provisioning.device.client import enroll_device, renew_certificate, request_certificate
+from provisioning.enrollment import EnrollmentService, add_enrollment_routes
 from provisioning.errors import EnrollmentRefused
 from provisioning.keys import generate_key
 

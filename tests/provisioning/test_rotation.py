@@ -12,24 +12,19 @@ from aiohttp import web
 
 from govedge.broker import free_port
 from provisioning.ca import FleetCA, IdentityPaths, load_csr
-from provisioning.enrollment import (
-    EnrollmentService,
-    add_enrollment_routes,
-    proof_signature,
-    renew_certificate,
-)
-from provisioning.errors import EnrollmentRefused, RotationError
-from provisioning.keys import load_private_key
-from provisioning.mqtt_proof import connect_proof, try_connect
-from provisioning.rotation import (
+from provisioning.device.client import proof_signature, renew_certificate
+from provisioning.device.rotation import (
     Rotation,
-    certificate_health,
     days_left,
-    fleet_expiry,
     recover,
     rotate_identity,
     rotate_identity_async,
 )
+from provisioning.enrollment import EnrollmentService, add_enrollment_routes
+from provisioning.errors import EnrollmentRefused, RotationError
+from provisioning.keys import load_private_key
+from provisioning.mqtt_proof import connect_proof, try_connect
+from provisioning.rotation import certificate_health, fleet_expiry
 
 
 def _files(paths: IdentityPaths) -> dict[str, bytes]:

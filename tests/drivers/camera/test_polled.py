@@ -24,10 +24,10 @@ def test_registry_builds_the_camera_driver(scripted: Callable[[str], str]) -> No
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"treshold": 0.5}, "'treshold' is unknown"),
-        ({"threshold": "high"}, "must be a number"),
-        ({"threshold": 3}, "between 0 and 2"),
-        ({"max_frames": 0}, "at least 1"),
+        ({"treshold": 0.5}, "unknown field `treshold`"),
+        ({"threshold": "high"}, r"options.threshold: Expected `float`, got `str`"),
+        ({"threshold": 3}, r"options.threshold: Expected `float` < 2.0"),
+        ({"max_frames": 0}, r"options.max_frames: Expected `int` >= 1"),
     ],
 )
 def test_bad_options_name_the_key(options: dict[str, object], message: str) -> None:

@@ -79,14 +79,14 @@ def test_options() -> None:
 @pytest.mark.parametrize(
     ("options", "named"),
     [
-        ({"pasword": 1}, "'pasword'"),
-        ({"password": "secret"}, "'password'"),
-        ({"password": 1 << 32}, "'password'"),
-        ({"timeout": "soon"}, "'timeout'"),
-        ({"timeout": -1}, "'timeout'"),
-        ({"retries": 1.5}, "'retries'"),
-        ({"retries": True}, "'retries'"),
-        ({"high_speed_search": "yes"}, "'high_speed_search'"),
+        ({"pasword": 1}, "options: Object contains unknown field `pasword`"),
+        ({"password": "secret"}, "options.password"),
+        ({"password": 1 << 32}, "options.password"),
+        ({"timeout": "soon"}, "options.timeout"),
+        ({"timeout": -1}, "options.timeout"),
+        ({"retries": 1.5}, "options.retries"),
+        ({"retries": True}, "options.retries"),
+        ({"high_speed_search": "yes"}, "options.high_speed_search"),
     ],
 )
 def test_bad_options_name_the_key(options: dict[str, object], named: str) -> None:

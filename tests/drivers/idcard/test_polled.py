@@ -150,14 +150,14 @@ def test_concurrent_call_is_busy(make_sim: SimFactory) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"tiemout": 1}, "unknown option 'tiemout'"),
-        ({"timeout": "fast"}, "bad value 'fast' for option 'timeout'"),
-        ({"timeout": -1}, "option 'timeout'"),
-        ({"card_attempts": 1.5}, "option 'card_attempts'"),
-        ({"card_attempts": 0}, "option 'card_attempts'"),
-        ({"timeout": 0}, "option 'timeout'"),
-        ({"fingerprint": "yes"}, "option 'fingerprint'"),
-        ({"wlt_library": 3}, "option 'wlt_library'"),
+        ({"tiemout": 1}, "unknown field `tiemout`"),
+        ({"timeout": "fast"}, "options.timeout: Expected `float`, got `str`"),
+        ({"timeout": -1}, "options.timeout"),
+        ({"card_attempts": 1.5}, "options.card_attempts"),
+        ({"card_attempts": 0}, "options.card_attempts"),
+        ({"timeout": 0}, "options.timeout"),
+        ({"fingerprint": "yes"}, "options.fingerprint"),
+        ({"wlt_library": 3}, "options.wlt_library"),
     ],
 )
 def test_bad_options(options: dict[str, object], message: str) -> None:

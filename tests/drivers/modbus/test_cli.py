@@ -48,7 +48,10 @@ def test_silent_unit_is_one_line_and_exit_1(bus_sim: ModbusBusSimulator) -> None
     [
         (["read", "/dev/no-such-port", "--profile", "sht20"], "no serial device at"),
         (["read", "/dev/null", "--profile", "nope"], "unknown Modbus profile 'nope'"),
-        (["read", "/dev/null", "--profile", "sht20", "--unit", "300"], "'unit' must be 1..247"),
+        (
+            ["read", "/dev/null", "--profile", "sht20", "--unit", "300"],
+            "options.unit: Expected `int` <= 247",
+        ),
     ],
 )
 def test_errors_are_one_line(

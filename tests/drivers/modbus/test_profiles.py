@@ -101,12 +101,12 @@ def test_profile_from_a_file_and_unknown_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"profile": "sht20", "slave": 1}, "'slave'"),
-        ({}, "'profile' is required"),
-        ({"profile": "sht20", "unit": 0}, "'unit'"),
-        ({"profile": "sht20", "unit": 1.5}, "'unit'"),
-        ({"profile": "sht20", "timeout": -1}, "'timeout'"),
-        ({"profile": "sht20", "stuck_after_s": "x"}, "'stuck_after_s'"),
+        ({"profile": "sht20", "slave": 1}, "unknown field `slave`"),
+        ({}, "missing required field `profile`"),
+        ({"profile": "sht20", "unit": 0}, "options.unit"),
+        ({"profile": "sht20", "unit": 1.5}, "options.unit"),
+        ({"profile": "sht20", "timeout": -1}, "options.timeout"),
+        ({"profile": "sht20", "stuck_after_s": "x"}, "options.stuck_after_s"),
     ],
 )
 def test_bad_options_name_the_key(options: dict[str, object], message: str) -> None:

@@ -40,9 +40,9 @@ def test_url_forms(url: str, reader: str | None) -> None:
 
 
 def test_unknown_option_named() -> None:
-    with pytest.raises(ConfigError, match="'baudrate'"):
+    with pytest.raises(ConfigError, match="unknown field `baudrate`"):
         create("pcsc://", {"baudrate": 9600})
-    with pytest.raises(ConfigError, match="must be a string"):
+    with pytest.raises(ConfigError, match=r"options\.reader: Expected `str`"):
         create("pcsc://", {"reader": 3})
 
 

@@ -1,4 +1,7 @@
-"""``govedge release``: make the release key, build, verify and install signed release bundles."""
+"""``govedge release``: make the release key, build, verify and install signed release bundles.
+
+It lives beside the A/B slots it installs into; signing and verifying are provisioning.releases.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from provisioning.ca import passphrase_from_env
+    from provisioning.device.identity import passphrase_from_env
     from provisioning.releases import write_release_key
 
     key, pub = write_release_key(args.out, passphrase_from_env())
@@ -45,7 +48,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from provisioning.ca import passphrase_from_env
+    from provisioning.device.identity import passphrase_from_env
     from provisioning.releases import build_bundle, release_signer
 
     signer = release_signer(args.key, passphrase_from_env())
