@@ -8,8 +8,10 @@ edited together with its hash breaks the link to the next entry. Deleting the la
 no gap: signed checkpoints (sequence, head hash, time), written every N entries and on demand,
 name entries that must still be there with the hash they had.
 
-Appends lock the one head row first (an UPDATE, so SQLite takes its write lock at once and
-PostgreSQL a row lock), which keeps appends serial across hub workers.
+Appends lock the one head row (an UPDATE, so SQLite takes its write lock at once and PostgreSQL
+a row lock), which keeps appends serial across hub workers. A worker remembers the head it wrote
+and swaps it for the new one in that same UPDATE (compare-and-swap on sequence and hash), so an
+append does not read the head back unless another worker moved it since.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy.engine import Connection, Engine
 
 from hub.services.keys import ProofKeyring, TrustList
-from hub.services.tables import checkpoints, ledger, ledger_head, proofs
+from hub.services.tables import checkpoints, insert_rows, ledger, ledger_head, proofs
 
 GENESIS = "0" * 64
 CHECKPOINT_CONTEXT = "govedge-ledger-checkpoint/1"
@@ -37,6 +39,30 @@ def entry_hash(seq: int, ts_ms: int, kind: str, proof_id: str, doc_hash: str, pr
     return hashlib.sha256(
         msgspec.json.encode([seq, ts_ms, kind, proof_id, doc_hash, prev])
     ).hexdigest()
+
+
+def _chain(
+    head: tuple[int, str], items: Sequence[tuple[str, str, str]], ts_ms: int
+) -> list[dict[str, Any]]:
+    """The ledger rows of ``items`` chained after ``head`` (seq, entry hash)."""
+    seq, prev = head
+    rows: list[dict[str, Any]] = []
+    for kind, proof_id, doc_hash in items:
+        seq += 1
+        digest = entry_hash(seq, ts_ms, kind, proof_id, doc_hash, prev)
+        rows.append(
+            {
+                "seq": seq,
+                "ts_ms": ts_ms,
+                "kind": kind,
+                "proof_id": proof_id,
+                "doc_hash": doc_hash,
+                "prev_hash": prev,
+                "entry_hash": digest,
+            }
+        )
+        prev = digest
+    return rows
 
 
 def checkpoint_bytes(seq: int, head_hash: str, ts_ms: int) -> bytes:
@@ -97,6 +123,8 @@ class Ledger:
         self.engine = engine
         self.keyring = keyring
         self.checkpoint_every = checkpoint_every
+        # (seq, entry hash) of the head as this process last wrote it; checked, never trusted.
+        self._head: tuple[int, str] | None = None
 
     def ensure_head(self) -> None:
         with self.engine.begin() as conn:
@@ -108,38 +136,50 @@ class Ledger:
     def append(
         self, conn: Connection, items: Sequence[tuple[str, str, str]], now: float | None = None
     ) -> list[int]:
-        """Append (kind, proof_id, doc_hash) entries; returns their sequence numbers."""
+        """Append (kind, proof_id, doc_hash) entries; returns their sequence numbers.
+
+        The head this process wrote last is kept in memory, and the new entries are chained
+        onto it with one compare-and-swap of the head row (UPDATE ... WHERE seq and hash are
+        still those), which also locks it. Only when another worker moved the head, or this
+        process's last transaction rolled back, does the swap find no row; then the head is
+        locked and read again. Either way the chain grows under the head row's lock.
+        """
+        if not items:
+            return []
         now = time.time() if now is None else now
         ts_ms = int(now * 1000)
-        conn.execute(ledger_head.update().where(ledger_head.c.id == 1).values(updated=now))
-        head = conn.execute(
-            sa.select(ledger_head.c.seq, ledger_head.c.head_hash).where(ledger_head.c.id == 1)
-        ).one()
-        seq, prev = int(head.seq), str(head.head_hash)
         rows: list[dict[str, Any]] = []
-        for kind, proof_id, doc_hash in items:
-            seq += 1
-            digest = entry_hash(seq, ts_ms, kind, proof_id, doc_hash, prev)
-            rows.append(
-                {
-                    "seq": seq,
-                    "ts_ms": ts_ms,
-                    "kind": kind,
-                    "proof_id": proof_id,
-                    "doc_hash": doc_hash,
-                    "prev_hash": prev,
-                    "entry_hash": digest,
-                }
+        known = self._head
+        if known is not None:
+            rows = _chain(known, items, ts_ms)
+            swapped = conn.execute(
+                ledger_head.update()
+                .where(
+                    ledger_head.c.id == 1,
+                    ledger_head.c.seq == known[0],
+                    ledger_head.c.head_hash == known[1],
+                )
+                .values(seq=rows[-1]["seq"], head_hash=rows[-1]["entry_hash"], updated=now)
             )
-            prev = digest
-        if rows:
-            conn.execute(ledger.insert(), rows)
+            if swapped.rowcount != 1:
+                rows = []
+        if not rows:
+            conn.execute(ledger_head.update().where(ledger_head.c.id == 1).values(updated=now))
+            head = conn.execute(
+                sa.select(ledger_head.c.seq, ledger_head.c.head_hash).where(ledger_head.c.id == 1)
+            ).one()
+            rows = _chain((int(head.seq), str(head.head_hash)), items, ts_ms)
             conn.execute(
-                ledger_head.update().where(ledger_head.c.id == 1).values(seq=seq, head_hash=prev)
+                ledger_head.update()
+                .where(ledger_head.c.id == 1)
+                .values(seq=rows[-1]["seq"], head_hash=rows[-1]["entry_hash"])
             )
-            for row in rows:
-                if int(row["seq"]) % self.checkpoint_every == 0:
-                    self._checkpoint(conn, int(row["seq"]), str(row["entry_hash"]), ts_ms)
+        insert_rows(conn, ledger, rows)
+        self._head = (int(rows[-1]["seq"]), str(rows[-1]["entry_hash"]))
+        every = self.checkpoint_every
+        for row in rows:
+            if int(row["seq"]) % every == 0:
+                self._checkpoint(conn, int(row["seq"]), str(row["entry_hash"]), ts_ms)
         return [int(r["seq"]) for r in rows]
 
     def _checkpoint(self, conn: Connection, seq: int, head_hash: str, ts_ms: int) -> dict[str, Any]:

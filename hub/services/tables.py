@@ -6,6 +6,10 @@ the signed document; the ledger keeps hashes only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
 import sqlalchemy as sa
 
 from hub.db import metadata
@@ -107,6 +111,24 @@ ratings = sa.Table(
 )
 
 ALL = (errands, applications, application_events, proofs, ledger, ledger_head, checkpoints, ratings)
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts with the same keys in the same order) through the driver's
+    executemany. On the proof issuing path, SQLAlchemy's per-row parameter handling cost more
+    than the inserts themselves; the values here are plain str, int, bool and None."""
+    if rows:
+        sql = _insert_sql(table.name, tuple(rows[0]), conn.dialect.paramstyle)
+        conn.exec_driver_sql(sql, [tuple(row.values()) for row in rows])
+
+
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...], paramstyle: str) -> str:
+    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+    if paramstyle not in marks:
+        raise ValueError(f"no insert_rows for the {paramstyle} parameter style")
+    mark = marks[paramstyle]
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
 
 def create_tables(engine: sa.engine.Engine) -> None:
