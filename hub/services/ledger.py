@@ -28,9 +28,20 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy.engine import Connection, Engine
 
 from hub.services.keys import ProofKeyring, TrustList
-from hub.services.tables import checkpoints, insert_rows, ledger, ledger_head, proofs
+from hub.services.tables import (
+    checkpoints,
+    driver_sql,
+    insert_rows,
+    ledger,
+    ledger_head,
+    proofs,
+)
 
 GENESIS = "0" * 64
+_SWAP_HEAD = (
+    f"UPDATE {ledger_head.name} SET seq = ?, head_hash = ?, updated = ? "
+    "WHERE id = 1 AND seq = ? AND head_hash = ?"
+)
 CHECKPOINT_CONTEXT = "govedge-ledger-checkpoint/1"
 PAGE = 5000
 
@@ -152,14 +163,9 @@ class Ledger:
         known = self._head
         if known is not None:
             rows = _chain(known, items, ts_ms)
-            swapped = conn.execute(
-                ledger_head.update()
-                .where(
-                    ledger_head.c.id == 1,
-                    ledger_head.c.seq == known[0],
-                    ledger_head.c.head_hash == known[1],
-                )
-                .values(seq=rows[-1]["seq"], head_hash=rows[-1]["entry_hash"], updated=now)
+            swapped = conn.exec_driver_sql(
+                driver_sql(conn, _SWAP_HEAD),
+                (rows[-1]["seq"], rows[-1]["entry_hash"], now, known[0], known[1]),
             )
             if swapped.rowcount != 1:
                 rows = []

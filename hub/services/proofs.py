@@ -29,9 +29,12 @@ from hub.services.group_commit import GroupCommit
 from hub.services.ids import id_number_ok, new_proof_id
 from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger
-from hub.services.tables import insert_rows, proofs
+from hub.services.tables import driver_sql, insert_rows, proofs
 
 log = get_logger(__name__)
+
+# The idempotency lookup of every issue, as plain SQL (see tables.driver_sql).
+_FIND = f"SELECT {', '.join(proofs.c.keys())} FROM {proofs.name} WHERE request_key = ?"
 
 
 class Subject(msgspec.Struct, forbid_unknown_fields=True):
@@ -272,8 +275,8 @@ class ProofService:
 
     def _find(self, device: str, request_id: str) -> Any:
         with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(proofs).where(proofs.c.request_key == _request_key(device, request_id))
+            return conn.exec_driver_sql(
+                driver_sql(conn, _FIND), (_request_key(device, request_id),)
             ).first()
 
     def _replay(self, row: Any, req: ProofRequest) -> IssuedProof:

@@ -124,13 +124,26 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
         conn.exec_driver_sql(sql, [tuple(row.values()) for row in rows])
 
 
+def driver_sql(conn: sa.Connection, sql: str) -> str:
+    """``sql``, written with ``?`` marks, in the parameter style of ``conn``'s driver: for the
+    statements of every proof, where building a SQLAlchemy statement cost more than running it.
+    """
+    return _in_style(sql, conn.dialect.paramstyle)
+
+
+@cache
+def _in_style(sql: str, paramstyle: str) -> str:
+    if paramstyle == "qmark":
+        return sql
+    if paramstyle in ("format", "pyformat"):
+        return sql.replace("?", "%s")
+    raise ValueError(f"no driver-level SQL for the {paramstyle} parameter style")
+
+
 @cache
 def _insert_sql(table: str, columns: tuple[str, ...], paramstyle: str) -> str:
-    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-    if paramstyle not in marks:
-        raise ValueError(f"no insert_rows for the {paramstyle} parameter style")
-    mark = marks[paramstyle]
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    marks = ", ".join(["?"] * len(columns))
+    return _in_style(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", paramstyle)
 
 
 def create_tables(engine: sa.engine.Engine) -> None:
