@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from functools import lru_cache
 from typing import Final
 
 # GB/T 36904 names an e-licence by an OID path: the root for e-licences, the licence type code,
@@ -14,21 +15,44 @@ ROOT_OID: Final = "1.2.156.3005.2"
 _ALNUM: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+_VALUE: Final = {ch: i for i, ch in enumerate(_ALNUM)}
+
+
+def _mod37_36_run(p: int, text: str) -> int:
+    """ISO/IEC 7064 MOD 37,36 over ``text`` from the running value ``p`` (36 at the start);
+    ValueError on a character other than a digit or a capital."""
+    try:
+        for ch in text:
+            p = (((p + _VALUE[ch]) % 36 or 36) * 2) % 37
+    except KeyError:
+        raise ValueError(f"{text!r}: only digits and capital letters have a check value") from None
+    return p
+
+
+@lru_cache(maxsize=64)
+def _mod37_36_prefix(text: str) -> int:
+    """The running value after a proof id's fixed part (type and office), computed once."""
+    return _mod37_36_run(36, text)
+
+
 def iso7064_mod37_36(text: str) -> str:
     """The ISO/IEC 7064 MOD 37,36 check character of ``text`` (digits and capitals)."""
-    p = 36
-    for ch in text:
-        s = (p + _ALNUM.index(ch)) % 36 or 36
-        p = (s * 2) % 37
-    return _ALNUM[(37 - p) % 36]
+    return _ALNUM[(37 - _mod37_36_run(36, text)) % 36]
+
+
+@lru_cache(maxsize=4)
+def _utc_day(days: int) -> str:
+    """``YYYYMMDD`` of the UTC day ``days`` after 1970-01-01."""
+    return time.strftime("%Y%m%d", time.gmtime(days * 86400))
 
 
 def new_proof_id(type_code: str, office_code: str, now: float | None = None) -> str:
     """``1.2.156.3005.2.<type>.<office>.<serial>.001.<check>``; serial: date + 40 random bits."""
-    day = time.strftime("%Y%m%d", time.gmtime(time.time() if now is None else now))
-    serial = day + secrets.token_hex(5).upper()
+    serial = _utc_day(int((time.time() if now is None else now) // 86400))
+    serial += secrets.token_hex(5).upper()
     version = "001"
-    check = iso7064_mod37_36(type_code + office_code + serial + version)
+    p = _mod37_36_run(_mod37_36_prefix(type_code + office_code), serial + version)
+    check = _ALNUM[(37 - p) % 36]
     return f"{ROOT_OID}.{type_code}.{office_code}.{serial}.{version}.{check}"
 
 

@@ -8,8 +8,10 @@ edited together with its hash breaks the link to the next entry. Deleting the la
 no gap: signed checkpoints (sequence, head hash, time), written every N entries and on demand,
 name entries that must still be there with the hash they had.
 
-Appends lock the one head row first (an UPDATE, so SQLite takes its write lock at once and
-PostgreSQL a row lock), which keeps appends serial across hub workers.
+Appends lock the one head row (an UPDATE, so SQLite takes its write lock at once and PostgreSQL
+a row lock), which keeps appends serial across hub workers. A worker remembers the head it wrote
+and swaps it for the new one in that same UPDATE (compare-and-swap on sequence and hash), so an
+append does not read the head back unless another worker moved it since.
 """
 
 from __future__ import annotations
@@ -26,9 +28,20 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy.engine import Connection, Engine
 
 from hub.services.keys import ProofKeyring, TrustList
-from hub.services.tables import checkpoints, ledger, ledger_head, proofs
+from hub.services.tables import (
+    checkpoints,
+    driver_sql,
+    insert_rows,
+    ledger,
+    ledger_head,
+    proofs,
+)
 
 GENESIS = "0" * 64
+_SWAP_HEAD = (
+    f"UPDATE {ledger_head.name} SET seq = ?, head_hash = ?, updated = ? "
+    "WHERE id = 1 AND seq = ? AND head_hash = ?"
+)
 CHECKPOINT_CONTEXT = "govedge-ledger-checkpoint/1"
 PAGE = 5000
 
@@ -37,6 +50,30 @@ def entry_hash(seq: int, ts_ms: int, kind: str, proof_id: str, doc_hash: str, pr
     return hashlib.sha256(
         msgspec.json.encode([seq, ts_ms, kind, proof_id, doc_hash, prev])
     ).hexdigest()
+
+
+def _chain(
+    head: tuple[int, str], items: Sequence[tuple[str, str, str]], ts_ms: int
+) -> list[dict[str, Any]]:
+    """The ledger rows of ``items`` chained after ``head`` (seq, entry hash)."""
+    seq, prev = head
+    rows: list[dict[str, Any]] = []
+    for kind, proof_id, doc_hash in items:
+        seq += 1
+        digest = entry_hash(seq, ts_ms, kind, proof_id, doc_hash, prev)
+        rows.append(
+            {
+                "seq": seq,
+                "ts_ms": ts_ms,
+                "kind": kind,
+                "proof_id": proof_id,
+                "doc_hash": doc_hash,
+                "prev_hash": prev,
+                "entry_hash": digest,
+            }
+        )
+        prev = digest
+    return rows
 
 
 def checkpoint_bytes(seq: int, head_hash: str, ts_ms: int) -> bytes:
@@ -97,6 +134,8 @@ class Ledger:
         self.engine = engine
         self.keyring = keyring
         self.checkpoint_every = checkpoint_every
+        # (seq, entry hash) of the head as this process last wrote it; checked, never trusted.
+        self._head: tuple[int, str] | None = None
 
     def ensure_head(self) -> None:
         with self.engine.begin() as conn:
@@ -108,38 +147,45 @@ class Ledger:
     def append(
         self, conn: Connection, items: Sequence[tuple[str, str, str]], now: float | None = None
     ) -> list[int]:
-        """Append (kind, proof_id, doc_hash) entries; returns their sequence numbers."""
+        """Append (kind, proof_id, doc_hash) entries; returns their sequence numbers.
+
+        The head this process wrote last is kept in memory, and the new entries are chained
+        onto it with one compare-and-swap of the head row (UPDATE ... WHERE seq and hash are
+        still those), which also locks it. Only when another worker moved the head, or this
+        process's last transaction rolled back, does the swap find no row; then the head is
+        locked and read again. Either way the chain grows under the head row's lock.
+        """
+        if not items:
+            return []
         now = time.time() if now is None else now
         ts_ms = int(now * 1000)
-        conn.execute(ledger_head.update().where(ledger_head.c.id == 1).values(updated=now))
-        head = conn.execute(
-            sa.select(ledger_head.c.seq, ledger_head.c.head_hash).where(ledger_head.c.id == 1)
-        ).one()
-        seq, prev = int(head.seq), str(head.head_hash)
         rows: list[dict[str, Any]] = []
-        for kind, proof_id, doc_hash in items:
-            seq += 1
-            digest = entry_hash(seq, ts_ms, kind, proof_id, doc_hash, prev)
-            rows.append(
-                {
-                    "seq": seq,
-                    "ts_ms": ts_ms,
-                    "kind": kind,
-                    "proof_id": proof_id,
-                    "doc_hash": doc_hash,
-                    "prev_hash": prev,
-                    "entry_hash": digest,
-                }
+        known = self._head
+        if known is not None:
+            rows = _chain(known, items, ts_ms)
+            swapped = conn.exec_driver_sql(
+                driver_sql(conn, _SWAP_HEAD),
+                (rows[-1]["seq"], rows[-1]["entry_hash"], now, known[0], known[1]),
             )
-            prev = digest
-        if rows:
-            conn.execute(ledger.insert(), rows)
+            if swapped.rowcount != 1:
+                rows = []
+        if not rows:
+            conn.execute(ledger_head.update().where(ledger_head.c.id == 1).values(updated=now))
+            head = conn.execute(
+                sa.select(ledger_head.c.seq, ledger_head.c.head_hash).where(ledger_head.c.id == 1)
+            ).one()
+            rows = _chain((int(head.seq), str(head.head_hash)), items, ts_ms)
             conn.execute(
-                ledger_head.update().where(ledger_head.c.id == 1).values(seq=seq, head_hash=prev)
+                ledger_head.update()
+                .where(ledger_head.c.id == 1)
+                .values(seq=rows[-1]["seq"], head_hash=rows[-1]["entry_hash"])
             )
-            for row in rows:
-                if int(row["seq"]) % self.checkpoint_every == 0:
-                    self._checkpoint(conn, int(row["seq"]), str(row["entry_hash"]), ts_ms)
+        insert_rows(conn, ledger, rows)
+        self._head = (int(rows[-1]["seq"]), str(rows[-1]["entry_hash"]))
+        every = self.checkpoint_every
+        for row in rows:
+            if int(row["seq"]) % every == 0:
+                self._checkpoint(conn, int(row["seq"]), str(row["entry_hash"]), ts_ms)
         return [int(r["seq"]) for r in rows]
 
     def _checkpoint(self, conn: Connection, seq: int, head_hash: str, ts_ms: int) -> dict[str, Any]:
@@ -185,6 +231,17 @@ class Ledger:
         return verify_ledger(self.engine, trust)
 
 
+_WALKED = (
+    ledger.c.seq,
+    ledger.c.ts_ms,
+    ledger.c.kind,
+    ledger.c.proof_id,
+    ledger.c.doc_hash,
+    ledger.c.prev_hash,
+    ledger.c.entry_hash,
+)
+
+
 def verify_ledger(engine: Engine, trust: TrustList) -> LedgerReport:
     """Walk the chain, the checkpoints, the head record and the proofs' rows against it."""
     report = LedgerReport()
@@ -200,12 +257,13 @@ def verify_ledger(engine: Engine, trust: TrustList) -> LedgerReport:
         last = 0
         while True:
             page = conn.execute(
-                sa.select(ledger).where(ledger.c.seq > last).order_by(ledger.c.seq).limit(PAGE)
+                sa.select(*_WALKED).where(ledger.c.seq > last).order_by(ledger.c.seq).limit(PAGE)
             ).all()
             if not page:
                 break
-            for row in page:
-                seq = int(row.seq)
+            # Plain tuples: a walk of millions of entries spends its time here.
+            for seq, ts_ms, kind, proof_id, doc_hash, prev_hash, stored_hash in page:
+                seq = int(seq)
                 if seq != expected:
                     gap = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
                     problems.append(
@@ -215,7 +273,7 @@ def verify_ledger(engine: Engine, trust: TrustList) -> LedgerReport:
                             f"from entry {expected - 1} to {seq}",
                         )
                     )
-                if row.prev_hash != prev:
+                if prev_hash != prev:
                     problems.append(
                         Problem(
                             seq,
@@ -223,10 +281,7 @@ def verify_ledger(engine: Engine, trust: TrustList) -> LedgerReport:
                             f"(its previous-hash differs): rows moved, edited or deleted",
                         )
                     )
-                digest = entry_hash(
-                    seq, int(row.ts_ms), row.kind, row.proof_id, row.doc_hash, row.prev_hash
-                )
-                if digest != row.entry_hash:
+                if entry_hash(seq, int(ts_ms), kind, proof_id, doc_hash, prev_hash) != stored_hash:
                     problems.append(
                         Problem(
                             seq,
@@ -235,15 +290,15 @@ def verify_ledger(engine: Engine, trust: TrustList) -> LedgerReport:
                         )
                     )
                 if seq in named:
-                    hashes[seq] = row.entry_hash
-                if row.kind == "issued":
-                    issued[row.proof_id] = (seq, row.doc_hash)
-                elif row.kind == "revoked":
-                    revoked[row.proof_id] = seq
-                prev = row.entry_hash
+                    hashes[seq] = stored_hash
+                if kind == "issued":
+                    issued[proof_id] = (seq, doc_hash)
+                elif kind == "revoked":
+                    revoked[proof_id] = seq
+                prev = stored_hash
                 expected = seq + 1
-                report.entries += 1
-            last = int(page[-1].seq)
+            report.entries += len(page)
+            last = int(page[-1][0])
         report.head_hash = prev
         last_seq = expected - 1
 

@@ -23,14 +23,18 @@ from govedge.logs import fields, get_logger
 from govedge.privacy import mask_id_number, mask_name
 from hub.config import ServicesConfig
 from hub.services.catalog_data import LANGS, PROOF_TYPES
-from hub.services.codec import Signer, document_hash, encode_document
+from hub.services.codec import Signer, cbor_dumps, document_hash
 from hub.services.errors import BadRequest, Conflict, UnknownItem
+from hub.services.group_commit import GroupCommit
 from hub.services.ids import id_number_ok, new_proof_id
 from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger
-from hub.services.tables import proofs
+from hub.services.tables import driver_sql, insert_rows, proofs
 
 log = get_logger(__name__)
+
+# The idempotency lookup of every issue, as plain SQL (see tables.driver_sql).
+_FIND = f"SELECT {', '.join(proofs.c.keys())} FROM {proofs.name} WHERE request_key = ?"
 
 
 class Subject(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,6 +83,15 @@ def iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
+def canonical_keys(mapping: dict[str, Any]) -> dict[str, Any]:
+    """``mapping`` with its text keys in canonical CBOR order: shorter first, then bytewise (for
+    text keys, RFC 7049 §3.9's order and RFC 8949 §4.2.1's are this same one)."""
+    return dict(sorted(mapping.items(), key=lambda kv: (len(kv[0].encode()), kv[0].encode())))
+
+
+_TITLES = {code: canonical_keys(ptype["title"]) for code, ptype in PROOF_TYPES.items()}
+
+
 def check_request(req: ProofRequest) -> None:
     """Refuse what the hub cannot issue, naming the field."""
     if not 1 <= len(req.request_id) <= 100 or not req.request_id.isprintable():
@@ -109,6 +122,10 @@ class ProofService:
         self.config = config
         self._signers: dict[bytes, Signer] = {}
         self._lock = threading.Lock()
+        # Concurrent issues (kiosks calling at once) share one transaction and one head update.
+        self._group: GroupCommit[tuple[IssuedProof, dict[str, Any]]] = GroupCommit(
+            self._write_group
+        )
 
     def _signer(self, kid: bytes | None = None) -> Signer:
         if kid is None:
@@ -128,68 +145,88 @@ class ProofService:
             return signer
 
     def document(self, req: ProofRequest, proof_id: str, iat: int, exp: int) -> dict[str, Any]:
+        """The proof's document, every map's keys already in canonical CBOR order (see
+        ``canonical_keys``), so that ``payload`` needs no sorting encoder."""
         ptype = PROOF_TYPES[req.proof_type]
         id_number = req.subject.id_number
+        config = self.config
         return {
             "v": 1,
+            "at": canonical_keys(req.facts) if req.facts else {},
             "id": proof_id,
+            "is": {
+                "cd": config.office_code,
+                "en": config.office_name_en,
+                "hl": req.hall,
+                "nm": config.office_name,
+            },
             "pt": req.proof_type,
-            "ti": dict(ptype["title"]),
             "sb": {
                 "id": id_number if ptype["full_id"] else mask_id_number(id_number),
                 "nm": req.subject.name,
             },
-            "is": {
-                "cd": self.config.office_code,
-                "nm": self.config.office_name,
-                "en": self.config.office_name_en,
-                "hl": req.hall,
-            },
-            "at": dict(req.facts),
-            "iat": iat,
+            "ti": dict(_TITLES[req.proof_type]),
             "exp": exp,
+            "iat": iat,
         }
 
+    def payload(self, req: ProofRequest, proof_id: str, iat: int, exp: int) -> bytes:
+        """The canonical CBOR of the document: what is signed and what the ledger hashes."""
+        return cbor_dumps(self.document(req, proof_id, iat, exp))
+
     def _build(
-        self, req: ProofRequest, device: str, now: float
-    ) -> tuple[IssuedProof, dict[str, Any]]:
-        ptype = PROOF_TYPES[req.proof_type]
+        self, reqs: Sequence[ProofRequest], device: str, now: float
+    ) -> list[tuple[IssuedProof, dict[str, Any]]]:
+        """The proofs of ``reqs`` (checked already) and their rows, signed with the current
+        key, their QR texts made together."""
         signer = self._signer()
-        proof_id = new_proof_id(ptype["code"], self.config.office_code, now)
+        kid = signer.kid.hex()
+        office = self.config.office_code
         iat = int(now)
-        exp = iat + int(ptype["valid_days"]) * 86400
-        payload = encode_document(self.document(req, proof_id, iat, exp))
-        issued = IssuedProof(
-            proof_id,
-            signer.sign(payload),
-            iat,
-            exp,
-            ptype["title"][req.lang],
-            {
+        built: list[tuple[IssuedProof, dict[str, Any]]] = []
+        payloads = []
+        for req in reqs:
+            ptype = PROOF_TYPES[req.proof_type]
+            proof_id = new_proof_id(ptype["code"], office, now)
+            exp = iat + int(ptype["valid_days"]) * 86400
+            payload = self.payload(req, proof_id, iat, exp)
+            payloads.append(payload)
+            masked = {
                 "id_number": mask_id_number(req.subject.id_number),
                 "name": mask_name(req.subject.name),
-            },
-            req.proof_type,
-            signer.kid.hex(),
-            document_hash(payload),
-        )
-        row = {
-            "proof_id": proof_id,
-            "request_key": _request_key(device, req.request_id),
-            "proof_type": req.proof_type,
-            "kid": issued.kid,
-            "doc_hash": issued.doc_hash,
-            "subject_id_masked": issued.subject_masked["id_number"],
-            "subject_name_masked": issued.subject_masked["name"],
-            "hall": req.hall,
-            "device": device,
-            "lang": req.lang,
-            "issued_at": iat,
-            "expires_at": exp,
-            "revoked": False,
-            "revoke_reason": "",
-        }
-        return issued, row
+            }
+            doc_hash = document_hash(payload)
+            issued = IssuedProof(
+                proof_id,
+                "",
+                iat,
+                exp,
+                ptype["title"][req.lang],
+                masked,
+                req.proof_type,
+                kid,
+                doc_hash,
+            )
+            row = {
+                "proof_id": proof_id,
+                "request_key": _request_key(device, req.request_id),
+                "proof_type": req.proof_type,
+                "kid": kid,
+                "doc_hash": doc_hash,
+                "subject_id_masked": masked["id_number"],
+                "subject_name_masked": masked["name"],
+                "hall": req.hall,
+                "device": device,
+                "lang": req.lang,
+                "issued_at": iat,
+                "expires_at": exp,
+                "revoked": False,
+                "revoke_reason": "",
+            }
+            built.append((issued, row))
+        for (issued, _), text in zip(built, signer.sign_many(payloads), strict=True):
+            issued.qr_text = text
+        return built
 
     def issue(
         self, req: ProofRequest, device: str, now: float | None = None
@@ -199,11 +236,9 @@ class ProofService:
         existing = self._find(device, req.request_id)
         if existing is not None:
             return self._replay(existing, req), False
-        issued, row = self._build(req, device, time.time() if now is None else now)
+        issued, row = self._build([req], device, time.time() if now is None else now)[0]
         try:
-            with self.engine.begin() as conn:
-                conn.execute(proofs.insert().values(**row))
-                self.ledger.append(conn, [("issued", issued.proof_id, issued.doc_hash)])
+            self._group.submit((issued, row))
         except sa.exc.IntegrityError:  # the same request, at the same moment, from a retry
             existing = self._find(device, req.request_id)
             if existing is None:
@@ -220,24 +255,28 @@ class ProofService:
     ) -> list[IssuedProof]:
         """Issue fresh requests in one transaction (imports, the ledger's tests, the bench)."""
         now = time.time() if now is None else now
-        built = []
         for req in reqs:
             check_request(req)
-            built.append(self._build(req, device, now))
+        built = self._build(reqs, device, now)
         try:
-            with self.engine.begin() as conn:
-                conn.execute(proofs.insert(), [row for _, row in built])
-                self.ledger.append(
-                    conn, [("issued", p.proof_id, p.doc_hash) for p, _ in built], now
-                )
+            self._write(built, now)
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"a request id of this batch was issued before: {exc.orig}") from None
         return [p for p, _ in built]
 
+    def _write(self, built: Sequence[tuple[IssuedProof, dict[str, Any]]], now: float) -> None:
+        """Store proofs and append them to the ledger, in one transaction."""
+        with self.engine.begin() as conn:
+            insert_rows(conn, proofs, [row for _, row in built])
+            self.ledger.append(conn, [("issued", p.proof_id, p.doc_hash) for p, _ in built], now)
+
+    def _write_group(self, built: Sequence[tuple[IssuedProof, dict[str, Any]]]) -> None:
+        self._write(built, time.time())
+
     def _find(self, device: str, request_id: str) -> Any:
         with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(proofs).where(proofs.c.request_key == _request_key(device, request_id))
+            return conn.exec_driver_sql(
+                driver_sql(conn, _FIND), (_request_key(device, request_id),)
             ).first()
 
     def _replay(self, row: Any, req: ProofRequest) -> IssuedProof:
@@ -246,9 +285,7 @@ class ProofService:
                 f"request_id {req.request_id!r} was used for another proof ({row.proof_id})"
             )
         signer = self._signer(bytes.fromhex(row.kid))
-        payload = encode_document(
-            self.document(req, row.proof_id, int(row.issued_at), int(row.expires_at))
-        )
+        payload = self.payload(req, row.proof_id, int(row.issued_at), int(row.expires_at))
         if document_hash(payload) != row.doc_hash:
             raise Conflict(
                 f"request_id {req.request_id!r} was used for proof {row.proof_id} with other "

@@ -6,6 +6,10 @@ the signed document; the ledger keeps hashes only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
 import sqlalchemy as sa
 
 from hub.db import metadata
@@ -66,7 +70,9 @@ ledger = sa.Table(
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("ts_ms", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # issued, revoked
-    sa.Column("proof_id", sa.String(128), nullable=False, index=True),
+    # No index: the ledger is walked in sequence order, never looked up by proof, and an index
+    # of random ids would cost every append a page write of its own.
+    sa.Column("proof_id", sa.String(128), nullable=False),
     sa.Column("doc_hash", sa.String(64), nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("entry_hash", sa.String(64), nullable=False),
@@ -107,6 +113,37 @@ ratings = sa.Table(
 )
 
 ALL = (errands, applications, application_events, proofs, ledger, ledger_head, checkpoints, ratings)
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts with the same keys in the same order) through the driver's
+    executemany. On the proof issuing path, SQLAlchemy's per-row parameter handling cost more
+    than the inserts themselves; the values here are plain str, int, bool and None."""
+    if rows:
+        sql = _insert_sql(table.name, tuple(rows[0]), conn.dialect.paramstyle)
+        conn.exec_driver_sql(sql, [tuple(row.values()) for row in rows])
+
+
+def driver_sql(conn: sa.Connection, sql: str) -> str:
+    """``sql``, written with ``?`` marks, in the parameter style of ``conn``'s driver: for the
+    statements of every proof, where building a SQLAlchemy statement cost more than running it.
+    """
+    return _in_style(sql, conn.dialect.paramstyle)
+
+
+@cache
+def _in_style(sql: str, paramstyle: str) -> str:
+    if paramstyle == "qmark":
+        return sql
+    if paramstyle in ("format", "pyformat"):
+        return sql.replace("?", "%s")
+    raise ValueError(f"no driver-level SQL for the {paramstyle} parameter style")
+
+
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...], paramstyle: str) -> str:
+    marks = ", ".join(["?"] * len(columns))
+    return _in_style(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", paramstyle)
 
 
 def create_tables(engine: sa.engine.Engine) -> None:

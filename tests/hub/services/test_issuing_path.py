@@ -1,0 +1,248 @@
+"""The fast issuing path gives what the well-kept libraries give: Base45 as RFC 9285 and the
+``base45`` package, COSE_Sign1 bytes as pycose makes them, canonical CBOR as cbor2 makes it.
+Concurrent issues share transactions (group commit) and a failing one fails alone; the ledger's
+in-memory head never lets a chain fork when another worker or a rollback moved the real one."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import base45
+import cbor2
+import pytest
+import sqlalchemy as sa
+from pycose.algorithms import EdDSA
+from pycose.headers import KID, Algorithm
+from pycose.keys import OKPKey
+from pycose.keys.curves import Ed25519
+from pycose.messages import Sign1Message
+
+from hub.config import ServicesConfig
+from hub.db import make_engine
+from hub.services.base45_encode import b45encode, b45encode_many
+from hub.services.codec import Signer, cbor_dumps
+from hub.services.group_commit import GroupCommit
+from hub.services.keys import ProofKeyring
+from hub.services.ledger import Ledger, verify_ledger
+from hub.services.proofs import ProofRequest, ProofService, Subject
+from hub.services.tables import create_tables, ledger_head, proofs
+
+ID_NUMBER = "11010519491231002X"
+
+
+def request(request_id: str, facts: dict[str, str] | None = None) -> ProofRequest:
+    return ProofRequest(
+        request_id, "residence_proof", Subject(ID_NUMBER, "张三丰"), "hall-1", facts=facts or {}
+    )
+
+
+# -- Base45 ----------------------------------------------------------------------------------
+
+
+def test_base45_rfc9285_examples() -> None:
+    # RFC 9285 §4.3 and §4.4
+    assert b45encode(b"AB") == "BB8"
+    assert b45encode(b"Hello!!") == "%69 VD92EX0"
+    assert b45encode(b"base-45") == "UJCLQE7W581"
+    assert b45encode(b"ietf!") == "QED8WEX0"
+    assert b45encode(b"") == ""
+
+
+def test_base45_agrees_with_the_base45_package() -> None:
+    rng = random.Random(9285)
+    blobs = [rng.randbytes(n) for n in range(0, 700)]
+    blobs += [b"\x00", b"\xff", b"\x00\x00", b"\xff\xff", b"\xff\xff\xff", bytes(range(256))]
+    for blob in blobs:
+        text = b45encode(blob)
+        assert text.encode() == base45.b45encode(blob), blob
+        assert base45.b45decode(text) == blob
+    # Many at once (the batch path) equal one by one, odd and even lengths mixed.
+    assert b45encode_many(blobs) == [base45.b45encode(b).decode() for b in blobs]
+    assert b45encode_many([bytearray(b"ietf!"), b""]) == ["QED8WEX0", ""]
+
+
+# -- COSE and CBOR ---------------------------------------------------------------------------
+
+
+def test_cose_bytes_are_pycose_bytes(tmp_path: Path) -> None:
+    kid, key = ProofKeyring(tmp_path / "keys").current()
+    signer = Signer(kid, key)
+    payload = cbor2.dumps({"v": 1, "id": "x", "nm": "张三丰"}, canonical=True)
+    ours = signer.cose(payload)
+
+    msg = Sign1Message(phdr={Algorithm: EdDSA, KID: kid}, payload=payload)
+    msg.signature = key.sign(cbor2.dumps(["Signature1", msg.phdr_encoded, b"", payload]))
+    assert ours == msg.encode(sign=False)
+
+    decoded = Sign1Message.decode(zlib.decompress(base45.b45decode(signer.sign(payload)[4:])))
+    raw = key.public_key().public_bytes_raw()
+    decoded.key = OKPKey(crv=Ed25519, x=raw)
+    assert decoded.verify_signature() and decoded.payload == payload
+
+
+def test_kept_encoders_give_cbor2_bytes() -> None:
+    rng = random.Random(8949)
+
+    def value(depth: int = 0) -> object:
+        roll = rng.random()
+        if depth > 3 or roll < 0.35:
+            return rng.choice([0, -7, 2**40, "x", "证照" * rng.randint(0, 9), os.urandom(9), None])
+        if roll < 0.6:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        keys = ["a", "bb", "zh-CN", "en", "地址", "k" * 30, ""]
+        return {rng.choice(keys) + str(rng.randint(0, 30)): value(depth + 1) for _ in range(5)}
+
+    for _ in range(500):
+        obj = value()
+        assert cbor_dumps(obj) == cbor2.dumps(obj)
+        assert cbor_dumps(obj, canonical=True) == cbor2.dumps(obj, canonical=True)
+
+
+def test_document_is_built_in_canonical_order(tmp_path: Path) -> None:
+    service = ProofService(None, ProofKeyring(tmp_path / "keys"), None, ServicesConfig())  # type: ignore[arg-type]
+    facts = {"zz": "1", "a": "2", "地址": "上海", "b" * 32: "3", "ab": "4", "B": "5"}
+    for f in ({}, facts, dict(reversed(facts.items()))):
+        req = request("r", f)
+        doc = service.document(req, "1.2.156.3005.2.x", 1_765_000_000, 1_766_000_000)
+        assert service.payload(req, "1.2.156.3005.2.x", 1_765_000_000, 1_766_000_000) == (
+            cbor2.dumps(doc, canonical=True)
+        )
+
+
+# -- group commit ----------------------------------------------------------------------------
+
+
+def test_group_commit_groups_what_arrives_during_a_write() -> None:
+    release = threading.Event()
+    groups: list[list[int]] = []
+
+    def write(items: Sequence[int]) -> None:
+        groups.append(list(items))
+        if len(groups) == 1:
+            assert release.wait(30)
+
+    committer: GroupCommit[int] = GroupCommit(write)
+    first = threading.Thread(target=committer.submit, args=(0,))
+    first.start()
+    deadline = time.monotonic() + 30
+    while not groups and time.monotonic() < deadline:
+        time.sleep(0.01)
+    others = [threading.Thread(target=committer.submit, args=(i,)) for i in range(1, 6)]
+    for t in others:
+        t.start()
+    while len(committer._queue) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for t in [first, *others]:
+        t.join(30)
+    assert groups[0] == [0]
+    assert sorted(groups[1]) == [1, 2, 3, 4, 5]  # one transaction for the five that waited
+    assert committer.groups == 2 and committer.largest == 5
+
+
+def test_group_commit_failure_fails_alone() -> None:
+    written: list[int] = []
+
+    def write(items: Sequence[int]) -> None:
+        if 13 in items:
+            raise ValueError("thirteen")
+        written.extend(items)
+
+    committer: GroupCommit[int] = GroupCommit(write)
+    committer._writing = True  # hold the next group back until all five are queued
+    results: dict[int, str] = {}
+
+    def submit(i: int) -> None:
+        try:
+            committer.submit(i)
+            results[i] = "ok"
+        except ValueError as exc:
+            results[i] = str(exc)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in (11, 12, 13, 14, 15)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(committer._queue) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with committer._cond:
+        committer._writing = False
+        committer._cond.notify_all()
+    for t in threads:
+        t.join(30)
+    assert results == {11: "ok", 12: "ok", 13: "thirteen", 14: "ok", 15: "ok"}
+    assert sorted(written) == [11, 12, 14, 15]
+
+
+def service_on(url: str, keys: Path, checkpoint_every: int = 10) -> ProofService:
+    engine = make_engine(url)
+    create_tables(engine)
+    keyring = ProofKeyring(keys)
+    chain = Ledger(engine, keyring, checkpoint_every)
+    chain.ensure_head()
+    return ProofService(engine, keyring, chain, ServicesConfig())
+
+
+def test_concurrent_issues_share_transactions_and_one_chain(tmp_path: Path) -> None:
+    service = service_on(f"sqlite:///{tmp_path / 'p.db'}", tmp_path / "keys")
+    errors: list[BaseException] = []
+    answers: list[tuple[str, bool]] = []
+    barrier = threading.Barrier(8)
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(30)
+            for i in range(10):
+                # Seven of the eight send the same ten request ids: retries racing each other.
+                issued, created = service.issue(request(f"k{min(n, 1)}-{i}"), "kiosk")
+                answers.append((issued.proof_id, created))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    created = {p for p, new in answers if new}
+    assert len(answers) == 80 and len({p for p, _ in answers}) == len(created) == 20
+    report = verify_ledger(service.engine, service.keyring.trust())
+    assert report.ok and report.entries == 20 and report.checkpoints == 2, report.text()
+    assert service._group.groups <= 80  # (how many groups formed depends on the scheduler)
+    service.engine.dispose()
+
+
+# -- the ledger head kept in memory ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("rolled_back", [False, True])
+def test_memory_head_follows_other_workers_and_rollbacks(tmp_path: Path, rolled_back: bool) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    a = service_on(url, tmp_path / "keys")
+    b = service_on(url, tmp_path / "keys")
+    a.keyring.current()
+    for i in range(6):  # the two workers take turns: each finds the head moved by the other
+        (a if i % 2 else b).issue(request(f"t-{i}"), "kiosk")
+    if rolled_back:
+        # A transaction that appended and then rolled back leaves a head in memory that the
+        # database never had; the next append must chain onto the real one.
+        with pytest.raises(RuntimeError), a.engine.begin() as conn:
+            a.ledger.append(conn, [("issued", "ghost", "0" * 64)])
+            raise RuntimeError("rolled back")
+        with a.engine.connect() as conn:
+            assert conn.execute(sa.select(ledger_head.c.seq)).scalar() == 6
+    a.issue(request("after"), "kiosk")
+    b.issue(request("after-b"), "kiosk")
+    report = verify_ledger(a.engine, a.keyring.trust())
+    assert report.ok and report.entries == 8, report.text()
+    with a.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(proofs)).scalar() == 8
+    for s in (a, b):
+        s.engine.dispose()
