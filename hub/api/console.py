@@ -5,8 +5,8 @@ degraded), site, model, label, firmware and config version, searches and pages o
 SQL (``console_fleet``): the first page of 10 000 devices costs a few milliseconds, the values
 each filter offers come from ``/console/facets``. ``/console/overview`` counts per site and per
 model, lists the devices that need attention first and their positions; ``/console/stream`` is a
-WebSocket that pushes the overview counts whenever they change (read once a second for every
-console open), so the page never reloads.
+WebSocket that pushes the overview counts whenever they change (read at most once a second,
+however many consoles are open), so the page never reloads.
 """
 
 from __future__ import annotations
@@ -153,17 +153,18 @@ def _certificates(hub: Hub) -> dict[str, dict[str, Any]]:
 async def overview(request: web.Request) -> web.Response:
     hub = hub_of(request)
     summary: FleetSummary = hub.extras[SUMMARY_KEY]
-    counts, rows = await summary.fresh()  # the live counts the page then connects for
+    # the counts and positions from one pass; the live counts the page then connects for
+    counts, positions, rows = await summary.fresh()
 
-    def load() -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    def load() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         certs = _certificates(hub)
         expiring = {d: cert for d, cert in certs.items() if cert["state"] in CERT_WARN}
         seen = {r["id"] for r in rows}
         with hub.engine.connect() as conn:
             more = fleet.by_ids(conn, sorted(set(expiring) - seen))
-            return expiring, more, fleet.positions(conn)
+        return expiring, more
 
-    expiring, more, positions = await blocking(load)
+    expiring, more = await blocking(load)
     attention: list[dict[str, Any]] = []
     for r in [*rows, *more]:
         problems = list(r["problems"])
@@ -387,26 +388,32 @@ class FleetSummary:
         self._at = 0.0
         self._lock = asyncio.Lock()
 
-    def _load(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _load(
+        self, with_positions: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        positions: dict[str, Any] = {}
         with self.hub.engine.connect() as conn:
-            out = fleet.counts(conn)
+            if with_positions:
+                out, positions = fleet.counts_and_positions(conn)
+            else:
+                out = fleet.counts(conn)
             rows = fleet.troubled(conn)
         out["attention_total"] = sum(1 for r in rows if r["problems"])
         out["changed"] = _last_changes(self.hub)
-        return out, rows
+        return out, positions, rows
 
-    async def fresh(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The counts read now, and the devices with a problem they were counted from."""
+    async def fresh(self) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """The counts read now, the device positions, and the devices with a problem."""
         async with self._lock:
-            self._value, rows = await blocking(self._load)
+            self._value, positions, rows = await blocking(self._load, True)
             self._at = time.monotonic()
-            return self._value, rows
+            return self._value, positions, rows
 
     async def get(self) -> dict[str, Any]:
         """The counts, read again when older than ``CACHE_S``."""
         async with self._lock:
             if time.monotonic() - self._at > CACHE_S:
-                self._value, _ = await blocking(self._load)
+                self._value, _, _ = await blocking(self._load)
                 self._at = time.monotonic()
             return self._value
 

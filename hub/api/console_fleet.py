@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -225,18 +225,30 @@ def facets(conn: Connection) -> dict[str, list[Any]]:
     }
 
 
+def _state_index(conn: Connection) -> sa.ColumnElement[int]:
+    """0 online, 1 degraded, 2 offline: an index into ``STATE_ORDER``."""
+    return sa.case((devices.c.online.is_(False), 2), (degraded(conn), 1), else_=0)
+
+
+STATE_ORDER = ("online", "degraded", "offline")
+
+
+def _shape(c: Counter[str]) -> dict[str, int]:
+    return {s: c.get(s, 0) for s in STATES}
+
+
 def counts(conn: Connection) -> dict[str, Any]:
     """Online, offline and degraded in total, per site and per model: one GROUP BY."""
-    state = sa.case(
-        (devices.c.online.is_(False), "offline"),
-        (degraded(conn), "degraded"),
-        else_="online",
-    ).label("state")
+    state = _state_index(conn).label("state")
     rows = conn.execute(
         sa.select(devices.c.site, devices.c.model, state, sa.func.count()).group_by(
             devices.c.site, devices.c.model, state
         )
     ).all()
+    return _counted((site, model, STATE_ORDER[st], n) for site, model, st, n in rows)
+
+
+def _counted(rows: Iterable[tuple[str, str, str, int]]) -> dict[str, Any]:
     by_site: dict[str, Counter[str]] = defaultdict(Counter)
     by_model: dict[str, Counter[str]] = defaultdict(Counter)
     total: Counter[str] = Counter()
@@ -244,15 +256,46 @@ def counts(conn: Connection) -> dict[str, Any]:
         by_site[site or "-"][st] += n
         by_model[model or "-"][st] += n
         total[st] += n
-
-    def shape(c: Counter[str]) -> dict[str, int]:
-        return {s: c.get(s, 0) for s in STATES}
-
     return {
-        "total": {**shape(total), "devices": sum(total.values())},
-        "by_site": {k: shape(v) for k, v in sorted(by_site.items())},
-        "by_model": {k: shape(v) for k, v in sorted(by_model.items())},
+        "total": {**_shape(total), "devices": sum(total.values())},
+        "by_site": {k: _shape(v) for k, v in sorted(by_site.items())},
+        "by_model": {k: _shape(v) for k, v in sorted(by_model.items())},
     }
+
+
+def counts_and_positions(conn: Connection) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The counts of ``counts`` and every placed device for the map, from one pass over the
+    devices. Positions go column by column (a third of the bytes of one array per device): id,
+    site (an index into ``sites``), longitude, latitude (to about a metre) and state (an index
+    into ``states``)."""
+    rows = conn.execute(
+        sa.select(
+            devices.c.id,
+            devices.c.site,
+            devices.c.model,
+            devices.c.lon,
+            devices.c.lat,
+            _state_index(conn),
+        )
+    ).all()
+    tally: Counter[tuple[str, str, int]] = Counter((r[1], r[2], r[5]) for r in rows)
+    out = _counted((site, model, STATE_ORDER[st], n) for (site, model, st), n in tally.items())
+    placed = [r for r in rows if r[3] is not None and r[4] is not None]
+    ids, site_names, _, lon, lat, states = (
+        (list(c) for c in zip(*placed, strict=True)) if placed else ([], [], [], [], [], [])
+    )
+    sites = list(dict.fromkeys(site_names))
+    index = {name: i for i, name in enumerate(sites)}
+    positions = {
+        "ids": ids,
+        "site": [index[s] for s in site_names],
+        "lon": [round(x, 5) for x in lon],
+        "lat": [round(y, 5) for y in lat],
+        "state": states,
+        "sites": sites,
+        "states": list(STATE_ORDER),
+    }
+    return out, positions
 
 
 def troubled(conn: Connection) -> list[dict[str, Any]]:
@@ -277,37 +320,3 @@ def by_ids(conn: Connection, ids: list[str]) -> list[dict[str, Any]]:
         return []
     raw = conn.execute(sa.select(*_COLUMNS).where(devices.c.id.in_(ids))).all()
     return _rows(conn, raw, time.time())
-
-
-def positions(conn: Connection) -> dict[str, list[Any]]:
-    """Every placed device for the map, column by column (a third of the bytes of one array
-    per device): id, site (an index into ``sites``), longitude, latitude (to about a metre) and
-    state (an index into ``states``)."""
-    state = sa.case(
-        (devices.c.online.is_(False), 2),
-        (degraded(conn), 1),
-        else_=0,
-    )
-    rows = conn.execute(
-        sa.select(
-            devices.c.id,
-            devices.c.site,
-            devices.c.lon,
-            devices.c.lat,
-            state,
-        ).where(devices.c.lat.is_not(None), devices.c.lon.is_not(None))
-    ).all()
-    ids, site_names, lon, lat, states = (
-        (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [], [])
-    )
-    sites = list(dict.fromkeys(site_names))
-    index = {name: i for i, name in enumerate(sites)}
-    return {
-        "ids": ids,
-        "site": [index[s] for s in site_names],
-        "lon": [round(x, 5) for x in lon],
-        "lat": [round(y, 5) for y in lat],
-        "state": states,
-        "sites": sites,
-        "states": ["online", "degraded", "offline"],
-    }

@@ -37,7 +37,11 @@ VIEWS.overview = {
     chartsReady();
     this.render(await data);
   },
-  async refresh() { if (this.root && current === this) this.render(await api("/console/overview")); },
+  async refresh() {
+    if (!this.root || current !== this) return;
+    const d = await api("/console/overview");
+    if (current === this) this.render(d);  // the operator may have moved on meanwhile
+  },
   render(d) {
     const tot = d.total;
     const cards = el("div", { class: "cards" },
@@ -132,7 +136,11 @@ VIEWS.devices = {
     q.set("offset", String(offset ?? this.offset)); q.set("limit", String(limit)); q.set("facets", "0");
     return q.toString();
   },
-  async refresh() { if (current === this) this.renderRows(await api("/console/devices?" + this.apiQuery(50))); },
+  async refresh() {
+    if (current !== this || !this.body) return;
+    const d = await api("/console/devices?" + this.apiQuery(50));
+    if (current === this) this.renderRows(d);
+  },
   go(changes) {
     const q = new URLSearchParams(this.query);
     Object.entries(changes).forEach(([k, v]) => { if (v === "" || v == null) q.delete(k); else q.set(k, v); });
@@ -246,9 +254,9 @@ VIEWS.device = {
     this.render(await api(`/console/devices/${encodeURIComponent(id)}`));
   },
   async refresh() {
-    if (current !== this) return;
+    if (current !== this || !this.facts) return;
     const d = await api(`/console/devices/${encodeURIComponent(this.id)}`);
-    this.fillLive(d);
+    if (current === this) this.fillLive(d);
   },
   render(d) {
     disposeCharts();
@@ -327,12 +335,13 @@ VIEWS.device = {
       const box = el("div", { class: "chart", "data-testid": "chart", "data-metric": m });
       this.chartBox.append(box);
       const data = await api(`/devices/${encodeURIComponent(d.id)}/telemetry?metric=${encodeURIComponent(m)}&agg=mean&every=${spec[1]}&start=${spec[0]}`);
+      if (!box.isConnected) return;  // another range or view was chosen meanwhile
       const points = data.items.map((p) => [(p.ts ?? p.start ?? p[0]) * 1000, p.value ?? p[1]]);
       box.dataset.points = String(points.length);
       chart(box).setOption({
         animation: false, title: { text: `${m}${UNITS[m] ? " (" + UNITS[m] + ")" : ""}`, textStyle: { fontSize: 13 } },
         tooltip: { trigger: "axis" }, grid: { left: 48, right: 12, top: 30, bottom: 24 },
-        xAxis: { type: "time" }, yAxis: { type: "value", scale: true },
+        xAxis: { type: "time", axisLabel: { hideOverlap: true } }, yAxis: { type: "value", scale: true },
         series: [{ type: "line", showSymbol: points.length < 40, data: points }],
       });
     }
@@ -401,6 +410,7 @@ VIEWS.rollouts = {
           `${t("applied")} ${p.applied} · ${t("failed")} ${p.failed} (≤ ${ro.max_failures}) · ${t("pending")} ${p.pending} · ${devs(n)}`), failures),
         el("td", {}, buttons)));
     }
+    if (current !== this) return;  // another view was opened while the failures loaded
     this.root.replaceChildren(section(t("rollouts"), rows.length ? table(["ID", t("config_version"), t("state"), t("progress"), t("actions")], rows) :
       el("p", { class: "quiet" }, t("no_rollouts"))));
   },
