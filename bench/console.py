@@ -122,7 +122,10 @@ async def _measure(folder: Path, n: int, offline: int) -> list[BenchResult]:
     page_ms: dict[str, list[float]] = {"overview": [], "list": []}
     paths = {
         "overview": ("/api/v1/console/overview", "#/overview"),
-        "list": ("/api/v1/console/devices?state=offline&limit=50&facets=0", "#/devices?state=offline"),
+        "list": (
+            "/api/v1/console/devices?state=offline&limit=50&facets=0",
+            "#/devices?state=offline",
+        ),
     }
     try:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
