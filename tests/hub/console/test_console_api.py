@@ -8,12 +8,12 @@ from typing import Any
 from sim.fleet.layout import FleetLayout
 
 
-async def _fleet(rh: Any, fleet: Any) -> list[str]:
+async def _fleet(rh: Any, sim_fleet: Any) -> list[str]:
     specs = list(FleetLayout.generate(100, seed=5, prefix="api").devices)
     await asyncio.to_thread(rh.hub.registry.register_many, [s.registration() for s in specs])
+    fleet = await sim_fleet(specs[:60])
     online = [s.device_id for s in specs[:60]]
-    fleet.online(online)
-    fleet.health(online[0], {"printer": ("user_error", "paper out")})
+    fleet.send_health(online[0], {"printer": ("user_error", "paper out")})
     await rh.wait_for(lambda: rh.hub.registry.online_count() >= 60, timeout=15)
     await rh.wait_for(lambda: rh.hub.registry.get(online[0]).health is not None)
     return online
@@ -23,7 +23,7 @@ async def test_device_list_filters_on_the_server(
     hub_config: Any, start_hub: Any, sim_fleet: Any
 ) -> None:
     rh = await start_hub(hub_config())
-    online = await _fleet(rh, sim_fleet())
+    online = await _fleet(rh, sim_fleet)
     await asyncio.sleep(1.1)  # past the one-second cache
     page = await rh.get("/api/v1/console/devices", state="offline", limit=10)
     assert page["total"] == 40 and len(page["items"]) == 10
@@ -79,7 +79,7 @@ async def test_audit_log_records_every_change_and_only_admins_read_it(
     hub_config: Any, start_hub: Any, sim_fleet: Any
 ) -> None:
     rh = await start_hub(hub_config())
-    online = await _fleet(rh, sim_fleet())
+    online = await _fleet(rh, sim_fleet)
     operator = await asyncio.to_thread(rh.hub.tokens.create, "operator", "night-shift")
     status, sent = await rh.call(
         "POST",
