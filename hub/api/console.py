@@ -1,18 +1,19 @@
 """Read routes the operator console needs, and the rollout and certificate actions it offers.
 
 A hub extension (``install(hub, app)``). The device list here filters by state (online, offline,
-degraded), site, model, label, firmware and config version, searches and pages on the server:
-one pass over the devices table (10 000 rows in tens of milliseconds), cached for a second so a
-wall of consoles costs one scan. ``/console/overview`` counts per site and per model, lists the
-devices that need attention first and their positions; ``/console/stream`` is a WebSocket that
-pushes the overview counts whenever they change, so the page never reloads.
+degraded), site, model, label, firmware and config version, searches and pages on the server, in
+SQL (``console_fleet``): the first page of 10 000 devices costs a few milliseconds, the values
+each filter offers come from ``/console/facets``. ``/console/overview`` counts per site and per
+model, lists the devices that need attention first and their positions; ``/console/stream`` is a
+WebSocket that pushes the overview counts whenever they change (read at most once a second,
+however many consoles are open), so the page never reloads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,21 +21,22 @@ import msgspec
 import sqlalchemy as sa
 from aiohttp import WSMsgType, web
 
+from hub.api import console_fleet as fleet
+from hub.api.console_fleet import STATES, DeviceFilter
 from hub.api.routing import ApiRoutes, one_of, optional_body_of, query_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
 from hub.context import ROLE_KEY, Hub
-from hub.db import commands, device_configs, devices, events, rollouts
+from hub.db import commands, device_configs, events, rollouts
 from hub.errors import NotFoundError, ValidationError
 
 routes = ApiRoutes("console")
 
-FAULTED = frozenset({"offline", "no_device", "hardware_error"})
-STATES = ("online", "offline", "degraded")
-CACHE_S = 1.0
 STREAM_S = 1.0
-CONFIG_LATE_S = 300.0
+CACHE_S = 1.0
 ATTENTION_LIMIT = 50
+CERT_WARN = ("expiring", "expired")
+SUMMARY_KEY = "console_summary"
 
 
 class DeviceQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -50,6 +52,7 @@ class DeviceQuery(msgspec.Struct, forbid_unknown_fields=True):
     sort: Annotated[str, one_of(("", "id", "last_seen"), "id (default) or last_seen")] = ""
     offset: Annotated[int, msgspec.Meta(ge=0, le=10**9)] = 0
     limit: Annotated[int, msgspec.Meta(ge=1, le=1000, description="default 50")] = 50
+    facets: Annotated[bool, msgspec.Meta(description="include the facets (default true)")] = True
 
 
 class ResumeBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,214 +67,61 @@ class RevokeBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(description="RFC 5280 reason, e.g. key_compromise")] = ""
 
 
-def device_state(online: bool, health: dict[str, Any] | None) -> str:
-    """online, offline, or degraded (online with a driver not online)."""
-    if not online:
-        return "offline"
-    drivers = (health or {}).get("drivers") or {}
-    if any(isinstance(d, dict) and d.get("state") != "online" for d in drivers.values()):
-        return "degraded"
-    return "online"
-
-
-def _problems(row: dict[str, Any]) -> list[dict[str, str]]:
-    """What is wrong with a device: each a kind and a detail an operator can act on."""
-    out: list[dict[str, str]] = []
-    drivers = (row.get("health") or {}).get("drivers") or {}
-    for name, d in sorted(drivers.items()):
-        if not isinstance(d, dict):
-            continue
-        state, detail = str(d.get("state", "")), str(d.get("detail", ""))
-        if state == "user_error" and "paper" in detail.lower():
-            out.append({"kind": "paper_out", "detail": f"{name}: {detail}"})
-        elif state in FAULTED or state == "user_error":
-            out.append({"kind": "driver_faulted", "detail": f"{name}: {state} {detail}".strip()})
-    return out
-
-
-class FleetView:
-    """The devices table as the console reads it, cached for ``CACHE_S``."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self._rows: list[dict[str, Any]] = []
-        self._at = 0.0
-        self._lock = asyncio.Lock()
-
-    def _load(self) -> list[dict[str, Any]]:
-        # JSON columns come as text and are decoded with msgspec: SQLAlchemy's JSON type and
-        # row mappings cost more than the query itself at 10 000 devices.
-        text = sa.Text
-        cols = [
-            devices.c.id,
-            devices.c.model,
-            devices.c.site,
-            devices.c.lat,
-            devices.c.lon,
-            devices.c.firmware,
-            devices.c.config_version,
-            sa.cast(devices.c.labels, text),
-            devices.c.online,
-            devices.c.last_seen,
-            sa.cast(devices.c.health, text),
-        ]
-        with self.hub.engine.connect() as conn:
-            raw = conn.execute(sa.select(*cols).order_by(devices.c.id)).all()
-            configs = {
-                r[0]: (r[1], r[2], r[3], r[4])
-                for r in conn.execute(
-                    sa.select(
-                        device_configs.c.device_id,
-                        device_configs.c.version,
-                        device_configs.c.state,
-                        device_configs.c.updated,
-                        device_configs.c.error,
-                    )
-                )
-            }
-        now = time.time()
-        decode = msgspec.json.decode
-        rows: list[dict[str, Any]] = []
-        for dev_id, model, site, lat, lon, fw, cfg, labels, online, last_seen, health in raw:
-            health_doc = decode(health) if health and health != "null" else None
-            row: dict[str, Any] = {
-                "id": dev_id,
-                "model": model,
-                "site": site,
-                "lat": lat,
-                "lon": lon,
-                "firmware": fw,
-                "config_version": cfg,
-                "labels": decode(labels) if labels and labels != "null" else {},
-                "online": bool(online),
-                "last_seen": last_seen,
-                "health": health_doc,
-            }
-            row["state"] = device_state(row["online"], health_doc)
-            problems = _problems(row) if health_doc else []
-            desired = configs.get(dev_id)
-            row["config_desired"] = desired[0] if desired else None
-            row["config_state"] = desired[1] if desired else ""
-            if desired is not None:
-                late = desired[1] == "pending" and now - desired[2] > CONFIG_LATE_S
-                if desired[1] == "failed" or late:
-                    problems.append(
-                        {
-                            "kind": "config_not_applied",
-                            "detail": f"v{desired[0]} {desired[1]} {desired[3]}".strip(),
-                        }
-                    )
-            if not row["online"]:
-                problems.insert(0, {"kind": "offline", "detail": ""})
-            row["problems"] = problems
-            rows.append(row)
-        return rows
-
-    async def rows(self) -> list[dict[str, Any]]:
-        async with self._lock:
-            if time.monotonic() - self._at > CACHE_S:
-                self._rows = await blocking(self._load)
-                self._at = time.monotonic()
-            return self._rows
-
-
-VIEW_KEY = "console_view"
-
-
-def _view(request: web.Request) -> FleetView:
-    hub = hub_of(request)
-    view = hub.extras.get(VIEW_KEY)
-    if view is None:
-        view = hub.extras[VIEW_KEY] = FleetView(hub)
-    return view  # type: ignore[no-any-return]
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != "health"} | {
-        "drivers": {
-            name: {"state": d.get("state", ""), "detail": d.get("detail", "")}
-            for name, d in (((row.get("health") or {}).get("drivers")) or {}).items()
-            if isinstance(d, dict)
-        }
-    }
-
-
-@routes.get(
-    "/console/devices",
-    roles=READ,
-    summary="Devices filtered on the server (state, site, model, label, firmware, config "
-    "version, text), paged, with the values to offer in each filter",
-    query=DeviceQuery,
-)
-async def list_devices(request: web.Request) -> web.Response:
-    rows = await _view(request).rows()
-    query = query_of(request, DeviceQuery)
-    state = query.state
+def _filter(query: DeviceQuery) -> DeviceFilter:
     label = None
     if raw := query.label:
         key, sep, value = raw.partition("=")
         if not sep:
             raise ValidationError("query parameter 'label' must be key=value", "label")
         label = (key, value)
-    config_version = query.config_version
-    text = query.q.strip().lower()
-    site, model, firmware = query.site, query.model, query.firmware
-
-    def keep(r: dict[str, Any]) -> bool:
-        if state and r["state"] != state:
-            return False
-        if site and r["site"] != site:
-            return False
-        if model and r["model"] != model:
-            return False
-        if firmware and r["firmware"] != firmware:
-            return False
-        if config_version is not None and r["config_version"] != config_version:
-            return False
-        if label and r["labels"].get(label[0]) != label[1]:
-            return False
-        if text:
-            hay = " ".join(
-                [r["id"], r["site"], r["model"], *(f"{k}={v}" for k, v in r["labels"].items())]
-            ).lower()
-            if text not in hay:
-                return False
-        return True
-
-    matched = [r for r in rows if keep(r)]
-    if query.sort == "last_seen":
-        matched.sort(key=lambda r: r["last_seen"] or 0.0)
-    offset, limit = query.offset, query.limit
-    facets = {
-        "sites": sorted({r["site"] for r in rows if r["site"]}),
-        "models": sorted({r["model"] for r in rows if r["model"]}),
-        "firmwares": sorted({r["firmware"] for r in rows if r["firmware"]}),
-        "config_versions": sorted({r["config_version"] for r in rows}),
-    }
-    return json_ok(
-        {
-            "total": len(matched),
-            "offset": offset,
-            "items": [_public(r) for r in matched[offset : offset + limit]],
-            "facets": facets,
-        }
+    return DeviceFilter(
+        state=query.state,
+        site=query.site,
+        model=query.model,
+        label=label,
+        firmware=query.firmware,
+        config_version=query.config_version,
+        text=query.q.strip().lower(),
     )
 
 
-def _counts(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    by_site: dict[str, Counter[str]] = defaultdict(Counter)
-    by_model: dict[str, Counter[str]] = defaultdict(Counter)
-    total: Counter[str] = Counter()
-    for r in rows:
-        by_site[r["site"] or "-"][r["state"]] += 1
-        by_model[r["model"] or "-"][r["state"]] += 1
-        total[r["state"]] += 1
-    shape = lambda c: {s: c.get(s, 0) for s in STATES}  # noqa: E731
-    return {
-        "total": {**shape(total), "devices": len(rows)},
-        "by_site": {k: shape(v) for k, v in sorted(by_site.items())},
-        "by_model": {k: shape(v) for k, v in sorted(by_model.items())},
-    }
+@routes.get(
+    "/console/devices",
+    roles=READ,
+    summary="Devices filtered on the server (state, site, model, label, firmware, config "
+    "version, text), paged; with facets=1 also the values to offer in each filter",
+    query=DeviceQuery,
+)
+async def list_devices(request: web.Request) -> web.Response:
+    hub = hub_of(request)
+    query = query_of(request, DeviceQuery)
+    flt = _filter(query)
+
+    def load() -> dict[str, Any]:
+        with hub.engine.connect() as conn:
+            total, items = fleet.page(conn, flt, query.sort, query.offset, query.limit)
+            out: dict[str, Any] = {"total": total, "offset": query.offset, "items": items}
+            if query.facets:
+                out["facets"] = fleet.facets(conn)
+            return out
+
+    return json_ok(await blocking(load))
+
+
+@routes.get(
+    "/console/facets",
+    roles=READ,
+    summary="The values each device-list filter can take (sites, models, firmwares, config "
+    "versions)",
+)
+async def list_facets(request: web.Request) -> web.Response:
+    hub = hub_of(request)
+
+    def load() -> dict[str, Any]:
+        with hub.engine.connect() as conn:
+            return fleet.facets(conn)
+
+    return json_ok(await blocking(load))
 
 
 def _certificates(hub: Hub) -> dict[str, dict[str, Any]]:
@@ -302,40 +152,36 @@ def _certificates(hub: Hub) -> dict[str, dict[str, Any]]:
 )
 async def overview(request: web.Request) -> web.Response:
     hub = hub_of(request)
-    rows = await _view(request).rows()
-    certs = await blocking(_certificates, hub)
+    summary: FleetSummary = hub.extras[SUMMARY_KEY]
+    # the counts and positions from one pass; the live counts the page then connects for
+    counts, positions, rows = await summary.fresh()
+
+    def load() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        certs = _certificates(hub)
+        expiring = {d: cert for d, cert in certs.items() if cert["state"] in CERT_WARN}
+        seen = {r["id"] for r in rows}
+        with hub.engine.connect() as conn:
+            more = fleet.by_ids(conn, sorted(set(expiring) - seen))
+        return expiring, more
+
+    expiring, more = await blocking(load)
     attention: list[dict[str, Any]] = []
-    for r in rows:
+    for r in [*rows, *more]:
         problems = list(r["problems"])
-        cert = certs.get(r["id"])
-        if cert and cert["state"] in ("expiring", "expired"):
+        if cert := expiring.get(r["id"]):
             problems.append({"kind": "certificate_expiring", "detail": f"{cert['days_left']} d"})
         if problems:
-            attention.append(
-                {
-                    "id": r["id"],
-                    "site": r["site"],
-                    "model": r["model"],
-                    "state": r["state"],
-                    "last_seen": r["last_seen"],
-                    "problems": problems,
-                }
-            )
+            keep = ("id", "site", "model", "state", "last_seen")
+            attention.append({k: r[k] for k in keep} | {"problems": problems})
     # offline longest first, then the rest by how many problems they have
     attention.sort(
         key=lambda a: (a["state"] != "offline", a["last_seen"] or 0.0, -len(a["problems"]))
     )
-    kinds = Counter(p["kind"] for a in attention for p in a["problems"])
-    positions = [
-        [r["lon"], r["lat"], r["id"], r["state"], r["site"]]
-        for r in rows
-        if r["lat"] is not None and r["lon"] is not None
-    ]
     return json_ok(
         {
-            **_counts(rows),
+            **{k: counts[k] for k in ("total", "by_site", "by_model")},
             "attention_total": len(attention),
-            "attention_kinds": dict(kinds),
+            "attention_kinds": dict(Counter(p["kind"] for a in attention for p in a["problems"])),
             "attention": attention[:ATTENTION_LIMIT],
             "positions": positions,
         }
@@ -344,7 +190,7 @@ async def overview(request: web.Request) -> web.Response:
 
 def _detail(hub: Hub, device_id: str) -> dict[str, Any]:
     info = hub.registry.get(device_id).as_dict()
-    info["state"] = device_state(bool(info.get("online")), info.get("health"))
+    info["state"] = fleet.device_state(bool(info.get("online")), info.get("health"))
     with hub.engine.connect() as conn:
         desired = conn.execute(
             sa.select(device_configs).where(device_configs.c.device_id == device_id)
@@ -509,7 +355,7 @@ async def whoami(request: web.Request) -> web.Response:
 async def stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    view = _view(request)
+    summary: FleetSummary = hub_of(request).extras[SUMMARY_KEY]
     last: dict[str, Any] | None = None
 
     async def reader() -> None:
@@ -520,9 +366,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     read_task = asyncio.create_task(reader())
     try:
         while not ws.closed and not read_task.done():
-            counts = _counts(await view.rows())
-            counts["attention_total"] = sum(1 for r in await view.rows() if r["problems"])
-            counts["changed"] = await blocking(_last_changes, view.hub)
+            counts = await summary.get()
             if counts != last:
                 await ws.send_json({"type": "counts", **counts})
                 last = counts
@@ -532,6 +376,46 @@ async def stream(request: web.Request) -> web.StreamResponse:
     finally:
         read_task.cancel()
     return ws
+
+
+class FleetSummary:
+    """The counts every console's stream pushes, read at most once per ``CACHE_S`` however
+    many consoles are open."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._value: dict[str, Any] = {}
+        self._at = 0.0
+        self._lock = asyncio.Lock()
+
+    def _load(
+        self, with_positions: bool = False
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        positions: dict[str, Any] = {}
+        with self.hub.engine.connect() as conn:
+            if with_positions:
+                out, positions = fleet.counts_and_positions(conn)
+            else:
+                out = fleet.counts(conn)
+            rows = fleet.troubled(conn)
+        out["attention_total"] = sum(1 for r in rows if r["problems"])
+        out["changed"] = _last_changes(self.hub)
+        return out, positions, rows
+
+    async def fresh(self) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """The counts read now, the device positions, and the devices with a problem."""
+        async with self._lock:
+            self._value, positions, rows = await blocking(self._load, True)
+            self._at = time.monotonic()
+            return self._value, positions, rows
+
+    async def get(self) -> dict[str, Any]:
+        """The counts, read again when older than ``CACHE_S``."""
+        async with self._lock:
+            if time.monotonic() - self._at > CACHE_S:
+                self._value, _, _ = await blocking(self._load)
+                self._at = time.monotonic()
+            return self._value
 
 
 def _last_changes(hub: Hub) -> list[float]:
@@ -544,6 +428,6 @@ def _last_changes(hub: Hub) -> list[float]:
 
 
 def install(hub: Hub, app: web.Application) -> None:
-    hub.extras[VIEW_KEY] = FleetView(hub)
+    hub.extras[SUMMARY_KEY] = FleetSummary(hub)
     routes.install(app)
     hub.extras.setdefault("api_groups", []).append(routes)

@@ -37,7 +37,11 @@ VIEWS.overview = {
     chartsReady();
     this.render(await data);
   },
-  async refresh() { if (this.root && current === this) this.render(await api("/console/overview")); },
+  async refresh() {
+    if (!this.root || current !== this) return;
+    const d = await api("/console/overview");
+    if (current === this) this.render(d);  // the operator may have moved on meanwhile
+  },
   render(d) {
     const tot = d.total;
     const cards = el("div", { class: "cards" },
@@ -71,24 +75,33 @@ VIEWS.overview = {
     chartsReady().then(() => {
       if (!mapBox.isConnected) return;  // re-rendered meanwhile
       this.drawMap(mapBox, d.positions);
-      this.drawSites(siteChart, d.by_site);
+      // the bar chart repeats the site table below: drawn after the map has been painted
+      requestAnimationFrame(() => setTimeout(() => { if (siteChart.isConnected) this.drawSites(siteChart, d.by_site); }));
     });
   },
-  drawMap(node, positions) {
+  drawMap(node, pos) {
+    // pos holds one column per field (ids, site, lon, lat, state). Each state's points go to
+    // ECharts as one flat typed array (lon, lat, lon, lat, ...): no object per point to build.
     const c = chart(node);
-    const series = ["online", "degraded", "offline"].map((s) => ({
-      name: t(s), type: "scatter", symbolSize: s === "online" ? 5 : 8, large: true, largeThreshold: 2000,
-      progressive: 0,  // one frame: progressive drawing took 20 frames for 10 000 points
-      itemStyle: { color: STATE_COLOURS[s] }, data: positions.filter((p) => p[3] === s),
-      z: s === "online" ? 1 : 2,
-    }));
+    const members = pos.states.map(() => []);
+    for (let i = 0; i < pos.ids.length; i++) members[pos.state[i]].push(i);
+    const series = pos.states.map((s, k) => {
+      const xy = new Float64Array(members[k].length * 2);
+      members[k].forEach((i, j) => { xy[2 * j] = pos.lon[i]; xy[2 * j + 1] = pos.lat[i]; });
+      return {
+        name: t(s), type: "scatter", symbolSize: s === "online" ? 5 : 8, large: true, largeThreshold: 0,
+        progressive: 0,  // one frame: progressive drawing took 20 frames for 10 000 points
+        dimensions: ["lon", "lat"], itemStyle: { color: STATE_COLOURS[s] }, data: xy, z: s === "online" ? 1 : 2,
+      };
+    });
+    const device = (p) => members[p.seriesIndex][p.dataIndex];
     c.setOption({
       animation: false, grid: { left: 8, right: 8, top: 8, bottom: 8, containLabel: false },
-      tooltip: { formatter: (p) => `${p.data[2]}<br>${p.data[4]} · ${t(p.data[3])}` },
+      tooltip: { formatter: (p) => `${pos.ids[device(p)]}<br>${pos.sites[pos.site[device(p)]]} · ${p.seriesName}` },
       xAxis: { type: "value", scale: true, show: false }, yAxis: { type: "value", scale: true, show: false },
       series,
     });
-    c.on("click", (p) => { location.hash = `#/device/${encodeURIComponent(p.data[2])}`; });
+    c.on("click", (p) => { location.hash = `#/device/${encodeURIComponent(pos.ids[device(p)])}`; });
   },
   drawSites(node, bySite) {
     // the 30 sites with the most devices offline or degraded, worst first
@@ -110,16 +123,24 @@ VIEWS.devices = {
   async show(root, _arg, query) {
     disposeCharts();
     this.root = root; this.query = query; this.offset = Number(query.get("offset") || 0);
+    // The first page comes first; the values each filter offers follow (a scan of the fleet).
+    const facets = api("/console/facets");
+    facets.catch(() => null);
     const data = await api("/console/devices?" + this.apiQuery(50));
     this.render(data);
+    this.fillFacets(await facets);
   },
   apiQuery(limit, offset) {
     const q = new URLSearchParams();
     FILTERS.forEach((f) => { if (this.query.get(f)) q.set(f, this.query.get(f)); });
-    q.set("offset", String(offset ?? this.offset)); q.set("limit", String(limit));
+    q.set("offset", String(offset ?? this.offset)); q.set("limit", String(limit)); q.set("facets", "0");
     return q.toString();
   },
-  async refresh() { if (current === this) this.renderRows(await api("/console/devices?" + this.apiQuery(50))); },
+  async refresh() {
+    if (current !== this || !this.body) return;
+    const d = await api("/console/devices?" + this.apiQuery(50));
+    if (current === this) this.renderRows(d);
+  },
   go(changes) {
     const q = new URLSearchParams(this.query);
     Object.entries(changes).forEach(([k, v]) => { if (v === "" || v == null) q.delete(k); else q.set(k, v); });
@@ -127,21 +148,30 @@ VIEWS.devices = {
     location.hash = "#/devices?" + q.toString();
   },
   render(data) {
-    const f = data.facets;
+    const option = (o) => Array.isArray(o) ? el("option", { value: String(o[0]) }, String(o[1])) : el("option", { value: String(o) }, String(o));
     const select = (name, options, labelKey) => {
       const s = el("select", { "data-testid": `filter-${name}`, "aria-label": t(labelKey), onchange: () => this.go({ [name]: s.value }) },
-        el("option", { value: "" }, `${t(labelKey)}: ${t("all")}`), ...options.map((o) => Array.isArray(o) ? el("option", { value: String(o[0]) }, String(o[1])) : el("option", { value: String(o) }, String(o))));
-      s.value = this.query.get(name) || "";
+        el("option", { value: "" }, `${t(labelKey)}: ${t("all")}`), ...options.map(option));
+      const value = this.query.get(name) || "";
+      if (value && !options.some((o) => String(Array.isArray(o) ? o[0] : o) === value)) s.append(option(name === "config_version" ? [value, `v${value}`] : value));
+      s.value = value;
       return s;
+    };
+    // filled with every value once /console/facets answers
+    this.fillFacets = (f) => {
+      if (!f || !this.form.isConnected) return;
+      const values = { site: f.sites, model: f.models, firmware: f.firmwares, config_version: f.config_versions.map((v) => [v, `v${v}`]) };
+      Object.entries(values).forEach(([name, options]) => this.form.querySelector(`[data-testid="filter-${name}"]`).replaceWith(select(name, options, name)));
     };
     const search = el("input", { type: "search", placeholder: t("search_ph"), "data-testid": "filter-q", value: this.query.get("q") || "" });
     const label = el("input", { type: "text", placeholder: `${t("label")} key=value`, "data-testid": "filter-label", value: this.query.get("label") || "", size: 14 });
     const form = el("form", { class: "filters", onsubmit: (ev) => { ev.preventDefault(); this.go({ q: search.value.trim(), label: label.value.trim() }); } },
       search, label,
       select("state", ["online", "offline", "degraded"].map((s) => [s, t(s)]), "state"),
-      select("site", f.sites, "site"), select("model", f.models, "model"),
-      select("firmware", f.firmwares, "firmware"), select("config_version", f.config_versions.map((v) => [v, `v${v}`]), "config_version"),
+      select("site", [], "site"), select("model", [], "model"),
+      select("firmware", [], "firmware"), select("config_version", [], "config_version"),
       el("button", { type: "submit" }, t("search")));
+    this.form = form;
     this.body = el("div", {});
     this.actions = el("div", { class: "actions act-only" });
     this.actionForm = el("div", { class: "act-only" });
@@ -224,9 +254,9 @@ VIEWS.device = {
     this.render(await api(`/console/devices/${encodeURIComponent(id)}`));
   },
   async refresh() {
-    if (current !== this) return;
+    if (current !== this || !this.facts) return;
     const d = await api(`/console/devices/${encodeURIComponent(this.id)}`);
-    this.fillLive(d);
+    if (current === this) this.fillLive(d);
   },
   render(d) {
     disposeCharts();
@@ -305,12 +335,13 @@ VIEWS.device = {
       const box = el("div", { class: "chart", "data-testid": "chart", "data-metric": m });
       this.chartBox.append(box);
       const data = await api(`/devices/${encodeURIComponent(d.id)}/telemetry?metric=${encodeURIComponent(m)}&agg=mean&every=${spec[1]}&start=${spec[0]}`);
+      if (!box.isConnected) return;  // another range or view was chosen meanwhile
       const points = data.items.map((p) => [(p.ts ?? p.start ?? p[0]) * 1000, p.value ?? p[1]]);
       box.dataset.points = String(points.length);
       chart(box).setOption({
         animation: false, title: { text: `${m}${UNITS[m] ? " (" + UNITS[m] + ")" : ""}`, textStyle: { fontSize: 13 } },
         tooltip: { trigger: "axis" }, grid: { left: 48, right: 12, top: 30, bottom: 24 },
-        xAxis: { type: "time" }, yAxis: { type: "value", scale: true },
+        xAxis: { type: "time", axisLabel: { hideOverlap: true } }, yAxis: { type: "value", scale: true },
         series: [{ type: "line", showSymbol: points.length < 40, data: points }],
       });
     }
@@ -379,6 +410,7 @@ VIEWS.rollouts = {
           `${t("applied")} ${p.applied} · ${t("failed")} ${p.failed} (≤ ${ro.max_failures}) · ${t("pending")} ${p.pending} · ${devs(n)}`), failures),
         el("td", {}, buttons)));
     }
+    if (current !== this) return;  // another view was opened while the failures loaded
     this.root.replaceChildren(section(t("rollouts"), rows.length ? table(["ID", t("config_version"), t("state"), t("progress"), t("actions")], rows) :
       el("p", { class: "quiet" }, t("no_rollouts"))));
   },

@@ -1,5 +1,6 @@
 """Sans-I/O MQTT 3.1.1 packets: just what a lightweight device needs (CONNECT with a will,
-QoS 0/1 PUBLISH, PUBACK, PINGREQ, DISCONNECT), and a parser for what the broker sends back.
+QoS 0/1 PUBLISH, PUBACK, SUBSCRIBE, PINGREQ, DISCONNECT), and a parser for what the broker sends
+back (CONNACK, PUBACK, SUBACK, and the PUBLISH of a subscription).
 
 One asyncio protocol per device costs a few kilobytes; a full client library with its own
 thread per device does not scale to ten thousand devices in one process.
@@ -13,6 +14,7 @@ CONNECT = 0x10
 CONNACK = 0x20
 PUBLISH = 0x30
 PUBACK = 0x40
+SUBSCRIBE = 0x80
 SUBACK = 0x90
 PINGREQ = 0xC0
 PINGRESP = 0xD0
@@ -90,6 +92,12 @@ def puback(packet_id: int) -> bytes:
     return bytes([PUBACK, 2]) + packet_id.to_bytes(2, "big")
 
 
+def subscribe(packet_id: int, filters: list[tuple[str, int]]) -> bytes:
+    """A SUBSCRIBE packet for ``(topic filter, max QoS)`` pairs."""
+    body = packet_id.to_bytes(2, "big") + b"".join(_str(f) + bytes([qos]) for f, qos in filters)
+    return bytes([SUBSCRIBE | 0x02]) + _varint(len(body)) + body
+
+
 @dataclass(frozen=True, slots=True)
 class Packet:
     """One packet from the broker: its type nibble, flags and body."""
@@ -105,6 +113,22 @@ class Packet:
     @property
     def packet_id(self) -> int:
         return int.from_bytes(self.body[:2], "big")
+
+    def message(self) -> tuple[str, int, int, bytes]:
+        """A PUBLISH's topic, QoS, packet id (0 at QoS 0) and payload."""
+        if self.kind != PUBLISH or len(self.body) < 2:
+            raise MqttProtocolError("not a PUBLISH packet")
+        qos = (self.flags >> 1) & 0x03
+        end = 2 + int.from_bytes(self.body[:2], "big")
+        if qos > 2 or len(self.body) < end + (2 if qos else 0):
+            raise MqttProtocolError("malformed PUBLISH")
+        try:
+            name = self.body[2:end].decode()
+        except UnicodeDecodeError:
+            raise MqttProtocolError("PUBLISH topic is not UTF-8") from None
+        if not qos:
+            return name, 0, 0, self.body[end:]
+        return name, qos, int.from_bytes(self.body[end : end + 2], "big"), self.body[end + 2 :]
 
 
 class PacketReader:

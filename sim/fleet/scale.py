@@ -1,7 +1,9 @@
 """Scale mode: thousands of lightweight devices speaking the exact MQTT contract from one asyncio
 loop. Each device has a retained birth and last will carrying its boot id, publishes QoS 1
 telemetry once per interval with its own sequence numbers, resends unacknowledged messages after
-a reconnect, and reconnects with full-jitter exponential backoff.
+a reconnect, and reconnects with full-jitter exponential backoff. It subscribes to its commands
+and desired config and answers them as the edge agent does (sim.fleet.answers): commands
+acknowledged or failed, configs reported applied or refused.
 """
 
 from __future__ import annotations
@@ -10,23 +12,33 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from govedge.broker import BrokerURL, MosquittoBroker
 from govedge.contract import (
     Channel,
+    CommandAck,
+    CommandAckData,
+    ConfigReported,
+    ContractError,
     Event,
     EventData,
+    Health,
+    HealthData,
     Status,
     StatusData,
     Telemetry,
+    decode_for_topic,
     encode,
     topic,
 )
+from govedge.contract.messages import DriverHealth
 from govedge.contract.topics import DEFAULT_ROOT
 from govedge.errors import GovedgeError
 from sim.fleet import mqtt_codec as mq
+from sim.fleet.answers import Answer, AnswerCounts, AnswerPolicy, DeviceAnswers
 from sim.fleet.layout import POSITION, FleetLayout, SimDeviceSpec
 
 KEEPALIVE_S = 60
@@ -76,6 +88,8 @@ class LiteDevice(asyncio.Protocol):
         self._topic_telemetry = topic(spec.device_id, Channel.TELEMETRY, fleet.root)
         self._topic_status = topic(spec.device_id, Channel.STATUS, fleet.root)
         self._topic_event = topic(spec.device_id, Channel.EVENT, fleet.root)
+        self.answers = DeviceAnswers(spec.device_id, fleet.policy, fleet.answer_counts)
+        self._held: list[Answer] = []  # answers due while disconnected (the agent's outbox)
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -92,8 +106,45 @@ class LiteDevice(asyncio.Protocol):
             if pkt.kind == mq.PUBACK:
                 if self._inflight.pop(pkt.packet_id, None) is not None:
                     self.fleet.stats.acked += 1
+            elif pkt.kind == mq.PUBLISH:
+                self._from_hub(pkt)
             elif pkt.kind == mq.CONNACK and self._connack and not self._connack.done():
                 self._connack.set_result(pkt.connack_code)
+
+    def _from_hub(self, pkt: mq.Packet) -> None:
+        try:
+            name, qos, pid, payload = pkt.message()
+        except mq.MqttProtocolError:
+            self.drop()
+            return
+        if qos and self.transport is not None:
+            self.transport.write(mq.puback(pid))
+        if not payload:
+            return  # a retained message cleared
+        try:
+            _, _, msg = decode_for_topic(name, payload, self.fleet.root)
+        except ContractError:
+            self.fleet.answer_counts.hub_messages_refused += 1
+            return
+        answer = self.answers.handle(msg, self.boot_id)
+        if answer is not None:
+            self.fleet.reply(self, answer)
+
+    def send_answer(self, answer: Answer) -> None:
+        """A command acknowledgement or config report, now (held until the next connection)."""
+        if not self.connected:
+            self._held.append(answer)
+            return
+        self.seq += 1
+        dev_id, boot, seq, now = self.spec.device_id, self.boot_id, self.seq, time.time()
+        msg: CommandAck | ConfigReported
+        if isinstance(answer, CommandAckData):
+            msg = CommandAck(device_id=dev_id, boot_id=boot, seq=seq, ts=now, data=answer)
+            channel = Channel.CMD_ACK
+        else:
+            msg = ConfigReported(device_id=dev_id, boot_id=boot, seq=seq, ts=now, data=answer)
+            channel = Channel.CONFIG_REPORTED
+        self._send_qos1(topic(self.spec.device_id, channel, self.fleet.root), encode(msg))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.connected:
@@ -171,6 +222,41 @@ class LiteDevice(asyncio.Protocol):
         )
         self._send_qos1(self._topic_telemetry, payload)
 
+    def send_reading(self, data: Mapping[str, float], ts: float) -> None:
+        """One telemetry message of the given values and time (a reading kept while offline)."""
+        if not self.connected:
+            return
+        self.seq += 1
+        payload = encode(
+            Telemetry(
+                device_id=self.spec.device_id,
+                boot_id=self.boot_id,
+                seq=self.seq,
+                ts=ts,
+                data=dict(data),
+            )
+        )
+        self._send_qos1(self._topic_telemetry, payload)
+
+    def send_health(self, drivers: Mapping[str, tuple[str, str]]) -> None:
+        """The device's view of its drivers: name -> (state, detail)."""
+        if not self.connected:
+            return
+        self.seq += 1
+        health = HealthData(
+            drivers={n: DriverHealth(state=st, detail=d) for n, (st, d) in drivers.items()}  # type: ignore[arg-type]
+        )
+        payload = encode(
+            Health(
+                device_id=self.spec.device_id,
+                boot_id=self.boot_id,
+                seq=self.seq,
+                ts=time.time(),
+                data=health,
+            )
+        )
+        self._send_qos1(topic(self.spec.device_id, Channel.HEALTH, self.fleet.root), payload)
+
     def send_event(self, kind: str, severity: str, message: str) -> None:
         if not self.connected:
             return
@@ -217,11 +303,17 @@ class LiteDevice(asyncio.Protocol):
         fleet.stats.connects += 1
         unacked = list(self._inflight.values())
         self._send_qos1(self._topic_status, self._status(True), retain=True)
+        if self.transport is not None:
+            # the hub's commands and desired config (clean session: asked again each time)
+            self.transport.write(mq.subscribe(self._pid(), fleet.subscriptions(self)))
         if unacked and self.transport is not None:
             # QoS 1: what the broker never acknowledged goes again, marked as a redelivery.
             for packet in unacked:
                 self.transport.write(mq.set_dup(packet))
                 fleet.stats.resent += 1
+        held, self._held = self._held, []
+        for answer in held:
+            self.send_answer(answer)
         return True
 
     async def run(self) -> None:
@@ -266,7 +358,13 @@ class LiteDevice(asyncio.Protocol):
 
 class ScaleFleet:
     """Many LiteDevices in one asyncio loop, driven by a scenario through the target methods
-    (set_value, stick, set_link, send_event, reconnect_storm, restart_broker)."""
+    (set_value, stick, set_link, send_event, reconnect_storm, restart_broker), or by a test
+    (send_reading, send_health, and ``policy`` for which devices refuse configs or fail commands).
+
+    ``interval_s`` 0 publishes no periodic telemetry. ``reply_delay_s`` spaces the devices'
+    answers to the hub: each leaves that long after the previous one, as over a slow uplink, so
+    a rollout's progress can be watched; 0 answers at once.
+    """
 
     def __init__(
         self,
@@ -279,6 +377,8 @@ class ScaleFleet:
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 10.0,
         owned_broker: MosquittoBroker | None = None,
+        policy: AnswerPolicy | None = None,
+        reply_delay_s: float = 0.0,
     ) -> None:
         self.layout = layout
         self.broker = BrokerURL.parse(broker_url)
@@ -297,6 +397,12 @@ class ScaleFleet:
         self.connect_slots: asyncio.Semaphore
         self.devices: dict[str, LiteDevice] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self.policy = policy or AnswerPolicy()
+        self.answer_counts = AnswerCounts()
+        self.reply_delay_s = reply_delay_s
+        self._replies: deque[tuple[float, LiteDevice, Answer]] = deque()
+        self._last_reply_at = 0.0
+        self._reply_waiting = asyncio.Event()
 
     async def start(self) -> None:
         """Start every device (connections open at the pace the connect slots allow)."""
@@ -311,7 +417,39 @@ class ScaleFleet:
         self.running = True
         self.devices = {s.device_id: LiteDevice(s, self) for s in self.layout.devices}
         self._tasks = [asyncio.create_task(d.run()) for d in self.devices.values()]
-        self._tasks.append(asyncio.create_task(self._ticker()))
+        if self.interval_s > 0:
+            self._tasks.append(asyncio.create_task(self._ticker()))
+        self._tasks.append(asyncio.create_task(self._pacer()))
+
+    def subscriptions(self, dev: LiteDevice) -> list[tuple[str, int]]:
+        device_id = dev.spec.device_id
+        return [
+            (topic(device_id, Channel.CMD, self.root), 1),
+            (topic(device_id, Channel.CONFIG_DESIRED, self.root), 1),
+        ]
+
+    def reply(self, dev: LiteDevice, answer: Answer) -> None:
+        """Send a device's answer now, or ``reply_delay_s`` after the previous one."""
+        if self.reply_delay_s <= 0 and not self._replies:
+            dev.send_answer(answer)
+            return
+        due = max(self._last_reply_at, time.monotonic()) + self.reply_delay_s
+        self._last_reply_at = due
+        self._replies.append((due, dev, answer))
+        self._reply_waiting.set()
+
+    async def _pacer(self) -> None:
+        while self.running:
+            if not self._replies:
+                self._reply_waiting.clear()
+                await self._reply_waiting.wait()
+                continue
+            due, dev, answer = self._replies[0]
+            if (wait := due - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+                continue
+            self._replies.popleft()
+            dev.send_answer(answer)
 
     async def wait_connected(self, count: int | None = None, within_s: float = 60.0) -> bool:
         """True once ``count`` (default: all) devices are connected."""
@@ -381,6 +519,12 @@ class ScaleFleet:
 
     def send_event(self, device_id: str, kind: str, severity: str, message: str) -> None:
         self.devices[device_id].send_event(kind, severity, message)
+
+    def send_reading(self, device_id: str, data: Mapping[str, float], ts: float) -> None:
+        self.devices[device_id].send_reading(data, ts)
+
+    def send_health(self, device_id: str, drivers: Mapping[str, tuple[str, str]]) -> None:
+        self.devices[device_id].send_health(drivers)
 
     def reconnect_storm(self) -> None:
         """Every device loses its connection at the same instant."""

@@ -8,12 +8,12 @@ from typing import Any
 from sim.fleet.layout import FleetLayout
 
 
-async def _fleet(rh: Any, fleet: Any) -> list[str]:
+async def _fleet(rh: Any, sim_fleet: Any) -> list[str]:
     specs = list(FleetLayout.generate(100, seed=5, prefix="api").devices)
     await asyncio.to_thread(rh.hub.registry.register_many, [s.registration() for s in specs])
+    fleet = await sim_fleet(specs[:60])
     online = [s.device_id for s in specs[:60]]
-    fleet.online(online)
-    fleet.health(online[0], {"printer": ("user_error", "paper out")})
+    fleet.send_health(online[0], {"printer": ("user_error", "paper out")})
     await rh.wait_for(lambda: rh.hub.registry.online_count() >= 60, timeout=15)
     await rh.wait_for(lambda: rh.hub.registry.get(online[0]).health is not None)
     return online
@@ -23,7 +23,7 @@ async def test_device_list_filters_on_the_server(
     hub_config: Any, start_hub: Any, sim_fleet: Any
 ) -> None:
     rh = await start_hub(hub_config())
-    online = await _fleet(rh, sim_fleet())
+    online = await _fleet(rh, sim_fleet)
     await asyncio.sleep(1.1)  # past the one-second cache
     page = await rh.get("/api/v1/console/devices", state="offline", limit=10)
     assert page["total"] == 40 and len(page["items"]) == 10
@@ -44,6 +44,18 @@ async def test_device_list_filters_on_the_server(
     assert (await rh.get("/api/v1/console/devices", label="kind=kiosk"))["total"] == 20
     found = await rh.get("/api/v1/console/devices", q=online[0][-5:])
     assert online[0] in {d["id"] for d in found["items"]}
+    # searched in SQL: a label as key=value, any case; LIKE's wildcards are plain characters
+    assert (await rh.get("/api/v1/console/devices", q="KIND=Kiosk"))["total"] == 20
+    assert (await rh.get("/api/v1/console/devices", q="%"))["total"] == 0
+    assert (await rh.get("/api/v1/console/devices", state="online"))["total"] == 59
+    never_seen = await rh.get("/api/v1/console/devices", sort="last_seen", limit=1)
+    assert never_seen["items"][0]["state"] == "offline"
+    # the first page alone, and the filters' values on their own route
+    bare = await rh.get("/api/v1/console/devices", state="offline", limit=5, facets="false")
+    assert "facets" not in bare and bare["total"] == 40 and len(bare["items"]) == 5
+    facets = await rh.get("/api/v1/console/facets")
+    assert facets["firmwares"] == ["sim-1"] and site in facets["sites"]
+    assert facets["config_versions"] == [0]
     status, body = await rh.call("GET", "/api/v1/console/devices?state=asleep")
     assert status == 400 and "state" in body["error"]
 
@@ -52,7 +64,10 @@ async def test_device_list_filters_on_the_server(
     assert overview["attention_total"] == 41
     assert overview["attention_kinds"] == {"offline": 40, "paper_out": 1}
     assert sum(c["offline"] for c in overview["by_site"].values()) == 40
-    assert len(overview["positions"]) == 100
+    positions = overview["positions"]
+    assert len(positions["ids"]) == len(positions["lon"]) == len(positions["state"]) == 100
+    states = positions["states"]
+    assert sum(states[s] == "offline" for s in positions["state"]) == 40
 
     detail = await rh.get(f"/api/v1/console/devices/{online[0]}")
     assert detail["state"] == "degraded" and detail["history"][0]["online"] is True
@@ -64,7 +79,7 @@ async def test_audit_log_records_every_change_and_only_admins_read_it(
     hub_config: Any, start_hub: Any, sim_fleet: Any
 ) -> None:
     rh = await start_hub(hub_config())
-    online = await _fleet(rh, sim_fleet())
+    online = await _fleet(rh, sim_fleet)
     operator = await asyncio.to_thread(rh.hub.tokens.create, "operator", "night-shift")
     status, sent = await rh.call(
         "POST",

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from sim.fleet.layout import FleetLayout
+from sim.fleet.layout import FleetLayout, SimDeviceSpec
 from tests.hub.console.conftest import LAPTOP, WALL
 
 SITE = "d0-river"
@@ -47,36 +47,42 @@ async def _shot(page: Page, tmp_path: Path, name: str) -> None:
     await page.set_viewport_size(LAPTOP)
 
 
-async def _setup(rh: Any, fleet: Any) -> dict[str, Any]:
+async def _setup(rh: Any, sim_fleet: Any, **options: Any) -> dict[str, Any]:
+    """290 devices registered: 50 canaries and all but 13 of the layout online (through the
+    fleet simulator), 3 of those offline in one site; a kiosk out of paper; a gauge's last 40
+    minutes of readings."""
     layout = FleetLayout.generate(240, seed=3, prefix="op")
     specs = list(layout.devices)
-    await asyncio.to_thread(rh.hub.registry.register_many, [s.registration() for s in specs])
-    river = [s.device_id for s in specs if s.site == SITE]
-    others = [s.device_id for s in specs if s.site != SITE]
-    offline_river = set(river[:3])
-    online = [d for d in river if d not in offline_river] + others[:-10]
-    fleet.online(online)
-    kiosk = next(s.device_id for s in specs if s.kind == "kiosk" and s.device_id in online)
-    fleet.health(kiosk, {"printer": ("user_error", "paper out"), "camera": ("online", "")})
-    gauge = river[-1]
-    now = time.time()
-    fleet.telemetry(
-        gauge, [(now - 60 * i, {"water_level_m": 2.0 + i / 100}) for i in range(40, 0, -1)]
-    )
-    await rh.wait_for(lambda: rh.hub.registry.online_count() >= len(online), timeout=20)
     canary = [f"op-canary-{i:02d}" for i in range(50)]
     await asyncio.to_thread(
         rh.hub.registry.register_many,
-        [
+        [s.registration() for s in specs]
+        + [
             {"id": d, "model": "air-station", "site": "d1-station", "labels": {"ring": "canary"}}
             for d in canary
         ],
     )
-    fleet.online(canary)
+    river = [s.device_id for s in specs if s.site == SITE]
+    others = [s.device_id for s in specs if s.site != SITE]
+    offline_river = set(river[:3])
+    online = [d for d in river if d not in offline_river] + others[:-10]
+    by_id = layout.by_id()
+    canary_specs = [
+        SimDeviceSpec(d, "air_station", "air-station", "d1", "d1-station", 30.3, 120.2, i)
+        for i, d in enumerate(canary)
+    ]
+    fleet = await sim_fleet([by_id[d] for d in online] + canary_specs, **options)
+    kiosk = next(s.device_id for s in specs if s.kind == "kiosk" and s.device_id in online)
+    fleet.send_health(kiosk, {"printer": ("user_error", "paper out"), "camera": ("online", "")})
+    gauge = river[-1]
+    now = time.time()
+    for i in range(40, 0, -1):
+        fleet.send_reading(gauge, {"water_level_m": 2.0 + i / 100}, now - 60 * i)
     online += canary
     await rh.wait_for(lambda: rh.hub.registry.online_count() >= len(online), timeout=20)
     return {
         "canary": canary,
+        "fleet": fleet,
         "offline_river": offline_river,
         "gauge": gauge,
         "kiosk": kiosk,
@@ -89,13 +95,13 @@ async def test_operator_shift(
     hub_config: Any, start_hub: Any, sim_fleet: Any, browser: Any, tmp_path: Path
 ) -> None:
     rh = await start_hub(hub_config())
-    fleet = sim_fleet(delay_s=0.05)
-    facts = await _setup(rh, fleet)
+    facts = await _setup(rh, sim_fleet, reply_delay_s=0.05)
+    fleet = facts["fleet"]
     operator = await asyncio.to_thread(rh.hub.tokens.create, "operator", "duty-operator")
 
     page = browser.pages[0] if browser.pages else await browser.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("pageerror", lambda exc: errors.append(f"{exc}\n{exc.stack}"))
     await page.goto(f"{rh.url}/?token={operator}#/overview")
     await expect(page.get_by_test_id("link")).to_contain_text("Live")
     await expect(page.get_by_test_id("card-offline")).to_contain_text(
@@ -143,13 +149,13 @@ async def test_operator_shift(
     await page.get_by_test_id("confirm-ok").click()
     rotation = page.locator('[data-testid="command-row"]', has_text="rotate_certificate")
     await expect(rotation).to_have_attribute("data-state", "acknowledged", timeout=15_000)
-    assert (facts["gauge"], "rotate_certificate") in fleet.commands_seen
+    assert list(fleet.devices[facts["gauge"]].answers.ran) == ["self_test", "rotate_certificate"]
     await _shot(page, tmp_path, "device")
 
     # A rollout to the 50 canary devices: the bar moves; failures pass the limit; halted.
     canary = facts["canary"]
-    fleet.refuse = set(canary[18:22])  # answered late in the 50 % step
-    fleet.delay_s = 0.25
+    fleet.policy.refuse_configs = set(canary[18:22])  # answered late in the 50 % step
+    fleet.reply_delay_s = 0.25
     await page.goto(f"{rh.url}/#/devices?label=ring%3Dcanary")
     await expect(page.get_by_test_id("shown")).to_contain_text("of 50")
     await page.get_by_test_id("act-rollout").click()
@@ -213,8 +219,7 @@ async def test_viewer_sees_no_action_controls(
     hub_config: Any, start_hub: Any, sim_fleet: Any, browser: Any, tmp_path: Path
 ) -> None:
     rh = await start_hub(hub_config())
-    fleet = sim_fleet()
-    facts = await _setup(rh, fleet)
+    facts = await _setup(rh, sim_fleet)
     viewer = await asyncio.to_thread(rh.hub.tokens.create, "viewer", "wall-screen")
     page = browser.pages[0] if browser.pages else await browser.new_page()
     await page.goto(f"{rh.url}/?token={viewer}#/devices")

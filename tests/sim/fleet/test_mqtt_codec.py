@@ -53,3 +53,16 @@ def test_reader_splits_a_stream_fed_byte_by_byte() -> None:
 def test_reader_refuses_a_five_byte_length() -> None:
     with pytest.raises(mq.MqttProtocolError):
         mq.PacketReader().feed(bytes.fromhex("30ffffffff7f"))
+
+
+def test_subscribe_and_a_received_publish() -> None:
+    # 3.8: 0x82 = SUBSCRIBE (reserved flags 0010); packet id 7; filter "a/b" at QoS 1
+    assert mq.subscribe(7, [("a/b", 1)]) == bytes.fromhex("820800070003612f6201")
+    # a QoS 1 PUBLISH from the broker: topic, QoS, packet id and payload come back out
+    (pkt,) = mq.PacketReader().feed(mq.publish("a/b", b"hi", qos=1, packet_id=10))
+    assert pkt.message() == ("a/b", 1, 10, b"hi")
+    (pkt,) = mq.PacketReader().feed(mq.publish("c", b"x"))
+    assert pkt.message() == ("c", 0, 0, b"x")
+    (short,) = mq.PacketReader().feed(bytes.fromhex("320400056162"))  # topic longer than body
+    with pytest.raises(mq.MqttProtocolError):
+        short.message()

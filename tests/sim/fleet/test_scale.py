@@ -154,3 +154,105 @@ def test_cli_errors_are_one_line(capsys: Any) -> None:
     assert "omit --broker" in capsys.readouterr().err
     assert main(["sim", "fleet", "--hub", "http://127.0.0.1:1"]) == 1
     assert "GOVEDGE_HUB_TOKEN" in capsys.readouterr().err
+
+
+async def test_devices_answer_commands_and_configs_as_agents_do(mqtt_broker: Any) -> None:
+    """A stand-in hub on the wire: commands are acknowledged once (a redelivery is not run
+    again), expired and unknown ones refused; a desired config is applied and reported, refused
+    by the devices the policy names, and an older one ignored."""
+    from govedge.contract import (
+        Channel,
+        Command,
+        CommandAck,
+        CommandData,
+        ConfigDesired,
+        ConfigDesiredData,
+        ConfigReported,
+        encode,
+        topic,
+    )
+    from sim.fleet.answers import AnswerPolicy
+
+    layout = FleetLayout.generate(4, prefix="answer1")
+    a, b = layout.ids()[:2]
+    answers: list[Any] = []
+    hub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="answer1-hub")
+    hub.on_message = lambda c, u, m: answers.append(decode(m.payload))
+    hub.connect(mqtt_broker.host, mqtt_broker.port)
+    hub.subscribe("gov/v1/+/cmd/ack", qos=1)
+    hub.subscribe("gov/v1/+/config/reported", qos=1)
+    hub.loop_start()
+    fleet = ScaleFleet(
+        layout, mqtt_broker.url, interval_s=0, policy=AnswerPolicy(refuse_configs={b})
+    )
+    await fleet.start()
+    seq = 0
+
+    def send(device_id: str, channel: Channel, msg: Any, retain: bool = False) -> None:
+        hub.publish(topic(device_id, channel), encode(msg), qos=1, retain=retain)
+
+    def command(device_id: str, cid: str, name: str, expires: float) -> None:
+        nonlocal seq
+        seq += 1
+        data = CommandData(id=cid, name=name, expires_at=expires)
+        send(
+            device_id,
+            Channel.CMD,
+            Command(device_id=device_id, boot_id="hub", seq=seq, ts=time.time(), data=data),
+        )
+
+    def desired(device_id: str, version: int) -> None:
+        nonlocal seq
+        seq += 1
+        data = ConfigDesiredData(version=version, config={"publish": {}})
+        msg = ConfigDesired(device_id=device_id, boot_id="hub", seq=seq, ts=time.time(), data=data)
+        send(device_id, Channel.CONFIG_DESIRED, msg, retain=True)
+
+    try:
+        assert await fleet.wait_connected(within_s=20)
+        await asyncio.sleep(0.3)  # subscriptions in place
+        later = time.time() + 60
+        command(a, "c1", "ping", later)
+        command(a, "c1", "ping", later)  # a redelivery
+        command(a, "c2", "self_test", time.time() - 1)
+        command(a, "c3", "launch_rockets", later)
+        desired(a, 2)
+        desired(b, 2)
+        await until(lambda: len(answers) >= 5)
+        await asyncio.sleep(0.5)
+        acks = {m.data.id: m.data for m in answers if isinstance(m, CommandAck)}
+        assert set(acks) == {"c1", "c2", "c3"}
+        assert acks["c1"].ok and acks["c1"].result["boot_id"] == fleet.devices[a].boot_id
+        assert not acks["c2"].ok and "expired" in acks["c2"].error
+        assert not acks["c3"].ok and "unknown command" in acks["c3"].error
+        reports = {m.device_id: m.data for m in answers if isinstance(m, ConfigReported)}
+        assert reports[a].ok and reports[a].version == 2
+        assert not reports[b].ok and reports[b].version == 2 and reports[b].error
+        assert fleet.answer_counts.commands_duplicate == 1
+        assert list(fleet.devices[a].answers.ran) == ["ping"]
+
+        # An older version is ignored; the acks carry the device's own rising seq numbers.
+        answers.clear()
+        desired(a, 1)
+        command(a, "c4", "ping", later)
+        await until(lambda: len(answers) >= 1)
+        await asyncio.sleep(0.5)
+        assert [type(m) for m in answers] == [CommandAck]
+        assert fleet.devices[a].answers.config_version == 2
+    finally:
+        await fleet.stop()
+        for device_id in (a, b):
+            hub.publish(topic(device_id, Channel.CONFIG_DESIRED), b"", qos=1, retain=True)
+        hub.loop_stop()
+        hub.disconnect()
+
+
+async def test_a_failure_fraction_picks_the_same_devices_every_run() -> None:
+    from sim.fleet.answers import AnswerPolicy
+
+    policy = AnswerPolicy(config_failure_rate=0.2)
+    ids = [f"dev-{i}" for i in range(1000)]
+    refused = [d for d in ids if policy.refuses(d, 3)]
+    assert 150 < len(refused) < 250
+    assert refused == [d for d in ids if AnswerPolicy(config_failure_rate=0.2).refuses(d, 3)]
+    assert not any(AnswerPolicy().refuses(d, 3) for d in ids)
