@@ -79,12 +79,15 @@ function confirmAction(title, text) {
   });
 }
 
+let lastLink = "connecting", lastCounts = null;  // redrawn in the other language on a switch
 function setLink(state) {
+  lastLink = state;
   const box = document.getElementById("link");
   box.className = `link ${state === "live" ? "up" : "down"}`;
   box.textContent = t(state);
 }
 function renderCounts(c) {
+  lastCounts = c;
   const box = document.getElementById("counts");
   const tot = c.total || {};
   box.replaceChildren(
@@ -169,7 +172,12 @@ document.getElementById("signout").onclick = () => {
   document.getElementById("view").replaceChildren();
   signIn(t("need_token"));
 };
-document.getElementById("lang").onclick = () => { setLang(LANG === "zh" ? "en" : "zh"); route(); };
+document.getElementById("lang").onclick = () => {
+  setLang(LANG === "zh" ? "en" : "zh");
+  setLink(lastLink);
+  if (lastCounts) renderCounts(lastCounts);
+  route();
+};
 window.addEventListener("hashchange", route);
 // The scripts sit at the end of the body: the page is parsed, start now.
 window.addEventListener("DOMContentLoaded", () => { setLang(LANG); start(); });

@@ -259,6 +259,8 @@ async def test_viewer_sees_no_action_controls(
     await page.get_by_test_id("lang").click()
     await expect(page.locator('#nav a[data-view="devices"]')).to_have_text("设备")
     await expect(page.get_by_test_id("set-config")).to_have_text("设置配置")
+    # The header's live counts switch at once, not at the next update.
+    await expect(page.get_by_test_id("count-offline")).to_contain_text("离线")
     await page.reload()
     await expect(page.get_by_test_id("rotate")).to_have_text("轮换证书")
     await page.goto(f"{rh.url}/#/overview")
