@@ -168,8 +168,9 @@ class AlarmEngine:
         if not self.rules:
             return
         now = time.time() if now is None else now
+        # Registry reads before the lock: the tick and the other lane need not wait for them.
+        self._prefetch({msg.device_id for msg in acc.telemetry})
         with self._lock:
-            self._prefetch({msg.device_id for msg in acc.telemetry})
             rules = list(self.rules.values())
             # Which rules apply is worked out once per device of the batch: most devices of a
             # large batch are watched by no rule, and this runs under the ingest lock.
@@ -408,9 +409,14 @@ class AlarmEngine:
             return
         if time.monotonic() - self._synced >= SYNC_S:
             self._guard(self.sync_active)
-        with self._lock:
-            for rule in list(self.rules.values()):
-                self._guard(self._tick_rule, rule, now)
+        for rule in list(self.rules.values()):
+            # The rule's devices are read before the lock (a city-wide scope is thousands of
+            # rows), and the lock is held for one rule at a time: an alarm lane's batch, which
+            # needs it too, waits for one rule's tick at most.
+            self._guard(self._in_scope, rule)
+            with self._lock:
+                if self.rules.get(rule.id) is rule:
+                    self._guard(self._tick_rule, rule, now)
 
     def sync_active(self) -> None:
         """Align memory with the database: alarms other workers raised or someone cleared."""
@@ -497,13 +503,14 @@ class AlarmEngine:
         never wait behind the bulk of the telemetry.
         """
         out: set[str] = set()
-        with self._lock:
-            for rule in list(self.rules.values()):
-                if rule.kind == "offline":
-                    continue  # presence comes on the status channel, always in the lane
-                if rule.scope.is_empty():
-                    return None
-                out.update(dev.id for dev in self._in_scope(rule))
+        # Without the engine's lock: the alarm lane calls this between its batches, and the
+        # scopes are cached snapshots anyway.
+        for rule in list(self.rules.values()):
+            if rule.kind == "offline":
+                continue  # presence comes on the status channel, always in the lane
+            if rule.scope.is_empty():
+                return None
+            out.update(dev.id for dev in self._in_scope(rule))
         return out
 
     # API helpers ----------------------------------------------------------------------------
