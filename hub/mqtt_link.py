@@ -486,7 +486,7 @@ class MqttLink:
         while not self.stopping.is_set():
             batch = session.take(BULK_LINGER_S)
             if not batch:
-                self._idle()
+                self._idle(session)
                 continue
             self._update_gauges()
             parts = []
@@ -507,7 +507,7 @@ class MqttLink:
                 self.sync_watched()
             batch = session.take(0.0)  # never wait: a lone alarm-worthy message goes at once
             if not batch:
-                self._idle()
+                self._idle(session)
                 continue
             telemetry = [m for m in batch if m[0].topic.endswith("/telemetry")]
             others = [m for m in batch if not m[0].topic.endswith("/telemetry")]
@@ -546,9 +546,9 @@ class MqttLink:
             else:
                 return  # stopping
 
-    def _idle(self) -> None:
+    def _idle(self, session: _Session) -> None:
         try:
-            self.pipeline.idle()
+            self.pipeline.idle(urgent=session is self.alarm and self.split)
         except Exception:  # the registry is down: the next batch or idle moment tries again
             log.exception("ingest_idle_failed")
 

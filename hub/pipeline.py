@@ -301,10 +301,16 @@ class Pipeline:
             except Exception:  # a rule's bug must not stop ingestion
                 log.exception("evaluator_failed", extra=fields(evaluator=repr(evaluator)))
 
-    def idle(self) -> None:
-        """Write the last_seen still pending (ingest is idle), with the births it finds."""
-        if self._seen and time.monotonic() - self._touched >= TOUCH_INTERVAL_S:
-            decided = self.decide([])
+    def idle(self, urgent: bool = False) -> None:
+        """Write the last_seen still pending (ingest is idle), with the births it finds.
+
+        ``urgent`` (the alarm lane, idle between alarms while the bulk lane is busy): only if
+        the bulk lane has not written them for TOUCH_OVERDUE_S, so that an alarm arriving
+        meanwhile does not wait for a city's last_seen write.
+        """
+        due = TOUCH_OVERDUE_S if urgent else TOUCH_INTERVAL_S
+        if self._seen and time.monotonic() - self._touched >= due:
+            decided = self.decide([], urgent=urgent)
             if decided.out.births:
                 self.finish(decided)
 
