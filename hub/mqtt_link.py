@@ -56,8 +56,8 @@ BULK_LINGER_S = 0.02
 """How long the bulk writer waits for a batch to fill. Telemetry storage is not on the alarm
 path, so waiting costs nothing that matters; each batch has a fixed cost (a store statement, a
 registry pass, and a GIL hand-over back from the statement), which a full batch spreads thin."""
-DECIDE_CHUNK = 200
-"""Messages of a bulk batch decided per hold of the ingest lock (about 2 ms of work): the
+DECIDE_CHUNK = 100
+"""Messages of a bulk batch decided per hold of the ingest lock (a millisecond or two of work): the
 alarm lane, which takes the lock ahead of the bulk lane, waits for at most one such chunk."""
 LANE_SYNC_S = 2.0  # how often the alarm lane brings its per-device subscriptions up to date
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 5.0  # pause between attempts to store a batch that failed

@@ -64,6 +64,9 @@ class AlarmEngine:
         self._devices: dict[str, tuple[DeviceInfo | None, float]] = {}
         self._newest: dict[str, tuple[str, int]] = {}  # device -> (boot id, seq) last judged
         self._scope: dict[str, tuple[list[DeviceInfo], float]] = {}
+        self._applicable: dict[str, tuple[DeviceInfo | None, dict[str, Rule], list[Rule]]] = {}
+        """Per device: the rules that apply, for those device facts and that set of rules (the
+        bulk lane's batches are mostly devices no rule reads: a lookup each, not a rule pass)."""
         self._version: tuple[int, float] = (-1, -1.0)
         self._synced = time.monotonic()
         self.on_change: list[Callable[[Change], None]] = []
@@ -142,6 +145,13 @@ class AlarmEngine:
         for d in missing:
             self._devices[d] = (found.get(d), now)
 
+    def _reload(self, device_ids: list[str]) -> None:
+        """Read these devices' facts afresh (their presence changed), in one query."""
+        now = time.monotonic()
+        found = {dev.id: dev for dev in self.registry.select(Selector(ids=tuple(device_ids)))}
+        for d in device_ids:
+            self._devices[d] = (found.get(d), now)
+
     def _in_scope(self, rule: Rule) -> list[DeviceInfo]:
         now = time.monotonic()
         hit = self._scope.get(rule.id)
@@ -170,6 +180,12 @@ class AlarmEngine:
         now = time.time() if now is None else now
         # Registry reads before the lock: the tick and the other lane need not wait for them.
         self._prefetch({msg.device_id for msg in acc.telemetry})
+        # A batch may hold a birth and a will of one device: the registry has the outcome, read
+        # afresh in one query (thousands of devices come back at once after a district's link
+        # or the hub itself was down; one query each held both lanes for a second).
+        presence = list(dict.fromkeys(acc.births + acc.deaths))
+        if presence:
+            self._reload(presence)
         with self._lock:
             rules = list(self.rules.values())
             # Which rules apply is worked out once per device of the batch: most devices of a
@@ -186,15 +202,21 @@ class AlarmEngine:
                 hit = applicable.get(msg.device_id)
                 if hit is None:
                     dev = self.device(msg.device_id)
-                    found = [r for r in rules if r.applies_to(dev)] if dev is not None else []
+                    kept = self._applicable.get(msg.device_id)
+                    if kept is not None and kept[0] is dev and kept[1] is self.rules:
+                        found = kept[2]  # same device facts, same rules: same answer
+                    else:
+                        found = [r for r in rules if r.applies_to(dev)] if dev is not None else []
+                        self._applicable[msg.device_id] = (dev, self.rules, found)
                     hit = applicable[msg.device_id] = (dev, found)
                 dev, found = hit
                 if dev is None:
                     continue
                 for rule in found:
                     self._guard(self._on_telemetry, rule, dev, msg.ts, msg.data, now)
-            # A batch may hold a birth and a will of one device: the registry has the outcome.
-            for device_id in dict.fromkeys(acc.births + acc.deaths):
+            if presence:
+                self._scope.clear()
+            for device_id in presence:
                 self._on_presence(device_id, now)
 
     def _guard(self, func: Any, *args: Any) -> None:
@@ -256,8 +278,7 @@ class AlarmEngine:
                 self._decide(rule, dev, st, self._composite(rule, st, now), st.value, now)
 
     def _on_presence(self, device_id: str, now: float) -> None:
-        self._devices.pop(device_id, None)
-        self._scope.clear()
+        """A birth or a death (the device's facts were just reloaded by ``_reload``)."""
         dev = self.device(device_id)
         if dev is None:
             return
