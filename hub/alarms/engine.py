@@ -64,6 +64,7 @@ class AlarmEngine:
         self._devices: dict[str, tuple[DeviceInfo | None, float]] = {}
         self._newest: dict[str, tuple[str, int]] = {}  # device -> (boot id, seq) last judged
         self._scope: dict[str, tuple[list[DeviceInfo], float]] = {}
+        self._presence_changes = 0  # births and deaths evaluated: see _in_scope
         self._applicable: dict[str, tuple[DeviceInfo | None, dict[str, Rule], list[Rule]]] = {}
         """Per device: the rules that apply, for those device facts and that set of rules (the
         bulk lane's batches are mostly devices no rule reads: a lookup each, not a rule pass)."""
@@ -157,11 +158,16 @@ class AlarmEngine:
         hit = self._scope.get(rule.id)
         if hit and now - hit[1] < SCOPE_TTL_S:
             return hit[0]
+        generation = self._presence_changes
         if rule.scope.is_empty():
             found, _ = self.registry.search(limit=10**9)
         else:
             found = self.registry.select(rule.scope)
-        self._scope[rule.id] = (found, now)
+        if self._presence_changes == generation:
+            # Not kept if a birth or a death came meanwhile (the tick reads scopes outside the
+            # lock): the devices' online flags may predate it, and the offline rule must not
+            # take a device that just died for online.
+            self._scope[rule.id] = (found, now)
         return found
 
     @staticmethod
@@ -215,6 +221,7 @@ class AlarmEngine:
                 for rule in found:
                     self._guard(self._on_telemetry, rule, dev, msg.ts, msg.data, now)
             if presence:
+                self._presence_changes += 1
                 self._scope.clear()
             for device_id in presence:
                 self._on_presence(device_id, now)
@@ -287,6 +294,15 @@ class AlarmEngine:
             if rule.kind == "offline" and rule.applies_to(dev):
                 st = self._state(dev, rule)
                 if online:
+                    if (
+                        st.down_since is not None
+                        and st.severity is None
+                        and now - st.down_since >= rule.for_s
+                    ):
+                        # Down for longer than the rule allows, back before a tick raised it
+                        # (ticks run once a second, later on a busy hub): still an alarm, cleared
+                        # at once, so that whether one is raised does not depend on the ticks.
+                        self._guard(self._decide, rule, dev, st, rule.severity, None, now)
                     st.down_since = None
                     self._guard(self._decide, rule, dev, st, None, None, now)
                 else:
