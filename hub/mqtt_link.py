@@ -336,7 +336,11 @@ class MqttLink:
     # lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        loops = [(self._alarm_loop, "hub-alarm-lane"), (self._alarm_store_loop, "hub-ingest")]
+        loops = [
+            (self._alarm_loop, "hub-alarm-lane"),
+            (self._alarm_store_loop, "hub-ingest"),
+            (self._sync_loop, "hub-lane-sync"),
+        ]
         if self.split:
             loops.append((self._bulk_loop, "hub-bulk-ingest"))
         for target, name in loops:
@@ -503,8 +507,6 @@ class MqttLink:
     def _alarm_loop(self) -> None:
         session = self.alarm
         while not self.stopping.is_set():
-            if time.monotonic() - self._synced >= LANE_SYNC_S:
-                self.sync_watched()
             batch = session.take(0.0)  # never wait: a lone alarm-worthy message goes at once
             if not batch:
                 self._idle(session)
@@ -522,6 +524,13 @@ class MqttLink:
                     # telemetry store holds up only these acknowledgements.
                     self._stored.append((decided, [mid for _, mid in telemetry]))
                     self._store_work.set()
+
+    def _sync_loop(self) -> None:
+        """Keep the alarm lane's subscriptions in step with the rules, in a thread of its own:
+        reading the rules' scopes from the registry (thousands of devices after a wave of
+        births) used to happen between two alarms on the alarm lane's thread."""
+        while not self.stopping.wait(max(0.0, self._synced + LANE_SYNC_S - time.monotonic())):
+            self.sync_watched()
 
     def _alarm_store_loop(self) -> None:
         """Store the alarm lane's decided telemetry: all that waits, as one batch."""
