@@ -222,3 +222,24 @@ def test_a_batch_retried_after_a_registry_failure_does_not_count_the_other_lanes
     assert pipeline.tracker.duplicates == 0
     store.close()
     engine.dispose()
+
+
+def test_readings_sent_before_the_alarm_lanes_first_copy_are_stored_not_dropped(
+    registry_url: str, tmp_path: Path
+) -> None:
+    # The alarm lane subscribes to a newly watched device mid-stream, while the bulk lane still
+    # holds the readings sent before: those are new to the hub, not repeats.
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register("pipe-new")
+    pipeline.doubled = {"pipe-new"}
+    pipeline.process([_raw("pipe-new", "b", 5, 5.0)])  # the alarm lane's first copy
+    bulk = pipeline.process([_raw("pipe-new", "b", seq, float(seq)) for seq in range(1, 6)])
+    assert [m.seq for m in bulk.telemetry] == [1, 2, 3, 4]
+    assert pipeline.tracker.duplicates == 0
+    assert len(store.query("pipe-new", "level", 0, 2e9, 100)) == 5
+    # Seq 2 came first on the bulk lane, so one more copy is expected from the alarm lane; a
+    # copy beyond that is a repeat.
+    pipeline.process([_raw("pipe-new", "b", 2, 2.0), _raw("pipe-new", "b", 2, 2.0)])
+    assert pipeline.tracker.duplicates == 1
+    store.close()
+    pipeline.registry.engine.dispose()
