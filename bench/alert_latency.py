@@ -376,6 +376,15 @@ async def _accepted(hub: HubProcess) -> int:
         return int((await resp.json())["ingest"]["accepted"])
 
 
+async def _started(load: Any, sent: Any, limit_s: float = 60.0) -> None:
+    """Wait until the load process sends: a spawned process takes seconds to import on a busy
+    machine, and a round timed before its load arrives measures an idle hub."""
+    for _ in range(int(limit_s / 0.05)):
+        if sent.value or not load.is_alive():
+            return
+        await asyncio.sleep(0.05)
+
+
 async def _loaded_round(
     hub: HubProcess, probe: Probe, host: str, port: int, n: int, rate: int
 ) -> Round:
@@ -385,6 +394,7 @@ async def _loaded_round(
     load = ctx.Process(target=_load_process, args=(host, port, rate, stop, sent), daemon=True)
     load.start()
     try:
+        await _started(load, sent)
         await asyncio.sleep(3.0)  # let the load settle
         acc0, sent0, t0 = await _accepted(hub), sent.value, time.perf_counter()
         result = await _measure(hub, probe, n, 5)
@@ -421,6 +431,7 @@ async def _capacity(hub: HubProcess, host: str, port: int, seconds: float) -> fl
     )
     load.start()
     try:
+        await _started(load, sent)
         await asyncio.sleep(2.0)  # a backlog builds up
         acc0, t0 = await _accepted(hub), time.perf_counter()
         await asyncio.sleep(seconds)
@@ -477,6 +488,7 @@ async def _overload_round(
         target=_load_process, args=(host, port, rate, stop, sent, acked, 1), daemon=True
     )
     load.start()
+    await _started(load, sent)
     watcher = asyncio.create_task(watch_backlog())
     t0 = time.perf_counter()
     try:

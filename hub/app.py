@@ -6,6 +6,7 @@ import asyncio
 import gc
 import importlib
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -243,6 +244,7 @@ async def _background(hub: Hub) -> None:
 
 
 GC_THRESHOLDS = (2_000, 10, 10)
+SWITCH_INTERVAL_S = 0.001
 _process_tuned = False
 
 
@@ -259,6 +261,10 @@ def tune_process() -> None:
     """
     global _process_tuned
     gc.set_threshold(*GC_THRESHOLDS)
+    # A thread that wants the GIL (the alarm lane, the event loop sending an alarm) waits for a
+    # busy one (the bulk lane deciding a batch) to reach its switch interval: 5 ms by default,
+    # paid again at every hand-over along an alarm's path.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     _process_tuned = True
 
 

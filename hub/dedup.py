@@ -19,6 +19,11 @@ class Stream:
     received: int = 0
     gaps: int = 0
     missing: set[int] = field(default_factory=set)
+    first: int = 0
+    """The seq this hub first saw of a stream it had no record of (0: loaded from the registry).
+    Seqs below it are new to this hub, once each: the alarm lane may see a watched device's
+    stream first, while the bulk lane still holds the readings sent before."""
+    early: set[int] = field(default_factory=set)  # seqs below ``first`` accepted since
 
     def copy(self) -> Stream:
         return Stream(self.max_seq, self.received, self.gaps, set(self.missing))
@@ -61,7 +66,7 @@ class StreamTracker:
         key = (device_id, boot_id)
         stream = self.streams.get(key)
         if stream is None:
-            self.streams[key] = Stream(seq, 1)
+            self.streams[key] = Stream(seq, 1, first=seq)
         elif seq > stream.max_seq:
             gap = seq - stream.max_seq - 1
             if gap:
@@ -74,6 +79,13 @@ class StreamTracker:
         elif seq in stream.missing:
             stream.missing.discard(seq)
             stream.gaps -= 1
+            stream.received += 1
+        elif (
+            seq < stream.first
+            and seq not in stream.early
+            and len(stream.early) < MAX_TRACKED_MISSING
+        ):
+            stream.early.add(seq)
             stream.received += 1
         else:
             self.duplicates += 1
@@ -99,9 +111,12 @@ class StreamTracker:
             stream = self.streams.get((device_id, boot_id))
             if stream is None:
                 continue
+            stream.received -= 1
+            if seq in stream.early:
+                stream.early.discard(seq)
+                continue
             stream.missing.add(seq)
             stream.gaps += 1
-            stream.received -= 1
         self.stored(accepted)
         self.duplicates -= duplicates
 

@@ -56,6 +56,9 @@ BULK_LINGER_S = 0.02
 """How long the bulk writer waits for a batch to fill. Telemetry storage is not on the alarm
 path, so waiting costs nothing that matters; each batch has a fixed cost (a store statement, a
 registry pass, and a GIL hand-over back from the statement), which a full batch spreads thin."""
+DECIDE_CHUNK = 100
+"""Messages of a bulk batch decided per hold of the ingest lock (a millisecond or two of work): the
+alarm lane, which takes the lock ahead of the bulk lane, waits for at most one such chunk."""
 LANE_SYNC_S = 2.0  # how often the alarm lane brings its per-device subscriptions up to date
 RETRY_MIN_S, RETRY_MAX_S = 0.5, 5.0  # pause between attempts to store a batch that failed
 SUBSCRIBE_CHUNK = 500  # topic filters per SUBSCRIBE packet
@@ -328,7 +331,11 @@ class MqttLink:
     # lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        loops = [(self._alarm_loop, "hub-alarm-lane"), (self._alarm_store_loop, "hub-ingest")]
+        loops = [
+            (self._alarm_loop, "hub-alarm-lane"),
+            (self._alarm_store_loop, "hub-ingest"),
+            (self._sync_loop, "hub-lane-sync"),
+        ]
         if self.split:
             loops.append((self._bulk_loop, "hub-bulk-ingest"))
         for target, name in loops:
@@ -478,23 +485,26 @@ class MqttLink:
         while not self.stopping.is_set():
             batch = session.take(BULK_LINGER_S)
             if not batch:
-                self._idle()
+                self._idle(session)
                 continue
             self._update_gauges()
-            decided = self._decide(session, batch)
-            if decided is None:
-                continue
-            if self._store(session, decided):
-                session.acknowledge(mid for _, mid in batch)
+            parts = []
+            for i in range(0, len(batch), DECIDE_CHUNK):
+                part = self._decide(session, batch[i : i + DECIDE_CHUNK])
+                if part is None:
+                    break
+                parts.append(part)
+            else:
+                # Stored as one write: the store's cost per batch is what batching spreads.
+                if self._store(session, Decided.merge(parts)):
+                    session.acknowledge(mid for _, mid in batch)
 
     def _alarm_loop(self) -> None:
         session = self.alarm
         while not self.stopping.is_set():
-            if time.monotonic() - self._synced >= LANE_SYNC_S:
-                self.sync_watched()
             batch = session.take(0.0)  # never wait: a lone alarm-worthy message goes at once
             if not batch:
-                self._idle()
+                self._idle(session)
                 continue
             telemetry = [m for m in batch if m[0].topic.endswith("/telemetry")]
             others = [m for m in batch if not m[0].topic.endswith("/telemetry")]
@@ -509,6 +519,13 @@ class MqttLink:
                     # telemetry store holds up only these acknowledgements.
                     self._stored.append((decided, [mid for _, mid in telemetry]))
                     self._store_work.set()
+
+    def _sync_loop(self) -> None:
+        """Keep the alarm lane's subscriptions in step with the rules, in a thread of its own:
+        reading the rules' scopes from the registry (thousands of devices after a wave of
+        births) used to happen between two alarms on the alarm lane's thread."""
+        while not self.stopping.wait(max(0.0, self._synced + LANE_SYNC_S - time.monotonic())):
+            self.sync_watched()
 
     def _alarm_store_loop(self) -> None:
         """Store the alarm lane's decided telemetry: all that waits, as one batch."""
@@ -533,18 +550,19 @@ class MqttLink:
             else:
                 return  # stopping
 
-    def _idle(self) -> None:
+    def _idle(self, session: _Session) -> None:
         try:
-            self.pipeline.idle()
+            self.pipeline.idle(urgent=session is self.alarm and self.split)
         except Exception:  # the registry is down: the next batch or idle moment tries again
             log.exception("ingest_idle_failed")
 
     def _decide(self, session: _Session, batch: list[tuple[Raw, int]]) -> Decided | None:
-        """The batch decided (rules run); None if the registry failed: then it is retried."""
+        """The batch decided (rules run); None if stopping. A registry failure is retried."""
         delay = RETRY_MIN_S
+        urgent = session is self.alarm and self.split
         while not self.stopping.is_set():
             try:
-                return self.pipeline.decide([raw for raw, _ in batch])
+                return self.pipeline.decide([raw for raw, _ in batch], urgent=urgent)
             except Exception as exc:
                 self._failed(session, "registry", exc, len(batch))
                 self.stopping.wait(delay)

@@ -9,7 +9,6 @@ every refusal is counted by reason and logged once with its facts.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from govedge.logs import fields
 from hub.db import events, sqlite_json_batch, streams
 from hub.dedup import Stream, StreamTracker
 from hub.metrics import HubMetrics
+from hub.prioritylock import PriorityLock
 from hub.ratelimit import RateGate
 from hub.registry import Registry
 from hub.storage.base import Reading, TelemetryStore
@@ -42,6 +42,9 @@ log = logging.getLogger("govedge.hub.ingest")
 
 STREAMS_SAVE_INTERVAL_S = 1.0
 TOUCH_INTERVAL_S = 0.5
+TOUCH_OVERDUE_S = 2.0  # an urgent batch writes last_seen only when the bulk lane has not
+TOUCH_CHUNK = 100  # devices' last_seen written per hold of the ingest lock
+STREAMS_CHUNK = 500  # streams saved per hold of the ingest lock
 MAX_COPIES = 1024  # per stream: readings whose second copy (the other lane's) is still due
 MAX_COPY_STREAMS = 100_000
 
@@ -80,6 +83,8 @@ class Decided:
     """(device, boot id, seq) of every message accepted (not a duplicate)."""
     ingested: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
+    copies: list[tuple[str, str, int]] = field(default_factory=list)
+    """(device, boot id, seq) of the other lane's copies dropped (not counted as repeats)."""
     oldest_ts: float = 0.0
     """The oldest device timestamp in the batch: how far behind real time its storage is."""
 
@@ -94,6 +99,7 @@ class Decided:
             whole.readings += p.readings
             whole.keys += p.keys
             whole.duplicates += p.duplicates
+            whole.copies += p.copies
             for label, n in p.ingested.items():
                 whole.ingested[label] = whole.ingested.get(label, 0) + n
             out.telemetry += p.out.telemetry
@@ -141,7 +147,8 @@ class Pipeline:
         self.rate_gate = RateGate(limits.max_rate_per_device_hz)
         """Telemetry past the contract's rate per device is shed (counted: ``rate_exceeded``)."""
         self.accepted_total = 0
-        self._lock = threading.Lock()
+        self._lock = PriorityLock()
+        """Deduplication, registry writes and evaluation; the alarm lane takes it first."""
         self._last_reject_log: dict[str, float] = {}
         self._streams_saved = 0.0
         self._streams_upsert = _upsert_streams(registry.engine.dialect.name)
@@ -181,7 +188,7 @@ class Pipeline:
         self.store_telemetry(decided)
         return self.finish(decided)
 
-    def decide(self, batch: Sequence[Raw]) -> Decided:
+    def decide(self, batch: Sequence[Raw], urgent: bool = False) -> Decided:
         """Everything but the telemetry store: validate, deduplicate, write events, health and
         presence to the registry, and run the evaluators (the rules engine) on the result.
 
@@ -189,6 +196,11 @@ class Pipeline:
         stalled telemetry store delays acknowledgements, never an alarm. Evaluation happens
         under the same lock as deduplication, so two ingest paths evaluate a device's messages
         in the order they were accepted.
+
+        ``urgent`` (the alarm lane): take the lock ahead of ordinary batches, and leave the
+        last_seen writes to them unless they have fallen behind (a stalled bulk lane).
+        Ordinary batches should be small (see ``mqtt_link.DECIDE_CHUNK``): an urgent one waits
+        for at most the section an ordinary one is in.
         """
         started = time.perf_counter()
         decided = Decided(started=started)
@@ -201,7 +213,7 @@ class Pipeline:
         statuses: list[Status] = []
         ingested = decided.ingested
         messages = [self._validate(raw) for raw in batch]  # decoding needs no lock
-        with self._lock:
+        with self._lock.urgent() if urgent else self._lock:
             accept = self.tracker.accept
             for msg in messages:
                 if msg is None:
@@ -213,23 +225,26 @@ class Pipeline:
                 if not accept(device_id, msg.boot_id, msg.seq):
                     if self._second_copy(msg):
                         self.tracker.duplicates -= 1  # the other lane's copy, not a repeat
+                        decided.copies.append((device_id, msg.boot_id, msg.seq))
                     else:
                         decided.duplicates += 1
                     continue
                 decided.keys.append((device_id, msg.boot_id, msg.seq))
                 seen[device_id] = now  # when the hub heard it; device clocks may be wrong
-                if isinstance(msg, Telemetry) and not self.rate_gate.allow(device_id, msg.ts):
-                    self._reject(
-                        "rate_exceeded",
-                        device_id,
-                        f"over {self.limits.max_rate_per_device_hz:g} Hz: telemetry shed "
-                        f"({self.rate_gate.shed[device_id]} from this device)",
-                    )
-                    continue
                 if isinstance(msg, Telemetry):
+                    # Before the rate gate: a reading shed here still comes on the other lane,
+                    # and that copy is no repeat of the device's.
                     doubled = self.doubled
                     if doubled is None or device_id in doubled:
                         self._expect_copy(msg)
+                    if not self.rate_gate.allow(device_id, msg.ts):
+                        self._reject(
+                            "rate_exceeded",
+                            device_id,
+                            f"over {self.limits.max_rate_per_device_hz:g} Hz: telemetry shed "
+                            f"({self.rate_gate.shed[device_id]} from this device)",
+                        )
+                        continue
                     out.telemetry.append(msg)
                     readings.append((device_id, msg.ts, msg.data))
                 elif isinstance(msg, Event):
@@ -255,22 +270,36 @@ class Pipeline:
             try:
                 self._store_registry(event_rows, health, seen, statuses, out)
             except Exception:
-                self.tracker.forget(decided.keys, decided.duplicates)
+                self._forget(decided)
                 raise
             if messages:
                 stamps = [m.ts for m in messages if m is not None]
                 decided.oldest_ts = min(stamps) if stamps else 0.0
-            for evaluator in self.evaluators:
-                try:
-                    evaluator(out)
-                except Exception:  # a rule's bug must not stop ingestion
-                    log.exception("evaluator_failed", extra=fields(evaluator=repr(evaluator)))
+            self._evaluate(out)
+        back = self._touch_due(urgent)
+        if back:  # devices back by traffic (after a heartbeat timeout): rare
+            out.births += back
+            with self._lock.urgent() if urgent else self._lock:
+                self._evaluate(Accepted(births=back))
         return decided
 
-    def idle(self) -> None:
-        """Write the last_seen still pending (ingest is idle), with the births it finds."""
-        if self._seen and time.monotonic() - self._touched >= TOUCH_INTERVAL_S:
-            decided = self.decide([])
+    def _evaluate(self, acc: Accepted) -> None:
+        for evaluator in self.evaluators:
+            try:
+                evaluator(acc)
+            except Exception:  # a rule's bug must not stop ingestion
+                log.exception("evaluator_failed", extra=fields(evaluator=repr(evaluator)))
+
+    def idle(self, urgent: bool = False) -> None:
+        """Write the last_seen still pending (ingest is idle), with the births it finds.
+
+        ``urgent`` (the alarm lane, idle between alarms while the bulk lane is busy): only if
+        the bulk lane has not written them for TOUCH_OVERDUE_S, so that an alarm arriving
+        meanwhile does not wait for a city's last_seen write.
+        """
+        due = TOUCH_OVERDUE_S if urgent else TOUCH_INTERVAL_S
+        if self._seen and time.monotonic() - self._touched >= due:
+            decided = self.decide([], urgent=urgent)
             if decided.out.births:
                 self.finish(decided)
 
@@ -316,7 +345,14 @@ class Pipeline:
     def forget(self, decided: Decided) -> None:
         """Not stored, so not seen: the broker's redelivery must not count as a repeat."""
         with self._lock:
-            self.tracker.forget(decided.keys, decided.duplicates)
+            self._forget(decided)
+
+    def _forget(self, decided: Decided) -> None:
+        self.tracker.forget(decided.keys, decided.duplicates)
+        # The other lane's copies it dropped: the batch comes again (retried, or redelivered),
+        # and those copies are then still no repeats.
+        for device_id, boot_id, seq in decided.copies:
+            self._copies.setdefault((device_id, boot_id), set()).add(seq)
 
     def finish(self, decided: Decided) -> Accepted:
         """Count a stored batch and hand it to the listeners."""
@@ -377,15 +413,18 @@ class Pipeline:
         # Under the ingest lock: registry writes of both lanes (and the alarms their rules
         # write) then queue in this process, never on SQLite's busy handler, whose sleeps
         # (1, 2, 5, 10 ... 100 ms) would land on an alarm.
+        if now - self._streams_saved < STREAMS_SAVE_INTERVAL_S:
+            return
         with self._lock:
             if now - self._streams_saved < STREAMS_SAVE_INTERVAL_S:
                 return
             self._streams_saved = now
             dirty = self.tracker.take_dirty()
             self.metrics.gaps.set(self.tracker.total_gaps())
-            if dirty:
-                with self.registry.engine.begin() as conn:
-                    self._save_streams(conn, dirty, now)
+        # In chunks, each under the lock: an alarm waits for one chunk at most.
+        for i in range(0, len(dirty), STREAMS_CHUNK):
+            with self._lock, self.registry.engine.begin() as conn:
+                self._save_streams(conn, dirty[i : i + STREAMS_CHUNK], now)
 
     def _store_registry(
         self,
@@ -429,18 +468,46 @@ class Pipeline:
                 self._willed.discard(status.device_id)
             elif changed is False:
                 self._willed.add(status.device_id)
-        # A device gone by its will comes back with its birth, not with traffic: the alarm lane
-        # may apply the will before the bulk lane stores readings sent before it.
-        # last_seen is written at most every TOUCH_INTERVAL_S (presence is judged within a
-        # tenth of a keepalive): fewer registry transactions for an alarm to queue behind.
-        self._seen.update(seen)
-        if self._seen and time.monotonic() - self._touched >= TOUCH_INTERVAL_S:
+        self._seen.update(seen)  # written by ``_touch_due``
+
+    def _touch_due(self, urgent: bool) -> list[str]:
+        """Write the pending last_seen when due; return the devices that came back by traffic.
+
+        last_seen is written at most every TOUCH_INTERVAL_S (presence is judged within a tenth
+        of a keepalive): fewer registry transactions for an alarm to queue behind. A city's
+        worth of devices is written in chunks, each under the ingest lock (registry writes of
+        both lanes queue in this process, never on SQLite's busy handler), so that an alarm
+        waits for one chunk at most; an urgent batch leaves it to the bulk lane unless that
+        lane has not done it for TOUCH_OVERDUE_S.
+        """
+        since = time.monotonic() - self._touched
+        if not self._seen or since < (TOUCH_OVERDUE_S if urgent else TOUCH_INTERVAL_S):
+            return []
+        back: list[str] = []
+        with self._lock.urgent() if urgent else self._lock:
+            if time.monotonic() - self._touched < TOUCH_INTERVAL_S:
+                return back  # the other lane did it meanwhile
             self._touched = time.monotonic()
             pending, self._seen = self._seen, {}
-            for device_id in self._willed.intersection(pending):
-                del pending[device_id]
-            if pending:
-                out.births.extend(self.registry.touch(pending))
+        devices = list(pending)
+        for i in range(0, len(devices), TOUCH_CHUNK):
+            with self._lock.urgent() if urgent else self._lock:
+                # A device gone by its will comes back with its birth, not with traffic: the
+                # alarm lane may apply the will before the bulk lane stores readings sent
+                # before it. Judged per chunk, under the lock that applies the wills.
+                willed = self._willed
+                chunk = {d: pending[d] for d in devices[i : i + TOUCH_CHUNK] if d not in willed}
+                try:
+                    if chunk:
+                        back.extend(self.registry.touch(chunk))
+                except Exception as exc:
+                    # The batch is decided: what is left is written next time, not retried
+                    # with the batch (whose messages would then count as repeats).
+                    left = {d: pending[d] for d in devices[i:]}
+                    self._seen = {**left, **self._seen}
+                    log.warning("last_seen_write_failed", extra=fields(error=str(exc)[:300]))
+                    break
+        return back
 
 
 _STREAM_COLUMNS = (

@@ -64,6 +64,10 @@ class AlarmEngine:
         self._devices: dict[str, tuple[DeviceInfo | None, float]] = {}
         self._newest: dict[str, tuple[str, int]] = {}  # device -> (boot id, seq) last judged
         self._scope: dict[str, tuple[list[DeviceInfo], float]] = {}
+        self._presence_changes = 0  # births and deaths evaluated: see _in_scope
+        self._applicable: dict[str, tuple[DeviceInfo | None, dict[str, Rule], list[Rule]]] = {}
+        """Per device: the rules that apply, for those device facts and that set of rules (the
+        bulk lane's batches are mostly devices no rule reads: a lookup each, not a rule pass)."""
         self._version: tuple[int, float] = (-1, -1.0)
         self._synced = time.monotonic()
         self.on_change: list[Callable[[Change], None]] = []
@@ -142,16 +146,28 @@ class AlarmEngine:
         for d in missing:
             self._devices[d] = (found.get(d), now)
 
+    def _reload(self, device_ids: list[str]) -> None:
+        """Read these devices' facts afresh (their presence changed), in one query."""
+        now = time.monotonic()
+        found = {dev.id: dev for dev in self.registry.select(Selector(ids=tuple(device_ids)))}
+        for d in device_ids:
+            self._devices[d] = (found.get(d), now)
+
     def _in_scope(self, rule: Rule) -> list[DeviceInfo]:
         now = time.monotonic()
         hit = self._scope.get(rule.id)
         if hit and now - hit[1] < SCOPE_TTL_S:
             return hit[0]
+        generation = self._presence_changes
         if rule.scope.is_empty():
             found, _ = self.registry.search(limit=10**9)
         else:
             found = self.registry.select(rule.scope)
-        self._scope[rule.id] = (found, now)
+        if self._presence_changes == generation:
+            # Not kept if a birth or a death came meanwhile (the tick reads scopes outside the
+            # lock): the devices' online flags may predate it, and the offline rule must not
+            # take a device that just died for online.
+            self._scope[rule.id] = (found, now)
         return found
 
     @staticmethod
@@ -168,8 +184,15 @@ class AlarmEngine:
         if not self.rules:
             return
         now = time.time() if now is None else now
+        # Registry reads before the lock: the tick and the other lane need not wait for them.
+        self._prefetch({msg.device_id for msg in acc.telemetry})
+        # A batch may hold a birth and a will of one device: the registry has the outcome, read
+        # afresh in one query (thousands of devices come back at once after a district's link
+        # or the hub itself was down; one query each held both lanes for a second).
+        presence = list(dict.fromkeys(acc.births + acc.deaths))
+        if presence:
+            self._reload(presence)
         with self._lock:
-            self._prefetch({msg.device_id for msg in acc.telemetry})
             rules = list(self.rules.values())
             # Which rules apply is worked out once per device of the batch: most devices of a
             # large batch are watched by no rule, and this runs under the ingest lock.
@@ -185,15 +208,22 @@ class AlarmEngine:
                 hit = applicable.get(msg.device_id)
                 if hit is None:
                     dev = self.device(msg.device_id)
-                    found = [r for r in rules if r.applies_to(dev)] if dev is not None else []
+                    kept = self._applicable.get(msg.device_id)
+                    if kept is not None and kept[0] is dev and kept[1] is self.rules:
+                        found = kept[2]  # same device facts, same rules: same answer
+                    else:
+                        found = [r for r in rules if r.applies_to(dev)] if dev is not None else []
+                        self._applicable[msg.device_id] = (dev, self.rules, found)
                     hit = applicable[msg.device_id] = (dev, found)
                 dev, found = hit
                 if dev is None:
                     continue
                 for rule in found:
                     self._guard(self._on_telemetry, rule, dev, msg.ts, msg.data, now)
-            # A batch may hold a birth and a will of one device: the registry has the outcome.
-            for device_id in dict.fromkeys(acc.births + acc.deaths):
+            if presence:
+                self._presence_changes += 1
+                self._scope.clear()
+            for device_id in presence:
                 self._on_presence(device_id, now)
 
     def _guard(self, func: Any, *args: Any) -> None:
@@ -255,8 +285,7 @@ class AlarmEngine:
                 self._decide(rule, dev, st, self._composite(rule, st, now), st.value, now)
 
     def _on_presence(self, device_id: str, now: float) -> None:
-        self._devices.pop(device_id, None)
-        self._scope.clear()
+        """A birth or a death (the device's facts were just reloaded by ``_reload``)."""
         dev = self.device(device_id)
         if dev is None:
             return
@@ -265,6 +294,15 @@ class AlarmEngine:
             if rule.kind == "offline" and rule.applies_to(dev):
                 st = self._state(dev, rule)
                 if online:
+                    if (
+                        st.down_since is not None
+                        and st.severity is None
+                        and now - st.down_since >= rule.for_s
+                    ):
+                        # Down for longer than the rule allows, back before a tick raised it
+                        # (ticks run once a second, later on a busy hub): still an alarm, cleared
+                        # at once, so that whether one is raised does not depend on the ticks.
+                        self._guard(self._decide, rule, dev, st, rule.severity, None, now)
                     st.down_since = None
                     self._guard(self._decide, rule, dev, st, None, None, now)
                 else:
@@ -408,9 +446,14 @@ class AlarmEngine:
             return
         if time.monotonic() - self._synced >= SYNC_S:
             self._guard(self.sync_active)
-        with self._lock:
-            for rule in list(self.rules.values()):
-                self._guard(self._tick_rule, rule, now)
+        for rule in list(self.rules.values()):
+            # The rule's devices are read before the lock (a city-wide scope is thousands of
+            # rows), and the lock is held for one rule at a time: an alarm lane's batch, which
+            # needs it too, waits for one rule's tick at most.
+            self._guard(self._in_scope, rule)
+            with self._lock:
+                if self.rules.get(rule.id) is rule:
+                    self._guard(self._tick_rule, rule, now)
 
     def sync_active(self) -> None:
         """Align memory with the database: alarms other workers raised or someone cleared."""
@@ -497,13 +540,14 @@ class AlarmEngine:
         never wait behind the bulk of the telemetry.
         """
         out: set[str] = set()
-        with self._lock:
-            for rule in list(self.rules.values()):
-                if rule.kind == "offline":
-                    continue  # presence comes on the status channel, always in the lane
-                if rule.scope.is_empty():
-                    return None
-                out.update(dev.id for dev in self._in_scope(rule))
+        # Without the engine's lock: the alarm lane calls this between its batches, and the
+        # scopes are cached snapshots anyway.
+        for rule in list(self.rules.values()):
+            if rule.kind == "offline":
+                continue  # presence comes on the status channel, always in the lane
+            if rule.scope.is_empty():
+                return None
+            out.update(dev.id for dev in self._in_scope(rule))
         return out
 
     # API helpers ----------------------------------------------------------------------------

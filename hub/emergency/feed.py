@@ -37,7 +37,7 @@ class FeedNotifier:
         self.engine = engine
         self.poll_s = poll_s
         self.latest = 0
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()  # replaced by a new one each time it is set
         self._kick = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.clients = 0
@@ -69,7 +69,16 @@ class FeedNotifier:
         self._recent_order.append(cursor)
         while len(self._recent_order) > RECENT:
             self._recent.pop(self._recent_order.popleft(), None)
+        # Wake the clients here rather than through ``run``: every turn of the event loop on
+        # an alarm's way waits for the GIL, which busy ingest threads hold under a flood.
+        self.latest = max(self.latest, cursor)
+        self._wake()
         self._kick.set()
+
+    def _wake(self) -> None:
+        self.generation += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     def recent_after(self, cursor: int, limit: int) -> list[dict[str, Any]]:
         """Copies of the kept events cursor+1, cursor+2, ... as far as they run unbroken."""
@@ -94,9 +103,7 @@ class FeedNotifier:
             if kicked:
                 # A local write or ingest batch: let the clients look at once (one query each)
                 # rather than first asking for the newest id.
-                self.generation += 1
-                async with self._changed:
-                    self._changed.notify_all()
+                self._wake()
             if not self.clients:
                 continue  # nobody to wake: no query (a new client reads from its own cursor)
             try:
@@ -106,18 +113,18 @@ class FeedNotifier:
                 continue
             if latest != self.latest:
                 self.latest = latest
-                async with self._changed:
-                    self._changed.notify_all()
+                self._wake()
 
     async def wait_beyond(self, cursor: int, wait_s: float) -> None:
         """Return when an event after ``cursor`` may exist, or after ``wait_s`` seconds."""
         if self.latest > cursor:
             return
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.latest > cursor), wait_s)
-            except TimeoutError:
-                pass
+        try:
+            async with asyncio.timeout(wait_s):  # no extra task, unlike wait_for
+                while self.latest <= cursor:
+                    await self._changed.wait()
+        except TimeoutError:
+            pass
 
 
 def parse_cursor(raw: str | None, latest: int) -> int:

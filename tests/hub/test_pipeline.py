@@ -20,9 +20,9 @@ from hub.storage.base import Reading
 from hub.storage.sqlite_store import SQLiteTelemetryStore
 
 
-def _raw(device_id: str, boot_id: str, seq: int, value: float) -> Raw:
+def _raw(device_id: str, boot_id: str, seq: int, value: float, ts: float = 0.0) -> Raw:
     msg = Telemetry(
-        device_id=device_id, boot_id=boot_id, seq=seq, ts=1e9 + seq, data={"level": value}
+        device_id=device_id, boot_id=boot_id, seq=seq, ts=ts or 1e9 + seq, data={"level": value}
     )
     return Raw(topic(device_id, Channel.TELEMETRY), encode(msg), time.time())
 
@@ -166,5 +166,80 @@ def test_a_device_gone_by_its_will_comes_back_with_its_birth_not_with_older_traf
     assert late.births == [] and not pipeline.registry.get("pipe-gone").online
     assert pipeline.process([_status("pipe-gone", "c", 1, True)]).births == ["pipe-gone"]
     assert pipeline.registry.get("pipe-gone").online
+    store.close()
+    pipeline.registry.engine.dispose()
+
+
+def test_the_other_lanes_copy_of_a_shed_reading_is_not_a_duplicate(
+    registry_url: str, tmp_path: Path
+) -> None:
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register("pipe-fast")
+    pipeline.doubled = {"pipe-fast"}
+    # Past the contract's rate (its bucket holds RATE_BURST_S of it): the last one is shed.
+    burst = int(pipeline.rate_gate.capacity) + 1
+    readings = [_raw("pipe-fast", "b", seq, 1.0, ts=1e9) for seq in range(1, burst + 1)]
+    first = pipeline.process(readings)
+    assert len(first.telemetry) == burst - 1 and pipeline.rejected == {"rate_exceeded": 1}
+    pipeline.process(readings)  # the other lane's copies, the shed one included
+    assert pipeline.tracker.duplicates == 0
+    store.close()
+    pipeline.registry.engine.dispose()
+
+
+class _HealthFailingOnce(Registry):
+    """A registry whose first health write fails, like a database locked for too long."""
+
+    failures = 1
+
+    def set_health(self, device_id: str, health: dict[str, object]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise sa.exc.OperationalError("UPDATE devices", {}, Exception("database is locked"))
+        super().set_health(device_id, health)
+
+
+def test_a_batch_retried_after_a_registry_failure_does_not_count_the_other_lanes_copies(
+    registry_url: str, tmp_path: Path
+) -> None:
+    from govedge.contract import Health, HealthData
+
+    engine = make_engine(registry_url)
+    create_schema(engine)
+    store = SQLiteTelemetryStore(str(tmp_path / "telemetry.db"))
+    pipeline = Pipeline(_HealthFailingOnce(engine), store, HubMetrics())
+    pipeline.registry.register_many([{"id": "pipe-watched"}, {"id": "pipe-other"}])
+    pipeline.doubled = {"pipe-watched"}
+    pipeline.process([_raw("pipe-watched", "b", 1, 1.0)])  # the alarm lane's copy
+    health = Health(device_id="pipe-other", boot_id="b", seq=1, ts=1e9, data=HealthData())
+    batch = [  # the bulk lane's batch: the other copy, and a message the registry fails on
+        _raw("pipe-watched", "b", 1, 1.0),
+        Raw(topic("pipe-other", Channel.HEALTH), encode(health), time.time()),
+    ]
+    with pytest.raises(sa.exc.OperationalError):
+        pipeline.decide(batch)
+    pipeline.process(batch)  # retried in place, as the MQTT link does
+    assert pipeline.tracker.duplicates == 0
+    store.close()
+    engine.dispose()
+
+
+def test_readings_sent_before_the_alarm_lanes_first_copy_are_stored_not_dropped(
+    registry_url: str, tmp_path: Path
+) -> None:
+    # The alarm lane subscribes to a newly watched device mid-stream, while the bulk lane still
+    # holds the readings sent before: those are new to the hub, not repeats.
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register("pipe-new")
+    pipeline.doubled = {"pipe-new"}
+    pipeline.process([_raw("pipe-new", "b", 5, 5.0)])  # the alarm lane's first copy
+    bulk = pipeline.process([_raw("pipe-new", "b", seq, float(seq)) for seq in range(1, 6)])
+    assert [m.seq for m in bulk.telemetry] == [1, 2, 3, 4]
+    assert pipeline.tracker.duplicates == 0
+    assert len(store.query("pipe-new", "level", 0, 2e9, 100)) == 5
+    # Seq 2 came first on the bulk lane, so one more copy is expected from the alarm lane; a
+    # copy beyond that is a repeat.
+    pipeline.process([_raw("pipe-new", "b", 2, 2.0), _raw("pipe-new", "b", 2, 2.0)])
+    assert pipeline.tracker.duplicates == 1
     store.close()
     pipeline.registry.engine.dispose()

@@ -369,3 +369,61 @@ def test_a_reading_sent_before_one_already_judged_does_not_move_the_alarm_back(
     # A new boot starts its own sequence.
     bench.alarms.on_batch(Accepted(telemetry=[reading("b2", 1, 1.0)]))
     assert bench.kinds("s1")[-1] == ("cleared", "major")
+
+
+def test_a_device_down_past_the_grace_and_back_before_a_tick_still_alarms(bench: Bench) -> None:
+    # Ticks come once a second, later on a busy hub: whether the alarm is raised must not
+    # depend on one falling inside the outage.
+    bench.rule("down-long", kind="offline", severity="minor", for_s=120)
+    t0 = time.time()
+    bench.registry.apply_status("s1", "b", True, 60, t0)
+    bench.registry.apply_status("s1", "b", False, 60, t0)
+    bench.alarms.on_batch(Accepted(deaths=["s1"]), t0)
+    bench.registry.apply_status("s1", "b", True, 60, t0 + 130)
+    bench.alarms.on_batch(Accepted(births=["s1"]), t0 + 130)
+    assert bench.kinds("s1") == [("raised", "minor"), ("cleared", "minor")]
+    # Back within the grace: nothing.
+    bench.registry.apply_status("s1", "b", False, 60, t0 + 200)
+    bench.alarms.on_batch(Accepted(deaths=["s1"]), t0 + 200)
+    bench.registry.apply_status("s1", "b", True, 60, t0 + 210)
+    bench.alarms.on_batch(Accepted(births=["s1"]), t0 + 210)
+    assert len(bench.kinds("s1")) == 2
+
+
+class _DeathDuringScopeRead(Registry):
+    """A registry on which a device dies while the tick reads a rule's scope (another thread's
+    batch, played here from inside the read)."""
+
+    alarms: AlarmEngine | None = None
+    die_at = 0.0
+
+    def select(self, selector: Any) -> list[Any]:
+        found = super().select(selector)  # read before the death: the device is online in it
+        if self.alarms is not None and self.die_at:
+            at, self.die_at = self.die_at, 0.0
+            self.apply_status("s1", "b", False, 60, at)
+            self.alarms.on_batch(Accepted(deaths=["s1"]), at)
+        return found
+
+
+def test_a_scope_read_before_a_death_does_not_hide_the_death_from_the_tick(
+    registry_url: str,
+) -> None:
+    engine = make_engine(registry_url)
+    create_schema(engine)
+    registry = _DeathDuringScopeRead(engine)
+    store = AlarmStore(engine)
+    alarms = AlarmEngine(store, registry)
+    registry.alarms = alarms
+    registry.register("s1", model="gauge")
+    rule = {"kind": "offline", "severity": "minor", "for_s": 5, "scope": {"model": "gauge"}}
+    store.put_rule("down-long", rule, True)
+    alarms.reload()
+    t0 = time.time()
+    registry.apply_status("s1", "b", True, 60, t0)
+    alarms.on_batch(Accepted(births=["s1"]), t0)
+    registry.die_at = t0
+    alarms.tick(t0)  # its scope read sees s1 online; s1 dies meanwhile
+    alarms.tick(t0 + 6)
+    assert [(e["kind"], e["severity"]) for e in store.events_of("s1")] == [("raised", "minor")]
+    engine.dispose()

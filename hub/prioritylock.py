@@ -1,0 +1,62 @@
+"""A lock the alarm lane takes ahead of the bulk lane.
+
+A plain ``threading.Lock`` is not fair: a thread that releases it and takes it again within
+its own GIL slice (the bulk lane between two chunks of a batch) wins over a thread that was
+blocked on it, which must first get the GIL back. Under a telemetry flood the alarm lane then
+waited for several of the bulk lane's chunks in a row. Here an urgent taker announces itself
+first; an ordinary taker waits until no urgent one is waiting or holding, so the alarm lane
+waits for at most the one section the bulk lane is in.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+
+class PriorityLock:
+    """``with lock:`` for ordinary work; ``with lock.urgent():`` to go ahead of it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._urgent = 0  # urgent takers waiting for the lock or holding it
+        self._count = threading.Lock()
+        self._clear = threading.Event()  # set while no urgent taker is about
+        self._clear.set()
+
+    @property
+    def wanted(self) -> bool:
+        """An urgent taker is waiting (or holds the lock)."""
+        return self._urgent > 0
+
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        with self._count:
+            self._urgent += 1
+            self._clear.clear()
+        try:
+            with self._lock:
+                yield
+        finally:
+            with self._count:
+                self._urgent -= 1
+                if not self._urgent:
+                    self._clear.set()
+
+    def __enter__(self) -> PriorityLock:
+        while True:
+            self._clear.wait()
+            self._lock.acquire()
+            if not self._urgent:
+                return self
+            self._lock.release()  # an urgent taker came in meanwhile: it goes first
+
+    def __exit__(
+        self,
+        _t: type[BaseException] | None,
+        _e: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self._lock.release()

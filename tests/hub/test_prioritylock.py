@@ -1,0 +1,54 @@
+"""The ingest lock: the alarm lane's urgent taker goes ahead of the bulk lane's."""
+
+from __future__ import annotations
+
+import threading
+
+from hub.prioritylock import PriorityLock
+
+
+def test_an_urgent_taker_goes_ahead_of_an_ordinary_one_waiting_before_it() -> None:
+    lock = PriorityLock()
+    order: list[str] = []
+    lock.__enter__()  # the bulk lane holds it (one chunk)
+    ordinary_waiting = threading.Event()
+
+    def ordinary() -> None:
+        ordinary_waiting.set()
+        with lock:
+            order.append("bulk")
+
+    def urgent() -> None:
+        with lock.urgent():
+            order.append("alarm")
+
+    bulk = threading.Thread(target=ordinary)
+    bulk.start()
+    assert ordinary_waiting.wait(10)
+    alarm = threading.Thread(target=urgent)
+    alarm.start()
+    while not lock.wanted:  # the alarm lane has announced itself
+        threading.Event().wait(0.001)
+    lock.__exit__(None, None, None)  # the chunk ends
+    alarm.join(10)
+    bulk.join(10)
+    assert order == ["alarm", "bulk"]
+    assert not lock.wanted
+
+
+def test_ordinary_takers_go_in_turn_when_nothing_is_urgent() -> None:
+    lock = PriorityLock()
+    total = 0
+
+    def add() -> None:
+        nonlocal total
+        for _ in range(1000):
+            with lock:
+                total += 1
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert total == 4000
