@@ -204,7 +204,7 @@ class EvidenceSync:
         url = f"{self.hub_url}{UPLOADS}/{sha}"
         with path.open("rb") as fh:
             if offset is None:
-                chunk = fh.read(min(self.chunk_size, size))
+                chunk = await asyncio.to_thread(fh.read, min(self.chunk_size, size))
                 headers = {
                     "Tus-Resumable": TUS_VERSION,
                     "Upload-Length": str(size),
@@ -224,7 +224,7 @@ class EvidenceSync:
             conflicts = 0
             while offset < size:
                 fh.seek(offset)
-                chunk = fh.read(min(self.chunk_size, size - offset))
+                chunk = await asyncio.to_thread(fh.read, min(self.chunk_size, size - offset))
                 headers = {
                     "Tus-Resumable": TUS_VERSION,
                     "Upload-Offset": str(offset),
