@@ -188,17 +188,20 @@ class PhotoStore:
             )
         return web.Response(status=status, headers={**TUS_HEADERS, "Upload-Offset": str(offset)})
 
-    async def append(self, sha: str, request: web.Request, claimed: int) -> tuple[int, int]:
+    async def append(
+        self, sha: str, request: web.Request, claimed: int, create: int | None = None
+    ) -> tuple[int, int]:
         """Append the body at ``claimed``: (204, new offset), (409, offset) when the offset is
         not the hub's, (404, 0) unknown, (460, 0) when the whole does not hash to ``sha``.
 
         The hash is taken as the bytes arrive, so finishing costs no second read. Each block is
         written and hashed in a worker thread while the event loop reads the next one (and the
         other photos in flight): the loop only moves bytes, and one thread call begins the
-        append and one ends it."""
+        append and one ends it. ``create``: the Upload-Length of an upload created by this
+        request (creation-with-upload), made in the same thread call that begins the append."""
         lock = self.locks.setdefault(sha, asyncio.Lock())
         async with lock:
-            begun = await asyncio.to_thread(self._begin, sha, claimed)
+            begun = await asyncio.to_thread(self._begin, sha, claimed, create)
             if isinstance(begun[0], int):
                 return begun[0], begun[1]
             fh, digest, offset, length = begun
@@ -236,9 +239,12 @@ class PhotoStore:
                     return 460, 0
         return 204, written
 
-    def _begin(self, sha: str, claimed: int) -> tuple[Any, ...]:
-        """The upload's state checked against the claimed offset, its part file opened for
-        appending and its running hash: (fh, digest, offset, length), or (status, offset)."""
+    def _begin(self, sha: str, claimed: int, create: int | None = None) -> tuple[Any, ...]:
+        """The upload's state checked against the claimed offset (created first when ``create``
+        gives its length), its part file opened for appending and its running hash:
+        (fh, digest, offset, length), or (status, offset)."""
+        if create is not None:
+            self.create(sha, create)
         state = self.state(sha)
         if state is None:
             return 404, 0
