@@ -5,10 +5,11 @@ Photos go by the tus 1.0 core protocol (creation, HEAD for the offset, PATCH to 
 dropped connection the next attempt learns how many bytes the hub holds and sends only the rest.
 One request first asks the hub what it holds of every waiting photo (``uploads/offsets``), so a
 photo costs one request, its creation with all its bytes, and a resumed one a PATCH of the rest.
-Then the records, oldest first, in batches; each batch goes as soon as its own photos are in,
-while the next batch's photos are still travelling. The hub answers with the last seq it holds
-(``acked_through``) and, when it refused one, the first bad record and why. Records stay in the
-store until acknowledged.
+Then the records, oldest first, in batches that go while later photos are still travelling:
+each once its first FIRST records' photos are in, with every following record whose photo is in
+(so the last is small and the sync ends soon after the last photo). The hub answers with the
+last seq it holds (``acked_through``) and, when it refused one, the first bad record and why.
+Records stay in the store until acknowledged.
 
 The client is a small aiohttp one rather than tuspy: tuspy 1.1 checks the server's certificate
 only against the system's CA bundle (``verify_tls_cert`` is a bool in its PATCH path) so it
