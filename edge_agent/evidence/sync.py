@@ -5,10 +5,11 @@ Photos go by the tus 1.0 core protocol (creation, HEAD for the offset, PATCH to 
 dropped connection the next attempt learns how many bytes the hub holds and sends only the rest.
 One request first asks the hub what it holds of every waiting photo (``uploads/offsets``), so a
 photo costs one request, its creation with all its bytes, and a resumed one a PATCH of the rest.
-Then the records, oldest first, in batches; each batch goes as soon as its own photos are in,
-while the next batch's photos are still travelling. The hub answers with the last seq it holds
-(``acked_through``) and, when it refused one, the first bad record and why. Records stay in the
-store until acknowledged.
+Then the records, oldest first, in batches that go while later photos are still travelling:
+each once its first FIRST records' photos are in, with every following record whose photo is in
+(so the last is small and the sync ends soon after the last photo). The hub answers with the
+last seq it holds (``acked_through``) and, when it refused one, the first bad record and why.
+Records stay in the store until acknowledged.
 
 The client is a small aiohttp one rather than tuspy: tuspy 1.1 checks the server's certificate
 only against the system's CA bundle (``verify_tls_cert`` is a bool in its PATCH path) so it
@@ -41,7 +42,12 @@ CHUNK = 8 * 1024 * 1024
 hub writes every byte as it reads it and a HEAD (or ``uploads/offsets``) says where it stopped;
 only what was still in the network's buffers is sent again."""
 BATCH = 100
-"""Records per POST: the first batch goes once its photos are in, the rest follow the uploads."""
+"""Most records per POST."""
+FIRST = 25
+"""Records a POST waits for (their photos in) before it goes, unless fewer are left: each POST
+then takes every following record whose photo is in, up to BATCH. The last POST, sent once the
+last photo is in, so carries only the few that finished during the one before it, and the
+sync's tail (the hub's checks, the terminal's acknowledgement dropping those photos) is short."""
 PARALLEL = 4
 """Photos in flight at once: the hub's fsync of one overlaps the transfer of the next."""
 UPLOADS = "/api/v1/inspection/uploads"
@@ -115,12 +121,20 @@ class EvidenceSync:
                     log.warning("photo_refused", extra=fields(sha256=sha, reason=str(exc)))
 
         # every upload starts now, in record order (the gate lets PARALLEL through); each batch
-        # of records waits only for its own photos
+        # of records waits only for its own photos (FIRST of them, then those already in)
         uploads = {sha: asyncio.ensure_future(one(sha)) for sha in shas}
         try:
-            for start in range(0, len(pending), BATCH):
-                batch = pending[start : start + BATCH]
-                await asyncio.gather(*(uploads[r.photo_sha256] for r in batch if r.photo_sha256))
+            start = 0
+            while start < len(pending):
+                first = pending[start : start + min(FIRST, BATCH)]
+                await asyncio.gather(*(uploads[r.photo_sha256] for r in first if r.photo_sha256))
+                end = start + len(first)
+                while end < min(len(pending), start + BATCH) and _sent(
+                    uploads.get(pending[end].photo_sha256)
+                ):
+                    end += 1
+                batch = pending[start:end]
+                start = end
                 answer = await self._post_records(session, batch)
                 report.acked_through = int(answer.get("acked_through") or 0)
                 if report.acked_through:
@@ -204,7 +218,7 @@ class EvidenceSync:
         url = f"{self.hub_url}{UPLOADS}/{sha}"
         with path.open("rb") as fh:
             if offset is None:
-                chunk = fh.read(min(self.chunk_size, size))
+                chunk = await asyncio.to_thread(fh.read, min(self.chunk_size, size))
                 headers = {
                     "Tus-Resumable": TUS_VERSION,
                     "Upload-Length": str(size),
@@ -224,7 +238,7 @@ class EvidenceSync:
             conflicts = 0
             while offset < size:
                 fh.seek(offset)
-                chunk = fh.read(min(self.chunk_size, size - offset))
+                chunk = await asyncio.to_thread(fh.read, min(self.chunk_size, size - offset))
                 headers = {
                     "Tus-Resumable": TUS_VERSION,
                     "Upload-Offset": str(offset),
@@ -261,6 +275,13 @@ class EvidenceSync:
                 raise SyncError(f"POST evidence: HTTP {resp.status}: {body.get('error', body)}")
         self._contact()
         return body
+
+
+def _sent(upload: asyncio.Future[None] | None) -> bool:
+    """A record's photo is through (or it has none): its upload finished without an error."""
+    if upload is None:
+        return True
+    return upload.done() and not upload.cancelled() and upload.exception() is None
 
 
 def queue_task_state(store: EvidenceStore, task_id: str, state: str) -> None:

@@ -273,15 +273,17 @@ async def create_upload(request: web.Request) -> web.Response:
         raise ValidationError("Upload-Length (an integer) is required") from None
     photos = _of(request).photos
     photos.path(sha)  # checks the form of the hash
-    await asyncio.to_thread(photos.create, sha, length)
     location = f"{request.url.origin()}/api/v1/inspection/uploads/{sha}"
     headers = {"Tus-Resumable": "1.0.0", "Location": location}
     if request.headers.get("Content-Type") == "application/offset+octet-stream":
-        # creation-with-upload: the first bytes came with the creation
-        status, offset = await photos.append(sha, request, 0)
+        # creation-with-upload: the first bytes came with the creation, made in the append's
+        # first step; an upload the hub holds already answers with its offset
+        status, offset = await photos.append(sha, request, 0, create=length)
         if status == 460:
             return web.Response(status=460, text=f"the bytes received do not hash to {sha}")
         headers["Upload-Offset"] = str(offset)
+    else:
+        await asyncio.to_thread(photos.create, sha, length)
     return web.Response(status=201, headers=headers)
 
 

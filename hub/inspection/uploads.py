@@ -32,6 +32,8 @@ from hub.inspection.errors import InspectionError
 TUS_VERSION = "1.0.0"
 MAX_PHOTO = 32 * 1024 * 1024
 TUS_HEADERS = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
+BLOCK = 1024 * 1024
+"""Most bytes taken from the request per write: the body arrives as fast as TLS decrypts it."""
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -90,12 +92,33 @@ class PhotoStore:
         return part.stat().st_size, int(part.name.split(".")[1]), False
 
     def offsets(self, shas: list[str]) -> dict[str, dict[str, int]]:
-        """What the hub holds of each upload it knows: {sha: {"offset", "length"}}."""
+        """What the hub holds of each upload it knows: {sha: {"offset", "length"}}. The partial
+        folder is listed once for all of them, not searched once a photo."""
+        parts: dict[str, Path] = {}
+        with os.scandir(self.partial) as entries:
+            for entry in entries:
+                sha, _, rest = entry.name.partition(".")
+                if rest.endswith(".part") and (sha not in parts or entry.name < parts[sha].name):
+                    parts[sha] = Path(entry.path)
         out = {}
         for sha in shas:
-            state = self.state(sha)
-            if state is not None:
-                out[sha] = {"offset": state[0], "length": state[1]}
+            try:
+                size = self.path(sha).stat().st_size
+            except FileNotFoundError:
+                part = parts.get(sha)
+                if part is None:
+                    continue
+                try:
+                    out[sha] = {
+                        "offset": part.stat().st_size,
+                        "length": int(part.name.split(".")[1]),
+                    }
+                except FileNotFoundError:  # made whole (or dropped) since the listing
+                    state = self.state(sha)
+                    if state is not None:
+                        out[sha] = {"offset": state[0], "length": state[1]}
+            else:
+                out[sha] = {"offset": size, "length": size}
         return out
 
     def create(self, sha: str, length: int) -> None:
@@ -165,46 +188,85 @@ class PhotoStore:
             )
         return web.Response(status=status, headers={**TUS_HEADERS, "Upload-Offset": str(offset)})
 
-    async def append(self, sha: str, request: web.Request, claimed: int) -> tuple[int, int]:
+    async def append(
+        self, sha: str, request: web.Request, claimed: int, create: int | None = None
+    ) -> tuple[int, int]:
         """Append the body at ``claimed``: (204, new offset), (409, offset) when the offset is
         not the hub's, (404, 0) unknown, (460, 0) when the whole does not hash to ``sha``.
-        The hash is taken as the bytes arrive, so finishing costs no second read."""
+
+        The hash is taken as the bytes arrive, so finishing costs no second read. Each block is
+        written and hashed in a worker thread while the event loop reads the next one (and the
+        other photos in flight): the loop only moves bytes, and one thread call begins the
+        append and one ends it. ``create``: the Upload-Length of an upload created by this
+        request (creation-with-upload), made in the same thread call that begins the append."""
         lock = self.locks.setdefault(sha, asyncio.Lock())
         async with lock:
-            state = await asyncio.to_thread(self.state, sha)
-            if state is None:
-                return 404, 0
-            offset, length, complete = state
-            if complete or claimed != offset:
-                return 409, offset
-            hasher = self.hashers.get(sha)
-            if hasher is None or hasher[0] != offset:
-                hasher = (offset, await asyncio.to_thread(self._hash_part, sha))
-            digest = hasher[1]
-            part = self.part(sha)
-            assert part is not None
-            with part.open("ab") as fh:
-                try:
-                    async for block in request.content.iter_chunked(256 * 1024):
-                        if offset + len(block) > length:
-                            raise InspectionError("the body goes past Upload-Length")
-                        fh.write(block)
-                        digest.update(block)
-                        offset += len(block)
-                        self.counters["bytes_received"] += len(block)
-                finally:
-                    fh.flush()
-                    self.hashers[sha] = (offset, digest)
-                if offset == length:
-                    # durable once whole; a partial upload lost to a power cut is re-sent, and
-                    # any bytes it lost or garbled fail the hash check. Off the event loop: the
-                    # other photos in flight go on arriving meanwhile.
-                    await asyncio.to_thread(os.fsync, fh.fileno())
-            if offset == length:
+            begun = await asyncio.to_thread(self._begin, sha, claimed, create)
+            if isinstance(begun[0], int):
+                return begun[0], begun[1]
+            fh, digest, offset, length = begun
+            written = offset
+            pending: asyncio.Future[None] | None = None
+            try:
+                async for block in request.content.iter_chunked(BLOCK):
+                    if offset + len(block) > length:
+                        raise InspectionError("the body goes past Upload-Length")
+                    if pending is not None:
+                        await pending
+                        written = offset
+                    pending = asyncio.ensure_future(
+                        asyncio.to_thread(_write_and_hash, fh, digest, block)
+                    )
+                    offset += len(block)
+                    self.counters["bytes_received"] += len(block)
+                if pending is not None:
+                    await pending
+                    written = offset
+            finally:
+                if pending is not None and not pending.done():
+                    # a cut mid-block: the block's write still finishes before the file closes
+                    await asyncio.shield(pending)
+                    written = offset
+                self.hashers[sha] = (written, digest)
+                done = written == length
+                # durable once whole (fsync, then the rename to its address); a partial upload
+                # lost to a power cut is re-sent, and any bytes it lost or garbled fail the
+                # hash check
+                matched = await asyncio.to_thread(self._end, sha, fh, digest, done)
+            if done:
                 self.hashers.pop(sha, None)
-                if not await asyncio.to_thread(self.finish, sha, digest.hexdigest()):
+                if not matched:
                     return 460, 0
-        return 204, offset
+        return 204, written
+
+    def _begin(self, sha: str, claimed: int, create: int | None = None) -> tuple[Any, ...]:
+        """The upload's state checked against the claimed offset (created first when ``create``
+        gives its length), its part file opened for appending and its running hash:
+        (fh, digest, offset, length), or (status, offset)."""
+        if create is not None:
+            self.create(sha, create)
+        state = self.state(sha)
+        if state is None:
+            return 404, 0
+        offset, length, complete = state
+        if complete or claimed != offset:
+            return 409, offset
+        hasher = self.hashers.get(sha)
+        if hasher is None or hasher[0] != offset:
+            hasher = (offset, self._hash_part(sha) if offset else hashlib.sha256())
+        part = self.part(sha)
+        assert part is not None
+        return part.open("ab"), hasher[1], offset, length
+
+    def _end(self, sha: str, fh: Any, digest: Any, whole: bool) -> bool:
+        """Close the part file; once whole, fsync it and keep it only if it hashes to ``sha``."""
+        try:
+            fh.flush()
+            if whole:
+                os.fsync(fh.fileno())
+        finally:
+            fh.close()
+        return self.finish(sha, digest.hexdigest()) if whole else False
 
     def _hash_part(self, sha: str) -> Any:
         digest = hashlib.sha256()
@@ -214,3 +276,9 @@ class PhotoStore:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)
         return digest
+
+
+def _write_and_hash(fh: Any, digest: Any, block: bytes) -> None:
+    """Write a block and add it to the running hash (both release the GIL: a worker's job)."""
+    fh.write(block)
+    digest.update(block)

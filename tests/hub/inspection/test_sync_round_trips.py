@@ -56,7 +56,8 @@ async def test_a_photo_costs_one_request_on_kept_connections(
     inspection_hub: InspectionHub, monkeypatch: Any
 ) -> None:
     h = inspection_hub
-    monkeypatch.setattr(evidence_sync, "BATCH", 5)  # records go in two batches
+    monkeypatch.setattr(evidence_sync, "BATCH", 5)  # records go in two batches or more
+    monkeypatch.setattr(evidence_sync, "FIRST", 5)
     t = h.terminal("insp-trips")
     await h.task("W1", t.device_id)
     await record(t, "W1", 10)
@@ -67,7 +68,7 @@ async def test_a_photo_costs_one_request_on_kept_connections(
     assert seen["POST uploads"] == 10  # the creation carries the whole photo
     assert seen["PATCH <sha>"] == 0 and seen["HEAD <sha>"] == 0
     assert seen["POST offsets"] == 1  # one question for all ten photos
-    assert seen["POST evidence"] == 2
+    assert seen["POST evidence"] == 2  # five records wait for their photos, then five more
     # the photos in flight at once, and the requests before them, each on a kept connection
     assert seen["connections"] <= evidence_sync.PARALLEL + 1, seen
 

@@ -4,6 +4,7 @@ resumes from the hub's offset; third-party checks of signatures, certificate cha
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import io
 import json
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from edge_agent.evidence.sync import EvidenceSync
 from govedge.contract import evidence as ev
+from hub.inspection.uploads import PhotoStore
 
 from .conftest import InspectionHub, Terminal
 
@@ -271,6 +273,15 @@ class CuttingProxy:
         await self.server.wait_closed()
 
 
+async def _appends_done(photos: PhotoStore, sha: str, timeout: float = 30.0) -> None:
+    """Wait until the hub has begun and finished an append to ``sha`` (its lock made, and free)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (lock := photos.locks.get(sha)) is None or lock.locked():
+        assert loop.time() < deadline, f"the hub is still appending to {sha}"
+        await asyncio.sleep(0.02)
+
+
 async def test_cut_upload_resumes_from_the_hubs_offset(inspection_hub: InspectionHub) -> None:
     h = inspection_hub
     t = h.terminal("insp-resume")
@@ -295,7 +306,9 @@ async def test_cut_upload_resumes_from_the_hubs_offset(inspection_hub: Inspectio
             await cut.sync_once(session)
     await proxy.stop()
     photos = h.hub.extras["inspection"].photos
-    held = photos.state(hashlib.sha256(big).hexdigest())
+    sha = hashlib.sha256(big).hexdigest()
+    await _appends_done(photos, sha)  # the hub may still be writing what it read before the cut
+    held = photos.state(sha)
     # the photo went in one request: the hub keeps every byte it read before the cut
     assert held is not None and 0 < held[0] < 3_000_000, held
     assert not held[2]
@@ -339,3 +352,55 @@ async def test_tuspy_uploads_to_the_hub(
 
     await asyncio.to_thread(run)
     assert h.hub.extras["inspection"].photos.complete(sha)
+
+
+async def test_hash_taken_across_requests_refuses_a_bad_last_piece(
+    inspection_hub: InspectionHub,
+) -> None:
+    """The hub hashes a photo as its pieces arrive (written and hashed off its event loop, and
+    its running hash kept between requests, or taken again from the part file when lost): a
+    photo whose last piece is altered is refused with 460 and dropped; sent right, it is held
+    whole, byte for byte."""
+    h = inspection_hub
+    t = h.terminal("insp-pieces")
+    data = random.Random(7).randbytes(2_500_000)
+    sha = hashlib.sha256(data).hexdigest()
+    photos = h.hub.extras["inspection"].photos
+    url = f"{h.url}/api/v1/inspection/uploads"
+    tus = {"Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream"}
+
+    async def send(session: aiohttp.ClientSession, body: bytes, forget: bool) -> int:
+        create = {
+            **tus,
+            "Upload-Length": str(len(body)),
+            "Upload-Metadata": "sha256 " + base64.b64encode(sha.encode()).decode(),
+        }
+        async with session.post(url, data=body[:1_000_000], headers=create, ssl=t.sync.tls) as r:
+            assert r.status == 201, await r.text()
+            offset = int(r.headers["Upload-Offset"])
+        assert offset == 1_000_000
+        if forget:  # as after a hub restart: the running hash is taken again from the part
+            photos.hashers.clear()
+        while True:
+            piece = body[offset : offset + 700_000]
+            headers = {**tus, "Upload-Offset": str(offset)}
+            async with session.patch(
+                f"{url}/{sha}", data=piece, headers=headers, ssl=t.sync.tls
+            ) as r:
+                if r.status != 204:
+                    return r.status
+                offset = int(r.headers["Upload-Offset"])
+            if offset == len(body):
+                return 204
+
+    bad = bytearray(data)
+    bad[-10] ^= 0x01
+    async with aiohttp.ClientSession() as session:
+        assert await send(session, bytes(bad), forget=False) == 460
+        assert photos.state(sha) is None and photos.counters["hash_mismatch"] == 1
+        assert await send(session, bytes(bad), forget=True) == 460
+        assert photos.state(sha) is None and photos.counters["hash_mismatch"] == 2
+        assert await send(session, data, forget=True) == 204
+    assert photos.state(sha) == (len(data), len(data), True)
+    assert photos.path(sha).read_bytes() == data
+    assert not list(photos.partial.iterdir())
