@@ -1,5 +1,6 @@
-"""The agent: composes drivers, supervisors, the outbox, the MQTT link, commands, configs and the
-local device API from one device config, and runs them until asked to stop."""
+"""The agent: composes drivers, supervisors, the outbox, the device state, the MQTT link,
+commands, configs and the local device API from one device config, and runs them until asked to
+stop."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 from drivers.base import PolledDriver
 from drivers.registry import create_driver
 from drivers.spec import DriverOptions
+from edge_agent.database import AgentDatabase
+from edge_agent.device_state import DeviceState
 from edge_agent.errors import AgentError
 from edge_agent.link import LinkSettings, MqttLink
 from edge_agent.messages import MessageFactory, new_boot_id
@@ -94,13 +97,16 @@ class Agent:
         self.driver_configs: list[DriverConfig] = list(config.drivers)
         drivers = build_drivers(self.driver_configs, driver_factory, self.where)
         ob = config.outbox
+        self.database = AgentDatabase(
+            resolve_path(self.state_dir, ob.path or "outbox.sqlite3"), synchronous=ob.synchronous
+        )
         self.outbox = Outbox(
-            resolve_path(self.state_dir, ob.path or "outbox.sqlite3"),
+            self.database,
             max_messages=ob.max_messages,
             max_bytes=ob.max_bytes,
             max_age_s=ob.max_age_s,
-            synchronous=ob.synchronous,
         )
+        self.device_state = DeviceState(self.database, self.outbox)
         self.messages = MessageFactory(config.device_id, self.boot_id, config.broker.topic_root)
         self.supervisors: dict[str, DriverSupervisor] = {
             cfg.name: DriverSupervisor(cfg, drivers[cfg.name], self._on_reading, self._on_state)
@@ -236,7 +242,7 @@ class Agent:
         await asyncio.gather(*(sup.stop() for sup in self.supervisors.values()))
         final = self._status(False, "shutdown")
         await asyncio.to_thread(self.link.stop, final, self.publish.drain_on_stop_s)
-        self.outbox.close()
+        self.database.close()
         log.info(
             "agent_stopped",
             extra=fields(device=self.config.device_id, took_s=round(time.monotonic() - began, 3)),
@@ -376,10 +382,7 @@ class Agent:
     # -- health -----------------------------------------------------------------------------
 
     def driver_health(self) -> dict[str, tuple[HealthState, str, int]]:
-        return {
-            name: (sup.state, sup.detail, sup.errors)
-            for name, sup in self.supervisors.items()
-        }
+        return {name: (sup.state, sup.detail, sup.errors) for name, sup in self.supervisors.items()}
 
     def health_counters(self) -> dict[str, float]:
         c = self.link.counters

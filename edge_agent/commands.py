@@ -2,9 +2,10 @@
 print_test_receipt, read_card, rotate_certificate (edge_agent.rotation).
 
 Each command has an id and an expiry. An expired command is refused with an acknowledgement. A
-command id is claimed in the outbox database before it runs, so a redelivery (QoS 1, a
-persistent session, a retained copy) never runs it again, even after a restart; its single
-acknowledgement is committed to the outbox in the same transaction that marks it done.
+command id is claimed in the device state's ledger (edge_agent.device_state) before it runs, so a
+redelivery (QoS 1, a persistent session, a retained copy) never runs it again, even after a
+restart; its single acknowledgement is committed to the outbox in the same transaction that marks
+it done.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class CommandService:
             updater.attach()
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.agent.outbox.forget_commands, FORGET_AFTER_S)
+        await asyncio.to_thread(self.agent.device_state.forget_commands, FORGET_AFTER_S)
         if self.agent.config.identity.hub_url:  # this device rotates: finish a cut-short switch
             from edge_agent.rotation import recover_identity
 
@@ -86,7 +87,7 @@ class CommandService:
         if not isinstance(msg, Command):
             return
         data = msg.data
-        if not agent.outbox.claim_command(data.id, agent.boot_id):
+        if not agent.device_state.claim_command(data.id, agent.boot_id):
             agent.counters["commands_duplicate"] += 1
             log.info("command_duplicate", extra=fields(id=data.id, name=data.name))
             return
@@ -119,7 +120,7 @@ class CommandService:
         self, command_id: str, ok: bool, result: Mapping[str, Any] | None = None, error: str = ""
     ) -> None:
         ack = self.agent.messages.command_ack(command_id, ok, result, error)
-        await asyncio.to_thread(self.agent.outbox.finish_command, command_id, ack)
+        await asyncio.to_thread(self.agent.device_state.finish_command, command_id, ack)
 
     # -- the commands -----------------------------------------------------------------------
 
