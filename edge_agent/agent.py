@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,7 +24,15 @@ from edge_agent.stopping import cancel_within
 from edge_agent.supervisor import DriverSupervisor
 from firmware_configs.schema import DeviceConfig, DriverConfig, PublishConfig
 from govedge.broker import BrokerURL
-from govedge.contract import DEFAULT_LIMITS, Channel, ContractError, Status, decode
+from govedge.contract import (
+    DEFAULT_LIMITS,
+    Channel,
+    ContractError,
+    EventKind,
+    Status,
+    decode,
+    metric_problem,
+)
 from govedge.errors import ConfigError, GovedgeError
 from govedge.health import HealthState
 from govedge.logs import fields, get_logger
@@ -35,16 +42,14 @@ log = get_logger(__name__)
 DriverFactory = Callable[[str, str, DriverOptions | Mapping[str, Any]], PolledDriver]
 """(kind, url, options) -> an unopened driver; drivers.registry.create_driver by default."""
 
-METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
-"""What the contract accepts as a telemetry quantity name."""
-
 HOUSEKEEPING_S = 10.0
 
 STOP_TASKS_S = 2.0
 """How long a stop gives the agent's own tasks (health, housekeeping, handlers) to end."""
 
 CARD_PRESENT = "card_present"
-"""A reading of this name (1.0 / 0.0) turns into card_inserted / card_removed events."""
+"""A reading of this name (1.0 / 0.0) turns into card_inserted / card_removed events
+(EventKind.CARD_INSERTED, EventKind.CARD_REMOVED)."""
 
 DOCUMENTS = {"idcard": "resident_id", "smartcard": "social_security"}
 """The document a card reader of this driver kind holds, for the local API's card events."""
@@ -271,7 +276,7 @@ class Agent:
             before = self._card.get(sup.name)
             self._card[sup.name] = present
             if before is not None and before != present:
-                kind = "card_inserted" if present else "card_removed"
+                kind = EventKind.CARD_INSERTED if present else EventKind.CARD_REMOVED
                 items.append(self.messages.event(kind, attrs={"driver": sup.name}))
                 self.broadcast(
                     {
@@ -307,7 +312,7 @@ class Agent:
                 number = float(value)
             except (TypeError, ValueError):
                 number = math.nan
-            if not METRIC_NAME_RE.match(name) or not math.isfinite(number):
+            if metric_problem(name, number):
                 self.counters["readings_rejected"] += 1
                 log.warning(
                     "reading_rejected", extra=fields(driver=sup.name, name=name, value=str(value))
@@ -409,7 +414,7 @@ class Agent:
             # Drops happen while the link is down; the event waits in the outbox like the rest.
             items.append(
                 self.messages.event(
-                    "outbox_dropped",
+                    EventKind.OUTBOX_DROPPED,
                     "warning",
                     f"{dropped - self._dropped_reported} queued messages dropped (oldest first)",
                     {"dropped": float(dropped - self._dropped_reported), "total": float(dropped)},

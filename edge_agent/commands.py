@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from drivers.base import CardReaderCapability, PrinterCapability
 from drivers.errors import DriverError, UserActionError
 from edge_agent.errors import AgentError, CommandError
-from govedge.contract import Command, ContractError, decode_for_topic
+from govedge.contract import Command, CommandName, ContractError, decode_for_topic
 from govedge.errors import GovedgeError
 from govedge.logs import fields, get_logger
 
@@ -46,13 +46,13 @@ class CommandService:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.handlers: dict[str, Handler] = {
-            "ping": self.ping,
-            "self_test": self.self_test,
-            "reload_config": self.reload_config,
-            "restart_driver": self.restart_driver,
-            "print_test_receipt": self.print_test_receipt,
-            "read_card": self.read_card,
-            "rotate_certificate": self.rotate_certificate,
+            CommandName.PING: self.ping,
+            CommandName.SELF_TEST: self.self_test,
+            CommandName.RELOAD_CONFIG: self.reload_config,
+            CommandName.RESTART_DRIVER: self.restart_driver,
+            CommandName.PRINT_TEST_RECEIPT: self.print_test_receipt,
+            CommandName.READ_CARD: self.read_card,
+            CommandName.ROTATE_CERTIFICATE: self.rotate_certificate,
         }
         self.reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
@@ -119,7 +119,13 @@ class CommandService:
     async def _ack(
         self, command_id: str, ok: bool, result: Mapping[str, Any] | None = None, error: str = ""
     ) -> None:
-        ack = self.agent.messages.command_ack(command_id, ok, result, error)
+        try:
+            ack = self.agent.messages.command_ack(command_id, ok, result, error)
+        except ContractError as exc:  # the hub would refuse this ack: say why instead
+            self.agent.counters["commands_refused"] += 1
+            log.warning("command_result_refused", extra=fields(id=command_id, reason=exc.reason))
+            error = f"the result breaks the contract: {exc.detail}"
+            ack = self.agent.messages.command_ack(command_id, False, None, error)
         await asyncio.to_thread(self.agent.device_state.finish_command, command_id, ack)
 
     # -- the commands -----------------------------------------------------------------------
