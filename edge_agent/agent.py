@@ -30,8 +30,10 @@ from govedge.contract import (
     ContractError,
     EventKind,
     Status,
+    TopicError,
     decode,
     metric_problem,
+    parse_topic,
 )
 from govedge.errors import ConfigError, GovedgeError
 from govedge.health import HealthState
@@ -140,7 +142,7 @@ class Agent:
         self._dropped_reported = self.outbox.dropped
         self._tasks: list[asyncio.Task[Any]] = []
         self.extensions: list[Any] = []  # commands, configs, local API: started with the agent
-        self.message_handlers: dict[str, Callable[[str, bytes], Any]] = {}
+        self.message_handlers: dict[Channel, Callable[[str, bytes], Any]] = {}
         self.commands: Any = None  # the CommandService, once attached
         self.local_api: Any = None  # the LocalApi, when configured
         self.evidence: Any = None  # the EvidenceService of an inspector terminal
@@ -453,15 +455,21 @@ class Agent:
         loop.call_soon_threadsafe(self._dispatch, topic_name, payload)
 
     def _dispatch(self, topic_name: str, payload: bytes) -> None:
-        for suffix, handler in self.message_handlers.items():
-            if topic_name.endswith("/" + suffix):
-                result = handler(topic_name, payload)
-                if asyncio.iscoroutine(result):
-                    task = asyncio.create_task(result)
-                    self._tasks.append(task)
-                    task.add_done_callback(self._task_done)
-                return
-        log.warning("unexpected_topic", extra=fields(topic=topic_name))
+        """Route a message by the contract's reading of its topic (our device, a channel with
+        a handler); anything else is logged and left."""
+        try:
+            device_id, channel = parse_topic(topic_name, self.config.broker.topic_root)
+        except TopicError:
+            device_id, channel = "", None
+        handler = self.message_handlers.get(channel) if channel is not None else None
+        if handler is None or device_id != self.config.device_id:
+            log.warning("unexpected_topic", extra=fields(topic=topic_name))
+            return
+        result = handler(topic_name, payload)
+        if asyncio.iscoroutine(result):
+            task = asyncio.create_task(result)
+            self._tasks.append(task)
+            task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         if task in self._tasks:

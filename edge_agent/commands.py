@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from drivers.base import CardReaderCapability, PrinterCapability
 from drivers.errors import DriverError, UserActionError
 from edge_agent.errors import AgentError, CommandError
-from govedge.contract import Command, CommandName, ContractError, decode_for_topic
+from govedge.contract import Channel, Command, CommandName, ContractError, decode_for_topic
 from govedge.errors import GovedgeError
 from govedge.logs import fields, get_logger
 
@@ -57,7 +57,7 @@ class CommandService:
         self.reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     def attach(self) -> None:
-        self.agent.message_handlers["cmd"] = self.handle
+        self.agent.message_handlers[Channel.CMD] = self.handle
         self.agent.extensions.append(self)
         self.agent.commands = self
         from edge_agent.update.updater import Updater

@@ -19,7 +19,7 @@ from edge_agent.agent import resolve_path
 from edge_agent.errors import SignatureError
 from edge_agent.signing import ConfigVerifier, accept_unsigned, ed25519_verifier, refuse_all
 from firmware_configs.schema import load_device_config, parse_runtime_config
-from govedge.contract import ConfigDesired, ContractError, decode_for_topic
+from govedge.contract import Channel, ConfigDesired, ContractError, decode_for_topic
 from govedge.errors import ConfigError
 from govedge.logs import fields, get_logger
 
@@ -43,7 +43,7 @@ class DesiredConfigService:
         self._lock = asyncio.Lock()
 
     def attach(self) -> None:
-        self.agent.message_handlers["config/desired"] = self.handle
+        self.agent.message_handlers[Channel.CONFIG_DESIRED] = self.handle
         self.agent.extensions.append(self)
         commands = getattr(self.agent, "commands", None)
         if commands is not None and self.agent.config_path is not None:

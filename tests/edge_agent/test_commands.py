@@ -202,3 +202,35 @@ def test_a_result_the_hub_would_refuse_is_acknowledged_as_a_failure(tmp_path) ->
         assert agent.counters["commands_refused"] == 1
     finally:
         agent.database.close()
+
+
+def test_messages_are_routed_by_the_contracts_topic_parser(tmp_path) -> None:
+    """Only this device's own cmd / config/desired topics reach their handlers; a topic that
+    merely ends the same way (another device, another root, a deeper level) does not."""
+    from govedge.contract import Channel
+    from tests.edge_agent.conftest import device_config, write_config
+
+    path = write_config(
+        tmp_path / "route.json",
+        device_config("route-1", "mqtt://127.0.0.1:1", tmp_path / "route.state"),
+    )
+    agent = build_agent(path)
+    seen: list[tuple[str, str]] = []
+    agent.message_handlers[Channel.CMD] = lambda t, p: seen.append(("cmd", t))
+    agent.message_handlers[Channel.CONFIG_DESIRED] = lambda t, p: seen.append(("config", t))
+    try:
+        for topic_name in (
+            "gov/v1/route-1/cmd",
+            "gov/v1/route-1/config/desired",
+            "gov/v1/other-2/cmd",
+            "other/root/route-1/cmd",
+            "gov/v1/route-1/x/cmd",
+            "gov/v1/route-1/telemetry",
+        ):
+            agent._dispatch(topic_name, b"{}")
+        assert seen == [
+            ("cmd", "gov/v1/route-1/cmd"),
+            ("config", "gov/v1/route-1/config/desired"),
+        ]
+    finally:
+        agent.database.close()
