@@ -28,6 +28,7 @@ BENCHMARKS = (
     "face",
     "idcard_read",
     "fleet_connect",
+    "fleet_client",
     "services",
     "inspector",
     "kiosk",

@@ -1,11 +1,11 @@
-"""The agent: composes drivers, supervisors, the outbox, the MQTT link, commands, configs and the
-local device API from one device config, and runs them until asked to stop."""
+"""The agent: composes drivers, supervisors, the outbox, the device state, the MQTT link,
+commands, configs and the local device API from one device config, and runs them until asked to
+stop."""
 
 from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,6 +14,8 @@ from typing import Any
 from drivers.base import PolledDriver
 from drivers.registry import create_driver
 from drivers.spec import DriverOptions
+from edge_agent.database import AgentDatabase
+from edge_agent.device_state import DeviceState
 from edge_agent.errors import AgentError
 from edge_agent.link import LinkSettings, MqttLink
 from edge_agent.messages import MessageFactory, new_boot_id
@@ -22,7 +24,17 @@ from edge_agent.stopping import cancel_within
 from edge_agent.supervisor import DriverSupervisor
 from firmware_configs.schema import DeviceConfig, DriverConfig, PublishConfig
 from govedge.broker import BrokerURL
-from govedge.contract import DEFAULT_LIMITS, Channel, ContractError, Status, decode
+from govedge.contract import (
+    DEFAULT_LIMITS,
+    Channel,
+    ContractError,
+    EventKind,
+    Status,
+    TopicError,
+    decode,
+    metric_problem,
+    parse_topic,
+)
 from govedge.errors import ConfigError, GovedgeError
 from govedge.health import HealthState
 from govedge.logs import fields, get_logger
@@ -32,16 +44,14 @@ log = get_logger(__name__)
 DriverFactory = Callable[[str, str, DriverOptions | Mapping[str, Any]], PolledDriver]
 """(kind, url, options) -> an unopened driver; drivers.registry.create_driver by default."""
 
-METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
-"""What the contract accepts as a telemetry quantity name."""
-
 HOUSEKEEPING_S = 10.0
 
 STOP_TASKS_S = 2.0
 """How long a stop gives the agent's own tasks (health, housekeeping, handlers) to end."""
 
 CARD_PRESENT = "card_present"
-"""A reading of this name (1.0 / 0.0) turns into card_inserted / card_removed events."""
+"""A reading of this name (1.0 / 0.0) turns into card_inserted / card_removed events
+(EventKind.CARD_INSERTED, EventKind.CARD_REMOVED)."""
 
 DOCUMENTS = {"idcard": "resident_id", "smartcard": "social_security"}
 """The document a card reader of this driver kind holds, for the local API's card events."""
@@ -94,13 +104,16 @@ class Agent:
         self.driver_configs: list[DriverConfig] = list(config.drivers)
         drivers = build_drivers(self.driver_configs, driver_factory, self.where)
         ob = config.outbox
+        self.database = AgentDatabase(
+            resolve_path(self.state_dir, ob.path or "outbox.sqlite3"), synchronous=ob.synchronous
+        )
         self.outbox = Outbox(
-            resolve_path(self.state_dir, ob.path or "outbox.sqlite3"),
+            self.database,
             max_messages=ob.max_messages,
             max_bytes=ob.max_bytes,
             max_age_s=ob.max_age_s,
-            synchronous=ob.synchronous,
         )
+        self.device_state = DeviceState(self.database, self.outbox)
         self.messages = MessageFactory(config.device_id, self.boot_id, config.broker.topic_root)
         self.supervisors: dict[str, DriverSupervisor] = {
             cfg.name: DriverSupervisor(cfg, drivers[cfg.name], self._on_reading, self._on_state)
@@ -129,7 +142,7 @@ class Agent:
         self._dropped_reported = self.outbox.dropped
         self._tasks: list[asyncio.Task[Any]] = []
         self.extensions: list[Any] = []  # commands, configs, local API: started with the agent
-        self.message_handlers: dict[str, Callable[[str, bytes], Any]] = {}
+        self.message_handlers: dict[Channel, Callable[[str, bytes], Any]] = {}
         self.commands: Any = None  # the CommandService, once attached
         self.local_api: Any = None  # the LocalApi, when configured
         self.evidence: Any = None  # the EvidenceService of an inspector terminal
@@ -236,7 +249,7 @@ class Agent:
         await asyncio.gather(*(sup.stop() for sup in self.supervisors.values()))
         final = self._status(False, "shutdown")
         await asyncio.to_thread(self.link.stop, final, self.publish.drain_on_stop_s)
-        self.outbox.close()
+        self.database.close()
         log.info(
             "agent_stopped",
             extra=fields(device=self.config.device_id, took_s=round(time.monotonic() - began, 3)),
@@ -265,7 +278,7 @@ class Agent:
             before = self._card.get(sup.name)
             self._card[sup.name] = present
             if before is not None and before != present:
-                kind = "card_inserted" if present else "card_removed"
+                kind = EventKind.CARD_INSERTED if present else EventKind.CARD_REMOVED
                 items.append(self.messages.event(kind, attrs={"driver": sup.name}))
                 self.broadcast(
                     {
@@ -301,7 +314,7 @@ class Agent:
                 number = float(value)
             except (TypeError, ValueError):
                 number = math.nan
-            if not METRIC_NAME_RE.match(name) or not math.isfinite(number):
+            if metric_problem(name, number):
                 self.counters["readings_rejected"] += 1
                 log.warning(
                     "reading_rejected", extra=fields(driver=sup.name, name=name, value=str(value))
@@ -376,10 +389,7 @@ class Agent:
     # -- health -----------------------------------------------------------------------------
 
     def driver_health(self) -> dict[str, tuple[HealthState, str, int]]:
-        return {
-            name: (sup.state, sup.detail, sup.errors)
-            for name, sup in self.supervisors.items()
-        }
+        return {name: (sup.state, sup.detail, sup.errors) for name, sup in self.supervisors.items()}
 
     def health_counters(self) -> dict[str, float]:
         c = self.link.counters
@@ -406,7 +416,7 @@ class Agent:
             # Drops happen while the link is down; the event waits in the outbox like the rest.
             items.append(
                 self.messages.event(
-                    "outbox_dropped",
+                    EventKind.OUTBOX_DROPPED,
                     "warning",
                     f"{dropped - self._dropped_reported} queued messages dropped (oldest first)",
                     {"dropped": float(dropped - self._dropped_reported), "total": float(dropped)},
@@ -445,15 +455,21 @@ class Agent:
         loop.call_soon_threadsafe(self._dispatch, topic_name, payload)
 
     def _dispatch(self, topic_name: str, payload: bytes) -> None:
-        for suffix, handler in self.message_handlers.items():
-            if topic_name.endswith("/" + suffix):
-                result = handler(topic_name, payload)
-                if asyncio.iscoroutine(result):
-                    task = asyncio.create_task(result)
-                    self._tasks.append(task)
-                    task.add_done_callback(self._task_done)
-                return
-        log.warning("unexpected_topic", extra=fields(topic=topic_name))
+        """Route a message by the contract's reading of its topic (our device, a channel with
+        a handler); anything else is logged and left."""
+        try:
+            device_id, channel = parse_topic(topic_name, self.config.broker.topic_root)
+        except TopicError:
+            device_id, channel = "", None
+        handler = self.message_handlers.get(channel) if channel is not None else None
+        if handler is None or device_id != self.config.device_id:
+            log.warning("unexpected_topic", extra=fields(topic=topic_name))
+            return
+        result = handler(topic_name, payload)
+        if asyncio.iscoroutine(result):
+            task = asyncio.create_task(result)
+            self._tasks.append(task)
+            task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         if task in self._tasks:

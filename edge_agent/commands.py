@@ -2,9 +2,10 @@
 print_test_receipt, read_card, rotate_certificate (edge_agent.rotation).
 
 Each command has an id and an expiry. An expired command is refused with an acknowledgement. A
-command id is claimed in the outbox database before it runs, so a redelivery (QoS 1, a
-persistent session, a retained copy) never runs it again, even after a restart; its single
-acknowledgement is committed to the outbox in the same transaction that marks it done.
+command id is claimed in the device state's ledger (edge_agent.device_state) before it runs, so a
+redelivery (QoS 1, a persistent session, a retained copy) never runs it again, even after a
+restart; its single acknowledgement is committed to the outbox in the same transaction that marks
+it done.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from drivers.base import CardReaderCapability, PrinterCapability
 from drivers.errors import DriverError, UserActionError
 from edge_agent.errors import AgentError, CommandError
-from govedge.contract import Command, ContractError, decode_for_topic
+from govedge.contract import Channel, Command, CommandName, ContractError, decode_for_topic
 from govedge.errors import GovedgeError
 from govedge.logs import fields, get_logger
 
@@ -45,18 +46,18 @@ class CommandService:
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.handlers: dict[str, Handler] = {
-            "ping": self.ping,
-            "self_test": self.self_test,
-            "reload_config": self.reload_config,
-            "restart_driver": self.restart_driver,
-            "print_test_receipt": self.print_test_receipt,
-            "read_card": self.read_card,
-            "rotate_certificate": self.rotate_certificate,
+            CommandName.PING: self.ping,
+            CommandName.SELF_TEST: self.self_test,
+            CommandName.RELOAD_CONFIG: self.reload_config,
+            CommandName.RESTART_DRIVER: self.restart_driver,
+            CommandName.PRINT_TEST_RECEIPT: self.print_test_receipt,
+            CommandName.READ_CARD: self.read_card,
+            CommandName.ROTATE_CERTIFICATE: self.rotate_certificate,
         }
         self.reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     def attach(self) -> None:
-        self.agent.message_handlers["cmd"] = self.handle
+        self.agent.message_handlers[Channel.CMD] = self.handle
         self.agent.extensions.append(self)
         self.agent.commands = self
         from edge_agent.update.updater import Updater
@@ -66,7 +67,7 @@ class CommandService:
             updater.attach()
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.agent.outbox.forget_commands, FORGET_AFTER_S)
+        await asyncio.to_thread(self.agent.device_state.forget_commands, FORGET_AFTER_S)
         if self.agent.config.identity.hub_url:  # this device rotates: finish a cut-short switch
             from edge_agent.rotation import recover_identity
 
@@ -86,7 +87,7 @@ class CommandService:
         if not isinstance(msg, Command):
             return
         data = msg.data
-        if not agent.outbox.claim_command(data.id, agent.boot_id):
+        if not agent.device_state.claim_command(data.id, agent.boot_id):
             agent.counters["commands_duplicate"] += 1
             log.info("command_duplicate", extra=fields(id=data.id, name=data.name))
             return
@@ -118,8 +119,14 @@ class CommandService:
     async def _ack(
         self, command_id: str, ok: bool, result: Mapping[str, Any] | None = None, error: str = ""
     ) -> None:
-        ack = self.agent.messages.command_ack(command_id, ok, result, error)
-        await asyncio.to_thread(self.agent.outbox.finish_command, command_id, ack)
+        try:
+            ack = self.agent.messages.command_ack(command_id, ok, result, error)
+        except ContractError as exc:  # the hub would refuse this ack: say why instead
+            self.agent.counters["commands_refused"] += 1
+            log.warning("command_result_refused", extra=fields(id=command_id, reason=exc.reason))
+            error = f"the result breaks the contract: {exc.detail}"
+            ack = self.agent.messages.command_ack(command_id, False, None, error)
+        await asyncio.to_thread(self.agent.device_state.finish_command, command_id, ack)
 
     # -- the commands -----------------------------------------------------------------------
 

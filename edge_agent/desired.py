@@ -4,8 +4,8 @@ config/reported.
 The desired ``config`` is the remotely changeable part of a device config (RuntimeConfig:
 ``drivers`` and ``publish``); identity, broker and TLS change only through provisioning. A config
 that fails its signature, its schema or the building of a driver is refused with an error report,
-and the running one keeps running. An applied config is stored in the outbox database, so a
-restart runs it even before the broker is reachable.
+and the running one keeps running. An applied config is kept in the device state
+(edge_agent.device_state), so a restart runs it even before the broker is reachable.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from edge_agent.agent import resolve_path
 from edge_agent.errors import SignatureError
 from edge_agent.signing import ConfigVerifier, accept_unsigned, ed25519_verifier, refuse_all
 from firmware_configs.schema import load_device_config, parse_runtime_config
-from govedge.contract import ConfigDesired, ContractError, decode_for_topic
+from govedge.contract import Channel, ConfigDesired, ContractError, decode_for_topic
 from govedge.errors import ConfigError
 from govedge.logs import fields, get_logger
 
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from edge_agent.agent import Agent
 
 log = get_logger(__name__)
-
-META_VERSION = "config_version"
-META_CONFIG = "config_runtime"
 
 
 class DesiredConfigService:
@@ -40,13 +37,13 @@ class DesiredConfigService:
         if verifier is None:
             verifier = _configured_verifier(agent)
         self.verify = verifier
-        self.version = int(agent.outbox.get_meta(META_VERSION, "0"))
+        self.version = agent.device_state.config_version
         self._refused: set[int] = set()
         self._reported = False
         self._lock = asyncio.Lock()
 
     def attach(self) -> None:
-        self.agent.message_handlers["config/desired"] = self.handle
+        self.agent.message_handlers[Channel.CONFIG_DESIRED] = self.handle
         self.agent.extensions.append(self)
         commands = getattr(self.agent, "commands", None)
         if commands is not None and self.agent.config_path is not None:
@@ -70,7 +67,7 @@ class DesiredConfigService:
                     detail="no config_signing.public_key_file: every config/desired is refused",
                 ),
             )
-        stored = self.agent.outbox.get_meta(META_CONFIG, "")
+        stored = self.agent.device_state.running_config
         if not stored:
             return
         try:
@@ -125,8 +122,7 @@ class DesiredConfigService:
         except ConfigError as exc:
             return str(exc)
         self.version = version
-        self.agent.outbox.set_meta(META_CONFIG, json.dumps(config, sort_keys=True))
-        self.agent.outbox.set_meta(META_VERSION, str(version))
+        self.agent.device_state.keep_config(version, json.dumps(config, sort_keys=True))
         return ""
 
     async def _report(self, version: int, ok: bool, error: str = "") -> None:
@@ -140,7 +136,7 @@ class DesiredConfigService:
         assert path is not None
         config = load_device_config(Path(path))
         await self.agent.replace_drivers(list(config.drivers), config.publish)
-        self.agent.outbox.set_meta(META_CONFIG, "")
+        self.agent.device_state.drop_config()
         return {"reloaded": str(path), "drivers": len(config.drivers)}
 
 

@@ -9,8 +9,16 @@ class AgentError(GovedgeError):
     """Root of the agent's own errors."""
 
 
-class OutboxError(AgentError):
+class StoreError(AgentError):
+    """The agent's database (edge_agent.database) cannot be opened or written."""
+
+
+class OutboxError(StoreError):
     """The on-disk outbox cannot be opened or written."""
+
+
+class DeviceStateError(StoreError):
+    """The device state (command ledger, running config) cannot be read or written."""
 
 
 class CommandError(AgentError):

@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -23,6 +23,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge_agent.backoff import Backoff
+from edge_agent.identity_trial import IdentityTrials
 from edge_agent.outbox import Outbox
 from govedge.logs import fields, get_logger
 
@@ -71,20 +72,6 @@ class LinkCounters:
     births: int = 0
     stale_wills_overridden: int = 0
     last_error: str = ""
-
-
-@dataclass(slots=True)
-class _Trial:
-    """A switch to another TLS identity, kept only if the broker accepts it."""
-
-    settings: LinkSettings
-    timeout_s: float
-    done: threading.Event = field(default_factory=threading.Event)
-    ok: bool = False
-    reason: str = ""
-    started: bool = False
-    deadline: float = 0.0
-    previous: LinkSettings | None = None
 
 
 class _RateLimiter:
@@ -152,7 +139,8 @@ class MqttLink:
         self._final_mid: int | None = None
         self._final_acked = threading.Event()
         self._drain_until = 0.0
-        self._trial: _Trial | None = None
+        self.trials = IdentityTrials()
+        """Switches to another TLS identity (edge_agent.identity_trial), asked by rotation."""
 
     # -- control ----------------------------------------------------------------------------
 
@@ -166,10 +154,7 @@ class MqttLink:
         self._final_status = final_status
         self._drain_until = time.monotonic() + drain_s
         self._stop.set()
-        trial = self._trial
-        if trial is not None:
-            trial.reason = "link stopping"
-            trial.done.set()
+        self.trials.cancel("link stopping")
         if self._thread is not None:
             self._thread.join(drain_s + 10.0)
             self._thread = None
@@ -182,23 +167,12 @@ class MqttLink:
         The current connection is closed cleanly (no last will) and the link connects once with
         the given files: on CONNACK success it stays on them; on any refusal (TLS handshake,
         CONNACK, no answer within ``timeout_s``) it goes straight back to its previous identity.
-        Blocks; call it from outside the link's thread. Returns (accepted, reason).
+        Blocks; call it from outside the link's thread. Returns (accepted, reason). The trial's
+        bookkeeping is edge_agent.identity_trial's.
         """
         if self._thread is None or self._stop.is_set():
             return False, "link is not running"
-        if self._trial is not None:
-            return False, "another identity switch is under way"
-        s = self.settings
-        trial = _Trial(
-            dataclasses.replace(
-                s, tls=True, cert_file=cert_file, key_file=key_file, ca_file=ca_file or s.ca_file
-            ),
-            timeout_s,
-        )
-        self._trial = trial
-        if not trial.done.wait(timeout_s + 10.0):
-            return False, "the link did not answer"
-        return trial.ok, trial.reason
+        return self.trials.request(self.settings, cert_file, key_file, ca_file, timeout_s)
 
     def use_identity(self, cert_file: str, key_file: str, ca_file: str = "") -> None:
         """Connect with these files from the next connection on (e.g. once a proven candidate
@@ -208,35 +182,20 @@ class MqttLink:
             s, cert_file=cert_file, key_file=key_file, ca_file=ca_file or s.ca_file
         )
 
-    def _begin_trial(self) -> _Trial | None:
-        trial = self._trial
-        if trial is not None and not trial.started:
-            trial.started = True
-            trial.previous = self.settings
-            trial.deadline = time.monotonic() + trial.timeout_s
-            self.settings = trial.settings
-            log.info("mqtt_identity_trial", extra=fields(cert=trial.settings.cert_file))
-        return trial
-
     def _end_trial(self, reason: str) -> bool:
-        """A trial that did not reach CONNACK success: back to the previous identity."""
-        trial = self._trial
-        if trial is None or not trial.started or trial.done.is_set():
+        """A connection that did not reach CONNACK success: a trial under way is refused and
+        the link goes back to its previous identity at once. True if there was one."""
+        previous = self.trials.failed(reason)
+        if previous is None:
             return False
-        assert trial.previous is not None
-        self.settings = trial.previous
-        trial.ok = False
-        trial.reason = trial.reason or reason
-        self._trial = None
+        self.settings = previous
         self._backoff.reset()
-        log.warning("mqtt_identity_refused", extra=fields(reason=trial.reason))
-        trial.done.set()
         return True
 
     def _pause(self, seconds: float) -> None:
         """Wait before reconnecting; an identity trial cuts the wait short."""
         deadline = time.monotonic() + seconds
-        while not self._stop.is_set() and self._trial is None:
+        while not self._stop.is_set() and self.trials.current is None:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
@@ -282,7 +241,7 @@ class MqttLink:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._begin_trial()
+            self.settings = self.trials.begin(self.settings)
             s = self.settings
             client = self._new_client()
             try:
@@ -323,7 +282,7 @@ class MqttLink:
                 continue
             if self._stop.is_set():
                 break
-            if self._trial is None:
+            if self.trials.current is None:
                 self._pause(self._backoff.next())
 
     def _session(self, client: mqtt.Client) -> None:
@@ -339,13 +298,10 @@ class MqttLink:
         busy = False
         try:
             while not self._stopping():
-                trial = self._trial
-                if trial is not None:
-                    if not trial.started:
-                        break  # close this connection: the next one tries the new identity
-                    if not self.connected and time.monotonic() > trial.deadline:
-                        trial.reason = "no CONNACK before timeout"
-                        break
+                if self.trials.waiting:
+                    break  # close this connection: the next one tries the new identity
+                if not self.connected and self.trials.overdue():
+                    break
                 rc = client.loop(timeout=0.0 if busy else 0.02)
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
@@ -446,8 +402,7 @@ class MqttLink:
             self.counters.connect_failures += 1
             self.counters.last_error = str(reason)
             log.warning("mqtt_connect_refused", extra=fields(reason=str(reason)))
-            if self._trial is not None and self._trial.started:
-                self._trial.reason = f"CONNACK: {reason}"
+            self.trials.refused_by(str(reason))
             return
         receive_max = getattr(properties, "ReceiveMaximum", None) if properties else None
         if receive_max:
@@ -473,12 +428,7 @@ class MqttLink:
             ),
         )
         self._set_connected(True)
-        trial = self._trial
-        if trial is not None and trial.started:
-            self._trial = None
-            trial.ok = True
-            trial.reason = "accepted"
-            trial.done.set()
+        self.trials.accepted()
 
     def _on_disconnect(
         self,

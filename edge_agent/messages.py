@@ -1,10 +1,14 @@
-"""Building this device's wire messages (govedge.contract) for the outbox and the status topic."""
+"""Building this device's wire messages (govedge.contract) for the outbox and the status topic.
+
+Every message is stamped by the contract's EnvelopeStamper and held to the contract's
+:func:`~govedge.contract.check` when it is made, so that a message the hub would refuse raises
+ContractError here, at its source, and is never queued.
+"""
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from edge_agent.outbox import Pending
@@ -14,24 +18,24 @@ from govedge.contract import (
     CommandAckData,
     ConfigReported,
     ConfigReportedData,
+    EnvelopeStamper,
     Event,
     EventData,
     Health,
     HealthData,
+    Message,
     Severity,
     Status,
     StatusData,
     Telemetry,
+    channel_of,
+    check,
     encode,
+    new_boot_id,
     topic,
 )
 from govedge.contract.messages import DriverHealth
 from govedge.health import HealthState
-
-
-def new_boot_id() -> str:
-    """A fresh boot id for each start of the agent."""
-    return uuid.uuid4().hex
 
 
 class MessageFactory:
@@ -41,23 +45,27 @@ class MessageFactory:
         self.device_id = device_id
         self.boot_id = boot_id
         self.root = root
+        self.stamper = EnvelopeStamper(device_id, boot_id)
         self._topics = {ch: topic(device_id, ch, root) for ch in Channel}
 
     def topic(self, channel: Channel) -> str:
         return self._topics[channel]
 
-    def telemetry(self, data: Mapping[str, float], ts: float | None = None) -> Pending:
+    def _pending(self, kind: Callable[..., Message], data: Any, ts: float | None = None) -> Pending:
+        """A message checked now (with seq 0) and stamped again with its seq at commit."""
         stamp = time.time() if ts is None else ts
-        values = dict(data)
+        stamper = self.stamper
+        probe = stamper.stamp(kind, data, seq=0, ts=stamp)
+        check(probe)
+        channel = channel_of(probe)
 
         def build(seq: int) -> bytes:
-            return encode(
-                Telemetry(
-                    device_id=self.device_id, boot_id=self.boot_id, seq=seq, ts=stamp, data=values
-                )
-            )
+            return encode(stamper.stamp(kind, data, seq=seq, ts=stamp))
 
-        return Pending(self._topics[Channel.TELEMETRY], build)
+        return Pending(self._topics[channel], build)
+
+    def telemetry(self, data: Mapping[str, float], ts: float | None = None) -> Pending:
+        return self._pending(Telemetry, dict(data), ts)
 
     def event(
         self,
@@ -66,20 +74,8 @@ class MessageFactory:
         message: str = "",
         attrs: Mapping[str, str | float | bool | None] | None = None,
     ) -> Pending:
-        stamp = time.time()
-        data = EventData(
-            kind=kind,
-            severity=severity,
-            message=message,
-            attrs=dict(attrs or {}),
-        )
-
-        def build(seq: int) -> bytes:
-            return encode(
-                Event(device_id=self.device_id, boot_id=self.boot_id, seq=seq, ts=stamp, data=data)
-            )
-
-        return Pending(self._topics[Channel.EVENT], build)
+        data = EventData(kind=kind, severity=severity, message=message, attrs=dict(attrs or {}))
+        return self._pending(Event, data)
 
     def health(
         self,
@@ -87,7 +83,6 @@ class MessageFactory:
         counters: Mapping[str, float],
         uptime_s: float,
     ) -> Pending:
-        stamp = time.time()
         data = HealthData(
             drivers={
                 name: DriverHealth(state=state, detail=detail[:1024], errors=errors)
@@ -96,59 +91,27 @@ class MessageFactory:
             counters=dict(counters),
             uptime_s=uptime_s,
         )
-
-        def build(seq: int) -> bytes:
-            return encode(
-                Health(device_id=self.device_id, boot_id=self.boot_id, seq=seq, ts=stamp, data=data)
-            )
-
-        return Pending(self._topics[Channel.HEALTH], build)
+        return self._pending(Health, data)
 
     def command_ack(
         self, command_id: str, ok: bool, result: Mapping[str, Any] | None = None, error: str = ""
     ) -> Pending:
-        stamp = time.time()
         data = CommandAckData(id=command_id, ok=ok, result=dict(result or {}), error=error[:1024])
-
-        def build(seq: int) -> bytes:
-            return encode(
-                CommandAck(
-                    device_id=self.device_id, boot_id=self.boot_id, seq=seq, ts=stamp, data=data
-                )
-            )
-
-        return Pending(self._topics[Channel.CMD_ACK], build)
+        return self._pending(CommandAck, data)
 
     def config_reported(self, version: int, ok: bool, error: str = "") -> Pending:
-        stamp = time.time()
         data = ConfigReportedData(version=version, ok=ok, error=error[:1024])
-
-        def build(seq: int) -> bytes:
-            return encode(
-                ConfigReported(
-                    device_id=self.device_id, boot_id=self.boot_id, seq=seq, ts=stamp, data=data
-                )
-            )
-
-        return Pending(self._topics[Channel.CONFIG_REPORTED], build)
+        return self._pending(ConfigReported, data)
 
     def status(
         self, seq: int, online: bool, keepalive: int, model: str, firmware: str, reason: str = ""
     ) -> bytes:
         """A retained status. It carries the last committed seq and takes none of its own: the
         hub tracks presence by boot id, and seq gaps count only queued messages."""
-        return encode(
-            Status(
-                device_id=self.device_id,
-                boot_id=self.boot_id,
-                seq=seq,
-                ts=time.time(),
-                data=StatusData(
-                    online=online,
-                    keepalive=keepalive,
-                    model=model,
-                    firmware=firmware,
-                    reason=reason,
-                ),
-            )
+        data = StatusData(
+            online=online, keepalive=keepalive, model=model, firmware=firmware, reason=reason
         )
+        return encode(self.stamper.stamp(Status, data, seq=seq))
+
+
+__all__ = ["MessageFactory", "new_boot_id"]

@@ -1,27 +1,24 @@
 """The durable outbox: every message with a sequence number is committed here before it counts as
 produced, and removed only when the broker acknowledges it.
 
-SQLite in WAL mode: a commit survives kill -9 of the process (``synchronous=normal``) or also a
-power loss (``full``). The per-device sequence number lives in the same database and advances in
-the same transaction as the insert, so a restart continues it without gaps or reuse. The queue is
-bounded by count, bytes and age; the oldest rows go first and every drop is counted (the count
-persists too). The same database remembers which command ids ran, so that a redelivered command
-runs once.
-
-One connection, guarded by a lock: the agent's event loop appends (through a worker thread), the
-MQTT thread reads, acknowledges and deletes in batches.
+It holds messages and nothing else. The per-device sequence number advances in the same
+transaction as the insert, so a restart continues it without gaps or reuse. The queue is bounded
+by count, bytes and age; the oldest rows go first and every drop is counted (the count persists
+too). The file is edge_agent.database's, shared with the device state (edge_agent.device_state),
+which queues a command's acknowledgement through :meth:`Outbox.append` with its own write in the
+same transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.errors import OutboxError
+from edge_agent.database import AgentDatabase
+from edge_agent.errors import OutboxError, StoreError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -32,13 +29,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS commands (
-    id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    boot_id TEXT NOT NULL,
-    at REAL NOT NULL
-);
 """
+"""``meta`` holds the outbox's counters: ``seq`` (the last committed) and ``dropped``."""
+
+Also = Callable[[sqlite3.Connection], None]
+"""A write of another store that must commit with the messages, or not at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,30 +56,33 @@ class Pending:
 
 
 class Outbox:
-    """The on-disk queue of outgoing messages, the sequence counter and the executed commands."""
+    """The on-disk queue of outgoing messages and their sequence counter."""
 
     def __init__(
         self,
-        path: str | Path,
+        db: AgentDatabase | str | Path,
         *,
         max_messages: int = 1_000_000,
         max_bytes: int = 256 * 1024 * 1024,
         max_age_s: float = 7 * 24 * 3600.0,
         synchronous: str = "normal",
     ) -> None:
-        self.path = Path(path)
+        """Open the outbox in ``db`` (an open AgentDatabase, or a path to open one at)."""
+        self._owns_db = not isinstance(db, AgentDatabase)
+        try:
+            self.db = (
+                db if isinstance(db, AgentDatabase) else AgentDatabase(db, synchronous=synchronous)
+            )
+            self.db.schema(_SCHEMA)
+        except StoreError as exc:
+            raise OutboxError(f"cannot open the outbox: {exc}") from None
+        self.path = self.db.path
         self.max_messages = max_messages
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
-        self._lock = threading.Lock()
+        self._lock = self.db.lock
+        self._db = self.db.conn
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(self.path), check_same_thread=False, isolation_level=None, timeout=30
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-            self._db.executescript(_SCHEMA)
             self._seq = int(self._meta("seq", "0"))
             self._dropped = int(self._meta("dropped", "0"))
             count, size = self._db.execute(
@@ -106,10 +104,12 @@ class Outbox:
 
     @property
     def queued(self) -> int:
+        """Messages waiting for the broker's acknowledgement."""
         return self._count
 
     @property
     def queued_bytes(self) -> int:
+        """Payload bytes waiting."""
         return self._bytes
 
     @property
@@ -129,12 +129,9 @@ class Outbox:
         )
 
     def get_meta(self, key: str, default: str = "") -> str:
+        """One of the outbox's counters as stored (``seq``, ``dropped``)."""
         with self._lock:
             return self._meta(key, default)
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._lock:
-            self._set_meta(key, value)
 
     # -- producing --------------------------------------------------------------------------
 
@@ -146,10 +143,11 @@ class Outbox:
             self._seq = seq
             return seq
 
-    def append(self, items: Sequence[Pending]) -> list[int]:
+    def append(self, items: Sequence[Pending], *, also: Also | None = None) -> list[int]:
         """Commit ``items`` in one transaction, each with the next seq; return the seqs.
 
-        Only after this returns do the messages count as produced.
+        Only after this returns do the messages count as produced. ``also`` runs inside the
+        same transaction (another store's write that must not happen without the messages).
         """
         if not items:
             return []
@@ -166,14 +164,15 @@ class Outbox:
                 seqs.append(seq)
                 added += len(payload)
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(
-                    "INSERT INTO outbox(topic, payload, retain, created) VALUES (?, ?, ?, ?)", rows
-                )
-                self._set_meta("seq", str(seq))
-                self._db.execute("COMMIT")
+                with self.db.transaction() as db:
+                    db.executemany(
+                        "INSERT INTO outbox(topic, payload, retain, created) VALUES (?, ?, ?, ?)",
+                        rows,
+                    )
+                    self._set_meta("seq", str(seq))
+                    if also is not None:
+                        also(db)
             except sqlite3.Error as exc:
-                self._rollback()
                 raise OutboxError(f"cannot write to the outbox {self.path}: {exc}") from None
             self._seq = seq
             self._count += len(rows)
@@ -182,12 +181,6 @@ class Outbox:
             if self._count > self.max_messages or self._bytes > self.max_bytes:
                 self._drop_oldest()
         return seqs
-
-    def _rollback(self) -> None:
-        try:
-            self._db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
     def _drop_oldest(self) -> None:
         """Drop the oldest rows until the outbox is within its limits (lock held)."""
@@ -227,14 +220,12 @@ class Outbox:
         if not ids:
             return 0
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            # Only rows still present count (a dropped row may be acknowledged later).
-            removed, freed = self._delete_ids(ids)
-            if dropped:
-                self._set_meta("dropped", str(self._dropped + removed))
-            self._db.execute("COMMIT")
+            with self.db.transaction():
+                # Only rows still present count (a dropped row may be acknowledged later).
+                removed, freed = self._delete_ids(ids)
+                if dropped:
+                    self._set_meta("dropped", str(self._dropped + removed))
         except sqlite3.Error as exc:
-            self._rollback()
             raise OutboxError(f"cannot delete from the outbox {self.path}: {exc}") from None
         if dropped:
             self._dropped += removed
@@ -271,65 +262,16 @@ class Outbox:
             return 0
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                removed, freed = self._delete_ids(ids)
-                self._db.execute("COMMIT")
+                with self.db.transaction():
+                    removed, freed = self._delete_ids(ids)
             except sqlite3.Error as exc:
-                self._rollback()
                 raise OutboxError(f"cannot delete from the outbox {self.path}: {exc}") from None
             self._count -= removed
             self._bytes -= freed
             self.acknowledged += removed
             return removed
 
-    # -- commands ---------------------------------------------------------------------------
-
-    def command_state(self, command_id: str) -> str | None:
-        """``running`` or ``done`` when this command id was seen before, else None."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT state FROM commands WHERE id = ?", (command_id,)
-            ).fetchone()
-            return str(row[0]) if row else None
-
-    def claim_command(self, command_id: str, boot_id: str) -> bool:
-        """Record that a command starts; False if it was claimed before (a redelivery)."""
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO commands(id, state, boot_id, at) "
-                "VALUES (?, 'running', ?, ?)",
-                (command_id, boot_id, time.time()),
-            )
-            return cur.rowcount == 1
-
-    def finish_command(self, command_id: str, ack: Pending) -> int:
-        """Mark a command done and queue its acknowledgement, in one transaction."""
-        with self._lock:
-            seq = self._seq + 1
-            payload = ack.build(seq)
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    "INSERT INTO outbox(topic, payload, retain, created) VALUES (?, ?, ?, ?)",
-                    (ack.topic, payload, int(ack.retain), time.time()),
-                )
-                self._set_meta("seq", str(seq))
-                self._db.execute("UPDATE commands SET state = 'done' WHERE id = ?", (command_id,))
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise OutboxError(f"cannot write to the outbox {self.path}: {exc}") from None
-            self._seq = seq
-            self._count += 1
-            self._bytes += len(payload)
-            self.produced += 1
-            return seq
-
-    def forget_commands(self, older_than_s: float) -> None:
-        """Forget executed command ids older than any expiry the hub would use."""
-        with self._lock:
-            self._db.execute("DELETE FROM commands WHERE at < ?", (time.time() - older_than_s,))
-
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Close the file if this outbox opened it (an AgentDatabase given is its owner's)."""
+        if self._owns_db:
+            self.db.close()

@@ -1,13 +1,14 @@
 """The ``rotate_certificate`` command: a new key and certificate, proven before they are kept.
 
 The agent makes a new key and CSR, has the hub renew it (``POST {identity.hub_url}/api/v1/renew``,
-proven with the current key), then reconnects its own MQTT link with the candidate: the broker
-makes the certificate's name the client id, so the link's reconnect is the only proof that does
-not disturb the device's session. Only a CONNACK success keeps the new identity; a refusal
-anywhere (hub, TLS handshake, CONNACK, timeout) removes the candidate files and the link goes
-back to the old identity, untouched (provisioning.rotation). Once proven, the agent confirms the
-new identity to the hub (signed with the new key), which revokes the old certificate after its
-grace period. The outcome goes in the cmd/ack.
+proven with the current key), then reconnects its own MQTT link with the candidate (an identity
+trial, edge_agent.identity_trial): the broker makes the certificate's name the client id, so the
+link's reconnect is the only proof that does not disturb the device's session. Only a CONNACK
+success keeps the new identity; a refusal anywhere (hub, TLS handshake, CONNACK, timeout)
+removes the candidate files and the link goes back to the old identity, untouched
+(provisioning.rotation). Once proven, the agent confirms the new identity to the hub (signed with
+the new key), which revokes the old certificate after its grace period. The outcome goes in the
+cmd/ack.
 
 The identity is broker.tls's ``cert_file``/``key_file``/``ca_file``, in one directory (as
 ``govedge provision`` writes them). :func:`recover_identity` runs at start and finishes or undoes

@@ -17,7 +17,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from govedge.contract import Channel, Command, CommandAck, CommandData, encode, topic
+from govedge.contract import (
+    Channel,
+    Command,
+    CommandAck,
+    CommandData,
+    EnvelopeStamper,
+    encode,
+    topic,
+)
 from govedge.logs import fields
 from hub.db import commands, devices
 from hub.errors import NotFoundError, ValidationError
@@ -46,7 +54,7 @@ class CommandService:
         self.metrics = metrics
         self.root = root
         self.hub_boot_id = hub_boot_id
-        self.next_seq = next_seq
+        self.stamper = EnvelopeStamper(None, hub_boot_id, next_seq=next_seq)
         self._lock = threading.Lock()
 
     def create(
@@ -94,15 +102,10 @@ class CommandService:
             }
 
     def _send(self, row: Mapping[str, Any]) -> None:
-        msg = Command(
-            device_id=row["device_id"],
-            boot_id=self.hub_boot_id,
-            seq=self.next_seq(),
-            ts=time.time(),
-            data=CommandData(
-                id=row["id"], name=row["name"], args=row["args"], expires_at=row["expires_at"]
-            ),
+        data = CommandData(
+            id=row["id"], name=row["name"], args=row["args"], expires_at=row["expires_at"]
         )
+        msg = self.stamper.stamp(Command, data, to=row["device_id"])
         if not self.publish(topic(row["device_id"], Channel.CMD, self.root), encode(msg)):
             return  # stays queued; sent when the link and the device are back
         with self.engine.begin() as conn:

@@ -24,6 +24,7 @@ from govedge.contract import (
     ConfigDesired,
     ConfigDesiredData,
     ConfigReported,
+    EnvelopeStamper,
     encode,
     topic,
 )
@@ -68,7 +69,7 @@ class ConfigService:
         self.publish = publish
         self.root = root
         self.hub_boot_id = hub_boot_id
-        self.next_seq = next_seq
+        self.stamper = EnvelopeStamper(None, hub_boot_id, next_seq=next_seq)
         self.signer = signer
         self._lock = threading.Lock()
 
@@ -111,13 +112,8 @@ class ConfigService:
                     conn.execute(device_configs.insert().values(device_id=device_id, **values))
         signature = self.signer(version, config) if self.signer else ""
         for device_id in device_ids:
-            msg = ConfigDesired(
-                device_id=device_id,
-                boot_id=self.hub_boot_id,
-                seq=self.next_seq(),
-                ts=now,
-                data=ConfigDesiredData(version=version, config=dict(config), signature=signature),
-            )
+            data = ConfigDesiredData(version=version, config=dict(config), signature=signature)
+            msg = self.stamper.stamp(ConfigDesired, data, ts=now, to=device_id)
             self.publish(topic(device_id, Channel.CONFIG_DESIRED, self.root), encode(msg), True)
         return version
 
@@ -135,13 +131,8 @@ class ConfigService:
             ).all()
         for row in rows:
             sig = self.signer(row.version, row.config) if self.signer else ""
-            msg = ConfigDesired(
-                device_id=row.device_id,
-                boot_id=self.hub_boot_id,
-                seq=self.next_seq(),
-                ts=time.time(),
-                data=ConfigDesiredData(version=row.version, config=row.config, signature=sig),
-            )
+            data = ConfigDesiredData(version=row.version, config=row.config, signature=sig)
+            msg = self.stamper.stamp(ConfigDesired, data, to=row.device_id)
             self.publish(topic(row.device_id, Channel.CONFIG_DESIRED, self.root), encode(msg), True)
 
     def on_reports(self, reports: Iterable[ConfigReported]) -> list[str]:

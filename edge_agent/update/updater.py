@@ -37,6 +37,7 @@ from edge_agent.update.state import (
     TRIAL,
     UpdateState,
 )
+from govedge.contract import CommandName, EventKind
 from govedge.errors import GovedgeError
 from govedge.health import HealthState
 from govedge.logs import fields, get_logger
@@ -90,7 +91,7 @@ class Updater:
     def attach(self) -> None:
         self.agent.extensions.append(self)
         if self.agent.commands is not None:
-            self.agent.commands.handlers["update"] = self.command
+            self.agent.commands.handlers[CommandName.UPDATE] = self.command
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -264,9 +265,11 @@ class Updater:
             "previous": state.previous,
         }
         if state.state == CONFIRMED:
-            item = m.event("update_succeeded", "info", f"release {state.version} is healthy", attrs)
+            healthy = f"release {state.version} is healthy"
+            item = m.event(EventKind.UPDATE_SUCCEEDED, "info", healthy, attrs)
         elif state.state in (ROLLED_BACK, FAILED):
-            kind = "update_rolled_back" if state.state == ROLLED_BACK else "update_failed"
+            rolled_back = state.state == ROLLED_BACK
+            kind = EventKind.UPDATE_ROLLED_BACK if rolled_back else EventKind.UPDATE_FAILED
             item = m.event(kind, "warning", state.reason[:500], attrs)
         else:
             return

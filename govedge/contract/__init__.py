@@ -3,7 +3,14 @@
 This is the one place that defines what travels over MQTT. See docs/protocol.md.
 """
 
-from govedge.contract.codec import ContractError, decode, decode_for_topic, encode
+from govedge.contract.codec import (
+    ContractError,
+    check,
+    decode,
+    decode_for_topic,
+    encode,
+    metric_problem,
+)
 from govedge.contract.limits import DEFAULT_LIMITS, Limits
 from govedge.contract.messages import (
     PROTOCOL_VERSION,
@@ -16,6 +23,7 @@ from govedge.contract.messages import (
     ConfigDesiredData,
     ConfigReported,
     ConfigReportedData,
+    Envelope,
     Event,
     EventData,
     Health,
@@ -27,6 +35,8 @@ from govedge.contract.messages import (
     Telemetry,
     channel_of,
 )
+from govedge.contract.names import CommandName, EventKind
+from govedge.contract.stamp import EnvelopeStamper, new_boot_id
 from govedge.contract.topics import (
     DEVICE_CHANNELS,
     Channel,
@@ -46,13 +56,17 @@ __all__ = [
     "CommandAck",
     "CommandAckData",
     "CommandData",
+    "CommandName",
     "ConfigDesired",
     "ConfigDesiredData",
     "ConfigReported",
     "ConfigReportedData",
     "ContractError",
+    "Envelope",
+    "EnvelopeStamper",
     "Event",
     "EventData",
+    "EventKind",
     "Health",
     "HealthData",
     "Limits",
@@ -63,9 +77,12 @@ __all__ = [
     "Telemetry",
     "TopicError",
     "channel_of",
+    "check",
     "decode",
     "decode_for_topic",
     "encode",
+    "metric_problem",
+    "new_boot_id",
     "parse_topic",
     "subscription",
     "topic",

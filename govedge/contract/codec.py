@@ -6,7 +6,7 @@ import math
 
 import msgspec
 
-from govedge.contract.limits import DEFAULT_LIMITS, Limits
+from govedge.contract.limits import DEFAULT_LIMITS, METRIC_NAME_RE, Limits
 from govedge.contract.messages import PROTOCOL_VERSION, Message, Telemetry, channel_of
 from govedge.contract.topics import DEFAULT_ROOT, Channel, TopicError, parse_topic
 from govedge.errors import GovedgeError
@@ -74,6 +74,32 @@ def decode(payload: bytes, limits: Limits = DEFAULT_LIMITS) -> Message:
             if not math.isfinite(value):
                 raise ContractError("non_finite", f"telemetry value {name!r} is {value}")
     return msg
+
+
+def check(msg: Message, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """Hold a message about to be sent to every rule a receiver applies; return its bytes.
+
+    The rule set is :func:`decode`'s, the one the hub ingests with: a sender that checks here
+    refuses exactly what the hub would, before it is queued (a message built in process is not
+    validated by its constructor). Raises ContractError with the receiver's reason.
+    """
+    payload = encode(msg)
+    decode(payload, limits)
+    return payload
+
+
+def metric_problem(name: str, value: object) -> str:
+    """Why one telemetry quantity would break the contract, or "" if it is fine.
+
+    For a sender that drops the bad quantities of a reading and sends the rest; the rules are
+    the schema's (MetricName) and :func:`decode`'s (finite values)."""
+    if not METRIC_NAME_RE.match(name):
+        return f"invalid quantity name {name!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{name!r} is not a number"
+    if not math.isfinite(value):
+        return f"telemetry value {name!r} is {value}"
+    return ""
 
 
 def decode_for_topic(

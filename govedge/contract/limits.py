@@ -10,6 +10,9 @@ DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 DEVICE_ID_PATTERN = DEVICE_ID_RE.pattern
 
+METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
+"""A telemetry quantity name: safe as a column, tag or query identifier in every store."""
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta
 
-from govedge.contract.limits import DEFAULT_LIMITS, DEVICE_ID_PATTERN
+from govedge.contract.limits import DEFAULT_LIMITS, DEVICE_ID_PATTERN, METRIC_NAME_RE
 from govedge.contract.topics import Channel
 from govedge.health import HealthState
 
@@ -28,7 +28,7 @@ Name = Annotated[str, Meta(min_length=1, max_length=_L.max_name_len)]
 Text = Annotated[str, Meta(max_length=_L.max_text_len)]
 Scalar = str | float | bool | None
 Attrs = Annotated[dict[Name, Scalar], Meta(max_length=_L.max_metrics)]
-MetricName = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")]
+MetricName = Annotated[str, Meta(pattern=METRIC_NAME_RE.pattern)]
 """A quantity name: safe as a column, tag or query identifier in every store."""
 Metrics = Annotated[dict[MetricName, float], Meta(min_length=1, max_length=_L.max_metrics)]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
@@ -39,9 +39,11 @@ DriverState = HealthState
 """A driver's state in a health message: govedge.health's enum, on the wire as its value."""
 
 
-class _Envelope(
+class Envelope(
     msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="type"
 ):
+    """The identity every message carries (govedge.contract.stamp fills it) and its version."""
+
     v: int = PROTOCOL_VERSION
     device_id: DeviceId
     boot_id: BootId
@@ -49,7 +51,7 @@ class _Envelope(
     ts: Timestamp
 
 
-class Telemetry(_Envelope, tag="telemetry", frozen=True):
+class Telemetry(Envelope, tag="telemetry", frozen=True):
     """Measurements taken at ``ts``: quantity name -> value in the unit of the device profile."""
 
     data: Metrics
@@ -62,7 +64,7 @@ class EventData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields
     attrs: Attrs = {}
 
 
-class Event(_Envelope, tag="event", frozen=True):
+class Event(Envelope, tag="event", frozen=True):
     """Something happened on the device (card inserted, paper out, session ended)."""
 
     data: EventData
@@ -80,7 +82,7 @@ class HealthData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     uptime_s: Annotated[float, Meta(ge=0)] = 0.0
 
 
-class Health(_Envelope, tag="health", frozen=True):
+class Health(Envelope, tag="health", frozen=True):
     """The device's own view of its drivers and counters."""
 
     data: HealthData
@@ -94,7 +96,7 @@ class StatusData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     reason: Text = ""
 
 
-class Status(_Envelope, tag="status", frozen=True):
+class Status(Envelope, tag="status", frozen=True):
     """Retained presence: birth (online) on connect, last will (offline) on loss.
 
     The boot id tells a stale will from a newer birth.
@@ -110,7 +112,7 @@ class CommandData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fiel
     expires_at: Timestamp
 
 
-class Command(_Envelope, tag="cmd", frozen=True):
+class Command(Envelope, tag="cmd", frozen=True):
     """Hub -> device. ``device_id`` is the target; seq and boot id are the hub's."""
 
     data: CommandData
@@ -123,7 +125,7 @@ class CommandAckData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     error: Text = ""
 
 
-class CommandAck(_Envelope, tag="cmd_ack", frozen=True):
+class CommandAck(Envelope, tag="cmd_ack", frozen=True):
     """Device -> hub: the result of one command, sent once per execution."""
 
     data: CommandAckData
@@ -135,7 +137,7 @@ class ConfigDesiredData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknow
     signature: Annotated[str, Meta(max_length=256)] = ""
 
 
-class ConfigDesired(_Envelope, tag="config_desired", frozen=True):
+class ConfigDesired(Envelope, tag="config_desired", frozen=True):
     """Hub -> device, retained: the configuration the device should run."""
 
     data: ConfigDesiredData
@@ -147,7 +149,7 @@ class ConfigReportedData(msgspec.Struct, kw_only=True, frozen=True, forbid_unkno
     error: Text = ""
 
 
-class ConfigReported(_Envelope, tag="config_reported", frozen=True):
+class ConfigReported(Envelope, tag="config_reported", frozen=True):
     """Device -> hub: which config version runs, or why the desired one was refused."""
 
     data: ConfigReportedData
@@ -157,7 +159,7 @@ Message = (
     Telemetry | Event | Health | Status | Command | CommandAck | ConfigDesired | ConfigReported
 )
 
-_CHANNEL_OF: dict[type[_Envelope], Channel] = {
+_CHANNEL_OF: dict[type[Envelope], Channel] = {
     Telemetry: Channel.TELEMETRY,
     Event: Channel.EVENT,
     Health: Channel.HEALTH,

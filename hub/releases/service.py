@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from govedge.contract import Event
+from govedge.contract import CommandName, Event, EventKind
 from govedge.logs import fields
 from hub.commands import CommandService
 from hub.configs import check_steps, step_targets
@@ -43,8 +43,8 @@ log = logging.getLogger("govedge.hub.releases")
 
 SENT, UPDATED, FAILED = "sent", "updated", "failed"
 RUNNING, HALTED, DONE = "running", "halted", "done"
-SUCCEEDED_EVENTS = {"update_succeeded"}
-FAILED_EVENTS = {"update_failed", "update_rolled_back"}
+SUCCEEDED_EVENTS = {EventKind.UPDATE_SUCCEEDED}
+FAILED_EVENTS = {EventKind.UPDATE_FAILED, EventKind.UPDATE_ROLLED_BACK}
 
 
 class ReleaseService:
@@ -212,7 +212,7 @@ class ReleaseService:
                     for d in fresh
                 ],
             )
-        self.commands.create(fresh, "update", args, self.config.command_ttl_s)
+        self.commands.create(fresh, CommandName.UPDATE, args, self.config.command_ttl_s)
 
     def on_events(self, events: Iterable[Event]) -> int:
         """Record the outcome the devices report (update_succeeded / _failed / _rolled_back);

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from govedge.contract import EventKind
 from govedge.logs import fields, get_logger
 from kiosk.hall.config import KioskConfig
 from kiosk.hall.errors import (
@@ -261,11 +262,11 @@ class Flow:
 
     def device_event(self, event: str, document: str = "", state: str = "") -> None:
         """An event from the agent (card_inserted, card_removed, printer_status, ...)."""
-        if event == "card_inserted" and self.step in (Step.ATTRACT, Step.DOCUMENT):
+        if event == EventKind.CARD_INSERTED and self.step in (Step.ATTRACT, Step.DOCUMENT):
             kind = "social_security" if document == "social_security" else "resident_id"
             self._start_visit()
             self._read_card(kind)
-        elif event == "card_removed":
+        elif event == EventKind.CARD_REMOVED:
             if self.step in CARD_HELD_STEPS:
                 log.info("card_removed_mid_visit", extra=fields(step=self.step.value))
                 self.wipe("card_removed", notice="notice.card_removed")

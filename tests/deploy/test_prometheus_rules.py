@@ -105,7 +105,7 @@ async def test_rule_metrics_are_exported_and_pass_promtool(
     )
     agent = build_agent(config)
     agent_text = generate_latest(make_registry(agent)).decode()
-    agent.outbox.close()
+    agent.database.close()
     for text in (hub_text, agent_text):
         result = _promtool("check", "metrics", stdin=text)
         assert result.returncode == 0, result.stdout + result.stderr

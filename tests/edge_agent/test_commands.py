@@ -157,3 +157,80 @@ def test_card_presence_carries_no_citizen_field() -> None:
         }
     )
     assert out == {"present": True, "card_type": "foreign_permanent_residence"}
+
+
+def test_the_agents_commands_are_the_contracts(tmp_path) -> None:
+    """Every command name the contract declares has a handler (update: under the launcher)."""
+    from edge_agent.commands import CommandService
+    from govedge.contract import CommandName
+    from tests.edge_agent.conftest import device_config, write_config
+
+    path = write_config(
+        tmp_path / "names.json",
+        device_config("names-1", "mqtt://127.0.0.1:1", tmp_path / "names.state"),
+    )
+    agent = build_agent(path)
+    try:
+        handlers = agent.commands.handlers
+        assert isinstance(agent.commands, CommandService)
+        assert set(handlers) == set(CommandName) - {CommandName.UPDATE}
+        assert all(isinstance(name, CommandName) for name in handlers)
+    finally:
+        agent.database.close()
+
+
+def test_a_result_the_hub_would_refuse_is_acknowledged_as_a_failure(tmp_path) -> None:
+    """The ack is held to the contract's check() before it is queued: a result key past the
+    contract's name length would have the hub drop the ack (and the command hang until it
+    expires); the device acks ok=false with the reason instead."""
+    from govedge.contract import decode
+    from tests.edge_agent.conftest import device_config, write_config
+
+    path = write_config(
+        tmp_path / "ack.json",
+        device_config("ack-1", "mqtt://127.0.0.1:1", tmp_path / "ack.state"),
+    )
+    agent = build_agent(path)
+    try:
+        assert agent.device_state.claim_command("c-1", agent.boot_id)
+        asyncio.run(agent.commands._ack("c-1", True, result={"k" * 65: 1}))
+        (row,) = agent.outbox.fetch(0, 10)
+        ack = decode(row.payload)
+        assert isinstance(ack, CommandAck) and row.topic == "gov/v1/ack-1/cmd/ack"
+        assert not ack.data.ok and "breaks the contract" in ack.data.error
+        assert agent.device_state.command_state("c-1") == "done"
+        assert agent.counters["commands_refused"] == 1
+    finally:
+        agent.database.close()
+
+
+def test_messages_are_routed_by_the_contracts_topic_parser(tmp_path) -> None:
+    """Only this device's own cmd / config/desired topics reach their handlers; a topic that
+    merely ends the same way (another device, another root, a deeper level) does not."""
+    from govedge.contract import Channel
+    from tests.edge_agent.conftest import device_config, write_config
+
+    path = write_config(
+        tmp_path / "route.json",
+        device_config("route-1", "mqtt://127.0.0.1:1", tmp_path / "route.state"),
+    )
+    agent = build_agent(path)
+    seen: list[tuple[str, str]] = []
+    agent.message_handlers[Channel.CMD] = lambda t, p: seen.append(("cmd", t))
+    agent.message_handlers[Channel.CONFIG_DESIRED] = lambda t, p: seen.append(("config", t))
+    try:
+        for topic_name in (
+            "gov/v1/route-1/cmd",
+            "gov/v1/route-1/config/desired",
+            "gov/v1/other-2/cmd",
+            "other/root/route-1/cmd",
+            "gov/v1/route-1/x/cmd",
+            "gov/v1/route-1/telemetry",
+        ):
+            agent._dispatch(topic_name, b"{}")
+        assert seen == [
+            ("cmd", "gov/v1/route-1/cmd"),
+            ("config", "gov/v1/route-1/config/desired"),
+        ]
+    finally:
+        agent.database.close()

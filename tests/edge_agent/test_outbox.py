@@ -1,4 +1,4 @@
-"""The durable outbox on its own: seq, order, acknowledgement, bounds, commands, kill -9."""
+"""The durable outbox on its own: seq, order, acknowledgement, bounds, kill -9."""
 
 from __future__ import annotations
 
@@ -70,21 +70,6 @@ def test_expire_drops_messages_past_max_age(tmp_path: Path) -> None:
     assert box.expire(now=time.time() + 61) == 5
     assert box.queued == 0 and box.dropped == 5 and box.queued_bytes == 0
     box.close()
-
-
-def test_commands_are_claimed_once_and_finished_with_their_ack(tmp_path: Path) -> None:
-    path = tmp_path / "o.sqlite3"
-    box = Outbox(path)
-    assert box.claim_command("c1", "boot")
-    assert not box.claim_command("c1", "boot")
-    assert box.command_state("c1") == "running"
-    seq = box.finish_command("c1", _item("ack"))
-    assert box.command_state("c1") == "done"
-    assert box.fetch(0, 10)[-1].payload == b"%d:x" % seq
-    box.close()
-    reopened = Outbox(path)
-    assert not reopened.claim_command("c1", "another boot")
-    reopened.close()
 
 
 WRITER = """

@@ -76,7 +76,7 @@ async def test_outbox_drops_are_reported_in_health_and_as_an_event(make_config, 
     rows = [decode(r.payload) for r in agent.outbox.fetch(0, 100)]
     events = [m for m in rows if isinstance(m, Event)]
     health = [m for m in rows if isinstance(m, Health)]
-    agent.outbox.close()
+    agent.database.close()
     assert len(events) == 1
     assert events[0].data.kind == "outbox_dropped" and events[0].data.attrs["dropped"] == 20.0
     assert health[-1].data.counters["dropped"] == 20.0
@@ -101,7 +101,7 @@ async def test_a_reading_past_max_metrics_is_truncated_counted_and_logged(
     assert len(logged) == 1  # the first time per driver; the counters carry the rest
     await agent.publish_health()
     rows = [decode(r.payload) for r in agent.outbox.fetch(0, 100)]
-    agent.outbox.close()
+    agent.database.close()
     health = [m for m in rows if isinstance(m, Health)]
     assert health[-1].data.counters["metrics_dropped"] == 12.0
     assert not [m for m in rows if isinstance(m, Telemetry)]

@@ -293,3 +293,61 @@ def test_the_contract_owns_channels_severities_and_driver_states() -> None:
     wire["data"]["drivers"]["printer"]["state"] = "sleepy"
     with pytest.raises(ContractError, match="state"):
         decode(msgspec.json.encode(wire))
+
+
+def test_the_stamper_fills_identity_once_for_every_sender() -> None:
+    from govedge.contract import EnvelopeStamper
+
+    clock = iter([100.0, 101.0])
+    device = EnvelopeStamper("dev-1", "boot1", last_seq=41, clock=lambda: next(clock))
+    first = device.stamp(Telemetry, {"t": 1.0})
+    second = device.stamp(Event, EventData(kind="card_inserted"))
+    assert (first.device_id, first.boot_id, first.seq, first.ts) == ("dev-1", "boot1", 42, 100.0)
+    assert (second.seq, second.ts, channel_of(second)) == (43, 101.0, Channel.EVENT)
+    # A seq and a time given by the caller (the agent's outbox, at commit) are kept.
+    again = device.stamp(Telemetry, {"t": 1.0}, seq=7, ts=5.0)
+    assert (again.seq, again.ts) == (7, 5.0)
+    assert decode(encode(again)) == again
+    # A sender to many devices (the hub) names each target, its seqs from its own counter.
+    seqs = iter([9, 10])
+    hub = EnvelopeStamper(None, "hubboot", next_seq=lambda: next(seqs))
+    cmd = hub.stamp(Command, CommandData(id="c", name="ping", expires_at=2.0), to="dev-2")
+    assert (cmd.device_id, cmd.boot_id, cmd.seq) == ("dev-2", "hubboot", 9)
+    with pytest.raises(ValueError, match="to="):
+        hub.stamp(Command, CommandData(id="c", name="ping", expires_at=2.0))
+    assert len({EnvelopeStamper("d").boot_id for _ in range(3)}) == 3  # fresh boot ids
+
+
+def test_check_refuses_before_sending_what_decode_refuses_on_receipt() -> None:
+    """One rule set: a message built in process is not validated by its constructor; check()
+    holds it to decode's rules and names the same reason the hub would count."""
+    from govedge.contract import check
+
+    ok = Event(device_id="d", boot_id="b", seq=1, ts=1.0, data=EventData(kind="k"))
+    assert decode(check(ok)) == ok
+    long_kind = Event(device_id="d", boot_id="b", seq=1, ts=1.0, data=EventData(kind="k" * 65))
+    with pytest.raises(ContractError) as built:
+        check(long_kind)
+    with pytest.raises(ContractError) as received:
+        decode(encode(long_kind))
+    assert built.value.reason == received.value.reason == "schema"
+    nan = Telemetry(device_id="d", boot_id="b", seq=1, ts=1.0, data={"t": float("nan")})
+    with pytest.raises(ContractError) as built:
+        check(nan)
+    with pytest.raises(ContractError) as received:
+        decode(encode(nan))  # JSON has no NaN: it travels as null
+    assert built.value.reason == received.value.reason
+
+
+def test_metric_problem_names_what_the_schema_and_decode_refuse() -> None:
+    from govedge.contract import metric_problem
+
+    assert metric_problem("temperature", 21.5) == ""
+    assert "name" in metric_problem("9lives", 1.0)
+    assert "name" in metric_problem("a" * 65, 1.0)
+    assert "number" in metric_problem("t", "1.0")
+    assert "inf" in metric_problem("t", float("inf"))
+    for name in ("9lives", "a b", "a" * 65):
+        bad = Telemetry(device_id="d", boot_id="b", seq=1, ts=1.0, data={name: 1.0})
+        with pytest.raises(ContractError):
+            decode(encode(bad))
