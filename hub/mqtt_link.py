@@ -141,6 +141,9 @@ class _Session:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        # paho closes its socket pair only when the client is collected; close it now, so a
+        # process that starts and stops hubs (the tests, a restart in place) keeps no descriptors.
+        self.client._reset_sockets()
 
     def filter(self, topic_filter: str) -> str:
         group = self.link.shared_group

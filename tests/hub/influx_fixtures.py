@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,25 +33,33 @@ class Influx:
 
 
 def start_influxd() -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start influxd on fresh ports; a start that fails (a port taken between choosing and
+    binding it, a slow start on loaded cores) is tried again, and its log shown if all fail."""
     binary = shutil.which("influxd") or "/usr/bin/influxd"
     base = Path(tempfile.mkdtemp(prefix="govedge-influx-"))
-    port, bind = free_port(), free_port()
-    (base / "influxd.conf").write_text(
-        f'reporting-disabled = true\nbind-address = "127.0.0.1:{bind}"\n'
-        f'[meta]\n  dir = "{base}/meta"\n'
-        f'[data]\n  dir = "{base}/data"\n  wal-dir = "{base}/wal"\n  query-log-enabled = false\n'
-        f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
-        "[monitor]\n  store-enabled = false\n"
-    )
-    proc = subprocess.Popen(
-        [binary, "-config", str(base / "influxd.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    if not wait_for_port("127.0.0.1", port, 30):
+    log = base / "influxd.log"
+    for _attempt in range(3):
+        port, bind = free_port(), free_port()
+        (base / "influxd.conf").write_text(
+            f'reporting-disabled = true\nbind-address = "127.0.0.1:{bind}"\n'
+            f'[meta]\n  dir = "{base}/meta"\n'
+            f'[data]\n  dir = "{base}/data"\n  wal-dir = "{base}/wal"\n'
+            "  query-log-enabled = false\n"
+            f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
+            "[monitor]\n  store-enabled = false\n"
+        )
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [binary, "-config", str(base / "influxd.conf")], stdout=out, stderr=out
+            )
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if wait_for_port("127.0.0.1", port, 1):
+                return proc, f"http://127.0.0.1:{port}", base
         proc.kill()
-        raise RuntimeError("influxd did not start")
-    return proc, f"http://127.0.0.1:{port}", base
+        proc.wait(10)
+    tail = log.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"influxd did not start in three tries; its log ends:\n{tail}")
 
 
 def forwarder_app(target: str) -> web.Application:
