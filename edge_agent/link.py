@@ -331,10 +331,6 @@ class MqttLink:
                     client.disconnect()
                 except (OSError, ValueError):
                     pass
-            # paho closes its socket and its wake-up socket pair only when the client object is
-            # collected; a link that reconnects often would hold two descriptors per attempt
-            # until then, and past 1024 the serial drivers' select() fails.
-            client._reset_sockets()
 
     def _goodbye(self, client: mqtt.Client) -> None:
         """Publish the final retained status and wait (briefly) for its PUBACK, then disconnect."""
