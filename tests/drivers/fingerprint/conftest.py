@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import threading
+import time
 import tty
 from collections.abc import Iterator
 
@@ -41,9 +42,18 @@ class ScriptedPeer:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.url = os.ttyname(self._slave)
+        self.step = 0  # script steps matched so far
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
+
+    def wait_played(self, timeout: float = 5.0) -> bool:
+        """True once every step of the script has been received (the driver's last bytes may
+        still be in the pty when it returns)."""
+        deadline = time.monotonic() + timeout
+        while self.step < len(self.script) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.step == len(self.script)
 
     def _serve(self) -> None:
         step = 0
@@ -63,6 +73,7 @@ class ScriptedPeer:
                     break
                 matched_to = at + len(expected)
                 step += 1
+                self.step = step
                 if reply:
                     os.write(self._master, reply)
 
