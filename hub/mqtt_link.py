@@ -141,8 +141,12 @@ class _Session:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-        # paho closes its socket pair only when the client is collected; close it now, so a
-        # process that starts and stops hubs (the tests, a restart in place) keeps no descriptors.
+
+    def close(self) -> None:
+        """Give back the client's sockets, once no thread of the hub uses the client any more.
+        paho closes its socket pair only when the client is collected, and a session holds a
+        reference cycle; a process that starts and stops hubs (the tests, a restart in place)
+        would pile up descriptors until then."""
         self.client._reset_sockets()
 
     def filter(self, topic_filter: str) -> str:
@@ -369,6 +373,9 @@ class MqttLink:
             session.stop()
         for thread in self._threads:
             thread.join(10)
+        if not any(thread.is_alive() for thread in self._threads):
+            for session in self.sessions:
+                session.close()
 
     def _on_connected(self) -> None:
         if all(s.connected.is_set() for s in self.sessions):

@@ -138,7 +138,12 @@ async def test_fire_and_air_pollution_raise_their_alarms(
             c >= 3 for c in counts[len(burning) :]
         )
 
-    await rh.wait_for(all_raised, timeout=15)
+    try:
+        await rh.wait_for(all_raised, timeout=30)
+    except AssertionError:
+        seen = {d: await raised(d) for d in burning + stations}
+        rejected = dict(rh.hub.pipeline.rejected)
+        raise AssertionError(f"alarms raised per device: {seen}; rejected: {rejected}") from None
     for device_id in burning:
         assert sorted(await raised(device_id)) == [("sim-heat", "major"), ("sim-smoke", "critical")]
     for device_id in stations:
