@@ -3,6 +3,7 @@ a company hands in (GB 11643 ID numbers, GB 32100 unified social credit codes)."
 
 from __future__ import annotations
 
+import operator
 import re
 import secrets
 import time
@@ -67,6 +68,7 @@ def proof_id_ok(proof_id: str) -> bool:
 
 
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_ASCII_ZEROS: Final = ord("0") * sum(_ID_WEIGHTS)
 _ID_CHECK: Final = "10X98765432"
 _ID_RE: Final = re.compile(r"[1-9][0-9]{16}[0-9X]")
 
@@ -75,7 +77,9 @@ def id_number_ok(value: str) -> bool:
     """A PRC resident ID number (GB 11643-1999): 18 characters with its check character."""
     if not _ID_RE.fullmatch(value):
         return False
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    # The weighted sum of the 17 digits, from their ASCII codes (checked by the pattern) in one
+    # pass at C speed: every issued proof checks its subject's number.
+    total = sum(map(operator.mul, value.encode()[:17], _ID_WEIGHTS)) - _ID_ASCII_ZEROS
     return _ID_CHECK[total % 11] == value[17]
 
 
