@@ -35,7 +35,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import base45
 import cbor2
@@ -114,15 +114,23 @@ def cbor_int(n: int) -> bytes:
     return cbor_head(0, n) if n >= 0 else cbor_head(1, -1 - n)
 
 
+# The heads of byte and text strings shorter than 256 bytes (every string of a proof but its
+# longest facts), looked up rather than built.
+_BYTES_HEADS: Final = tuple(cbor_head(2, n) for n in range(256))
+_TEXT_HEADS: Final = tuple(cbor_head(3, n) for n in range(256))
+
+
 def cbor_text(text: str) -> bytes:
     """A CBOR text string."""
     data = text.encode()
-    return cbor_head(3, len(data)) + data
+    n = len(data)
+    return (_TEXT_HEADS[n] if n < 256 else cbor_head(3, n)) + data
 
 
 def cbor_bytes(data: bytes) -> bytes:
     """A CBOR byte string."""
-    return cbor_head(2, len(data)) + data
+    n = len(data)
+    return (_BYTES_HEADS[n] if n < 256 else cbor_head(2, n)) + data
 
 
 class Signer:

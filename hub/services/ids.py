@@ -47,14 +47,24 @@ def _utc_day(days: int) -> str:
     return time.strftime("%Y%m%d", time.gmtime(days * 86400))
 
 
+@lru_cache(maxsize=16)
+def _day_prefix(type_code: str, office_code: str, days: int) -> tuple[str, int]:
+    """A proof id's fixed part for a type, an office and a UTC day, up to its serial's date,
+    and the check's running value after it (computed once a day)."""
+    date = _utc_day(days)
+    return f"{ROOT_OID}.{type_code}.{office_code}.{date}", _mod37_36_run(
+        _mod37_36_prefix(type_code + office_code), date
+    )
+
+
 def new_proof_id(type_code: str, office_code: str, now: float | None = None) -> str:
     """``1.2.156.3005.2.<type>.<office>.<serial>.001.<check>``; serial: date + 40 random bits."""
-    serial = _utc_day(int((time.time() if now is None else now) // 86400))
-    serial += secrets.token_hex(5).upper()
-    version = "001"
-    p = _mod37_36_run(_mod37_36_prefix(type_code + office_code), serial + version)
-    check = _ALNUM[(37 - p) % 36]
-    return f"{ROOT_OID}.{type_code}.{office_code}.{serial}.{version}.{check}"
+    head, p = _day_prefix(
+        type_code, office_code, int((time.time() if now is None else now) // 86400)
+    )
+    tail = secrets.token_hex(5).upper() + "001"
+    check = _ALNUM[(37 - _mod37_36_run(p, tail)) % 36]
+    return f"{head}{tail[:10]}.001.{check}"
 
 
 def proof_id_ok(proof_id: str) -> bool:

@@ -305,3 +305,16 @@ def test_id_number_check_is_gb11643() -> None:
         assert not id_number_ok(body + wrong)
     for bad in ("", "01010519491231002X", "11010519491231002x", "1101051949123100２X", "1" * 19):
         assert not id_number_ok(bad)
+
+
+def test_proof_ids_carry_their_check_character() -> None:
+    """Proof ids of any day pass the ISO/IEC 7064 MOD 37,36 check and no other character does."""
+    from hub.services.ids import _ALNUM, new_proof_id, proof_id_ok
+
+    for now in (0.0, 1_765_000_000.0, 1_765_086_399.0, 1_765_086_400.0, 4_102_444_800.0):
+        for _ in range(500):
+            proof_id = new_proof_id("11100000000000101", "11310000MB0000000X", now)
+            assert proof_id_ok(proof_id), proof_id
+            assert proof_id.split(".")[7][:8] == time.strftime("%Y%m%d", time.gmtime(now))
+            for other in set(_ALNUM) - {proof_id[-1]}:
+                assert not proof_id_ok(proof_id[:-1] + other)
