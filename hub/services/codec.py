@@ -2,10 +2,11 @@
 COVID Certificate does, with our own prefix ``GE1:`` so that no DCC app mistakes it for one.
 
 CBOR (cbor2), COSE (pycose) and Base45 (base45) are well-kept libraries. Issuing, the hot
-path, builds the COSE_Sign1 message with cbor2, deflates with libdeflate and encodes Base45
-with the vectorised encoder of base45_encode.py (each far cheaper than pycose, the standard
-zlib and the base45 package); verifying reads every proof with the base45 package, zlib and
-pycose, which is how the tests check that what we issue is standard.
+path, puts the document's CBOR and the COSE_Sign1 message together from fixed pieces (the
+``cbor_*`` helpers below; the tests compare the bytes with cbor2's and pycose's), deflates with
+libdeflate and encodes Base45 with the vectorised encoder of base45_encode.py (each far cheaper
+than pycose, the standard zlib and the base45 package); verifying reads every proof with the
+base45 package, zlib and pycose, which is how the tests check that what we issue is standard.
 
 The document is encoded canonically (RFC 8949 §4.2), so the same facts always give the same
 bytes, and Ed25519 signatures are deterministic, so the same document and key always give the
