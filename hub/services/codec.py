@@ -2,11 +2,10 @@
 COVID Certificate does, with our own prefix ``GE1:`` so that no DCC app mistakes it for one.
 
 CBOR (cbor2), COSE (pycose) and Base45 (base45) are well-kept libraries. Issuing, the hot
-path, puts the document's CBOR and the COSE_Sign1 message together from fixed pieces (the
-``cbor_*`` helpers below; the tests compare the bytes with cbor2's and pycose's), deflates with
-libdeflate and encodes Base45 with the vectorised encoder of base45_encode.py (each far cheaper
-than pycose, the standard zlib and the base45 package); verifying reads every proof with the
-base45 package, zlib and pycose, which is how the tests check that what we issue is standard.
+path, builds the COSE_Sign1 message with cbor2, deflates with libdeflate and encodes Base45
+with the vectorised encoder of base45_encode.py (each far cheaper than pycose, the standard
+zlib and the base45 package); verifying reads every proof with the base45 package, zlib and
+pycose, which is how the tests check that what we issue is standard.
 
 The document is encoded canonically (RFC 8949 §4.2), so the same facts always give the same
 bytes, and Ed25519 signatures are deterministic, so the same document and key always give the
@@ -36,7 +35,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 import base45
 import cbor2
@@ -97,68 +96,26 @@ def document_hash(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def cbor_head(major: int, n: int) -> bytes:
-    """The head of a CBOR data item (RFC 8949 §3): major type and argument, shortest form."""
-    if n < 24:
-        return bytes((major << 5 | n,))
-    if n < 0x100:
-        return bytes((major << 5 | 24, n))
-    if n < 0x10000:
-        return bytes((major << 5 | 25,)) + n.to_bytes(2, "big")
-    if n < 0x1_0000_0000:
-        return bytes((major << 5 | 26,)) + n.to_bytes(4, "big")
-    return bytes((major << 5 | 27,)) + n.to_bytes(8, "big")
-
-
-def cbor_int(n: int) -> bytes:
-    """A CBOR integer (an unsigned or a negative integer, below 2**64 in magnitude)."""
-    return cbor_head(0, n) if n >= 0 else cbor_head(1, -1 - n)
-
-
-# The heads of byte and text strings shorter than 256 bytes (every string of a proof but its
-# longest facts), looked up rather than built.
-_BYTES_HEADS: Final = tuple(cbor_head(2, n) for n in range(256))
-_TEXT_HEADS: Final = tuple(cbor_head(3, n) for n in range(256))
-
-
-def cbor_text(text: str) -> bytes:
-    """A CBOR text string."""
-    data = text.encode()
-    n = len(data)
-    return (_TEXT_HEADS[n] if n < 256 else cbor_head(3, n)) + data
-
-
-def cbor_bytes(data: bytes) -> bytes:
-    """A CBOR byte string."""
-    n = len(data)
-    return (_BYTES_HEADS[n] if n < 256 else cbor_head(2, n)) + data
-
-
 class Signer:
     """Makes the QR text of documents with one proof key.
 
-    The COSE_Sign1 message is built here by hand rather than through pycose, whose message
-    objects cost more per proof than the signature itself: its CBOR is a few fixed pieces (the
-    protected header, encoded once per key) around two byte strings, so each proof costs one
-    Sig_structure (RFC 9052 §4.4), one Ed25519 signature by the key holder (as an HSM would give
-    it) and two concatenations. The bytes are those pycose makes (the tests compare them), and
-    pycose decodes and verifies them.
+    The COSE_Sign1 message is built here with cbor2 rather than through pycose, whose message
+    objects cost more per proof than the signature itself: the protected header is encoded once
+    per key, and each proof costs one Sig_structure (RFC 9052 §4.4), one Ed25519 signature by
+    the key holder (as an HSM would give it), and one encoding of the tagged message. The bytes
+    are those pycose makes (the tests compare them), and pycose decodes and verifies them.
     """
 
     def __init__(self, kid: bytes, key: Ed25519PrivateKey) -> None:
         self.kid = kid
         self._key = key
-        phdr = cbor_bytes(cbor2.dumps({COSE_ALG: COSE_EDDSA, COSE_KID: kid}))
-        # Sig_structure ["Signature1", protected, external_aad (empty), payload], to the payload.
-        self._to_sign = b"\x84" + cbor_text("Signature1") + phdr + cbor_bytes(b"")
-        # Tag 18, [protected, unprotected ({}), payload, signature], to the payload.
-        self._message = cbor_head(6, 18) + b"\x84" + phdr + b"\xa0"
+        self._phdr = cbor2.dumps({COSE_ALG: COSE_EDDSA, COSE_KID: kid})
 
     def cose(self, payload: bytes) -> bytes:
         """The tagged COSE_Sign1 message (tag 18) of ``payload``: [phdr, {}, payload, sig]."""
-        payload = cbor_bytes(payload)
-        signature = self._key.sign(self._to_sign + payload)
-        return self._message + payload + cbor_bytes(signature)
+        to_be_signed = cbor_dumps(["Signature1", self._phdr, b"", payload])
+        signature = self._key.sign(to_be_signed)
+        return cbor_dumps(cbor2.CBORTag(18, [self._phdr, {}, payload, signature]))
 
     def sign(self, payload: bytes) -> str:
         """The QR text of ``payload``: COSE_Sign1, then zlib, then Base45, after the prefix."""
