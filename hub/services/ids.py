@@ -3,6 +3,7 @@ a company hands in (GB 11643 ID numbers, GB 32100 unified social credit codes)."
 
 from __future__ import annotations
 
+import operator
 import re
 import secrets
 import time
@@ -46,14 +47,24 @@ def _utc_day(days: int) -> str:
     return time.strftime("%Y%m%d", time.gmtime(days * 86400))
 
 
+@lru_cache(maxsize=16)
+def _day_prefix(type_code: str, office_code: str, days: int) -> tuple[str, int]:
+    """A proof id's fixed part for a type, an office and a UTC day, up to its serial's date,
+    and the check's running value after it (computed once a day)."""
+    date = _utc_day(days)
+    return f"{ROOT_OID}.{type_code}.{office_code}.{date}", _mod37_36_run(
+        _mod37_36_prefix(type_code + office_code), date
+    )
+
+
 def new_proof_id(type_code: str, office_code: str, now: float | None = None) -> str:
     """``1.2.156.3005.2.<type>.<office>.<serial>.001.<check>``; serial: date + 40 random bits."""
-    serial = _utc_day(int((time.time() if now is None else now) // 86400))
-    serial += secrets.token_hex(5).upper()
-    version = "001"
-    p = _mod37_36_run(_mod37_36_prefix(type_code + office_code), serial + version)
-    check = _ALNUM[(37 - p) % 36]
-    return f"{ROOT_OID}.{type_code}.{office_code}.{serial}.{version}.{check}"
+    head, p = _day_prefix(
+        type_code, office_code, int((time.time() if now is None else now) // 86400)
+    )
+    tail = secrets.token_hex(5).upper() + "001"
+    check = _ALNUM[(37 - _mod37_36_run(p, tail)) % 36]
+    return f"{head}{tail[:10]}.001.{check}"
 
 
 def proof_id_ok(proof_id: str) -> bool:
@@ -67,6 +78,7 @@ def proof_id_ok(proof_id: str) -> bool:
 
 
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_ASCII_ZEROS: Final = ord("0") * sum(_ID_WEIGHTS)
 _ID_CHECK: Final = "10X98765432"
 _ID_RE: Final = re.compile(r"[1-9][0-9]{16}[0-9X]")
 
@@ -75,7 +87,9 @@ def id_number_ok(value: str) -> bool:
     """A PRC resident ID number (GB 11643-1999): 18 characters with its check character."""
     if not _ID_RE.fullmatch(value):
         return False
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    # The weighted sum of the 17 digits, from their ASCII codes (checked by the pattern) in one
+    # pass at C speed: every issued proof checks its subject's number.
+    total = sum(map(operator.mul, value.encode()[:17], _ID_WEIGHTS)) - _ID_ASCII_ZEROS
     return _ID_CHECK[total % 11] == value[17]
 
 

@@ -171,7 +171,9 @@ class ProofService:
         }
 
     def payload(self, req: ProofRequest, proof_id: str, iat: int, exp: int) -> bytes:
-        """The canonical CBOR of the document: what is signed and what the ledger hashes."""
+        """The canonical CBOR of the document: what is signed and what the ledger hashes. The
+        document's keys are in canonical order already, so the plain encoder gives the canonical
+        bytes (the tests compare them with ``cbor2.dumps(..., canonical=True)``)."""
         return cbor_dumps(self.document(req, proof_id, iat, exp))
 
     def _build(

@@ -115,6 +115,49 @@ def test_document_is_built_in_canonical_order(tmp_path: Path) -> None:
         )
 
 
+def test_payload_pieces_give_the_documents_cbor(tmp_path: Path) -> None:
+    """The payload, put together from fixed pieces, is the canonical CBOR of the document for
+    every proof type, text lengths across CBOR's length forms, times and office settings."""
+    from hub.services.catalog_data import PROOF_TYPES
+
+    keyring = ProofKeyring(tmp_path / "keys")
+    rng = random.Random(8949)
+
+    def text(n: int) -> str:
+        return "".join(rng.choice("aZ9-证照地址 ") for _ in range(n))
+
+    configs = [
+        ServicesConfig(),
+        ServicesConfig(office_name=text(90), office_name_en=text(300), office_code="X"),
+    ]
+    for config in configs:
+        service = ProofService(None, keyring, None, config)  # type: ignore[arg-type]
+        for _ in range(300):
+            facts = {
+                text(rng.randint(1, 32)): text(rng.choice([0, 5, 23, 24, 90, 200]))
+                for _ in range(rng.randint(0, 8))
+            }
+            req = ProofRequest(
+                text(rng.randint(1, 100)),
+                rng.choice(list(PROOF_TYPES)),
+                Subject(ID_NUMBER, text(rng.randint(1, 50))),
+                text(rng.randint(1, 64)),
+                facts=facts,
+            )
+            proof_id, iat = (
+                text(rng.randint(1, 128)),
+                rng.choice([0, 23, 255, 65_536, 2**32, 2**40]),
+            )
+            exp = iat + rng.randint(0, 400) * 86400
+            assert service.payload(req, proof_id, iat, exp) == cbor2.dumps(
+                service.document(req, proof_id, iat, exp), canonical=True
+            )
+        # A changed setting is taken at the next proof.
+        service.config = ServicesConfig(office_name="另一个中心")
+        doc = service.document(request("r"), "x", 1, 2)
+        assert service.payload(request("r"), "x", 1, 2) == cbor2.dumps(doc, canonical=True)
+
+
 # -- group commit ----------------------------------------------------------------------------
 
 
@@ -246,3 +289,32 @@ def test_memory_head_follows_other_workers_and_rollbacks(tmp_path: Path, rolled_
         assert conn.execute(sa.select(sa.func.count()).select_from(proofs)).scalar() == 8
     for s in (a, b):
         s.engine.dispose()
+
+
+def test_id_number_check_is_gb11643() -> None:
+    """The subject's ID number check, as GB 11643-1999 defines it, on every check character."""
+    from hub.services.ids import id_number_ok
+
+    weights = [2 ** (17 - i) % 11 for i in range(17)]  # the standard's W_i = 2^(i-1) mod 11
+    rng = random.Random(11643)
+    for _ in range(20_000):
+        body = str(rng.randint(10**16, 10**17 - 1))
+        right = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+        assert id_number_ok(body + right)
+        wrong = rng.choice([c for c in "0123456789X" if c != right])
+        assert not id_number_ok(body + wrong)
+    for bad in ("", "01010519491231002X", "11010519491231002x", "1101051949123100２X", "1" * 19):
+        assert not id_number_ok(bad)
+
+
+def test_proof_ids_carry_their_check_character() -> None:
+    """Proof ids of any day pass the ISO/IEC 7064 MOD 37,36 check and no other character does."""
+    from hub.services.ids import _ALNUM, new_proof_id, proof_id_ok
+
+    for now in (0.0, 1_765_000_000.0, 1_765_086_399.0, 1_765_086_400.0, 4_102_444_800.0):
+        for _ in range(500):
+            proof_id = new_proof_id("11100000000000101", "11310000MB0000000X", now)
+            assert proof_id_ok(proof_id), proof_id
+            assert proof_id.split(".")[7][:8] == time.strftime("%Y%m%d", time.gmtime(now))
+            for other in set(_ALNUM) - {proof_id[-1]}:
+                assert not proof_id_ok(proof_id[:-1] + other)
