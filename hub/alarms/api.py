@@ -13,14 +13,13 @@ from hub.alarms.rules import KINDS, SEVERITIES, parse_rule
 from hub.api.routing import ApiRoutes, Items, body_of, one_of, optional_body_of, query_of
 from hub.api.util import blocking, hub_of, json_ok, row_id
 from hub.auth import EMERGENCY, OPERATE, READ, hash_token
-from hub.context import ROLE_KEY
+from hub.context import ROLE_KEY, ExtensionKey
 from hub.db import tokens
 from hub.errors import NotFoundError, ValidationError
 
 routes = ApiRoutes("alarms")
 
-ENGINE_KEY = "alarm_engine"
-"""``hub.extras[ENGINE_KEY]``: the :class:`AlarmEngine` of this hub worker."""
+ALARM_ENGINE = ExtensionKey("alarm engine", AlarmEngine, "hub.alarms.setup")
 
 RULE_WRITE = OPERATE | EMERGENCY
 ACT = OPERATE | EMERGENCY
@@ -75,7 +74,7 @@ class AlarmQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def engine_of(request: web.Request) -> AlarmEngine:
-    engine: AlarmEngine = hub_of(request).extras[ENGINE_KEY]
+    engine = hub_of(request).extensions[ALARM_ENGINE]
     return engine
 
 

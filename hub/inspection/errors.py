@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from hub.errors import ValidationError
 
 
@@ -10,8 +12,31 @@ class InspectionError(ValidationError):
 
 
 class DeviceAuthError(InspectionError):
-    """The caller presented no valid device certificate (mapped to 401 by the routes)."""
+    """The caller presented no valid device certificate (a 401)."""
+
+    status = 401
+    code = "unauthorized"
 
 
 class TransitionError(InspectionError):
     """A task cannot move from its state to the one asked (a 409)."""
+
+    status = 409
+    code = "conflict"
+
+
+class UploadRefused(InspectionError):
+    """A tus request the upload's state refuses: its status (404, 409, 415, or 460 when the
+    bytes do not hash to the address) and the tus headers the client reads (Upload-Offset)."""
+
+    CODES: ClassVar[dict[int, str]] = {
+        404: "not_found",
+        409: "conflict",
+        415: "unsupported_media_type",
+    }
+
+    def __init__(self, message: str, status: int, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = self.CODES.get(status, "checksum_mismatch")
+        self.headers = headers

@@ -1,7 +1,7 @@
 """Releases and their staged rollouts.
 
-A release rollout uses the stages of a config rollout (hub.configs.check_steps / step_targets:
-10 %, 50 %, 100 % of the selected devices) and adds what code updates need:
+A release rollout uses the stages of a config rollout (``check_steps`` and ``step_targets`` of
+hub.device_configs: 10 %, 50 %, 100 % of the selected devices) and adds what code updates need:
 
 - a health gate: a stage is done only when each of its devices has reported the new release
   healthy (``update_succeeded``) and has stayed online for ``health_gate_s`` since; a device that
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from govedge.contract import CommandName, Event, EventKind
 from govedge.logs import fields
 from hub.commands import CommandService
-from hub.configs import check_steps, step_targets
+from hub.device_configs import check_steps, step_targets
 from hub.errors import NotFoundError, ValidationError
 from hub.registry import Registry
 from hub.releases.config import ReleasesConfig

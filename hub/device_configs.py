@@ -32,7 +32,7 @@ from govedge.logs import fields
 from hub.db import device_configs, rollouts
 from hub.errors import NotFoundError, ValidationError
 
-log = logging.getLogger("govedge.hub.configs")
+log = logging.getLogger("govedge.hub.device_configs")
 
 Publisher = Callable[[str, bytes, bool], bool]
 Signer = Callable[[int, Mapping[str, Any]], str]
