@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from govedge.logs import fields
 from hub.alarms.api import ALARM_ENGINE
+from hub.background import while_serving
 from hub.context import ExtensionKey, Hub
 
 log = logging.getLogger("govedge.hub.broker_backlog")
@@ -137,13 +137,4 @@ def install(hub: Hub, app: web.Application) -> None:
             )
             current = target
 
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(check())
-        yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    app.cleanup_ctx.append(background)
+    while_serving(app, check)

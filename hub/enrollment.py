@@ -19,7 +19,6 @@ is rewritten on each revocation (the broker rereads it on SIGHUP).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from govedge.logs import fields, get_logger
 from hub.api.routing import API_PREFIX, ROLES_ATTR, ApiRoutes, body_of, query_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import READ
+from hub.background import while_serving
 from hub.context import ExtensionKey, Hub
 from hub.errors import HubError
 from provisioning.device.rotation import CONFIRM_PATH
@@ -243,14 +243,7 @@ def install(hub: Hub, app: web.Application) -> None:
     revoker = SupersededRevoker(hub, service)
     hub.extensions.add(SUPERSEDED_REVOKER, revoker)
 
-    async def sweeping(_: web.Application) -> Any:
-        task = asyncio.create_task(revoker.run(), name="superseded-revoker")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    app.cleanup_ctx.append(sweeping)
+    while_serving(app, revoker.run)
     for route in app.router.routes():
         if id(route) not in before:
             # the hub's auth middleware refuses API routes that declare no roles

@@ -11,33 +11,34 @@ from govedge.errors import GovedgeError
 
 
 class HubError(GovedgeError):
-    """Root of hub errors. ``status``/``code``: the HTTP answer; ``headers``: any it must carry."""
+    """Root of hub errors. ``status``/``code``: the HTTP answer; ``headers``: any it must carry.
+
+    A subclass names its own: ``class NotFoundError(HubError, status=404, code="not_found")``.
+    """
 
     status = 400
     code = "bad_request"
     path: str | None = None
     headers: dict[str, str] | None = None
 
+    def __init_subclass__(cls, status: int | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
-class NotFoundError(HubError):
+
+class NotFoundError(HubError, status=404, code="not_found"):
     """A device, command, rollout or token that does not exist."""
 
-    status = 404
-    code = "not_found"
 
-
-class AuthError(HubError):
+class AuthError(HubError, status=401, code="unauthorized"):
     """Missing, unknown or revoked API token."""
 
-    status = 401
-    code = "unauthorized"
 
-
-class ForbiddenError(HubError):
+class ForbiddenError(HubError, status=403, code="forbidden"):
     """The token's role may not use this route."""
-
-    status = 403
-    code = "forbidden"
 
 
 class ValidationError(HubError):
@@ -52,25 +53,16 @@ class ValidationError(HubError):
         self.path = path
 
 
-class TooLargeError(HubError):
+class TooLargeError(HubError, status=413, code="too_large"):
     """A request body over the hub's limit."""
 
-    status = 413
-    code = "too_large"
 
-
-class ConflictError(HubError):
+class ConflictError(HubError, status=409, code="conflict"):
     """The request contradicts the state it would change (a task's state, a retried request)."""
 
-    status = 409
-    code = "conflict"
 
-
-class UpstreamError(HubError):
+class UpstreamError(HubError, status=502, code="bad_gateway"):
     """A system the hub relies on for this request (the city's platform) failed."""
-
-    status = 502
-    code = "bad_gateway"
 
 
 class StorageError(HubError):

@@ -12,10 +12,10 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from hub.background import while_serving
 from hub.context import Hub
 
 log = logging.getLogger("govedge.hub.watchdog")
@@ -57,14 +57,8 @@ def install(hub: Hub, app: web.Application) -> None:
             notify("WATCHDOG=1", address)
             await asyncio.sleep(interval)
 
-    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(pings())
-        yield
+    async def stopping(_: web.Application) -> None:
         notify("STOPPING=1", address)
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
 
-    app.cleanup_ctx.append(lifecycle)
+    while_serving(app, pings)
+    app.on_shutdown.append(stopping)

@@ -191,31 +191,27 @@ async def get_alarm(request: web.Request) -> web.Response:
     return json_ok(await blocking(engine_of(request).store.get, _alarm_id(request)))
 
 
-@routes.post(
-    "/alarms/{alarm_id}/ack",
-    roles=ACT,
-    summary="Acknowledge an alarm (who and when are recorded, with an optional note)",
-    body=NoteIn,
-    body_required=False,
-)
-async def ack_alarm(request: web.Request) -> web.Response:
-    alarm_id = _alarm_id(request)
-    note = _note(request)
-    who = await blocking(_who, request)
-    alarm = await blocking(engine_of(request).store.acknowledge, alarm_id, who, note)
-    return json_ok(alarm)
+def _person_acts(verb: str, action: str, summary: str) -> None:
+    """POST /alarms/{id}/<verb>: the store's ``action`` by the caller, with an optional note."""
+
+    async def act(request: web.Request) -> web.Response:
+        alarm_id = _alarm_id(request)
+        note = _note(request)
+        who = await blocking(_who, request)
+        store = engine_of(request).store
+        return json_ok(await blocking(getattr(store, action), alarm_id, who, note))
+
+    act.__name__ = f"{verb}_alarm"
+    routes.post(
+        f"/alarms/{{alarm_id}}/{verb}", roles=ACT, summary=summary, body=NoteIn, body_required=False
+    )(act)
 
 
-@routes.post(
-    "/alarms/{alarm_id}/clear",
-    roles=ACT,
-    summary="Clear an alarm by hand; it is not raised again until its condition has ended",
-    body=NoteIn,
-    body_required=False,
+_person_acts(
+    "ack", "acknowledge", "Acknowledge an alarm (who and when are recorded, with an optional note)"
 )
-async def clear_alarm(request: web.Request) -> web.Response:
-    alarm_id = _alarm_id(request)
-    note = _note(request)
-    who = await blocking(_who, request)
-    alarm = await blocking(engine_of(request).store.clear_by_hand, alarm_id, who, note)
-    return json_ok(alarm)
+_person_acts(
+    "clear",
+    "clear_by_hand",
+    "Clear an alarm by hand; it is not raised again until its condition has ended",
+)

@@ -8,9 +8,7 @@ check (silence, sustained conditions, offline devices) as a background task.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -20,6 +18,7 @@ from hub.alarms.api import ALARM_ENGINE, routes
 from hub.alarms.engine import AlarmEngine
 from hub.alarms.rules import load_rule_files
 from hub.alarms.store import AlarmStore
+from hub.background import every, while_serving
 from hub.context import Hub
 
 log = logging.getLogger("govedge.hub.alarms")
@@ -58,22 +57,4 @@ def install(hub: Hub, app: web.Application) -> None:
     hub.link.watched = engine.watched_devices
     routes.install(app)
     interval = min(hub.config.presence_interval_s, TICK_MAX_S)
-
-    async def periodic(app: web.Application) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(interval)
-                try:
-                    await asyncio.to_thread(engine.tick)
-                except Exception:
-                    log.exception("alarm_tick_failed")
-
-        task = asyncio.create_task(loop())
-        yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    app.cleanup_ctx.append(periodic)
+    while_serving(app, every(interval, engine.tick, log, "alarm_tick_failed"))

@@ -294,10 +294,7 @@ def _set_rollout_state(hub: Hub, rollout_id: str, want: str, max_failures: int |
     summary="Halt a running rollout: no further step is sent",
 )
 async def halt_rollout(request: web.Request) -> web.Response:
-    hub = hub_of(request)
-    rollout_id = request.match_info["rollout_id"]
-    await blocking(_set_rollout_state, hub, rollout_id, "halted", None)
-    return json_ok(await blocking(hub.device_configs.rollout, rollout_id))
+    return await _move_rollout(request, "halted", None)
 
 
 @routes.post(
@@ -308,11 +305,14 @@ async def halt_rollout(request: web.Request) -> web.Response:
     body_required=False,
 )
 async def resume_rollout(request: web.Request) -> web.Response:
+    body = optional_body_of(request, ResumeBody)
+    return await _move_rollout(request, "running", body.max_failures if body else None)
+
+
+async def _move_rollout(request: web.Request, state: str, max_failures: int | None) -> web.Response:
     hub = hub_of(request)
     rollout_id = request.match_info["rollout_id"]
-    body = optional_body_of(request, ResumeBody)
-    max_failures = body.max_failures if body is not None else None
-    await blocking(_set_rollout_state, hub, rollout_id, "running", max_failures)
+    await blocking(_set_rollout_state, hub, rollout_id, state, max_failures)
     return json_ok(await blocking(hub.device_configs.rollout, rollout_id))
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
 from hub.alarms.api import ALARM_ENGINE
+from hub.background import while_serving
 from hub.context import Hub
 from hub.emergency.api import EMERGENCY_SERVICE, Emergency, routes
 from hub.emergency.dispatch import DispatchService
@@ -59,14 +58,7 @@ def install(hub: Hub, app: web.Application) -> None:
     routes.install(app)
     app.router.add_get("/emergency", console)
 
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(notifier.run()),
-            asyncio.create_task(svc.webhooks.run(settings.webhook_interval_s)),
-        ]
-        yield
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def webhooks() -> None:
+        await svc.webhooks.run(settings.webhook_interval_s)
 
-    app.cleanup_ctx.append(background)
+    while_serving(app, notifier.run, webhooks)

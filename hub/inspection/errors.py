@@ -11,18 +11,12 @@ class InspectionError(ValidationError):
     """A request about tasks or evidence that cannot be done as asked (a 400)."""
 
 
-class DeviceAuthError(InspectionError):
+class DeviceAuthError(InspectionError, status=401, code="unauthorized"):
     """The caller presented no valid device certificate (a 401)."""
 
-    status = 401
-    code = "unauthorized"
 
-
-class TransitionError(InspectionError):
+class TransitionError(InspectionError, status=409, code="conflict"):
     """A task cannot move from its state to the one asked (a 409)."""
-
-    status = 409
-    code = "conflict"
 
 
 class UploadRefused(InspectionError):

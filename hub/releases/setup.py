@@ -3,9 +3,7 @@ outcome listener and the rollout loop."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
@@ -16,6 +14,7 @@ from prometheus_client import Gauge
 from hub.api.routing import ApiRoutes, body_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
+from hub.background import every, while_serving
 from hub.context import ExtensionKey, Hub
 from hub.pipeline import Accepted
 from hub.registry import Selector
@@ -143,25 +142,11 @@ def install(hub: Hub, app: web.Application) -> None:
     hub.pipeline.listeners.append(on_batch)
     routes.install(app)
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(ADVANCE_S)
-            try:
-                await asyncio.to_thread(svc.advance)
-                halted.set(await asyncio.to_thread(svc.halted_count))
-            except Exception:
-                log.exception("release_advance_failed")
+    def advance() -> None:
+        svc.advance()
+        halted.set(svc.halted_count())
 
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(loop())
-        yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    app.cleanup_ctx.append(background)
+    while_serving(app, every(ADVANCE_S, advance, log, "release_advance_failed"))
 
 
 __all__ = ["HALTED", "install"]
