@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from govedge.logs import fields
 from hub.alarms.tables import alarms
+from hub.db import found
 from hub.emergency.alarmview import alarm_dict, append_event, placed_alarms
 from hub.emergency.geo import distance_m
 from hub.emergency.tables import resources
@@ -85,9 +86,7 @@ class DispatchService:
 
     def get_resource(self, resource_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(resources).where(resources.c.id == resource_id)).first()
-        if row is None:
-            raise NotFoundError(f"no resource {resource_id}")
+            row = found(conn, resources.c.id, resource_id, "resource")
         return resource_dict(row)
 
     def list_resources(self, kind: str = "") -> list[dict[str, Any]]:
@@ -147,9 +146,7 @@ class DispatchService:
             raise ValidationError(f"resource {team_id} is a {team['kind']}, not a team")
         now = time.time()
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
-            if row is None:
-                raise NotFoundError(f"no alarm {alarm_id}")
+            row = found(conn, alarms.c.id, alarm_id, "alarm")
             if row.dispatch_state == "resolved":
                 raise ValidationError(f"alarm {alarm_id} is resolved; nothing to assign")
             conn.execute(
@@ -169,9 +166,7 @@ class DispatchService:
             raise ValidationError(f"field 'state' must be one of {', '.join(STATES[1:])}")
         now = time.time()
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
-            if row is None:
-                raise NotFoundError(f"no alarm {alarm_id}")
+            row = found(conn, alarms.c.id, alarm_id, "alarm")
             current = row.dispatch_state or ""
             if state not in NEXT.get(current, ()):
                 raise ValidationError(

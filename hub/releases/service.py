@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from govedge.contract import CommandName, Event, EventKind
 from govedge.logs import fields
 from hub.commands import CommandService
+from hub.db import found
 from hub.device_configs import check_steps, step_targets
 from hub.errors import NotFoundError, ValidationError
 from hub.registry import Registry
@@ -116,9 +117,7 @@ class ReleaseService:
 
     def get(self, version: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(releases).where(releases.c.version == version)).first()
-        if row is None:
-            raise NotFoundError(f"no release {version!r}")
+            row = found(conn, releases.c.version, version, "release")
         out = dict(row._mapping)
         return out
 
@@ -326,11 +325,7 @@ class ReleaseService:
 
     def rollout(self, rollout_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(release_rollouts).where(release_rollouts.c.id == rollout_id)
-            ).first()
-            if row is None:
-                raise NotFoundError(f"no release rollout {rollout_id!r}")
+            row = found(conn, release_rollouts.c.id, rollout_id, "release rollout")
             devs = conn.execute(
                 sa.select(device_releases).where(device_releases.c.rollout_id == rollout_id)
             ).all()
