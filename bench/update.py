@@ -244,7 +244,7 @@ async def _start_hub(folder: Path, broker_url: str, pub: Path) -> _Hub:
 
     from hub.app import create_app
     from hub.context import HUB_KEY
-    from hub.releases.config import ReleasesConfig
+    from hub.releases.settings import ReleasesConfig
     from hub.settings import HubConfig
 
     config = HubConfig(

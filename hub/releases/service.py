@@ -33,7 +33,7 @@ from hub.db import found
 from hub.device_configs import check_steps, step_targets
 from hub.errors import NotFoundError, ValidationError
 from hub.registry import Registry
-from hub.releases.config import ReleasesConfig
+from hub.releases.settings import ReleasesConfig
 from hub.releases.tables import device_releases, release_rollouts, releases
 from hub.releases.windows import in_window, parse_window
 from provisioning.bundles import BundleVerifier

@@ -21,7 +21,7 @@ from edge_agent.update.slots import Slots
 from edge_agent.update.state import UpdateState
 from hub.app import create_app
 from hub.context import HUB_KEY, Hub
-from hub.releases.config import ReleasesConfig
+from hub.releases.settings import ReleasesConfig
 from hub.settings import HubConfig
 from provisioning.releases import build_bundle, release_signer, release_verifier
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hub.errors import ValidationError
-from hub.releases.config import ReleasesConfig
+from hub.releases.settings import ReleasesConfig
 from hub.releases.setup import RELEASES
 from hub.releases.windows import in_window, parse_window
 from provisioning.releases import build_bundle, release_signer, write_release_key
