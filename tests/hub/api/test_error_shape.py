@@ -62,7 +62,7 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
     ("POST", "/api/v1/webhooks", {"json": {"url": 5}}, 400, "bad_request", "$.url"),
     # citizen services
     ("GET", "/api/v1/services/errands/none", {}, 404, "not_found", None),
-    ("POST", "/api/v1/services/ratings", {"json": {"level": 9}}, 400, "bad_request", "$.hall"),
+    ("POST", "/api/v1/services/ratings", {"json": {"level": 9}}, 400, "bad_request", "$.level"),
     # inspection: operators, console, terminals (no device certificate over plain HTTP)
     ("POST", "/api/v1/inspection/tasks", {"json": {"id": 1}}, 400, "bad_request", "$.id"),
     ("GET", "/api/v1/inspection/photos/nothex", {}, 404, "not_found", None),
