@@ -28,7 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.common import BenchResult
-from hub.config import HubConfig
+from hub.api.console import CONSOLE_SUMMARY
+from hub.settings import HubConfig
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -113,7 +114,7 @@ async def _measure(folder: Path, n: int, offline: int) -> list[BenchResult]:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
     token = await asyncio.to_thread(hub.tokens.create, "operator", "bench")
-    summary = hub.extras["console_summary"]
+    summary = hub.extensions[CONSOLE_SUMMARY]
 
     def cold() -> None:
         summary._at = 0.0  # the live counts are read again when the page connects

@@ -169,9 +169,9 @@ async def _hub_main(config_json: bytes, prime: bool, prog: Progress) -> None:
     from aiohttp import web
 
     from hub.app import create_app
-    from hub.config import HubConfig
     from hub.context import HUB_KEY
     from hub.pipeline import Accepted
+    from hub.settings import HubConfig
 
     config = msgspec.json.decode(config_json, type=HubConfig)
     app = create_app(config)

@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 from bench.common import BenchResult
-from hub.config import HubConfig, ServicesConfig
 from hub.db import make_engine
 from hub.services.codec import encode_document, verify_qr
 from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger
 from hub.services.proofs import ProofRequest, ProofService, Subject
 from hub.services.tables import create_tables
+from hub.settings import HubConfig, ServicesConfig
 
 QUICK = os.environ.get("GOVEDGE_BENCH_QUICK") == "1"
 PROOFS = 1000 if QUICK else 5000

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchResult
+from hub.releases.setup import RELEASES
 
 QUICK = os.environ.get("GOVEDGE_BENCH_QUICK") == "1"
 DEVICES = 100
@@ -195,7 +196,7 @@ async def _measure(folder: Path, broker: Any) -> tuple[float, float]:
             json={"selector": {"site": "bench"}, "steps": [10, 50, 100], "health_gate_s": 0},
         )
         assert status == 201, ro
-        svc = hub.hub.extras["releases"]
+        svc = hub.hub.extensions[RELEASES]
         await _until(lambda: svc.rollout(ro["id"])["state"] != "running", TIMEOUT_S)
         rollout = time.perf_counter() - started
         final = svc.rollout(ro["id"])
@@ -242,9 +243,9 @@ async def _start_hub(folder: Path, broker_url: str, pub: Path) -> _Hub:
     from aiohttp import web
 
     from hub.app import create_app
-    from hub.config import HubConfig
     from hub.context import HUB_KEY
-    from hub.releases.config import ReleasesConfig
+    from hub.releases.settings import ReleasesConfig
+    from hub.settings import HubConfig
 
     config = HubConfig(
         broker_url=broker_url,

@@ -19,23 +19,29 @@ from govedge import __version__
 from govedge.errors import GovedgeError
 from govedge.logs import fields
 from hub.api import commands as commands_api
-from hub.api import configs as configs_api
+from hub.api import device_configs as device_configs_api
 from hub.api import devices as devices_api
 from hub.api import fleet as fleet_api
 from hub.api import telemetry as telemetry_api
-from hub.api.routing import API_PREFIX, ROLES_ATTR, ApiRoutes, openapi_document
+from hub.api.routing import (
+    API_PREFIX,
+    INSTALLED_GROUPS,
+    ROLES_ATTR,
+    ApiRoutes,
+    openapi_document,
+)
 from hub.api.util import error_response
 from hub.auth import TokenStore
 from hub.commands import CommandService
-from hub.config import HubConfig
-from hub.configs import ConfigService
 from hub.context import HUB_KEY, OPENAPI_KEY, ROLE_KEY, Hub
 from hub.db import create_schema, make_engine
-from hub.errors import AuthError, ForbiddenError, NotFoundError, ValidationError
+from hub.device_configs import ConfigService
+from hub.errors import AuthError, ForbiddenError, HubError, NotFoundError
 from hub.metrics import HubMetrics
 from hub.mqtt_link import MqttLink
 from hub.pipeline import Accepted, Pipeline
 from hub.registry import Registry
+from hub.settings import HubConfig
 from hub.storage.base import open_store
 
 log = logging.getLogger("govedge.hub")
@@ -46,7 +52,7 @@ API_GROUPS: list[ApiRoutes] = [
     devices_api.routes,
     telemetry_api.routes,
     commands_api.routes,
-    configs_api.routes,
+    device_configs_api.routes,
     fleet_api.routes,
 ]
 
@@ -54,7 +60,7 @@ Startup = Callable[[Hub, web.Application], None]
 
 EXTENSION_MODULES: tuple[str, ...] = (
     "hub.alarms.setup",
-    "hub.backlog",
+    "hub.broker_backlog",
     "hub.enrollment",
     "hub.emergency.setup",
     "hub.services.setup",
@@ -65,8 +71,9 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "hub.audit.setup",
 )
 """Modules whose ``install(hub, app)`` adds routes, listeners and background tasks (rules and
-alarms, the emergency feed, enrollment) to a hub being built. API route groups they add go in
-``hub.extras["api_groups"]`` so that the OpenAPI document lists them."""
+alarms, the emergency feed, enrollment) to a hub being built, in this order. What one installs
+for others is under a typed key (``hub.extensions``); asking for it before its module has run is
+an error naming both."""
 
 
 def build_hub(config: HubConfig) -> Hub:
@@ -181,17 +188,12 @@ async def auth_and_errors(
         if exc.status < 400:
             raise
         return _http_error(request, exc)
-    except AuthError as exc:
-        return error_response(401, str(exc))
-    except ForbiddenError as exc:
-        return error_response(403, str(exc))
-    except NotFoundError as exc:
-        return error_response(404, str(exc))
-    except ValidationError as exc:
-        return error_response(400, str(exc), exc.path)
+    except HubError as exc:
+        return error_response(exc.status, str(exc), exc.path, exc.headers, exc.code)
     except GovedgeError as exc:
         return error_response(400, str(exc))
     except Exception:
+        # one line (govedge.logs): the exception's type and message, never the trace
         log.exception("request_failed", extra=fields(method=request.method, path=request.path))
         return error_response(500, "internal error; the hub's log has the details")
 
@@ -221,6 +223,15 @@ async def index(_: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+async def static_file(request: web.Request) -> web.FileResponse:
+    """A file of the consoles; a missing one is a 404 in the one error shape (aiohttp's own
+    static route finds that out only while sending, past the error middleware)."""
+    path = (STATIC / request.match_info["path"]).resolve()
+    if not path.is_relative_to(STATIC.resolve()) or not path.is_file():
+        raise NotFoundError(f"no file {request.path}")
+    return web.FileResponse(path)
+
+
 async def _background(hub: Hub) -> None:
     """Presence timeouts, command expiry, rollout steps and store maintenance."""
     config = hub.config
@@ -233,7 +244,7 @@ async def _background(hub: Hub) -> None:
                 log.info("device_offline", extra=fields(device=device_id, reason="heartbeat"))
             hub.metrics.online.set(hub.registry.online_count())
             await asyncio.to_thread(hub.commands.expire)
-            await asyncio.to_thread(hub.configs.advance)
+            await asyncio.to_thread(hub.device_configs.advance)
             if time.monotonic() - last_maintenance > config.maintenance_interval_s:
                 last_maintenance = time.monotonic()
                 maintain = getattr(hub.store, "maintain", None)
@@ -280,14 +291,15 @@ def create_app(config: HubConfig, *, start_mqtt: bool = True) -> web.Application
     app[HUB_KEY] = hub
     for group in API_GROUPS:
         group.install(app)
-    for module in EXTENSION_MODULES:
+    for position, module in enumerate(EXTENSION_MODULES):
+        hub.extensions.pending = EXTENSION_MODULES[position:]
         importlib.import_module(module).install(hub, app)
-    app[OPENAPI_KEY] = openapi_document(
-        API_GROUPS + list(hub.extras.get("api_groups", [])), __version__
-    )
+    hub.extensions.pending = ()
+    groups: list[ApiRoutes] = app[INSTALLED_GROUPS]
+    app[OPENAPI_KEY] = openapi_document(groups, __version__)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/", index)
-    app.router.add_static("/static/", STATIC)
+    app.router.add_get("/static/{path:.+}", static_file)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         _freeze_startup_heap()

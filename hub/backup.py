@@ -29,8 +29,8 @@ from sqlalchemy.engine import make_url
 
 from govedge import __version__
 from govedge.logs import fields, get_logger
-from hub.config import HubConfig
 from hub.errors import BackupError
+from hub.settings import HubConfig
 
 log = get_logger(__name__)
 

@@ -12,7 +12,7 @@ from govedge.logs import fields
 
 if TYPE_CHECKING:
     from hub.auth import TokenStore
-    from hub.config import HubConfig
+    from hub.settings import HubConfig
 
 log = logging.getLogger("govedge.hub")
 
@@ -55,7 +55,7 @@ def _config_args(parser: argparse.ArgumentParser, inherit: bool = False) -> None
 def _load(args: argparse.Namespace) -> HubConfig:
     import msgspec
 
-    from hub.config import HubConfig, load_config
+    from hub.settings import HubConfig, load_config
 
     config = load_config(args.config) if args.config else HubConfig()
     changes: dict[str, object] = {}

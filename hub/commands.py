@@ -27,8 +27,8 @@ from govedge.contract import (
     topic,
 )
 from govedge.logs import fields
-from hub.db import commands, devices
-from hub.errors import NotFoundError, ValidationError
+from hub.db import commands, devices, found
+from hub.errors import ValidationError
 from hub.metrics import HubMetrics
 
 log = logging.getLogger("govedge.hub.commands")
@@ -183,9 +183,7 @@ class CommandService:
 
     def get(self, command_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(commands).where(commands.c.id == command_id)).first()
-        if row is None:
-            raise NotFoundError(f"no command {command_id!r}")
+            row = found(conn, commands.c.id, command_id, "command")
         return dict(row._mapping)
 
     def search(

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from hub.errors import NotFoundError
+
 metadata = sa.MetaData()
 
 devices = sa.Table(
@@ -171,3 +173,13 @@ def create_schema(engine: Engine) -> None:
     import hub.alarms.tables  # noqa: F401  (registers the alarm tables on ``metadata``)
 
     metadata.create_all(engine)
+
+
+
+def found(conn: Connection, column: sa.Column[Any], key: object, what: str) -> sa.Row[Any]:
+    """The row of ``column``'s table whose ``column`` is ``key``, or a NotFoundError saying
+    "no <what> <key>"."""
+    row = conn.execute(sa.select(column.table).where(column == key)).first()
+    if row is None:
+        raise NotFoundError(f"no {what} {key!r}")
+    return row

@@ -19,7 +19,6 @@ is rewritten on each revocation (the broker rereads it on SIGHUP).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,18 +28,28 @@ import msgspec
 from aiohttp import web
 
 from govedge.logs import fields, get_logger
-from hub.api.routing import ROLES_ATTR, ApiRoutes, query_of
+from hub.api.routing import API_PREFIX, ROLES_ATTR, ApiRoutes, body_of, query_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import READ
-from hub.context import Hub
+from hub.background import while_serving
+from hub.context import ExtensionKey, Hub
+from hub.errors import HubError
+from provisioning.device.rotation import CONFIRM_PATH
+from provisioning.enrollment import (
+    HTTP_STATUS,
+    ConfirmRequest,
+    EnrollmentService,
+    add_enrollment_routes,
+)
+from provisioning.errors import EnrollmentRefused
 
 log = get_logger(__name__)
 
 PUBLIC = frozenset({"*"})
 """The roles of the enrollment routes: no API token (the request carries its own proof)."""
 
-ENROLLMENT_KEY = "enrollment"
-"""``hub.extras[ENROLLMENT_KEY]``: the EnrollmentService (its counters, its CA)."""
+ENROLLMENT = ExtensionKey("enrollment service", EnrollmentService, "hub.enrollment")
+"""Its counters and the fleet CA; installed when the hub config has ``ca_dir``."""
 
 routes = ApiRoutes("certificates")
 
@@ -76,7 +85,7 @@ async def fleet_certificates(request: web.Request) -> web.Response:
     warn_days = query_of(request, CertificateQuery).warn_days
     if warn_days is None:
         warn_days = DEFAULT_WARN_DAYS
-    service = hub.extras[ENROLLMENT_KEY]
+    service = hub.extensions[ENROLLMENT]
     # newest issued first: of two certificates ending in the same second (a rotation just
     # done), fleet_expiry keeps the first it sees
     records = list(reversed(await blocking(service.ca.index.all)))
@@ -98,7 +107,6 @@ async def fleet_certificates(request: web.Request) -> web.Response:
 
 
 SCHEDULE_FILE = "revocations-due.json"
-MAX_CONFIRM_BODY = 16 * 1024
 
 
 class SupersededRevoker:
@@ -190,34 +198,36 @@ class SupersededRevoker:
             await asyncio.sleep(self.period_s())
 
 
-def _confirm_route(revoker: SupersededRevoker) -> Any:
-    async def confirm(request: web.Request) -> web.Response:
-        from provisioning.errors import EnrollmentRefused
+SUPERSEDED_REVOKER = ExtensionKey(
+    "superseded-certificate revoker", SupersededRevoker, "hub.enrollment"
+)
 
-        try:
-            raw = await request.content.read(MAX_CONFIRM_BODY + 1)
-            if len(raw) > MAX_CONFIRM_BODY:
-                raise EnrollmentRefused("bad_request", "request body too large")
-            import json
 
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                raise EnrollmentRefused("bad_request", "request body is not JSON") from None
-            if not isinstance(data, dict):
-                raise EnrollmentRefused("bad_request", "request body is not a JSON object")
-            cert, proof = data.get("certificate"), data.get("proof")
-            if not isinstance(cert, str) or not cert or not isinstance(proof, str) or not proof:
-                raise EnrollmentRefused(
-                    "bad_request", "fields 'certificate' and 'proof' must be non-empty strings"
-                )
-            result = await asyncio.to_thread(revoker.confirm, cert, proof)
-        except EnrollmentRefused as exc:
-            status = 400 if exc.reason == "bad_request" else 403
-            return web.json_response({"error": exc.reason, "message": str(exc)}, status=status)
-        return web.json_response(result)
+class CertificateRefused(HubError):
+    """A renewal confirmation refused: ``code`` is the provisioning reason (bad_proof, ...)."""
 
-    return confirm
+    def __init__(self, refused: EnrollmentRefused) -> None:
+        super().__init__(str(refused))
+        self.code = refused.reason
+        self.status = HTTP_STATUS.get(refused.reason, 403)
+
+
+@routes.post(
+    CONFIRM_PATH.removeprefix(API_PREFIX),
+    roles=PUBLIC,
+    summary="A device confirms it runs its renewed certificate (signed with the new key); the "
+    "certificates it superseded are then revoked after the grace period",
+    body=ConfirmRequest,
+    errors={403: "the certificate or the proof is refused"},
+)
+async def confirm_renewal(request: web.Request) -> web.Response:
+    revoker = hub_of(request).extensions[SUPERSEDED_REVOKER]
+    body = body_of(request, ConfirmRequest)
+    try:
+        result = await blocking(revoker.confirm, body.certificate, body.proof)
+    except EnrollmentRefused as exc:
+        raise CertificateRefused(exc) from None
+    return json_ok(result)
 
 
 def install(hub: Hub, app: web.Application) -> None:
@@ -225,29 +235,17 @@ def install(hub: Hub, app: web.Application) -> None:
     if not hub.config.ca_dir:
         return
     from provisioning.ca import FleetCA, passphrase_from_env
-    from provisioning.enrollment import EnrollmentService, add_enrollment_routes
 
     service = EnrollmentService(FleetCA.open(hub.config.ca_dir, passphrase_from_env()))
-    hub.extras[ENROLLMENT_KEY] = service
+    hub.extensions.add(ENROLLMENT, service)
     before = {id(r) for r in app.router.routes()}
     add_enrollment_routes(app, service)
-    from provisioning.device.rotation import CONFIRM_PATH
-
     revoker = SupersededRevoker(hub, service)
-    hub.extras["superseded_revoker"] = revoker
-    app.router.add_post(CONFIRM_PATH, _confirm_route(revoker))
+    hub.extensions.add(SUPERSEDED_REVOKER, revoker)
 
-    async def sweeping(_: web.Application) -> Any:
-        task = asyncio.create_task(revoker.run(), name="superseded-revoker")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    app.cleanup_ctx.append(sweeping)
+    while_serving(app, revoker.run)
     for route in app.router.routes():
         if id(route) not in before:
             # the hub's auth middleware refuses API routes that declare no roles
             setattr(route.handler, ROLES_ATTR, PUBLIC)
     routes.install(app)
-    hub.extras.setdefault("api_groups", []).append(routes)

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from govedge.contract.topics import check_device_id
-from hub.db import device_states, devices, sqlite_json_batch
-from hub.errors import NotFoundError, ValidationError
+from hub.db import device_states, devices, found, sqlite_json_batch
+from hub.errors import ValidationError
 
 HEARTBEAT_FACTOR = 1.5
 PRESENCE_REFRESH_S = 2.0
@@ -206,9 +206,7 @@ class Registry:
 
     def get(self, device_id: str) -> DeviceInfo:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(devices).where(devices.c.id == device_id)).first()
-        if row is None:
-            raise NotFoundError(f"no device {device_id!r}")
+            row = found(conn, devices.c.id, device_id, "device")
         return _row_to_info(row)
 
     def search(

@@ -12,10 +12,10 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from hub.background import while_serving
 from hub.context import Hub
 
 log = logging.getLogger("govedge.hub.watchdog")
@@ -29,6 +29,9 @@ def notify(message: str, address: str | None = None) -> bool:
     if target.startswith("@"):
         target = "\0" + target[1:]
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        # never wait: the event loop sends these, and a reader that stopped reading (its queue
+        # holds net.unix.max_dgram_qlen datagrams, 10 by default) blocked the loop for good
+        sock.setblocking(False)
         try:
             sock.sendto(message.encode("utf-8"), target)
         except OSError as exc:
@@ -51,20 +54,23 @@ def install(hub: Hub, app: web.Application) -> None:
         return
     interval = watchdog_interval()
 
+    started = asyncio.Event()
+
     async def pings() -> None:
+        # READY only once every start-up step has run: a stop that came in the middle of them
+        # (systemd stops a unit it was told is ready) left the hub's MQTT threads running
+        await started.wait()
         notify("READY=1", address)
         while interval:
             notify("WATCHDOG=1", address)
             await asyncio.sleep(interval)
 
-    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(pings())
-        yield
-        notify("STOPPING=1", address)
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+    async def ready(_: web.Application) -> None:
+        started.set()
 
-    app.cleanup_ctx.append(lifecycle)
+    async def stopping(_: web.Application) -> None:
+        notify("STOPPING=1", address)
+
+    while_serving(app, pings)
+    app.on_startup.append(ready)  # after the start-up of every cleanup context
+    app.on_shutdown.append(stopping)

@@ -21,8 +21,9 @@ import base64
 import binascii
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import msgspec
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -278,6 +279,57 @@ class EnrollmentService:
 
 # ---- HTTP (server side) ------------------------------------------------------------------
 
+Text = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class EnrollRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /api/v1/enroll: the claim token, the model, the CSR (PEM)."""
+
+    token: Text
+    model: Text
+    csr: Text
+    site: Text | None = None
+
+
+class RenewRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /api/v1/renew: a new CSR, the current certificate, and the proof (the
+    CSR signed with the current key)."""
+
+    csr: Text
+    certificate: Text
+    proof: Text
+
+
+class ConfirmRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /api/v1/renew/confirm: the new certificate, and the proof of its key."""
+
+    certificate: Text
+    proof: Text
+
+
+S = TypeVar("S")
+
+
+async def read_body(request: web.Request, struct: type[S]) -> S:
+    """The JSON body as ``struct``; a refusal (bad_request) names the JSON path at fault."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise EnrollmentRefused("bad_request", f"request body over {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise EnrollmentRefused("bad_request", f"request body over {MAX_BODY} bytes")
+    try:
+        return msgspec.json.decode(raw, type=struct)
+    except msgspec.ValidationError as exc:
+        raise EnrollmentRefused("bad_request", f"request body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise EnrollmentRefused("bad_request", f"request body is not JSON: {exc}") from None
+
+
+def refusal_body(exc: EnrollmentRefused) -> dict[str, str]:
+    """A refusal in the hub's one error shape: ``error`` for a person, ``code`` (the reason) for
+    a program."""
+    return {"error": str(exc), "code": exc.reason}
+
 
 def add_enrollment_routes(
     app: web.Application, service: EnrollmentService, prefix: str = "/api/v1"
@@ -285,55 +337,25 @@ def add_enrollment_routes(
     """Mount POST ``{prefix}/enroll`` and ``{prefix}/renew`` on an aiohttp application."""
     from aiohttp import web
 
-    async def body(request: web.Request) -> dict[str, Any]:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise EnrollmentRefused("bad_request", f"request body over {MAX_BODY} bytes")
-        raw = await request.content.read(MAX_BODY + 1)
-        if len(raw) > MAX_BODY:
-            raise EnrollmentRefused("bad_request", f"request body over {MAX_BODY} bytes")
-        try:
-            import json
-
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise EnrollmentRefused("bad_request", "request body is not JSON") from exc
-        if not isinstance(data, dict):
-            raise EnrollmentRefused("bad_request", "request body is not a JSON object")
-        return data
-
-    def text(data: dict[str, Any], key: str, required: bool = True) -> str | None:
-        value = data.get(key)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str) or not value:
-            raise EnrollmentRefused("bad_request", f"field {key!r} must be a non-empty string")
-        return value
-
     def refusal(exc: EnrollmentRefused) -> web.Response:
         if exc.reason == "bad_request":
             service.counters["refused_bad_request"] += 1
-        return web.json_response(
-            {"error": exc.reason, "message": str(exc)}, status=HTTP_STATUS.get(exc.reason, 403)
-        )
+        return web.json_response(refusal_body(exc), status=HTTP_STATUS.get(exc.reason, 403))
 
     async def enroll(request: web.Request) -> web.Response:
         try:
-            data = await body(request)
-            token, model, csr = text(data, "token"), text(data, "model"), text(data, "csr")
-            site = text(data, "site", required=False)
-            assert token is not None and model is not None and csr is not None
-            result = await asyncio.to_thread(service.enroll, token, model, csr, site=site)
+            body = await read_body(request, EnrollRequest)
+            result = await asyncio.to_thread(
+                service.enroll, body.token, body.model, body.csr, site=body.site
+            )
         except EnrollmentRefused as exc:
             return refusal(exc)
         return web.json_response(result.to_json())
 
     async def renew(request: web.Request) -> web.Response:
         try:
-            data = await body(request)
-            csr, cert = text(data, "csr"), text(data, "certificate")
-            proof = text(data, "proof")
-            assert csr is not None and cert is not None and proof is not None
-            result = await asyncio.to_thread(service.renew, csr, cert, proof)
+            body = await read_body(request, RenewRequest)
+            result = await asyncio.to_thread(service.renew, body.csr, body.certificate, body.proof)
         except EnrollmentRefused as exc:
             return refusal(exc)
         return web.json_response(result.to_json())

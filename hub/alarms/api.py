@@ -13,14 +13,13 @@ from hub.alarms.rules import KINDS, SEVERITIES, parse_rule
 from hub.api.routing import ApiRoutes, Items, body_of, one_of, optional_body_of, query_of
 from hub.api.util import blocking, hub_of, json_ok, row_id
 from hub.auth import EMERGENCY, OPERATE, READ, hash_token
-from hub.context import ROLE_KEY
+from hub.context import ROLE_KEY, ExtensionKey
 from hub.db import tokens
 from hub.errors import NotFoundError, ValidationError
 
 routes = ApiRoutes("alarms")
 
-ENGINE_KEY = "alarm_engine"
-"""``hub.extras[ENGINE_KEY]``: the :class:`AlarmEngine` of this hub worker."""
+ALARM_ENGINE = ExtensionKey("alarm engine", AlarmEngine, "hub.alarms.setup")
 
 RULE_WRITE = OPERATE | EMERGENCY
 ACT = OPERATE | EMERGENCY
@@ -75,7 +74,7 @@ class AlarmQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def engine_of(request: web.Request) -> AlarmEngine:
-    engine: AlarmEngine = hub_of(request).extras[ENGINE_KEY]
+    engine = hub_of(request).extensions[ALARM_ENGINE]
     return engine
 
 
@@ -192,31 +191,27 @@ async def get_alarm(request: web.Request) -> web.Response:
     return json_ok(await blocking(engine_of(request).store.get, _alarm_id(request)))
 
 
-@routes.post(
-    "/alarms/{alarm_id}/ack",
-    roles=ACT,
-    summary="Acknowledge an alarm (who and when are recorded, with an optional note)",
-    body=NoteIn,
-    body_required=False,
-)
-async def ack_alarm(request: web.Request) -> web.Response:
-    alarm_id = _alarm_id(request)
-    note = _note(request)
-    who = await blocking(_who, request)
-    alarm = await blocking(engine_of(request).store.acknowledge, alarm_id, who, note)
-    return json_ok(alarm)
+def _person_acts(verb: str, action: str, summary: str) -> None:
+    """POST /alarms/{id}/<verb>: the store's ``action`` by the caller, with an optional note."""
+
+    async def act(request: web.Request) -> web.Response:
+        alarm_id = _alarm_id(request)
+        note = _note(request)
+        who = await blocking(_who, request)
+        store = engine_of(request).store
+        return json_ok(await blocking(getattr(store, action), alarm_id, who, note))
+
+    act.__name__ = f"{verb}_alarm"
+    routes.post(
+        f"/alarms/{{alarm_id}}/{verb}", roles=ACT, summary=summary, body=NoteIn, body_required=False
+    )(act)
 
 
-@routes.post(
-    "/alarms/{alarm_id}/clear",
-    roles=ACT,
-    summary="Clear an alarm by hand; it is not raised again until its condition has ended",
-    body=NoteIn,
-    body_required=False,
+_person_acts(
+    "ack", "acknowledge", "Acknowledge an alarm (who and when are recorded, with an optional note)"
 )
-async def clear_alarm(request: web.Request) -> web.Response:
-    alarm_id = _alarm_id(request)
-    note = _note(request)
-    who = await blocking(_who, request)
-    alarm = await blocking(engine_of(request).store.clear_by_hand, alarm_id, who, note)
-    return json_ok(alarm)
+_person_acts(
+    "clear",
+    "clear_by_hand",
+    "Clear an alarm by hand; it is not raised again until its condition has ended",
+)

@@ -8,18 +8,17 @@ check (silence, sustained conditions, offline devices) as a background task.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from govedge.logs import fields
-from hub.alarms.api import ENGINE_KEY, routes
+from hub.alarms.api import ALARM_ENGINE, routes
 from hub.alarms.engine import AlarmEngine
 from hub.alarms.rules import load_rule_files
 from hub.alarms.store import AlarmStore
+from hub.background import every, while_serving
 from hub.context import Hub
 
 log = logging.getLogger("govedge.hub.alarms")
@@ -51,30 +50,11 @@ def install(hub: Hub, app: web.Application) -> None:
     engine = AlarmEngine(store, hub.registry)
     engine.reload(force=True)
     log.info("rules_loaded", extra=fields(rules=len(engine.rules), seeded=added))
-    hub.extras[ENGINE_KEY] = engine
+    hub.extensions.add(ALARM_ENGINE, engine)
     # Rules run before a batch's telemetry is stored, and the devices they watch send their
     # telemetry through the alarm lane too (see hub/mqtt_link.py).
     hub.pipeline.evaluators.append(engine.on_batch)
     hub.link.watched = engine.watched_devices
     routes.install(app)
-    hub.extras.setdefault("api_groups", []).append(routes)
     interval = min(hub.config.presence_interval_s, TICK_MAX_S)
-
-    async def periodic(app: web.Application) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(interval)
-                try:
-                    await asyncio.to_thread(engine.tick)
-                except Exception:
-                    log.exception("alarm_tick_failed")
-
-        task = asyncio.create_task(loop())
-        yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    app.cleanup_ctx.append(periodic)
+    while_serving(app, every(interval, engine.tick, log, "alarm_tick_failed"))

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.alarms.rules import RANK, SEVERITIES
 from hub.alarms.tables import alarm_events, alarms, rules
-from hub.db import devices
+from hub.db import devices, found
 from hub.errors import NotFoundError, ValidationError
 
 HIDDEN = ("active_key",)
@@ -263,9 +263,7 @@ class AlarmStore:
 
     def _refuse(self, alarm_id: int, what: str) -> None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
-        if row is None:
-            raise NotFoundError(f"no alarm {alarm_id}")
+            row = found(conn, alarms.c.id, alarm_id, "alarm")
         if what == "acknowledged":
             raise ValidationError(f"alarm {alarm_id} is already acknowledged by {row.ack_by!r}")
         raise ValidationError(f"alarm {alarm_id} is already cleared")

@@ -26,8 +26,9 @@ from hub.api.console_fleet import STATES, DeviceFilter
 from hub.api.routing import ApiRoutes, one_of, optional_body_of, query_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
-from hub.context import ROLE_KEY, Hub
+from hub.context import ROLE_KEY, ExtensionKey, Hub
 from hub.db import commands, device_configs, events, rollouts
+from hub.enrollment import ENROLLMENT
 from hub.errors import NotFoundError, ValidationError
 
 routes = ApiRoutes("console")
@@ -36,7 +37,6 @@ STREAM_S = 1.0
 CACHE_S = 1.0
 ATTENTION_LIMIT = 50
 CERT_WARN = ("expiring", "expired")
-SUMMARY_KEY = "console_summary"
 
 
 class DeviceQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -126,7 +126,7 @@ async def list_facets(request: web.Request) -> web.Response:
 
 def _certificates(hub: Hub) -> dict[str, dict[str, Any]]:
     """Newest unrevoked certificate per device, when the hub has a fleet CA."""
-    service = hub.extras.get("enrollment")
+    service = hub.extensions.get(ENROLLMENT)
     if service is None:
         return {}
     from provisioning.rotation import DEFAULT_WARN_DAYS, fleet_expiry
@@ -152,7 +152,7 @@ def _certificates(hub: Hub) -> dict[str, dict[str, Any]]:
 )
 async def overview(request: web.Request) -> web.Response:
     hub = hub_of(request)
-    summary: FleetSummary = hub.extras[SUMMARY_KEY]
+    summary = hub.extensions[CONSOLE_SUMMARY]
     # the counts and positions from one pass; the live counts the page then connects for
     counts, positions, rows = await summary.fresh()
 
@@ -237,7 +237,7 @@ async def list_rollouts(request: web.Request) -> web.Response:
             ]
         out = []
         for rollout_id in ids:
-            ro = hub.configs.rollout(rollout_id)
+            ro = hub.device_configs.rollout(rollout_id)
             ro["target_count"] = len(ro.pop("targets"))
             out.append(ro)
         return out
@@ -255,7 +255,7 @@ async def rollout_failures(request: web.Request) -> web.Response:
     rollout_id = request.match_info["rollout_id"]
 
     def load() -> list[dict[str, Any]]:
-        hub.configs.rollout(rollout_id)  # 404 for an unknown rollout
+        hub.device_configs.rollout(rollout_id)  # 404 for an unknown rollout
         with hub.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(device_configs.c.device_id, device_configs.c.error)
@@ -270,7 +270,7 @@ async def rollout_failures(request: web.Request) -> web.Response:
 
 
 def _set_rollout_state(hub: Hub, rollout_id: str, want: str, max_failures: int | None) -> None:
-    ro = hub.configs.rollout(rollout_id)
+    ro = hub.device_configs.rollout(rollout_id)
     allowed = {"halted": "running", "running": "halted"}
     if ro["state"] != allowed[want]:
         raise ValidationError(
@@ -294,10 +294,7 @@ def _set_rollout_state(hub: Hub, rollout_id: str, want: str, max_failures: int |
     summary="Halt a running rollout: no further step is sent",
 )
 async def halt_rollout(request: web.Request) -> web.Response:
-    hub = hub_of(request)
-    rollout_id = request.match_info["rollout_id"]
-    await blocking(_set_rollout_state, hub, rollout_id, "halted", None)
-    return json_ok(await blocking(hub.configs.rollout, rollout_id))
+    return await _move_rollout(request, "halted", None)
 
 
 @routes.post(
@@ -308,12 +305,15 @@ async def halt_rollout(request: web.Request) -> web.Response:
     body_required=False,
 )
 async def resume_rollout(request: web.Request) -> web.Response:
+    body = optional_body_of(request, ResumeBody)
+    return await _move_rollout(request, "running", body.max_failures if body else None)
+
+
+async def _move_rollout(request: web.Request, state: str, max_failures: int | None) -> web.Response:
     hub = hub_of(request)
     rollout_id = request.match_info["rollout_id"]
-    body = optional_body_of(request, ResumeBody)
-    max_failures = body.max_failures if body is not None else None
-    await blocking(_set_rollout_state, hub, rollout_id, "running", max_failures)
-    return json_ok(await blocking(hub.configs.rollout, rollout_id))
+    await blocking(_set_rollout_state, hub, rollout_id, state, max_failures)
+    return json_ok(await blocking(hub.device_configs.rollout, rollout_id))
 
 
 @routes.post(
@@ -328,7 +328,7 @@ async def revoke_certificate(request: web.Request) -> web.Response:
     hub = hub_of(request)
     device_id = request.match_info["device_id"]
     await blocking(hub.registry.get, device_id)
-    service = hub.extras.get("enrollment")
+    service = hub.extensions.get(ENROLLMENT)
     if service is None:
         raise NotFoundError("this hub has no fleet CA (ca_dir is not set)")
     body = optional_body_of(request, RevokeBody)
@@ -355,7 +355,7 @@ async def whoami(request: web.Request) -> web.Response:
 async def stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    summary: FleetSummary = hub_of(request).extras[SUMMARY_KEY]
+    summary = hub_of(request).extensions[CONSOLE_SUMMARY]
     last: dict[str, Any] | None = None
 
     async def reader() -> None:
@@ -418,6 +418,9 @@ class FleetSummary:
             return self._value
 
 
+CONSOLE_SUMMARY = ExtensionKey("console fleet summary", FleetSummary, "hub.api.console")
+
+
 def _last_changes(hub: Hub) -> list[float]:
     """When commands, configs and rollouts last changed: the page refreshes what it shows."""
     with hub.engine.connect() as conn:
@@ -428,6 +431,5 @@ def _last_changes(hub: Hub) -> list[float]:
 
 
 def install(hub: Hub, app: web.Application) -> None:
-    hub.extras[SUMMARY_KEY] = FleetSummary(hub)
+    hub.extensions.add(CONSOLE_SUMMARY, FleetSummary(hub))
     routes.install(app)
-    hub.extras.setdefault("api_groups", []).append(routes)

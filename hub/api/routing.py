@@ -18,7 +18,7 @@ import msgspec
 from aiohttp import web
 
 from hub.api.util import MAX_BODY, ErrorBody
-from hub.errors import ValidationError
+from hub.errors import TooLargeError, ValidationError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 S = TypeVar("S")
@@ -32,6 +32,8 @@ every route accepts it, and the OpenAPI document declares it as a security schem
 NUL_REFUSED = "text may not contain NUL (U+0000) characters"
 """No database of the hub stores them in text (PostgreSQL refuses them): refused on the way in."""
 
+INSTALLED_GROUPS: web.AppKey[list[ApiRoutes]] = web.AppKey("govedge_api_groups", list)
+"""Every route group installed on the application, in order: the OpenAPI document lists them."""
 QUERY_KEY = web.RequestKey("govedge_query", object)
 BODY_KEY = web.RequestKey("govedge_body", object)
 
@@ -111,7 +113,7 @@ def decode_query(request: web.Request, struct: type[S]) -> S:
 async def decode_body(request: web.Request, struct: type[S], required: bool = True) -> S | None:
     """The JSON body as ``struct`` (None when optional and absent); a 400 names the JSON path."""
     if request.content_length and request.content_length > MAX_BODY:
-        raise ValidationError(f"body is {request.content_length} bytes, the limit is {MAX_BODY}")
+        raise TooLargeError(f"body is {request.content_length} bytes, the limit is {MAX_BODY}")
     raw = await request.read()
     if b"\\u0000" in raw:
         raise ValidationError(NUL_REFUSED, "$")
@@ -227,6 +229,8 @@ class ApiRoutes:
         return self.route("DELETE", path, **kw)
 
     def install(self, app: web.Application) -> None:
+        """Register the routes, and the group for the OpenAPI document."""
+        app.setdefault(INSTALLED_GROUPS, []).append(self)
         for spec in self.specs:
             app.router.add_route(spec.method, API_PREFIX + spec.path, _validating(spec))
 

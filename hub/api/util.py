@@ -47,6 +47,7 @@ ERROR_CODES: dict[int, str] = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     500: "internal",
     502: "bad_gateway",
 }
@@ -63,9 +64,14 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 
 
 def error_response(
-    status: int, message: str, path: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    path: str | None = None,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> web.Response:
-    body = ErrorBody(message, ERROR_CODES.get(status, f"http_{status}"), path)
+    """The one error body; only the hub's error middleware answers with it."""
+    body = ErrorBody(message, code or ERROR_CODES.get(status, f"http_{status}"), path)
     return web.Response(
         body=msgspec.json.encode(body),
         status=status,

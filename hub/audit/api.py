@@ -11,10 +11,11 @@ from hub.api.routing import ApiRoutes, query_of
 from hub.api.util import blocking, hub_of, json_ok, parse_time
 from hub.audit.store import AuditStore
 from hub.auth import ADMIN
+from hub.context import ExtensionKey
 
 routes = ApiRoutes("audit")
 
-AUDIT_STORE_KEY = "audit_store"
+AUDIT_STORE = ExtensionKey("audit log", AuditStore, "hub.audit.setup")
 
 
 class AuditQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,7 +39,7 @@ class AuditQuery(msgspec.Struct, forbid_unknown_fields=True):
 )
 async def search_audit(request: web.Request) -> web.Response:
     hub = hub_of(request)
-    store: AuditStore = hub.extras[AUDIT_STORE_KEY]
+    store = hub.extensions[AUDIT_STORE]
     query = query_of(request, AuditQuery)
     since = parse_time(query.since, "since", 0.0) if query.since else None
     until = parse_time(query.until, "until", 0.0) if query.until else None

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from govedge.logs import fields
 from hub.api.routing import API_PREFIX
+from hub.api.util import MAX_BODY
 from hub.audit.store import AuditStore
 from hub.context import HUB_KEY, ROLE_KEY
 
@@ -36,7 +37,11 @@ def make_middleware(store: AuditStore) -> Any:
         if request.method not in CHANGING or not request.path.startswith(API_PREFIX):
             return await handler(request)
         body: dict[str, Any] = {}
-        if request.path[len(API_PREFIX) :] in SELECTOR_BODIES and request.can_read_body:
+        if (
+            request.path[len(API_PREFIX) :] in SELECTOR_BODIES
+            and request.content_length is not None
+            and request.content_length <= MAX_BODY  # a larger one is the handler's 413
+        ):
             try:
                 raw = await request.read()  # cached: the handler reads it again
                 decoded = msgspec.json.decode(raw) if raw else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hub.audit.api import AUDIT_STORE_KEY, routes
+from hub.audit.api import AUDIT_STORE, routes
 from hub.audit.middleware import make_middleware
 from hub.audit.store import AuditStore
 from hub.context import Hub
@@ -13,8 +13,7 @@ from hub.context import Hub
 def install(hub: Hub, app: web.Application) -> None:
     store = AuditStore(hub.engine)
     store.create_table()
-    hub.extras[AUDIT_STORE_KEY] = store
+    hub.extensions.add(AUDIT_STORE, store)
     # First in the list = outermost: refused calls are recorded with the status they got.
     app.middlewares.insert(0, make_middleware(store))
     routes.install(app)
-    hub.extras.setdefault("api_groups", []).append(routes)

@@ -14,7 +14,7 @@ from hub.api.devices import LimitQuery, Location
 from hub.api.routing import ApiRoutes, Items, body_of, one_of, query_of
 from hub.api.util import MAX_ROW_ID, blocking, json_ok, row_id
 from hub.auth import EMERGENCY, READ, hash_token
-from hub.context import HUB_KEY, ROLE_KEY
+from hub.context import HUB_KEY, ROLE_KEY, ExtensionKey
 from hub.db import tokens
 from hub.emergency.dispatch import KINDS as RESOURCE_KINDS
 from hub.emergency.dispatch import STATES, DispatchService
@@ -32,7 +32,7 @@ class Emergency:
     gap_wait_s: float = 1.0
 
 
-EMERGENCY_KEY = web.AppKey("emergency", Emergency)
+EMERGENCY_SERVICE = ExtensionKey("emergency service", Emergency, "hub.emergency.setup")
 
 routes = ApiRoutes("emergency")
 
@@ -63,7 +63,9 @@ Kind = Annotated[str, one_of(RESOURCE_KINDS, "team, supply or shelter")]
 
 class ResourceChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     kind: Kind | msgspec.UnsetType = msgspec.UNSET
-    name: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType = msgspec.UNSET
+    name: Annotated[str, msgspec.Meta(max_length=200, pattern=r"\S")] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
     location: Location | msgspec.UnsetType = msgspec.UNSET
     lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | msgspec.UnsetType = msgspec.UNSET
     lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | msgspec.UnsetType = msgspec.UNSET
@@ -76,7 +78,7 @@ class ResourceChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
 
 class ResourceIn(ResourceChange, forbid_unknown_fields=True, omit_defaults=True):
     """A new resource: ``kind``, ``name`` and a place (``location``, or ``lat`` and ``lon``) are
-    required, checked with its other rules by :func:`hub.emergency.dispatch.check_resource`."""
+    required (:func:`hub.emergency.dispatch.check_resource`)."""
 
 
 class Act(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -158,7 +160,7 @@ class Deleted(msgspec.Struct):
 
 
 def _svc(request: web.Request) -> Emergency:
-    return request.app[EMERGENCY_KEY]
+    return request.app[HUB_KEY].extensions[EMERGENCY_SERVICE]
 
 
 def _id(request: web.Request, name: str) -> int:

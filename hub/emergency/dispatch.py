@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from govedge.logs import fields
 from hub.alarms.tables import alarms
+from hub.db import found
 from hub.emergency.alarmview import alarm_dict, append_event, placed_alarms
 from hub.emergency.geo import distance_m
 from hub.emergency.tables import resources
@@ -31,17 +32,6 @@ NEXT: dict[str, tuple[str, ...]] = {
     "en_route": ("on_site", "resolved"),
     "on_site": ("resolved",),
     "resolved": (),
-}
-RESOURCE_FIELDS = {
-    "kind",
-    "name",
-    "lat",
-    "lon",
-    "capacity",
-    "available",
-    "unit",
-    "contact",
-    "notes",
 }
 
 
@@ -60,65 +50,21 @@ def resource_dict(row: Any) -> dict[str, Any]:
     }
 
 
-def _number(data: dict[str, Any], name: str, lo: float, hi: float) -> float:
-    value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise ValidationError(f"field {name!r} must be a number between {lo:g} and {hi:g}")
-    return float(value)
-
-
-def _count(data: dict[str, Any], name: str) -> int:
-    value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(f"field {name!r} must be an integer, 0 or more")
-    return value
-
-
-def _text(data: dict[str, Any], name: str, limit: int) -> str:
-    value = data.get(name, "")
-    if not isinstance(value, str) or len(value) > limit:
-        raise ValidationError(f"field {name!r} must be a string of at most {limit} characters")
-    return value
-
-
 def check_resource(data: dict[str, Any], partial: bool = False) -> dict[str, Any]:
-    """The validated column values of a resource body (every required field unless partial)."""
-    if "location" in data:
-        loc = data.pop("location")
-        if not isinstance(loc, dict):
-            raise ValidationError("field 'location' must be an object with lat and lon")
-        data.setdefault("lat", loc.get("lat"))
-        data.setdefault("lon", loc.get("lon"))
-    unknown = set(data) - RESOURCE_FIELDS
-    if unknown:
-        raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
-    required = () if partial else ("kind", "name", "lat", "lon")
-    for name in required:
-        if name not in data:
-            raise ValidationError(f"field {name!r} is required")
-    values: dict[str, Any] = {}
-    if "kind" in data:
-        if data["kind"] not in KINDS:
-            raise ValidationError(f"field 'kind' must be one of {', '.join(KINDS)}")
-        values["kind"] = data["kind"]
-    if "name" in data:
-        values["name"] = _text(data, "name", 200)
-        if not values["name"].strip():
-            raise ValidationError("field 'name' must not be empty")
-    if "lat" in data:
-        values["lat"] = _number(data, "lat", -90, 90)
-    if "lon" in data:
-        values["lon"] = _number(data, "lon", -180, 180)
-    for name in ("capacity", "available"):
-        if name in data:
-            values[name] = _count(data, name)
-    for name, limit in (("unit", 32), ("contact", 200), ("notes", 2000)):
-        if name in data:
-            values[name] = _text(data, name, limit)
+    """The column values of a resource body, whose fields the route's struct has checked
+    (``hub.emergency.api.ResourceChange``): ``location`` becomes lat and lon, a new resource needs
+    a kind, a name and a place, and its stock defaults to its capacity."""
+    location = data.pop("location", None)
+    if location is not None:
+        data.setdefault("lat", location["lat"])
+        data.setdefault("lon", location["lon"])
     if not partial:
-        values.setdefault("capacity", 0)
-        values.setdefault("available", values["capacity"])
-    return values
+        for name in ("kind", "name", "lat", "lon"):
+            if name not in data:
+                raise ValidationError(f"field {name!r} is required", f"$.{name}")
+        data.setdefault("capacity", 0)
+        data.setdefault("available", data["capacity"])
+    return data
 
 
 class DispatchService:
@@ -140,9 +86,7 @@ class DispatchService:
 
     def get_resource(self, resource_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(resources).where(resources.c.id == resource_id)).first()
-        if row is None:
-            raise NotFoundError(f"no resource {resource_id}")
+            row = found(conn, resources.c.id, resource_id, "resource")
         return resource_dict(row)
 
     def list_resources(self, kind: str = "") -> list[dict[str, Any]]:
@@ -202,9 +146,7 @@ class DispatchService:
             raise ValidationError(f"resource {team_id} is a {team['kind']}, not a team")
         now = time.time()
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
-            if row is None:
-                raise NotFoundError(f"no alarm {alarm_id}")
+            row = found(conn, alarms.c.id, alarm_id, "alarm")
             if row.dispatch_state == "resolved":
                 raise ValidationError(f"alarm {alarm_id} is resolved; nothing to assign")
             conn.execute(
@@ -224,9 +166,7 @@ class DispatchService:
             raise ValidationError(f"field 'state' must be one of {', '.join(STATES[1:])}")
         now = time.time()
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).first()
-            if row is None:
-                raise NotFoundError(f"no alarm {alarm_id}")
+            row = found(conn, alarms.c.id, alarm_id, "alarm")
             current = row.dispatch_state or ""
             if state not in NEXT.get(current, ()):
                 raise ValidationError(

@@ -1,21 +1,17 @@
-"""``install(hub, app)``: the emergency feed, webhooks, dispatch and console on a hub worker.
-
-List it after ``hub.alarms.setup`` in ``EXTENSION_MODULES``: the rules engine's pipeline listener
-then writes a batch's alarm events before this module's listener wakes the feed.
-"""
+"""``install(hub, app)``: the emergency feed, webhooks, dispatch and console on a hub worker."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
+from hub.alarms.api import ALARM_ENGINE
+from hub.background import while_serving
 from hub.context import Hub
-from hub.emergency.api import EMERGENCY_KEY, Emergency, routes
+from hub.emergency.api import EMERGENCY_SERVICE, Emergency, routes
 from hub.emergency.dispatch import DispatchService
 from hub.emergency.feed import FeedNotifier
 from hub.emergency.tables import create_tables
@@ -51,27 +47,18 @@ def install(hub: Hub, app: web.Application) -> None:
         notifier,
         settings.gap_wait_s,
     )
-    app[EMERGENCY_KEY] = svc
-    hub.extras["emergency"] = svc
+    hub.extensions.add(EMERGENCY_SERVICE, svc)
     # When the rules engine of this worker has written an alarm event, hand it to the feed at
     # once instead of at the next poll (and do not look after every ingest batch: at 10 k msg/s
     # that is a hundred queries a second for nothing).
-    alarm_engine = hub.extras.get("alarm_engine")
+    alarm_engine = hub.extensions.get(ALARM_ENGINE)
     if alarm_engine is not None:
         alarm_engine.on_change.append(lambda change: notifier.publish(change.event))
 
     routes.install(app)
-    hub.extras.setdefault("api_groups", []).append(routes)
     app.router.add_get("/emergency", console)
 
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(notifier.run()),
-            asyncio.create_task(svc.webhooks.run(settings.webhook_interval_s)),
-        ]
-        yield
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async def webhooks() -> None:
+        await svc.webhooks.run(settings.webhook_interval_s)
 
-    app.cleanup_ctx.append(background)
+    while_serving(app, notifier.run, webhooks)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from govedge.contract import SEVERITIES
 from govedge.logs import fields
 from hub.alarms.tables import alarm_events
+from hub.db import found
 from hub.emergency.alarmview import event_dict
 from hub.emergency.signing import (
     DELIVERY_HEADER,
@@ -31,7 +32,7 @@ from hub.emergency.signing import (
     sign,
 )
 from hub.emergency.tables import webhook_deliveries, webhooks
-from hub.errors import NotFoundError, ValidationError
+from hub.errors import ValidationError
 
 log = logging.getLogger("govedge.hub.webhooks")
 
@@ -141,9 +142,7 @@ class WebhookService:
 
     def get(self, hook_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(webhooks).where(webhooks.c.id == hook_id)).first()
-        if row is None:
-            raise NotFoundError(f"no webhook {hook_id}")
+            row = found(conn, webhooks.c.id, hook_id, "webhook")
         return _hook_dict(row)
 
     def all(self) -> list[dict[str, Any]]:
@@ -199,11 +198,7 @@ class WebhookService:
         """Put a dead letter back in the queue, with its attempts reset."""
         now = time.time()
         with self.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
-            ).first()
-            if row is None:
-                raise NotFoundError(f"no delivery {delivery_id}")
+            row = found(conn, webhook_deliveries.c.id, delivery_id, "delivery")
             if row.state != "dead":
                 raise ValidationError(f"delivery {delivery_id} is {row.state}, not dead")
             conn.execute(
@@ -216,11 +211,7 @@ class WebhookService:
 
     def deliveries_by_id(self, delivery_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)
-            ).first()
-        if row is None:
-            raise NotFoundError(f"no delivery {delivery_id}")
+            row = found(conn, webhook_deliveries.c.id, delivery_id, "delivery")
         return _delivery_dict(row)
 
     def enqueue(self, limit: int = 500) -> int:

@@ -10,7 +10,6 @@ its revocation index. The certificate's common name is the device id.
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,26 +21,33 @@ from cryptography import x509
 from sqlalchemy.engine import Engine
 
 from hub.api.routing import ROLES_ATTR, ApiRoutes, Items, body_of, query_of
-from hub.api.util import error_response, hub_of, json_ok
+from hub.api.util import hub_of, json_ok
 from hub.auth import OPERATE, PUBLIC, READ
+from hub.context import ExtensionKey
 from hub.errors import NotFoundError, ValidationError
 from hub.inspection.bundle import export_bundle
-from hub.inspection.errors import DeviceAuthError, TransitionError
+from hub.inspection.errors import DeviceAuthError, UploadRefused
 from hub.inspection.ingest import ingest
 from hub.inspection.tasks import STATES, NewTask, Review, StateChange, TaskService
 from hub.inspection.uploads import PhotoStore, parse_metadata
 
-INSPECTION_KEY = "inspection"
 CERT_CACHE_S = 10.0
 """How long a checked device certificate is taken as checked (a revocation shows after this)."""
 routes = ApiRoutes("inspection")
+
+
+class SignedRecord(msgspec.Struct, forbid_unknown_fields=True):
+    """One evidence record as the terminal signed it: its body and signature, in base64."""
+
+    body: bytes
+    sig: bytes
 
 
 class RecordBatch(msgspec.Struct, forbid_unknown_fields=True):
     """The body of POST /api/v1/inspection/evidence: signed records, oldest first."""
 
     device_id: str
-    records: list[dict[str, str]]
+    records: list[SignedRecord]
 
 
 class OffsetQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,9 +77,11 @@ class Inspection:
     cert_cache: dict[bytes, tuple[str, x509.Certificate, float]] = field(default_factory=dict)
 
 
+INSPECTION = ExtensionKey("inspection service", Inspection, "hub.inspection.setup")
+
+
 def _of(request: web.Request) -> Inspection:
-    service: Inspection = hub_of(request).extras[INSPECTION_KEY]
-    return service
+    return hub_of(request).extensions[INSPECTION]
 
 
 def device_of(request: web.Request) -> tuple[str, x509.Certificate]:
@@ -107,14 +115,6 @@ def device_of(request: web.Request) -> tuple[str, x509.Certificate]:
     return device_id, cert
 
 
-def _unauthorized(exc: Exception) -> web.Response:
-    return error_response(401, str(exc))
-
-
-def _conflict(exc: Exception) -> web.Response:
-    return error_response(409, str(exc))
-
-
 # -- operators ------------------------------------------------------------------------------
 
 
@@ -129,10 +129,7 @@ def _conflict(exc: Exception) -> web.Response:
 )
 async def create_task(request: web.Request) -> web.Response:
     new = body_of(request, NewTask)
-    try:
-        task = await asyncio.to_thread(_of(request).tasks.create, new)
-    except TransitionError as exc:
-        return _conflict(exc)
+    task = await asyncio.to_thread(_of(request).tasks.create, new)
     return json_ok(task, status=201)
 
 
@@ -164,12 +161,9 @@ async def get_task(request: web.Request) -> web.Response:
 )
 async def review_task(request: web.Request) -> web.Response:
     review = body_of(request, Review)
-    try:
-        task = await asyncio.to_thread(
-            _of(request).tasks.review, request.match_info["task_id"], review
-        )
-    except TransitionError as exc:
-        return _conflict(exc)
+    task = await asyncio.to_thread(
+        _of(request).tasks.review, request.match_info["task_id"], review
+    )
     return json_ok(task)
 
 
@@ -181,10 +175,7 @@ async def review_task(request: web.Request) -> web.Response:
     errors={409: "the task is not reviewed"},
 )
 async def close_task(request: web.Request) -> web.Response:
-    try:
-        task = await asyncio.to_thread(_of(request).tasks.close, request.match_info["task_id"])
-    except TransitionError as exc:
-        return _conflict(exc)
+    task = await asyncio.to_thread(_of(request).tasks.close, request.match_info["task_id"])
     return json_ok(task)
 
 
@@ -221,10 +212,7 @@ async def task_bundle(request: web.Request) -> web.Response:
     errors=NO_DEVICE,
 )
 async def device_tasks(request: web.Request) -> web.Response:
-    try:
-        device_id, _ = device_of(request)
-    except DeviceAuthError as exc:
-        return _unauthorized(exc)
+    device_id, _ = device_of(request)
     items = await asyncio.to_thread(_of(request).tasks.list, device_id)
     return json_ok({"items": [t for t in items if t["state"] != "closed"]})
 
@@ -238,17 +226,11 @@ async def device_tasks(request: web.Request) -> web.Response:
     errors={**NO_DEVICE, 409: "not from the task's state"},
 )
 async def device_task_state(request: web.Request) -> web.Response:
-    try:
-        device_id, _ = device_of(request)
-    except DeviceAuthError as exc:
-        return _unauthorized(exc)
+    device_id, _ = device_of(request)
     change = body_of(request, StateChange)
-    try:
-        task = await asyncio.to_thread(
-            _of(request).tasks.terminal_move, device_id, request.match_info["task_id"], change.state
-        )
-    except TransitionError as exc:
-        return _conflict(exc)
+    task = await asyncio.to_thread(
+        _of(request).tasks.terminal_move, device_id, request.match_info["task_id"], change.state
+    )
     return json_ok(task)
 
 
@@ -261,10 +243,7 @@ async def device_task_state(request: web.Request) -> web.Response:
     errors={**NO_DEVICE, 460: "the first bytes do not hash to the address"},
 )
 async def create_upload(request: web.Request) -> web.Response:
-    try:
-        device_of(request)
-    except DeviceAuthError as exc:
-        return _unauthorized(exc)
+    device_of(request)
     meta = parse_metadata(request.headers.get("Upload-Metadata", ""))
     sha = meta.get("sha256", "")
     try:
@@ -280,7 +259,7 @@ async def create_upload(request: web.Request) -> web.Response:
         # first step; an upload the hub holds already answers with its offset
         status, offset = await photos.append(sha, request, 0, create=length)
         if status == 460:
-            return web.Response(status=460, text=f"the bytes received do not hash to {sha}")
+            raise UploadRefused(f"the bytes received do not hash to {sha}", 460, headers)
         headers["Upload-Offset"] = str(offset)
     else:
         await asyncio.to_thread(photos.create, sha, length)
@@ -296,10 +275,7 @@ async def create_upload(request: web.Request) -> web.Response:
     errors=NO_DEVICE,
 )
 async def upload_offsets(request: web.Request) -> web.Response:
-    try:
-        device_of(request)
-    except DeviceAuthError as exc:
-        return _unauthorized(exc)
+    device_of(request)
     query = body_of(request, OffsetQuery)
     photos = _of(request).photos
     for sha in query.sha256:
@@ -315,10 +291,7 @@ async def upload_offsets(request: web.Request) -> web.Response:
     errors=NO_DEVICE,
 )
 async def head_upload(request: web.Request) -> web.Response:
-    try:
-        device_of(request)
-    except DeviceAuthError as exc:
-        return _unauthorized(exc)
+    device_of(request)
     return await _of(request).photos.head(request.match_info["sha256"])
 
 
@@ -337,10 +310,7 @@ async def head_upload(request: web.Request) -> web.Response:
     },
 )
 async def patch_upload(request: web.Request) -> web.Response:
-    try:
-        device_of(request)
-    except DeviceAuthError as exc:
-        return _unauthorized(exc)
+    device_of(request)
     return await _of(request).photos.patch(request.match_info["sha256"], request)
 
 
@@ -365,26 +335,13 @@ async def options_upload(request: web.Request) -> web.Response:
     errors=NO_DEVICE,
 )
 async def post_evidence(request: web.Request) -> web.Response:
-    try:
-        device_id, cert = device_of(request)
-    except DeviceAuthError as exc:
-        return _unauthorized(exc)
+    device_id, cert = device_of(request)
     batch = body_of(request, RecordBatch)
     if batch.device_id != device_id:
         raise ValidationError(
             f"records of {batch.device_id!r} sent with the certificate of {device_id!r}"
         )
-    items = []
-    for i, raw in enumerate(batch.records):
-        try:
-            items.append(
-                (
-                    base64.b64decode(raw["body"], validate=True),
-                    base64.b64decode(raw["sig"], validate=True),
-                )
-            )
-        except (KeyError, ValueError):
-            raise ValidationError(f"$.records[{i}]: body and sig must be base64") from None
+    items = [(record.body, record.sig) for record in batch.records]
     service = _of(request)
     result = await asyncio.to_thread(ingest, service.engine, service.photos, device_id, cert, items)
     if result.refused:

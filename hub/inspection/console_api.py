@@ -12,12 +12,11 @@ import msgspec
 from aiohttp import web
 
 from hub.api.routing import ApiRoutes, body_of, one_of, query_of
-from hub.api.util import error_response, json_ok
+from hub.api.util import json_ok
 from hub.auth import OPERATE, READ
-from hub.errors import ValidationError
+from hub.errors import NotFoundError, ValidationError
 from hub.inspection.api import Task, _of
 from hub.inspection.cases import PAGE, case_view, task_page
-from hub.inspection.errors import TransitionError
 from hub.inspection.tasks import STATES, Assignment
 from hub.inspection.thumbs import NoPreview, thumbnail
 from hub.inspection.uploads import check_sha
@@ -92,13 +91,13 @@ async def photo(request: web.Request) -> web.Response:
     try:
         check_sha(sha)
     except ValidationError:
-        return error_response(404, f"no photo {sha[:80]!r}")
+        raise NotFoundError(f"no photo {sha[:80]!r}") from None
     folder = _of(request).photos.folder
     headers = {"Cache-Control": "private, max-age=86400"}  # content-addressed: never changes
     if query_of(request, PhotoQuery).size == "full":
         path = folder / sha
         if not path.exists():
-            return error_response(404, f"no photo {sha}")
+            raise NotFoundError(f"no photo {sha}")
         return web.Response(
             body=await asyncio.to_thread(path.read_bytes),
             content_type="image/jpeg",
@@ -107,7 +106,7 @@ async def photo(request: web.Request) -> web.Response:
     try:
         data = await asyncio.to_thread(thumbnail, folder, sha)
     except NoPreview as exc:
-        return error_response(404, str(exc))
+        raise NotFoundError(str(exc)) from None
     return web.Response(body=data, content_type="image/jpeg", headers=headers)
 
 
@@ -121,8 +120,5 @@ async def photo(request: web.Request) -> web.Response:
 )
 async def assign_task(request: web.Request) -> web.Response:
     to = body_of(request, Assignment)
-    try:
-        task = await asyncio.to_thread(_of(request).tasks.assign, request.match_info["task_id"], to)
-    except TransitionError as exc:
-        return error_response(409, str(exc))
+    task = await asyncio.to_thread(_of(request).tasks.assign, request.match_info["task_id"], to)
     return json_ok(task)

@@ -27,11 +27,16 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.inspection.errors import InspectionError
+from hub.inspection.errors import InspectionError, UploadRefused
 
 TUS_VERSION = "1.0.0"
 MAX_PHOTO = 32 * 1024 * 1024
 TUS_HEADERS = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
+REFUSALS = {
+    404: "no upload {sha}: create it first",
+    409: "the upload {sha} is at offset {offset}: resume from there",
+    460: "the bytes received do not hash to {sha}",
+}
 BLOCK = 1024 * 1024
 """Most bytes taken from the request per write: the body arrives as fast as TLS decrypts it."""
 
@@ -176,17 +181,18 @@ class PhotoStore:
     async def patch(self, sha: str, request: web.Request) -> web.Response:
         check_sha(sha)
         if request.headers.get("Content-Type") != "application/offset+octet-stream":
-            return web.Response(status=415, headers=TUS_HEADERS)
+            raise UploadRefused(
+                "a tus PATCH is sent as application/offset+octet-stream", 415, TUS_HEADERS
+            )
         try:
             claimed = int(request.headers.get("Upload-Offset", ""))
         except ValueError:
             raise InspectionError("Upload-Offset must be an integer") from None
         status, offset = await self.append(sha, request, claimed)
-        if status == 460:
-            return web.Response(
-                status=460, text=f"the bytes received do not hash to {sha}", headers=TUS_HEADERS
-            )
-        return web.Response(status=status, headers={**TUS_HEADERS, "Upload-Offset": str(offset)})
+        headers = {**TUS_HEADERS, "Upload-Offset": str(offset)}
+        if status >= 400:
+            raise UploadRefused(REFUSALS[status].format(sha=sha, offset=offset), status, headers)
+        return web.Response(status=status, headers=headers)
 
     async def append(
         self, sha: str, request: web.Request, claimed: int, create: int | None = None

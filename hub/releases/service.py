@@ -1,7 +1,7 @@
 """Releases and their staged rollouts.
 
-A release rollout uses the stages of a config rollout (hub.configs.check_steps / step_targets:
-10 %, 50 %, 100 % of the selected devices) and adds what code updates need:
+A release rollout uses the stages of a config rollout (``check_steps`` and ``step_targets`` of
+hub.device_configs: 10 %, 50 %, 100 % of the selected devices) and adds what code updates need:
 
 - a health gate: a stage is done only when each of its devices has reported the new release
   healthy (``update_succeeded``) and has stayed online for ``health_gate_s`` since; a device that
@@ -29,10 +29,11 @@ from sqlalchemy.engine import Engine
 from govedge.contract import CommandName, Event, EventKind
 from govedge.logs import fields
 from hub.commands import CommandService
-from hub.configs import check_steps, step_targets
+from hub.db import found
+from hub.device_configs import check_steps, step_targets
 from hub.errors import NotFoundError, ValidationError
 from hub.registry import Registry
-from hub.releases.config import ReleasesConfig
+from hub.releases.settings import ReleasesConfig
 from hub.releases.tables import device_releases, release_rollouts, releases
 from hub.releases.windows import in_window, parse_window
 from provisioning.bundles import BundleVerifier
@@ -116,9 +117,7 @@ class ReleaseService:
 
     def get(self, version: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(releases).where(releases.c.version == version)).first()
-        if row is None:
-            raise NotFoundError(f"no release {version!r}")
+            row = found(conn, releases.c.version, version, "release")
         out = dict(row._mapping)
         return out
 
@@ -326,11 +325,7 @@ class ReleaseService:
 
     def rollout(self, rollout_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(release_rollouts).where(release_rollouts.c.id == rollout_id)
-            ).first()
-            if row is None:
-                raise NotFoundError(f"no release rollout {rollout_id!r}")
+            row = found(conn, release_rollouts.c.id, rollout_id, "release rollout")
             devs = conn.execute(
                 sa.select(device_releases).where(device_releases.c.rollout_id == rollout_id)
             ).all()

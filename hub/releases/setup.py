@@ -3,9 +3,7 @@ outcome listener and the rollout loop."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
@@ -16,7 +14,8 @@ from prometheus_client import Gauge
 from hub.api.routing import ApiRoutes, body_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
-from hub.context import Hub
+from hub.background import every, while_serving
+from hub.context import ExtensionKey, Hub
 from hub.pipeline import Accepted
 from hub.registry import Selector
 from hub.releases.service import HALTED, ReleaseService
@@ -24,7 +23,7 @@ from hub.releases.tables import create_tables
 
 log = logging.getLogger("govedge.hub.releases")
 
-KEY: web.AppKey[ReleaseService] = web.AppKey("releases", ReleaseService)
+RELEASES = ExtensionKey("release service", ReleaseService, "hub.releases.setup")
 ADVANCE_S = 1.0
 PUBLIC = frozenset({"*"})
 
@@ -32,7 +31,7 @@ routes = ApiRoutes("releases")
 
 
 def service_of(request: web.Request) -> ReleaseService:
-    return request.app[KEY]
+    return hub_of(request).extensions[RELEASES]
 
 
 @routes.post(
@@ -126,8 +125,7 @@ async def get_rollout(request: web.Request) -> web.Response:
 def install(hub: Hub, app: web.Application) -> None:
     create_tables(hub.engine)
     svc = ReleaseService(hub.engine, hub.registry, hub.commands, hub.config.releases)
-    app[KEY] = svc
-    hub.extras["releases"] = svc
+    hub.extensions.add(RELEASES, svc)
     halted = Gauge(
         "govedge_hub_release_rollouts_halted",
         "Release rollouts halted by their failure limit or health gate",
@@ -143,27 +141,12 @@ def install(hub: Hub, app: web.Application) -> None:
 
     hub.pipeline.listeners.append(on_batch)
     routes.install(app)
-    hub.extras.setdefault("api_groups", []).append(routes)
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(ADVANCE_S)
-            try:
-                await asyncio.to_thread(svc.advance)
-                halted.set(await asyncio.to_thread(svc.halted_count))
-            except Exception:
-                log.exception("release_advance_failed")
+    def advance() -> None:
+        svc.advance()
+        halted.set(svc.halted_count())
 
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(loop())
-        yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    app.cleanup_ctx.append(background)
+    while_serving(app, every(ADVANCE_S, advance, log, "release_advance_failed"))
 
 
 __all__ = ["HALTED", "install"]

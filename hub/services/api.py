@@ -6,7 +6,6 @@ attributed to that device. Checking a proof and reading its revocation status ar
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -14,9 +13,10 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
-from hub.api.routing import ApiRoutes, Handler, body_of, one_of, query_of
-from hub.api.util import blocking, error_response, hub_of, json_ok, parse_time
+from hub.api.routing import ApiRoutes, body_of, one_of, query_of
+from hub.api.util import blocking, hub_of, json_ok, parse_time
 from hub.auth import ADMIN, KIOSK, OPERATE, PUBLIC, READ
+from hub.context import ExtensionKey
 from hub.services.applications import (
     ApplicationBackend,
     EmbeddedApplications,
@@ -26,7 +26,7 @@ from hub.services.applications import (
 from hub.services.catalog import Catalog, Errand
 from hub.services.catalog_data import LANGS
 from hub.services.codec import verify_qr
-from hub.services.errors import BadRequest, Conflict, PlatformError, UnknownItem
+from hub.services.errors import BadRequest, UnknownItem
 from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger
 from hub.services.proofs import ProofRequest, ProofService, iso
@@ -46,7 +46,7 @@ class Services:
     ratings: RatingService
 
 
-SERVICES_KEY = web.AppKey("services", Services)
+SERVICES = ExtensionKey("citizen services", Services, "hub.services.setup")
 
 routes = ApiRoutes("services")
 
@@ -54,7 +54,7 @@ KIOSK_OR_READ = KIOSK | READ
 
 
 def _svc(request: web.Request) -> Services:
-    return request.app[SERVICES_KEY]
+    return hub_of(request).extensions[SERVICES]
 
 
 class LangQuery(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,21 +63,6 @@ class LangQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 def _lang(request: web.Request) -> str:
     return query_of(request, LangQuery).lang
-
-
-def _guard(handler: Handler) -> Handler:
-    """Map the errors the middleware does not know: 409 for a conflict, 502 for the platform."""
-
-    @functools.wraps(handler)
-    async def run(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Conflict as exc:
-            return error_response(409, str(exc))
-        except PlatformError as exc:
-            return error_response(502, str(exc))
-
-    return run
 
 
 async def _device(request: web.Request) -> str:
@@ -149,7 +134,6 @@ async def delete_errand(request: web.Request) -> web.Response:
     query=LangQuery,
     errors={502: "the city platform failed"},
 )
-@_guard
 async def get_application(request: web.Request) -> web.Response:
     svc = _svc(request)
     lang = _lang(request)
@@ -211,7 +195,6 @@ async def advance_application(request: web.Request) -> web.Response:
     status=(200, 201),
     errors={409: "request_id reused for another proof"},
 )
-@_guard
 async def issue_proof(request: web.Request) -> web.Response:
     req = body_of(request, ProofRequest)
     device = await _device(request)

@@ -1,12 +1,12 @@
 """The services' exception hierarchy.
 
-Each class also derives from the hub error the API middleware maps to a status (400, 404), so a
-handler raises with the facts a person needs and the client gets them as ``{"error": ...}``.
+Each class also derives from the hub error that carries its HTTP status (400, 404, 409, 502), so a
+handler raises with the facts a person needs and the error middleware answers in the one shape.
 """
 
 from __future__ import annotations
 
-from hub.errors import HubError, NotFoundError, ValidationError
+from hub.errors import ConflictError, HubError, NotFoundError, UpstreamError, ValidationError
 
 
 class ServicesError(HubError):
@@ -21,11 +21,11 @@ class UnknownItem(ServicesError, NotFoundError):
     """An errand, application, proof or proof type that does not exist."""
 
 
-class Conflict(ServicesError):
+class Conflict(ServicesError, ConflictError):
     """A retried request that does not match the first one (HTTP 409)."""
 
 
-class PlatformError(ServicesError):
+class PlatformError(ServicesError, UpstreamError):
     """The city's application platform failed or answered something unreadable (HTTP 502)."""
 
 

@@ -26,10 +26,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from hub.config import HubConfig, load_config
     from hub.db import make_engine
     from hub.services.keys import TrustList
     from hub.services.ledger import verify_ledger
+    from hub.settings import HubConfig, load_config
 
     try:
         config = load_config(args.config) if args.config else HubConfig()

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from govedge.logs import fields, get_logger
 from govedge.privacy import mask_id_number, mask_name
-from hub.config import ServicesConfig
+from hub.api.routing import one_of
 from hub.services.catalog_data import LANGS, PROOF_TYPES
 from hub.services.codec import Signer, cbor_dumps, document_hash
 from hub.services.errors import BadRequest, Conflict, UnknownItem
@@ -30,6 +30,7 @@ from hub.services.ids import id_number_ok, new_proof_id
 from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger
 from hub.services.tables import driver_sql, insert_rows, proofs
+from hub.settings import ServicesConfig
 
 log = get_logger(__name__)
 
@@ -42,15 +43,21 @@ class Subject(msgspec.Struct, forbid_unknown_fields=True):
     name: str
 
 
+Facts = Annotated[
+    dict[Annotated[str, msgspec.Meta(max_length=32)], Annotated[str, msgspec.Meta(max_length=200)]],
+    msgspec.Meta(max_length=8),
+]
+
+
 class ProofRequest(msgspec.Struct, forbid_unknown_fields=True):
     """The body of POST /services/proofs (contract C)."""
 
     request_id: str
-    proof_type: str
+    proof_type: Annotated[str, one_of(PROOF_TYPES)]
     subject: Subject
-    hall: str
-    lang: str = "zh-CN"
-    facts: dict[str, str] = msgspec.field(default_factory=dict)  # attested facts, on paper only
+    hall: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    lang: Annotated[str, one_of(LANGS)] = "zh-CN"
+    facts: Facts = msgspec.field(default_factory=dict)  # attested facts, on paper only
 
 
 @dataclass(slots=True)
@@ -93,23 +100,21 @@ _TITLES = {code: canonical_keys(ptype["title"]) for code, ptype in PROOF_TYPES.i
 
 
 def check_request(req: ProofRequest) -> None:
-    """Refuse what the hub cannot issue, naming the field."""
+    """Refuse what the hub cannot issue, naming the field: the struct's own constraints (run
+    again here, as a request made in the process was never decoded), then what they cannot say."""
+    try:
+        msgspec.convert(msgspec.to_builtins(req), ProofRequest)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(f"body: {exc}") from None
     if not 1 <= len(req.request_id) <= 100 or not req.request_id.isprintable():
-        raise BadRequest("request_id must be 1 to 100 printable characters")
-    if req.proof_type not in PROOF_TYPES:
-        raise BadRequest(
-            f"proof_type {req.proof_type!r} is unknown; one of {', '.join(PROOF_TYPES)}"
-        )
+        raise BadRequest("request_id must be 1 to 100 printable characters", "$.request_id")
     if not id_number_ok(req.subject.id_number):
-        raise BadRequest("subject.id_number is not a valid 18-character resident ID number")
+        raise BadRequest(
+            "subject.id_number is not a valid 18-character resident ID number",
+            "$.subject.id_number",
+        )
     if not 1 <= len(req.subject.name) <= 50 or not req.subject.name.isprintable():
-        raise BadRequest("subject.name must be 1 to 50 printable characters")
-    if not 1 <= len(req.hall) <= 64:
-        raise BadRequest("hall must be 1 to 64 characters")
-    if req.lang not in LANGS:
-        raise BadRequest(f"lang must be one of {', '.join(LANGS)}")
-    if len(req.facts) > 8 or any(len(k) > 32 or len(v) > 200 for k, v in req.facts.items()):
-        raise BadRequest("facts: at most 8 entries, keys of 32 and values of 200 characters")
+        raise BadRequest("subject.name must be 1 to 50 printable characters", "$.subject.name")
 
 
 class ProofService:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hub.api.routing import one_of
 from hub.services.catalog_data import RATING_LEVELS, RATING_TAGS
 from hub.services.errors import BadRequest
 from hub.services.ids import looks_personal
@@ -27,14 +28,20 @@ HALL_TZ: Final = timezone(timedelta(hours=8))
 GROUPS: Final = ("hall", "errand", "week")
 
 
+Short = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Tag = Annotated[str, one_of(RATING_TAGS, "see /services/rating-tags")]
+
+
 class RatingIn(msgspec.Struct, forbid_unknown_fields=True):
     """The body of POST /services/ratings (contract C)."""
 
-    level: int
-    hall: str
-    errand_id: str
-    tags: list[str] = msgspec.field(default_factory=list)
-    comment: str = ""
+    level: Annotated[int, msgspec.Meta(ge=1, le=5, description="1 (非常不满意) to 5 (非常满意)")]
+    hall: Short
+    errand_id: Short
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=len(RATING_TAGS))] = msgspec.field(
+        default_factory=list
+    )
+    comment: Annotated[str, msgspec.Meta(max_length=MAX_COMMENT)] = ""
 
 
 def iso_week(ts: float) -> str:
@@ -43,23 +50,19 @@ def iso_week(ts: float) -> str:
 
 
 def check_rating(rating: RatingIn) -> None:
-    if rating.level not in RATING_LEVELS:
-        raise BadRequest("level must be 1 (非常不满意) to 5 (非常满意)")
-    unknown = [t for t in rating.tags if t not in RATING_TAGS]
-    if unknown:
-        raise BadRequest(f"tags: unknown {', '.join(unknown)}; see /services/rating-tags")
-    if len(set(rating.tags)) != len(rating.tags) or len(rating.tags) > len(RATING_TAGS):
-        raise BadRequest("tags: each tag at most once")
-    if len(rating.comment) > MAX_COMMENT:
-        raise BadRequest(f"comment: at most {MAX_COMMENT} characters")
+    """The struct's constraints (run again: a rating made in the process was never decoded),
+    then what they cannot say: each tag once, and no personal data in the comment."""
+    try:
+        msgspec.convert(msgspec.to_builtins(rating), RatingIn)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(f"body: {exc}") from None
+    if len(set(rating.tags)) != len(rating.tags):
+        raise BadRequest("tags: each tag at most once", "$.tags")
     if looks_personal(rating.comment):
         raise BadRequest(
-            "comment: it looks like it holds an ID or phone number; leave personal data out"
+            "comment: it looks like it holds an ID or phone number; leave personal data out",
+            "$.comment",
         )
-    if not 1 <= len(rating.hall) <= 64:
-        raise BadRequest("hall must be 1 to 64 characters")
-    if not 1 <= len(rating.errand_id) <= 64:
-        raise BadRequest("errand_id must be 1 to 64 characters")
 
 
 def tags_catalog(lang: str) -> dict[str, Any]:

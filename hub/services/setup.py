@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.context import Hub
-from hub.services.api import SERVICES_KEY, Services, routes
+from hub.services.api import SERVICES, Services, routes
 from hub.services.applications import (
     ApplicationBackend,
     EmbeddedApplications,
@@ -56,9 +56,7 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
 
 def install(hub: Hub, app: web.Application) -> None:
     services = build_services(hub)
-    app[SERVICES_KEY] = services
-    hub.extras["services"] = services
+    hub.extensions.add(SERVICES, services)
     routes.install(app)
-    hub.extras.setdefault("api_groups", []).append(routes)
     app.router.add_get("/verify", _page("verify.html"))
     app.router.add_get("/services/ratings", _page("ratings.html"))

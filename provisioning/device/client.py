@@ -83,8 +83,11 @@ async def _post(
             except ValueError as exc:
                 raise ProvisioningError(f"{url} answered {resp.status} without JSON") from exc
             if resp.status != 200:
-                reason = str(data.get("error", "refused")) if isinstance(data, dict) else "refused"
-                message = str(data.get("message", "")) if isinstance(data, dict) else ""
+                # {"error": message, "code": reason}; older hubs sent {"error": reason,
+                # "message": message}
+                body = data if isinstance(data, dict) else {}
+                reason = str(body.get("code") or body.get("error") or "refused")
+                message = str(body.get("error", "") if "code" in body else body.get("message", ""))
                 raise EnrollmentRefused(reason, f"{url} refused: {reason}: {message}")
             return EnrollmentResult.from_json(data)
     except (aiohttp.ClientError, TimeoutError) as exc:

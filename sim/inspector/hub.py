@@ -67,8 +67,8 @@ class InspectionHubThread:
         from aiohttp import web
 
         import hub.app
-        from hub.config import HubConfig
         from hub.context import HUB_KEY
+        from hub.settings import HubConfig
 
         assert self.ca is not None
         (self.base / "hub").mkdir(exist_ok=True)

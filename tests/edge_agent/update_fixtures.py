@@ -20,9 +20,9 @@ from aiohttp import web
 from edge_agent.update.slots import Slots
 from edge_agent.update.state import UpdateState
 from hub.app import create_app
-from hub.config import HubConfig
 from hub.context import HUB_KEY, Hub
-from hub.releases.config import ReleasesConfig
+from hub.releases.settings import ReleasesConfig
+from hub.settings import HubConfig
 from provisioning.releases import build_bundle, release_signer, release_verifier
 
 ROOT = Path(__file__).resolve().parents[2]

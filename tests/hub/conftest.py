@@ -29,8 +29,8 @@ from govedge.contract import (
     topic,
 )
 from hub.app import create_app
-from hub.config import HubConfig
 from hub.context import HUB_KEY, Hub
+from hub.settings import HubConfig
 
 
 @dataclass

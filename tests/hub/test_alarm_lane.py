@@ -26,6 +26,7 @@ import hub.app
 from bench.common import RawPublisher
 from govedge.broker import free_port, wait_for_port
 from govedge.contract import Channel, Telemetry, encode, topic
+from hub.alarms.api import ALARM_ENGINE
 
 ALARM_BOUND_S = 3.0  # idle it is milliseconds; generous for a shared two-core machine
 RULE = {
@@ -99,7 +100,7 @@ def _load(loads: list[str], boot: str, per_device: int) -> list[tuple[str, bytes
 
 
 async def _kinds(rh: Any, device_id: str) -> list[str]:
-    store = rh.hub.extras["alarm_engine"].store
+    store = rh.hub.extensions[ALARM_ENGINE].store
     return [e["kind"] for e in await asyncio.to_thread(store.events_of, device_id)]
 
 

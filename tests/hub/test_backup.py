@@ -17,11 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from govedge.cli import main
-from hub.alarms.api import ENGINE_KEY
-from hub.config import HubConfig, ServicesConfig
+from hub.alarms.api import ALARM_ENGINE
+from hub.services.api import SERVICES
 from hub.services.ids import _ID_CHECK, _ID_WEIGHTS
 from hub.services.proofs import ProofRequest, Subject
 from hub.services.tables import ledger
+from hub.settings import HubConfig, ServicesConfig
 
 
 def id_number(first17: str) -> str:
@@ -76,10 +77,10 @@ async def test_backup_under_load_restores_devices_alarms_and_ledger(
     config = hub_config(services=ServicesConfig(proof_keys_dir=str(keys), checkpoint_every=25))
     rh = await start_hub(config)
     hub = rh.hub
-    services = hub.extras["services"]
+    services = hub.extensions[SERVICES]
     for i in range(20):
         await asyncio.to_thread(hub.registry.register, f"cab-{i:04d}", site="district-1")
-    engine = hub.extras[ENGINE_KEY]
+    engine = hub.extensions[ALARM_ENGINE]
     await asyncio.to_thread(
         engine.system_alarm, "cab-0003", "cabinet-overheat", "warning", 61.5, "cabinet at 61.5 °C"
     )
@@ -132,7 +133,7 @@ async def test_backup_under_load_restores_devices_alarms_and_ledger(
     status, report = await rh2.call("GET", "/api/v1/services/ledger/verify")
     assert status == 200 and report["ok"], report
     # The restored hub keeps extending the same chain with the same keys.
-    await asyncio.to_thread(_issue, rh2.hub.extras["services"], "after-restore", 5)
+    await asyncio.to_thread(_issue, rh2.hub.extensions[SERVICES], "after-restore", 5)
     assert main(["ledger", "verify", "--config", str(rcfg)]) == 0
 
 
@@ -147,7 +148,7 @@ async def test_a_damaged_backup_or_an_existing_database_is_refused(
     config = hub_config(services=ServicesConfig(proof_keys_dir=str(keys)))
     rh = await start_hub(config)
     await asyncio.to_thread(rh.hub.registry.register, "cab-0001")
-    await asyncio.to_thread(_issue, rh.hub.extras["services"], "x", 3)
+    await asyncio.to_thread(_issue, rh.hub.extensions[SERVICES], "x", 3)
     cfg = _write(config, tmp_path / "hub.json")
     out = tmp_path / "backup"
     assert (

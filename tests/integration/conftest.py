@@ -21,8 +21,9 @@ import hub.app
 from edge_agent.agent import Agent
 from edge_agent.runtime import build_agent
 from govedge.broker import MosquittoBroker, free_port
-from hub.config import HubConfig
 from hub.context import HUB_KEY, Hub
+from hub.enrollment import ENROLLMENT
+from hub.settings import HubConfig
 from provisioning.broker_config import write_broker_config
 from provisioning.ca import FleetCA, IdentityPaths
 from provisioning.device.client import enroll_device
@@ -48,7 +49,7 @@ class Stack:
 
     @property
     def enrollment(self) -> EnrollmentService:
-        service: EnrollmentService = self.hub.extras["enrollment"]
+        service: EnrollmentService = self.hub.extensions[ENROLLMENT]
         return service
 
     async def call(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:

@@ -10,8 +10,8 @@ import pytest
 import hub.app
 from firmware_configs.schema import parse_device_config
 from govedge.errors import ConfigError, GovedgeError
-from hub.config import HubConfig
 from hub.context import HUB_KEY
+from hub.settings import HubConfig
 from provisioning.bundles import BundleVerifier
 from provisioning.ca import FleetCA
 
@@ -35,7 +35,7 @@ def test_without_a_ca_dir_the_extension_adds_nothing(
     app = hub.app.create_app(_config(tmp_path), start_mqtt=False)
     paths = _paths(app)
     assert "/api/v1/enroll" not in paths and "/api/v1/fleet/certificates" not in paths
-    assert app[HUB_KEY].configs.signer is None
+    assert app[HUB_KEY].device_configs.signer is None
     app[HUB_KEY].engine.dispose()
 
 
@@ -48,7 +48,7 @@ def test_with_a_ca_dir_enrollment_is_public_and_configs_are_signed(
     app = hub.app.create_app(config, start_mqtt=False)
     paths = _paths(app)
     assert {"/api/v1/enroll", "/api/v1/renew", "/api/v1/fleet/certificates"} <= paths
-    signer = app[HUB_KEY].configs.signer
+    signer = app[HUB_KEY].device_configs.signer
     assert signer is not None
     signature = signer(3, {"publish": {}})
     BundleVerifier.from_files(ca.bundle_public_path).verify_config(3, {"publish": {}}, signature)

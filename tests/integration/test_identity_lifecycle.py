@@ -113,7 +113,8 @@ async def test_agent_applies_signed_configs_and_refuses_forged_ones(stack: Stack
     assert agent.publish.health_interval_s == 20.0
 
     # a hub holding another key (or a forger on the wire) cannot configure the device
-    stack.hub.configs.signer = BundleSigner(ed25519.Ed25519PrivateKey.generate()).config_signature
+    forger = BundleSigner(ed25519.Ed25519PrivateKey.generate())
+    stack.hub.device_configs.signer = forger.config_signature
     forged = {"publish": {"health_interval_s": 5.0, "replay_rate_per_s": 0}}
     status, body = await stack.call(
         "PUT", "/api/v1/devices/kiosk-020/config", json={"config": forged}

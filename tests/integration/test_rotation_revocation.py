@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from hub.enrollment import SUPERSEDED_REVOKER
 from provisioning.ca import load_certificates
 from provisioning.device.client import proof_signature
 from provisioning.device.rotation import CONFIRM_PATH, confirm_message
@@ -66,11 +67,11 @@ async def test_a_confirmation_not_signed_by_the_new_key_is_refused(stack: Stack)
         ssl=stack.client_tls,
     ) as resp:
         assert resp.status == 403
-        assert (await resp.json())["error"] == "bad_proof"
+        assert (await resp.json())["code"] == "bad_proof"
     async with stack.session.post(
         stack.url + CONFIRM_PATH, json={"certificate": 3}, ssl=stack.client_tls
     ) as resp:
         assert resp.status == 400
-    assert stack.hub.extras["superseded_revoker"].schedule.pending() == {}
+    assert stack.hub.extensions[SUPERSEDED_REVOKER].schedule.pending() == {}
     started = time.time()
-    assert stack.hub.extras["superseded_revoker"].sweep(started + 10) == []
+    assert stack.hub.extensions[SUPERSEDED_REVOKER].sweep(started + 10) == []

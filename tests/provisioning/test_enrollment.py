@@ -144,7 +144,7 @@ async def test_an_expired_token_is_refused(hub: Hub) -> None:
     status, body = await _refusal(
         hub, token=secret, model="kiosk-v2", csr=make_csr(generate_key(), "late-1").decode()
     )
-    assert (status, body["error"]) == (403, "token_expired")
+    assert (status, body["code"]) == (403, "token_expired")
     assert hub.service.counters["refused_token_expired"] == 1
 
 
@@ -153,7 +153,7 @@ async def test_a_token_for_another_model_is_refused(hub: Hub) -> None:
     status, body = await _refusal(
         hub, token=secret, model="kiosk-v2", csr=make_csr(generate_key(), "wrong-1").decode()
     )
-    assert (status, body["error"]) == (403, "wrong_model")
+    assert (status, body["code"]) == (403, "wrong_model")
     # refusing did not burn the token: the right model still enrolls with it
     result = await request_certificate(
         hub.url,
@@ -169,16 +169,16 @@ async def test_site_and_device_bound_tokens(hub: Hub) -> None:
     secret, _ = hub.service.create_token("kiosk-v2", site="hall-1", device_id="bound-1")
     csr = make_csr(generate_key(), "bound-2").decode()
     status, body = await _refusal(hub, token=secret, model="kiosk-v2", csr=csr, site="hall-9")
-    assert body["error"] == "wrong_site"
+    assert body["code"] == "wrong_site"
     status, body = await _refusal(hub, token=secret, model="kiosk-v2", csr=csr)
-    assert (status, body["error"]) == (403, "wrong_device")
+    assert (status, body["code"]) == (403, "wrong_device")
 
 
 async def test_unknown_token_is_refused(hub: Hub) -> None:
     status, body = await _refusal(
         hub, token="gvt_not-a-token", model="kiosk-v2", csr=make_csr(generate_key(), "u").decode()
     )
-    assert (status, body["error"]) == (403, "unknown_token")
+    assert (status, body["code"]) == (403, "unknown_token")
 
 
 def _tampered_csr() -> str:
@@ -215,7 +215,7 @@ async def test_a_bad_csr_is_refused_and_the_token_survives(hub: Hub, csr: str) -
     elif csr == "bad-id":
         csr = make_csr(generate_key(), "gov/v1/#").decode()
     status, body = await _refusal(hub, token=secret, model="kiosk-v2", csr=csr)
-    assert (status, body["error"]) == (400, "bad_csr")
+    assert (status, body["code"]) == (400, "bad_csr")
     stored = hub.service.tokens.lookup(secret)
     assert stored is not None and stored.used_at is None
 
@@ -225,7 +225,7 @@ async def test_an_id_already_in_service_cannot_be_enrolled_again(hub: Hub) -> No
     status, body = await _refusal(
         hub, token=secret, model="kiosk", csr=make_csr(generate_key(), "dev-a").decode()
     )
-    assert (status, body["error"]) == (409, "device_exists")
+    assert (status, body["code"]) == (409, "device_exists")
 
 
 async def test_malformed_requests_get_400(hub: Hub) -> None:
@@ -235,7 +235,7 @@ async def test_malformed_requests_get_400(hub: Hub) -> None:
                 f"{hub.url}/api/v1/enroll", data=data, ssl=hub.client_ssl
             ) as resp:
                 assert resp.status == 400
-                assert (await resp.json())["error"] == "bad_request"
+                assert (await resp.json())["code"] == "bad_request"
 
 
 async def test_refusals_are_logged_without_the_token(
@@ -329,5 +329,5 @@ async def test_a_withdrawn_token_is_refused(hub: Hub) -> None:
     status, body = await _refusal(
         hub, token=secret, model="kiosk-v2", csr=make_csr(generate_key(), "w-1").decode()
     )
-    assert (status, body["error"]) == (403, "token_revoked")
+    assert (status, body["code"]) == (403, "token_revoked")
     assert hub.service.counters["refused_token_revoked"] == 1

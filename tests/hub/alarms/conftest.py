@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import hub.app
+from hub.alarms.api import ALARM_ENGINE
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ class Kit:
     @staticmethod
     async def kinds(rh: Any, device_id: str) -> list[tuple[str, str]]:
         """(kind, severity) of every alarm event of a device, in cursor order."""
-        store = rh.hub.extras["alarm_engine"].store
+        store = rh.hub.extensions[ALARM_ENGINE].store
         events = await asyncio.to_thread(store.events_of, device_id)
         return [(e["kind"], e["severity"]) for e in events]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.alarms.api import ALARM_ENGINE
+
 
 async def test_two_workers_raise_one_alarm(alarm_hub: Any, device_factory: Any, kit: Any) -> None:
     group = kit.uid("workers")
@@ -24,7 +26,7 @@ async def test_two_workers_raise_one_alarm(alarm_hub: Any, device_factory: Any, 
         },
     )
     # The second worker learns of the rule from the database at its next periodic check.
-    await second.wait_for(lambda: "lvl" in second.hub.extras["alarm_engine"].rules)
+    await second.wait_for(lambda: "lvl" in second.hub.extensions[ALARM_ENGINE].rules)
     dev = device_factory(dev_id)
     for _ in range(20):
         dev.telemetry(water_level_m=4.5)

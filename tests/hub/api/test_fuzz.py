@@ -35,8 +35,8 @@ from schemathesis.specs.openapi.checks import (
 
 from hub.app import create_app
 from hub.auth import ROLES
-from hub.config import HubConfig
 from hub.context import HUB_KEY
+from hub.settings import HubConfig
 
 EXAMPLES_ADMIN = 8
 """Valid, then invalid, requests per route as admin (or as anyone, to a public route)."""

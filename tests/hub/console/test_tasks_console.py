@@ -32,6 +32,7 @@ from edge_agent.evidence.sync import queue_task_state
 from govedge.broker import free_port
 from govedge.contract import evidence as ev
 from hub.context import HUB_KEY
+from hub.inspection.api import INSPECTION
 from hub.inspection.bundle import verify_bundle
 from provisioning.ca import FleetCA
 from provisioning.keys import write_private_key, write_public
@@ -190,7 +191,7 @@ async def _setup(h: ConsoleHub) -> dict[str, Any]:
     assert (await sync(b)).acked_through == 2
     await expect_state(h, "T-0201", "in_progress")
     # someone changes the second photo at rest on the hub
-    held = h.hub.extras["inspection"].photos.path(hashlib.sha256(jpeg(5)).hexdigest())
+    held = h.hub.extensions[INSPECTION].photos.path(hashlib.sha256(jpeg(5)).hexdigest())
     held.write_bytes(jpeg(6))
     # and a photo is changed on terminal B after recording: the hub refuses its record
     await record(b, "T-0201", "q2", "pass", 7)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import hub.app
+from hub.alarms.api import ALARM_ENGINE
 from sim.fleet import FleetLayout, ScaleFleet, ScenarioPlayer, load_scenario
 from sim.fleet.hub_registration import register_devices
 
@@ -31,13 +32,13 @@ class Stage:
         return self.layout.ids(self.layout.select(select))
 
     async def events(self, device_id: str, rule_id: str) -> list[tuple[str, str]]:
-        store = self.rh.hub.extras["alarm_engine"].store
+        store = self.rh.hub.extensions[ALARM_ENGINE].store
         events = await asyncio.to_thread(store.events_of, device_id)
         return [(e["kind"], e["severity"]) for e in events if e["rule_id"] == rule_id]
 
     async def raised_anywhere(self, rule_id: str) -> list[str]:
         """The devices of this fleet that have had an alarm of ``rule_id``."""
-        store = self.rh.hub.extras["alarm_engine"].store
+        store = self.rh.hub.extensions[ALARM_ENGINE].store
         rows = await asyncio.to_thread(store.events_of, "", rule_id)
         mine = set(self.layout.ids())
         return sorted({e["device_id"] for e in rows if e["device_id"] in mine})

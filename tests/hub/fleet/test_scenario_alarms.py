@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import hub.app
+from hub.alarms.api import ALARM_ENGINE
 from sim.fleet import FleetLayout, ScaleFleet, ScenarioPlayer, load_scenario
 from sim.fleet.hub_registration import register_devices
 
@@ -50,7 +51,7 @@ async def test_flood_raises_and_clears_river_alarms(
         await asyncio.sleep(0.5)
     finally:
         await fleet.stop()
-    store = rh.hub.extras["alarm_engine"].store
+    store = rh.hub.extensions[ALARM_ENGINE].store
 
     async def kinds(device_id: str) -> list[tuple[str, str]]:
         events = await asyncio.to_thread(store.events_of, device_id)
@@ -122,7 +123,7 @@ async def test_fire_and_air_pollution_raise_their_alarms(
         await asyncio.sleep(0.5)
     finally:
         await fleet.stop()
-    store = rh.hub.extras["alarm_engine"].store
+    store = rh.hub.extensions[ALARM_ENGINE].store
 
     async def raised(device_id: str) -> list[tuple[str, str]]:
         events = await asyncio.to_thread(store.events_of, device_id)

@@ -19,8 +19,8 @@ import hub.app
 from edge_agent.evidence.store import EvidenceStore
 from edge_agent.evidence.sync import EvidenceSync, device_tls
 from govedge.broker import free_port
-from hub.config import HubConfig
 from hub.context import HUB_KEY, Hub
+from hub.settings import HubConfig
 from provisioning.ca import FleetCA, IdentityPaths
 from provisioning.keys import write_private_key, write_public
 

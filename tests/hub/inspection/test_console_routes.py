@@ -13,6 +13,7 @@ import aiohttp
 import sqlalchemy as sa
 
 from govedge.contract import evidence as ev
+from hub.inspection.api import INSPECTION
 from hub.inspection.db import records
 
 from .conftest import InspectionHub, Terminal
@@ -79,7 +80,7 @@ async def test_case_names_a_record_changed_at_rest(inspection_hub: InspectionHub
     assert case["verification"]["records"] == 3 and case["verification"]["photos"] == 3
     assert [r["seq"] for r in case["records"]] == [1, 2, 3]
     # a photo's bytes changed in place, its size kept: found although the case was seen before
-    photo = h.hub.extras["inspection"].photos.path(hashlib.sha256(jpeg(12)).hexdigest())
+    photo = h.hub.extensions[INSPECTION].photos.path(hashlib.sha256(jpeg(12)).hexdigest())
     original = photo.read_bytes()
     with photo.open("r+b") as fh:
         fh.seek(len(original) // 2)

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from govedge.contract import evidence as ev
+from hub.inspection.api import INSPECTION
 from hub.inspection.bundle import verify_bundle
 
 from .conftest import InspectionHub
@@ -72,7 +73,7 @@ async def test_a_day_offline_then_sync_and_verify(inspection_hub: InspectionHub)
         status, bundle = await h.call("GET", f"/api/v1/inspection/tasks/T{n:02d}/bundle")
         assert status == 200
         assert verify_bundle(bundle).ok
-    assert h.hub.extras["inspection"].counters["records_accepted"] == 60
+    assert h.hub.extensions[INSPECTION].counters["records_accepted"] == 60
 
 
 async def test_terminal_moves_its_task_and_operator_reviews(inspection_hub: InspectionHub) -> None:

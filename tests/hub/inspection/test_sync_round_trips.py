@@ -14,6 +14,7 @@ import aiohttp
 
 from edge_agent.evidence import sync as evidence_sync
 from govedge.contract import evidence as ev
+from hub.inspection.api import INSPECTION
 
 from .conftest import InspectionHub, Terminal
 
@@ -83,7 +84,7 @@ async def test_offsets_answer_for_many_photos_at_once(inspection_hub: Inspection
         report = evidence_sync.SyncReport()
         t.store.put_photo(whole)
         await t.sync.upload_photo(session, shas[0], report)
-        photos = h.hub.extras["inspection"].photos
+        photos = h.hub.extensions[INSPECTION].photos
         photos.create(shas[1], len(partial))
         (photos.part(shas[1])).write_bytes(partial[:70_000])
         assert await t.sync.held(session, shas) == {shas[0]: 200_000, shas[1]: 70_000}

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from edge_agent.evidence.sync import EvidenceSync
 from govedge.contract import evidence as ev
+from hub.inspection.api import INSPECTION
 from hub.inspection.uploads import PhotoStore
 
 from .conftest import InspectionHub, Terminal
@@ -105,7 +106,7 @@ async def test_altered_photo_is_refused_by_name(inspection_hub: InspectionHub) -
     assert report.refused is not None and report.refused["seq"] == 2
     assert sha in report.refused["reason"]
     assert report.acked_through == 1
-    assert h.hub.extras["inspection"].photos.counters["hash_mismatch"] == 1
+    assert h.hub.extensions[INSPECTION].photos.counters["hash_mismatch"] == 1
 
 
 async def test_record_for_another_terminals_task_is_refused(inspection_hub: InspectionHub) -> None:
@@ -305,7 +306,7 @@ async def test_cut_upload_resumes_from_the_hubs_offset(inspection_hub: Inspectio
         with pytest.raises((aiohttp.ClientError, ConnectionError)):
             await cut.sync_once(session)
     await proxy.stop()
-    photos = h.hub.extras["inspection"].photos
+    photos = h.hub.extensions[INSPECTION].photos
     sha = hashlib.sha256(big).hexdigest()
     await _appends_done(photos, sha)  # the hub may still be writing what it read before the cut
     held = photos.state(sha)
@@ -351,7 +352,7 @@ async def test_tuspy_uploads_to_the_hub(
         again.upload()
 
     await asyncio.to_thread(run)
-    assert h.hub.extras["inspection"].photos.complete(sha)
+    assert h.hub.extensions[INSPECTION].photos.complete(sha)
 
 
 async def test_hash_taken_across_requests_refuses_a_bad_last_piece(
@@ -365,7 +366,7 @@ async def test_hash_taken_across_requests_refuses_a_bad_last_piece(
     t = h.terminal("insp-pieces")
     data = random.Random(7).randbytes(2_500_000)
     sha = hashlib.sha256(data).hexdigest()
-    photos = h.hub.extras["inspection"].photos
+    photos = h.hub.extensions[INSPECTION].photos
     url = f"{h.url}/api/v1/inspection/uploads"
     tus = {"Tus-Resumable": "1.0.0", "Content-Type": "application/offset+octet-stream"}
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from hub.errors import ValidationError
-from hub.releases.config import ReleasesConfig
+from hub.releases.settings import ReleasesConfig
+from hub.releases.setup import RELEASES
 from hub.releases.windows import in_window, parse_window
 from provisioning.releases import build_bundle, release_signer, write_release_key
 
@@ -135,7 +136,7 @@ async def test_kiosks_update_only_inside_their_sites_window(
     await _upload(rh, _bundle(tmp_path, keys[0], "5.0"))
     await asyncio.to_thread(rh.hub.registry.register, "kiosk-1", site="hall-1")
     await asyncio.to_thread(rh.hub.registry.register, "cab-1", site="river")
-    svc = rh.hub.extras["releases"]
+    svc = rh.hub.extensions[RELEASES]
     now = {"t": dt.datetime(2026, 12, 7, 14, 0)}
     svc.clock = lambda: now["t"]
     status, ro = await rh.call(
@@ -180,7 +181,7 @@ async def test_a_device_that_never_reports_fails_and_halts_the_rollout(
         "POST", "/api/v1/releases/6.0/rollouts", json={"selector": {"ids": ["cab-silent"]}}
     )
     assert status == 201 and ro["devices"][0]["state"] == "sent", ro
-    svc = rh.hub.extras["releases"]
+    svc = rh.hub.extensions[RELEASES]
     await rh.wait_for(lambda: svc.rollout(ro["id"])["state"] == "halted", 10)
     final = svc.rollout(ro["id"])
     assert final["devices"][0]["error"] == "no report within 1 s"

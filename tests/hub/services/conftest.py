@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from hub.config import ServicesConfig
-from hub.services.api import Services
+from hub.services.api import SERVICES, Services
 from hub.services.ids import _ID_CHECK, _ID_WEIGHTS
+from hub.settings import ServicesConfig
 
 PEOPLE = [
     ("张三丰", "11010519491231002"),
@@ -36,7 +36,7 @@ class ServicesHub:
 
     @property
     def services(self) -> Services:
-        return self.rh.hub.extras["services"]  # type: ignore[no-any-return]
+        return self.rh.hub.extensions[SERVICES]  # type: ignore[no-any-return]
 
     @property
     def trust_path(self) -> Path:

@@ -23,7 +23,6 @@ from pycose.keys import OKPKey
 from pycose.keys.curves import Ed25519
 from pycose.messages import Sign1Message
 
-from hub.config import ServicesConfig
 from hub.db import make_engine
 from hub.services.base45_encode import b45encode, b45encode_many
 from hub.services.codec import Signer, cbor_dumps
@@ -32,6 +31,7 @@ from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger, verify_ledger
 from hub.services.proofs import ProofRequest, ProofService, Subject
 from hub.services.tables import create_tables, ledger_head, proofs
+from hub.settings import ServicesConfig
 
 ID_NUMBER = "11010519491231002X"
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from hub.config import ServicesConfig
 from hub.db import make_engine
 from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger, verify_ledger
 from hub.services.proofs import IssuedProof, ProofRequest, ProofService, Subject
 from hub.services.tables import create_tables, proofs
+from hub.settings import ServicesConfig
 
 WORKERS = 4
 EACH = 40

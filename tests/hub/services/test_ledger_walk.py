@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from govedge.cli import main
-from hub.config import ServicesConfig
 from hub.db import make_engine
 from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger, entry_hash, verify_ledger
 from hub.services.proofs import ProofRequest, ProofService, Subject
 from hub.services.tables import checkpoints, create_tables, ledger
+from hub.settings import ServicesConfig
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from aiohttp import web
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.app import create_app
-from hub.config import HubConfig
 from hub.context import HUB_KEY
+from hub.settings import HubConfig
 from sim.kiosk.people import person
 from sim.kiosk.rig import KioskRig
 

@@ -29,10 +29,10 @@ from govedge.contract import (
     topic,
 )
 from govedge.logs import fields
-from hub.db import device_configs, rollouts
-from hub.errors import NotFoundError, ValidationError
+from hub.db import device_configs, found, rollouts
+from hub.errors import ValidationError
 
-log = logging.getLogger("govedge.hub.configs")
+log = logging.getLogger("govedge.hub.device_configs")
 
 Publisher = Callable[[str, bytes, bool], bool]
 Signer = Callable[[int, Mapping[str, Any]], str]
@@ -163,11 +163,7 @@ class ConfigService:
 
     def get(self, device_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(device_configs).where(device_configs.c.device_id == device_id)
-            ).first()
-        if row is None:
-            raise NotFoundError(f"no desired config for device {device_id!r}")
+            row = found(conn, device_configs.c.device_id, device_id, "desired config for device")
         return dict(row._mapping)
 
     # rollouts ----------------------------------------------------------------------------
@@ -264,9 +260,7 @@ class ConfigService:
 
     def rollout(self, rollout_id: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(rollouts).where(rollouts.c.id == rollout_id)).first()
-            if row is None:
-                raise NotFoundError(f"no rollout {rollout_id!r}")
+            row = found(conn, rollouts.c.id, rollout_id, "rollout")
             counts: dict[str, int] = {
                 str(state): int(n)
                 for state, n in conn.execute(

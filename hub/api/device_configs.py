@@ -58,14 +58,14 @@ async def put_config(request: web.Request) -> web.Response:
     config = body_of(request, ConfigIn).config
     _check(config)  # refused here, before any device sees it
     await blocking(hub.registry.get, device_id)
-    version = await blocking(hub.configs.set_desired, [device_id], config)
+    version = await blocking(hub.device_configs.set_desired, [device_id], config)
     return json_ok({"device_id": device_id, "version": version}, status=202)
 
 
 @routes.get("/devices/{device_id}/config", roles=READ, summary="Desired config and its state")
 async def get_config(request: web.Request) -> web.Response:
     hub = hub_of(request)
-    return json_ok(await blocking(hub.configs.get, request.match_info["device_id"]))
+    return json_ok(await blocking(hub.device_configs.get, request.match_info["device_id"]))
 
 
 @routes.post(
@@ -81,7 +81,7 @@ async def create_rollout(request: web.Request) -> web.Response:
     _check(body.config)
     targets = [d.id for d in await blocking(hub.registry.select, body.selector.selector())]
     rollout = await blocking(
-        hub.configs.start_rollout,
+        hub.device_configs.start_rollout,
         targets,
         msgspec.to_builtins(body.selector),
         body.config,
@@ -94,4 +94,4 @@ async def create_rollout(request: web.Request) -> web.Response:
 @routes.get("/rollouts/{rollout_id}", roles=READ, summary="A rollout with its progress")
 async def get_rollout(request: web.Request) -> web.Response:
     hub = hub_of(request)
-    return json_ok(await blocking(hub.configs.rollout, request.match_info["rollout_id"]))
+    return json_ok(await blocking(hub.device_configs.rollout, request.match_info["rollout_id"]))

@@ -10,7 +10,7 @@ from msgspec import Meta
 
 from govedge.contract.topics import DEFAULT_ROOT
 from govedge.errors import ConfigError
-from hub.releases.config import ReleasesConfig
+from hub.releases.settings import ReleasesConfig
 
 
 class ServicesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

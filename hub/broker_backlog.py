@@ -15,17 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from govedge.logs import fields
-from hub.alarms.api import ENGINE_KEY
-from hub.alarms.engine import AlarmEngine
-from hub.context import Hub
+from hub.alarms.api import ALARM_ENGINE
+from hub.background import while_serving
+from hub.context import ExtensionKey, Hub
 
-log = logging.getLogger("govedge.hub.backlog")
+log = logging.getLogger("govedge.hub.broker_backlog")
 
 RULE_ID = "broker-backlog"
 SOURCE = "hub"
@@ -92,17 +91,20 @@ class BacklogWatch:
         return None
 
 
+BROKER_BACKLOG = ExtensionKey("broker backlog watch", BacklogWatch, "hub.broker_backlog")
+
+
 def install(hub: Hub, app: web.Application) -> None:
     cfg = hub.config
     watch = BacklogWatch(
         cfg.broker_backlog_messages, cfg.broker_backlog_bytes, cfg.broker_backlog_warn
     )
-    hub.extras["broker_backlog"] = watch
+    hub.extensions.add(BROKER_BACKLOG, watch)
     for topic in TOPICS:
         hub.link.side_subscriptions[topic] = watch.on_sys
     for unit, limit in (("messages", watch.limits.messages), ("bytes", watch.limits.bytes)):
         hub.metrics.broker_backlog_limit.labels(unit).set(limit or 0)
-    engine: AlarmEngine | None = hub.extras.get(ENGINE_KEY)
+    engine = hub.extensions.get(ALARM_ENGINE)
 
     async def check() -> None:
         current: str | None = None
@@ -135,13 +137,4 @@ def install(hub: Hub, app: web.Application) -> None:
             )
             current = target
 
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(check())
-        yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    app.cleanup_ctx.append(background)
+    while_serving(app, check)
