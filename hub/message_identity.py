@@ -1,0 +1,58 @@
+"""Writes keyed by a message's identity (device id, boot id, seq), so that a copy is stored once.
+
+QoS 1 delivers a message at least once, and with several hub workers in one MQTT 5 shared
+subscription the copies may reach two workers, whose in-memory deduplication (hub/dedup.py)
+cannot see each other. What they store in the shared database must then be idempotent by
+identity: events carry their message's (boot id, seq) under a unique index, and are inserted
+with ON CONFLICT DO NOTHING, in SQLite and PostgreSQL alike. (Telemetry is keyed by
+(device, metric, ts) in both telemetry stores, which a copy repeats exactly: see hub/storage.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from govedge.logs import fields
+from hub.db import events
+
+log = logging.getLogger("govedge.hub.schema")
+
+_IDENTITY = ("device_id", "boot_id", "seq")
+
+
+def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert event rows (with ``boot_id`` and ``seq``); a row already stored is skipped."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(events).on_conflict_do_nothing(
+        index_elements=[events.c[name] for name in _IDENTITY]
+    )
+    conn.execute(stmt, list(rows))
+
+
+def upgrade_events(engine: Engine) -> None:
+    """Give an events table made before message identity its two columns and unique index.
+
+    Rows already there keep NULL identities, which a unique index never takes as equal.
+    """
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("events")}
+    added = [name for name in ("boot_id", "seq") if name not in columns]
+    kinds = {"boot_id": "VARCHAR(64)", "seq": "BIGINT"}
+    with engine.begin() as conn:
+        for name in added:
+            conn.execute(sa.text(f"ALTER TABLE events ADD COLUMN {name} {kinds[name]}"))
+        conn.execute(
+            sa.text(
+                "CREATE UNIQUE INDEX IF NOT EXISTS events_identity "
+                "ON events (device_id, boot_id, seq)"
+            )
+        )
+    if added:
+        log.info("events_table_upgraded", extra=fields(columns=",".join(added)))
