@@ -36,6 +36,7 @@ from hub.metrics import HubMetrics
 from hub.mqtt_link import MqttLink
 from hub.pipeline import Accepted, Pipeline
 from hub.registry import Registry
+from hub.schema_lock import schema_lock
 from hub.storage.base import open_store
 
 log = logging.getLogger("govedge.hub")
@@ -275,13 +276,15 @@ def _freeze_startup_heap() -> None:
 
 
 def create_app(config: HubConfig, *, start_mqtt: bool = True) -> web.Application:
-    hub = build_hub(config)
-    app = web.Application(middlewares=[auth_and_errors], client_max_size=1024 * 1024)
-    app[HUB_KEY] = hub
-    for group in API_GROUPS:
-        group.install(app)
-    for module in EXTENSION_MODULES:
-        importlib.import_module(module).install(hub, app)
+    # Workers started together on one database build it one at a time (schema, seeds).
+    with schema_lock(config.database_url):
+        hub = build_hub(config)
+        app = web.Application(middlewares=[auth_and_errors], client_max_size=1024 * 1024)
+        app[HUB_KEY] = hub
+        for group in API_GROUPS:
+            group.install(app)
+        for module in EXTENSION_MODULES:
+            importlib.import_module(module).install(hub, app)
     app[OPENAPI_KEY] = openapi_document(
         API_GROUPS + list(hub.extras.get("api_groups", [])), __version__
     )
