@@ -58,9 +58,7 @@ async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
     ts = float(int(time.time()))
     device = RawDevice(mqtt_broker.host, mqtt_broker.port, device_id)
     try:
-        reading = Telemetry(
-            device_id=device_id, boot_id=boot_id, seq=1, ts=ts, data={"level": 2.5}
-        )
+        reading = Telemetry(device_id=device_id, boot_id=boot_id, seq=1, ts=ts, data={"level": 2.5})
         await asyncio.to_thread(
             device.send_twice, topic(device_id, Channel.TELEMETRY), encode(reading)
         )
@@ -77,8 +75,7 @@ async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
 
     def took(seq: int) -> list[bool]:
         return [
-            seq in _seqs(w.hub.pipeline.tracker.streams.get((device_id, boot_id)))
-            for w in workers
+            seq in _seqs(w.hub.pipeline.tracker.streams.get((device_id, boot_id))) for w in workers
         ]
 
     # Mosquitto hands a shared subscription's messages to its members in turn: one copy each.
