@@ -15,23 +15,39 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from govedge.logs import fields
-from hub.db import events
+from hub.db import events, sqlite_json_batch
 
 log = logging.getLogger("govedge.hub.schema")
 
 _IDENTITY = ("device_id", "boot_id", "seq")
 
 
+_COLUMNS = ("device_id", "ts", "kind", "severity", "message", "attrs", "boot_id", "seq")
+# SQLite: the whole batch in one statement over one JSON array (see ``sqlite_json_batch``);
+# an executemany of the ON CONFLICT insert took half as long again as the plain one it replaced.
+_SQLITE_INSERT = (
+    f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT "
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
+    + " FROM json_each(?) WHERE true ON CONFLICT (device_id, boot_id, seq) DO NOTHING"
+)
+
+
 def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert event rows (with ``boot_id`` and ``seq``); a row already stored is skipped."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(events).on_conflict_do_nothing(
+    if conn.dialect.name == "sqlite":
+        sqlite_json_batch(
+            conn,
+            _SQLITE_INSERT,
+            [[row.get(c, "" if c == "message" else None) for c in _COLUMNS] for row in rows],
+        )
+        return
+    stmt = postgresql.insert(events).on_conflict_do_nothing(
         index_elements=[events.c[name] for name in _IDENTITY]
     )
     conn.execute(stmt, list(rows))

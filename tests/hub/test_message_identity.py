@@ -28,7 +28,7 @@ def _event(device_id: str, boot_id: str, seq: int, kind: str = "paper_out") -> R
         boot_id=boot_id,
         seq=seq,
         ts=1e9 + seq,
-        data=EventData(kind=kind, severity="warning"),
+        data=EventData(kind=kind, severity="warning", message="tray empty", attrs={"tray": "2"}),
     )
     return Raw(topic(device_id, Channel.EVENT), encode(msg), time.time())
 
@@ -59,6 +59,14 @@ def test_an_event_taken_by_two_workers_is_stored_once(registry_url: str, tmp_pat
         ("boot-b", 7, "paper_out"),
         ("boot-a", 8, "paper_out"),
     ]
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(events).where(events.c.seq == 8)).one()
+    assert (stored.ts, stored.severity, stored.message, stored.attrs) == (
+        1e9 + 8,
+        "warning",
+        "tray empty",
+        {"tray": "2"},
+    )
     for pipeline in workers:
         pipeline.store.close()
     engine.dispose()
