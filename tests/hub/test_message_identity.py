@@ -72,7 +72,9 @@ def test_an_event_taken_by_two_workers_is_stored_once(registry_url: str, tmp_pat
     engine.dispose()
 
 
-def test_an_events_table_from_before_is_upgraded_and_keeps_its_rows(registry_url: str) -> None:
+def test_an_events_table_from_before_is_upgraded_and_keeps_its_rows(
+    registry_url: str, tmp_path: Path
+) -> None:
     engine = make_engine(registry_url)
     old = sa.MetaData()
     sa.Table(  # the events table as hubs before message identity created it
@@ -93,7 +95,9 @@ def test_an_events_table_from_before_is_upgraded_and_keeps_its_rows(registry_url
     create_schema(engine)
     create_schema(engine)  # a second start finds it done
     Registry(engine).register("ident-2")
-    pipeline = Pipeline(Registry(engine), open_store("sqlite:///:memory:"), HubMetrics())
+    pipeline = Pipeline(
+        Registry(engine), SQLiteTelemetryStore(str(tmp_path / "t.db")), HubMetrics()
+    )
     pipeline.process([_event("ident-2", "boot-a", 1, kind="new")])
     pipeline.tracker = type(pipeline.tracker)()  # another worker's (empty) memory
     pipeline.process([_event("ident-2", "boot-a", 1, kind="new")])
