@@ -41,6 +41,7 @@ from hub.metrics import HubMetrics
 from hub.mqtt_link import MqttLink
 from hub.pipeline import Accepted, Pipeline
 from hub.registry import Registry
+from hub.schema_lock import schema_lock
 from hub.settings import HubConfig
 from hub.storage.base import open_store
 
@@ -286,15 +287,17 @@ def _freeze_startup_heap() -> None:
 
 
 def create_app(config: HubConfig, *, start_mqtt: bool = True) -> web.Application:
-    hub = build_hub(config)
-    app = web.Application(middlewares=[auth_and_errors], client_max_size=1024 * 1024)
-    app[HUB_KEY] = hub
-    for group in API_GROUPS:
-        group.install(app)
-    for position, module in enumerate(EXTENSION_MODULES):
-        hub.extensions.pending = EXTENSION_MODULES[position:]
-        importlib.import_module(module).install(hub, app)
-    hub.extensions.pending = ()
+    # Workers started together on one database build it one at a time (schema, seeds).
+    with schema_lock(config.database_url):
+        hub = build_hub(config)
+        app = web.Application(middlewares=[auth_and_errors], client_max_size=1024 * 1024)
+        app[HUB_KEY] = hub
+        for group in API_GROUPS:
+            group.install(app)
+        for position, module in enumerate(EXTENSION_MODULES):
+            hub.extensions.pending = EXTENSION_MODULES[position:]
+            importlib.import_module(module).install(hub, app)
+        hub.extensions.pending = ()
     groups: list[ApiRoutes] = app[INSTALLED_GROUPS]
     app[OPENAPI_KEY] = openapi_document(groups, __version__)
     app.router.add_get("/metrics", metrics_handler)

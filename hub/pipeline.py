@@ -30,8 +30,9 @@ from govedge.contract import (
 from govedge.contract.limits import DEFAULT_LIMITS, Limits
 from govedge.contract.topics import DEFAULT_ROOT, DEVICE_CHANNELS
 from govedge.logs import fields
-from hub.db import events, sqlite_json_batch, streams
+from hub.db import sqlite_json_batch, streams
 from hub.dedup import Stream, StreamTracker
+from hub.message_identity import insert_events
 from hub.metrics import HubMetrics
 from hub.prioritylock import PriorityLock
 from hub.ratelimit import RateGate
@@ -257,6 +258,8 @@ class Pipeline:
                             "severity": msg.data.severity,
                             "message": msg.data.message,
                             "attrs": dict(msg.data.attrs),
+                            "boot_id": msg.boot_id,
+                            "seq": msg.seq,
                         }
                     )
                 elif isinstance(msg, Health):
@@ -436,7 +439,7 @@ class Pipeline:
     ) -> None:
         if event_rows:
             with self.registry.engine.begin() as conn:
-                conn.execute(events.insert(), event_rows)
+                insert_events(conn, event_rows)  # a copy another worker stored: skipped
         for device_id, msg in health.items():
             self.registry.set_health(
                 device_id,

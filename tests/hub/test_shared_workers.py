@@ -1,0 +1,105 @@
+"""Two hub workers in one MQTT 5 shared subscription, on a real Mosquitto, one registry
+(SQLite file or PostgreSQL) and one InfluxDB: a message a device sends twice (QoS 1, its PUBACK
+lost, the copy marked DUP) reaches each worker once, and is stored once."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from govedge.contract import Event, EventData, Telemetry, encode
+from govedge.contract.topics import Channel, topic
+from hub.db import events
+from sim.fleet import mqtt_codec as mq
+
+
+class RawDevice:
+    """A device's MQTT connection that resends a PUBLISH as-is, with the DUP flag, the way a
+    client does when the broker's PUBACK did not reach it."""
+
+    def __init__(self, host: str, port: int, device_id: str) -> None:
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.sock.sendall(mq.connect(device_id, keepalive=0))
+        assert self.sock.recv(4)[3] == 0, "the broker refused the connection"
+        self.packet_id = 0
+
+    def send_twice(self, name: str, payload: bytes) -> None:
+        self.packet_id += 1
+        packet = mq.publish(name, payload, qos=1, packet_id=self.packet_id)
+        self.sock.sendall(packet)
+        self.sock.sendall(mq.set_dup(packet))
+        acks = b""
+        while len(acks) < 8:  # two PUBACKs of four bytes
+            acks += self.sock.recv(64)
+
+    def close(self) -> None:
+        self.sock.sendall(bytes([0xE0, 0]))
+        self.sock.close()
+
+
+async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
+    hub_config: Any, start_hub: Any, mqtt_broker: Any, influx: Any
+) -> None:
+    group = f"dup{uuid.uuid4().hex[:6]}"
+    host = influx.forwarder_url.split("//")[1]
+    config = {
+        "shared_group": group,
+        "auto_register": True,
+        "telemetry_url": f"influxdb://{host}/govedge/autogen",
+    }
+    workers = [await start_hub(hub_config(**config)) for _ in range(2)]
+    device_id = f"dup-{uuid.uuid4().hex[:8]}"
+    boot_id = uuid.uuid4().hex
+    ts = float(int(time.time()))
+    device = RawDevice(mqtt_broker.host, mqtt_broker.port, device_id)
+    try:
+        reading = Telemetry(device_id=device_id, boot_id=boot_id, seq=1, ts=ts, data={"level": 2.5})
+        await asyncio.to_thread(
+            device.send_twice, topic(device_id, Channel.TELEMETRY), encode(reading)
+        )
+        event = Event(
+            device_id=device_id,
+            boot_id=boot_id,
+            seq=2,
+            ts=ts + 1,
+            data=EventData(kind="paper_out", severity="warning"),
+        )
+        await asyncio.to_thread(device.send_twice, topic(device_id, Channel.EVENT), encode(event))
+    finally:
+        device.close()
+
+    def took(seq: int) -> list[bool]:
+        return [
+            seq in _seqs(w.hub.pipeline.tracker.streams.get((device_id, boot_id))) for w in workers
+        ]
+
+    # Mosquitto hands a shared subscription's messages to its members in turn: one copy each.
+    await workers[0].wait_for(lambda: took(1) == [True, True] and took(2) == [True, True])
+    for w in workers:
+        assert w.hub.pipeline.tracker.duplicates == 0  # neither saw both copies
+
+    engine = workers[0].hub.registry.engine
+
+    def stored_events() -> list[tuple[Any, ...]]:
+        with engine.connect() as conn:
+            q = sa.select(events.c.seq, events.c.kind).where(events.c.device_id == device_id)
+            return [tuple(r) for r in conn.execute(q)]
+
+    await workers[0].wait_for(lambda: stored_events() == [(2, "paper_out")])
+    await asyncio.sleep(0.5)  # the other worker's copy, had it been stored, would be there now
+    assert stored_events() == [(2, "paper_out")]
+    store = workers[1].hub.store
+    points = await asyncio.to_thread(store.query, device_id, None, ts - 1, ts + 5, 100)
+    assert [(p["ts"], p["metric"], p["value"]) for p in points] == [(ts, "level", 2.5)]
+
+
+def _seqs(stream: Any) -> set[int]:
+    """The seqs a worker took of a stream (its first, or its highest and the ones below it)."""
+    if stream is None:
+        return set()
+    return {stream.max_seq} | set(stream.early) | ({stream.first} if stream.first else set())
