@@ -262,7 +262,9 @@ def _child(
     asyncio.run(main())
 
 
-def _measure(kind: str, host: str, port: int, n: int, interval: float, window: float) -> dict:
+def _measure(
+    kind: str, host: str, port: int, n: int, interval: float, window: float
+) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     proc = ctx.Process(target=_child, args=(kind, host, port, n, interval, window, out))

@@ -60,11 +60,12 @@ def _start_hub(broker_url: str, device_ids: list[str], workdir: Path) -> tuple[A
 def paho_sequential_rate(host: str, port: int, n: int) -> float:
     """Connections a second of bare paho clients opened one after another (CONNECT..CONNACK)."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     clients = []
     start = time.perf_counter()
     for i in range(n):
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"paho-base-{i}")
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"paho-base-{i}")
         c.connect(host, port, keepalive=60)
         while not c.is_connected():
             c.loop(timeout=0.05)

@@ -135,7 +135,7 @@ def paho_counter(host: str, port: int, client_id: str, target: int, prog: Progre
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves __init__ unannotated
     props.SessionExpiryInterval = SESSION_EXPIRY_S
     props.ReceiveMaximum = 65535
     prog.t0.value = time.monotonic()

@@ -72,7 +72,8 @@ class InspectorFlow:
         return next((t for t in self.tasks if t["id"] == self.task_id), None)
 
     def state_of(self, task: dict[str, Any]) -> str:
-        return self.pending_states.get(task["id"], task["state"])
+        state: str = self.pending_states.get(task["id"], task["state"])
+        return state
 
     def done_items(self, task: dict[str, Any]) -> int:
         return sum(1 for item in task["checklist"] if (task["id"], item["id"]) in self.answers)

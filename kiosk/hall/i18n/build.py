@@ -29,9 +29,10 @@ def make_ts() -> bytes:
         ET.SubElement(msg, "comment").text = key
         ET.SubElement(msg, "translation").text = en
     ET.indent(root)
+    body: bytes = ET.tostring(root, encoding="utf-8")
     return (
         b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE TS>\n'
-        + ET.tostring(root, encoding="utf-8")
+        + body
         + b"\n"
     )
 

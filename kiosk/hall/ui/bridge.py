@@ -63,7 +63,7 @@ class FlowRunner(QObject):
             return
         try:
             self.flow = Flow(self.config, devices, backend, self.view_changed.emit, self.tick_s)
-            self._task = asyncio.current_task()  # type: ignore[assignment]
+            self._task = asyncio.current_task()
             self._ready.set()
             self.view_changed.emit(self.flow.view)
             try:

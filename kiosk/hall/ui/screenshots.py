@@ -12,6 +12,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from kiosk.hall.flow import Step, View
 from kiosk.hall.models import Application, Errand, Proof, RatingChoices, TimelineEntry
@@ -154,7 +155,10 @@ def in_english(view: View) -> View:
 def sample_views() -> dict[str, View]:
     """One view per screen (and a few variants), keyed by file stem."""
     base = View(step=Step.ATTRACT, lang="zh-CN", elder=False, attempts_max=3)
-    c = lambda step, **kw: replace(base, step=step, **kw)  # noqa: E731
+
+    def c(step: Step, **kw: Any) -> View:
+        return replace(base, step=step, **kw)
+
     return {
         "01-attract": c(Step.ATTRACT),
         "02-attract-card-removed": c(Step.ATTRACT, notice="notice.card_removed"),
