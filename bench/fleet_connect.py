@@ -197,6 +197,7 @@ async def _measure(n: int, run_s: float) -> list[BenchResult]:
 
 
 def run(quick: bool | None = None, devices: int | None = None) -> list[BenchResult]:
+    """Run the fleet-connect benchmark (1 000 devices when quick, else 10 000)."""
     if quick is None:
         quick = os.environ.get("GOVEDGE_BENCH_QUICK") == "1"
     n = devices or (QUICK_DEVICES if quick else FULL_DEVICES)
@@ -204,6 +205,7 @@ def run(quick: bool | None = None, devices: int | None = None) -> list[BenchResu
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--devices", type=int)

@@ -13,6 +13,8 @@ TASKS, TASK, SYNC = "tasks", "task", "sync"
 
 @dataclass
 class ItemAnswer:
+    """An inspector's answer to one checklist item."""
+
     answer: str
     note: str
     seq: int
@@ -23,6 +25,8 @@ class ItemAnswer:
 
 @dataclass
 class InspectorFlow:
+    """The inspector app's state: screen, tasks, answers and messages, read from the agent."""
+
     api: LocalApiClient
     inspector_id: str
     screen: str = TASKS

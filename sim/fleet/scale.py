@@ -329,11 +329,11 @@ class LiteDevice(asyncio.Protocol):
                 await self._keepalive_until(lost)
                 if not fleet.running:
                     return
-                delay = random.uniform(0, fleet.backoff_base_s)
+                delay = random.uniform(0, fleet.backoff_base_s)  # noqa: S311 - jitter, not security
             else:
                 fleet.stats.connect_failures += 1
                 attempt += 1
-                delay = random.uniform(
+                delay = random.uniform(  # noqa: S311 - backoff jitter, not security
                     0, min(fleet.backoff_cap_s, fleet.backoff_base_s * 2**attempt)
                 )
             await asyncio.sleep(delay)

@@ -43,6 +43,7 @@ def face_jpeg() -> tuple[bytes, int]:
 
 
 def main() -> None:
+    """Write photo_data.py: the simulated card photo as a base64 constant."""
     jpeg, quality = face_jpeg()
     encoded = "\n".join(textwrap.wrap(base64.b64encode(jpeg).decode("ascii"), 88))
     target = Path(__file__).with_name("photo_data.py")

@@ -252,6 +252,7 @@ def render_all(
     orientations: tuple[str, ...] = ("portrait", "landscape"),
     scale: float = 1.0,
 ) -> list[Path]:
+    """Render every screen (or ``only`` these) in each language and orientation to ``out``."""
     from PySide6.QtCore import Qt
 
     from kiosk.hall.ui.window import KioskWindow, ensure_app
@@ -298,6 +299,7 @@ def _shrink(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: render the screenshots."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path)
     parser.add_argument("--only", nargs="*", help="screens whose file stem contains one of these")
