@@ -52,6 +52,7 @@ def _settled_rss(proc: subprocess.Popen[bytes], seconds: float) -> float:
 
 
 def bench_rss(broker_url: str, workdir: Path) -> BenchResult:
+    """The agent's resident memory while it polls five simulated Modbus sensors."""
     from sim.modbus.device import SimDevice
     from sim.modbus.server import ModbusBusSimulator
 
@@ -80,7 +81,7 @@ def bench_rss(broker_url: str, workdir: Path) -> BenchResult:
     path = workdir / "rss.json"
     path.write_text(json.dumps(config))
     govedge = str(Path(sys.executable).with_name("govedge"))
-    agent = subprocess.Popen(
+    agent = subprocess.Popen(  # noqa: S603 - argv of the installed govedge script, no shell
         [govedge, "--log-level", "warning", "agent", "--config", str(path)],
         env=_env(),
         stderr=subprocess.DEVNULL,
@@ -211,6 +212,7 @@ async def _until(predicate: Callable[[], bool], step: float) -> None:
 
 
 def run() -> list[BenchResult]:
+    """Run the agent benchmarks against a private Mosquitto."""
     from govedge.broker import MosquittoBroker
 
     with tempfile.TemporaryDirectory(prefix="govedge-bench-agent-") as tmp:

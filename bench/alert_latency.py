@@ -170,6 +170,8 @@ def _load_process(
 
 @dataclass
 class HubProcess:
+    """A hub started in its own process for the benchmark, and where to reach it."""
+
     url: str
     token: str
     proc: subprocess.Popen[bytes]
@@ -206,7 +208,7 @@ def _start_hub(broker_url: str, workdir: Path) -> HubProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     log = (workdir / "hub.log").open("wb")
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - argv of this Python, no shell
         [sys.executable, "-c", HUB_MAIN, "hub", "--config", str(workdir / "hub.json")],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -223,6 +225,8 @@ def _start_hub(broker_url: str, workdir: Path) -> HubProcess:
 
 @dataclass
 class Round:
+    """The latencies and rates measured in one round of the benchmark."""
+
     alert_ms: list[float] = field(default_factory=list)
     feed_ms: list[float] = field(default_factory=list)  # alarm event written -> on the socket
     mqtt_ms: list[float] = field(default_factory=list)
@@ -517,6 +521,7 @@ async def _overload_round(
 
 
 def run() -> list[BenchResult]:
+    """Run the alert-latency benchmark (fewer samples with GOVEDGE_BENCH_QUICK=1)."""
     from govedge.broker import MosquittoBroker
 
     samples = 40 if _quick() else 150

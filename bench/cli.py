@@ -39,6 +39,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the ``govedge bench`` options to ``parser``."""
     parser.add_argument(
         "--only",
         nargs="+",
@@ -106,6 +107,7 @@ def table(rows: Sequence[tuple[str, object]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the chosen benchmarks and print each figure beside its baseline."""
     names = list(args.only or BENCHMARKS)
     logging.disable(logging.INFO)  # the figures, not every driver's info line
     if args.quick:
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         with _Progress(name) as progress:
             try:
                 results = importlib.import_module(module_name).run()
-            except Exception as exc:  # one broken benchmark must not hide the others
+            except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
                 failed += 1
                 print(f"[{i}/{len(names)}] {name}: FAILED: {type(exc).__name__}: {exc}", flush=True)
                 rows.append((name, f"failed: {type(exc).__name__}: {exc}".replace("|", "/")))

@@ -120,6 +120,7 @@ def machine_ceilings(messages: int = 20_000) -> dict[str, float]:
 
 
 def ceilings_line(ceilings: dict[str, float]) -> str:
+    """One line stating the machine's MQTT drain ceilings, to read the figures against."""
     return (
         f"machine ceilings: mosquitto_sub drains {ceilings['mosquitto_sub']:.0f} msg/s, "
         f"a bare paho subscriber {ceilings['paho']:.0f} msg/s"

@@ -185,6 +185,7 @@ async def _measure(folder: Path, n: int, offline: int) -> list[BenchResult]:
 
 
 def run() -> list[BenchResult]:
+    """Run the operator-console benchmark on a fleet of 10 000 devices (2 000 when quick)."""
     quick = bool(os.environ.get("GOVEDGE_BENCH_QUICK"))
     n, offline = (2_000, 200) if quick else (10_000, 1_000)
     with tempfile.TemporaryDirectory(prefix="govedge-bench-console-") as tmp:

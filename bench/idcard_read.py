@@ -78,6 +78,7 @@ def _parser_throughput() -> BenchResult:
 
 
 def run() -> list[BenchResult]:
+    """Run the ID-card read-latency and frame-parser benchmarks."""
     return [_read_latency(), _parser_throughput()]
 
 

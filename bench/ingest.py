@@ -104,6 +104,7 @@ def _noted_publish(published: Published, figures: Figures, key: str) -> None:
 
 
 def measure_mosquitto_sub(load: Load, figures: Figures) -> None:
+    """Measure how fast mosquitto_sub drains the load: the machine's ceiling."""
     broker = _broker(load)
     try:
         client_id = f"bench-raw-{uuid.uuid4().hex[:6]}"
@@ -119,6 +120,7 @@ def measure_mosquitto_sub(load: Load, figures: Figures) -> None:
 
 
 def measure_paho(load: Load, figures: Figures) -> None:
+    """Measure how fast a bare paho subscriber drains the load."""
     broker = _broker(load)
     try:
         client_id = f"bench-paho-{uuid.uuid4().hex[:6]}"
@@ -233,6 +235,7 @@ def _run_hubs(
 
 
 def measure_hub(load: Load, figures: Figures) -> None:
+    """Measure how fast one hub process ingests the load."""
     rate, _, cpu, batch = _drain_hubs(load, 1, "", figures, "hub")
     figures.hub, figures.hub_batch = rate, batch
     if cpu:
@@ -240,6 +243,7 @@ def measure_hub(load: Load, figures: Figures) -> None:
 
 
 def measure_shared(load: Load, figures: Figures, workers: int) -> None:
+    """Measure how fast ``workers`` hub processes sharing a subscription ingest the load."""
     rate, split, cpu, _ = _drain_hubs(load, workers, "bench", figures, "shared")
     figures.shared, figures.shared_split = rate, split
     if cpu:
@@ -289,6 +293,7 @@ STAGES = ("mosquitto_sub", "paho", "hub", "pipeline", "shared")
 
 
 def measure(load: Load, workers: int = 2, stages: tuple[str, ...] = STAGES) -> Figures:
+    """Measure the chosen ``stages`` on one load."""
     figures = Figures(load)
     if "mosquitto_sub" in stages:
         measure_mosquitto_sub(load, figures)
@@ -304,6 +309,7 @@ def measure(load: Load, workers: int = 2, stages: tuple[str, ...] = STAGES) -> F
 
 
 def results(f: Figures, workers: int) -> list[BenchResult]:
+    """The benchmark's results from the measured figures."""
     size = f"{f.load.total} msgs of 200 B, QoS {f.load.qos}, {f.load.publishers} publishers"
     out = [
         BenchResult(
@@ -349,10 +355,12 @@ def results(f: Figures, workers: int) -> list[BenchResult]:
 
 
 def run() -> list[BenchResult]:
+    """Run the ingest benchmark with the default load and two hub workers."""
     return results(measure(Load()), 2)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: measure the ingest with the given load and print the figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--publishers", type=int, default=3)

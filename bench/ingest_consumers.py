@@ -95,7 +95,7 @@ def _mosquitto_sub(host: str, port: int, client_id: str, extra: list[str], timeo
         raise RuntimeError("mosquitto_sub is not installed (apt-get install mosquitto-clients)")
     cmd = [binary, "-h", host, "-p", str(port), "-V", "5", "-c", "-x", str(SESSION_EXPIRY_S)]
     cmd += ["-i", client_id, "-q", "1", "-t", TOPIC_FILTER, *extra]
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, timeout=timeout)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, timeout=timeout)  # noqa: S603 - argv of mosquitto_sub found on PATH, no shell
 
 
 # bare paho -------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def paho_counter(host: str, port: int, client_id: str, target: int, prog: Progre
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves __init__ unannotated
     props.SessionExpiryInterval = SESSION_EXPIRY_S
     props.ReceiveMaximum = 65535
     prog.t0.value = time.monotonic()
@@ -198,6 +198,7 @@ async def _hub_main(config_json: bytes, prime: bool, prog: Progress) -> None:
 
 
 def start_process(target: Any, *args: Any) -> mp.process.BaseProcess:
+    """Start ``target(*args)`` in a new daemon process."""
     proc = CTX.Process(target=target, args=args, daemon=True)
     proc.start()
     return proc

@@ -108,6 +108,7 @@ async def _sync(sync: object) -> tuple[float, int]:
 
 
 def run() -> list[BenchResult]:
+    """Run the inspector-terminal benchmark: evidence records synced to a hub."""
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 

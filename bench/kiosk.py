@@ -58,7 +58,7 @@ def _start_hub(broker_url: str, work: Path) -> tuple[subprocess.Popen[bytes], st
     cfg = data / "hub.json"
     cfg.write_text(json.dumps(config))
     with (data / "hub.log").open("ab") as log:
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: S603 - argv of this Python, no shell
             [sys.executable, "-m", "govedge", "hub", "--config", str(cfg)],
             cwd=data,
             stdout=log,
@@ -68,7 +68,7 @@ def _start_hub(broker_url: str, work: Path) -> tuple[subprocess.Popen[bytes], st
         proc.kill()
         raise RuntimeError(f"the hub did not start; see {data / 'hub.log'}")
     # The token goes into the database the running hub reads.
-    token = subprocess.run(
+    token = subprocess.run(  # noqa: S603 - argv of this Python, no shell
         [
             sys.executable,
             "-m",
@@ -177,6 +177,7 @@ def _through_the_app(rig: Any, hub_url: str, token: str, visits: int) -> list[fl
 
 
 def run() -> list[BenchResult]:
+    """Run the hall-kiosk benchmark: simulated citizen visits end to end."""
     from govedge.broker import MosquittoBroker
     from sim.kiosk.rig import KioskRig
 

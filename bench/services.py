@@ -59,7 +59,7 @@ def _kiosks_at_once(service: ProofService, reqs: list[ProofRequest]) -> float:
             barrier.wait(60)
             for req in mine:
                 service.issue(req, "bench")
-        except BaseException as exc:  # raised in the main thread below
+        except BaseException as exc:  # noqa: BLE001 - raised in the main thread below
             errors.append(exc)
 
     threads = [threading.Thread(target=kiosk, args=(reqs[k::KIOSKS],)) for k in range(KIOSKS)]
@@ -241,6 +241,7 @@ def _p95(values: list[float]) -> float:
 
 
 def run() -> list[BenchResult]:
+    """Run the services benchmarks: proofs issued and verified, and the kiosk's latency."""
     with tempfile.TemporaryDirectory(prefix="govedge-bench-services-") as tmp:
         folder = Path(tmp)
         results = _issue_and_verify(folder)

@@ -272,6 +272,7 @@ async def _start_hub(folder: Path, broker_url: str, pub: Path) -> _Hub:
 
 
 def run() -> list[BenchResult]:
+    """Run the over-the-air update benchmark against a private Mosquitto."""
     from govedge.broker import MosquittoBroker
 
     broker = MosquittoBroker()

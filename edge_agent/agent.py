@@ -58,6 +58,7 @@ DOCUMENTS = {"idcard": "resident_id", "smartcard": "social_security"}
 
 
 def resolve_path(base: Path, value: str) -> Path:
+    """``value`` as a path, relative to ``base`` unless absolute."""
     p = Path(value).expanduser()
     return p if p.is_absolute() else base / p
 
@@ -427,7 +428,7 @@ class Agent:
         await self.produce(items)
 
     async def _health_loop(self) -> None:
-        assert self._health_due is not None
+        assert self._health_due is not None  # noqa: S101 - narrowing: start() sets it before starting this loop
         due = self._health_due
         while True:
             try:

@@ -18,7 +18,7 @@ class Backoff:
         self.cap = cap
         self.jitter = jitter
         self.attempt = 0
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # noqa: S311 - reconnect jitter, not security
 
     def ceiling(self) -> float:
         """The upper bound of the next delay."""

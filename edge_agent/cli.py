@@ -7,6 +7,7 @@ import sys
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the agent's options and commands to ``parser``."""
     parser.add_argument("--config", metavar="FILE", help="the device config (JSON) to run")
     sub = parser.add_subparsers(dest="agent_command", metavar="ACTION")
     check = sub.add_parser(

@@ -133,7 +133,7 @@ class DesiredConfigService:
 
         A remotely applied config is dropped: the file is the operator's word on site."""
         path = self.agent.config_path
-        assert path is not None
+        assert path is not None  # noqa: S101 - narrowing: only reached for an agent run from a file
         config = load_device_config(Path(path))
         await self.agent.replace_drivers(list(config.drivers), config.publish)
         self.agent.device_state.drop_config()

@@ -58,14 +58,13 @@ class DeviceState:
 
     def _migrate(self) -> None:
         """Move the running config out of the outbox's ``meta`` (older layout) into ours."""
+        # Only '?' placeholders are formatted in; the keys are bound.
         marks = ",".join("?" * len(_MOVED_FROM_META))
+        copy = f"INSERT OR IGNORE INTO device_state(key, value) SELECT key, value FROM meta WHERE key IN ({marks})"  # noqa: S608, E501
+        delete = f"DELETE FROM meta WHERE key IN ({marks})"  # noqa: S608
         with self.db.transaction() as conn:
-            conn.execute(
-                f"INSERT OR IGNORE INTO device_state(key, value) "
-                f"SELECT key, value FROM meta WHERE key IN ({marks})",
-                _MOVED_FROM_META,
-            )
-            conn.execute(f"DELETE FROM meta WHERE key IN ({marks})", _MOVED_FROM_META)
+            conn.execute(copy, _MOVED_FROM_META)
+            conn.execute(delete, _MOVED_FROM_META)
 
     def _run(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
         try:

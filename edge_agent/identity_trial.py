@@ -128,7 +128,7 @@ class IdentityTrials:
         trial = self.current
         if trial is None or not trial.started or trial.done.is_set():
             return None
-        assert trial.previous is not None
+        assert trial.previous is not None  # noqa: S101 - narrowing: a started trial has a previous identity
         trial.ok = False
         trial.reason = trial.reason or reason
         self.current = None

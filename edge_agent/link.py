@@ -246,7 +246,7 @@ class MqttLink:
             client = self._new_client()
             try:
                 if s.mqtt_version == "5":
-                    props = Properties(PacketTypes.CONNECT)
+                    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves __init__ unannotated
                     props.SessionExpiryInterval = s.session_expiry_s
                     client.connect(
                         s.host, s.port, s.keepalive_s, clean_start=False, properties=props

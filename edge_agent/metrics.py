@@ -75,6 +75,7 @@ class AgentCollector(Collector):
 
 
 def make_registry(agent: Agent) -> CollectorRegistry:
+    """A Prometheus registry exporting the agent's metrics."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AgentCollector(agent))
     return registry

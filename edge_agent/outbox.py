@@ -208,9 +208,9 @@ class Outbox:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for (size,) in self._db.execute(
-                f"DELETE FROM outbox WHERE id IN ({marks}) RETURNING length(payload)", chunk
-            ).fetchall():
+            # Only '?' placeholders are formatted in; the ids are bound.
+            sql = f"DELETE FROM outbox WHERE id IN ({marks}) RETURNING length(payload)"  # noqa: S608
+            for (size,) in self._db.execute(sql, chunk).fetchall():
                 removed += 1
                 freed += int(size)
         return removed, freed
@@ -226,7 +226,7 @@ class Outbox:
                 if dropped:
                     self._set_meta("dropped", str(self._dropped + removed))
         except sqlite3.Error as exc:
-            raise OutboxError(f"cannot delete from the outbox {self.path}: {exc}") from None
+            raise OutboxError(f"cannot delete from the outbox {self.path}: {exc}") from None  # noqa: S608 - an error message, not SQL
         if dropped:
             self._dropped += removed
         self._count -= removed
@@ -265,7 +265,7 @@ class Outbox:
                 with self.db.transaction():
                     removed, freed = self._delete_ids(ids)
             except sqlite3.Error as exc:
-                raise OutboxError(f"cannot delete from the outbox {self.path}: {exc}") from None
+                raise OutboxError(f"cannot delete from the outbox {self.path}: {exc}") from None  # noqa: S608 - an error message, not SQL
             self._count -= removed
             self._bytes -= freed
             self.acknowledged += removed

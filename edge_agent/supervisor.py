@@ -148,7 +148,7 @@ class DriverSupervisor:
                 return
             try:
                 future.result()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a driver's failed close is logged; the agent goes on
                 log.warning("driver_close_failed", extra=fields(driver=self.name, error=str(exc)))
 
     async def _run(self) -> None:
@@ -161,13 +161,13 @@ class DriverSupervisor:
                     async with self.lock:
                         await self.call(self.driver.open)
                     self.opened = True
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a driver's failure must not stop its supervisor loop
                     await self._failed(exc, opening=True)
                     continue
             try:
                 async with self.lock:
                     reading = await self.call(self.driver.poll)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a driver's failure must not stop its supervisor loop
                 await self._failed(exc, opening=False)
                 next_at = loop.time()
                 continue
@@ -185,7 +185,7 @@ class DriverSupervisor:
     def _reported_state(self) -> HealthState:
         try:
             state = self.driver.health().state
-        except Exception:
+        except Exception:  # noqa: BLE001 - a driver whose health() fails is reported by its poll
             return HealthState.ONLINE
         return HealthState(state)
 
@@ -251,7 +251,7 @@ def in_thread(func: Callable[[], T], name: str) -> asyncio.Future[T]:
         try:
             result: T | None = func()
             exc: BaseException | None = None
-        except BaseException as error:  # handed to the awaiting side
+        except BaseException as error:  # noqa: BLE001 - handed to the awaiting side
             result, exc = None, error
         try:
             loop.call_soon_threadsafe(settle, result, exc)

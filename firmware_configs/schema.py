@@ -270,7 +270,7 @@ def parse_runtime_config(config: Mapping[str, Any], where: str) -> RuntimeConfig
 
 
 def _keyed(message: str) -> str:
-    """msgspec says "... - at `$.a.b`"; put the key first, as every other error does."""
+    """Put the key first in msgspec's "... - at `$.a.b`", as every other error does."""
     text, sep, at = message.rpartition(" - at ")
     if sep:
         key = at.strip("`")

@@ -139,7 +139,7 @@ class MosquittoBroker:
         if os.geteuid() == 0 and "user " not in self.extra_config:
             with conf.open("a") as handle:
                 handle.write("user root\n")
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: S603 - argv of the mosquitto binary, no shell
             [self.binary, "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

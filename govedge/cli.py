@@ -128,6 +128,7 @@ def _group(
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``govedge`` argument parser with every package's commands."""
     parser = _Parser(prog="govedge", description="govedge: smart-government device fleets.")
     parser.add_argument("--version", action="version", version=f"govedge {__version__}")
     parser.add_argument(
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``govedge`` command line; the exit status."""
     from govedge.logs import setup_logging
 
     parser = build_parser()

@@ -18,6 +18,7 @@ log = logging.getLogger("govedge.broker")
 
 
 def broker_config(host: str, port: int) -> dict[str, Any]:
+    """The amqtt configuration: one anonymous TCP listener."""
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
@@ -25,6 +26,7 @@ def broker_config(host: str, port: int) -> dict[str, Any]:
 
 
 async def serve(host: str, port: int) -> None:
+    """Run the embedded MQTT broker until cancelled."""
     from amqtt.broker import Broker
 
     broker = Broker(broker_config(host, port))
@@ -41,6 +43,7 @@ async def serve(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: run the embedded broker."""
     parser = argparse.ArgumentParser(prog="python -m govedge.embedded_broker")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1883)

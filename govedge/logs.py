@@ -104,4 +104,5 @@ def setup_logging(level: str = "info", fmt: str = "json", stream: Any = None) ->
 
 
 def get_logger(name: str) -> logging.Logger:
+    """The logger called ``name``."""
     return logging.getLogger(name)

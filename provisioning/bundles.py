@@ -47,6 +47,7 @@ def canonical_json(value: Any) -> bytes:
 
 
 def key_id(public_key: ed25519.Ed25519PublicKey) -> str:
+    """A short id of a public key: the first 16 hex digits of its SHA-256."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
@@ -54,6 +55,7 @@ def key_id(public_key: ed25519.Ed25519PublicKey) -> str:
 def load_signing_key(
     path: str | Path, passphrase: bytes | None = None
 ) -> ed25519.Ed25519PrivateKey:
+    """The Ed25519 signing key in ``path``."""
     key = load_private_key(path, passphrase)
     if not isinstance(key, ed25519.Ed25519PrivateKey):
         raise ProvisioningError(f"{path} is not an Ed25519 key")

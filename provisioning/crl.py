@@ -41,6 +41,7 @@ class Revocation:
 
 
 def check_reason(reason: str) -> str:
+    """``reason`` if it is a known revocation reason; CAError otherwise."""
     if reason not in REASONS:
         raise CAError(f"unknown revocation reason {reason!r}: one of {', '.join(REASONS)}")
     return reason
@@ -86,6 +87,7 @@ def build_crl(
 
 
 def crl_pem(crl: x509.CertificateRevocationList) -> bytes:
+    """The revocation list in PEM."""
     return crl.public_bytes(serialization.Encoding.PEM)
 
 

@@ -141,7 +141,7 @@ class CertificateIndex:
                 ),
             )
         found = self.get(cert.serial_number)
-        assert found is not None
+        assert found is not None  # noqa: S101 - narrowing: the certificate was just inserted
         return found
 
     def get(self, serial: int | str) -> CertificateRecord | None:

@@ -49,6 +49,8 @@ APP_ENTRIES = {"agent": "bin/govedge-agent", "kiosk": "bin/govedge-kiosk"}
 
 @dataclass(frozen=True, slots=True)
 class FileEntry:
+    """One file of a release: its hash and size."""
+
     sha256: str
     size: int
     mode: int
@@ -186,7 +188,7 @@ def read_manifest(bundle: str | Path, verifier: BundleVerifier) -> Release:
             if member is None or member.name != MANIFEST or not member.isfile():
                 raise ReleaseBundleError(f"{bundle}: {MANIFEST} is not the first member")
             f = tar.extractfile(member)
-            assert f is not None
+            assert f is not None  # noqa: S101 - narrowing: a regular file member always has a file object
             return parse_manifest(f.read(), verifier)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ReleaseBundleError(f"{bundle}: not a readable release bundle ({exc})") from None
@@ -223,7 +225,7 @@ def unpack_bundle(
                     raise ReleaseBundleError(f"bundle file {rel!r} appears twice")
                 seen.add(rel)
                 src = tar.extractfile(member)
-                assert src is not None
+                assert src is not None  # noqa: S101 - narrowing: a regular file member always has a file object
                 _copy_checked(src, rel, entry, out)
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ReleaseBundleError(f"{bundle}: not a readable release bundle ({exc})") from None
@@ -264,8 +266,10 @@ def _copy_checked(
 
 
 def release_signer(key_path: str | Path, passphrase: bytes | None = None) -> BundleSigner:
+    """A signer of release manifests with the key in ``key_path``."""
     return BundleSigner(load_signing_key(key_path, passphrase))
 
 
 def release_verifier(*public_keys: str | Path) -> BundleVerifier:
+    """A verifier of release manifests trusting these public keys."""
     return BundleVerifier([load_public_key(Path(p)) for p in public_keys])

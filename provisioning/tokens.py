@@ -20,7 +20,7 @@ from pathlib import Path
 from govedge.contract.topics import TopicError, check_device_id
 from provisioning.errors import ProvisioningError
 
-TOKEN_PREFIX = "gvt_"
+TOKEN_PREFIX = "gvt_"  # noqa: S105 - the public prefix of issued tokens, not a secret
 REVOKED_MARK = "!revoked"
 """``used_by`` of a token an operator withdrew before anyone used it."""
 DEFAULT_TTL = timedelta(minutes=30)
@@ -46,6 +46,7 @@ def _iso(when: datetime) -> str:
 
 
 def token_hash(token: str) -> str:
+    """The stored form of an enrollment token: its SHA-256, hex."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -139,7 +140,7 @@ class TokenStore:
                 ),
             )
         found = self.lookup(secret)
-        assert found is not None
+        assert found is not None  # noqa: S101 - narrowing: the token was just inserted
         return secret, found
 
     def lookup(self, token: str) -> ClaimToken | None:

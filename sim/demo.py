@@ -70,6 +70,7 @@ class DemoError(GovedgeError):
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the demo's options to ``parser``."""
     parser.add_argument("--devices", type=int, default=4, help="simulated sensor cabinets (1-50)")
     parser.add_argument("--http-port", type=int, default=8080, help="hub port (0: any free port)")
     parser.add_argument(
@@ -102,6 +103,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Demo:
+    """The demo's running processes and simulators, stopped together."""
+
     data: Path
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     sims: list[Any] = field(default_factory=list)
@@ -112,7 +115,7 @@ class Demo:
     ) -> subprocess.Popen[bytes]:
         """Start ``python -m ARGS``; secrets go in ``env`` (added to ours), never in ARGS."""
         logfile = (self.data / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: S603 - argv of this Python, no shell
             [sys.executable, "-m", *args],
             stdout=logfile,
             stderr=subprocess.STDOUT,
@@ -178,6 +181,7 @@ def _device_plan(n: int) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the whole system on this machine until interrupted."""
     from sim.modbus import ModbusBusSimulator, SimDevice
 
     if not 1 <= args.devices <= 50:
@@ -324,13 +328,13 @@ def _add_resources(hub_url: str, token: str) -> None:
     import urllib.request
 
     for resource in RESOURCES:
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the demo hub's own http URL
             f"{hub_url}api/v1/resources",
             data=json.dumps(resource).encode(),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the demo hub's own http URL
             response.read()
 
 

@@ -29,6 +29,8 @@ _FALSE = {"0", "false", "no", "different", "n"}
 
 @dataclass(frozen=True, slots=True)
 class Pair:
+    """A reference photo and a probe image, and whether they show the same person."""
+
     reference: Path
     probe: Path
     same: bool
@@ -36,12 +38,16 @@ class Pair:
 
 @dataclass(frozen=True, slots=True)
 class ScoredPair:
+    """A pair and the face distance the verifier found between its images."""
+
     pair: Pair
     distance: float  # math.inf when no face was found in the probe
 
 
 @dataclass(frozen=True, slots=True)
 class RateRow:
+    """False accept and reject rates at one threshold."""
+
     threshold: float
     false_accept_rate: float
     false_reject_rate: float
@@ -129,6 +135,7 @@ def rates(scored: Iterable[ScoredPair], thresholds: Sequence[float]) -> list[Rat
 
 
 def threshold_range(start: float, stop: float, step: float) -> list[float]:
+    """The thresholds from ``start`` to ``stop`` (inclusive) by ``step``."""
     if step <= 0 or stop < start:
         raise CalibrationError("threshold range needs start <= stop and a positive step")
     count = math.floor((stop - start) / step + 1e-9) + 1

@@ -152,7 +152,7 @@ class Camera:
     # -- capture thread -----------------------------------------------------------------------
     def _run(self) -> None:
         source = self._source
-        assert source is not None
+        assert source is not None  # noqa: S101 - narrowing: open() sets the source before the thread starts
         spec = self.spec
         period = 1.0 / source.fps if source.fps else 0.0
         index = 0
@@ -161,7 +161,7 @@ class Camera:
             while not self._stop.is_set():
                 try:
                     image = source.read()
-                except Exception as exc:  # OpenCV raises cv2.error on broken streams
+                except Exception as exc:  # noqa: BLE001 - OpenCV raises cv2.error on broken streams
                     self.counters["read_failures"] += 1
                     log.warning("camera_read_failed", extra=fields(error=type(exc).__name__))
                     image = None

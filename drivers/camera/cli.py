@@ -10,6 +10,7 @@ from govedge.errors import ConfigError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the camera commands to ``parser``."""
     sub = parser.add_subparsers(dest="camera_command", metavar="ACTION", required=True)
     snap = sub.add_parser("snapshot", help="save one frame from a camera as a JPEG")
     snap.add_argument("url", help="camera URL: index, /dev/videoN, file, folder, rtsp://, http://")
@@ -25,6 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
+    """Save one frame from a camera as a JPEG."""
     from drivers.camera.capture import Camera
     from drivers.camera.images import encode_jpeg
 
@@ -45,6 +47,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
 
 
 def run_health(args: argparse.Namespace) -> int:
+    """Read frames for a while and report the camera's health."""
     from drivers.camera.capture import Camera
     from drivers.camera.errors import CameraEnded
 

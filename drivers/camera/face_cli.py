@@ -21,6 +21,7 @@ NO_MATCH = 4
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the face commands (verify, liveness, calibrate) to ``parser``."""
     sub = parser.add_subparsers(dest="face_command", metavar="ACTION", required=True)
 
     verify = sub.add_parser("verify", help="compare a probe image with a reference (ID) photo")
@@ -63,6 +64,7 @@ def _verifier(threshold: float | None, enforce_quality: bool = True) -> FaceVeri
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    """Compare a probe image with a reference photo and print the decision."""
     from drivers.camera.images import read_image
 
     verifier = _verifier(args.threshold, not args.no_quality)
@@ -87,6 +89,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_liveness(args: argparse.Namespace) -> int:
+    """Run a challenge-response liveness check on a camera."""
     import random
 
     from drivers.camera.capture import Camera
@@ -102,7 +105,7 @@ def run_liveness(args: argparse.Namespace) -> int:
             raise ConfigError(f"--challenges: unknown challenge (known: {known})") from None
     if args.timeout <= 0 or not 1 <= args.count <= len(Challenge):
         raise ConfigError(f"--timeout must be positive and --count 1..{len(Challenge)}")
-    rng = random.Random(args.seed) if args.seed is not None else None
+    rng = random.Random(args.seed) if args.seed is not None else None  # noqa: S311 - reproducible test frames, not security
     check = ChallengeResponseLiveness(challenges, count=args.count, timeout_s=args.timeout, rng=rng)
     with Camera(args.camera) as camera:
         result = run_check(camera, check, on_prompt=lambda p: print(p, file=sys.stderr))
@@ -118,6 +121,7 @@ def run_liveness(args: argparse.Namespace) -> int:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
+    """Suggest a verification threshold from labelled pairs of images."""
     from drivers.camera.calibration import rates, read_pairs, score_pairs, suggest, threshold_range
 
     pairs = read_pairs(args.pairs)

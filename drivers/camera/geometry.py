@@ -30,6 +30,7 @@ def eye_aspect_ratio(eye: np.ndarray) -> float:
 
 
 def mean_ear(landmarks: Landmarks) -> float:
+    """The eye aspect ratio averaged over both eyes (low when they are closed)."""
     return (
         eye_aspect_ratio(_pts(landmarks, "left_eye"))
         + eye_aspect_ratio(_pts(landmarks, "right_eye"))

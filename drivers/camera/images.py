@@ -53,6 +53,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
+    """``image`` as JPEG bytes at ``quality``."""
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ImageError("cannot encode JPEG")

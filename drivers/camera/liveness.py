@@ -32,6 +32,8 @@ log = get_logger(__name__)
 
 
 class Challenge(StrEnum):
+    """What a person is asked to do in front of the camera."""
+
     BLINK = "blink"
     TURN_LEFT = "turn_left"
     TURN_RIGHT = "turn_right"
@@ -47,6 +49,8 @@ PROMPTS: dict[Challenge, str] = {
 
 
 class Verdict(StrEnum):
+    """Where a liveness check stands."""
+
     PENDING = "pending"
     PASSED = "passed"
     FAILED = "failed"
@@ -246,6 +250,8 @@ class ChallengeResponseLiveness:
 
 @dataclass(slots=True)
 class LivenessResult:
+    """The outcome of a liveness check, with what was asked and what was done."""
+
     passed: bool
     reason: str
     challenges: list[str]
@@ -267,6 +273,8 @@ class LivenessResult:
 
 
 class FrameReader(Protocol):
+    """Anything that gives camera frames."""
+
     def read(self, timeout: float = 2.0) -> Frame: ...
 
 

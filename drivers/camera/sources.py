@@ -243,4 +243,5 @@ def _redact(target: str) -> str:
 
 
 def monotonic() -> float:
+    """The monotonic clock, in seconds."""
     return time.monotonic()

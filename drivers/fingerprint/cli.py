@@ -67,6 +67,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the fingerprint commands to ``parser``."""
     sub = parser.add_subparsers(dest="fingerprint_command", metavar="COMMAND", required=True)
 
     info = sub.add_parser("info", help="system parameters and template count")

@@ -19,6 +19,7 @@ FIX_NAMES = {
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the GNSS commands to ``parser``."""
     sub = parser.add_subparsers(dest="gnss_command", metavar="ACTION", required=True)
     read = sub.add_parser("read", help="print the current position fix")
     read.add_argument("url", help="serial URL: /dev/ttyUSB0?baudrate=9600, /dev/pts/N, ...")

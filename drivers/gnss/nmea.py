@@ -27,7 +27,7 @@ def checksum(body: str) -> int:
 
 
 def frame_sentence(body: str) -> str:
-    """``$body*hh\\r\\n``: a complete sentence with its checksum."""
+    r"""``$body*hh\r\n``: a complete sentence with its checksum."""
     return f"${body}*{checksum(body):02X}\r\n"
 
 
@@ -224,6 +224,7 @@ def _need(fields: tuple[str, ...], count: int, kind: str) -> None:
 
 
 def parse_rmc(fields: tuple[str, ...]) -> Rmc:
+    """An RMC sentence's fields: time, validity, position, speed and course."""
     _need(fields, 9, "RMC")
     status = fields[1]
     if status not in ("A", "V"):
@@ -243,6 +244,7 @@ def parse_rmc(fields: tuple[str, ...]) -> Rmc:
 
 
 def parse_gga(fields: tuple[str, ...]) -> Gga:
+    """A GGA sentence's fields: time, position, fix quality, satellites and altitude."""
     _need(fields, 9, "GGA")
     quality = _int(fields[5], "fix quality") if fields[5] else 0
     if quality > 8:
@@ -259,6 +261,7 @@ def parse_gga(fields: tuple[str, ...]) -> Gga:
 
 
 def parse_gsa(fields: tuple[str, ...]) -> Gsa:
+    """A GSA sentence's fields: fix type, satellites used and dilutions of precision."""
     _need(fields, 17, "GSA")
     fix_type = _int(fields[1], "fix type") if fields[1] else 1
     if fix_type not in (1, 2, 3):
@@ -311,7 +314,7 @@ class GnssFix:
             "satellites": float(self.satellites),
         }
         if self.has_fix:
-            assert self.lat is not None and self.lon is not None
+            assert self.lat is not None and self.lon is not None  # noqa: S101 - narrowing: has_fix means lat and lon are set
             reading["lat"] = round(self.lat, 7)
             reading["lon"] = round(self.lon, 7)
             if self.speed_kmh is not None:

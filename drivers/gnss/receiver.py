@@ -107,11 +107,11 @@ class GnssReceiver:
     def _read_loop(self) -> None:
         splitter = SentenceSplitter()
         port = self._port
-        assert port is not None
+        assert port is not None  # noqa: S101 - narrowing: open() sets the port before the thread starts
         while not self._stop.is_set():
             try:
                 data = port.read(256)
-            except Exception as exc:  # pyserial raises SerialException, OSError, termios.error
+            except Exception as exc:  # noqa: BLE001 - pyserial raises SerialException, OSError, termios.error
                 with self._changed:
                     self._failure = TransportError(f"GNSS receiver on {self.url} lost: {exc}")
                     self._changed.notify_all()

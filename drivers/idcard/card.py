@@ -64,7 +64,8 @@ class IdentityCard:
             end = dt.date.fromisoformat(self.valid_to)
         except ValueError:
             return False
-        return end < (today or dt.date.today())
+        # The card's dates are calendar dates of where it is read: today in the local zone.
+        return end < (today or dt.datetime.now().astimezone().date())
 
     def fields(self, reveal: bool = False) -> dict[str, Any]:
         """The text fields as a JSON-ready dict; name and ID number masked unless ``reveal``."""

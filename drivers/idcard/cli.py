@@ -16,6 +16,7 @@ from typing import Any
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the ID-card reader commands to ``parser``."""
     sub = parser.add_subparsers(dest="idcard_command", metavar="ACTION", required=True)
 
     read = sub.add_parser("read", help="read the card on the reader (find, select, read)")

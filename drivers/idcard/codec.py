@@ -88,10 +88,12 @@ class Response:
 
 
 def encode_command(cmd: int, para: int, data: bytes = b"") -> bytes:
+    """The bytes of a command frame to the reader."""
     return Command(cmd, para, data).encode()
 
 
 def encode_response(sw3: int, data: bytes = b"", sw1: int = 0, sw2: int = 0) -> bytes:
+    """The bytes of a response frame from the reader (for simulators and tests)."""
     return Response(sw3, data, sw1, sw2).encode()
 
 

@@ -57,4 +57,5 @@ def validate(number: str) -> IdNumberCheck:
 
 
 def is_valid(number: str) -> bool:
+    """Whether ``number`` is a valid resident ID number."""
     return validate(number).valid

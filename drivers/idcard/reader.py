@@ -144,7 +144,7 @@ class IdCardReader(ABC):
                 continue
             break
         else:
-            assert last is not None
+            assert last is not None  # noqa: S101 - narrowing: the loop ran at least once
             raise last
         if decode_photo:
             self._decode_photo(card)
@@ -292,7 +292,7 @@ class SamSerialReader(IdCardReader):
         if self._port is None:
             self.open()
         port = self._port
-        assert port is not None
+        assert port is not None  # noqa: S101 - narrowing: open() sets the port or raises
         frame = spec.encode(data)
         lost = "no answer"
         for attempt in range(self.frame_attempts):

@@ -37,7 +37,7 @@ if _pymodbus_log.level == logging.NOTSET:
 def _client_class() -> type[Any]:
     from pymodbus.client import ModbusSerialClient
 
-    class CapturingSerialClient(ModbusSerialClient):  # type: ignore[misc]
+    class CapturingSerialClient(ModbusSerialClient):
         """The pymodbus serial client, keeping what each transaction received."""
 
         captured: bytearray

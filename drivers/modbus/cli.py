@@ -7,6 +7,7 @@ import json
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the Modbus commands to ``parser``."""
     sub = parser.add_subparsers(dest="modbus_command", metavar="ACTION", required=True)
     read = sub.add_parser("read", help="read every quantity of one sensor once")
     read.add_argument("url", help="serial URL: /dev/ttyUSB0?baudrate=9600, /dev/pts/N, socket://..")

@@ -42,6 +42,7 @@ class ReadRequest:
 
 
 def exception_name(code: int) -> str:
+    """The name of a Modbus exception code."""
     return EXCEPTION_NAMES.get(code, f"exception {code}")
 
 

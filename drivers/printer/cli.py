@@ -7,6 +7,7 @@ import json
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the receipt-printer commands to ``parser``."""
     sub = parser.add_subparsers(dest="printer_command", metavar="ACTION", required=True)
     status = sub.add_parser("status", help="ask the printer its real-time status (DLE EOT 1-4)")
     status.add_argument(

@@ -95,7 +95,7 @@ class EscposPrinter:
     def _transport(self) -> ByteTransport:
         if self._link is None:
             self.open()
-        assert self._link is not None
+        assert self._link is not None  # noqa: S101 - narrowing: open() sets the link or raises
         return self._link
 
     def query(self, n: int) -> int:

@@ -45,6 +45,8 @@ PAPERS: Final = {58: Paper(58, 32, 384), 80: Paper(80, 48, 576)}
 
 @dataclass(frozen=True, slots=True)
 class TextBlock:
+    """A paragraph of receipt text."""
+
     text: str
     align: str = "left"
     bold: bool = False
@@ -53,22 +55,30 @@ class TextBlock:
 
 @dataclass(frozen=True, slots=True)
 class KeyValue:
+    """A key and its value on one receipt line."""
+
     key: str
     value: str
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A horizontal rule across the paper."""
+
     char: str = "-"
 
 
 @dataclass(frozen=True, slots=True)
 class Feed:
+    """Blank lines."""
+
     lines: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class QrBlock:
+    """A QR code, with an optional caption below it."""
+
     data: str
     size: int = 6
     ec: str = "M"
@@ -80,6 +90,8 @@ Block = TextBlock | KeyValue | Rule | Feed
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
+    """A whole receipt: header, blocks, QR code, barcode and footer."""
+
     paper: Paper
     header: tuple[str, ...] = ()
     lines: tuple[Block, ...] = ()

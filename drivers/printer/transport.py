@@ -273,7 +273,7 @@ class UsbTransport:
             self._printer.open()
         except DeviceNotFoundError:
             raise PrinterNotFound(f"no USB printer {self.where}") from None
-        except Exception as exc:  # pyusb raises its own errors (permissions, busy interface)
+        except Exception as exc:  # noqa: BLE001 - pyusb raises its own errors (permissions, busy interface)
             raise PrinterTransportError(f"cannot open {self.where}: {exc}") from None
 
     def read(self, size: int = 1) -> bytes:

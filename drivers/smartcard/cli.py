@@ -30,6 +30,7 @@ LABELS = {
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the PC/SC smart-card commands to ``parser``."""
     sub = parser.add_subparsers(dest="smartcard_command", metavar="ACTION", required=True)
     readers = sub.add_parser("readers", help="list PC/SC readers and card presence")
     readers.add_argument("reader", nargs="?", help="only readers whose name contains this")

@@ -43,7 +43,7 @@ _WAIT_SLICE_MS = 1000  # one GetStatusChange call at most; bounds the wait loop'
 def _message(code: int) -> str:
     try:
         return str(scard.SCardGetErrorMessage(code)).rstrip(". ")
-    except Exception:  # pyscard raises on codes it does not know
+    except Exception:  # noqa: BLE001 - pyscard raises on codes it does not know
         return f"SCARD error 0x{code & 0xFFFFFFFF:08X}"
 
 

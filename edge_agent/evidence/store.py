@@ -42,6 +42,8 @@ class EvidenceError(AgentError):
 
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
+    """An evidence record as stored on the device, with its signature."""
+
     seq: int
     hash: str
     body: bytes

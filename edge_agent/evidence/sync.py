@@ -62,6 +62,8 @@ class SyncError(EvidenceError):
 
 @dataclass(slots=True)
 class SyncReport:
+    """What one evidence sync sent and what the hub answered."""
+
     photos_sent: int = 0
     bytes_sent: int = 0
     bytes_resumed: int = 0  # bytes the hub already held when an upload was resumed

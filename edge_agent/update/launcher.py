@@ -37,6 +37,8 @@ ENV_CONFIRM = "GOVEDGE_UPDATE_CONFIRM_S"
 
 @dataclass(slots=True)
 class LaunchSettings:
+    """Where the launcher finds releases, the config and the release key, and its timings."""
+
     root: Path
     config: Path
     release_key: Path
@@ -94,6 +96,8 @@ def recover(slots: Slots) -> UpdateState:
 
 
 class Launcher:
+    """Runs the current release's agent, and rolls back a trial that does not confirm."""
+
     def __init__(self, settings: LaunchSettings) -> None:
         self.settings = settings
         self.slots = Slots(settings.root)
@@ -123,7 +127,7 @@ class Launcher:
         in_trial = state.state == TRIAL and state.version == version
         log.info("agent_launch", extra=fields(version=version, trial=in_trial))
         try:
-            self._child = subprocess.Popen(
+            self._child = subprocess.Popen(  # noqa: S603 - the release's own entry point, verified before launch; no shell
                 [str(entry), "--config", str(self.settings.config), *self.settings.extra_args],
                 env=self._env(version),
             )
@@ -170,6 +174,7 @@ class Launcher:
 
 
 def main(settings: LaunchSettings) -> int:
+    """Run the launcher; 1 with a message on an update error."""
     try:
         return Launcher(settings).run()
     except UpdateError as exc:

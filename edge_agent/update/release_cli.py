@@ -10,6 +10,7 @@ from pathlib import Path
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the release commands (keygen, build, verify, install) to ``parser``."""
     sub = parser.add_subparsers(dest="release_command", metavar="ACTION", required=True)
     keygen = sub.add_parser(
         "keygen", help="make the release signing key (apart from the config key)"

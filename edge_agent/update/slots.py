@@ -21,6 +21,8 @@ AGENT_ENTRY = "bin/govedge-agent"
 
 
 class Slots:
+    """The release slots on disk: installed versions, downloads and the current link."""
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.slots = self.root / "slots"

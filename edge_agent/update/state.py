@@ -29,6 +29,8 @@ FINAL = (IDLE, CONFIRMED, ROLLED_BACK, FAILED)
 
 @dataclass(slots=True)
 class UpdateState:
+    """The update's progress, saved to disk at each step."""
+
     state: str = IDLE
     version: str = ""
     previous: str = ""
@@ -54,6 +56,7 @@ class UpdateState:
 
 
 def fsync_dir(path: Path) -> None:
+    """Flush ``path``'s directory entries to disk."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -62,6 +65,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step that survives a power cut."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as f:
         f.write(data)

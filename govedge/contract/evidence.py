@@ -72,6 +72,7 @@ _decoder = msgspec.json.Decoder(EvidenceRecord)
 
 
 def encode(record: EvidenceRecord) -> bytes:
+    """The record's canonical JSON bytes (what is hashed and signed)."""
     return msgspec.json.encode(record)
 
 
@@ -81,14 +82,17 @@ def decode(body: bytes) -> EvidenceRecord:
 
 
 def record_hash(body: bytes) -> str:
+    """The record's hash: SHA-256 of its body, hex."""
     return hashlib.sha256(body).hexdigest()
 
 
 def sign(key: ec.EllipticCurvePrivateKey, body: bytes) -> bytes:
+    """The device's ECDSA (SHA-256) signature of ``body``."""
     return key.sign(body, ec.ECDSA(hashes.SHA256()))
 
 
 def wrap(body: bytes, signature: bytes) -> SignedRecord:
+    """``body`` and its signature in base64, as sent to the hub."""
     return SignedRecord(base64.b64encode(body).decode(), base64.b64encode(signature).decode())
 
 
@@ -101,6 +105,7 @@ def unwrap(signed: SignedRecord) -> tuple[bytes, bytes]:
 
 
 def signature_holds(public_key: ec.EllipticCurvePublicKey, body: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is ``public_key``'s signature of ``body``."""
     try:
         public_key.verify(signature, body, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:

@@ -58,6 +58,8 @@ class Telemetry(Envelope, tag="telemetry", frozen=True):
 
 
 class EventData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Something that happened on a device, with its severity."""
+
     kind: Name
     severity: Severity = "info"
     message: Text = ""
@@ -71,12 +73,16 @@ class Event(Envelope, tag="event", frozen=True):
 
 
 class DriverHealth(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """One driver's state as the agent sees it."""
+
     state: HealthState
     detail: Text = ""
     errors: Annotated[int, Meta(ge=0)] = 0
 
 
 class HealthData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The drivers' health and the agent's counters."""
+
     drivers: Annotated[dict[Name, DriverHealth], Meta(max_length=_L.max_metrics)] = {}
     counters: Annotated[dict[Name, float], Meta(max_length=_L.max_metrics)] = {}
     uptime_s: Annotated[float, Meta(ge=0)] = 0.0
@@ -89,6 +95,8 @@ class Health(Envelope, tag="health", frozen=True):
 
 
 class StatusData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A device's presence: online, or why it is not."""
+
     online: bool
     keepalive: Annotated[int, Meta(ge=0, le=65535)] = 60
     model: Annotated[str, Meta(max_length=_L.max_name_len)] = ""
@@ -106,6 +114,8 @@ class Status(Envelope, tag="status", frozen=True):
 
 
 class CommandData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A command to a device; it is not run after ``expires_at``."""
+
     id: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
     name: Name
     args: dict[Name, Any] = {}
@@ -119,6 +129,8 @@ class Command(Envelope, tag="cmd", frozen=True):
 
 
 class CommandAckData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A device's answer to a command."""
+
     id: Annotated[str, Meta(min_length=1, max_length=64)]
     ok: bool
     result: dict[Name, Any] = {}
@@ -132,6 +144,8 @@ class CommandAck(Envelope, tag="cmd_ack", frozen=True):
 
 
 class ConfigDesiredData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The configuration the hub wants a device to run, signed."""
+
     version: Annotated[int, Meta(ge=0)]
     config: dict[Name, Any]
     signature: Annotated[str, Meta(max_length=256)] = ""
@@ -144,6 +158,8 @@ class ConfigDesired(Envelope, tag="config_desired", frozen=True):
 
 
 class ConfigReportedData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Whether a device applied a desired configuration."""
+
     version: Annotated[int, Meta(ge=0)]
     ok: bool
     error: Text = ""

@@ -22,6 +22,7 @@ log = get_logger(__name__)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the hall kiosk's options to ``parser``."""
     parser.add_argument("--config", type=Path, help="kiosk config (JSON); defaults apply without")
     parser.add_argument("--windowed", action="store_true", help="a window instead of full screen")
     parser.add_argument(
@@ -59,6 +60,7 @@ def client_factory(config: KioskConfig, base: Path) -> ClientFactory:
 def pick_orientation(
     config: KioskConfig, override: str | None, screen_w: int, screen_h: int
 ) -> str:
+    """The screen orientation: the override, the config's, or the screen's shape for auto."""
     choice = override or config.orientation
     if choice != "auto":
         return choice
@@ -75,7 +77,7 @@ def _fit_scale(config: KioskConfig, override: str | None) -> float:
         "print(g.width(), g.height())\n"
     )
     try:
-        out = subprocess.run(
+        out = subprocess.run(  # noqa: S603 - argv of this Python with a fixed probe, no shell
             [sys.executable, "-c", probe], capture_output=True, text=True, timeout=20
         ).stdout.split()
         width, height = int(out[0]), int(out[1])
@@ -87,6 +89,7 @@ def _fit_scale(config: KioskConfig, override: str | None) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the hall kiosk's window until it is closed."""
     config = load_config(args.config) if args.config else KioskConfig()
     base = args.config.resolve().parent if args.config else Path.cwd()
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -46,7 +46,7 @@ class AgentSettings(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fi
     """The edge agent's local device API: base URL (or ``unix:/path``) and its token file."""
 
     url: str = "http://127.0.0.1:8701"
-    token_file: str = "var/agent/api.token"
+    token_file: str = "var/agent/api.token"  # noqa: S105 - the path of the token file, not a secret
     request_timeout_s: Seconds = 10.0
 
 

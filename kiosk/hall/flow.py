@@ -49,6 +49,8 @@ PRINTER_TROUBLE = ("paper_out", "cover_open", "offline")
 
 
 class Step(StrEnum):
+    """The kiosk's screens, in the order of a visit."""
+
     ATTRACT = "attract"
     DOCUMENT = "document"
     READING = "reading"
@@ -210,7 +212,7 @@ class Flow:
                     self.device_event(event.event, event.document, event.state)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a broken stream must not stop the kiosk
+            except Exception as exc:  # noqa: BLE001 - a broken stream must not stop the kiosk
                 if not lost:
                     error = str(exc) if isinstance(exc, KioskError) else type(exc).__name__
                     log.warning("device_events_lost", extra=fields(error=error))
@@ -605,7 +607,7 @@ class Flow:
                 extra=fields(step=self.step.value, status=exc.status, code=exc.code),
             )
             self._error("error.device")
-        except Exception as exc:  # the citizen sees plain words whatever went wrong
+        except Exception as exc:  # noqa: BLE001 - the citizen sees plain words whatever went wrong
             log.error("flow_failed", extra=fields(step=self.step.value, error=type(exc).__name__))
             self._error("error.unexpected")
 
@@ -925,7 +927,7 @@ class Flow:
         for listener in list(self.listeners):
             try:
                 listener(view)
-            except Exception as exc:  # a broken screen must not stop the flow
+            except Exception as exc:  # noqa: BLE001 - a broken screen must not stop the flow
                 log.error("view_listener_failed", extra=fields(error=type(exc).__name__))
 
     async def until(self, predicate: Callable[[View], bool], within: float = 10.0) -> View:

@@ -54,6 +54,8 @@ class FaceStep:
 
 @dataclass(frozen=True, slots=True)
 class FingerResult:
+    """Whether a finger matched the card's fingerprint, and the match score."""
+
     matched: bool
     score: int = 0
 
@@ -74,6 +76,8 @@ class Errand:
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
+    """One step of an application's progress."""
+
     status: str
     label: str
     at: str
@@ -105,5 +109,7 @@ class Proof:
 
 @dataclass(frozen=True, slots=True)
 class RatingChoices:
+    """The rating levels and tags a citizen may choose from."""
+
     levels: tuple[tuple[int, str], ...]
     tags: tuple[tuple[str, str], ...]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the inspector terminal's options to ``parser``."""
     parser.add_argument("--config", type=Path, help="app config (JSON)")
     parser.set_defaults(func=run)
 
@@ -38,6 +39,7 @@ def read_config(path: Path | None) -> dict[str, str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the inspector terminal's app."""
     from kiosk.inspector.client import LocalApiClient
 
     config = read_config(args.config)

@@ -20,6 +20,8 @@ class ApiError(GovedgeError):
 
 
 class LocalApiClient:
+    """A client of the agent's local HTTP API, with its bearer token."""
+
     def __init__(self, url: str, token: str, timeout_s: float = 8.0) -> None:
         self.url = url.rstrip("/")
         self.token = token
@@ -31,14 +33,14 @@ class LocalApiClient:
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the agent's local API URL from the terminal's config
             self.url + path,
             data=data,
             method=method,
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:  # noqa: S310 - the agent's local API URL from the terminal's config
                 return json.loads(resp.read() or b"{}")
         except urllib.error.HTTPError as exc:
             try:

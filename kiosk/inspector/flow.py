@@ -13,6 +13,8 @@ TASKS, TASK, SYNC = "tasks", "task", "sync"
 
 @dataclass
 class ItemAnswer:
+    """An inspector's answer to one checklist item."""
+
     answer: str
     note: str
     seq: int
@@ -23,6 +25,8 @@ class ItemAnswer:
 
 @dataclass
 class InspectorFlow:
+    """The inspector app's state: screen, tasks, answers and messages, read from the agent."""
+
     api: LocalApiClient
     inspector_id: str
     screen: str = TASKS
@@ -72,7 +76,8 @@ class InspectorFlow:
         return next((t for t in self.tasks if t["id"] == self.task_id), None)
 
     def state_of(self, task: dict[str, Any]) -> str:
-        return self.pending_states.get(task["id"], task["state"])
+        state: str = self.pending_states.get(task["id"], task["state"])
+        return state
 
     def done_items(self, task: dict[str, Any]) -> int:
         return sum(1 for item in task["checklist"] if (task["id"], item["id"]) in self.answers)

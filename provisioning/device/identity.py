@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 from provisioning.errors import CAError
 from provisioning.keys import SigningKey, hash_for
 
-PASSPHRASE_ENV = "GOVEDGE_CA_PASSPHRASE"
+PASSPHRASE_ENV = "GOVEDGE_CA_PASSPHRASE"  # noqa: S105 - the name of an environment variable, not a secret
 
 
 def passphrase_from_env() -> bytes | None:
@@ -25,6 +25,7 @@ def passphrase_from_env() -> bytes | None:
 
 
 def pem(cert: x509.Certificate) -> bytes:
+    """The certificate in PEM."""
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -38,6 +39,7 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
 
 
 def common_name(name: x509.Name) -> str:
+    """The common name in ``name``, or "" when there is none."""
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(values[0].value) if values else ""
 

@@ -11,6 +11,7 @@ from govedge.errors import ConfigError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the camera simulator's options to ``parser``."""
     parser.add_argument("--out", type=Path, help="folder (or .avi file) to write")
     parser.add_argument(
         "--serve",
@@ -33,6 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Render the scripted camera frames to a folder or a video."""
     from sim.camera.people import card_photo
     from sim.camera.script import ScriptError, render, write_folder, write_video
 

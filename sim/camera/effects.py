@@ -77,16 +77,19 @@ def open_mouth(image: np.ndarray, landmarks: Landmarks, amount: float = 0.5) -> 
 
 
 def lighting(image: np.ndarray, gain: float, offset: float = 0.0) -> np.ndarray:
+    """``image`` with its brightness scaled by ``gain`` and shifted by ``offset``."""
     return cv2.convertScaleAbs(image, alpha=gain, beta=offset)
 
 
 def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
+    """``image`` rotated by ``degrees`` about its centre."""
     h, w = image.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), degrees, 1.0)
     return cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
 def blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """``image`` blurred with a Gaussian of ``sigma`` pixels."""
     return cv2.GaussianBlur(image, (0, 0), sigma)
 
 

@@ -155,7 +155,8 @@ class LiveScene:
                 base = renderer.poses["still"]
             else:
                 base = renderer.poses[pose]
-        return np.clip(base.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        frame: np.ndarray = np.clip(base.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        return frame
 
     def _renderer(self, person: str) -> SceneRenderer:
         renderer = self._renderers.get(person)

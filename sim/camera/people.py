@@ -23,7 +23,8 @@ CARD_PHOTO_MAX_BYTES = 1024
 def _astronaut() -> np.ndarray:
     from skimage import data
 
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    # skimage's data loaders are unannotated in its own stubs.
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)  # type: ignore[no-untyped-call]
 
 
 @cache

@@ -35,6 +35,8 @@ class ScriptError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One step of a camera script: a pose and how many frames it lasts."""
+
     name: str
     frames: int
 

@@ -15,6 +15,7 @@ from typing import Any
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the fingerprint-sensor simulator's options to ``parser``."""
     parser.add_argument(
         "--templates",
         type=int,

@@ -16,11 +16,12 @@ from govedge.errors import ConfigError
 MAX_FIDELITY = 200
 
 
-TOKEN_ENV = "GOVEDGE_HUB_TOKEN"
+TOKEN_ENV = "GOVEDGE_HUB_TOKEN"  # noqa: S105 - the name of an environment variable, not a secret
 """Where the hub API token comes from: the environment, not the command line (ps shows that)."""
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the simulated fleet's options to ``parser``."""
     from sim.fleet.scenario import scenario_names
 
     parser.add_argument("--devices", type=int, default=100, help="number of devices (default 100)")
@@ -55,6 +56,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the simulated fleet against a broker."""
     if args.devices < 1:
         raise ConfigError("--devices must be at least 1")
     if args.speed <= 0:

@@ -63,6 +63,8 @@ class SimDeviceSpec:
 
 @dataclass(frozen=True, slots=True)
 class FleetLayout:
+    """The simulated fleet's devices."""
+
     devices: tuple[SimDeviceSpec, ...]
 
     @classmethod
@@ -70,7 +72,7 @@ class FleetLayout:
         """``n`` devices, the four kinds in turn, in ``max(1, min(20, n // 50))`` districts."""
         if n < 1:
             raise ConfigError("a fleet needs at least one device")
-        rng = random.Random(seed)
+        rng = random.Random(seed)  # noqa: S311 - a reproducible simulated fleet, not security
         districts = max(1, min(20, n // 50))
         counts = dict.fromkeys(KIND_ORDER, 0)
         out = []

@@ -89,6 +89,7 @@ def set_dup(packet: bytes) -> bytes:
 
 
 def puback(packet_id: int) -> bytes:
+    """A PUBACK packet for ``packet_id``."""
     return bytes([PUBACK, 2]) + packet_id.to_bytes(2, "big")
 
 

@@ -45,7 +45,7 @@ class LinkRelay:
             await asyncio.gather(self._pipe(reader, b_writer), self._pipe(b_reader, writer))
         finally:
             self._writers.difference_update((writer, b_writer))
-            self._handlers.discard(task)  # type: ignore[arg-type]
+            self._handlers.discard(task)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

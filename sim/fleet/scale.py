@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from govedge.contract import (
     topic,
 )
 from govedge.contract.messages import DriverHealth
+from govedge.contract.stamp import EnvelopeStamper
 from govedge.contract.topics import DEFAULT_ROOT
 from govedge.errors import GovedgeError
 from sim.fleet import mqtt_codec as mq
@@ -72,8 +72,8 @@ class LiteDevice(asyncio.Protocol):
     def __init__(self, spec: SimDeviceSpec, fleet: ScaleFleet) -> None:
         self.spec = spec
         self.fleet = fleet
-        self.boot_id = uuid.uuid4().hex
-        self.seq = 0
+        self.seq = 0  # the last seq sent; the stamper takes the next from _next_seq
+        self.stamper = EnvelopeStamper(spec.device_id, next_seq=self._next_seq)
         self.values: dict[str, float] = dict(spec.baseline)
         self.stuck: set[str] = set()
         self.link_up = asyncio.Event()
@@ -90,6 +90,15 @@ class LiteDevice(asyncio.Protocol):
         self._topic_event = topic(spec.device_id, Channel.EVENT, fleet.root)
         self.answers = DeviceAnswers(spec.device_id, fleet.policy, fleet.answer_counts)
         self._held: list[Answer] = []  # answers due while disconnected (the agent's outbox)
+
+    @property
+    def boot_id(self) -> str:
+        """This run's boot id (the stamper's)."""
+        return self.stamper.boot_id
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -135,14 +144,12 @@ class LiteDevice(asyncio.Protocol):
         if not self.connected:
             self._held.append(answer)
             return
-        self.seq += 1
-        dev_id, boot, seq, now = self.spec.device_id, self.boot_id, self.seq, time.time()
         msg: CommandAck | ConfigReported
         if isinstance(answer, CommandAckData):
-            msg = CommandAck(device_id=dev_id, boot_id=boot, seq=seq, ts=now, data=answer)
+            msg = self.stamper.stamp(CommandAck, answer)
             channel = Channel.CMD_ACK
         else:
-            msg = ConfigReported(device_id=dev_id, boot_id=boot, seq=seq, ts=now, data=answer)
+            msg = self.stamper.stamp(ConfigReported, answer)
             channel = Channel.CONFIG_REPORTED
         self._send_qos1(topic(self.spec.device_id, channel, self.fleet.root), encode(msg))
 
@@ -169,21 +176,15 @@ class LiteDevice(asyncio.Protocol):
         return self._next_pid
 
     def _status(self, online: bool, reason: str = "") -> bytes:
-        return encode(
-            Status(
-                device_id=self.spec.device_id,
-                boot_id=self.boot_id,
-                seq=self.seq,
-                ts=time.time(),
-                data=StatusData(
-                    online=online,
-                    keepalive=KEEPALIVE_S,
-                    model=self.spec.model,
-                    firmware="sim-1",
-                    reason=reason,
-                ),
-            )
+        # A retained status carries the last seq and takes none of its own (as the agent's).
+        data = StatusData(
+            online=online,
+            keepalive=KEEPALIVE_S,
+            model=self.spec.model,
+            firmware="sim-1",
+            reason=reason,
         )
+        return encode(self.stamper.stamp(Status, data, seq=self.seq))
 
     def _send_qos1(self, topic_name: str, payload: bytes, retain: bool = False) -> None:
         if self.transport is None:
@@ -210,66 +211,30 @@ class LiteDevice(asyncio.Protocol):
                 data[k] = self.values[k] + POSITION_JITTER_DEG * (rnd() - 0.5)
         for k in self.stuck:
             self.values[k] = data[k]
-        self.seq += 1
-        payload = encode(
-            Telemetry(
-                device_id=self.spec.device_id,
-                boot_id=self.boot_id,
-                seq=self.seq,
-                ts=time.time(),
-                data=data,
-            )
-        )
-        self._send_qos1(self._topic_telemetry, payload)
+        self._send_qos1(self._topic_telemetry, encode(self.stamper.stamp(Telemetry, data)))
 
     def send_reading(self, data: Mapping[str, float], ts: float) -> None:
         """One telemetry message of the given values and time (a reading kept while offline)."""
         if not self.connected:
             return
-        self.seq += 1
-        payload = encode(
-            Telemetry(
-                device_id=self.spec.device_id,
-                boot_id=self.boot_id,
-                seq=self.seq,
-                ts=ts,
-                data=dict(data),
-            )
-        )
+        payload = encode(self.stamper.stamp(Telemetry, dict(data), ts=ts))
         self._send_qos1(self._topic_telemetry, payload)
 
     def send_health(self, drivers: Mapping[str, tuple[str, str]]) -> None:
         """The device's view of its drivers: name -> (state, detail)."""
         if not self.connected:
             return
-        self.seq += 1
         health = HealthData(
             drivers={n: DriverHealth(state=st, detail=d) for n, (st, d) in drivers.items()}  # type: ignore[arg-type]
         )
-        payload = encode(
-            Health(
-                device_id=self.spec.device_id,
-                boot_id=self.boot_id,
-                seq=self.seq,
-                ts=time.time(),
-                data=health,
-            )
-        )
+        payload = encode(self.stamper.stamp(Health, health))
         self._send_qos1(topic(self.spec.device_id, Channel.HEALTH, self.fleet.root), payload)
 
     def send_event(self, kind: str, severity: str, message: str) -> None:
         if not self.connected:
             return
-        self.seq += 1
-        payload = encode(
-            Event(
-                device_id=self.spec.device_id,
-                boot_id=self.boot_id,
-                seq=self.seq,
-                ts=time.time(),
-                data=EventData(kind=kind, severity=severity, message=message),  # type: ignore[arg-type]
-            )
-        )
+        data = EventData(kind=kind, severity=severity, message=message)  # type: ignore[arg-type]
+        payload = encode(self.stamper.stamp(Event, data))
         self._send_qos1(self._topic_event, payload)
 
     async def _connect_once(self) -> bool:
@@ -329,11 +294,11 @@ class LiteDevice(asyncio.Protocol):
                 await self._keepalive_until(lost)
                 if not fleet.running:
                     return
-                delay = random.uniform(0, fleet.backoff_base_s)
+                delay = random.uniform(0, fleet.backoff_base_s)  # noqa: S311 - jitter, not security
             else:
                 fleet.stats.connect_failures += 1
                 attempt += 1
-                delay = random.uniform(
+                delay = random.uniform(  # noqa: S311 - backoff jitter, not security
                     0, min(fleet.backoff_cap_s, fleet.backoff_base_s * 2**attempt)
                 )
             await asyncio.sleep(delay)

@@ -55,6 +55,8 @@ class FleetTarget(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Track:
+    """A quantity's course over scenario time for the selected devices."""
+
     select: Mapping[str, Any]
     quantity: str
     points: tuple[tuple[float, float], ...]
@@ -75,6 +77,8 @@ class Track:
 
 @dataclass(frozen=True, slots=True)
 class ScenarioEvent:
+    """An action at a scenario time on the selected devices."""
+
     at: float
     action: str
     select: Mapping[str, Any] = field(default_factory=dict)
@@ -83,6 +87,8 @@ class ScenarioEvent:
 
 @dataclass(frozen=True, slots=True)
 class Expectation:
+    """What the hub must see by a scenario time: a value out of bounds, or an alarm."""
+
     select: Mapping[str, Any]
     quantity: str
     above: float | None
@@ -93,6 +99,8 @@ class Expectation:
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
+    """A named scenario: tracks, events and expectations."""
+
     name: str
     description: str
     duration_s: float
@@ -179,6 +187,7 @@ def _parse(raw: Mapping[str, Any]) -> Scenario:
 
 
 def scenario_names() -> list[str]:
+    """The names of the scenarios shipped with the simulator."""
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.json"))
 
 

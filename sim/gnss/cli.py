@@ -16,6 +16,7 @@ from govedge.errors import ConfigError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the GNSS simulator's options to ``parser``."""
     parser.add_argument("--rate", type=float, default=1.0, help="epochs per second (default 1)")
     parser.add_argument("--speed", type=float, default=5.0, help="metres per second on the track")
     parser.add_argument("--track", type=Path, help="JSON track file")
@@ -27,6 +28,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def build_track(args: argparse.Namespace) -> Any:
+    """The track the options describe."""
     from sim.gnss import Track
 
     if args.still:

@@ -40,6 +40,8 @@ def bearing_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Position:
+    """A point on the track, with speed and course."""
+
     lat: float
     lon: float
     speed_mps: float

@@ -1,0 +1,1 @@
+"""Simulated ID-card reader: the serial protocol, sample cards and their photo."""

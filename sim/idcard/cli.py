@@ -19,6 +19,7 @@ class SimCommandError(GovedgeError):
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the ID-card reader simulator's options to ``parser``."""
     parser.add_argument("--card", default="valid", help="card on the reader (see --list)")
     parser.add_argument("--no-card", action="store_true", help="start with the reader empty")
     parser.add_argument(

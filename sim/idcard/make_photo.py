@@ -25,7 +25,9 @@ def face_jpeg() -> tuple[bytes, int]:
     from PIL import Image
     from skimage import data
 
-    face = data.astronaut()[FACE_ROWS[0] : FACE_ROWS[1], FACE_COLS[0] : FACE_COLS[1]]
+    # skimage's data loaders are unannotated in its own stubs.
+    astronaut = data.astronaut()  # type: ignore[no-untyped-call]
+    face = astronaut[FACE_ROWS[0] : FACE_ROWS[1], FACE_COLS[0] : FACE_COLS[1]]
     image = Image.fromarray(face).resize((PHOTO_WIDTH, PHOTO_HEIGHT), Image.Resampling.LANCZOS)
     room = PHOTO_SIZE - len(SIM_PHOTO_MAGIC) - 2
     best: tuple[bytes, int] | None = None
@@ -41,6 +43,7 @@ def face_jpeg() -> tuple[bytes, int]:
 
 
 def main() -> None:
+    """Write photo_data.py: the simulated card photo as a base64 constant."""
     jpeg, quality = face_jpeg()
     encoded = "\n".join(textwrap.wrap(base64.b64encode(jpeg).decode("ascii"), 88))
     target = Path(__file__).with_name("photo_data.py")

@@ -13,11 +13,13 @@ from pathlib import Path
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the inspector simulator's options to ``parser``."""
     parser.add_argument("--config", type=Path, help="app config (JSON): hub_url, hub_ca_file")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the inspector app against a simulated terminal."""
     from kiosk.inspector.cli import read_config, run_app
     from kiosk.inspector.client import LocalApiClient
     from sim.inspector.rig import InspectorRig

@@ -33,6 +33,8 @@ def server_tls(ca: FleetCA, base: Path) -> ssl.SSLContext:
 
 
 class InspectionHubThread:
+    """A hub for inspection evidence, run in a thread of its own."""
+
     def __init__(self, base: Path) -> None:
         self.base = base
         self.ca: FleetCA | None = None
@@ -57,7 +59,7 @@ class InspectionHubThread:
         self._loop = loop
         try:
             loop.run_until_complete(self._main())
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - any failure is handed to the thread waiting for the hub
             if not self._ready.done():
                 self._ready.set_exception(exc)
         finally:
@@ -101,13 +103,13 @@ class InspectionHubThread:
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         assert self.ca is not None
         context = ssl.create_default_context(cafile=str(self.ca.chain_path))
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the simulated hub's own https URL
             self.url + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
             headers={"Authorization": f"Bearer {self.admin}", "Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, context=context, timeout=15) as resp:
+        with urllib.request.urlopen(request, context=context, timeout=15) as resp:  # noqa: S310 - the simulated hub's own https URL
             data = resp.read()
             return (
                 json.loads(data) if resp.headers.get_content_type() == "application/json" else data

@@ -162,7 +162,7 @@ class InspectorRig:
         self._loop = loop
         try:
             loop.run_until_complete(self._main(config_path))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - any failure is handed to the thread waiting for the rig
             if not self._ready.done():
                 self._ready.set_exception(RigError(f"the terminal's agent did not start: {exc}"))
         finally:

@@ -19,6 +19,7 @@ from govedge.errors import ConfigError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the hall-kiosk rig's options to ``parser``."""
     parser.add_argument("--broker", help="MQTT broker URL (default: a private Mosquitto)")
     parser.add_argument("--device-id", default="kiosk-sim-1")
     parser.add_argument("--api-port", type=int, default=0, help="local API port (0: free)")
@@ -32,6 +33,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the hall-kiosk rig until interrupted."""
     from sim.kiosk.rig import KioskRig
 
     if args.fps <= 0 or not 1 <= args.challenges <= 3:

@@ -325,7 +325,7 @@ class KioskRig:
 
 
 def running_rig(**overrides: Any) -> Iterator[KioskRig]:
-    """A generator for pytest fixtures: ``yield from running_rig(broker_url=...)``."""
+    """A started rig, stopped after use: pytest fixtures ``yield from`` it."""
     rig = KioskRig(**overrides).start()
     try:
         yield rig

@@ -24,6 +24,7 @@ class VisitError(GovedgeError):
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the simulated visit's options to ``parser``."""
     parser.add_argument("--control", help="the rig's control URL (http://127.0.0.1:PORT)")
     parser.add_argument("--rig", type=Path, help="the rig.json written by govedge sim kiosk")
     parser.add_argument("--person", default="astronaut", help="whose card is inserted")
@@ -52,14 +53,14 @@ class Control:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body or {}).encode() if method == "POST" else None
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the rig's own local http URL
             f"{self.url}{path}",
             data=data,
             method=method,
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=10.0) as response:
+            with urllib.request.urlopen(request, timeout=10.0) as response:  # noqa: S310 - the rig's own local http URL
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
@@ -130,6 +131,7 @@ def visit(control: Control, args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run simulated citizen visits on a kiosk rig."""
     if args.wait < 0 or args.finger_hold < 0:
         raise ConfigError("--wait and --finger-hold must not be negative")
     return visit(Control(_control_url(args)), args)

@@ -36,6 +36,7 @@ DEFAULT_CURVES: dict[str, dict[str, Any]] = {
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the Modbus bus simulator's options to ``parser``."""
     parser.add_argument("--profile", action="append", default=[], help="profile of a device")
     parser.add_argument(
         "--unit",
@@ -51,6 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def build_devices(args: argparse.Namespace) -> list[Any]:
+    """The simulated devices the options describe."""
     from sim.modbus import SimDevice
 
     devices = []

@@ -43,7 +43,7 @@ class Curve:
     _rng: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
+        self._rng = random.Random(self.seed)  # noqa: S311 - reproducible simulated values, not security
 
     def clean(self, t: float) -> float:
         """The value at ``t`` without noise."""

@@ -69,7 +69,7 @@ class SimDevice:
             self.curves[quantity] = curve_from(spec, f"unit {self.unit} {quantity}")
 
     def set_fault(self, fault: Fault | str | None, code: int = 4, count: int | None = None) -> None:
-        """Misbehave for the next ``count`` answers (None: until cleared with set_fault(None))."""
+        """Misbehave for the next ``count`` answers (None: until the fault is cleared with None)."""
         with self._lock:
             self._fault = _ActiveFault(Fault(fault or Fault.NONE), code, count)
 

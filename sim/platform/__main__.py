@@ -10,6 +10,7 @@ from sim.platform.server import CST, PlatformSimulator
 
 
 def main() -> int:
+    """Run the simulated government platform."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--token", default="platform-token")
     args = parser.parse_args()

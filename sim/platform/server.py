@@ -35,7 +35,7 @@ class _Application:
 class PlatformSimulator:
     """The platform on ``http://127.0.0.1:<port>`` in a thread of its own; a context manager."""
 
-    def __init__(self, token: str = "platform-token", host: str = "127.0.0.1") -> None:
+    def __init__(self, token: str = "platform-token", host: str = "127.0.0.1") -> None:  # noqa: S107 - the simulated platform's test token
         self.token = token
         self.host = host
         self.port = 0

@@ -22,6 +22,7 @@ _STATE_WORDS = {
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the printer simulator's options to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     parser.add_argument("--out", type=Path, help="directory for receipt PNGs (default: temp)")
@@ -33,6 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the receipt-printer simulator until interrupted."""
     from govedge.errors import GovedgeError
     from sim.printer.server import PrinterSimulator
 

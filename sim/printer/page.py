@@ -55,6 +55,8 @@ class TextLine:
 
 @dataclass(frozen=True, slots=True)
 class QrCode:
+    """A QR code the printer was asked to print."""
+
     data: bytes
     size: int
     ec: str
@@ -79,6 +81,8 @@ class Raster:
 
 @dataclass(frozen=True, slots=True)
 class Barcode:
+    """A barcode the printer was asked to print."""
+
     kind: str
     data: str
     height: int
@@ -88,6 +92,8 @@ class Barcode:
 
 @dataclass(frozen=True, slots=True)
 class Feed:
+    """Paper fed, in dots."""
+
     dots: int
 
 

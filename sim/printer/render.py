@@ -61,6 +61,7 @@ def load_font(bold: bool = False, size: int = CELL_H) -> FontType:
 
 
 def char_cells(ch: str) -> int:
+    """How many cells ``ch`` takes on the paper: 2 for wide characters, else 1."""
     import unicodedata
 
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
@@ -119,7 +120,7 @@ def _barcode_image(code: Barcode) -> Image.Image:
             import barcode
 
             pattern = "".join(barcode.get_barcode_class(name)(code.data).build())
-        except Exception:  # an invalid payload for the symbology: draw the labelled box
+        except Exception:  # noqa: BLE001 - an invalid payload for the symbology: draw the labelled box
             pattern = ""
     label = Image.new("L", (max(1, len(code.data)) * CELL_W, LINE_H), 255)
     ImageDraw.Draw(label).text((0, BASELINE), code.data, font=load_font(), fill=0, anchor="ls")

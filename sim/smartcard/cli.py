@@ -18,6 +18,7 @@ from sim.smartcard.vpcd import DEFAULT_PORT
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the smart-card simulator's options to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="where vpcd listens (127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"vpcd port ({DEFAULT_PORT}: first slot)"

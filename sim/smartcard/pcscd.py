@@ -125,7 +125,7 @@ class PrivatePcscd:
             error_path.unlink()
         with open(self.log_path, "ab") as log:
             try:
-                self._proc = subprocess.Popen(
+                self._proc = subprocess.Popen(  # noqa: S603 - argv of pcscd, no shell
                     [pcscd, "--foreground", "--config", str(self.conf_dir)],
                     stdin=subprocess.DEVNULL,
                     stdout=log,

@@ -56,9 +56,11 @@ def device(tmp_path: Path, make_config: Any, mqtt_broker: Any, keys: tuple[Path,
 
 
 async def _online(rhub: Any, device_id: str) -> bool:
+    from hub.errors import NotFoundError
+
     try:
         return bool(rhub.hub.registry.get(device_id).online)
-    except Exception:
+    except NotFoundError:
         return False
 
 

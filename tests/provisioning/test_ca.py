@@ -117,7 +117,7 @@ def test_private_keys_are_0600_whatever_the_umask(tmp_path: Path, umask: int) ->
 def test_rewriting_a_world_readable_key_file_makes_it_0600(tmp_path: Path) -> None:
     target = tmp_path / "key.pem"
     target.write_text("old")
-    os.chmod(target, 0o666)
+    os.chmod(target, 0o666)  # noqa: S103 - the test makes the key world-readable on purpose
     write_private_key(target, generate_key())
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     load_private_key(target)

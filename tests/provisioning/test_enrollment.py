@@ -189,7 +189,7 @@ def _tampered_csr() -> str:
 
 
 def _weak_csr() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - a key too weak on purpose, which enrollment must refuse
     return make_csr(key, "weak-1").decode()
 
 

@@ -20,6 +20,7 @@ QM = HERE / "hall_en.qm"
 
 
 def make_ts() -> bytes:
+    """The Qt translation source (.ts) of the kiosk's texts."""
     root = ET.Element("TS", version="2.1", language="en_US", sourcelanguage="zh_CN")
     ctx = ET.SubElement(root, "context")
     ET.SubElement(ctx, "name").text = CONTEXT
@@ -29,14 +30,12 @@ def make_ts() -> bytes:
         ET.SubElement(msg, "comment").text = key
         ET.SubElement(msg, "translation").text = en
     ET.indent(root)
-    return (
-        b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE TS>\n'
-        + ET.tostring(root, encoding="utf-8")
-        + b"\n"
-    )
+    body: bytes = ET.tostring(root, encoding="utf-8")
+    return b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE TS>\n' + body + b"\n"
 
 
 def lrelease() -> str:
+    """The path of Qt's lrelease tool."""
     found = shutil.which("pyside6-lrelease") or str(
         Path(sys.executable).with_name("pyside6-lrelease")
     )
@@ -44,8 +43,9 @@ def lrelease() -> str:
 
 
 def main() -> int:
+    """Write the .ts file and compile it to .qm with lrelease."""
     TS.write_bytes(make_ts())
-    done = subprocess.run([lrelease(), str(TS), "-qm", str(QM)], capture_output=True, text=True)
+    done = subprocess.run([lrelease(), str(TS), "-qm", str(QM)], capture_output=True, text=True)  # noqa: S603 - argv of Qt's lrelease, no shell
     if done.returncode != 0:
         print(done.stdout + done.stderr, file=sys.stderr)
         return done.returncode

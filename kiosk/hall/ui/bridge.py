@@ -57,13 +57,13 @@ class FlowRunner(QObject):
     async def _serve(self) -> None:
         try:
             devices, backend = await self.make_clients()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever stops the clients is shown on the kiosk's screen
             self.error = f"cannot start the kiosk clients: {exc}"
             self._ready.set()
             return
         try:
             self.flow = Flow(self.config, devices, backend, self.view_changed.emit, self.tick_s)
-            self._task = asyncio.current_task()  # type: ignore[assignment]
+            self._task = asyncio.current_task()
             self._ready.set()
             self.view_changed.emit(self.flow.view)
             try:
@@ -74,7 +74,7 @@ class FlowRunner(QObject):
             for client in (devices, backend):
                 try:
                     await client.close()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a client that fails to close is logged; the others still close
                     log.warning("client_close_failed", extra=fields(error=type(exc).__name__))
             self._ready.set()
 
@@ -87,7 +87,7 @@ class FlowRunner(QObject):
     def call(self, fn: Callable[[Flow], Any]) -> Future[Any]:
         """Run ``fn(flow)`` on the loop (a coroutine function is awaited); for tests and demos."""
         flow = self.flow
-        assert flow is not None
+        assert flow is not None  # noqa: S101 - narrowing: callers wait for the bridge to be ready
 
         async def run() -> Any:
             result = fn(flow)

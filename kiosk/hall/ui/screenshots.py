@@ -12,6 +12,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from kiosk.hall.flow import Step, View
 from kiosk.hall.models import Application, Errand, Proof, RatingChoices, TimelineEntry
@@ -154,7 +155,10 @@ def in_english(view: View) -> View:
 def sample_views() -> dict[str, View]:
     """One view per screen (and a few variants), keyed by file stem."""
     base = View(step=Step.ATTRACT, lang="zh-CN", elder=False, attempts_max=3)
-    c = lambda step, **kw: replace(base, step=step, **kw)  # noqa: E731
+
+    def c(step: Step, **kw: Any) -> View:
+        return replace(base, step=step, **kw)
+
     return {
         "01-attract": c(Step.ATTRACT),
         "02-attract-card-removed": c(Step.ATTRACT, notice="notice.card_removed"),
@@ -248,6 +252,7 @@ def render_all(
     orientations: tuple[str, ...] = ("portrait", "landscape"),
     scale: float = 1.0,
 ) -> list[Path]:
+    """Render every screen (or ``only`` these) in each language and orientation to ``out``."""
     from PySide6.QtCore import Qt
 
     from kiosk.hall.ui.window import KioskWindow, ensure_app
@@ -294,6 +299,7 @@ def _shrink(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line: render the screenshots."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path)
     parser.add_argument("--only", nargs="*", help="screens whose file stem contains one of these")

@@ -19,6 +19,8 @@ LOCALES = {"zh-CN": "zh_CN", "en": "en_US"}
 
 
 class Speaker(Protocol):
+    """What speaks prompts aloud, or says why it cannot."""
+
     available: bool
     reason: str
 
@@ -84,7 +86,7 @@ def make_speaker(enabled: bool = True, module_name: str = "PySide6.QtTextToSpeec
         engine = module.QTextToSpeech()
         if engine.state() == module.QTextToSpeech.State.Error:
             raise RuntimeError(f"speech engine error: {engine.errorString()}")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the Qt speech module fails many ways; the kiosk then speaks none
         reason = f"no usable speech engine: {exc}"
         log.info("speech_unavailable", extra=fields(reason=reason))
         return SilentSpeaker(reason)

@@ -16,6 +16,8 @@ FONT_FAMILY = "Noto Sans CJK SC"
 
 @dataclass(frozen=True, slots=True)
 class Theme:
+    """Sizes and colours of the kiosk's screens."""
+
     elder: bool
     body_pt: int  # main text
     title_pt: int
@@ -77,6 +79,7 @@ PAIRS: dict[str, tuple[str, str]] = {
 
 
 def theme(elder: bool) -> Theme:
+    """The elder theme (larger text) or the normal one."""
     return ELDER if elder else NORMAL
 
 

@@ -761,6 +761,7 @@ class KioskWindow(QWidget):
 
 
 def ensure_app() -> QApplication:
+    """The running QApplication, created if there is none."""
     app = QApplication.instance()
     if isinstance(app, QApplication):
         return app

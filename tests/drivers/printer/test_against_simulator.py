@@ -260,7 +260,7 @@ def test_polling_and_printing_from_two_threads(
         try:
             for _ in range(5):
                 driver.print_receipt(RECEIPT)
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # pragma: no cover - reported below  # noqa: BLE001 - reported below
             failures.append(exc)
 
     thread = threading.Thread(target=printing)
