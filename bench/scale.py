@@ -154,6 +154,7 @@ def drain(
     telemetry_url: str,
     store_pids: list[int],
 ) -> Stage:
+    """One stage: ``workers`` hub processes drain the load from a fresh broker."""
     import json
 
     stage = Stage(name, workers)
@@ -211,6 +212,7 @@ def drain(
 
 
 def measure(load: Load, max_workers: int) -> tuple[float, Stage, list[Stage]]:
+    """The bare subscriber's rate, one worker on SQLite, and 1..max_workers on the stores."""
     figures = Figures(load)
     measure_paho(load, figures)
     with tempfile.TemporaryDirectory(prefix="govedge-bench-scale-") as tmp:
@@ -255,6 +257,7 @@ def measure(load: Load, max_workers: int) -> tuple[float, Stage, list[Stage]]:
 
 
 def results(paho: float, sqlite: Stage, stages: list[Stage]) -> list[BenchResult]:
+    """The figures beside their baselines, with each stage's scaling efficiency."""
     one = stages[0].rate if stages else 0.0
     out = [
         BenchResult(
@@ -290,6 +293,7 @@ def results(paho: float, sqlite: Stage, stages: list[Stage]) -> list[BenchResult
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the bench and print its figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000 if QUICK else 100_000)
     parser.add_argument("--devices", type=int, default=100 if QUICK else 200)

@@ -52,21 +52,24 @@ def _pg_bin(name: str) -> str:
 
 
 def start_postgres() -> Postgres:
+    """A throwaway PostgreSQL cluster on a free port, run as the postgres user under root."""
     base = Path(tempfile.mkdtemp(prefix="govedge-bench-pg-"))
     data, port = base / "data", free_port()
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if prefix:
         shutil.chown(base, "postgres", "postgres")
         base.chmod(0o755)
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - argv of the installed initdb, no shell
         [*prefix, _pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "govedge", "-E", "UTF8"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    settings = ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+    # synchronous_commit=off matches the hub's SQLite (WAL, synchronous=NORMAL): a crash of the
+    # machine may lose the last commits but never corrupts; fsync stays on, as in production.
+    settings = ["synchronous_commit=off"]
     args = ["-h", "127.0.0.1", *(x for s in settings for x in ("-c", s))]
     cmd = [*prefix, _pg_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(base), *args]
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - argv of the installed postgres, no shell
         cmd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -79,7 +82,7 @@ def start_postgres() -> Postgres:
         try:
             pg.database("bench_ready")
             break
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure here means not ready yet; retried
             time.sleep(0.2)
     return pg
 
@@ -97,8 +100,8 @@ class Influx:
 
     def database(self, name: str) -> str:
         body = f"q=CREATE+DATABASE+{name}".encode()
-        req = urllib.request.Request(f"{self.url}/query", data=body, method="POST")
-        urllib.request.urlopen(req, timeout=10).read()
+        req = urllib.request.Request(f"{self.url}/query", data=body, method="POST")  # noqa: S310 - http URL of the influxd this bench started
+        urllib.request.urlopen(req, timeout=10).read()  # noqa: S310 - http URL of the influxd this bench started
         return f"influxdb://{self.forwarder.split('//')[1]}/{name}/autogen"
 
     def pids(self) -> list[int]:
@@ -149,6 +152,7 @@ asyncio.run(main())
 
 
 def start_influx() -> Influx:
+    """A throwaway influxd on free ports, with its v2-write forwarder in its own process."""
     import sys
 
     binary = shutil.which("influxd") or "/usr/bin/influxd"
@@ -164,13 +168,13 @@ def start_influx() -> Influx:
     )
     with (base / "influxd.log").open("ab") as out:
         cmd = [binary, "-config", str(base / "influxd.conf")]
-        proc = subprocess.Popen(cmd, stdout=out, stderr=out)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out)  # noqa: S603 - argv of influxd found on PATH, no shell
     if not wait_for_port("127.0.0.1", port, 60):
         proc.kill()
         raise RuntimeError(f"influxd did not start; see {base / 'influxd.log'}")
     url = f"http://127.0.0.1:{port}"
     fport = free_port()
-    forwarder = subprocess.Popen([sys.executable, "-c", _FORWARDER, url, str(fport)])
+    forwarder = subprocess.Popen([sys.executable, "-c", _FORWARDER, url, str(fport)])  # noqa: S603 - argv of this Python, no shell
     if not wait_for_port("127.0.0.1", fport, 30):
         forwarder.kill()
         proc.kill()
