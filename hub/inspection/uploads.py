@@ -33,10 +33,11 @@ from hub.inspection.errors import InspectionError
 TUS_VERSION = "1.0.0"
 MAX_PHOTO = 32 * 1024 * 1024
 TUS_HEADERS = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
-BLOCK = 2 * 1024 * 1024
-"""Bytes gathered from the request before a worker thread writes and hashes them (so the most
-held in memory per upload in flight): the body comes off TLS in pieces of 64 to 256 KB, and each
-thread call costs the event loop a GIL hand-over. A photo of up to 2 MB is written in one."""
+BLOCK = 512 * 1024
+"""Bytes gathered from the request before a worker thread writes and hashes them while the loop
+reads the next: the body comes off TLS in pieces of 64 to 256 KB, and each thread call costs the
+event loop a GIL hand-over; a larger block would leave more to write and hash after the last
+byte, when the terminal is waiting for the answer."""
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -217,13 +218,13 @@ class PhotoStore:
         connection still writes every byte that came before the part file is closed."""
         lock = self.locks.setdefault(sha, asyncio.Lock())
         async with lock:
-            upload: _Upload | None = None
-            pending: asyncio.Future[None] | None = None
+            calls = _Calls()
             held: list[bytes] = []
             held_bytes = 0
             received = 0
             try:
                 async for piece in request.content.iter_chunked(BLOCK):
+                    upload = calls.upload
                     if (
                         upload is not None
                         and upload.offset + held_bytes + len(piece) > upload.length
@@ -235,47 +236,47 @@ class PhotoStore:
                     self.counters["bytes_received"] += len(piece)
                     if held_bytes < BLOCK or received == request.content_length:
                         continue  # the last bytes go with the end
-                    if upload is None:
-                        first, held, held_bytes = held, [], 0
-                        begun = await asyncio.to_thread(
-                            self._begin, sha, claimed, create, first, False
+                    if calls.begun is None:
+                        calls.begun = asyncio.ensure_future(
+                            asyncio.to_thread(self._begin, sha, claimed, create, held, False)
                         )
-                        if isinstance(begun, tuple):  # refused: nothing written
-                            return begun
-                        upload = begun
-                    elif upload.offset + held_bytes < upload.length:
-                        if pending is not None:
-                            await pending
-                        pending = asyncio.ensure_future(
+                        held, held_bytes = [], 0
+                        continue
+                    refused = await calls.opened()
+                    if refused is not None:
+                        return refused
+                    upload = calls.upload
+                    assert upload is not None
+                    if upload.offset + held_bytes < upload.length:
+                        if calls.pending is not None:
+                            await calls.pending
+                        calls.pending = asyncio.ensure_future(
                             asyncio.to_thread(_write_and_hash, upload.fh, upload.digest, held)
                         )
                         upload.offset += held_bytes
                         held, held_bytes = [], 0
             except BaseException:
                 # a cut: every byte that came is written before the part file closes
-                if upload is not None or held:
-                    await asyncio.shield(self._close(sha, claimed, create, upload, pending, held))
+                if calls.begun is not None or held:
+                    await asyncio.shield(self._close(sha, claimed, create, calls, held))
                 raise
-            return await self._close(sha, claimed, create, upload, pending, held)
+            return await self._close(sha, claimed, create, calls, held)
 
     async def _close(
-        self,
-        sha: str,
-        claimed: int,
-        create: int | None,
-        upload: _Upload | None,
-        pending: asyncio.Future[None] | None,
-        held: list[bytes],
+        self, sha: str, claimed: int, create: int | None, calls: _Calls, held: list[bytes]
     ) -> tuple[int, int]:
         """The append's last thread call: its last bytes, and once whole the fsync, the hash
         check and the rename (the whole of an append that gathered less than BLOCK)."""
-        if pending is not None:
-            await asyncio.shield(pending)
-        if upload is None:
-            begun = await asyncio.to_thread(self._begin, sha, claimed, create, held, True)
-            assert isinstance(begun, tuple)
-            return begun
-        return await asyncio.to_thread(self._end, upload, held)
+        refused = await calls.opened()
+        if refused is not None:
+            return refused
+        if calls.pending is not None:
+            await asyncio.shield(calls.pending)
+        if calls.upload is None:
+            ended = await asyncio.to_thread(self._begin, sha, claimed, create, held, True)
+            assert isinstance(ended, tuple)
+            return ended
+        return await asyncio.to_thread(self._end, calls.upload, held)
 
     def _begin(
         self, sha: str, claimed: int, create: int | None, pieces: list[bytes], last: bool
@@ -309,6 +310,8 @@ class PhotoStore:
         """Write and hash the last bytes and close the part file; once whole, fsync it and keep
         it only if it hashes to its address: (204, offset), or (460, 0)."""
         try:
+            if upload.offset + sum(len(piece) for piece in tail) > upload.length:
+                raise InspectionError("the body goes past Upload-Length")
             _write_and_hash(upload.fh, upload.digest, tail)
             upload.offset += sum(len(piece) for piece in tail)
             upload.fh.flush()
@@ -345,6 +348,26 @@ class _Upload:
     digest: Any
     offset: int
     length: int
+
+
+@dataclass(slots=True)
+class _Calls:
+    """An append's thread calls in flight: the first (state, part file, first block) and the
+    last block's write; the loop gathers the next block meanwhile."""
+
+    begun: asyncio.Future[_Upload | tuple[int, int]] | None = None
+    upload: _Upload | None = None
+    pending: asyncio.Future[None] | None = None
+
+    async def opened(self) -> tuple[int, int] | None:
+        """Wait for the first call: None once the upload is open, else the refusal."""
+        if self.begun is None or self.upload is not None:
+            return None
+        begun = await asyncio.shield(self.begun)
+        if isinstance(begun, tuple):
+            return begun
+        self.upload = begun
+        return None
 
 
 def _write_and_hash(fh: Any, digest: Any, pieces: list[bytes]) -> None:
