@@ -191,6 +191,14 @@ class EvidenceStore:
 
     def acknowledge(self, through_seq: int) -> int:
         """The hub holds every record up to ``through_seq``: mark them, drop their photos."""
+        count, shas = self.mark_acknowledged(through_seq)
+        self.drop_photos(shas)
+        return count
+
+    def mark_acknowledged(self, through_seq: int) -> tuple[int, list[str]]:
+        """Mark the records up to ``through_seq`` acknowledged (one transaction): how many, and
+        the photos they name, for :meth:`drop_photos`. The sync drops those beside its next
+        requests rather than before them."""
         with self._lock:
             rows = self.db.execute(
                 "SELECT photo_sha256 FROM records WHERE acked = 0 AND seq <= ?", (through_seq,)
@@ -199,16 +207,26 @@ class EvidenceStore:
                 self.db.execute(
                     "UPDATE records SET acked = 1 WHERE acked = 0 AND seq <= ?", (through_seq,)
                 )
+        return len(rows), [r[0] for r in rows if r[0]]
+
+    def drop_photos(self, shas: list[str]) -> int:
+        """Remove those of ``shas`` that no pending record names (as of now): photos of
+        acknowledged records. How many were removed."""
+        if not shas:
+            return 0
+        with self._lock:
             still = {
                 r[0]
                 for r in self.db.execute(
                     "SELECT photo_sha256 FROM records WHERE acked = 0 AND photo_sha256 != ''"
                 )
             }
-        for (sha,) in rows:
-            if sha and sha not in still:
+        removed = 0
+        for sha in dict.fromkeys(shas):
+            if sha not in still:
                 self.photo_path(sha).unlink(missing_ok=True)
-        return len(rows)
+                removed += 1
+        return removed
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -125,6 +125,14 @@ class EvidenceSync:
         # every upload starts now, in record order (the gate lets PARALLEL through); each batch
         # of records waits only for its own photos (FIRST of them, then those already in)
         uploads = {sha: asyncio.ensure_future(one(sha)) for sha in shas}
+        # acknowledged photos are dropped beside the next requests, one batch after the other
+        dropping: asyncio.Future[int] | None = None
+
+        async def drop(after: asyncio.Future[int] | None, photos: list[str]) -> int:
+            if after is not None:
+                await asyncio.gather(after, return_exceptions=True)
+            return await asyncio.to_thread(self.store.drop_photos, photos)
+
         try:
             start = 0
             while start < len(pending):
@@ -140,7 +148,10 @@ class EvidenceSync:
                 answer = await self._post_records(session, batch)
                 report.acked_through = int(answer.get("acked_through") or 0)
                 if report.acked_through:
-                    await asyncio.to_thread(self.store.acknowledge, report.acked_through)
+                    _, acked_photos = await asyncio.to_thread(
+                        self.store.mark_acknowledged, report.acked_through
+                    )
+                    dropping = asyncio.ensure_future(drop(dropping, acked_photos))
                 if answer.get("refused"):
                     report.refused = answer["refused"]
                     self.store.set_meta("last_refusal", str(answer["refused"]))
@@ -150,6 +161,8 @@ class EvidenceSync:
             for task in uploads.values():
                 task.cancel()
             await asyncio.gather(*uploads.values(), return_exceptions=True)
+            if dropping is not None:  # the sync ends with its acknowledged photos gone
+                await dropping
         self.last_report = report
         return report
 

@@ -22,6 +22,7 @@ import asyncio
 import base64
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,11 @@ REFUSALS = {
     409: "the upload {sha} is at offset {offset}: resume from there",
     460: "the bytes received do not hash to {sha}",
 }
-BLOCK = 1024 * 1024
-"""Most bytes taken from the request per write: the body arrives as fast as TLS decrypts it."""
+BLOCK = 512 * 1024
+"""Bytes gathered from the request before a worker thread writes and hashes them while the loop
+reads the next: the body comes off TLS in pieces of 64 to 256 KB, and each thread call costs the
+event loop a GIL hand-over; a larger block would leave more to write and hash after the last
+byte, when the terminal is waiting for the answer."""
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -85,16 +89,21 @@ class PhotoStore:
 
     def state(self, sha: str) -> tuple[int, int, bool] | None:
         """(offset, length, complete), or None when unknown."""
+        found = self._find(sha)
+        return None if found is None else (found[0], found[1], found[2] is None)
+
+    def _find(self, sha: str) -> tuple[int, int, Path | None] | None:
+        """(offset, length, the part file or None once whole), or None when unknown."""
         try:
             size = self.path(sha).stat().st_size
         except FileNotFoundError:
             pass
         else:
-            return size, size, True
+            return size, size, None
         part = self.part(sha)
         if part is None:
             return None
-        return part.stat().st_size, int(part.name.split(".")[1]), False
+        return part.stat().st_size, int(part.name.split(".")[1]), part
 
     def offsets(self, shas: list[str]) -> dict[str, dict[str, int]]:
         """What the hub holds of each upload it knows: {sha: {"offset", "length"}}. The partial
@@ -126,24 +135,28 @@ class PhotoStore:
                 out[sha] = {"offset": size, "length": size}
         return out
 
-    def create(self, sha: str, length: int) -> None:
+    def create(self, sha: str, length: int) -> tuple[int, int, Path | None]:
+        """Make the upload unless the hub has it: (offset, length, part file or None once
+        whole), as :meth:`_find`."""
         if not 0 < length <= MAX_PHOTO:
             raise InspectionError(f"Upload-Length must be 1..{MAX_PHOTO} bytes")
-        state = self.state(sha)
-        if state is not None:
-            if state[1] != length:
-                raise InspectionError(f"upload {sha} exists with length {state[1]}, not {length}")
-            return
-        (self.partial / f"{sha}.{length}.part").touch()
+        found = self._find(sha)
+        if found is not None:
+            if found[1] != length:
+                raise InspectionError(f"upload {sha} exists with length {found[1]}, not {length}")
+            return found
+        part = self.partial / f"{sha}.{length}.part"
+        part.touch()
         self.counters["uploads_created"] += 1
+        return 0, length, part
 
     def complete(self, sha: str) -> bool:
         """True when the photo is held whole and matches its hash."""
         return self.path(sha).exists()
 
-    def finish(self, sha: str, got: str) -> bool:
+    def finish(self, sha: str, got: str, part: Path | None = None) -> bool:
         """The last byte is in and hashes to ``got``: keep the file or drop the upload."""
-        part = self.part(sha)
+        part = part or self.part(sha)
         assert part is not None
         if got != sha:
             part.unlink(missing_ok=True)
@@ -200,91 +213,171 @@ class PhotoStore:
         """Append the body at ``claimed``: (204, new offset), (409, offset) when the offset is
         not the hub's, (404, 0) unknown, (460, 0) when the whole does not hash to ``sha``.
 
-        The hash is taken as the bytes arrive, so finishing costs no second read. Each block is
-        written and hashed in a worker thread while the event loop reads the next one (and the
-        other photos in flight): the loop only moves bytes, and one thread call begins the
-        append and one ends it. ``create``: the Upload-Length of an upload created by this
-        request (creation-with-upload), made in the same thread call that begins the append."""
+        The hash is taken as the bytes arrive, so finishing costs no second read. The body comes
+        off TLS in pieces of 64 to 256 KB; they are gathered into blocks of BLOCK bytes and each
+        block is written and hashed in a worker thread, the next block read meanwhile. A thread
+        call costs the event loop a hand-over of the GIL, so an append makes as few as the
+        body's size allows: the first call checks the upload's state (``create``: the
+        Upload-Length of an upload made by this request, creation-with-upload), opens its part
+        file and writes the first block, and the last writes the last bytes, then fsyncs,
+        checks the hash and renames; a photo up to BLOCK takes one call in all. A cut
+        connection still writes every byte that came before the part file is closed."""
         lock = self.locks.setdefault(sha, asyncio.Lock())
         async with lock:
-            begun = await asyncio.to_thread(self._begin, sha, claimed, create)
-            if isinstance(begun[0], int):
-                return begun[0], begun[1]
-            fh, digest, offset, length = begun
-            written = offset
-            pending: asyncio.Future[None] | None = None
+            calls = _Calls()
+            held: list[bytes] = []
+            held_bytes = 0
+            received = 0
             try:
-                async for block in request.content.iter_chunked(BLOCK):
-                    if offset + len(block) > length:
+                async for piece in request.content.iter_chunked(BLOCK):
+                    upload = calls.upload
+                    if (
+                        upload is not None
+                        and upload.offset + held_bytes + len(piece) > upload.length
+                    ):
                         raise InspectionError("the body goes past Upload-Length")
-                    if pending is not None:
-                        await pending
-                        written = offset
-                    pending = asyncio.ensure_future(
-                        asyncio.to_thread(_write_and_hash, fh, digest, block)
-                    )
-                    offset += len(block)
-                    self.counters["bytes_received"] += len(block)
-                if pending is not None:
-                    await pending
-                    written = offset
-            finally:
-                if pending is not None and not pending.done():
-                    # a cut mid-block: the block's write still finishes before the file closes
-                    await asyncio.shield(pending)
-                    written = offset
-                self.hashers[sha] = (written, digest)
-                done = written == length
-                # durable once whole (fsync, then the rename to its address); a partial upload
-                # lost to a power cut is re-sent, and any bytes it lost or garbled fail the
-                # hash check
-                matched = await asyncio.to_thread(self._end, sha, fh, digest, done)
-            if done:
-                self.hashers.pop(sha, None)
-                if not matched:
-                    return 460, 0
-        return 204, written
+                    held.append(piece)
+                    held_bytes += len(piece)
+                    received += len(piece)
+                    self.counters["bytes_received"] += len(piece)
+                    if held_bytes < BLOCK or received == request.content_length:
+                        continue  # the last bytes go with the end
+                    if calls.begun is None:
+                        calls.begun = asyncio.ensure_future(
+                            asyncio.to_thread(self._begin, sha, claimed, create, held, False)
+                        )
+                        held, held_bytes = [], 0
+                        continue
+                    refused = await calls.opened()
+                    if refused is not None:
+                        return refused
+                    upload = calls.upload
+                    assert upload is not None
+                    if upload.offset + held_bytes < upload.length:
+                        if calls.pending is not None:
+                            await calls.pending
+                        calls.pending = asyncio.ensure_future(
+                            asyncio.to_thread(_write_and_hash, upload.fh, upload.digest, held)
+                        )
+                        upload.offset += held_bytes
+                        held, held_bytes = [], 0
+            except BaseException:
+                # a cut: every byte that came is written before the part file closes
+                if calls.begun is not None or held:
+                    await asyncio.shield(self._close(sha, claimed, create, calls, held))
+                raise
+            return await self._close(sha, claimed, create, calls, held)
 
-    def _begin(self, sha: str, claimed: int, create: int | None = None) -> tuple[Any, ...]:
-        """The upload's state checked against the claimed offset (created first when ``create``
-        gives its length), its part file opened for appending and its running hash:
-        (fh, digest, offset, length), or (status, offset)."""
-        if create is not None:
-            self.create(sha, create)
-        state = self.state(sha)
-        if state is None:
+    async def _close(
+        self, sha: str, claimed: int, create: int | None, calls: _Calls, held: list[bytes]
+    ) -> tuple[int, int]:
+        """The append's last thread call: its last bytes, and once whole the fsync, the hash
+        check and the rename (the whole of an append that gathered less than BLOCK)."""
+        refused = await calls.opened()
+        if refused is not None:
+            return refused
+        if calls.pending is not None:
+            await asyncio.shield(calls.pending)
+        if calls.upload is None:
+            ended = await asyncio.to_thread(self._begin, sha, claimed, create, held, True)
+            assert isinstance(ended, tuple)
+            return ended
+        return await asyncio.to_thread(self._end, calls.upload, held)
+
+    def _begin(
+        self, sha: str, claimed: int, create: int | None, pieces: list[bytes], last: bool
+    ) -> tuple[int, int] | _Upload:
+        """Check the upload's state against the claimed offset (created first when ``create``
+        gives its length), open its part file with its running hash and write ``pieces``:
+        the open upload, or (status, offset) when refused or, with ``last``, once ended."""
+        found = self.create(sha, create) if create is not None else self._find(sha)
+        if found is None:
             return 404, 0
-        offset, length, complete = state
-        if complete or claimed != offset:
+        offset, length, part = found
+        if part is None or claimed != offset:
             return 409, offset
+        if offset + sum(len(piece) for piece in pieces) > length:
+            raise InspectionError("the body goes past Upload-Length")
         hasher = self.hashers.get(sha)
         if hasher is None or hasher[0] != offset:
-            hasher = (offset, self._hash_part(sha) if offset else hashlib.sha256())
-        part = self.part(sha)
-        assert part is not None
-        return part.open("ab"), hasher[1], offset, length
-
-    def _end(self, sha: str, fh: Any, digest: Any, whole: bool) -> bool:
-        """Close the part file; once whole, fsync it and keep it only if it hashes to ``sha``."""
+            hasher = (offset, self._hash_part(part) if offset else hashlib.sha256())
+        upload = _Upload(sha, part, part.open("ab"), hasher[1], offset, length)
+        if last:
+            return self._end(upload, pieces)
         try:
-            fh.flush()
-            if whole:
-                os.fsync(fh.fileno())
-        finally:
-            fh.close()
-        return self.finish(sha, digest.hexdigest()) if whole else False
+            _write_and_hash(upload.fh, upload.digest, pieces)
+        except BaseException:
+            upload.fh.close()
+            raise
+        upload.offset += sum(len(piece) for piece in pieces)
+        return upload
 
-    def _hash_part(self, sha: str) -> Any:
+    def _end(self, upload: _Upload, tail: list[bytes]) -> tuple[int, int]:
+        """Write and hash the last bytes and close the part file; once whole, fsync it and keep
+        it only if it hashes to its address: (204, offset), or (460, 0)."""
+        try:
+            if upload.offset + sum(len(piece) for piece in tail) > upload.length:
+                raise InspectionError("the body goes past Upload-Length")
+            _write_and_hash(upload.fh, upload.digest, tail)
+            upload.offset += sum(len(piece) for piece in tail)
+            upload.fh.flush()
+            whole = upload.offset == upload.length
+            if whole:
+                os.fsync(upload.fh.fileno())
+        finally:
+            upload.fh.close()
+        if not whole:
+            self.hashers[upload.sha] = (upload.offset, upload.digest)
+            return 204, upload.offset
+        self.hashers.pop(upload.sha, None)
+        # durable once whole (fsync, then the rename to its address); a partial upload lost to
+        # a power cut is re-sent, and any bytes it lost or garbled fail the hash check
+        if not self.finish(upload.sha, upload.digest.hexdigest(), upload.part):
+            return 460, 0
+        return 204, upload.offset
+
+    def _hash_part(self, part: Path) -> Any:
         digest = hashlib.sha256()
-        part = self.part(sha)
-        if part is not None:
-            with part.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
+        with part.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
         return digest
 
 
-def _write_and_hash(fh: Any, digest: Any, block: bytes) -> None:
-    """Write a block and add it to the running hash (both release the GIL: a worker's job)."""
-    fh.write(block)
-    digest.update(block)
+@dataclass(slots=True)
+class _Upload:
+    """An append in progress: its part file open, the running hash, the bytes handed to it."""
+
+    sha: str
+    part: Path
+    fh: Any
+    digest: Any
+    offset: int
+    length: int
+
+
+@dataclass(slots=True)
+class _Calls:
+    """An append's thread calls in flight: the first (state, part file, first block) and the
+    last block's write; the loop gathers the next block meanwhile."""
+
+    begun: asyncio.Future[_Upload | tuple[int, int]] | None = None
+    upload: _Upload | None = None
+    pending: asyncio.Future[None] | None = None
+
+    async def opened(self) -> tuple[int, int] | None:
+        """Wait for the first call: None once the upload is open, else the refusal."""
+        if self.begun is None or self.upload is not None:
+            return None
+        begun = await asyncio.shield(self.begun)
+        if isinstance(begun, tuple):
+            return begun
+        self.upload = begun
+        return None
+
+
+def _write_and_hash(fh: Any, digest: Any, pieces: list[bytes]) -> None:
+    """Write pieces and add them to the running hash (both release the GIL: a worker's job)."""
+    for piece in pieces:
+        fh.write(piece)
+        digest.update(piece)
