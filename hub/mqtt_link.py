@@ -122,6 +122,7 @@ class _Session:
         self.on_suback: Callable[[int], None] = lambda _mid: None
         self.on_connected: Callable[[], None] = lambda: None
         self.side: dict[str, Callable[[str, bytes], None]] = {}
+        self.defers = False  # the bulk lane of a split link: steps aside for the alarm lane
 
     def start(self) -> None:
         props = None
@@ -194,6 +195,8 @@ class _Session:
         self.on_suback(mid)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if self.defers:
+            self.link.pipeline.defer()  # the alarm lane first (see Pipeline.defer)
         self.send_acks()
         inbox = self.inbox
         if len(inbox) >= self.queue_size:
@@ -310,6 +313,7 @@ class MqttLink:
         )
         self.bulk = _Session(self, "bulk", client_id, queue_size, batch_size, tls)
         self.bulk.subscriptions = lambda: [subscription(Channel.TELEMETRY, self.root)]
+        self.bulk.defers = self.split
         self.alarm.subscriptions = self._alarm_filters
         self.alarm.on_suback = self._on_alarm_suback
         self.bulk.on_connected = self.alarm.on_connected = self._on_connected
@@ -500,6 +504,7 @@ class MqttLink:
             self._update_gauges()
             parts = []
             for i in range(0, len(batch), DECIDE_CHUNK):
+                self.pipeline.defer()  # before decoding the chunk: the alarm lane first
                 part = self._decide(session, batch[i : i + DECIDE_CHUNK])
                 if part is None:
                     break

@@ -31,6 +31,10 @@ class PriorityLock:
         """An urgent taker is waiting (or holds the lock)."""
         return self._urgent > 0
 
+    def wait_clear(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s until no urgent taker waits or holds; True if none does."""
+        return self._clear.wait(timeout)
+
     @contextmanager
     def urgent(self) -> Iterator[None]:
         with self._count:

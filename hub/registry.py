@@ -316,6 +316,14 @@ class Registry:
                     self._written[device_id] = max(written, float(last_seen))
             self._presence_loaded = now
 
+    def refresh_presence_due(self) -> None:
+        """Reload presence if it is older than PRESENCE_REFRESH_S. The ingest pipeline calls
+        this before it takes its lock for ``touch``: the reload reads every device (a city's
+        worth), which an alarm waiting for that lock need not wait for."""
+        now = time.time()
+        if now - self._presence_loaded > PRESENCE_REFRESH_S:
+            self._refresh_presence(now)
+
     def touch(self, seen: Mapping[str, float]) -> list[str]:
         """Record when devices were last heard from; return those that came back online.
 

@@ -243,3 +243,81 @@ def test_readings_sent_before_the_alarm_lanes_first_copy_are_stored_not_dropped(
     assert pipeline.tracker.duplicates == 1
     store.close()
     pipeline.registry.engine.dispose()
+
+
+def test_the_bulk_lanes_lockless_work_waits_while_an_alarm_batch_is_decided(
+    registry_url: str, tmp_path: Path
+) -> None:
+    import threading
+
+    from hub.pipeline import Accepted
+
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register("gauge-1")
+    evaluating = threading.Event()
+    done = threading.Event()
+
+    def slow_rules(acc: Accepted) -> None:
+        if acc.telemetry:
+            evaluating.set()
+            done.wait(10)
+
+    pipeline.evaluators.append(slow_rules)
+    alarm = threading.Thread(
+        target=pipeline.decide, args=([_raw("gauge-1", "b1", 1, 6.0)],), kwargs={"urgent": True}
+    )
+    alarm.start()
+    assert evaluating.wait(10)
+    started = time.monotonic()
+    pipeline.defer(0.2)  # the alarm lane holds the lock: the bulk lane steps aside, bounded
+    assert time.monotonic() - started >= 0.15
+    resumed = threading.Event()
+    bulk = threading.Thread(target=lambda: (pipeline.defer(10), resumed.set()))
+    bulk.start()
+    assert not resumed.wait(0.1)
+    done.set()  # the alarm batch is decided
+    alarm.join(10)
+    assert resumed.wait(10)
+    bulk.join(10)
+    started = time.monotonic()
+    pipeline.defer(5)  # nothing urgent: no wait
+    assert time.monotonic() - started < 1.0
+    store.close()
+
+
+def test_presence_is_reloaded_outside_the_ingest_lock(registry_url: str, tmp_path: Path) -> None:
+    """The reload reads every device: an alarm waiting for the lock must not wait for it."""
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    registry = pipeline.registry
+    registry.register("meter-1")
+    reload = registry._refresh_presence
+    held_while_reloading: list[bool] = []
+
+    def watched_reload(now: float) -> None:
+        held_while_reloading.append(pipeline._lock._lock.locked())
+        reload(now)
+
+    registry._refresh_presence = watched_reload  # type: ignore[method-assign]
+    registry._presence_loaded = 0.0  # due
+    pipeline.decide([_raw("meter-1", "b1", 1, 1.0)])
+    assert held_while_reloading == [False]
+    store.close()
+
+
+def test_the_gap_count_is_summed_outside_the_ingest_lock(registry_url: str, tmp_path: Path) -> None:
+    """The sum runs over every stream: an alarm waiting for the lock must not wait for it."""
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register("meter-1")
+    total = pipeline.tracker.total_gaps
+    held_while_summing: list[bool] = []
+
+    def watched_total() -> int:
+        held_while_summing.append(pipeline._lock._lock.locked())
+        return total()
+
+    pipeline.tracker.total_gaps = watched_total  # type: ignore[method-assign]
+    pipeline._streams_saved = 0.0  # due
+    pipeline.process([_raw("meter-1", "b1", 1, 1.0), _raw("meter-1", "b1", 3, 1.0)])
+    assert held_while_summing == [False]
+    assert pipeline.metrics.gaps._value.get() == 1
+    store.close()

@@ -52,3 +52,36 @@ def test_ordinary_takers_go_in_turn_when_nothing_is_urgent() -> None:
     for t in threads:
         t.join(30)
     assert total == 4000
+
+
+def test_ordinary_work_steps_aside_while_an_urgent_taker_waits_or_holds() -> None:
+    lock = PriorityLock()
+    assert lock.wait_clear(0.0)  # nothing urgent: no wait at all
+    started = threading.Event()
+    release = threading.Event()
+
+    def urgent() -> None:
+        with lock.urgent():
+            started.set()
+            release.wait(10)
+
+    alarm = threading.Thread(target=urgent)
+    alarm.start()
+    assert started.wait(10)
+    assert not lock.wait_clear(0.05)  # bounded: gives up while the urgent taker holds on
+    stepped_aside = threading.Event()
+    resumed = threading.Event()
+
+    def bulk_reader() -> None:
+        stepped_aside.set()
+        if lock.wait_clear(10):
+            resumed.set()
+
+    reader = threading.Thread(target=bulk_reader)
+    reader.start()
+    assert stepped_aside.wait(10)
+    assert not resumed.wait(0.1)  # still held: the reader waits
+    release.set()
+    alarm.join(10)
+    assert resumed.wait(10)  # resumes as soon as the urgent taker lets go
+    reader.join(10)
