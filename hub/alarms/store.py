@@ -406,9 +406,15 @@ class AlarmStore:
             return True
 
     def seed_rule(self, rule_id: str, definition: dict[str, Any], enabled: bool) -> bool:
-        """Insert a rule from a file unless the database already has one by that id."""
+        """Insert a rule from a file unless the database already has one by that id.
+
+        Looked up first: a hub starting on its own database finds every rule there, and the
+        IntegrityError of a refused insert holds its connection in a reference cycle until the
+        collector runs (a descriptor per rule and start)."""
         try:
             with self.engine.begin() as conn:
+                if conn.execute(sa.select(rules.c.id).where(rules.c.id == rule_id)).first():
+                    return False
                 conn.execute(
                     rules.insert().values(
                         id=rule_id, definition=definition, enabled=enabled, updated=time.time()
