@@ -131,7 +131,7 @@ async def list_devices(request: web.Request) -> web.Response:
     status=201,
 )
 async def register_device(request: web.Request) -> web.Response:
-    """Register a device with its model, site and labels."""
+    """Register a device, or update the details of one already known."""
     hub = hub_of(request)
     device = body_of(request, DeviceIn)
     info = await blocking(
