@@ -78,6 +78,7 @@ an error naming both."""
 
 
 def build_hub(config: HubConfig) -> Hub:
+    """Build the hub's parts on its database and telemetry store, before the web app is made."""
     engine = make_engine(config.database_url)
     create_schema(engine)
     registry = Registry(engine)
@@ -200,7 +201,7 @@ async def auth_and_errors(
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
-    """aiohttp's own refusals (no route, wrong method, body too large) in the one error shape."""
+    """Give aiohttp's own refusals (no route, wrong method, body too big) the one error shape."""
     if exc.status == 404:
         return error_response(404, f"no route {request.path}")
     if isinstance(exc, web.HTTPMethodNotAllowed):
@@ -214,6 +215,7 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
+    """Serve the Prometheus metrics, with the gauges brought up to date for this scrape."""
     hub = request.app[HUB_KEY]
     hub.link.update_gauges()
     hub.metrics.gaps.set(hub.pipeline.tracker.total_gaps())  # as of the scrape, not the last save
@@ -221,6 +223,7 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 
 async def index(_: web.Request) -> web.FileResponse:
+    """Serve the operator console's page."""
     return web.FileResponse(STATIC / "index.html")
 
 
@@ -287,6 +290,7 @@ def _freeze_startup_heap() -> None:
 
 
 def create_app(config: HubConfig, *, start_mqtt: bool = True) -> web.Application:
+    """Build the hub and its web app; ``start_mqtt=False`` leaves the broker link down (tests)."""
     # Workers started together on one database build it one at a time (schema, seeds).
     with schema_lock(config.database_url):
         hub = build_hub(config)

@@ -40,6 +40,8 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True, slots=True)
 class Database:
+    """A database to back up or restore, as its kind and the target its tools take."""
+
     kind: str  # sqlite or postgresql
     target: str  # file path or libpq URL
 
@@ -79,7 +81,7 @@ def _sqlite_copy(src: str | Path, dst: str | Path) -> None:
 
 def _run(argv: list[str], what: str) -> None:
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=3600)  # noqa: S603 - pg_dump/pg_restore, no shell
     except FileNotFoundError:
         raise BackupError(
             f"{what}: {argv[0]} is not installed (apt-get install postgresql-client)"

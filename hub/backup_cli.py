@@ -8,6 +8,7 @@ from typing import Any
 
 
 def register_backup(sub: argparse._SubParsersAction[Any], config_args: Callable[..., None]) -> None:
+    """Add the backup commands to the hub's command line."""
     take = sub.add_parser(
         "backup",
         help="back up the registry, alarms, ledger, keys and releases (while the hub runs)",

@@ -39,6 +39,8 @@ CHECK_S = 1.0
 
 @dataclass(slots=True)
 class Reading:
+    """The broker's stored-message counts as last seen on $SYS; None until reported."""
+
     messages: int | None = None
     bytes: int | None = None
 
@@ -95,6 +97,7 @@ BROKER_BACKLOG = ExtensionKey("broker backlog watch", BacklogWatch, "hub.broker_
 
 
 def install(hub: Hub, app: web.Application) -> None:
+    """Watch the broker's backlog on $SYS and raise an alarm when it passes the limits."""
     cfg = hub.config
     watch = BacklogWatch(
         cfg.broker_backlog_messages, cfg.broker_backlog_bytes, cfg.broker_backlog_warn

@@ -18,6 +18,7 @@ log = logging.getLogger("govedge.hub")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the hub command: serve by default, or one of its actions (tokens, backups, ...)."""
     _config_args(parser)
     parser.add_argument("--http-host", help="address for the API and consoles")
     parser.add_argument("--http-port", type=int, help="port for the API and consoles")
@@ -73,6 +74,7 @@ def _load(args: argparse.Namespace) -> HubConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve the hub until stopped."""
     from aiohttp import web
 
     from hub.app import create_app, tune_process
@@ -114,11 +116,13 @@ def _tokens(args: argparse.Namespace) -> TokenStore:
 
 
 def token_create(args: argparse.Namespace) -> int:
+    """Create a token and print it (the only time it is shown)."""
     print(_tokens(args).create(args.role, args.name))
     return 0
 
 
 def token_list(args: argparse.Namespace) -> int:
+    """Print the tokens: id, role, name and whether revoked (never the token itself)."""
     for t in _tokens(args).all():
         print(f"{t['id']:>4}  {t['role']:<10} {t['name']:<20} {'revoked' if t['revoked'] else ''}")
     return 0

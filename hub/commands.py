@@ -40,6 +40,8 @@ MAX_TTL_S = 7 * 86400
 
 
 class CommandService:
+    """Commands to devices: created in batches, published over MQTT, tracked until answered."""
+
     def __init__(
         self,
         engine: Engine,

@@ -83,6 +83,8 @@ class Extensions:
 
 @dataclass
 class Hub:
+    """The hub's parts, shared by the pipeline, the API and the extensions."""
+
     config: HubConfig
     engine: Engine
     registry: Registry

@@ -175,6 +175,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
+    """Create every table the hub needs and bring older ones up to date."""
     import hub.alarms.tables  # noqa: F401  (registers the alarm tables on ``metadata``)
     from hub.message_identity import upgrade_events
 

@@ -56,6 +56,8 @@ def step_targets(targets: Sequence[str], steps: Sequence[float], index: int) -> 
 
 
 class ConfigService:
+    """Devices' desired configs and the staged rollouts that set them."""
+
     def __init__(
         self,
         engine: Engine,

@@ -60,6 +60,8 @@ WarnDays = Annotated[
 
 
 class CertificateQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """How many days ahead of expiry a certificate counts as expiring."""
+
     warn_days: WarnDays | None = None
 
 
@@ -79,6 +81,7 @@ class CertificateHealth(msgspec.Struct):
     response=CertificateHealth,
 )
 async def fleet_certificates(request: web.Request) -> web.Response:
+    """The fleet's certificates: each device's newest, and how many are expiring or expired."""
     from provisioning.rotation import DEFAULT_WARN_DAYS, fleet_expiry
 
     hub = hub_of(request)
@@ -221,6 +224,7 @@ class CertificateRefused(HubError):
     errors={403: "the certificate or the proof is refused"},
 )
 async def confirm_renewal(request: web.Request) -> web.Response:
+    """Revoke a device's superseded certificate once it proves it holds the new one."""
     revoker = hub_of(request).extensions[SUPERSEDED_REVOKER]
     body = body_of(request, ConfirmRequest)
     try:

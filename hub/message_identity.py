@@ -28,14 +28,14 @@ _COLUMNS = ("device_id", "ts", "kind", "severity", "message", "attrs", "boot_id"
 # SQLite: the whole batch in one statement over one JSON array (see ``sqlite_json_batch``);
 # an executemany of the ON CONFLICT insert took half as long again as the plain one it replaced.
 _SQLITE_INSERT = (
-    f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT "
+    f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT "  # noqa: S608 - names from code
     + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
     + " FROM json_each(?) WHERE true ON CONFLICT (device_id, boot_id, seq) DO NOTHING"
 )
 
 # PostgreSQL: likewise one statement (an executemany of the ON CONFLICT insert was slower).
 _PG_INSERT = sa.text(
-    f"INSERT INTO events ({', '.join(_COLUMNS)}) "
+    f"INSERT INTO events ({', '.join(_COLUMNS)}) "  # noqa: S608 - names from code
     "SELECT device_id, ts, kind, severity, COALESCE(message, ''), attrs::json, boot_id, seq "
     "FROM jsonb_to_recordset(CAST(:doc AS jsonb)) AS x(device_id text, ts float8, kind text, "
     "severity text, message text, attrs jsonb, boot_id text, seq bigint) "

@@ -65,6 +65,7 @@ class HubConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def load_config(path: str | Path) -> HubConfig:
+    """The hub config in ``path`` (JSON), or ConfigError naming the file and the problem."""
     path = Path(path)
     try:
         return msgspec.json.decode(path.read_bytes(), type=HubConfig)

@@ -41,6 +41,7 @@ def notify(message: str, address: str | None = None) -> bool:
 
 
 def watchdog_interval() -> float | None:
+    """How often to ping systemd's watchdog (half its timeout), or None when none is set."""
     usec = os.environ.get("WATCHDOG_USEC", "")
     pid = os.environ.get("WATCHDOG_PID", "")
     if not usec.isdigit() or (pid and pid != str(os.getpid())):
@@ -49,6 +50,7 @@ def watchdog_interval() -> float | None:
 
 
 def install(hub: Hub, app: web.Application) -> None:
+    """Ping systemd's watchdog while the event loop runs, so a hung hub is restarted."""
     address = os.environ.get("NOTIFY_SOCKET", "")
     if not address:
         return

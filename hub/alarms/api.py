@@ -52,15 +52,21 @@ class RuleIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 
 class NoteIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An operator's note on an alarm action (optional, kept in the alarm's history)."""
+
     note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
 class AlarmPage(msgspec.Struct):
+    """One page of alarms and the count of all that matched the query."""
+
     total: int
     items: list[dict[str, Any]]
 
 
 class AlarmQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """Filters of the alarm list; empty fields match everything."""
+
     state: Annotated[str, one_of(("", "active", "cleared"), "active or cleared")] = ""
     severity: Annotated[
         str, msgspec.Meta(description="one severity or several, comma-separated")
@@ -74,6 +80,7 @@ class AlarmQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def engine_of(request: web.Request) -> AlarmEngine:
+    """The alarm engine this hub's alarms extension installed."""
     engine = hub_of(request).extensions[ALARM_ENGINE]
     return engine
 
@@ -104,6 +111,7 @@ def _note(request: web.Request) -> str:
 
 @routes.get("/rules", roles=READ, summary="Every rule, with its definition", response=Items)
 async def list_rules(request: web.Request) -> web.Response:
+    """List every rule, enabled or not, with its stored definition."""
     rows = await blocking(engine_of(request).store.rule_rows)
     items = [{"id": r["id"], "enabled": r["enabled"], **r["definition"]} for r in rows]
     return json_ok({"items": items})
@@ -111,6 +119,7 @@ async def list_rules(request: web.Request) -> web.Response:
 
 @routes.get("/rules/{rule_id}", roles=READ, summary="One rule")
 async def get_rule(request: web.Request) -> web.Response:
+    """One rule by id, or a 404."""
     rule_id = request.match_info["rule_id"]
     rows = await blocking(engine_of(request).store.rule_rows)
     for r in rows:
@@ -127,6 +136,7 @@ async def get_rule(request: web.Request) -> web.Response:
     status=(200, 201),
 )
 async def put_rule(request: web.Request) -> web.Response:
+    """Create or replace a rule: checked first, then stored and the engine reloaded at once."""
     engine = engine_of(request)
     definition = msgspec.to_builtins(body_of(request, RuleIn))
     rule = parse_rule(definition, request.match_info["rule_id"])
@@ -141,6 +151,7 @@ async def put_rule(request: web.Request) -> web.Response:
     summary="Delete a rule; its active alarms are cleared",
 )
 async def delete_rule(request: web.Request) -> web.Response:
+    """Delete a rule and reload the engine so it stops evaluating it."""
     engine = engine_of(request)
     rule_id = request.match_info["rule_id"]
     if not await blocking(engine.store.delete_rule, rule_id):
@@ -160,6 +171,7 @@ async def delete_rule(request: web.Request) -> web.Response:
     response=AlarmPage,
 )
 async def list_alarms(request: web.Request) -> web.Response:
+    """List alarms by state, severity, device and site."""
     q = query_of(request, AlarmQuery)
     severities = [s for s in q.severity.split(",") if s]
     for s in severities:
@@ -188,6 +200,7 @@ async def list_alarms(request: web.Request) -> web.Response:
     summary="One alarm and its history (every event, oldest first)",
 )
 async def get_alarm(request: web.Request) -> web.Response:
+    """One alarm, or a 404."""
     return json_ok(await blocking(engine_of(request).store.get, _alarm_id(request)))
 
 

@@ -84,7 +84,7 @@ class AlarmEngine:
         for row in self.store.rule_rows():
             try:
                 rule = parse_rule({**row["definition"], "enabled": row["enabled"]}, row["id"])
-            except Exception as exc:  # a bad row must not stop the others
+            except Exception as exc:  # noqa: BLE001 - a bad row must not stop the others
                 log.error("rule_invalid", extra=fields(rule=row["id"], error=str(exc)))
                 continue
             if rule.enabled:

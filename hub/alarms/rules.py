@@ -139,7 +139,7 @@ def _scope(rid: str, data: Any) -> Selector:
 def _direction(rid: str, value: Any) -> bool:
     if value not in ("above", "below"):
         raise RuleError(f"rule {rid!r}: direction must be 'above' or 'below'")
-    return value == "above"
+    return bool(value == "above")
 
 
 def _levels(rid: str, data: Any, above: bool) -> tuple[Level, ...]:

@@ -28,6 +28,7 @@ TICK_MAX_S = 1.0
 
 
 def rule_sources(hub: Hub) -> list[Path]:
+    """The rule folders to seed from: the bundled defaults, then the config's rules_dir."""
     sources = [DEFAULT_RULES] if DEFAULT_RULES.is_dir() else []
     extra = str(getattr(hub.config, "rules_dir", "") or "")
     if extra:
@@ -45,6 +46,7 @@ def seed_rules(store: AlarmStore, sources: list[Path]) -> int:
 
 
 def install(hub: Hub, app: web.Application) -> None:
+    """Install the alarms: seed the rules, load them into the engine, add the routes."""
     store = AlarmStore(hub.engine)
     added = seed_rules(store, rule_sources(hub))
     engine = AlarmEngine(store, hub.registry)

@@ -31,6 +31,8 @@ class SelectorIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
 
 
 class CommandIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A command to send to the devices a selector picks."""
+
     name: Name
     selector: SelectorIn
     args: dict[str, Any] = {}
@@ -45,6 +47,8 @@ class CommandBatch(msgspec.Struct):
 
 
 class CommandQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """Filters of the command list."""
+
     device_id: str = ""
     batch: str = ""
     state: str = ""
@@ -52,6 +56,8 @@ class CommandQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CommandList(msgspec.Struct):
+    """Commands found, with the per-state counts of their batch when one was asked for."""
+
     items: list[dict[str, Any]]
     summary: dict[str, int] | None
 
@@ -65,6 +71,7 @@ class CommandList(msgspec.Struct):
     status=201,
 )
 async def create_command(request: web.Request) -> web.Response:
+    """Send a command to every device the selector picks, as one batch."""
     hub = hub_of(request)
     cmd = body_of(request, CommandIn)
     targets = [d.id for d in await blocking(hub.registry.select, cmd.selector.selector())]
@@ -80,6 +87,7 @@ async def create_command(request: web.Request) -> web.Response:
     response=CommandList,
 )
 async def list_commands(request: web.Request) -> web.Response:
+    """Search commands by device, batch and state."""
     hub = hub_of(request)
     q = query_of(request, CommandQuery)
     items = await blocking(
@@ -96,5 +104,6 @@ async def list_commands(request: web.Request) -> web.Response:
     response=dict[str, Any],
 )
 async def get_command(request: web.Request) -> web.Response:
+    """One command and its state, or a 404."""
     hub = hub_of(request)
     return json_ok(await blocking(hub.commands.get, request.match_info["command_id"]))

@@ -93,6 +93,7 @@ def _filter(query: DeviceQuery) -> DeviceFilter:
     query=DeviceQuery,
 )
 async def list_devices(request: web.Request) -> web.Response:
+    """One page of devices for the console's table, with its filters applied."""
     hub = hub_of(request)
     query = query_of(request, DeviceQuery)
     flt = _filter(query)
@@ -115,6 +116,7 @@ async def list_devices(request: web.Request) -> web.Response:
     "versions)",
 )
 async def list_facets(request: web.Request) -> web.Response:
+    """The values the console's filters offer (sites, models, labels), from the registry."""
     hub = hub_of(request)
 
     def load() -> dict[str, Any]:
@@ -151,6 +153,7 @@ def _certificates(hub: Hub) -> dict[str, dict[str, Any]]:
     "attention first; device positions",
 )
 async def overview(request: web.Request) -> web.Response:
+    """The console's first view: fleet counts and device positions in one answer."""
     hub = hub_of(request)
     summary = hub.extensions[CONSOLE_SUMMARY]
     # the counts and positions from one pass; the live counts the page then connects for
@@ -220,11 +223,13 @@ def _detail(hub: Hub, device_id: str) -> dict[str, Any]:
     "events, commands, state history, latest values",
 )
 async def device_detail(request: web.Request) -> web.Response:
+    """Everything the console shows about one device."""
     return json_ok(await blocking(_detail, hub_of(request), request.match_info["device_id"]))
 
 
 @routes.get("/console/rollouts", roles=READ, summary="Recent rollouts with their progress")
 async def list_rollouts(request: web.Request) -> web.Response:
+    """Recent config rollouts with their progress."""
     hub = hub_of(request)
 
     def load() -> list[dict[str, Any]]:
@@ -251,6 +256,7 @@ async def list_rollouts(request: web.Request) -> web.Response:
     summary="The devices of a rollout that refused its config, and why",
 )
 async def rollout_failures(request: web.Request) -> web.Response:
+    """The devices that failed a rollout."""
     hub = hub_of(request)
     rollout_id = request.match_info["rollout_id"]
 
@@ -294,6 +300,7 @@ def _set_rollout_state(hub: Hub, rollout_id: str, want: str, max_failures: int |
     summary="Halt a running rollout: no further step is sent",
 )
 async def halt_rollout(request: web.Request) -> web.Response:
+    """Stop a rollout: no further devices get its config."""
     return await _move_rollout(request, "halted", None)
 
 
@@ -305,6 +312,7 @@ async def halt_rollout(request: web.Request) -> web.Response:
     body_required=False,
 )
 async def resume_rollout(request: web.Request) -> web.Response:
+    """Resume a halted rollout, optionally with a new failure limit."""
     body = optional_body_of(request, ResumeBody)
     return await _move_rollout(request, "running", body.max_failures if body else None)
 
@@ -325,6 +333,7 @@ async def _move_rollout(request: web.Request, state: str, max_failures: int | No
     errors={404: "no such device, or the hub has no fleet CA"},
 )
 async def revoke_certificate(request: web.Request) -> web.Response:
+    """Revoke a device's certificate (the hub must hold the fleet CA)."""
     hub = hub_of(request)
     device_id = request.match_info["device_id"]
     await blocking(hub.registry.get, device_id)
@@ -344,6 +353,7 @@ async def revoke_certificate(request: web.Request) -> web.Response:
 
 @routes.get("/console/whoami", roles=READ, summary="The role of the caller's token")
 async def whoami(request: web.Request) -> web.Response:
+    """The caller's role, so the console shows only what it may do."""
     return json_ok({"role": request.get(ROLE_KEY, "")})
 
 
@@ -353,6 +363,7 @@ async def whoami(request: web.Request) -> web.Response:
     summary="WebSocket: the fleet counts now and whenever they change (every second at most)",
 )
 async def stream(request: web.Request) -> web.StreamResponse:
+    """Push the fleet summary to a console over a WebSocket whenever it changes."""
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     summary = hub_of(request).extensions[CONSOLE_SUMMARY]
@@ -431,5 +442,6 @@ def _last_changes(hub: Hub) -> list[float]:
 
 
 def install(hub: Hub, app: web.Application) -> None:
+    """Install the console routes and the fleet summary they share."""
     hub.extensions.add(CONSOLE_SUMMARY, FleetSummary(hub))
     routes.install(app)

@@ -27,15 +27,21 @@ def _check(config: dict[str, Any]) -> None:
 
 
 class ConfigIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The runtime config to set on a device."""
+
     config: Annotated[dict[str, Any], msgspec.Meta(description="the runtime part of a config")]
 
 
 class ConfigSet(msgspec.Struct):
+    """The version a device's new desired config got."""
+
     device_id: str
     version: int
 
 
 class RolloutIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A config to roll out over the selected devices in steps, with a failure limit."""
+
     selector: SelectorIn
     config: dict[str, Any]
     steps: list[Annotated[float, msgspec.Meta(gt=0, le=100)]] = msgspec.field(
@@ -53,6 +59,7 @@ class RolloutIn(msgspec.Struct, forbid_unknown_fields=True):
     status=202,
 )
 async def put_config(request: web.Request) -> web.Response:
+    """Set one device's desired config; it is checked before any device sees it."""
     hub = hub_of(request)
     device_id = request.match_info["device_id"]
     config = body_of(request, ConfigIn).config
@@ -64,6 +71,7 @@ async def put_config(request: web.Request) -> web.Response:
 
 @routes.get("/devices/{device_id}/config", roles=READ, summary="Desired config and its state")
 async def get_config(request: web.Request) -> web.Response:
+    """One device's desired config."""
     hub = hub_of(request)
     return json_ok(await blocking(hub.device_configs.get, request.match_info["device_id"]))
 
@@ -76,6 +84,7 @@ async def get_config(request: web.Request) -> web.Response:
     status=201,
 )
 async def create_rollout(request: web.Request) -> web.Response:
+    """Start a staged rollout of a config over the selected devices."""
     hub = hub_of(request)
     body = body_of(request, RolloutIn)
     _check(body.config)
@@ -93,5 +102,6 @@ async def create_rollout(request: web.Request) -> web.Response:
 
 @routes.get("/rollouts/{rollout_id}", roles=READ, summary="A rollout with its progress")
 async def get_rollout(request: web.Request) -> web.Response:
+    """One rollout and its progress, or a 404."""
     hub = hub_of(request)
     return json_ok(await blocking(hub.device_configs.rollout, request.match_info["rollout_id"]))

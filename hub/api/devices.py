@@ -55,11 +55,15 @@ class Device(msgspec.Struct):
 
 
 class DevicePage(msgspec.Struct):
+    """One page of devices and the count of all that matched."""
+
     total: int
     items: list[Device]
 
 
 class DeviceQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """Filters of the device list; empty fields match everything."""
+
     site: str = ""
     model: str = ""
     online: bool | None = None
@@ -69,6 +73,8 @@ class DeviceQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StateChange(msgspec.Struct):
+    """A device going online or offline, and why."""
+
     ts: float
     online: bool
     boot_id: str | None
@@ -76,10 +82,14 @@ class StateChange(msgspec.Struct):
 
 
 class StateHistory(msgspec.Struct):
+    """A device's online/offline changes."""
+
     items: list[StateChange]
 
 
 class LimitQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """How many items to return at most."""
+
     limit: Limit = 100
 
 
@@ -91,6 +101,7 @@ class LimitQuery(msgspec.Struct, forbid_unknown_fields=True):
     response=DevicePage,
 )
 async def list_devices(request: web.Request) -> web.Response:
+    """List the registered devices by site, model, state and label."""
     hub = hub_of(request)
     q = query_of(request, DeviceQuery)
     label = None
@@ -120,6 +131,7 @@ async def list_devices(request: web.Request) -> web.Response:
     status=201,
 )
 async def register_device(request: web.Request) -> web.Response:
+    """Register a device, or update the details of one already known."""
     hub = hub_of(request)
     device = body_of(request, DeviceIn)
     info = await blocking(
@@ -137,6 +149,7 @@ async def register_device(request: web.Request) -> web.Response:
 
 @routes.get("/devices/{device_id}", roles=READ, summary="One device", response=Device)
 async def get_device(request: web.Request) -> web.Response:
+    """One device's registry entry, or a 404."""
     hub = hub_of(request)
     info = await blocking(hub.registry.get, request.match_info["device_id"])
     return json_ok(info.as_dict())
@@ -150,6 +163,7 @@ async def get_device(request: web.Request) -> web.Response:
     response=StateHistory,
 )
 async def device_history(request: web.Request) -> web.Response:
+    """A device's online/offline history."""
     hub = hub_of(request)
     items = await blocking(
         hub.registry.history,

@@ -18,16 +18,22 @@ Role = Annotated[str, one_of(ROLES)]
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The role (and for a kiosk, the device id) of a token to create."""
+
     role: Role
     name: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
 class SickDevice(msgspec.Struct):
+    """A device that reports a driver in trouble."""
+
     id: str
     drivers: dict[str, Any]  # driver name: its state, as the device reported it
 
 
 class Ingest(msgspec.Struct):
+    """The ingest pipeline's counters, for telling a quiet fleet from a stuck hub."""
+
     accepted: int
     rejected: dict[str, int]
     duplicates: int
@@ -37,6 +43,8 @@ class Ingest(msgspec.Struct):
 
 
 class Health(msgspec.Struct):
+    """The fleet at a glance: devices online, offline and sick, and the ingest counters."""
+
     devices: int
     online: int
     offline: int
@@ -45,6 +53,8 @@ class Health(msgspec.Struct):
 
 
 class TokenOut(msgspec.Struct):
+    """A new token: shown once, only its hash is kept."""
+
     token: str
     role: Role
 
@@ -53,6 +63,7 @@ class TokenOut(msgspec.Struct):
     "/health", roles=READ, summary="Fleet health: devices online, offline, sick", response=Health
 )
 async def fleet_health(request: web.Request) -> web.Response:
+    """Report the fleet's health and the ingest counters."""
     hub = hub_of(request)
     summary = await blocking(hub.registry.summary)
     summary["ingest"] = {
@@ -76,6 +87,7 @@ async def fleet_health(request: web.Request) -> web.Response:
     status=201,
 )
 async def create_token(request: web.Request) -> web.Response:
+    """Create an API token; the answer is the only place its text appears."""
     hub = hub_of(request)
     body = body_of(request, TokenIn)
     token = await blocking(hub.tokens.create, body.role, body.name)
@@ -84,4 +96,5 @@ async def create_token(request: web.Request) -> web.Response:
 
 @routes.get("/openapi.json", roles=PUBLIC, summary="This API's OpenAPI 3 document")
 async def openapi(request: web.Request) -> web.Response:
+    """Serve the OpenAPI document built from the routes at start-up."""
     return json_ok(request.app[OPENAPI_KEY])

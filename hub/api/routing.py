@@ -25,7 +25,7 @@ S = TypeVar("S")
 
 API_PREFIX = "/api/v1"
 ROLES_ATTR = "govedge_roles"
-TOKEN_PARAM = "access_token"
+TOKEN_PARAM = "access_token"  # noqa: S105 - a parameter name, not a secret
 """The query parameter that may carry the bearer token (browsers cannot set WebSocket headers);
 every route accepts it, and the OpenAPI document declares it as a security scheme."""
 
@@ -64,6 +64,8 @@ class NoQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 @dataclass(slots=True)
 class RouteSpec:
+    """A route as declared: path, handler, roles and the types that document it."""
+
     method: str
     path: str  # below /api/v1
     handler: Handler

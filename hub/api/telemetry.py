@@ -20,6 +20,8 @@ Aggregate = Annotated[str, one_of(AGGREGATES, ", ".join(AGGREGATES))]
 
 
 class TelemetryQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """A device's telemetry between two times: raw points, or aggregated per window."""
+
     metric: Annotated[str, msgspec.Meta(description="quantity name; required with agg")] = ""
     start: Annotated[str, msgspec.Meta(description="Unix seconds or relative (-1h)")] = ""
     end: Annotated[str, msgspec.Meta(description="Unix seconds or relative; default now")] = ""
@@ -39,6 +41,8 @@ class Telemetry(msgspec.Struct, omit_defaults=True):
 
 
 class Latest(msgspec.Struct):
+    """The newest value of each of a device's metrics."""
+
     device_id: str
     metrics: dict[str, Any]
 
@@ -51,6 +55,7 @@ class Latest(msgspec.Struct):
     response=Telemetry,
 )
 async def device_telemetry(request: web.Request) -> web.Response:
+    """A device's telemetry, raw or aggregated (agg and every), over a time range."""
     hub = hub_of(request)
     q = query_of(request, TelemetryQuery)
     device_id = request.match_info["device_id"]
@@ -78,6 +83,7 @@ async def device_telemetry(request: web.Request) -> web.Response:
     response=Latest,
 )
 async def latest(request: web.Request) -> web.Response:
+    """The newest value of each metric of a device."""
     hub = hub_of(request)
     device_id = request.match_info["device_id"]
     await blocking(hub.registry.get, device_id)

@@ -30,10 +30,12 @@ def row_id(raw: str, what: str) -> int:
 
 
 def hub_of(request: web.Request) -> Hub:
+    """The hub a request is served by."""
     return request.app[HUB_KEY]
 
 
 def json_ok(data: Any, status: int = 200) -> web.Response:
+    """A JSON answer encoded by msgspec."""
     return web.Response(
         body=msgspec.json.encode(data), status=status, content_type="application/json"
     )

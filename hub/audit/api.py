@@ -38,6 +38,7 @@ class AuditQuery(msgspec.Struct, forbid_unknown_fields=True):
     query=AuditQuery,
 )
 async def search_audit(request: web.Request) -> web.Response:
+    """Search the audit log, within a time range when one is given."""
     hub = hub_of(request)
     store = hub.extensions[AUDIT_STORE]
     query = query_of(request, AuditQuery)

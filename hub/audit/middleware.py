@@ -14,12 +14,14 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from govedge.logs import fields
 from hub.api.routing import API_PREFIX
 from hub.api.util import MAX_BODY
 from hub.audit.store import AuditStore
 from hub.context import HUB_KEY, ROLE_KEY
+from hub.errors import AuthError
 
 log = logging.getLogger("govedge.hub.audit")
 
@@ -32,6 +34,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def make_middleware(store: AuditStore) -> Any:
+    """A middleware that records every changing API call (who, what, on which target, outcome)."""
+
     @web.middleware
     async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.method not in CHANGING or not request.path.startswith(API_PREFIX):
@@ -82,7 +86,7 @@ async def _record(
     if token:
         try:
             role, actor = await asyncio.to_thread(hub.tokens.identity_of, token)
-        except Exception:
+        except (AuthError, SQLAlchemyError):
             actor = "(unknown token)"
     result: Any = None
     if (

@@ -11,6 +11,7 @@ from hub.context import Hub
 
 
 def install(hub: Hub, app: web.Application) -> None:
+    """Install the audit log: its table, its middleware (outermost) and its routes."""
     store = AuditStore(hub.engine)
     store.create_table()
     hub.extensions.add(AUDIT_STORE, store)

@@ -39,6 +39,7 @@ def event_dict(row: Any) -> dict[str, Any]:
 
 
 def events_after(engine: Engine, cursor: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Alarm events after ``cursor``, oldest first: what a feed client has not seen yet."""
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(alarm_events)
@@ -50,6 +51,7 @@ def events_after(engine: Engine, cursor: int, limit: int = 500) -> list[dict[str
 
 
 def last_cursor(engine: Engine) -> int:
+    """The newest alarm event's id, 0 when there is none."""
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.max(alarm_events.c.id))).scalar() or 0)
 
@@ -57,7 +59,7 @@ def last_cursor(engine: Engine) -> int:
 def append_event(conn: Connection, alarm_id: int, kind: str, ts: float) -> dict[str, Any]:
     """Append an event with the alarm's current state as payload; returns that state."""
     row = conn.execute(placed_alarms().where(alarms.c.id == alarm_id)).first()
-    assert row is not None
+    assert row is not None  # noqa: S101 - narrowing: called inside the transaction that holds the alarm
     alarm = alarm_dict(row)
     conn.execute(
         alarm_events.insert().values(

@@ -44,6 +44,8 @@ Secret = Annotated[str, msgspec.Meta(min_length=16, max_length=200)]
 
 
 class WebhookIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A new webhook subscription; from_cursor replays the events after it."""
+
     url: Url
     secret: Secret
     severities: list[Severity] | msgspec.UnsetType = msgspec.UNSET
@@ -52,6 +54,8 @@ class WebhookIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 
 class WebhookChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Changes to a webhook subscription; fields left out stay as they are."""
+
     url: Url | msgspec.UnsetType = msgspec.UNSET
     secret: Secret | msgspec.UnsetType = msgspec.UNSET
     severities: list[Severity] | msgspec.UnsetType = msgspec.UNSET
@@ -62,6 +66,8 @@ Kind = Annotated[str, one_of(RESOURCE_KINDS, "team, supply or shelter")]
 
 
 class ResourceChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Changes to a resource; fields left out stay as they are."""
+
     kind: Kind | msgspec.UnsetType = msgspec.UNSET
     name: Annotated[str, msgspec.Meta(max_length=200, pattern=r"\S")] | msgspec.UnsetType = (
         msgspec.UNSET
@@ -89,14 +95,20 @@ class Act(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class AssignIn(Act, forbid_unknown_fields=True, kw_only=True):
+    """Assign a team (a resource) to an alarm."""
+
     team: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROW_ID, description="a team's resource id")]
 
 
 class DispatchIn(Act, forbid_unknown_fields=True, kw_only=True):
+    """Move an alarm's dispatch on: en route, on site, resolved."""
+
     state: Annotated[str, one_of(STATES[1:], "en_route, on_site or resolved")]
 
 
 class FeedQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """Where a feed client starts: after a cursor, from the start (0) or from now (latest)."""
+
     cursor: Annotated[
         str,
         msgspec.Meta(
@@ -107,18 +119,26 @@ class FeedQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class KindQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """Filter by resource kind."""
+
     kind: Kind | None = None
 
 
 class NearestQuery(KindQuery, forbid_unknown_fields=True):
+    """The kind of resource and how many of the nearest to return."""
+
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
 
 
 class DeliveryQuery(LimitQuery, forbid_unknown_fields=True):
+    """Filter deliveries by state."""
+
     state: Annotated[str, one_of(("pending", "delivered", "dead"))] | None = None
 
 
 class Resource(msgspec.Struct):
+    """A resource as shown: where it is, its capacity and how much of it is free."""
+
     id: int
     kind: str
     name: str
@@ -132,6 +152,8 @@ class Resource(msgspec.Struct):
 
 
 class Resources(msgspec.Struct):
+    """The resources."""
+
     items: list[Resource]
 
 
@@ -147,15 +169,21 @@ class Webhook(msgspec.Struct):
 
 
 class Webhooks(msgspec.Struct):
+    """The webhook subscriptions."""
+
     items: list[Webhook]
 
 
 class Snapshot(msgspec.Struct):
+    """The dispatch board and the cursor a feed client goes on from."""
+
     cursor: int
     items: list[dict[str, Any]]
 
 
 class Deleted(msgspec.Struct):
+    """Whether the item was deleted."""
+
     deleted: bool
 
 
@@ -193,6 +221,7 @@ async def _who(request: web.Request, act: Act) -> str:
     query=FeedQuery,
 )
 async def feed(request: web.Request) -> web.StreamResponse:
+    """Serve the alarm feed over a WebSocket, from the client's cursor on."""
     svc = _svc(request)
     return await serve_feed(request, svc.dispatch.engine, svc.notifier, svc.gap_wait_s)
 
@@ -204,6 +233,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
     response=Snapshot,
 )
 async def snapshot(request: web.Request) -> web.Response:
+    """The dispatch board and the cursor it is current at, so a client misses no later event."""
     svc = _svc(request)
     from hub.emergency.alarmview import last_cursor
 
@@ -223,6 +253,7 @@ async def snapshot(request: web.Request) -> web.Response:
     response=Items,
 )
 async def dead_letters(request: web.Request) -> web.Response:
+    """Deliveries that ran out of retries."""
     limit = query_of(request, LimitQuery).limit
     items = await blocking(_svc(request).webhooks.deliveries, "dead", None, limit)
     return json_ok({"items": items})
@@ -234,12 +265,14 @@ async def dead_letters(request: web.Request) -> web.Response:
     summary="Queue a dead letter again, with its attempts reset",
 )
 async def retry_dead_letter(request: web.Request) -> web.Response:
+    """Queue a dead delivery again."""
     item = await blocking(_svc(request).webhooks.retry, _id(request, "delivery_id"))
     return json_ok(item)
 
 
 @routes.get("/webhooks", roles=EMERGENCY, summary="Webhook subscriptions", response=Webhooks)
 async def list_webhooks(request: web.Request) -> web.Response:
+    """List the webhook subscriptions (without their secrets)."""
     return json_ok({"items": await blocking(_svc(request).webhooks.all)})
 
 
@@ -252,6 +285,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
     status=201,
 )
 async def create_webhook(request: web.Request) -> web.Response:
+    """Subscribe a webhook to the alarm events."""
     data = msgspec.to_builtins(body_of(request, WebhookIn))
     return json_ok(await blocking(_svc(request).webhooks.create, data), status=201)
 
@@ -260,6 +294,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     "/webhooks/{webhook_id}", roles=EMERGENCY, summary="One webhook subscription", response=Webhook
 )
 async def get_webhook(request: web.Request) -> web.Response:
+    """One webhook subscription, or a 404."""
     return json_ok(await blocking(_svc(request).webhooks.get, _id(request, "webhook_id")))
 
 
@@ -271,6 +306,7 @@ async def get_webhook(request: web.Request) -> web.Response:
     response=Webhook,
 )
 async def update_webhook(request: web.Request) -> web.Response:
+    """Change a webhook subscription."""
     data = msgspec.to_builtins(body_of(request, WebhookChange))
     hook_id = _id(request, "webhook_id")
     return json_ok(await blocking(_svc(request).webhooks.update, hook_id, data))
@@ -283,6 +319,7 @@ async def update_webhook(request: web.Request) -> web.Response:
     response=Deleted,
 )
 async def delete_webhook(request: web.Request) -> web.Response:
+    """Delete a webhook subscription."""
     await blocking(_svc(request).webhooks.delete, _id(request, "webhook_id"))
     return json_ok({"deleted": True})
 
@@ -295,6 +332,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
     response=Items,
 )
 async def webhook_deliveries(request: web.Request) -> web.Response:
+    """A webhook's deliveries, by state."""
     q = query_of(request, DeliveryQuery)
     items = await blocking(
         _svc(request).webhooks.deliveries, q.state, _id(request, "webhook_id"), q.limit
@@ -313,6 +351,7 @@ async def webhook_deliveries(request: web.Request) -> web.Response:
     response=Resources,
 )
 async def list_resources(request: web.Request) -> web.Response:
+    """List the resources, of one kind or all."""
     kind = query_of(request, KindQuery).kind or ""
     items = await blocking(_svc(request).dispatch.list_resources, kind)
     return json_ok({"items": items})
@@ -320,12 +359,14 @@ async def list_resources(request: web.Request) -> web.Response:
 
 @routes.post("/resources", roles=EMERGENCY, summary="Add a resource", body=ResourceIn, status=201)
 async def create_resource(request: web.Request) -> web.Response:
+    """Add a resource."""
     data = msgspec.to_builtins(body_of(request, ResourceIn))
     return json_ok(await blocking(_svc(request).dispatch.create_resource, data), status=201)
 
 
 @routes.get("/resources/{resource_id}", roles=READ, summary="One resource", response=Resource)
 async def get_resource(request: web.Request) -> web.Response:
+    """One resource, or a 404."""
     return json_ok(await blocking(_svc(request).dispatch.get_resource, _id(request, "resource_id")))
 
 
@@ -337,6 +378,7 @@ async def get_resource(request: web.Request) -> web.Response:
     response=Resource,
 )
 async def update_resource(request: web.Request) -> web.Response:
+    """Change a resource."""
     data = msgspec.to_builtins(body_of(request, ResourceChange))
     rid = _id(request, "resource_id")
     return json_ok(await blocking(_svc(request).dispatch.update_resource, rid, data))
@@ -346,6 +388,7 @@ async def update_resource(request: web.Request) -> web.Response:
     "/resources/{resource_id}", roles=EMERGENCY, summary="Remove a resource", response=Deleted
 )
 async def delete_resource(request: web.Request) -> web.Response:
+    """Delete a resource."""
     await blocking(_svc(request).dispatch.delete_resource, _id(request, "resource_id"))
     return json_ok({"deleted": True})
 
@@ -360,6 +403,7 @@ async def delete_resource(request: web.Request) -> web.Response:
     query=NearestQuery,
 )
 async def nearest(request: web.Request) -> web.Response:
+    """The resources nearest to an alarm's place, nearest first."""
     q = query_of(request, NearestQuery)
     result = await blocking(
         _svc(request).dispatch.nearest, _id(request, "alarm_id"), q.kind or "", q.limit
@@ -374,6 +418,7 @@ async def nearest(request: web.Request) -> web.Response:
     body=AssignIn,
 )
 async def assign(request: web.Request) -> web.Response:
+    """Assign a team to an alarm, recorded with who did it."""
     body = body_of(request, AssignIn)
     alarm = await blocking(
         _svc(request).dispatch.assign,
@@ -392,6 +437,7 @@ async def assign(request: web.Request) -> web.Response:
     body=DispatchIn,
 )
 async def dispatch_state(request: web.Request) -> web.Response:
+    """Move an alarm's dispatch on, recorded with who did it."""
     body = body_of(request, DispatchIn)
     alarm = await blocking(
         _svc(request).dispatch.advance,

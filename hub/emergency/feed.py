@@ -128,6 +128,7 @@ class FeedNotifier:
 
 
 def parse_cursor(raw: str | None, latest: int) -> int:
+    """The event id a client starts after: 0 replays all, ``latest`` skips to now."""
     if raw is None or raw == "":
         return 0
     if raw == "latest":
@@ -196,6 +197,7 @@ class FeedSession:
 async def serve_feed(
     request: web.Request, engine: Engine, notifier: FeedNotifier, gap_wait_s: float
 ) -> web.WebSocketResponse:
+    """Send the alarm events after the client's cursor, then each new one, in id order."""
     # The notifier does not poll while nobody listens, so look at the table for "latest".
     latest = await asyncio.to_thread(last_cursor, engine)
     notifier.latest = max(notifier.latest, latest)

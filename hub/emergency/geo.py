@@ -8,6 +8,7 @@ EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine); close enough for picking the nearest team."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp = p2 - p1
     dl = math.radians(lon2 - lon1)

@@ -24,6 +24,8 @@ CONSOLE = Path(__file__).resolve().parent.parent / "static" / "emergency" / "ind
 
 @dataclass
 class EmergencySettings:
+    """Timings of the feed and the webhook deliveries."""
+
     poll_s: float = 0.05  # how often each worker looks for new alarm events
     gap_wait_s: float = 1.0  # how long a client waits for a hole in the ids to fill
     webhook_interval_s: float = 0.2
@@ -34,10 +36,12 @@ SETTINGS = EmergencySettings()
 
 
 async def console(_: web.Request) -> web.FileResponse:
+    """Serve the emergency console's page."""
     return web.FileResponse(CONSOLE)
 
 
 def install(hub: Hub, app: web.Application) -> None:
+    """Install the emergency service: tables, feed notifier, webhook sender, routes."""
     settings = SETTINGS
     create_tables(hub.engine)
     notifier = FeedNotifier(hub.engine, settings.poll_s)

@@ -17,6 +17,7 @@ DELIVERY_HEADER = "X-Govedge-Delivery"
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """A webhook delivery's signature: HMAC-SHA256 of the timestamp and the body."""
     mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 

@@ -61,4 +61,5 @@ ALL = (webhooks, webhook_deliveries, resources)
 
 
 def create_tables(engine: sa.engine.Engine) -> None:
+    """Create the emergency tables that do not exist yet."""
     metadata.create_all(engine, tables=list(ALL))

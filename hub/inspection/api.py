@@ -30,6 +30,7 @@ from hub.inspection.errors import DeviceAuthError, UploadRefused
 from hub.inspection.ingest import ingest
 from hub.inspection.tasks import STATES, NewTask, Review, StateChange, TaskService
 from hub.inspection.uploads import PhotoStore, parse_metadata
+from provisioning.errors import CAError
 
 CERT_CACHE_S = 10.0
 """How long a checked device certificate is taken as checked (a revocation shows after this)."""
@@ -69,6 +70,8 @@ NO_DEVICE = {401: "no valid device certificate"}
 
 @dataclass
 class Inspection:
+    """The inspection service's parts, kept on the hub for the routes."""
+
     engine: Engine
     tasks: TaskService
     photos: PhotoStore
@@ -100,7 +103,7 @@ def device_of(request: web.Request) -> tuple[str, x509.Certificate]:
     cert = x509.load_der_x509_certificate(der)
     try:
         service.ca.verify_issued(cert)
-    except Exception:
+    except CAError:
         service.counters["device_auth_failed"] += 1
         raise DeviceAuthError("the certificate was not issued by this fleet CA") from None
     record = service.ca.index.get(cert.serial_number)
@@ -128,6 +131,7 @@ def device_of(request: web.Request) -> tuple[str, x509.Certificate]:
     errors={409: "the id exists"},
 )
 async def create_task(request: web.Request) -> web.Response:
+    """Create an inspection task for a terminal."""
     new = body_of(request, NewTask)
     task = await asyncio.to_thread(_of(request).tasks.create, new)
     return json_ok(task, status=201)
@@ -141,6 +145,7 @@ async def create_task(request: web.Request) -> web.Response:
     response=Items,
 )
 async def list_tasks(request: web.Request) -> web.Response:
+    """List inspection tasks by device and state."""
     q = query_of(request, TaskQuery)
     items = await asyncio.to_thread(_of(request).tasks.list, q.device_id, q.state)
     return json_ok({"items": items})
@@ -148,6 +153,7 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 @routes.get("/inspection/tasks/{task_id}", roles=READ, summary="One inspection task", response=Task)
 async def get_task(request: web.Request) -> web.Response:
+    """One inspection task, or a 404."""
     return json_ok(await asyncio.to_thread(_of(request).tasks.get, request.match_info["task_id"]))
 
 
@@ -160,6 +166,7 @@ async def get_task(request: web.Request) -> web.Response:
     errors={409: "the task is not submitted"},
 )
 async def review_task(request: web.Request) -> web.Response:
+    """Record a reviewer's decision on a task."""
     review = body_of(request, Review)
     task = await asyncio.to_thread(
         _of(request).tasks.review, request.match_info["task_id"], review
@@ -175,6 +182,7 @@ async def review_task(request: web.Request) -> web.Response:
     errors={409: "the task is not reviewed"},
 )
 async def close_task(request: web.Request) -> web.Response:
+    """Close a task."""
     task = await asyncio.to_thread(_of(request).tasks.close, request.match_info["task_id"])
     return json_ok(task)
 
@@ -187,6 +195,7 @@ async def close_task(request: web.Request) -> web.Response:
     errors={404: "no such task, or this hub has no fleet CA"},
 )
 async def task_bundle(request: web.Request) -> web.Response:
+    """Export a task's evidence as a bundle anyone can verify with the fleet's root."""
     service = _of(request)
     task = await asyncio.to_thread(service.tasks.get, request.match_info["task_id"])
     if service.ca is None:
@@ -212,6 +221,7 @@ async def task_bundle(request: web.Request) -> web.Response:
     errors=NO_DEVICE,
 )
 async def device_tasks(request: web.Request) -> web.Response:
+    """The calling terminal's open tasks."""
     device_id, _ = device_of(request)
     items = await asyncio.to_thread(_of(request).tasks.list, device_id)
     return json_ok({"items": [t for t in items if t["state"] != "closed"]})
@@ -226,6 +236,7 @@ async def device_tasks(request: web.Request) -> web.Response:
     errors={**NO_DEVICE, 409: "not from the task's state"},
 )
 async def device_task_state(request: web.Request) -> web.Response:
+    """A terminal moves one of its tasks to a new state."""
     device_id, _ = device_of(request)
     change = body_of(request, StateChange)
     task = await asyncio.to_thread(
@@ -243,6 +254,7 @@ async def device_task_state(request: web.Request) -> web.Response:
     errors={**NO_DEVICE, 460: "the first bytes do not hash to the address"},
 )
 async def create_upload(request: web.Request) -> web.Response:
+    """Begin a tus upload of a photo named by its SHA-256."""
     device_of(request)
     meta = parse_metadata(request.headers.get("Upload-Metadata", ""))
     sha = meta.get("sha256", "")
@@ -275,6 +287,7 @@ async def create_upload(request: web.Request) -> web.Response:
     errors=NO_DEVICE,
 )
 async def upload_offsets(request: web.Request) -> web.Response:
+    """How much of each photo the hub holds, so a terminal resumes its uploads."""
     device_of(request)
     query = body_of(request, OffsetQuery)
     photos = _of(request).photos
@@ -291,6 +304,7 @@ async def upload_offsets(request: web.Request) -> web.Response:
     errors=NO_DEVICE,
 )
 async def head_upload(request: web.Request) -> web.Response:
+    """Tus: how many bytes of an upload the hub holds."""
     device_of(request)
     return await _of(request).photos.head(request.match_info["sha256"])
 
@@ -310,12 +324,13 @@ async def head_upload(request: web.Request) -> web.Response:
     },
 )
 async def patch_upload(request: web.Request) -> web.Response:
+    """Tus: append bytes to an upload."""
     device_of(request)
     return await _of(request).photos.patch(request.match_info["sha256"], request)
 
 
 async def options_upload(request: web.Request) -> web.Response:
-    """tus discovery: version and extensions (an empty answer, outside the JSON API document)."""
+    """Answer tus discovery: version, extensions (empty answer, outside the JSON API document)."""
     return web.Response(
         status=204,
         headers={
@@ -335,6 +350,7 @@ async def options_upload(request: web.Request) -> web.Response:
     errors=NO_DEVICE,
 )
 async def post_evidence(request: web.Request) -> web.Response:
+    """Take a terminal's batch of signed evidence records."""
     device_id, cert = device_of(request)
     batch = body_of(request, RecordBatch)
     if batch.device_id != device_id:
@@ -351,9 +367,9 @@ async def post_evidence(request: web.Request) -> web.Response:
 
 
 def install_head(app: web.Application) -> None:
-    """tus asks for HEAD and OPTIONS, whose answers are headers alone: HEAD is served by the
-    GET's handler (the OpenAPI document lists the GET: same answer, same roles), OPTIONS is
-    discovery, open to anyone, and not part of the JSON API document."""
+    """Route HEAD and OPTIONS, which tus asks for and whose answers are headers alone: HEAD is
+    served by the GET's handler (the OpenAPI document lists the GET: same answer, same roles),
+    OPTIONS is discovery, open to anyone, and not part of the JSON API document."""
     app.router.add_route("HEAD", "/api/v1/inspection/uploads/{sha256}", head_upload)
     setattr(options_upload, ROLES_ATTR, PUBLIC)
     app.router.add_route("OPTIONS", "/api/v1/inspection/uploads", options_upload)

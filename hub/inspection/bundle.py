@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.engine import Engine
 
@@ -133,11 +134,17 @@ class BundleReport:
         }
 
 
+# What loading and checking a bundled certificate raises when the bundle is wrong: a missing
+# member, a short chain, PEM that is not a certificate, a key type or signature that does not fit.
+_CERT_ERRORS = (KeyError, IndexError, ValueError, TypeError, InvalidSignature, zipfile.BadZipFile)
+
+
 def _certs(data: bytes) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(data)
 
 
 def verify_bundle(data: bytes, trusted_root: x509.Certificate | None = None) -> BundleReport:
+    """Check a case bundle on its own: certificate chain, signatures, hash chain and photos."""
     report = BundleReport()
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -156,7 +163,7 @@ def verify_bundle(data: bytes, trusted_root: x509.Certificate | None = None) -> 
         intermediate, root = chain[0], chain[1]
         root.verify_directly_issued_by(root)
         intermediate.verify_directly_issued_by(root)
-    except Exception as exc:
+    except _CERT_ERRORS as exc:
         report.problem = f"the certificate chain does not hold: {exc}"
         return report
     if trusted_root is not None and trusted_root != root:
@@ -171,7 +178,7 @@ def verify_bundle(data: bytes, trusted_root: x509.Certificate | None = None) -> 
         try:
             cert = _certs(zf.read(name))[0]
             cert.verify_directly_issued_by(intermediate)
-        except Exception as exc:
+        except _CERT_ERRORS as exc:
             report.problem = f"{name} was not issued by the bundle's intermediate: {exc}"
             return report
         cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
@@ -190,7 +197,10 @@ def verify_bundle(data: bytes, trusted_root: x509.Certificate | None = None) -> 
     for entry in manifest["records"]:
         seq = entry["seq"]
         key = device_certs[entry["cert"]].public_key()
-        assert isinstance(key, ec.EllipticCurvePublicKey)
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            report.problem = f"{entry['cert']} holds no elliptic-curve key to check signatures with"
+            report.bad_seq = seq
+            return report
         body = zf.read(f"records/{seq}.json")
         sig = zf.read(f"records/{seq}.sig")
         checked = ev.check_run(

@@ -38,6 +38,8 @@ class ConsoleTaskQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PhotoQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """Which size of a photo to serve."""
+
     size: Annotated[str, one_of(("thumb", "full"))] = "thumb"
 
 
@@ -49,6 +51,7 @@ class PhotoQuery(msgspec.Struct, forbid_unknown_fields=True):
     query=ConsoleTaskQuery,
 )
 async def console_tasks(request: web.Request) -> web.Response:
+    """One page of tasks for the inspection console."""
     q = query_of(request, ConsoleTaskQuery)
     page = await asyncio.to_thread(
         task_page,
@@ -70,6 +73,7 @@ async def console_tasks(request: web.Request) -> web.Response:
     "first bad record), and its terminal's outstanding refusal",
 )
 async def console_case(request: web.Request) -> web.Response:
+    """A case: the task, its records and their verification."""
     service = _of(request)
     task = await asyncio.to_thread(service.tasks.get, request.match_info["task_id"])
     view = await asyncio.to_thread(
@@ -87,6 +91,7 @@ async def console_case(request: web.Request) -> web.Response:
     errors={404: "no such photo, or no preview can be made of it"},
 )
 async def photo(request: web.Request) -> web.Response:
+    """Serve a stored photo (or its thumbnail) by its SHA-256."""
     sha = request.match_info["sha256"]
     try:
         check_sha(sha)
@@ -119,6 +124,7 @@ async def photo(request: web.Request) -> web.Response:
     errors={409: "the task has evidence already, or is submitted or later"},
 )
 async def assign_task(request: web.Request) -> web.Response:
+    """Assign a task to an inspector."""
     to = body_of(request, Assignment)
     task = await asyncio.to_thread(_of(request).tasks.assign, request.match_info["task_id"], to)
     return json_ok(task)

@@ -62,4 +62,5 @@ TABLES = (tasks, records, certs, refusals)
 
 
 def create_tables(engine: Engine) -> None:
+    """Create the inspection tables that do not exist yet."""
     metadata.create_all(engine, tables=list(TABLES))

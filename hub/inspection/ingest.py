@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,6 +30,8 @@ log = get_logger(__name__)
 
 @dataclass(slots=True)
 class IngestResult:
+    """What a batch of evidence did: records taken, the seq acknowledged, a refusal if any."""
+
     accepted: int
     acked_through: int
     refused: dict[str, Any] | None
@@ -42,6 +45,7 @@ class IngestResult:
 
 
 def head_of(engine: Engine, device_id: str) -> tuple[int, str]:
+    """The seq and hash of a device's newest stored record: (0, GENESIS) before the first."""
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(records.c.seq, records.c.hash)
@@ -59,6 +63,7 @@ def ingest(
     cert: x509.Certificate,
     items: list[tuple[bytes, bytes]],
 ) -> IngestResult:
+    """Store the records that extend the device's chain; refuse at the first that does not."""
     public_key = cert.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise ValueError("the device certificate holds no EC key")
@@ -68,7 +73,7 @@ def ingest(
     for body, sig in items:
         try:
             record = ev.decode(body)
-        except Exception:
+        except msgspec.DecodeError:
             fresh.append((body, sig))
             continue
         if record.seq <= seq and not fresh:
@@ -168,7 +173,7 @@ def _note_refusal(
         for body, _ in fresh:
             try:
                 record = ev.decode(body)
-            except Exception:
+            except msgspec.DecodeError:
                 continue
             if record.seq == refused["seq"]:
                 task_id = record.task_id[:64]

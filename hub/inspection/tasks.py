@@ -26,6 +26,8 @@ only a task's latest state, so each may be reached straight from "assigned"."""
 
 
 class ChecklistItem(msgspec.Struct, forbid_unknown_fields=True):
+    """One check of a task's checklist."""
+
     id: str
     text: str
     photo_required: bool = False
@@ -85,6 +87,8 @@ def _row(row: Any) -> dict[str, Any]:
 
 
 class TaskService:
+    """Inspection tasks: creation, assignment, terminal moves, review and closing."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

@@ -46,6 +46,7 @@ byte, when the terminal is waiting for the answer."""
 
 
 def parse_metadata(header: str) -> dict[str, str]:
+    """The key-value pairs of a tus Upload-Metadata header (values in base64)."""
     out: dict[str, str] = {}
     for pair in header.split(","):
         pair = pair.strip()
@@ -60,6 +61,7 @@ def parse_metadata(header: str) -> dict[str, str]:
 
 
 def check_sha(sha: str) -> str:
+    """``sha`` when it is a SHA-256 in lower-case hex, so it can name a file safely."""
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise InspectionError(f"{sha[:80]!r} is not a SHA-256 in lower-case hex")
     return sha
@@ -157,7 +159,7 @@ class PhotoStore:
     def finish(self, sha: str, got: str, part: Path | None = None) -> bool:
         """The last byte is in and hashes to ``got``: keep the file or drop the upload."""
         part = part or self.part(sha)
-        assert part is not None
+        assert part is not None  # noqa: S101 - narrowing: only called for an upload that has begun
         if got != sha:
             part.unlink(missing_ok=True)
             self.counters["hash_mismatch"] += 1
@@ -166,7 +168,7 @@ class PhotoStore:
         return True
 
     def sync_folder(self) -> None:
-        """fsync the folder: every rename to a whole photo survives a power cut. Called once per
+        """Fsync the folder so every rename to a whole photo survives a power cut. Called once per
         batch of records, before they (and so their photos) are acknowledged."""
         fd = os.open(self.folder, os.O_RDONLY)
         try:
@@ -252,7 +254,7 @@ class PhotoStore:
                     if refused is not None:
                         return refused
                     upload = calls.upload
-                    assert upload is not None
+                    assert upload is not None  # noqa: S101 - narrowing: not refused, so begun
                     if upload.offset + held_bytes < upload.length:
                         if calls.pending is not None:
                             await calls.pending
@@ -280,7 +282,7 @@ class PhotoStore:
             await asyncio.shield(calls.pending)
         if calls.upload is None:
             ended = await asyncio.to_thread(self._begin, sha, claimed, create, held, True)
-            assert isinstance(ended, tuple)
+            assert isinstance(ended, tuple)  # noqa: S101 - narrowing: _begin(..., True) ends it
             return ended
         return await asyncio.to_thread(self._end, calls.upload, held)
 

@@ -21,6 +21,7 @@ from hub.inspection.bundle import BundleReport
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the evidence verify command."""
     sub = parser.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
     verify = sub.add_parser("verify", help="check a case bundle or a terminal's evidence folder")
     verify.add_argument("path", type=Path, help="bundle (.zip) or evidence folder")
@@ -31,6 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    """Verify a bundle or an evidence folder and print the report; exit 1 when it does not hold."""
     from hub.inspection.bundle import verify_bundle
 
     try:

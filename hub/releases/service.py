@@ -49,6 +49,8 @@ FAILED_EVENTS = {EventKind.UPDATE_FAILED, EventKind.UPDATE_ROLLED_BACK}
 
 
 class ReleaseService:
+    """Release bundles and their rollouts to devices, within each site's update window."""
+
     def __init__(
         self,
         engine: Engine,

@@ -9,6 +9,8 @@ from msgspec import Meta
 
 
 class ReleasesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Where releases are kept, which keys sign them and how rollouts go."""
+
     directory: str = "var/hub/releases"  # where uploaded bundles are kept
     public_keys: list[str] = msgspec.field(default_factory=list)  # release keys (PEM) trusted
     public_url: str = ""  # the hub's address as devices reach it; default: the request's

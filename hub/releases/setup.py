@@ -123,6 +123,7 @@ async def get_rollout(request: web.Request) -> web.Response:
 
 
 def install(hub: Hub, app: web.Application) -> None:
+    """Install the releases: tables, service, rollout loop, routes."""
     create_tables(hub.engine)
     svc = ReleaseService(hub.engine, hub.registry, hub.commands, hub.config.releases)
     hub.extensions.add(RELEASES, svc)

@@ -51,4 +51,5 @@ TABLES = [releases, release_rollouts, device_releases]
 
 
 def create_tables(engine: Engine) -> None:
+    """Create the release tables that do not exist yet."""
     metadata.create_all(engine, tables=TABLES)

@@ -58,6 +58,8 @@ def _svc(request: web.Request) -> Services:
 
 
 class LangQuery(msgspec.Struct, forbid_unknown_fields=True):
+    """The language of the answer's texts."""
+
     lang: Annotated[str, one_of(LANGS, "zh-CN (default) or en")] = "zh-CN"
 
 
@@ -78,6 +80,7 @@ async def _device(request: web.Request) -> str:
 
 @routes.get("/services/errands", roles=KIOSK_OR_READ, summary="The errand catalog", query=LangQuery)
 async def list_errands(request: web.Request) -> web.Response:
+    """The catalog of errands, in the asked language."""
     return json_ok({"errands": await blocking(_svc(request).catalog.all, _lang(request))})
 
 
@@ -88,6 +91,7 @@ async def list_errands(request: web.Request) -> web.Response:
     query=LangQuery,
 )
 async def get_errand(request: web.Request) -> web.Response:
+    """One errand, in the asked language."""
     errand_id = request.match_info["errand_id"]
     return json_ok(await blocking(_svc(request).catalog.get, errand_id, _lang(request)))
 
@@ -98,6 +102,7 @@ async def get_errand(request: web.Request) -> web.Response:
     summary="One errand with its texts in every language, as an admin edits it",
 )
 async def errand_source(request: web.Request) -> web.Response:
+    """One errand as stored, in every language (for editing)."""
     return json_ok(await blocking(_svc(request).catalog.raw, request.match_info["errand_id"]))
 
 
@@ -108,6 +113,7 @@ async def errand_source(request: web.Request) -> web.Response:
     body=Errand,
 )
 async def put_errand(request: web.Request) -> web.Response:
+    """Create or replace an errand."""
     errand = body_of(request, Errand)
     if errand.id != request.match_info["errand_id"]:
         raise BadRequest("id: the body's id differs from the path's", "$.id")
@@ -120,6 +126,7 @@ async def put_errand(request: web.Request) -> web.Response:
     summary="Remove an errand",
 )
 async def delete_errand(request: web.Request) -> web.Response:
+    """Delete an errand."""
     await blocking(_svc(request).catalog.delete, request.match_info["errand_id"])
     return json_ok({"deleted": request.match_info["errand_id"]})
 
@@ -135,6 +142,7 @@ async def delete_errand(request: web.Request) -> web.Response:
     errors={502: "the city platform failed"},
 )
 async def get_application(request: web.Request) -> web.Response:
+    """An application's status and timeline, with its errand's name."""
     svc = _svc(request)
     lang = _lang(request)
     app = await svc.applications.get(check_number(request.match_info["number"]))
@@ -146,11 +154,15 @@ async def get_application(request: web.Request) -> web.Response:
 
 
 class NewApplication(msgspec.Struct, forbid_unknown_fields=True):
+    """A new application in the embedded application store."""
+
     number: str
     errand_id: str
 
 
 class ApplicationStep(msgspec.Struct, forbid_unknown_fields=True):
+    """A step of an application: its new status and an optional note."""
+
     status: str
     note: str = ""
 
@@ -163,6 +175,7 @@ class ApplicationStep(msgspec.Struct, forbid_unknown_fields=True):
     status=201,
 )
 async def create_application(request: web.Request) -> web.Response:
+    """Create an application (embedded store) for an errand in the catalog."""
     body = body_of(request, NewApplication)
     svc = _svc(request)
     if not await blocking(svc.catalog.exists, body.errand_id):
@@ -178,6 +191,7 @@ async def create_application(request: web.Request) -> web.Response:
     body=ApplicationStep,
 )
 async def advance_application(request: web.Request) -> web.Response:
+    """Move an application on to a new status."""
     body = body_of(request, ApplicationStep)
     number = check_number(request.match_info["number"])
     app = await blocking(_svc(request).embedded.advance, number, body.status, body.note)
@@ -196,6 +210,7 @@ async def advance_application(request: web.Request) -> web.Response:
     errors={409: "request_id reused for another proof"},
 )
 async def issue_proof(request: web.Request) -> web.Response:
+    """Issue a signed proof; a retried request gets the same proof."""
     req = body_of(request, ProofRequest)
     device = await _device(request)
     issued, created = await blocking(_svc(request).proofs.issue, req, device)
@@ -208,10 +223,13 @@ async def issue_proof(request: web.Request) -> web.Response:
     summary="Whether a proof is known and revoked (public; no personal data)",
 )
 async def proof_status(request: web.Request) -> web.Response:
+    """A proof's status as the hub holds it (revoked or not)."""
     return json_ok(await blocking(_svc(request).proofs.status, request.match_info["proof_id"]))
 
 
 class Revocation(msgspec.Struct, forbid_unknown_fields=True):
+    """Why a proof is revoked."""
+
     reason: str
 
 
@@ -222,6 +240,7 @@ class Revocation(msgspec.Struct, forbid_unknown_fields=True):
     body=Revocation,
 )
 async def revoke_proof(request: web.Request) -> web.Response:
+    """Revoke a proof; the ledger records it."""
     body = body_of(request, Revocation)
     status = await blocking(
         _svc(request).proofs.revoke, request.match_info["proof_id"], body.reason
@@ -230,6 +249,8 @@ async def revoke_proof(request: web.Request) -> web.Response:
 
 
 class VerifyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The text of a proof's QR code."""
+
     qr_text: str
 
 
@@ -240,6 +261,7 @@ class VerifyIn(msgspec.Struct, forbid_unknown_fields=True):
     body=VerifyIn,
 )
 async def verify(request: web.Request) -> web.Response:
+    """Check a proof: offline (signature, dates), then its revocation status here."""
     body = body_of(request, VerifyIn)
     svc = _svc(request)
     trust = await blocking(svc.keyring.trust)
@@ -294,6 +316,7 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
     summary="The public proof keys (the trust list an offline verifier holds)",
 )
 async def proof_keys(request: web.Request) -> web.Response:
+    """The public keys that verify proofs, current and retired."""
     svc = _svc(request)
     return json_ok((await blocking(svc.keyring.trust)).as_json())
 
@@ -305,6 +328,7 @@ async def proof_keys(request: web.Request) -> web.Response:
     status=201,
 )
 async def rotate_key(request: web.Request) -> web.Response:
+    """Make a new signing key; the old one still verifies the proofs it signed."""
     kid = await blocking(_svc(request).keyring.rotate)
     return json_ok({"kid": kid.hex()}, status=201)
 
@@ -319,6 +343,7 @@ async def rotate_key(request: web.Request) -> web.Response:
     errors={404: "no checkpoint yet"},
 )
 async def latest_checkpoint(request: web.Request) -> web.Response:
+    """The newest signed checkpoint of the ledger."""
     cp = await blocking(_svc(request).ledger.latest_checkpoint)
     if cp is None:
         raise UnknownItem("no checkpoint yet")
@@ -332,6 +357,7 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
     status=201,
 )
 async def make_checkpoint(request: web.Request) -> web.Response:
+    """Sign a checkpoint of the ledger now."""
     cp = await blocking(_svc(request).ledger.checkpoint_now)
     if cp is None:
         raise BadRequest("the ledger is empty")
@@ -344,6 +370,7 @@ async def make_checkpoint(request: web.Request) -> web.Response:
     summary="Walk the ledger: does every entry, checkpoint and proof row hold?",
 )
 async def verify_ledger(request: web.Request) -> web.Response:
+    """Walk the ledger and report whether it holds."""
     svc = _svc(request)
     trust = await blocking(svc.keyring.trust)
     report = await blocking(svc.ledger.verify, trust)
@@ -360,6 +387,7 @@ async def verify_ledger(request: web.Request) -> web.Response:
     query=LangQuery,
 )
 async def rating_tags(request: web.Request) -> web.Response:
+    """The rating levels and tags a kiosk offers, in the asked language."""
     return json_ok(tags_catalog(_lang(request)))
 
 
@@ -371,6 +399,7 @@ async def rating_tags(request: web.Request) -> web.Response:
     status=201,
 )
 async def post_rating(request: web.Request) -> web.Response:
+    """Record a citizen's rating of an errand from a kiosk."""
     rating = body_of(request, RatingIn)
     svc = _svc(request)
     device = await _device(request)
@@ -381,6 +410,8 @@ async def post_rating(request: web.Request) -> web.Response:
 
 
 class SummaryQuery(LangQuery, forbid_unknown_fields=True, kw_only=True):
+    """How to aggregate ratings (per hall, errand or week) and over which time."""
+
     group: Annotated[str, one_of(GROUPS, "hall, errand or week")]
     since: Annotated[str, msgspec.Meta(description="Unix seconds or relative (-30d)")] = ""
     until: Annotated[str, msgspec.Meta(description="Unix seconds or relative; default now")] = ""
@@ -393,13 +424,14 @@ class SummaryQuery(LangQuery, forbid_unknown_fields=True, kw_only=True):
     query=SummaryQuery,
 )
 async def ratings_summary(request: web.Request) -> web.Response:
+    """Ratings aggregated per hall, errand or week."""
     q = query_of(request, SummaryQuery)
     now = time.time()
     since = parse_time(q.since, "since", now - 30 * 86400)
     until = parse_time(q.until, "until", now)
     summary = await blocking(
         _svc(request).ratings.summary,
-        q.group,  # type: ignore[arg-type]  # one of GROUPS, checked by SummaryQuery
+        q.group,  # one of GROUPS, checked by SummaryQuery
         since,
         until,
         q.lang,

@@ -35,6 +35,7 @@ NUMBER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,63}")
 
 
 def check_number(number: str) -> str:
+    """``number`` when it has the form of an application number, else BadRequest."""
     if not NUMBER.fullmatch(number):
         raise BadRequest(
             "application number: 3 to 64 letters, digits and '-' (as printed on the receipt)"
@@ -43,12 +44,16 @@ def check_number(number: str) -> str:
 
 
 class TimelineStep(msgspec.Struct):
+    """One status of an application and when it was reached."""
+
     status: str
     at: float
     note: str = ""
 
 
 class Application(msgspec.Struct):
+    """An application and its timeline, oldest step first."""
+
     number: str
     errand_id: str
     timeline: list[TimelineStep]
@@ -89,6 +94,8 @@ class ApplicationBackend(Protocol):
 
 
 class EmbeddedApplications:
+    """Applications kept in the hub's own database (when no outside system holds them)."""
+
     name = "embedded"
 
     def __init__(self, engine: Engine) -> None:

@@ -34,6 +34,7 @@ class Errand(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def check_errand(errand: Errand) -> None:
+    """Refuse an errand whose id is malformed or that lacks a language's text."""
     if not ERRAND_ID.fullmatch(errand.id):
         raise BadRequest("id: lower-case letters, digits and '-', at most 64 characters")
     for name in ("name", "summary", "materials", "where", "fees"):
@@ -67,12 +68,15 @@ def localize(doc: dict[str, Any], lang: str) -> dict[str, Any]:
 
 
 def check_lang(lang: str) -> str:
+    """``lang`` when it is one the catalog holds, else BadRequest."""
     if lang not in LANGS:
         raise BadRequest(f"lang must be one of {', '.join(LANGS)}")
     return lang
 
 
 class Catalog:
+    """The errands the kiosks offer, in every language."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

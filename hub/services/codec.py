@@ -88,6 +88,7 @@ def cbor_dumps(obj: Any, canonical: bool = False) -> bytes:
 
 
 def encode_document(doc: dict[str, Any]) -> bytes:
+    """A proof document as canonical CBOR, so its hash does not depend on key order."""
     return cbor_dumps(doc, canonical=True)
 
 
@@ -169,7 +170,7 @@ def open_qr(text: str) -> tuple[bytes, bytes, Sign1Message]:
         raise ProofRejected("malformed", f"proof is not zlib data: {exc}") from None
     try:
         msg = Sign1Message.decode(cose)
-    except Exception as exc:  # pycose raises bare TypeError/AttributeError/KeyError/ValueError
+    except Exception as exc:  # noqa: BLE001 - pycose raises bare TypeError, KeyError, ...
         raise ProofRejected("malformed", f"not a COSE_Sign1 message: {exc}") from None
     kid = msg.phdr.get(KID)
     if not isinstance(kid, bytes) or msg.phdr.get(Algorithm) is not EdDSA:
@@ -197,7 +198,7 @@ def verify_qr(text: str, trust: TrustList, now: float | None = None) -> Verdict:
     msg.key = OKPKey(crv=Ed25519, x=raw_x)
     try:
         good = bool(msg.verify_signature())
-    except Exception:  # a malformed signature is a bad signature
+    except Exception:  # noqa: BLE001 - a malformed signature is a bad signature
         good = False
     if not good:
         return Verdict(
@@ -208,7 +209,7 @@ def verify_qr(text: str, trust: TrustList, now: float | None = None) -> Verdict:
         if not isinstance(doc, dict):
             raise ValueError("not a map")
         iat, exp = int(doc["iat"]), int(doc["exp"])
-    except Exception as exc:  # a signed but unreadable document
+    except Exception as exc:  # noqa: BLE001 - a signed but unreadable document: never raises
         return Verdict(False, "malformed", f"signed document is unreadable: {exc}", kid.hex())
     digest = document_hash(payload)
     now = time.time() if now is None else now

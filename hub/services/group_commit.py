@@ -64,14 +64,14 @@ class GroupCommit(Generic[T]):
         self.largest = max(self.largest, len(group))
         try:
             self._write([t.item for t in group])
-        except BaseException as exc:  # handed to the callers
+        except BaseException as exc:  # noqa: BLE001 - handed to the callers
             if len(group) == 1:
                 group[0].error = exc
             else:
                 for ticket in group:
                     try:
                         self._write([ticket.item])
-                    except BaseException as alone:  # handed to its own caller
+                    except BaseException as alone:  # noqa: BLE001 - handed to its own caller
                         ticket.error = alone
         finally:
             for ticket in group:

@@ -68,6 +68,7 @@ def new_proof_id(type_code: str, office_code: str, now: float | None = None) -> 
 
 
 def proof_id_ok(proof_id: str) -> bool:
+    """Whether ``proof_id`` is under the root OID and its ISO 7064 check character holds."""
     parts = proof_id.split(".")
     if len(parts) != 10 or ".".join(parts[:5]) != ROOT_OID:
         return False

@@ -39,12 +39,15 @@ KID_BYTES = 8
 
 
 def kid_of(public: Ed25519PublicKey) -> bytes:
+    """A key's id: the first bytes of the SHA-256 of its raw public key."""
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).digest()[:KID_BYTES]
 
 
 @dataclass(frozen=True, slots=True)
 class TrustedKey:
+    """A public key that verifies proofs, and when it was made and retired."""
+
     kid: bytes
     public: Ed25519PublicKey
     created: float

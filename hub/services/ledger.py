@@ -39,7 +39,8 @@ from hub.services.tables import (
 
 GENESIS = "0" * 64
 _SWAP_HEAD = (
-    f"UPDATE {ledger_head.name} SET seq = ?, head_hash = ?, updated = ? "
+    f"UPDATE {ledger_head.name} "  # noqa: S608 - a table name from code
+    "SET seq = ?, head_hash = ?, updated = ? "
     "WHERE id = 1 AND seq = ? AND head_hash = ?"
 )
 CHECKPOINT_CONTEXT = "govedge-ledger-checkpoint/1"
@@ -47,6 +48,7 @@ PAGE = 5000
 
 
 def entry_hash(seq: int, ts_ms: int, kind: str, proof_id: str, doc_hash: str, prev: str) -> str:
+    """An entry's hash, over its fields and the previous entry's hash."""
     return hashlib.sha256(
         msgspec.json.encode([seq, ts_ms, kind, proof_id, doc_hash, prev])
     ).hexdigest()
@@ -83,6 +85,8 @@ def checkpoint_bytes(seq: int, head_hash: str, ts_ms: int) -> bytes:
 
 @dataclass(slots=True)
 class Problem:
+    """Where the ledger does not hold, and why."""
+
     seq: int
     message: str
 

@@ -16,6 +16,7 @@ from govedge.errors import GovedgeError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the ledger verify command."""
     sub = parser.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
     verify = sub.add_parser("verify", help="walk the chain, the checkpoints and the proof rows")
     verify.add_argument("--config", type=Path, help="hub config file (JSON)")
@@ -26,6 +27,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    """Verify the ledger and print the report; exit 1 when it does not hold, 2 when unreadable."""
     from hub.db import make_engine
     from hub.services.keys import TrustList
     from hub.services.ledger import verify_ledger
@@ -44,7 +46,7 @@ def run_verify(args: argparse.Namespace) -> int:
     except GovedgeError as exc:
         print(f"ledger verify: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # a database that cannot be opened or read
+    except Exception as exc:  # noqa: BLE001 - a database that cannot be opened or read
         print(f"ledger verify: cannot read the ledger: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -45,6 +45,7 @@ class RatingIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def iso_week(ts: float) -> str:
+    """The ISO week of ``ts`` in hall time (UTC+8), as 2026-W49."""
     year, week, _ = datetime.fromtimestamp(ts, HALL_TZ).isocalendar()
     return f"{year}-W{week:02d}"
 
@@ -66,6 +67,7 @@ def check_rating(rating: RatingIn) -> None:
 
 
 def tags_catalog(lang: str) -> dict[str, Any]:
+    """The rating levels and tags, labelled in ``lang``."""
     return {
         "levels": [{"level": lv, "label": t[lang]} for lv, t in RATING_LEVELS.items()],
         "tags": [{"id": tag, "label": t[lang]} for tag, t in RATING_TAGS.items()],
@@ -73,6 +75,8 @@ def tags_catalog(lang: str) -> dict[str, Any]:
 
 
 class RatingService:
+    """Citizens' ratings from the kiosks, and their summaries."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

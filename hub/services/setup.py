@@ -25,6 +25,7 @@ PAGES = Path(__file__).resolve().parent.parent / "static" / "services"
 
 
 def build_services(hub: Hub) -> Services:
+    """Build the services' parts: tables, catalog seed, keyring, ledger, proofs, ratings."""
     config = hub.config.services
     create_tables(hub.engine)
     catalog = Catalog(hub.engine)
@@ -55,6 +56,7 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
 
 
 def install(hub: Hub, app: web.Application) -> None:
+    """Install the citizen services: their parts, routes and pages."""
     services = build_services(hub)
     hub.extensions.add(SERVICES, services)
     routes.install(app)

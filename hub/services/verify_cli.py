@@ -23,6 +23,7 @@ from hub.services.keys import TrustList
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add the proof verify command's arguments."""
     parser.add_argument("text", nargs="?", help="the QR text (GE1:...); or use --image")
     parser.add_argument("--image", type=Path, help="a photo or scan of the receipt (PNG, JPEG)")
     parser.add_argument("--trust", type=Path, help="trust list (JSON) of the issuers' public keys")
@@ -75,8 +76,10 @@ def read_qr_image(path: Path) -> str:
 
 
 def _fetch_json(url: str) -> Any:
+    if not url.startswith(("http://", "https://")):
+        raise ServicesError(f"{url}: the hub's address must start with http:// or https://")
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - http(s), checked above
             return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
@@ -89,6 +92,7 @@ def _fetch_json(url: str) -> Any:
 def check(
     text: str, trust: TrustList, at: float | None, hub: str | None
 ) -> tuple[bool, Verdict, dict[str, Any] | None]:
+    """Check a proof offline and, given a hub, its revocation status there."""
     verdict = verify_qr(text, trust, now=at)
     status = None
     valid = verdict.valid
@@ -105,6 +109,7 @@ def check(
 
 
 def run(args: argparse.Namespace) -> int:
+    """Verify a proof from its text or a photo and print the verdict; exit 1 when invalid."""
     try:
         if args.image:
             text = read_qr_image(args.image)

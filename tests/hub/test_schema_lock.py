@@ -31,7 +31,7 @@ def _build(database_url: str, tmp: str, go: Any, results: Any) -> None:
     try:
         create_app(config, start_mqtt=False)
         results.put("ok")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every worker's outcome is reported to the test
         results.put(f"{type(exc).__name__}: {str(exc)[:200]}")
 
 

@@ -293,7 +293,7 @@ def test_concurrent_duplicate_readings_raise_one_alarm(bench: Bench) -> None:
             for _ in range(5):
                 msg = Telemetry(device_id="s1", boot_id="b", seq=i, ts=time.time(), data={"x": 3.5})
                 engines[i % 2].on_batch(Accepted(telemetry=[msg]))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]

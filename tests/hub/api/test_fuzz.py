@@ -91,7 +91,7 @@ def threaded_hub(hub_config: Any) -> Iterator[ThreadedHub]:
     def run() -> None:
         try:
             asyncio.run(serve())
-        except BaseException as exc:  # surfaced to the test below
+        except BaseException as exc:  # noqa: BLE001 - surfaced to the test below
             ready["failed"] = exc
             started.set()
 

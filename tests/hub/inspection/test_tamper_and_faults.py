@@ -178,6 +178,47 @@ async def test_tampered_bundle_names_the_record(
     assert out.returncode == 1 and "record seq 3" in out.stdout and "gap" in out.stdout
 
 
+async def test_bundle_with_wrong_certificates_is_reported_not_raised(
+    inspection_hub: InspectionHub,
+) -> None:
+    """A device certificate the fleet CA may issue but records cannot be checked with (Ed25519),
+    an unreadable chain and a chain of one certificate each become the report's problem."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from hub.inspection.bundle import verify_bundle
+
+    h = inspection_hub
+    t = h.terminal("insp-edkey")
+    await h.task("E1", t.device_id)
+    await record_some(t, "E1", 2)
+    async with aiohttp.ClientSession() as session:
+        assert (await t.sync.sync_once(session)).acked_through == 2
+    _, bundle = await h.call("GET", "/api/v1/inspection/tasks/E1/bundle")
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(bundle)).read("manifest.json"))
+    cert_name = manifest["records"][0]["cert"]
+
+    def rewritten(name: str, data: bytes) -> bytes:
+        src = zipfile.ZipFile(io.BytesIO(bundle))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as dst:
+            for n in src.namelist():
+                dst.writestr(n, data if n == name else src.read(n))
+        return out.getvalue()
+
+    assert verify_bundle(bundle).ok
+    other_key = ed25519.Ed25519PrivateKey.generate().public_key()
+    ed_cert = h.ca.sign_device_key(t.device_id, other_key).public_bytes(Encoding.PEM)
+    report = verify_bundle(rewritten(cert_name, ed_cert))
+    assert report.problem == f"{cert_name} holds no elliptic-curve key to check signatures with"
+    assert report.bad_seq == 1
+    report = verify_bundle(rewritten("certs/chain.pem", b"not a certificate"))
+    assert (report.problem or "").startswith("the certificate chain does not hold")
+    one = h.ca.chain_pem().split(b"-----END CERTIFICATE-----\n")[0] + b"-----END CERTIFICATE-----\n"
+    report = verify_bundle(rewritten("certs/chain.pem", one))
+    assert (report.problem or "").startswith("the certificate chain does not hold")
+
+
 async def test_third_party_checks_of_the_bundle(
     inspection_hub: InspectionHub, tmp_path: Path
 ) -> None:

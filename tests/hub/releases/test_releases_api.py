@@ -114,13 +114,15 @@ async def test_rollout_requests_are_checked(release_hub: Any, tmp_path: Path, ke
 
 
 def test_windows_wrap_past_midnight() -> None:
+    # A window reads only the clock's hour and minute, whatever its time zone.
     night = {"hall-1": "22:00-06:00"}
-    assert in_window("hall-1", night, dt.datetime(2026, 12, 7, 23, 30))
-    assert in_window("hall-1", night, dt.datetime(2026, 12, 7, 5, 59))
-    assert not in_window("hall-1", night, dt.datetime(2026, 12, 7, 6, 0))
-    assert not in_window("hall-1", night, dt.datetime(2026, 12, 7, 14, 0))
-    assert in_window("cabinets", night, dt.datetime(2026, 12, 7, 14, 0))  # no window: any time
-    assert in_window("x", {"*": "01:00-02:00"}, dt.datetime(2026, 12, 7, 1, 30))
+    assert in_window("hall-1", night, dt.datetime(2026, 12, 7, 23, 30, tzinfo=dt.UTC))
+    assert in_window("hall-1", night, dt.datetime(2026, 12, 7, 5, 59, tzinfo=dt.UTC))
+    assert not in_window("hall-1", night, dt.datetime(2026, 12, 7, 6, 0, tzinfo=dt.UTC))
+    assert not in_window("hall-1", night, dt.datetime(2026, 12, 7, 14, 0, tzinfo=dt.UTC))
+    # No window: any time.
+    assert in_window("cabinets", night, dt.datetime(2026, 12, 7, 14, 0, tzinfo=dt.UTC))
+    assert in_window("x", {"*": "01:00-02:00"}, dt.datetime(2026, 12, 7, 1, 30, tzinfo=dt.UTC))
     with pytest.raises(ValidationError):
         parse_window("late evening")
     with pytest.raises(ValidationError):
@@ -137,7 +139,7 @@ async def test_kiosks_update_only_inside_their_sites_window(
     await asyncio.to_thread(rh.hub.registry.register, "kiosk-1", site="hall-1")
     await asyncio.to_thread(rh.hub.registry.register, "cab-1", site="river")
     svc = rh.hub.extensions[RELEASES]
-    now = {"t": dt.datetime(2026, 12, 7, 14, 0)}
+    now = {"t": dt.datetime(2026, 12, 7, 14, 0, tzinfo=dt.UTC)}
     svc.clock = lambda: now["t"]
     status, ro = await rh.call(
         "POST",
@@ -150,7 +152,7 @@ async def test_kiosks_update_only_inside_their_sites_window(
     assert any(c["name"] == "update" for c in commands["items"])
     await asyncio.sleep(1.5)  # the rollout loop runs, still outside the window
     assert [d["device_id"] for d in svc.rollout(ro["id"])["devices"]] == ["cab-1"]
-    now["t"] = dt.datetime(2026, 12, 7, 23, 0)
+    now["t"] = dt.datetime(2026, 12, 7, 23, 0, tzinfo=dt.UTC)
     await rh.wait_for(lambda: len(svc.rollout(ro["id"])["devices"]) == 2, 5)
     # Both report success: the rollout is done.
     from govedge.contract import Channel, Event, EventData

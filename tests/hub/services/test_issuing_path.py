@@ -245,7 +245,7 @@ def test_concurrent_issues_share_transactions_and_one_chain(tmp_path: Path) -> N
                 # Seven of the eight send the same ten request ids: retries racing each other.
                 issued, created = service.issue(request(f"k{min(n, 1)}-{i}"), "kiosk")
                 answers.append((issued.proof_id, created))
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(8)]

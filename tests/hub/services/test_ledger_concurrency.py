@@ -51,7 +51,7 @@ def test_workers_append_one_chain(registry_url: str, tmp_path: Path) -> None:
                     assert {p.proof_id for p in race} == {issued.proof_id}
                 with lock:
                     results.append(issued)
-        except BaseException as exc:  # reported to the main thread below
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread below
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(n, s)) for n, s in enumerate(services)]
@@ -89,7 +89,7 @@ def test_racing_retries_give_one_proof(registry_url: str, tmp_path: Path) -> Non
             barrier.wait(10)
             issued, created = service.issue(req, "kiosk-1")
             answers.append((issued.proof_id, issued.qr_text, created))
-        except BaseException as exc:  # reported to the main thread below
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread below
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(s,)) for s in services]

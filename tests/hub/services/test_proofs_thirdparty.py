@@ -197,3 +197,14 @@ async def test_rotation_keeps_old_proofs_valid(services_hub: Any, proof_body: An
     # The proof key lives apart: its own folder, private files readable by the owner only.
     pems = sorted(sh.keys_dir.glob("proof-*.pem"))
     assert len(pems) == 2 and all(p.stat().st_mode & 0o077 == 0 for p in pems)
+
+
+def test_verify_proof_fetches_from_a_hub_only_over_http(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--hub is the hub's web address: a file: URL is refused, not read from the disk."""
+    keys = tmp_path / "api" / "v1" / "services" / "proof-keys"
+    keys.parent.mkdir(parents=True)
+    keys.write_text('{"keys": []}')
+    assert main(["verify-proof", "hello", "--hub", tmp_path.as_uri()]) == 2
+    assert "must start with http:// or https://" in capsys.readouterr().err
