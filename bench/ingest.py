@@ -254,8 +254,8 @@ def measure_pipeline(load: Load, figures: Figures, batch: int = 2000) -> None:
     """The hub's pipeline alone (no MQTT): decode, validate, dedup, store, in this process."""
     from govedge.contract.topics import Channel, topic
     from hub.db import create_schema, make_engine
+    from hub.ingest.pipeline import Pipeline, Raw
     from hub.metrics import HubMetrics
-    from hub.pipeline import Pipeline, Raw
     from hub.registry import Registry
     from hub.storage.sqlite_store import SQLiteTelemetryStore
 

@@ -170,7 +170,7 @@ async def _hub_main(config_json: bytes, prime: bool, prog: Progress) -> None:
 
     from hub.app import create_app
     from hub.context import HUB_KEY
-    from hub.pipeline import Accepted
+    from hub.ingest.pipeline import Accepted
     from hub.settings import HubConfig
 
     config = msgspec.json.decode(config_json, type=HubConfig)

@@ -37,9 +37,9 @@ from hub.context import HUB_KEY, OPENAPI_KEY, ROLE_KEY, Hub
 from hub.db import create_schema, make_engine
 from hub.device_configs import ConfigService
 from hub.errors import AuthError, ForbiddenError, HubError, NotFoundError
+from hub.ingest.link import MqttLink
+from hub.ingest.pipeline import Accepted, Pipeline
 from hub.metrics import HubMetrics
-from hub.mqtt_link import MqttLink
-from hub.pipeline import Accepted, Pipeline
 from hub.registry import Registry
 from hub.schema_lock import schema_lock
 from hub.settings import HubConfig
@@ -61,7 +61,7 @@ Startup = Callable[[Hub, web.Application], None]
 
 EXTENSION_MODULES: tuple[str, ...] = (
     "hub.alarms.setup",
-    "hub.broker_backlog",
+    "hub.ingest.broker_backlog",
     "hub.enrollment",
     "hub.emergency.setup",
     "hub.services.setup",

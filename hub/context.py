@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from hub.auth import TokenStore
 from hub.commands import CommandService
 from hub.device_configs import ConfigService
+from hub.ingest.link import MqttLink
+from hub.ingest.pipeline import Pipeline
 from hub.metrics import HubMetrics
-from hub.mqtt_link import MqttLink
-from hub.pipeline import Pipeline
 from hub.registry import Registry
 from hub.settings import HubConfig
 from hub.storage.base import TelemetryStore

@@ -72,7 +72,8 @@ events = sa.Table(
     sa.Column("message", sa.Text, nullable=False, default=""),
     sa.Column("attrs", sa.JSON, nullable=False, default=dict),
     # The message's identity: a copy of it (QoS 1 redelivery, possibly to another hub worker)
-    # is not stored again (hub/message_identity.py). NULL in rows written before these columns.
+    # is not stored again (hub/ingest/message_identity.py). NULL in rows written before these
+    # columns.
     sa.Column("boot_id", sa.String(64), nullable=True),
     sa.Column("seq", sa.BigInteger, nullable=True),
     sa.Index("events_identity", "device_id", "boot_id", "seq", unique=True),
@@ -177,7 +178,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def create_schema(engine: Engine) -> None:
     """Create every table the hub needs and bring older ones up to date."""
     import hub.alarms.tables  # noqa: F401  (registers the alarm tables on ``metadata``)
-    from hub.message_identity import upgrade_events
+    from hub.ingest.message_identity import upgrade_events
 
     metadata.create_all(engine)
     upgrade_events(engine)

@@ -20,7 +20,7 @@ from govedge.logs import fields
 from hub.alarms.rules import RANK, Rule, parse_rule
 from hub.alarms.store import AlarmStore, Change
 from hub.errors import NotFoundError
-from hub.pipeline import Accepted
+from hub.ingest.pipeline import Accepted
 from hub.registry import DeviceInfo, Registry, Selector
 
 log = logging.getLogger("govedge.hub.alarms")

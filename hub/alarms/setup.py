@@ -54,7 +54,7 @@ def install(hub: Hub, app: web.Application) -> None:
     log.info("rules_loaded", extra=fields(rules=len(engine.rules), seeded=added))
     hub.extensions.add(ALARM_ENGINE, engine)
     # Rules run before a batch's telemetry is stored, and the devices they watch send their
-    # telemetry through the alarm lane too (see hub/mqtt_link.py).
+    # telemetry through the alarm lane too (see hub/ingest/link.py).
     hub.pipeline.evaluators.append(engine.on_batch)
     hub.link.watched = engine.watched_devices
     routes.install(app)

@@ -16,7 +16,7 @@ from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
 from hub.background import every, while_serving
 from hub.context import ExtensionKey, Hub
-from hub.pipeline import Accepted
+from hub.ingest.pipeline import Accepted
 from hub.registry import Selector
 from hub.releases.service import HALTED, ReleaseService
 from hub.releases.tables import create_tables

@@ -275,7 +275,7 @@ def test_the_contract_owns_channels_severities_and_driver_states() -> None:
     from govedge.contract import DEVICE_CHANNELS, SEVERITIES, Channel, Health, decode
     from govedge.health import HealthState
     from hub.alarms.rules import SEVERITIES as RULE_SEVERITIES
-    from hub.mqtt_link import ALARM_CHANNELS, SUBSCRIBED
+    from hub.ingest.link import ALARM_CHANNELS, SUBSCRIBED
 
     assert set(SUBSCRIBED) == set(DEVICE_CHANNELS) and Channel.TELEMETRY not in ALARM_CHANNELS
     assert tuple(reversed(SEVERITIES)) == RULE_SEVERITIES and SEVERITIES[0] == "critical"

@@ -9,13 +9,15 @@ import pytest
 import hub.app
 from hub.alarms.api import ALARM_ENGINE
 from hub.alarms.engine import AlarmEngine
-from hub.broker_backlog import BROKER_BACKLOG
 from hub.context import HUB_KEY, MissingExtension
+from hub.ingest.broker_backlog import BROKER_BACKLOG
 from hub.inspection.api import INSPECTION
 
 
 def test_an_extension_is_found_by_its_typed_key(hub_config: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr(hub.app, "EXTENSION_MODULES", ("hub.alarms.setup", "hub.broker_backlog"))
+    monkeypatch.setattr(
+        hub.app, "EXTENSION_MODULES", ("hub.alarms.setup", "hub.ingest.broker_backlog")
+    )
     app = hub.app.create_app(hub_config(), start_mqtt=False)
     extensions = app[HUB_KEY].extensions
     assert isinstance(extensions[ALARM_ENGINE], AlarmEngine)
@@ -26,11 +28,11 @@ def test_an_extension_is_found_by_its_typed_key(hub_config: Any, monkeypatch: An
     assert extensions.get(INSPECTION) is None
 
 
-def test_asking_for_an_extension_listed_later_names_both(
-    hub_config: Any, monkeypatch: Any
-) -> None:
+def test_asking_for_an_extension_listed_later_names_both(hub_config: Any, monkeypatch: Any) -> None:
     """The backlog alarm needs the alarm engine: listed first, it would silently have none."""
-    monkeypatch.setattr(hub.app, "EXTENSION_MODULES", ("hub.broker_backlog", "hub.alarms.setup"))
+    monkeypatch.setattr(
+        hub.app, "EXTENSION_MODULES", ("hub.ingest.broker_backlog", "hub.alarms.setup")
+    )
     with pytest.raises(MissingExtension) as caught:
         hub.app.create_app(hub_config(), start_mqtt=False)
     assert "alarm engine is asked for before hub.alarms.setup installs it" in str(caught.value)

@@ -21,7 +21,7 @@ NEVER_ZERO_AFTER_TRAFFIC_EXCEPT: dict[str, str] = {
     "govedge_hub_lane_inbox": "test_waiting_gauges_move_while_the_store_is_stalled",
     "govedge_hub_lane_unacked": "test_waiting_gauges_move_while_the_store_is_stalled",
     "govedge_hub_lane_paused_seconds": "test_waiting_gauges_move_while_the_store_is_stalled",
-    # Counts failed stores: tests/hub/test_alarm_lane.py stops InfluxDB and sees it count.
+    # Counts failed stores: tests/hub/ingest/test_alarm_lane.py stops InfluxDB and sees it count.
     "govedge_hub_lane_store_failures": "test_alarms_arrive_while_influxdb_is_stopped",
     # Zero unless a release rollout halted: tests/edge_agent/test_update.py makes it move.
     "govedge_hub_release_rollouts_halted": "test_a_staged_rollout_halts_at_its_health_gate",

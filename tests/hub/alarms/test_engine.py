@@ -20,7 +20,7 @@ from hub.alarms.rules import parse_rule
 from hub.alarms.store import AlarmStore
 from hub.db import create_schema, make_engine
 from hub.errors import ValidationError
-from hub.pipeline import Accepted
+from hub.ingest.pipeline import Accepted
 from hub.registry import Registry
 
 

@@ -1,4 +1,4 @@
-"""A message's copies stored once, whichever hub worker takes each (hub/message_identity.py).
+"""A message's copies stored once, whichever hub worker takes each (hub/ingest/message_identity.py).
 
 Two pipelines on one registry stand for two workers of one shared subscription: each has its
 own in-memory deduplication, so each takes its copy of a redelivered message as new.
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from govedge.contract import Event, EventData, encode
 from govedge.contract.topics import Channel, topic
 from hub.db import create_schema, events, make_engine
+from hub.ingest.pipeline import Pipeline, Raw
 from hub.metrics import HubMetrics
-from hub.pipeline import Pipeline, Raw
 from hub.registry import Registry
 from hub.storage import open_store
 from hub.storage.sqlite_store import SQLiteTelemetryStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from hub.prioritylock import PriorityLock
+from hub.ingest.prioritylock import PriorityLock
 
 
 def test_an_urgent_taker_goes_ahead_of_an_ordinary_one_waiting_before_it() -> None:

@@ -45,10 +45,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from govedge.broker import BrokerURL
-from govedge.contract import DEVICE_CHANNELS, Channel, subscription, topic
+from govedge.contract import DEVICE_CHANNELS, Channel, TopicError, parse_topic, subscription, topic
 from govedge.logs import fields
+from hub.ingest.pipeline import Decided, Pipeline, Raw
 from hub.metrics import HubMetrics
-from hub.pipeline import Decided, Pipeline, Raw
 
 log = logging.getLogger("govedge.hub.mqtt")
 
@@ -521,8 +521,10 @@ class MqttLink:
             if not batch:
                 self._idle(session)
                 continue
-            telemetry = [m for m in batch if m[0].topic.endswith("/telemetry")]
-            others = [m for m in batch if not m[0].topic.endswith("/telemetry")]
+            telemetry: list[tuple[Raw, int]] = []
+            others: list[tuple[Raw, int]] = []
+            for m in batch:
+                (telemetry if self._is_telemetry(m[0].topic) else others).append(m)
             if others:
                 decided = self._decide(session, others)
                 if decided is not None and self._store(session, decided):
@@ -534,6 +536,14 @@ class MqttLink:
                     # telemetry store holds up only these acknowledgements.
                     self._stored.append((decided, [mid for _, mid in telemetry]))
                     self._store_work.set()
+
+    def _is_telemetry(self, name: str) -> bool:
+        """Whether a topic is a device's telemetry channel (a bad topic is not: the pipeline
+        refuses it with the others, counted)."""
+        try:
+            return parse_topic(name, self.root)[1] is Channel.TELEMETRY
+        except TopicError:
+            return False
 
     def _sync_loop(self) -> None:
         """Keep the alarm lane's subscriptions in step with the rules, in a thread of its own:

@@ -13,8 +13,8 @@ from govedge.contract import Telemetry, encode
 from govedge.contract.topics import Channel, topic
 from hub.db import create_schema, devices, make_engine, streams
 from hub.errors import StorageError
+from hub.ingest.pipeline import STREAMS_SAVE_INTERVAL_S, Pipeline, Raw
 from hub.metrics import HubMetrics
-from hub.pipeline import STREAMS_SAVE_INTERVAL_S, Pipeline, Raw
 from hub.registry import Registry
 from hub.storage.base import Reading
 from hub.storage.sqlite_store import SQLiteTelemetryStore
@@ -250,7 +250,7 @@ def test_the_bulk_lanes_lockless_work_waits_while_an_alarm_batch_is_decided(
 ) -> None:
     import threading
 
-    from hub.pipeline import Accepted
+    from hub.ingest.pipeline import Accepted
 
     pipeline, store = _pipeline(registry_url, tmp_path)
     pipeline.registry.register("gauge-1")

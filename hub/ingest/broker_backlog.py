@@ -93,7 +93,7 @@ class BacklogWatch:
         return None
 
 
-BROKER_BACKLOG = ExtensionKey("broker backlog watch", BacklogWatch, "hub.broker_backlog")
+BROKER_BACKLOG = ExtensionKey("broker backlog watch", BacklogWatch, "hub.ingest.broker_backlog")
 
 
 def install(hub: Hub, app: web.Application) -> None:

@@ -31,11 +31,11 @@ from govedge.contract.limits import DEFAULT_LIMITS, Limits
 from govedge.contract.topics import DEFAULT_ROOT, DEVICE_CHANNELS
 from govedge.logs import fields
 from hub.db import sqlite_json_batch, streams
-from hub.dedup import Stream, StreamTracker
-from hub.message_identity import insert_events
+from hub.ingest.dedup import Stream, StreamTracker
+from hub.ingest.message_identity import insert_events
+from hub.ingest.prioritylock import PriorityLock
+from hub.ingest.ratelimit import RateGate
 from hub.metrics import HubMetrics
-from hub.prioritylock import PriorityLock
-from hub.ratelimit import RateGate
 from hub.registry import Registry
 from hub.storage.base import Reading, TelemetryStore
 

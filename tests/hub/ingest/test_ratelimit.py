@@ -9,9 +9,9 @@ from pathlib import Path
 from govedge.contract import DEFAULT_LIMITS, Telemetry, encode
 from govedge.contract.topics import Channel, topic
 from hub.db import create_schema, make_engine
+from hub.ingest.pipeline import Pipeline, Raw
+from hub.ingest.ratelimit import RATE_BURST_S, RateGate
 from hub.metrics import HubMetrics
-from hub.pipeline import Pipeline, Raw
-from hub.ratelimit import RATE_BURST_S, RateGate
 from hub.registry import Registry
 from hub.storage.sqlite_store import SQLiteTelemetryStore
 

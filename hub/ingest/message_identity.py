@@ -1,7 +1,7 @@
 """Writes keyed by a message's identity (device id, boot id, seq), so that a copy is stored once.
 
 QoS 1 delivers a message at least once, and with several hub workers in one MQTT 5 shared
-subscription the copies may reach two workers, whose in-memory deduplication (hub/dedup.py)
+subscription the copies may reach two workers, whose in-memory deduplication (hub/ingest/dedup.py)
 cannot see each other. What they store in the shared database must then be idempotent by
 identity: events carry their message's (boot id, seq) under a unique index, and are inserted
 with ON CONFLICT DO NOTHING, in SQLite and PostgreSQL alike. (Telemetry is keyed by
