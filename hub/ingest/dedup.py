@@ -15,6 +15,8 @@ MAX_TRACKED_MISSING = 10_000
 
 @dataclass(slots=True)
 class Stream:
+    """One (device, boot id) stream: the highest seq seen, how many arrived, open gaps."""
+
     max_seq: int
     received: int = 0
     gaps: int = 0

@@ -127,7 +127,7 @@ class _Session:
     def start(self) -> None:
         props = None
         if self.link.v5:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho's is unannotated
             props.SessionExpiryInterval = 86400
             props.ReceiveMaximum = 65535
         self.client.connect_async(
@@ -588,7 +588,7 @@ class MqttLink:
         while not self.stopping.is_set():
             try:
                 return self.pipeline.decide([raw for raw, _ in batch], urgent=urgent)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a writer thread must not die; retried, counted
                 self._failed(session, "registry", exc, len(batch))
                 self.stopping.wait(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
@@ -600,7 +600,7 @@ class MqttLink:
         while True:
             try:
                 self.pipeline.store_telemetry(decided, forget=False)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a writer thread must not die; retried, counted
                 self._failed(session, "telemetry", exc, len(decided.readings))
                 if self.stopping.wait(delay):
                     # Not acknowledged: the broker sends it again, and it is taken as new.

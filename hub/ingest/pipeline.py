@@ -516,7 +516,7 @@ class Pipeline:
         devices = list(pending)
         try:
             self.registry.refresh_presence_due()  # outside the lock: it reads every device
-        except Exception as exc:  # ``touch`` tries again under the lock
+        except Exception as exc:  # noqa: BLE001 - ``touch`` tries again under the lock
             log.warning("presence_refresh_failed", extra=fields(error=str(exc)[:300]))
         for i in range(0, len(devices), TOUCH_CHUNK):
             with self._lock.urgent() if urgent else self._lock:
@@ -528,7 +528,7 @@ class Pipeline:
                 try:
                     if chunk:
                         back.extend(self.registry.touch(chunk))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - kept for the next batch, not lost
                     # The batch is decided: what is left is written next time, not retried
                     # with the batch (whose messages would then count as repeats).
                     left = {d: pending[d] for d in devices[i:]}
