@@ -211,6 +211,8 @@ class Agent:
     # -- running ----------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Start the extensions, the drivers, the link and the agent's own loops; return once
+        ``stop`` is set and everything has stopped (bounded; docs/agent.md, "Stopping")."""
         self._loop = asyncio.get_running_loop()
         self._health_due = asyncio.Event()
         log.info(
@@ -390,9 +392,12 @@ class Agent:
     # -- health -----------------------------------------------------------------------------
 
     def driver_health(self) -> dict[str, tuple[HealthState, str, int]]:
+        """Per driver: (state, detail, error count), as the Health message reports them."""
         return {name: (sup.state, sup.detail, sup.errors) for name, sup in self.supervisors.items()}
 
     def health_counters(self) -> dict[str, float]:
+        """The Health message's counters: the outbox's and the link's figures and the agent's
+        own counters, all as floats."""
         c = self.link.counters
         out: dict[str, float] = {
             "produced": self.outbox.produced,
@@ -407,6 +412,8 @@ class Agent:
         return out
 
     async def publish_health(self) -> None:
+        """Queue a Health message, and an outbox_dropped event when messages were dropped since
+        the last one (they wait in the outbox like the rest while the link is down)."""
         items = [
             self.messages.health(
                 self.driver_health(), self.health_counters(), time.time() - self.started_at
@@ -481,6 +488,8 @@ class Agent:
     # -- drivers at run time ----------------------------------------------------------------
 
     def supervisor(self, name: str) -> DriverSupervisor:
+        """The supervisor of the driver called ``name``; AgentError naming the drivers there are
+        when there is none."""
         sup = self.supervisors.get(name)
         if sup is None:
             raise AgentError(f"no driver named {name!r} (have: {', '.join(self.supervisors)})")
@@ -516,4 +525,5 @@ class Agent:
             self._health_due.set()
 
     def states(self) -> dict[str, HealthState]:
+        """Each driver's current health state, by driver name."""
         return {name: sup.state for name, sup in self.supervisors.items()}

@@ -31,4 +31,5 @@ class Backoff:
         return self._rng.uniform(0.0, top) if self.jitter else top
 
     def reset(self) -> None:
+        """Start over from the base delay (after a success)."""
         self.attempt = 0

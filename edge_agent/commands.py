@@ -57,6 +57,8 @@ class CommandService:
         self.reload: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     def attach(self) -> None:
+        """Take the cmd channel, join the agent's extensions, and attach the updater too when the
+        launcher runs this agent."""
         self.agent.message_handlers[Channel.CMD] = self.handle
         self.agent.extensions.append(self)
         self.agent.commands = self
@@ -67,6 +69,8 @@ class CommandService:
             updater.attach()
 
     async def start(self) -> None:
+        """Forget executed command ids older than FORGET_AFTER_S, and on a device that rotates its
+        certificate, finish a switch that a restart cut short."""
         await asyncio.to_thread(self.agent.device_state.forget_commands, FORGET_AFTER_S)
         if self.agent.config.identity.hub_url:  # this device rotates: finish a cut-short switch
             from edge_agent.rotation import recover_identity
@@ -74,9 +78,15 @@ class CommandService:
             await asyncio.to_thread(recover_identity, self.agent)
 
     async def stop(self) -> None:
+        """Nothing to release: commands still running are cancelled with the agent's tasks."""
         return None
 
     async def handle(self, topic_name: str, payload: bytes) -> None:
+        """Run one cmd message at most once and queue its single acknowledgement.
+
+        Malformed messages are counted and dropped, a redelivered id is ignored; an expired,
+        unknown, failed or timed-out command is acknowledged with ok false. A command's own
+        error never escapes."""
         agent = self.agent
         try:
             _, _, msg = decode_for_topic(topic_name, payload, agent.config.broker.topic_root)
@@ -131,6 +141,8 @@ class CommandService:
     # -- the commands -----------------------------------------------------------------------
 
     async def ping(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Answer at once with the boot id, uptime and outbox depth: a check of the whole
+        command path, hub to device and back."""
         agent = self.agent
         return {
             "pong": True,
@@ -160,6 +172,8 @@ class CommandService:
         return await self.reload()
 
     async def restart_driver(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Close and reopen one driver (``args.name`` or ``args.driver``); CommandError without
+        a name, AgentError for an unknown one."""
         name = args.get("name") or args.get("driver")
         if not isinstance(name, str):
             raise CommandError("restart_driver needs args.name (a driver name)")
@@ -168,6 +182,7 @@ class CommandService:
         return {"driver": name, "restarted": True}
 
     async def print_test_receipt(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Print TEST_RECEIPT on the printer ``args.driver`` names, or on the first printer."""
         driver = args.get("driver")
         sup = self.agent.find_capable(
             PrinterCapability, driver if isinstance(driver, str) else None

@@ -69,5 +69,7 @@ class AgentDatabase:
             return query(self.conn)
 
     def close(self) -> None:
+        """Close the connection, once a transaction or read running in another thread
+        has finished (it waits for the lock)."""
         with self.lock:
             self.conn.close()

@@ -43,6 +43,8 @@ class DesiredConfigService:
         self._lock = asyncio.Lock()
 
     def attach(self) -> None:
+        """Take the config/desired channel and join the agent's extensions; for an agent run from
+        a file, the reload_config command becomes :meth:`reload_file`."""
         self.agent.message_handlers[Channel.CONFIG_DESIRED] = self.handle
         self.agent.extensions.append(self)
         commands = getattr(self.agent, "commands", None)
@@ -50,6 +52,10 @@ class DesiredConfigService:
             commands.reload = self.reload_file
 
     async def start(self) -> None:
+        """Warn when configs are accepted unsigned or all refused, then run the config kept in
+        the device state, before the broker is reachable.
+
+        A stored config that no longer parses is logged and the file's drivers keep running."""
         if self.verify is accept_unsigned:
             log.warning(
                 "unsigned_configs_allowed",
@@ -77,9 +83,15 @@ class DesiredConfigService:
             log.error("stored_config_unusable", extra=fields(error=str(exc)))
 
     async def stop(self) -> None:
+        """Nothing to release: a config being applied is cancelled with the agent's tasks."""
         return None
 
     async def handle(self, topic_name: str, payload: bytes) -> None:
+        """Verify, validate and apply a config/desired newer than the running version, and report
+        the outcome on config/reported.
+
+        One config at a time. A version refused once is not tried again in this boot; the
+        running version is reported once per boot, so the hub learns what runs."""
         agent = self.agent
         try:
             _, _, msg = decode_for_topic(topic_name, payload, agent.config.broker.topic_root)

@@ -145,6 +145,8 @@ class MqttLink:
     # -- control ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Run the link in its own daemon thread: it connects, reconnects with backoff and
+        publishes the outbox until :meth:`stop`. Returns at once."""
         self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
         self._thread.start()
 

@@ -117,10 +117,13 @@ class LocalApi:
         self.port = 0
 
     def attach(self) -> None:
+        """Join the agent's extensions as its local API."""
         self.agent.extensions.append(self)
         self.agent.local_api = self
 
     def make_app(self) -> web.Application:
+        """The app with every route of the module docstring (and the evidence routes on an
+        inspector terminal), behind the bearer-token check."""
         app = web.Application(middlewares=[self._auth], client_max_size=MAX_BODY)
         app.router.add_get("/v1/health", self.health)
         app.router.add_post("/v1/card/read", self.read_card)
@@ -140,6 +143,8 @@ class LocalApi:
         return app
 
     async def start(self) -> None:
+        """Write a fresh token file, then listen on the Unix socket (mode 0660) or the loopback
+        port (``url`` and ``port`` then say where; port 0 picks a free one)."""
         self.token = write_token_file(self.token_path, self.config.token_owner)
         self.runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
@@ -163,6 +168,7 @@ class LocalApi:
         log.info("local_api_listening", extra=fields(url=self.url, token_file=str(self.token_path)))
 
     async def stop(self) -> None:
+        """Stop listening and close open connections (at most about a second)."""
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
@@ -245,6 +251,7 @@ class LocalApi:
     # -- routes -----------------------------------------------------------------------------
 
     async def health(self, request: web.Request) -> web.Response:
+        """Device, link and driver states and the Health counters."""
         a = self.agent
         drivers = {
             name: {
@@ -266,6 +273,8 @@ class LocalApi:
         )
 
     async def read_card(self, request: web.Request) -> web.Response:
+        """Read the ID card: its fields, bytes in base64, never its fingerprint data; the
+        card's data is wiped from memory once answered."""
         body = await self._body(request)
         out = await self._device_call(CardReaderCapability, request, body, lambda d: d.read_card())
         if isinstance(out, web.Response):
@@ -282,6 +291,7 @@ class LocalApi:
             wipe(card)
 
     async def read_smartcard(self, request: web.Request) -> web.Response:
+        """Read the social-security card over PC/SC; its data is cleared from memory once sent."""
         body = await self._body(request)
         out = await self._device_call(
             SocialSecurityCapability, request, body, lambda d: d.read_social_security(True)
@@ -295,6 +305,7 @@ class LocalApi:
             card.clear()
 
     async def face_session(self, request: web.Request) -> web.StreamResponse:
+        """Guide a face check as NDJSON steps (edge_agent.face_api)."""
         from edge_agent.face_api import stream_face_session
 
         return await stream_face_session(self, request, await self._body(request))
@@ -321,6 +332,7 @@ class LocalApi:
         )
 
     async def printer_status(self, request: web.Request) -> web.Response:
+        """The printer's state now; a change is also broadcast as a printer_status event."""
         out = await self._device_call(
             PrinterStatusCapability, request, {}, lambda d: d.printer_status()
         )
@@ -331,6 +343,8 @@ class LocalApi:
         return web.json_response({"driver": name, **status})
 
     async def scan_qr(self, request: web.Request) -> web.Response:
+        """Wait up to ``timeout_s`` (capped below the driver's poll timeout) for a QR code and
+        return its text."""
         body = await self._body(request)
         timeout = body.get("timeout_s", QR_TIMEOUT_S)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
@@ -346,6 +360,7 @@ class LocalApi:
         return web.json_response({"driver": out[0], "text": out[1]})
 
     async def verify_face(self, request: web.Request) -> web.Response:
+        """The camera's verdict on the person in front of it against ``reference_image``."""
         body = await self._body(request)
         try:
             image = base64.b64decode(str(body.get("reference_image", "")), validate=True)
@@ -359,6 +374,7 @@ class LocalApi:
         return web.json_response({"driver": out[0], "result": _jsonable(out[1])})
 
     async def verify_finger(self, request: web.Request) -> web.Response:
+        """Check a live finger against one enrolled template (1:1)."""
         body = await self._body(request)
         template = body.get("template_id")
         if not isinstance(template, int) or isinstance(template, bool):
@@ -371,6 +387,7 @@ class LocalApi:
         return web.json_response({"driver": out[0], "result": _jsonable(out[1])})
 
     async def search_finger(self, request: web.Request) -> web.Response:
+        """Search the reader's enrolled templates for a live finger (1:N)."""
         body = await self._body(request)
         out = await self._device_call(
             FingerprintCapability, request, body, lambda d: d.search_finger()
@@ -380,6 +397,8 @@ class LocalApi:
         return web.json_response({"driver": out[0], "result": _jsonable(out[1])})
 
     async def print_receipt(self, request: web.Request) -> web.Response:
+        """Print ``receipt`` (drivers.printer layout); a printer out of paper or open answers 409
+        with its ``state``."""
         body = await self._body(request)
         receipt = body.get("receipt")
         if not isinstance(receipt, dict):
@@ -422,6 +441,7 @@ class LocalApi:
         return response
 
     async def metrics(self, request: web.Request) -> web.Response:
+        """The agent's metrics in the Prometheus text format."""
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -49,6 +49,7 @@ class MessageFactory:
         self._topics = {ch: topic(device_id, ch, root) for ch in Channel}
 
     def topic(self, channel: Channel) -> str:
+        """This device's topic on ``channel`` under the topic root (made once, at start)."""
         return self._topics[channel]
 
     def _pending(self, kind: Callable[..., Message], data: Any, ts: float | None = None) -> Pending:
@@ -65,6 +66,8 @@ class MessageFactory:
         return Pending(self._topics[channel], build)
 
     def telemetry(self, data: Mapping[str, float], ts: float | None = None) -> Pending:
+        """A telemetry message of these metrics, stamped ``ts`` (now by default); ContractError
+        here if the contract refuses a name or value."""
         return self._pending(Telemetry, dict(data), ts)
 
     def event(
@@ -74,6 +77,7 @@ class MessageFactory:
         message: str = "",
         attrs: Mapping[str, str | float | bool | None] | None = None,
     ) -> Pending:
+        """An event of ``kind``; ContractError here if the contract refuses it."""
         data = EventData(kind=kind, severity=severity, message=message, attrs=dict(attrs or {}))
         return self._pending(Event, data)
 
@@ -83,6 +87,8 @@ class MessageFactory:
         counters: Mapping[str, float],
         uptime_s: float,
     ) -> Pending:
+        """A Health message: each driver's (state, detail, errors), the counters and the
+        uptime; details are cut to 1024 characters."""
         data = HealthData(
             drivers={
                 name: DriverHealth(state=state, detail=detail[:1024], errors=errors)
@@ -96,10 +102,15 @@ class MessageFactory:
     def command_ack(
         self, command_id: str, ok: bool, result: Mapping[str, Any] | None = None, error: str = ""
     ) -> Pending:
+        """The single acknowledgement of a command (error cut to 1024 characters); ContractError
+        here if the result breaks the contract, so that the caller can acknowledge the failure
+        instead."""
         data = CommandAckData(id=command_id, ok=ok, result=dict(result or {}), error=error[:1024])
         return self._pending(CommandAck, data)
 
     def config_reported(self, version: int, ok: bool, error: str = "") -> Pending:
+        """The outcome of a desired config version, for config/reported (error cut to 1024
+        characters)."""
         data = ConfigReportedData(version=version, ok=ok, error=error[:1024])
         return self._pending(ConfigReported, data)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from typing_extensions import override
 
 from govedge.health import HealthState
 
@@ -21,6 +22,7 @@ class AgentCollector(Collector):
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
 
+    @override
     def collect(self) -> Iterator[Metric]:
         a = self.agent
         ob, link = a.outbox, a.link.counters

@@ -20,7 +20,9 @@ from govedge.errors import ConfigError, GovedgeError
 class ConfigVerifier(Protocol):
     """Raises SignatureError unless ``signature`` signs ``(version, config)``."""
 
-    def __call__(self, version: int, config: Mapping[str, Any], signature: str) -> None: ...
+    def __call__(self, version: int, config: Mapping[str, Any], signature: str) -> None:
+        """Return if the signature holds; SignatureError saying why not (no key, unsigned,
+        unknown key id, bad signature) otherwise."""
 
 
 def accept_unsigned(version: int, config: Mapping[str, Any], signature: str) -> None:

@@ -68,9 +68,11 @@ class DriverSupervisor:
 
     @property
     def name(self) -> str:
+        """The driver's name in the device config (also the key of its supervisor)."""
         return self.config.name
 
     def start(self) -> None:
+        """Start the polling task on the running loop; does nothing while it runs already."""
         if self._task is not None and not self._task.done():
             return
         self._task = asyncio.create_task(self._run(), name=f"driver-{self.name}")

@@ -36,6 +36,8 @@ class BrokerURL:
 
     @classmethod
     def parse(cls, url: str) -> BrokerURL:
+        """Parse ``mqtt://``/``mqtts://`` (or ``tcp://``/``ssl://``) URLs; the port defaults to
+        1883, or 8883 with TLS. ConfigError naming the URL for another scheme or no host."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ConfigError(f"broker URL {url!r}: scheme must be mqtt:// or mqtts://")
@@ -112,9 +114,13 @@ class MosquittoBroker:
 
     @property
     def url(self) -> str:
+        """``mqtt://host:port`` for clients of this broker."""
         return f"mqtt://{self.host}:{self.port}"
 
     def config_text(self) -> str:
+        """The mosquitto.conf that :meth:`start` writes: the defaults (loopback listener,
+        anonymous, no persistence, large queues) then ``extra_config``, or ``extra_config``
+        alone when ``defaults`` is False."""
         if not self.defaults:
             return f"{self.extra_config}\nlog_dest file {self.workdir / 'mosquitto.log'}\n"
         if self.extra_config.lstrip().startswith("listener"):
@@ -134,6 +140,10 @@ class MosquittoBroker:
         )
 
     def start(self, timeout: float = 10.0) -> None:
+        """Write the configuration and start Mosquitto; return once it accepts connections.
+
+        BrokerError with Mosquitto's own words and log when it does not listen within
+        ``timeout`` seconds (the process is stopped then)."""
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(self.config_text())
         if os.geteuid() == 0 and "user " not in self.extra_config:
@@ -163,6 +173,8 @@ class MosquittoBroker:
             self.proc.wait(5)
 
     def stop(self) -> None:
+        """Stop the process (SIGTERM, SIGKILL after 5 s); the working directory is kept, so a
+        :meth:`start` runs the same broker again. Safe to call when not running."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -175,10 +187,12 @@ class MosquittoBroker:
         self.proc = None
 
     def restart(self, timeout: float = 10.0) -> None:
+        """Stop, then start again on the same port with the same configuration."""
         self.stop()
         self.start(timeout)
 
     def close(self) -> None:
+        """Stop the process and remove the working directory if this broker made it."""
         self.stop()
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+from typing_extensions import override
+
 from govedge.privacy import mask_text, mask_value
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message", "asctime"}
@@ -31,6 +33,7 @@ def fields(**values: Any) -> dict[str, Any]:
 class MaskingFilter(logging.Filter):
     """Masks citizen data in a record before any formatter sees it (never drops a record)."""
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_govedge_masked", False):
             return True
@@ -55,6 +58,7 @@ class MaskingFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object on one line."""
 
+    @override
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": round(record.created, 3),
@@ -77,6 +81,7 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """Human-readable single lines for a terminal, masked the same way."""
 
+    @override
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
         extra = getattr(record, "govedge_fields", None)

@@ -84,6 +84,7 @@ class Backlog:
         return self.messages * (self.message_bytes + 200)
 
     def conf_lines(self) -> list[str]:
+        """The mosquitto.conf lines for this backlog, with comments saying how it was sized."""
         return [
             f"# Backlog for persistent sessions (the hub's): {self.devices} devices x "
             f"{self.rate_hz:g} msg/s x {self.ride_out_s:g} s of hub outage x {self.headroom:g}.",

@@ -83,9 +83,12 @@ class BundleSigner:
 
     @classmethod
     def from_file(cls, path: str | Path, passphrase: bytes | None = None) -> BundleSigner:
+        """The signer of the Ed25519 private key in ``path``; ProvisioningError when it is not
+        one."""
         return cls(load_signing_key(path, passphrase))
 
     def public_key(self) -> ed25519.Ed25519PublicKey:
+        """The public half, which devices trust (written as ``bundle-signing.pub``)."""
         return self._key.public_key()
 
     def sign(self, bundle: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,6 +124,8 @@ class BundleVerifier:
 
     @classmethod
     def from_files(cls, *paths: str | Path) -> BundleVerifier:
+        """A verifier trusting the Ed25519 public keys in these PEM files (old and new across a
+        key rotation)."""
         return cls([load_public_key(Path(p)) for p in paths])
 
     def _check(self, kid: str, signature_b64: str, message: bytes) -> None:
@@ -158,6 +163,8 @@ class BundleVerifier:
         return payload
 
     def verify_file(self, path: str | Path) -> dict[str, Any]:
+        """The payload of the signed bundle in ``path``; BundleSignatureError as
+        :meth:`verify`, OSError when the file cannot be read."""
         return self.verify(Path(path).read_bytes())
 
     def verify_config(self, version: int, config: Mapping[str, Any], signature: str) -> None:

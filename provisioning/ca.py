@@ -96,13 +96,16 @@ class IssuedIdentity:
 
     @property
     def common_name(self) -> str:
+        """The certificate's subject common name (a device id, service or host name)."""
         return common_name(self.certificate.subject)
 
     @property
     def serial(self) -> str:
+        """The certificate's serial in the index's form (lower-case hex)."""
         return serial_hex(self.certificate.serial_number)
 
     def cert_pem(self) -> bytes:
+        """The certificate alone, PEM."""
         return pem(self.certificate)
 
     def fullchain_pem(self) -> bytes:
@@ -110,6 +113,8 @@ class IssuedIdentity:
         return pem(self.certificate) + pem(self.chain[0])
 
     def chain_pem(self) -> bytes:
+        """The issuing chain (intermediate, then root), PEM: the trust anchor to install beside
+        the certificate."""
         return b"".join(pem(c) for c in self.chain)
 
     def write(self, paths: IdentityPaths) -> IdentityPaths:
@@ -348,24 +353,30 @@ class FleetCA:
 
     @property
     def chain_path(self) -> Path:
+        """``chain.pem``: intermediate then root, the CA file devices and brokers trust."""
         return self.directory / CHAIN
 
     @property
     def crl_path(self) -> Path:
+        """``crl.pem``: the current revocation list, which the broker reads."""
         return self.directory / CRL_FILE
 
     @property
     def bundle_key_path(self) -> Path:
+        """The hub's Ed25519 bundle-signing private key (configs, bundles)."""
         return self.directory / BUNDLE_KEY
 
     @property
     def bundle_public_path(self) -> Path:
+        """The bundle-signing public key, which devices are given to check signatures."""
         return self.directory / BUNDLE_PUB
 
     def chain(self) -> tuple[x509.Certificate, ...]:
+        """The certificates above an issued one: intermediate, then root."""
         return (self.intermediate, self.root)
 
     def chain_pem(self) -> bytes:
+        """The contents of :attr:`chain_path`, made from the loaded certificates."""
         return pem(self.intermediate) + pem(self.root)
 
     # ---- issuing --------------------------------------------------------------------------
@@ -574,6 +585,8 @@ class FleetCA:
     # ---- looking up, revoking -------------------------------------------------------------
 
     def active_certificates(self, common_name: str) -> list[CertificateRecord]:
+        """Certificates issued to ``common_name`` that are valid now and not revoked (more than
+        one while a rotation overlaps), oldest first."""
         now = datetime.now(UTC)
         return [r for r in self.index.by_common_name(common_name) if r.active(now)]
 
@@ -601,6 +614,8 @@ class FleetCA:
         return [self.revoke(int(r.serial, 16), reason) for r in records]
 
     def crl(self, next_update_days: int = DEFAULT_CRL_DAYS) -> x509.CertificateRevocationList:
+        """A CRL of every revocation in the index, signed by the intermediate, valid for
+        ``next_update_days``; :meth:`write_crl` writes it."""
         entries = [
             Revocation(int(r.serial, 16), r.revoked_at, r.revocation_reason or "unspecified")
             for r in self.index.revoked()
@@ -613,10 +628,12 @@ class FleetCA:
         return write_public(self.crl_path, crl_pem(self.crl(next_update_days)))
 
     def has_revocations(self) -> bool:
+        """Whether this CA ever revoked a certificate."""
         return bool(self.index.revoked())
 
     @property
     def services_path(self) -> Path:
+        """The file of the service names granted the hub's rights (one a line)."""
         return self.directory / SERVICES_FILE
 
     def granted_services(self) -> frozenset[str]:

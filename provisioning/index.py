@@ -70,6 +70,7 @@ class CertificateRecord:
 
     @property
     def revoked(self) -> bool:
+        """Whether the certificate was revoked (its revocation date is set)."""
         return self.revoked_at is not None
 
     def active(self, now: datetime | None = None) -> bool:
@@ -145,6 +146,8 @@ class CertificateIndex:
         return found
 
     def get(self, serial: int | str) -> CertificateRecord | None:
+        """The record of ``serial`` (an int, or hex in any form :func:`parse_serial` reads), or
+        None when this CA never issued it; CAError for a string that is not hex."""
         key = serial_hex(serial) if isinstance(serial, int) else serial_hex(parse_serial(serial))
         with self._connect() as db:
             row = db.execute("SELECT * FROM certificates WHERE serial = ?", (key,)).fetchone()
@@ -160,11 +163,13 @@ class CertificateIndex:
         return [_record(r) for r in rows]
 
     def all(self) -> list[CertificateRecord]:
+        """Every certificate issued, oldest first."""
         with self._connect() as db:
             rows = db.execute("SELECT * FROM certificates ORDER BY issued_at, rowid").fetchall()
         return [_record(r) for r in rows]
 
     def revoked(self) -> list[CertificateRecord]:
+        """Revoked certificates in the order of revocation (what the CRL lists)."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT * FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at"

@@ -68,6 +68,7 @@ class Release:
 
     @property
     def size(self) -> int:
+        """The release's total unpacked size in bytes (the sum of its files')."""
         return sum(f.size for f in self.files.values())
 
 

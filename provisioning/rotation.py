@@ -149,18 +149,24 @@ class RevocationSchedule:
         write_file(self.path, json.dumps(due, sort_keys=True).encode(), 0o600)
 
     def add(self, serials: Iterable[str], due_at: float) -> None:
+        """Schedule ``serials`` for revocation at ``due_at`` (epoch seconds); a serial already
+        scheduled keeps the earlier time. Written to the file at once."""
         due = self._load()
         for serial in serials:
             due[serial] = min(due.get(serial, due_at), due_at)
         self._save(due)
 
     def due(self, now: float) -> list[str]:
+        """The scheduled serials due at ``now`` (epoch seconds), sorted; they stay scheduled
+        until :meth:`done`."""
         return sorted(s for s, at in self._load().items() if at <= now)
 
     def pending(self) -> dict[str, float]:
+        """Every scheduled serial with its due time (epoch seconds)."""
         return self._load()
 
     def done(self, serial: str) -> None:
+        """Drop ``serial`` from the schedule once it is revoked; an unknown serial is ignored."""
         due = self._load()
         if due.pop(serial, None) is not None:
             self._save(due)

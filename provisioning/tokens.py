@@ -144,6 +144,8 @@ class TokenStore:
         return secret, found
 
     def lookup(self, token: str) -> ClaimToken | None:
+        """The token whose secret is ``token`` (found by its hash), used or expired ones
+        included; None for an unknown secret. :meth:`consume` decides whether it may be used."""
         with self._connect() as db:
             row = db.execute(
                 "SELECT * FROM claim_tokens WHERE token_hash = ?", (token_hash(token),)
@@ -197,6 +199,8 @@ class TokenStore:
         return _row(row)
 
     def all(self) -> list[ClaimToken]:
+        """Every token, used, revoked and expired ones included, oldest first (secrets are
+        never stored: only their hashes)."""
         with self._connect() as db:
             rows = db.execute("SELECT * FROM claim_tokens ORDER BY created_at").fetchall()
         return [_row(r) for r in rows]

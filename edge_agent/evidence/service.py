@@ -124,10 +124,14 @@ class EvidenceService:
         self.interval_s = SYNC_INTERVAL_S
 
     def attach(self) -> None:
+        """Join the agent's extensions as its evidence service (the local API then adds the
+        evidence routes)."""
         self.agent.extensions.append(self)
         self.agent.evidence = self
 
     async def start(self) -> None:
+        """Open the store with the device key, remove orphan photos, and start the sync loop when
+        a hub is configured; ConfigError when the device key cannot be loaded."""
         key = load_device_key(self.key_file)
         self.store = EvidenceStore(
             self.agent.state_dir / "evidence", self.agent.config.device_id, key
@@ -141,6 +145,7 @@ class EvidenceService:
             self.task = asyncio.create_task(self._loop(), name="evidence-sync")
 
     async def stop(self) -> None:
+        """Stop the sync loop (however it ended) and close the store."""
         if self.task is not None:
             self.task.cancel()
             try:
@@ -178,6 +183,7 @@ class EvidenceService:
     # -- local API --------------------------------------------------------------------------
 
     def add_routes(self, app: web.Application) -> None:
+        """Add the evidence routes of the module docstring to the local API's app."""
         app.router.add_get("/v1/gnss/fix", self.gnss_fix)
         app.router.add_get("/v1/inspection/tasks", self.tasks)
         app.router.add_post("/v1/inspection/tasks/{task_id}/state", self.task_state)
@@ -206,12 +212,15 @@ class EvidenceService:
         return await self.agent.local_api.call_locked(sup, read_position)  # type: ignore[no-any-return]
 
     async def gnss_fix(self, request: web.Request) -> web.Response:
+        """The receiver's position now, or ``{"fix": false}`` and why there is none."""
         position, detail = await self._position()
         if position is None:
             return web.json_response({"fix": False, "detail": detail})
         return web.json_response({"fix": True, "detail": detail, **_builtins(position)})
 
     async def tasks(self, request: web.Request) -> web.Response:
+        """The tasks as last fetched from the hub (works offline), and the task states not yet
+        sent."""
         assert self.store is not None  # noqa: S101 - narrowing: start() opens the store before serving
         raw = await asyncio.to_thread(self.store.get_meta, "tasks")
         states = await asyncio.to_thread(self.store.get_meta, "task_states")
@@ -223,6 +232,7 @@ class EvidenceService:
         )
 
     async def task_state(self, request: web.Request) -> web.Response:
+        """Queue a task's new state for the next sync; 400 for a state the hub does not take."""
         assert self.store is not None  # noqa: S101 - narrowing: start() opens the store before serving
         body = await _json(request)
         state = body.get("state")
@@ -232,6 +242,11 @@ class EvidenceService:
         return web.json_response({"queued": True})
 
     async def record(self, request: web.Request) -> web.Response:
+        """Take the photo (if asked) and the position now, then sign and store the record.
+
+        400 for a bad field, 404 for a photo without a camera, the driver's error when the photo
+        fails. Without a fix now the record says ``no_fix``: an earlier position is never
+        reused."""
         assert self.store is not None  # noqa: S101 - narrowing: start() opens the store before serving
         body = await _json(request)
         strings: dict[str, str] = {}
@@ -303,6 +318,8 @@ class EvidenceService:
         return web.json_response({"items": items})
 
     async def status(self, request: web.Request) -> web.Response:
+        """What waits to sync, the last sync's outcome and the seconds since the hub last
+        answered."""
         assert self.store is not None  # noqa: S101 - narrowing: start() opens the store before serving
         counts = await asyncio.to_thread(self.store.counts)
         return web.json_response(
@@ -316,6 +333,8 @@ class EvidenceService:
         )
 
     async def sync_now(self, request: web.Request) -> web.Response:
+        """Wake the sync loop and answer at once (the status route tells the outcome); 503
+        without a hub."""
         if self.sync is None:
             return _error(503, "no hub configured (identity.hub_url)")
         self.wake.set()

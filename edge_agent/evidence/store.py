@@ -78,12 +78,15 @@ class EvidenceStore:
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
+        """Close the database, once a write in progress has finished."""
         with self._lock:
             self.db.close()
 
     # -- photos -----------------------------------------------------------------------------
 
     def photo_path(self, sha256: str) -> Path:
+        """Where the photo of ``sha256`` is kept. EvidenceError for anything but a lower-case hex
+        SHA-256, so that a hash from outside never names another path."""
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             raise EvidenceError(f"{sha256!r} is not a SHA-256 in lower-case hex")
         return self.photos / sha256
@@ -110,6 +113,9 @@ class EvidenceStore:
     # -- records ----------------------------------------------------------------------------
 
     def head(self) -> tuple[int, str]:
+        """(seq, hash) of the chain's last record, or (0, GENESIS) for an empty chain.
+
+        Takes no lock: :meth:`append` calls it under the store's lock."""
         row = self.db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         return (int(row[0]), str(row[1])) if row else (0, ev.GENESIS)
 
@@ -173,6 +179,7 @@ class EvidenceStore:
         return [StoredRecord(int(r[0]), r[1], bytes(r[2]), bytes(r[3]), r[4], r[5]) for r in rows]
 
     def all_records(self) -> list[StoredRecord]:
+        """Every record still held, acknowledged or not, oldest first."""
         with self._lock:
             rows = self.db.execute(
                 "SELECT seq, hash, body, sig, task_id, photo_sha256 FROM records ORDER BY seq"
@@ -229,6 +236,7 @@ class EvidenceStore:
         return removed
 
     def counts(self) -> dict[str, int]:
+        """Records and distinct photos waiting for the hub, and records it acknowledged."""
         with self._lock:
             pending, photos = self.db.execute(
                 "SELECT COUNT(*), COUNT(DISTINCT NULLIF(photo_sha256, ''))"
@@ -238,11 +246,14 @@ class EvidenceStore:
         return {"pending_records": int(pending), "pending_photos": int(photos), "acked": int(acked)}
 
     def get_meta(self, key: str) -> str | None:
+        """A value kept beside the records (fetched tasks, queued task states, the last
+        refusal), or None if never set."""
         with self._lock:
             row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
+        """Keep ``value`` under ``key``, replacing any earlier one (committed at once)."""
         with self._lock, self.db:
             self.db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"

@@ -100,6 +100,8 @@ class EvidenceSync:
         self.last_report: SyncReport | None = None
 
     def since_contact(self) -> float | None:
+        """Seconds since the hub last answered (monotonic clock), or None before its first
+        answer in this run."""
         return None if self.last_contact is None else time.monotonic() - self.last_contact
 
     def _contact(self) -> None:
@@ -167,6 +169,8 @@ class EvidenceSync:
         return report
 
     async def fetch_tasks(self, session: aiohttp.ClientSession) -> list[dict[str, Any]]:
+        """Fetch the tasks from the hub and keep them for offline use; SyncError for any
+        answer but 200."""
         async with session.get(self.hub_url + TASKS, ssl=self.tls) as resp:
             body = await resp.json(content_type=None)
             if resp.status != 200:

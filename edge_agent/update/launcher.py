@@ -105,6 +105,8 @@ class Launcher:
         self._child: subprocess.Popen[bytes] | None = None
 
     def stop(self, *_: object) -> None:
+        """End the launcher (also its SIGTERM/SIGINT handler): the running agent gets SIGTERM
+        and is not started again."""
         self._stop.set()
         child = self._child
         if child is not None and child.poll() is None:
@@ -163,6 +165,10 @@ class Launcher:
         return code
 
     def run(self) -> int:
+        """Run the active release again and again (after RESTART_DELAY_S) until stopped; return
+        the last agent's exit code.
+
+        Installs the SIGTERM and SIGINT handlers, so it runs in the main thread."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         code = 0

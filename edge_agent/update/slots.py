@@ -31,16 +31,20 @@ class Slots:
         self.state_path = self.root / "update.json"
 
     def prepare(self) -> None:
+        """Create the slots and downloads folders if missing."""
         self.slots.mkdir(parents=True, exist_ok=True)
         self.downloads.mkdir(parents=True, exist_ok=True)
 
     def state(self) -> UpdateState:
+        """The saved update state, or an idle one when there is no state file yet."""
         return UpdateState.load(self.state_path)
 
     def save(self, state: UpdateState) -> None:
+        """Write ``state`` so that it survives a power cut (see edge_agent.update.state)."""
         state.save(self.state_path)
 
     def slot(self, version: str) -> Path:
+        """The folder of an installed ``version`` (it may not exist)."""
         return self.slots / version
 
     def current_version(self) -> str:

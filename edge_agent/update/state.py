@@ -44,6 +44,8 @@ class UpdateState:
 
     @classmethod
     def load(cls, path: Path) -> UpdateState:
+        """The state saved at ``path``, or an idle state when there is none; unknown keys
+        (from a newer release) are ignored."""
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
@@ -52,6 +54,7 @@ class UpdateState:
         return cls(**known)
 
     def save(self, path: Path) -> None:
+        """Replace the file at ``path`` with this state in one step that survives a power cut."""
         write_atomic(path, json.dumps(asdict(self), sort_keys=True).encode("utf-8"))
 
 

@@ -68,6 +68,8 @@ class Updater:
 
     @classmethod
     def from_env(cls, agent: Agent) -> Updater | None:
+        """The updater of an agent the launcher started (GOVEDGE_RELEASE_ROOT and the other
+        variables it sets), or None for an agent run directly."""
         root = os.environ.get(ENV_ROOT)
         if not root:
             return None
@@ -81,6 +83,8 @@ class Updater:
 
     @property
     def verifier(self) -> BundleVerifier:
+        """The release key's verifier, loaded on first use; UpdateError when the key cannot be
+        read."""
         if self._verifier is None:
             try:
                 self._verifier = release_verifier(self.key)
@@ -89,6 +93,7 @@ class Updater:
         return self._verifier
 
     def attach(self) -> None:
+        """Join the agent's extensions and take the ``update`` command."""
         self.agent.extensions.append(self)
         if self.agent.commands is not None:
             self.agent.commands.handlers[CommandName.UPDATE] = self.command
@@ -96,6 +101,8 @@ class Updater:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Resume from the saved state: confirm a release in trial, continue an install cut short,
+        or report an outcome the hub has not heard yet."""
         state = self.slots.state()
         if state.state == TRIAL and state.version == self.version:
             self._spawn(self._confirm(state))
@@ -105,6 +112,8 @@ class Updater:
             await self._report(state)
 
     async def stop(self) -> None:
+        """Cancel the update task; the saved state holds what it had done, and the next start
+        resumes from there."""
         if self._task is not None:
             self._task.cancel()
 
@@ -114,6 +123,12 @@ class Updater:
     # -- the command ------------------------------------------------------------------------
 
     async def command(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``update`` command: check the signed manifest, save the state and start the
+        install in the background; the answer says the state it is in.
+
+        Raises UpdateError for missing arguments, a manifest the release key does not sign,
+        a version mismatch, or another update in progress. The version that runs already
+        answers ``running``; the one in progress answers its state."""
         version, url, manifest = args.get("version"), args.get("url"), args.get("manifest")
         manifest_url = args.get("manifest_url")
         if manifest is None and isinstance(manifest_url, str):

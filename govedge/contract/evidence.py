@@ -122,6 +122,8 @@ class Problem:
     reason: str
 
     def text(self) -> str:
+        """The problem as one line for a person: which record (by seq, else by position) and
+        why."""
         where = f"record seq {self.seq}" if self.seq is not None else f"record #{self.index}"
         return f"{where}: {self.reason}"
 
@@ -135,6 +137,8 @@ class Checked:
 
     @property
     def last_hash(self) -> str | None:
+        """The hash of the last record that holds (where the chain continues), or None when
+        none holds."""
         return record_hash(self.records[-1][1]) if self.records else None
 
 

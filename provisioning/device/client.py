@@ -34,6 +34,7 @@ class EnrollmentResult:
     not_after: datetime
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON form the hub answers an enrollment with (``not_after`` in ISO 8601)."""
         return {
             "device_id": self.device_id,
             "serial": self.serial,
@@ -44,6 +45,8 @@ class EnrollmentResult:
 
     @classmethod
     def from_json(cls, data: Any) -> EnrollmentResult:
+        """Read the hub's enrollment answer; ProvisioningError when a field is missing or
+        malformed."""
         try:
             return cls(
                 device_id=str(data["device_id"]),

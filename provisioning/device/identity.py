@@ -55,14 +55,17 @@ class IdentityPaths:
 
     @property
     def key(self) -> Path:
+        """The private key file (written with mode 0600)."""
         return self.directory / self.key_name
 
     @property
     def cert(self) -> Path:
+        """The certificate file (PEM)."""
         return self.directory / self.cert_name
 
     @property
     def ca(self) -> Path:
+        """The CA chain file: the trust anchor for the peer's certificate."""
         return self.directory / self.ca_name
 
 
