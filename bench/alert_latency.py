@@ -239,6 +239,7 @@ class Round:
     """Baseline pings (QoS 0) that did not come back within 5 s."""
 
     def note(self) -> str:
+        """What went wrong in the round, for the result's notes (empty when nothing did)."""
         out = ""
         if self.timed_out:
             out += (
@@ -278,6 +279,7 @@ class Probe:
         self.pong.set()
 
     def reading(self, value: float) -> None:
+        """Publish one water-level reading (metres) from the gauge at QoS 1, as a device would."""
         from govedge.contract import Channel, Telemetry, encode, topic
 
         self.seq += 1
@@ -300,6 +302,7 @@ class Probe:
         return (self.received_at - started) * 1000
 
     def close(self) -> None:
+        """Disconnect the gauge and stop paho's loop thread."""
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -463,6 +466,7 @@ class Overload:
 
     @property
     def lost(self) -> int:
+        """Messages the broker acknowledged that the hub never stored (must be 0)."""
         return self.acked - self.stored
 
 

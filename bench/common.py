@@ -23,9 +23,11 @@ class BenchResult:
 
     @property
     def ratio(self) -> float:
+        """The figure over the baseline (NaN for a zero baseline); ``higher_is_better`` reads it."""
         return self.figure / self.baseline if self.baseline else float("nan")
 
     def line(self) -> str:
+        """The one-line summary printed for each result: figure, baseline, ratio, goal, notes."""
         return (
             f"{self.name}: {self.figure:.4g} {self.unit} | baseline ({self.baseline_label}) "
             f"{self.baseline:.4g} {self.unit} | ratio {self.ratio:.3f}"
@@ -85,6 +87,7 @@ class RawPublisher:
         self.sent += len(messages)
 
     def wait_acked(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until every message sent is acknowledged; False if not."""
         import time
 
         deadline = time.monotonic() + timeout
@@ -93,6 +96,7 @@ class RawPublisher:
         return self.acked >= self.sent
 
     def close(self) -> None:
+        """Send DISCONNECT, close the socket and stop the PUBACK reader (waits up to 2 s)."""
         self._closed.set()
         try:
             self.sock.sendall(bytes([0xE0, 0]))  # DISCONNECT

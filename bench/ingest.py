@@ -64,6 +64,7 @@ class Figures:
     """What did not go to plan (a busy machine): printed with the figures, never raised."""
 
     def last_line(self) -> str:
+        """The closing line: the hub's rate, its ratios to paho and mosquitto_sub (NaN: not run)."""
         return (
             f"rate={self.hub:.0f} ratio_vs_paho={_ratio(self.hub, self.paho):.3f} "
             f"ratio_vs_mosquitto_sub={_ratio(self.hub, self.mosquitto_sub):.3f}"

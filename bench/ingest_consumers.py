@@ -44,6 +44,7 @@ class Progress:
 
     @property
     def seconds(self) -> float:
+        """Wall-clock seconds from connect to the consumer's last message."""
         return self.t_last.value - self.t0.value
 
     @property
@@ -53,6 +54,8 @@ class Progress:
 
     @classmethod
     def new(cls) -> Progress:
+        """Zeroed counters in shared memory (spawn context), to hand to a consumer process."""
+
         def value(kind: str, initial: float) -> Any:
             return CTX.Value(kind, initial)
 

@@ -33,9 +33,11 @@ class Load:
 
     @property
     def total(self) -> int:
+        """Messages the load sends in all."""
         return self.devices * self.per_device
 
     def device_ids(self) -> list[str]:
+        """The simulated devices' ids, the same on every run (``bench-00000``...)."""
         return [f"bench-{i:05d}" for i in range(self.devices)]
 
 

@@ -38,6 +38,7 @@ class PlainUploadServer:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> PlainUploadServer:
+        """Serve on a free loopback port (``url`` set once up); raises if not up within 15 s."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self._thread.start()
         self._ready.result(15)
@@ -75,6 +76,7 @@ class PlainUploadServer:
         await runner.cleanup()
 
     def stop(self) -> None:
+        """Stop serving and join the server's thread (up to 15 s)."""
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(15)

@@ -63,6 +63,7 @@ class Stage:
         return max(0.0, self.machine_busy * (os.cpu_count() or 1) - ours)
 
     def limit(self) -> str:
+        """Which resource bounded the stage (broker, machine cores, store), in words."""
         if self.broker_cores >= SATURATED:
             return f"broker CPU (Mosquitto at {self.broker_cores:.0%} of its one core)"
         if self.machine_busy >= SATURATED:

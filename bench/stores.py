@@ -30,6 +30,7 @@ class Postgres:
     base: Path
 
     def database(self, name: str) -> str:
+        """Create database ``name`` (once: a second call fails) and return its SQLAlchemy URL."""
         import sqlalchemy as sa
 
         admin = sa.create_engine(self.url + "/postgres", isolation_level="AUTOCOMMIT")
@@ -39,6 +40,7 @@ class Postgres:
         return f"{self.url}/{name}"
 
     def close(self) -> None:
+        """Stop the cluster and delete its files."""
         self.proc.terminate()
         self.proc.wait(30)
         shutil.rmtree(self.base, ignore_errors=True)
@@ -99,15 +101,18 @@ class Influx:
     databases: list[str] = field(default_factory=list)
 
     def database(self, name: str) -> str:
+        """Create database ``name`` (idempotent in InfluxDB 1.x); the hub's telemetry_url for it."""
         body = f"q=CREATE+DATABASE+{name}".encode()
         req = urllib.request.Request(f"{self.url}/query", data=body, method="POST")  # noqa: S310 - http URL of the influxd this bench started
         urllib.request.urlopen(req, timeout=10).read()  # noqa: S310 - http URL of the influxd this bench started
         return f"influxdb://{self.forwarder.split('//')[1]}/{name}/autogen"
 
     def pids(self) -> list[int]:
+        """The process ids of influxd and its forwarder, for the benches' CPU sampling."""
         return [p.pid for p in (self.proc, self.forwarder_proc) if p is not None]
 
     def close(self) -> None:
+        """Stop the forwarder and influxd and delete their files."""
         for proc in (self.forwarder_proc, self.proc):
             if proc is not None:
                 proc.terminate()

@@ -131,6 +131,7 @@ class SimUpdater:
         self.done.set()
 
     def close(self) -> None:
+        """Disconnect the device's MQTT session and stop paho's loop thread."""
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -12,14 +12,16 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from typing_extensions import override
 
 from kiosk.hall.errors import BackendNotFound, BackendRefused, BackendUnavailable
 from kiosk.hall.models import Application, Errand, Proof, RatingChoices, TimelineEntry
+from kiosk.hall.protocols import ServiceBackend
 
 KINDS = ("proof", "progress", "guide")
 
 
-class HubServiceBackend:
+class HubServiceBackend(ServiceBackend):
     """``ServiceBackend`` over HTTP."""
 
     def __init__(self, url: str, token: str, timeout_s: float = 6.0) -> None:
@@ -27,6 +29,7 @@ class HubServiceBackend:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"})
 
+    @override
     async def close(self) -> None:
         await self.session.close()
 
@@ -58,10 +61,12 @@ class HubServiceBackend:
             raise BackendUnavailable(f"hub {path}: answer is not a JSON object")
         return data
 
+    @override
     async def errands(self, lang: str) -> list[Errand]:
         data = await self._call("GET", "/errands", lang=lang)
         return [_errand(e) for e in data.get("errands", []) if isinstance(e, dict)]
 
+    @override
     async def application(self, number: str, lang: str) -> Application:
         data = await self._call("GET", f"/applications/{quote(number, safe='')}", lang=lang)
         timeline = tuple(
@@ -81,6 +86,7 @@ class HubServiceBackend:
             timeline,
         )
 
+    @override
     async def issue_proof(
         self, request_id: str, proof_type: str, id_number: str, name: str, hall: str, lang: str
     ) -> Proof:
@@ -103,6 +109,7 @@ class HubServiceBackend:
             subject_name_masked=str(masked.get("name", "")),
         )
 
+    @override
     async def rating_choices(self, lang: str) -> RatingChoices:
         data = await self._call("GET", "/rating-tags", lang=lang)
         levels = tuple(
@@ -117,6 +124,7 @@ class HubServiceBackend:
         )
         return RatingChoices(levels or tuple((n, "") for n in range(1, 6)), tags)
 
+    @override
     async def rate(self, level: int, tags: list[str], hall: str, errand_id: str) -> None:
         await self._call(
             "POST",

@@ -16,11 +16,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
+from typing_extensions import override
 
 from govedge.errors import GovedgeError
 from govedge.logs import fields, get_logger
 from kiosk.hall.errors import DeviceError
 from kiosk.hall.models import CardData, DeviceEvent, FaceStep, FingerResult
+from kiosk.hall.protocols import DeviceClient
 
 log = get_logger(__name__)
 
@@ -29,7 +31,7 @@ FINGER_S = 45.0
 MAX_LINE = 64 * 1024
 
 
-class AgentDeviceClient:
+class AgentDeviceClient(DeviceClient):
     """``DeviceClient`` over HTTP (``http://host:port`` or ``unix:/path/to/socket``)."""
 
     def __init__(self, url: str, token: Callable[[], str], timeout_s: float = 10.0) -> None:
@@ -44,6 +46,7 @@ class AgentDeviceClient:
             connector = aiohttp.TCPConnector(limit=8)
         self.session = aiohttp.ClientSession(connector=connector)
 
+    @override
     async def close(self) -> None:
         await self.session.close()
 
@@ -86,6 +89,7 @@ class AgentDeviceClient:
 
     # -- events -------------------------------------------------------------------------------
 
+    @override
     async def events(self) -> AsyncIterator[DeviceEvent]:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s)
         try:
@@ -115,16 +119,19 @@ class AgentDeviceClient:
 
     # -- identity documents -------------------------------------------------------------------
 
+    @override
     async def read_id_card(self) -> CardData:
         data = await self._request("POST", "/v1/card/read", {})
         return _card(data, "resident_id")
 
+    @override
     async def read_social_security_card(self) -> CardData:
         data = await self._request("POST", "/v1/smartcard/read", {})
         return _card(data, "social_security")
 
     # -- identity check -----------------------------------------------------------------------
 
+    @override
     async def face_session(self, reference: bytes, attempt: int) -> AsyncIterator[FaceStep]:
         body = {"reference_image": base64.b64encode(reference).decode(), "attempt": attempt}
         timeout = aiohttp.ClientTimeout(total=FACE_SESSION_S, sock_connect=self.timeout_s)
@@ -155,25 +162,30 @@ class AgentDeviceClient:
         finally:
             body.clear()
 
+    @override
     async def match_fingerprint(self) -> FingerResult:
         data = await self._request("POST", "/v1/fingerprint/match-card", {}, FINGER_S)
         return FingerResult(bool(data.get("matched")), int(data.get("score", 0) or 0))
 
     # -- printer, camera, health --------------------------------------------------------------
 
+    @override
     async def printer_status(self) -> str:
         data = await self._request("GET", "/v1/printer/status")
         return str(data.get("state", "offline"))
 
+    @override
     async def print_receipt(self, receipt: dict[str, Any]) -> None:
         await self._request("POST", "/v1/print", {"receipt": receipt}, 30.0)
 
+    @override
     async def scan_qr(self, timeout_s: float) -> str:
         data = await self._request(
             "POST", "/v1/camera/scan-qr", {"timeout_s": timeout_s}, timeout_s + 10.0
         )
         return str(data.get("text", ""))
 
+    @override
     async def health(self) -> dict[str, Any]:
         return await self._request("GET", "/v1/health")
 

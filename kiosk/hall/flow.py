@@ -232,6 +232,7 @@ class Flow:
             self._publish()
 
     def now(self) -> float:
+        """The flow's clock in monotonic seconds; every timeout and countdown reads it."""
         return time.monotonic()
 
     def clock(self) -> None:
@@ -939,6 +940,7 @@ class Flow:
         return self.view
 
     async def until_step(self, step: Step, within: float = 10.0) -> View:
+        """Wait until the flow shows ``step``; ``TimeoutError`` after ``within`` seconds."""
         return await self.until(lambda v: v.step is step, within)
 
 

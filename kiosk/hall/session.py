@@ -32,12 +32,15 @@ class Session:
 
     @property
     def verified(self) -> bool:
+        """True once the face or a fingerprint matched the card; wiped with the rest."""
         return bool(self.verified_by)
 
     def masked_name(self) -> str:
+        """The card's name masked for the screen (``张**``); empty with no card."""
         return mask_name(self.card.name) if self.card else ""
 
     def masked_id(self) -> str:
+        """The card's ID number masked for the screen and receipts; empty with no card."""
         return mask_id_number(self.card.id_number) if self.card else ""
 
     def new_request(self) -> str:

@@ -55,6 +55,7 @@ class InspectorFlow:
             self.error = str(exc)
 
     def poll(self) -> None:
+        """Re-read the fix and sync state (on the timer); reports a sync asked for; never raises."""
         try:
             self.fix = self.api.fix()
             self.status = self.api.status()
@@ -73,25 +74,31 @@ class InspectorFlow:
 
     @property
     def task(self) -> dict[str, Any] | None:
+        """The open task, or None when none is open or it has left the task list."""
         return next((t for t in self.tasks if t["id"] == self.task_id), None)
 
     def state_of(self, task: dict[str, Any]) -> str:
+        """The task's state, counting changes queued on this terminal but not yet at the hub."""
         state: str = self.pending_states.get(task["id"], task["state"])
         return state
 
     def done_items(self, task: dict[str, Any]) -> int:
+        """How many of the task's checklist items have an answer recorded."""
         return sum(1 for item in task["checklist"] if (task["id"], item["id"]) in self.answers)
 
     def waiting(self) -> int:
+        """How many records still wait to reach the hub."""
         return int(self.status.get("pending_records", 0))
 
     def online(self) -> bool:
+        """Whether the last sync with the hub succeeded (False before any sync)."""
         last = self.status.get("last_sync") or {}
         return bool(last.get("ok"))
 
     # -- touches ----------------------------------------------------------------------------
 
     def open_task(self, task_id: str) -> None:
+        """Show a task with the answers the agent holds for it; an assigned task is accepted."""
         self.task_id = task_id
         self.screen = TASK
         self.message = ""
@@ -107,10 +114,12 @@ class InspectorFlow:
             self._state(task_id, "accepted")
 
     def back(self) -> None:
+        """Return to the task list."""
         self.screen = TASKS
         self.message = ""
 
     def show_sync(self) -> None:
+        """Show the sync screen."""
         self.screen = SYNC
 
     def answer(
@@ -143,6 +152,7 @@ class InspectorFlow:
         return done
 
     def submit(self) -> bool:
+        """Queue the open task as submitted; False (with a message) while an item is unanswered."""
         task = self.task
         if task is None or self.done_items(task) < len(task["checklist"]):
             self.message = "还有检查项未完成"
@@ -152,6 +162,7 @@ class InspectorFlow:
         return True
 
     def sync_now(self) -> None:
+        """Ask the agent to sync now; ``poll`` reports the outcome once the agent has tried."""
         try:
             self.sync_asked_at = time.time()
             self.api.sync()

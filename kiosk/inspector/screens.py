@@ -148,6 +148,7 @@ class InspectorWindow(QWidget):
     # -- rendering --------------------------------------------------------------------------
 
     def refresh_view(self) -> None:
+        """Rebuild the current screen's page from the flow and show its message or error."""
         self.render_header()
         f = self.flow
         builders = {TASKS: self._tasks_page, TASK: self._task_page, SYNC: self._sync_page}
@@ -163,6 +164,7 @@ class InspectorWindow(QWidget):
         self.message.setVisible(bool(text))
 
     def render_header(self) -> None:
+        """Update the title, the GNSS and sync chips and the no-fix banner (on each timer tick)."""
         f = self.flow
         titles = {TASKS: "今日任务", SYNC: "同步"}
         task = f.task

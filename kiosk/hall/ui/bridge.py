@@ -41,6 +41,11 @@ class FlowRunner(QObject):
         self.error = ""
 
     def start(self, wait_s: float = 15.0) -> None:
+        """Start the loop thread and wait until the flow runs.
+
+        Raises ``TimeoutError`` when it does not start within ``wait_s`` seconds, and
+        ``RuntimeError`` with the reason when the device client or service backend cannot be made.
+        """
         self._thread.start()
         if not self._ready.wait(wait_s):
             raise TimeoutError("the kiosk flow did not start")
@@ -106,4 +111,5 @@ class FlowRunner(QObject):
 
     @property
     def view(self) -> View | None:
+        """The flow's latest view; None until the flow has started."""
         return self.flow.view if self.flow else None

@@ -38,6 +38,7 @@ class Kiosk:
         self._timer.timeout.connect(self._draw)
 
     def start(self, full_screen: bool = True) -> None:
+        """Start the flow's thread (raising as ``FlowRunner.start`` does), then show the window."""
         self.runner.start()
         if full_screen:
             self.window.showFullScreen()
@@ -54,6 +55,7 @@ class Kiosk:
             self.window.show_view(self._latest)
 
     def stop(self) -> None:
+        """Stop the flow (which wipes the session), silence the speaker, close the window."""
         self.runner.stop()
         self.speaker.stop()
         self.window.close()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Protocol
 
+from typing_extensions import override
+
 from govedge.logs import fields, get_logger
 
 log = get_logger(__name__)
@@ -24,12 +26,16 @@ class Speaker(Protocol):
     available: bool
     reason: str
 
-    def say(self, text: str, lang: str) -> None: ...
+    def say(self, text: str, lang: str) -> None:
+        """Speak ``text`` in ``lang`` (``zh-CN`` or ``en``), cutting off what is still spoken."""
+        ...
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        """Stop speaking at once (the visit ended or the screen changed)."""
+        ...
 
 
-class SilentSpeaker:
+class SilentSpeaker(Speaker):
     """Says nothing; ``spoken`` keeps the last texts for the tests of the silent path."""
 
     available = False
@@ -38,14 +44,16 @@ class SilentSpeaker:
         self.reason = reason
         self.spoken: list[str] = []
 
+    @override
     def say(self, text: str, lang: str) -> None:
         self.spoken = [*self.spoken[-9:], text]
 
+    @override
     def stop(self) -> None:
         return None
 
 
-class QtSpeaker:
+class QtSpeaker(Speaker):
     """QTextToSpeech with its default engine, switching locale with the citizen's language."""
 
     available = True
@@ -56,6 +64,7 @@ class QtSpeaker:
         self._module = module
         self._lang = ""
 
+    @override
     def say(self, text: str, lang: str) -> None:
         if lang != self._lang:
             from PySide6.QtCore import QLocale
@@ -65,6 +74,7 @@ class QtSpeaker:
         self._tts.stop()
         self._tts.say(text)
 
+    @override
     def stop(self) -> None:
         self._tts.stop()
 

@@ -165,6 +165,7 @@ class KioskWindow(QWidget):
     # -- words --------------------------------------------------------------------------------
 
     def t(self, key: str, **values: Any) -> str:
+        """The text of ``key`` in the citizen's language (zh-CN when untranslated), formatted."""
         text = QCoreApplication.translate(CONTEXT, source(key), key)
         return text.format(**values) if values else text
 
