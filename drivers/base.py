@@ -61,23 +61,36 @@ class CardReaderCapability(Protocol):
 class FingerprintCapability(Protocol):
     """Fingerprint modules: 1:1 verification against a stored template, or a 1:N search."""
 
-    def verify_finger(self, template_id: int) -> dict[str, Any]: ...
+    def verify_finger(self, template_id: int) -> dict[str, Any]:
+        """Match the finger on the sensor against the template stored at ``template_id``.
 
-    def search_finger(self) -> dict[str, Any]: ...
+        Returns the verdict with the module's score; raises UserActionError when no usable
+        finger is placed.
+        """
+
+    def search_finger(self) -> dict[str, Any]:
+        """Search the finger on the sensor across the module's whole template library (1:N).
+
+        Returns the verdict with the matched template id and score when found; raises
+        UserActionError when no usable finger is placed.
+        """
 
 
 @runtime_checkable
 class PrinterCapability(Protocol):
     """Receipt printers: print a receipt described as data (see drivers.printer)."""
 
-    def print_receipt(self, receipt: Mapping[str, Any]) -> None: ...
+    def print_receipt(self, receipt: Mapping[str, Any]) -> None:
+        """Print the receipt; ReceiptError for bad data, another DriverError if it cannot print."""
 
 
 @runtime_checkable
 class FaceCapability(Protocol):
     """Face cameras: capture and verify the person in front against a reference image."""
 
-    def verify_face(self, reference_image: bytes) -> dict[str, Any]: ...
+    def verify_face(self, reference_image: bytes) -> dict[str, Any]:
+        """Capture frames and compare the face in them with ``reference_image`` (the encoded
+        card photo); the verdict with the distance and the reasons behind it."""
 
 
 @runtime_checkable
@@ -90,14 +103,22 @@ class FaceSessionCapability(Protocol):
         reference_image: bytes,
         emit: Callable[[dict[str, Any]], None],
         challenges: list[str] | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any]:
+        """Run the session to its verdict, blocking; ``challenges`` overrides the drawn ones.
+
+        ``emit`` is called from the calling thread; the returned dict is the final verdict.
+        """
 
 
 @runtime_checkable
 class QrScanCapability(Protocol):
     """Cameras that decode a QR code held up to them."""
 
-    def scan_qr(self, timeout_s: float) -> str: ...
+    def scan_qr(self, timeout_s: float) -> str:
+        """Return the text of the first QR code seen within ``timeout_s`` seconds.
+
+        Raises UserActionError if none was decoded in time.
+        """
 
 
 @runtime_checkable
@@ -106,7 +127,8 @@ class CardFingerprintCapability(Protocol):
 
     Returns a bytearray the caller zeroes once used; citizen data that never leaves the agent."""
 
-    def read_fingerprint_features(self) -> list[bytearray]: ...
+    def read_fingerprint_features(self) -> list[bytearray]:
+        """One feature block per finger on the card; UserActionError if the card holds none."""
 
 
 @runtime_checkable
@@ -114,7 +136,8 @@ class FingerprintFeatureCapability(Protocol):
     """Fingerprint modules that match a live finger 1:1 against features given by the host
     (R30x DownChar, then GenImg, Img2Tz, Match)."""
 
-    def match_features(self, features: list[bytearray]) -> dict[str, Any]: ...
+    def match_features(self, features: list[bytearray]) -> dict[str, Any]:
+        """Match the finger on the sensor against ``features``: {"match": bool, "score": int}."""
 
 
 @runtime_checkable
@@ -122,11 +145,13 @@ class PrinterStatusCapability(Protocol):
     """Printers that report their live status: {"state": ready|paper_out|paper_low|cover_open|
     offline, "detail": str}."""
 
-    def printer_status(self) -> dict[str, Any]: ...
+    def printer_status(self) -> dict[str, Any]:
+        """Ask the printer now rather than report the last poll; the dict described above."""
 
 
 @runtime_checkable
 class SocialSecurityCapability(Protocol):
     """Social-security card readers (PC/SC)."""
 
-    def read_social_security(self, reveal: bool = False) -> dict[str, str]: ...
+    def read_social_security(self, reveal: bool = False) -> dict[str, str]:
+        """The card's fields by name, the identifying ones masked unless ``reveal`` is true."""

@@ -27,15 +27,20 @@ class ByteTransport(Protocol):
 
     timeout: float | None
 
-    def read(self, size: int = 1) -> bytes: ...
+    def read(self, size: int = 1) -> bytes:
+        """Up to ``size`` bytes; fewer (or none) when the transport's ``timeout`` expires first."""
 
-    def write(self, data: bytes, /) -> int | None: ...
+    def write(self, data: bytes, /) -> int | None:
+        """Send ``data``; pyserial returns the count written, some handlers return None."""
 
-    def flush(self) -> None: ...
+    def flush(self) -> None:
+        """Block until the written bytes have left the host's buffers."""
 
-    def reset_input_buffer(self) -> None: ...
+    def reset_input_buffer(self) -> None:
+        """Drop bytes received but not yet read (stale answers before a new command)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the port; drivers call it once and then drop the transport."""
 
 
 def parse_serial_url(url: str, **defaults: Any) -> tuple[str, dict[str, Any]]:

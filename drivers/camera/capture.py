@@ -116,10 +116,14 @@ class Camera:
 
     @property
     def dropped(self) -> int:
+        """Frames the newest-wins queue discarded because no reader took them in time."""
         return self._queue.dropped
 
     # -- health -------------------------------------------------------------------------------
     def health(self) -> HealthReport:
+        """The capture thread's state, turned offline when a live source stalls or hardware_error
+        when the image is frozen; counters include dropped frames and frozen events.
+        """
         with self._lock:
             state, detail = self._state, self._detail
         if state is HealthState.ONLINE and self._thread is not None:

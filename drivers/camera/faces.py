@@ -24,20 +24,25 @@ class FaceBox:
 
     @property
     def width(self) -> int:
+        """Box width in pixels (negative for a degenerate box; see ``area``)."""
         return self.right - self.left
 
     @property
     def height(self) -> int:
+        """Box height in pixels (negative for a degenerate box; see ``area``)."""
         return self.bottom - self.top
 
     @property
     def area(self) -> int:
+        """Box area in square pixels, 0 for a degenerate box."""
         return max(0, self.width) * max(0, self.height)
 
     def css(self) -> tuple[int, int, int, int]:
+        """The box in face_recognition's (top, right, bottom, left) "css" order."""
         return (self.top, self.right, self.bottom, self.left)
 
     def scaled(self, factor: float) -> FaceBox:
+        """The box in an image resized by ``factor`` (coordinates rounded; the score is kept)."""
         return FaceBox(
             round(self.top * factor),
             round(self.right * factor),

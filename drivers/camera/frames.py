@@ -88,6 +88,7 @@ class LatestFrameQueue:
 
     @property
     def closed(self) -> bool:
+        """True once ``close`` was called; readers then get the pending frames or None."""
         return self._closed
 
     def __len__(self) -> int:

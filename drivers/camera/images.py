@@ -19,15 +19,18 @@ class Scratch:
         self.arrays: list[np.ndarray] = []
 
     def track(self, array: np.ndarray) -> np.ndarray:
+        """Register ``array`` for ``wipe``; returned so the call can wrap an expression."""
         self.arrays.append(array)
         return array
 
     def wipe(self) -> None:
+        """Zero every registered array in place; read-only arrays cannot be and are skipped."""
         for array in self.arrays:
             if array.flags.writeable:
                 array.fill(0)
 
     def all_zero(self) -> bool:
+        """True if every registered array is zero: the proof that a wipe left no citizen data."""
         return all(not np.any(a) for a in self.arrays)
 
 

@@ -75,9 +75,11 @@ class LivenessCheck(Protocol):
     frames: int
     faces: int
 
-    def begin(self) -> str: ...
+    def begin(self) -> str:
+        """Reset the check, draw its challenges and return the prompt for the first one."""
 
-    def feed(self, frame: Frame) -> LivenessStatus: ...
+    def feed(self, frame: Frame) -> LivenessStatus:
+        """Advance on one frame; the status says whether the check is pending, passed or failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ class Measures:
 
     @classmethod
     def of(cls, marks: Landmarks) -> Measures:
+        """The measures from one face's 68 landmarks."""
         return cls(mean_ear(marks), yaw(marks), mouth_aspect_ratio(marks))
 
 
@@ -155,12 +158,14 @@ class ChallengeResponseLiveness:
         return picked
 
     def begin(self) -> str:
+        """Reset the counters, draw the challenges and return the prompt for the first one."""
         self._reset()
         self.challenges = self.pick()
         return PROMPTS[self.challenges[0]]
 
     @property
     def prompt(self) -> str:
+        """The prompt of the challenge in progress; empty once all are done."""
         if self._step < len(self.challenges):
             return PROMPTS[self.challenges[self._step]]
         return ""
@@ -189,6 +194,10 @@ class ChallengeResponseLiveness:
         return self._closed
 
     def feed(self, frame: Frame) -> LivenessStatus:
+        """Measure the face in ``frame`` and advance; starts the check on the first call.
+
+        Fails with ``timeout`` once ``timeout_s`` has passed since the first frame fed.
+        """
         if not self.challenges:
             self.begin()
         if self._start is None:
@@ -261,6 +270,7 @@ class LivenessResult:
     elapsed_s: float
 
     def to_dict(self) -> dict[str, object]:
+        """The result as JSON-ready data (elapsed time rounded to milliseconds)."""
         return {
             "passed": self.passed,
             "reason": self.reason,
@@ -275,7 +285,8 @@ class LivenessResult:
 class FrameReader(Protocol):
     """Anything that gives camera frames."""
 
-    def read(self, timeout: float = 2.0) -> Frame: ...
+    def read(self, timeout: float = 2.0) -> Frame:
+        """The newest frame, waiting at most ``timeout`` seconds."""
 
 
 def run_liveness(

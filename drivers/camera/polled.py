@@ -46,6 +46,7 @@ class CameraDriver:
 
     @property
     def verifier(self) -> FaceVerifier:
+        """The face verifier, built on first use because it loads the dlib models (seconds, MBs)."""
         if self._verifier is None:  # loads the dlib models on first use
             self._verifier = FaceVerifier(
                 self.options.threshold, self._limits, upsample=self.options.upsample
@@ -53,9 +54,11 @@ class CameraDriver:
         return self._verifier
 
     def open(self) -> None:
+        """Start capturing; CameraNotFound if the URL leads to no camera."""
         self.camera.open()
 
     def close(self) -> None:
+        """Stop the capture thread and release the source."""
         self.camera.close()
 
     def poll(self) -> Mapping[str, float]:
@@ -74,6 +77,7 @@ class CameraDriver:
         }
 
     def health(self) -> HealthReport:
+        """The camera's health, reported busy while a verification or session holds it."""
         report = self.camera.health()
         if self._busy.locked() and report.state is HealthState.ONLINE:
             report.state = HealthState.BUSY
@@ -106,6 +110,7 @@ class CameraDriver:
             self._busy.release()
 
     def session_settings(self) -> SessionSettings:
+        """The face session's bounds, taken from the driver's options."""
         o = self.options
         return SessionSettings(
             challenges=o.session_challenges,

@@ -47,9 +47,11 @@ class QualityReport:
 
     @property
     def ok(self) -> bool:
+        """True when no reason for rejection was found."""
         return not self.reasons
 
     def to_dict(self) -> dict[str, object]:
+        """The report as JSON-ready data, measures rounded to three decimals."""
         data = asdict(self)
         for key in ("sharpness", "brightness", "yaw", "roll_deg"):
             data[key] = round(float(data[key]), 3)

@@ -69,7 +69,8 @@ EventSink = Callable[[Event], None]
 class FrameReader(Protocol):
     """Anything with ``read(timeout) -> Frame`` (drivers.camera.capture.Camera)."""
 
-    def read(self, timeout: float = 2.0) -> Frame: ...
+    def read(self, timeout: float = 2.0) -> Frame:
+        """The newest frame, waiting at most ``timeout`` seconds."""
 
 
 _SPEC = CameraOptions()  # the defaults, declared once in drivers.camera.spec
@@ -112,9 +113,11 @@ class SessionResult:
 
     @property
     def passed(self) -> bool:
+        """The person passes only if the face matched and was live."""
         return self.matched and self.live
 
     def event(self) -> Event:
+        """The verdict as the ``step: verdict`` event the kiosk receives."""
         out: Event = {
             "step": "verdict",
             "matched": self.matched,

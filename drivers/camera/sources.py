@@ -51,10 +51,12 @@ class SourceSpec:
 
     @property
     def live(self) -> bool:
+        """True for sources that deliver in real time (camera device, network stream)."""
         return self.kind in ("v4l2", "stream")
 
     @property
     def lossless(self) -> bool:
+        """True when no frame may be dropped: a file read at its own pace, frame by frame."""
         return not self.live and self.pace == "each"
 
 
@@ -119,15 +121,18 @@ class FrameSource(Protocol):
 
     fps: float
 
-    def open(self) -> None: ...
+    def open(self) -> None:
+        """Open the device or file; CameraNotFound if there is none."""
 
     def read(self) -> np.ndarray | None:
         """The next image; None if no image now (live) or at the end (finite sources)."""
 
     @property
-    def ended(self) -> bool: ...
+    def ended(self) -> bool:
+        """True once a finite source has delivered its last image (never for a live one)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the device or file; safe to call twice."""
 
 
 class OpenCVSource:
@@ -140,6 +145,7 @@ class OpenCVSource:
         self._ended = False
 
     def open(self) -> None:
+        """Open the capture with bounded waits; CameraNotFound if the device or file is missing."""
         spec = self.spec
         if spec.kind == "file" and not os.path.isfile(spec.target):
             raise CameraNotFound(f"no video file or image folder at {spec.target}")
@@ -166,6 +172,7 @@ class OpenCVSource:
             self.fps = rate if 0 < rate < 1000 else 25.0
 
     def read(self) -> np.ndarray | None:
+        """The next image; None when a live source has none now or a file has ended."""
         if self._cap is None or self._ended:
             return None
         ok, image = self._cap.read()
@@ -182,9 +189,11 @@ class OpenCVSource:
 
     @property
     def ended(self) -> bool:
+        """True once a file source has delivered its last image (and does not loop)."""
         return self._ended
 
     def close(self) -> None:
+        """Release the capture; safe to call twice."""
         if self._cap is not None:
             self._cap.release()
             self._cap = None
@@ -201,6 +210,7 @@ class FolderSource:
         self._ended = False
 
     def open(self) -> None:
+        """List the folder's images in name order; CameraNotFound if there are none."""
         folder = Path(self.spec.target)
         if not folder.is_dir():
             raise CameraNotFound(f"no image folder at {folder}")
@@ -209,6 +219,8 @@ class FolderSource:
             raise CameraNotFound(f"no images in folder {folder}")
 
     def read(self) -> np.ndarray | None:
+        """The next image of the folder, skipping unreadable files; None at the end unless
+        looping."""
         while not self._ended:
             if self._next >= len(self._files):
                 if not self.spec.loop:
@@ -224,9 +236,11 @@ class FolderSource:
 
     @property
     def ended(self) -> bool:
+        """True once the last image was delivered and ``loop`` is off."""
         return self._ended
 
     def close(self) -> None:
+        """Forget the file list; the folder is not held open."""
         self._files = []
 
 

@@ -46,6 +46,7 @@ class VerificationResult:
     face_box: tuple[int, int, int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data (distance to four decimals, timings to two)."""
         return {
             "match": self.match,
             "distance": None if self.distance is None else round(self.distance, 4),

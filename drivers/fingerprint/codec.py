@@ -97,6 +97,7 @@ class ParserCounters:
     noise_bytes: int = 0
 
     def as_dict(self) -> dict[str, int]:
+        """The counters by name, for the driver's health report."""
         return {
             "packets": self.packets,
             "bad_checksum": self.bad_checksum,

@@ -195,6 +195,7 @@ class SystemParameters:
 
     @property
     def baudrate(self) -> int:
+        """The line speed in bit/s: the baud setting times 9600."""
         return self.baud_setting * BAUD_UNIT
 
     @property
@@ -213,6 +214,7 @@ class SystemParameters:
         return bool(self.status & 0x04)
 
     def encode(self) -> bytes:
+        """The 16 bytes ReadSysPara answers with; what the simulator sends back."""
         return (
             self.status.to_bytes(2, "big")
             + self.system_id.to_bytes(2, "big")
@@ -225,6 +227,7 @@ class SystemParameters:
 
     @classmethod
     def decode(cls, data: bytes) -> SystemParameters:
+        """Parse ReadSysPara's answer; AnswerLayoutError if it is shorter than 16 bytes."""
         if len(data) < cls.SIZE:
             raise AnswerLayoutError(f"ReadSysPara answered {len(data)} bytes, 16 needed")
 
@@ -242,6 +245,7 @@ class SystemParameters:
         )
 
     def as_dict(self) -> dict[str, int | bool]:
+        """The parameters, decoded fields included, as JSON-ready data."""
         return {
             "status": self.status,
             "system_id": self.system_id,

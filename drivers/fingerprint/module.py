@@ -518,6 +518,7 @@ class FingerprintModule:
         return {"cleared": True}
 
     def count(self) -> dict[str, Any]:
+        """{"count": N}: the template count in the shape of the other library commands' answers."""
         return {"count": self.template_count()}
 
     def info(self) -> dict[str, Any]:

@@ -70,10 +70,12 @@ class FingerprintPolledDriver:
             return call()
 
     def open(self) -> None:
+        """Open the module (password, system parameters), waiting for a session in progress."""
         with self._using(self._session_wait, "open"):
             self.module.open()
 
     def close(self) -> None:
+        """Close the line once a session in progress has finished; safe to call twice."""
         with self._using(self._session_wait, "close"):
             self.module.close()
 
@@ -83,6 +85,7 @@ class FingerprintPolledDriver:
             return {"templates": float(self.module.template_count())}
 
     def health(self) -> HealthReport:
+        """The module's health, reported busy while an operation holds the module."""
         report = self.module.health()
         if self._lock.locked():
             report.state = HealthState.BUSY
@@ -109,10 +112,12 @@ class FingerprintPolledDriver:
         return self._session("enroll", lambda: self.module.enroll(template_id))
 
     def delete_finger(self, template_id: int) -> dict[str, Any]:
+        """Delete the template at ``template_id``: {"deleted": 1, "id": template_id}."""
         return self._session("delete", lambda: self.module.delete(template_id))
 
     @property
     def online(self) -> bool:
+        """True if the last operation left the module online (cheap: sends no command)."""
         return self.module.health().state is HealthState.ONLINE
 
 

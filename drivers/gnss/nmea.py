@@ -295,14 +295,18 @@ class GnssFix:
 
     @property
     def has_fix(self) -> bool:
+        """True when the fix quality (from GGA or a valid RMC) is above 0 and a position is
+        known."""
         return self.quality > 0 and self.lat is not None and self.lon is not None
 
     @property
     def speed_kmh(self) -> float | None:
+        """Ground speed in km/h; None unless the last RMC was valid."""
         return None if self.speed_knots is None else self.speed_knots * KNOT_KMH
 
     @property
     def timestamp(self) -> datetime | None:
+        """The UTC date and time of the fix (naive), once both RMC's date and a time were seen."""
         if self.time is None or self.date is None:
             return None
         return datetime.combine(self.date, self.time)

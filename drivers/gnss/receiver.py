@@ -56,6 +56,7 @@ class GnssReceiver:
     # -- life cycle -------------------------------------------------------------------------
 
     def open(self) -> None:
+        """Open the port and start the reader thread; NoDeviceError if the port is absent."""
         self._wanted = True
         self._open_port()
 
@@ -79,6 +80,7 @@ class GnssReceiver:
         self._thread.start()
 
     def close(self) -> None:
+        """Stop the reader thread and close the port; polls then raise until ``open`` again."""
         self._wanted = False
         self._close_port()
 
@@ -194,6 +196,7 @@ class GnssReceiver:
             return reading
 
     def health(self) -> HealthReport:
+        """The state after the last poll; errors count bad checksums and malformed sentences."""
         with self._changed:
             errors = self.counters["bad_checksum"] + self.counters["malformed"]
             return HealthReport(self._state, self._detail, errors, dict(self.counters))

@@ -59,10 +59,12 @@ class Command:
     data: bytes = b""
 
     def encode(self) -> bytes:
+        """The command as a complete frame (preamble, length, checksum) for the reader."""
         return encode_frame(bytes([self.cmd, self.para]) + self.data)
 
     @classmethod
     def decode(cls, body: bytes) -> Command:
+        """A command from a frame body (what the simulator receives); CodecError if too short."""
         if len(body) < 2:
             raise CodecError(f"command body of {len(body)} bytes, need at least 2")
         return cls(body[0], body[1], bytes(body[2:]))
@@ -78,10 +80,12 @@ class Response:
     sw2: int = 0
 
     def encode(self) -> bytes:
+        """The answer as a complete frame (what the simulator sends)."""
         return encode_frame(bytes([self.sw1, self.sw2, self.sw3]) + self.data)
 
     @classmethod
     def decode(cls, body: bytes) -> Response:
+        """An answer from a frame body; CodecError if it lacks the three status bytes."""
         if len(body) < 3:
             raise CodecError(f"answer body of {len(body)} bytes, need at least 3")
         return cls(sw3=body[2], data=bytes(body[3:]), sw1=body[0], sw2=body[1])
@@ -108,6 +112,7 @@ class ParserCounters:
     skipped_bytes: int = 0
 
     def as_dict(self) -> dict[str, int]:
+        """The counters by name, for the driver's health report."""
         return {
             "frames": self.frames,
             "bad_checksum": self.bad_checksum,

@@ -29,9 +29,11 @@ class CommandSpec:
         return self.data_sizes is None or len(data) in self.data_sizes
 
     def command(self, data: bytes = b"") -> Command:
+        """This command carrying ``data``."""
         return Command(self.cmd, self.para, data)
 
     def encode(self, data: bytes = b"") -> bytes:
+        """The complete frame of this command carrying ``data``."""
         return self.command(data).encode()
 
 

@@ -69,9 +69,11 @@ class SimPhotoDecoder:
     name = "sim"
 
     def can_decode(self, raw: bytes) -> bool:
+        """True if ``raw`` starts with the simulator's magic bytes."""
         return raw.startswith(SIM_PHOTO_MAGIC)
 
     def decode(self, raw: bytes) -> DecodedPhoto:
+        """The JPEG or PNG packed in ``raw``; PhotoDecodeError if the packing is inconsistent."""
         if not self.can_decode(raw):
             raise PhotoDecodeError("not a simulator photo")
         start = len(SIM_PHOTO_MAGIC) + 2
@@ -103,6 +105,7 @@ class WltLibraryDecoder:
         self._lock = threading.Lock()
 
     def can_decode(self, raw: bytes) -> bool:
+        """True for any non-empty, non-zero photo that is not the simulator's (assumed WLT)."""
         return bool(raw) and not raw.startswith(SIM_PHOTO_MAGIC) and any(raw)
 
     def _load(self) -> Any:
@@ -132,6 +135,9 @@ class WltLibraryDecoder:
         return func
 
     def decode(self, raw: bytes) -> DecodedPhoto:
+        """Decode a WLT photo to PNG through the vendor library, one call at a time;
+        DecoderUnavailableError if no library is configured or it cannot be loaded.
+        """
         with self._lock:
             func = self._load()
             source = ctypes.create_string_buffer(bytes(raw), PHOTO_SIZE)
@@ -151,6 +157,11 @@ class PhotoDecoderChain:
         self.decoders = list(decoders)
 
     def decode(self, raw: bytes) -> DecodedPhoto:
+        """The photo decoded by the first decoder that claims it and succeeds.
+
+        PhotoDecodeError if the card holds no photo, no decoder claims it, or the claiming ones
+        all failed (their messages joined).
+        """
         if not raw or not any(raw):
             raise PhotoDecodeError("the card holds no photo")
         errors: list[str] = []

@@ -85,16 +85,22 @@ class IdCardDriver:
             self._lock.release()
 
     def open(self) -> None:
+        """Open the reader's transport; BusyError if another call holds the reader."""
         with self._exclusive("open"):
             self.reader.open()
             self._state, self._detail = HealthState.ONLINE, ""
 
     def close(self) -> None:
+        """Close the reader, waiting for a call in progress to finish."""
         with self._lock:
             self.reader.close()
             self._state, self._detail = HealthState.OFFLINE, "closed"
 
     def poll(self) -> Mapping[str, float]:
+        """Check the SAM and look for a card: ``{"sam_ok": 1, "card_present": 0|1}``.
+
+        A SAM fault raises (health from the error) rather than returning ``sam_ok`` 0.
+        """
         with self._exclusive("poll"):
             self.reader.sam_status()
             present = self.reader.find_card()
@@ -102,6 +108,7 @@ class IdCardDriver:
             return {"sam_ok": 1.0, "card_present": 1.0 if present else 0.0}
 
     def read_card(self) -> dict[str, Any]:
+        """Read the card on the reader (fingerprint data too if the driver was built with it)."""
         with self._exclusive("read the card"):
             card = self.reader.read_card(fingerprint=self.fingerprint)
             self._state, self._detail = HealthState.ONLINE, ""
@@ -122,6 +129,8 @@ class IdCardDriver:
             data[:] = bytes(len(data))
 
     def health(self) -> HealthReport:
+        """The state after the last call, with the reader's counters and its parser's
+        (``parser_*``)."""
         counters = dict(self.reader.counters)
         parser = getattr(self.reader, "parser_counters", None)
         if parser is not None:

@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 from drivers.errors import DeviceTimeout, DriverError, TransportError
 from drivers.idcard import commands as cmds
 from drivers.idcard.card import IdentityCard
@@ -74,10 +76,12 @@ class IdCardReader(ABC):
         self.counters: Counter[str] = Counter()
 
     @abstractmethod
-    def open(self) -> None: ...
+    def open(self) -> None:
+        """Open the transport to the reader; a DriverError (NoDeviceError, ...) if it cannot."""
 
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the transport; safe to call twice."""
 
     @abstractmethod
     def reset_sam(self) -> None:
@@ -112,6 +116,7 @@ class IdCardReader(ABC):
         """The card chip's serial (``30 05``) in hex."""
 
     def sam_info(self) -> SamInfo:
+        """Check the SAM, then read its id; SamFaultError if the SAM reports a fault."""
         self.sam_status()
         return SamInfo(status="ok", sam_id=self.sam_id())
 
@@ -213,18 +218,22 @@ class SamSerialReader(IdCardReader):
 
     @property
     def parser_counters(self) -> ParserCounters:
+        """What the frame parser discarded and why, for the driver's health report."""
         return self.parser.counters
 
     @property
     def is_open(self) -> bool:
+        """True between ``open`` and ``close``."""
         return self._port is not None
 
+    @override
     def open(self) -> None:
         if self._port is None:
             self._port = open_serial(
                 self.url, timeout=min(self.timeout, 0.1), baudrate=self.baudrate
             )
 
+    @override
     def close(self) -> None:
         port, self._port = self._port, None
         self.parser.clear()
@@ -243,15 +252,19 @@ class SamSerialReader(IdCardReader):
 
     # -- the commands ------------------------------------------------------------------------
 
+    @override
     def reset_sam(self) -> None:
         self._expect(cmds.RESET)
 
+    @override
     def sam_status(self) -> None:
         self._expect(cmds.SAM_STATUS)
 
+    @override
     def sam_id(self) -> str:
         return format_sam_id(self._expect(cmds.SAM_ID))
 
+    @override
     def find_card(self) -> bool:
         response = self.transact(cmds.FIND_CARD)
         if response.sw3 == Status.FIND_FAILED:
@@ -259,9 +272,11 @@ class SamSerialReader(IdCardReader):
         check(response.sw3, cmds.FIND_CARD.action, cmds.FIND_CARD.success)
         return True
 
+    @override
     def select_card(self) -> bytes:
         return self._expect(cmds.SELECT_CARD)
 
+    @override
     def read_base_info(self, fingerprint: bool = False) -> IdentityCard:
         spec = cmds.READ_BASE_INFO_FP if fingerprint else cmds.READ_BASE_INFO
         data = self._expect(spec)
@@ -269,12 +284,14 @@ class SamSerialReader(IdCardReader):
             raise PayloadError(f"{spec.action}: the card returned no data")
         return parse_base_info(data)
 
+    @override
     def read_extra_address(self) -> list[str]:
         response = self.transact(cmds.READ_EXTRA_ADDRESS)
         if not check(response.sw3, cmds.READ_EXTRA_ADDRESS.action):
             return []
         return parse_extra_address(response.data)
 
+    @override
     def read_chip_id(self) -> str:
         return self._expect(cmds.READ_CHIP_ID).hex().upper()
 

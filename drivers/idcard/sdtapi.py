@@ -15,6 +15,8 @@ import ctypes
 import os
 from typing import Any
 
+from typing_extensions import override
+
 from drivers.idcard.card import IdentityCard
 from drivers.idcard.commands import format_sam_id
 from drivers.idcard.errors import SdtapiError
@@ -61,6 +63,7 @@ class SdtapiReader(IdCardReader):
         self.library_path = library or os.environ.get(SDTAPI_LIBRARY_ENV, "")
         self._lib: Any = None
 
+    @override
     def open(self) -> None:
         if self._lib is not None:
             return
@@ -79,6 +82,7 @@ class SdtapiReader(IdCardReader):
             self._lib = None
             check(code, f"open reader port {self.port}")
 
+    @override
     def close(self) -> None:
         if self._lib is not None:
             try:
@@ -96,12 +100,15 @@ class SdtapiReader(IdCardReader):
         result: int = func(*args)
         return result & 0xFF if result >= 0 else result
 
+    @override
     def reset_sam(self) -> None:
         check(self._call("SDT_ResetSAM", self.port, 1), "reset the SAM")
 
+    @override
     def sam_status(self) -> None:
         check(self._call("SDT_GetSAMStatus", self.port, 1), "check the SAM status")
 
+    @override
     def sam_id(self) -> str:
         if self._lib is None:
             self.open()
@@ -113,6 +120,7 @@ class SdtapiReader(IdCardReader):
         check(self._call("SDT_GetSAMID", self.port, raw, 1), "read the SAM id")
         return format_sam_id(raw.raw)
 
+    @override
     def find_card(self) -> bool:
         info = ctypes.create_string_buffer(8)
         code = self._call("SDT_StartFindIDCard", self.port, info, 1)
@@ -120,11 +128,13 @@ class SdtapiReader(IdCardReader):
             return False
         return check(code, "find a card", Status.CARD_FOUND)
 
+    @override
     def select_card(self) -> bytes:
         info = ctypes.create_string_buffer(8)
         check(self._call("SDT_SelectIDCard", self.port, info, 1), "select the card")
         return info.raw
 
+    @override
     def read_base_info(self, fingerprint: bool = False) -> IdentityCard:
         text = ctypes.create_string_buffer(_BUFFER)
         photo = ctypes.create_string_buffer(_BUFFER)
@@ -167,6 +177,7 @@ class SdtapiReader(IdCardReader):
             ctypes.memset(buffer, 0, _BUFFER)
         return parse_base_info(payload)
 
+    @override
     def read_extra_address(self) -> list[str]:
         data = ctypes.create_string_buffer(_BUFFER)
         size = ctypes.c_uint(0)
@@ -176,6 +187,7 @@ class SdtapiReader(IdCardReader):
         usable = size.value - size.value % 70
         return parse_extra_address(data.raw[:usable])
 
+    @override
     def read_chip_id(self) -> str:
         data = ctypes.create_string_buffer(8)
         check(self._call("SDT_ReadMngInfo", self.port, data, 1), "read the card's chip id")

@@ -69,9 +69,11 @@ class ModbusBus:
 
     @property
     def is_open(self) -> bool:
+        """True between ``open`` and ``close``."""
         return self._client is not None
 
     def open(self) -> None:
+        """Open the port with a Modbus RTU master; NoDeviceError if the serial device is absent."""
         with self._lock:
             self._open_locked()
 
@@ -95,6 +97,7 @@ class ModbusBus:
         self._client = client
 
     def close(self) -> None:
+        """Close the port; safe to call twice. Sensors call release_bus rather than this."""
         with self._lock:
             if self._client is not None:
                 self._client.close()

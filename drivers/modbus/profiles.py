@@ -56,6 +56,7 @@ class Quantity:
 
     @property
     def bits(self) -> int:
+        """The raw value's width: 16 bits per register."""
         return 16 * self.words
 
     def decode(self, words: list[int]) -> float:
@@ -103,6 +104,7 @@ class Profile:
     quantities: tuple[Quantity, ...]
 
     def quantity(self, name: str) -> Quantity:
+        """The quantity called ``name``; ModbusConfigError if the profile has none."""
         for quantity in self.quantities:
             if quantity.name == name:
                 return quantity
@@ -133,6 +135,8 @@ class Profile:
         return blocks
 
     def decode_block(self, block: Block, registers: list[int]) -> dict[str, float]:
+        """The values of the block's quantities from the registers one read of ``block``
+        returned."""
         values: dict[str, float] = {}
         for quantity in block.quantities:
             start = quantity.register - block.address

@@ -61,6 +61,7 @@ class StuckDetector:
         return stuck
 
     def reset(self) -> None:
+        """Forget every value seen, so no quantity counts as stuck until it holds still again."""
         self._tracks.clear()
 
 
@@ -98,6 +99,8 @@ class ModbusSensor:
         self._errors = 0
 
     def open(self) -> None:
+        """Claim the unit on the shared bus for the URL's port, opening the port if it is the
+        first."""
         with self._lock:
             if self._bus is None:
                 try:
@@ -108,6 +111,7 @@ class ModbusSensor:
                 self._set(HealthState.ONLINE, "open")
 
     def close(self) -> None:
+        """Release the unit; the last sensor on the bus closes the port. Safe to call twice."""
         with self._lock:
             if self._bus is not None:
                 bus, self._bus = self._bus, None
@@ -178,6 +182,7 @@ class ModbusSensor:
         self._detail = detail
 
     def health(self) -> HealthReport:
+        """The state after the last poll, with the request, error and stuck counters."""
         return HealthReport(
             state=self._state,
             detail=self._detail,

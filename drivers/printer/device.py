@@ -70,6 +70,9 @@ class EscposPrinter:
             self._lock.release()
 
     def open(self) -> None:
+        """Open the link the URL names; PrinterNotFound if nothing is there, PrinterBusy if another
+        operation holds the printer for longer than ``busy_wait``.
+        """
         with self._turn():
             if self._link is None:
                 self._link = open_transport(self.url, timeout=self.timeout)

@@ -36,6 +36,7 @@ class PolledPrinter:
         self.last_status: dict[str, str] = {"state": "offline", "detail": "not opened"}
 
     def open(self) -> None:
+        """Open the link; a failure is recorded in the health before it is raised."""
         try:
             self.printer.open()
         except DriverError as exc:
@@ -44,9 +45,15 @@ class PolledPrinter:
         self._state, self._detail = HealthState.ONLINE, ""
 
     def close(self) -> None:
+        """Close the link once a print in progress has ended (waiting at most the printer's
+        busy_wait)."""
         self.printer.close()
 
     def poll(self) -> Mapping[str, float]:
+        """Ask DLE EOT 1-4; the 0/1 readings of the module docstring.
+
+        A printer that does not answer raises and its link is closed, so the next poll reconnects.
+        """
         try:
             status = self.printer.status()
         except DriverError as exc:
@@ -75,9 +82,14 @@ class PolledPrinter:
         self.last_status = {"state": state, "detail": detail}
 
     def health(self) -> HealthReport:
+        """The state from the last poll, print or status question, with the printer's counters."""
         return HealthReport(self._state, self._detail, self._errors, dict(self.printer.counters))
 
     def print_receipt(self, receipt: Mapping[str, Any]) -> None:
+        """Print ``receipt`` (see drivers.printer.receipt).
+
+        ReceiptError for bad data leaves the health as it was; other errors are recorded in it.
+        """
         try:
             self.printer.print_receipt(receipt)
         except ReceiptError:

@@ -49,6 +49,7 @@ class CollectingPrinter(Escpos):  # type: ignore[misc]
         self.chunks.append(bytes(msg))
 
     def output(self) -> bytes:
+        """Every byte the rendering produced so far, in order."""
         return b"".join(self.chunks)
 
     def close(self) -> None:

@@ -93,6 +93,8 @@ class PrinterStatus:
         }
 
     def as_dict(self) -> dict[str, Any]:
+        """The decoded status as JSON-ready data, with the raw bytes in hex and the health it
+        maps to."""
         data = asdict(self)
         data["raw"] = {
             "printer": f"0x{self.raw[0]:02x}",

@@ -87,6 +87,7 @@ class SerialTransport:
 
     @property
     def timeout(self) -> float | None:
+        """The read timeout of the underlying port, in seconds (None: block)."""
         return self._port.timeout
 
     @timeout.setter
@@ -98,30 +99,37 @@ class SerialTransport:
         return PrinterTransportError(f"{self.where}: {reason}")
 
     def read(self, size: int = 1) -> bytes:
+        """What arrived before the timeout, up to ``size`` bytes; PrinterTransportError on I/O
+        errors."""
         try:
             return self._port.read(size)
         except _SERIAL_ERRORS as exc:  # SerialException is an OSError; termios has its own
             raise self._failed(exc) from None
 
     def write(self, data: bytes, /) -> int | None:
+        """Send ``data``; PrinterTransportError if the port is gone."""
         try:
             return self._port.write(data)
         except _SERIAL_ERRORS as exc:
             raise self._failed(exc) from None
 
     def flush(self) -> None:
+        """Wait until the written bytes have left the host; PrinterTransportError if the port is
+        gone."""
         try:
             self._port.flush()
         except _SERIAL_ERRORS as exc:
             raise self._failed(exc) from None
 
     def reset_input_buffer(self) -> None:
+        """Drop unread input; PrinterTransportError if the port is gone."""
         try:
             self._port.reset_input_buffer()
         except _SERIAL_ERRORS as exc:
             raise self._failed(exc) from None
 
     def close(self) -> None:
+        """Close the port, ignoring errors from one that is already gone."""
         try:
             self._port.close()
         except _SERIAL_ERRORS:
@@ -145,6 +153,9 @@ class TcpTransport:
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def read(self, size: int = 1) -> bytes:
+        """Up to ``size`` bytes, collecting until ``timeout`` runs out; PrinterTransportError if the
+        printer closed the connection.
+        """
         deadline = time.monotonic() + (self.timeout or 0.0)
         data = b""
         while len(data) < size:
@@ -164,6 +175,8 @@ class TcpTransport:
         return data
 
     def write(self, data: bytes, /) -> int:
+        """Send all of ``data``, allowing at least 5 s (a busy printer stops reading while it
+        prints)."""
         self._sock.settimeout(max(self.timeout or 0.0, 5.0))
         try:
             self._sock.sendall(data)
@@ -189,6 +202,7 @@ class TcpTransport:
             self._sock.setblocking(True)
 
     def close(self) -> None:
+        """Shut down and close the socket; safe on a connection the printer already dropped."""
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -210,6 +224,8 @@ class DeviceFileTransport:
             raise PrinterTransportError(f"cannot open {path}: {exc.strerror}") from None
 
     def read(self, size: int = 1) -> bytes:
+        """What the device has ready, up to ``size`` bytes; b"" if nothing came within
+        ``timeout``."""
         ready, _, _ = select.select([self._fd], [], [], self.timeout or 0.0)
         if not ready:
             return b""
@@ -221,6 +237,7 @@ class DeviceFileTransport:
             raise PrinterTransportError(f"{self.path}: {exc.strerror}") from None
 
     def write(self, data: bytes, /) -> int:
+        """Write all of ``data``, allowing at least 5 s; PrinterTimeout if the device takes none."""
         view = memoryview(data)
         deadline = time.monotonic() + max(self.timeout or 0.0, 5.0)
         while view:
@@ -239,6 +256,7 @@ class DeviceFileTransport:
         """Writes are unbuffered."""
 
     def reset_input_buffer(self) -> None:
+        """Read and drop whatever the device has ready, without waiting."""
         while select.select([self._fd], [], [], 0)[0]:
             try:
                 if not os.read(self._fd, 4096):
@@ -247,6 +265,7 @@ class DeviceFileTransport:
                 return
 
     def close(self) -> None:
+        """Close the device file, ignoring errors from one already gone."""
         try:
             os.close(self._fd)
         except OSError:
@@ -277,6 +296,7 @@ class UsbTransport:
             raise PrinterTransportError(f"cannot open {self.where}: {exc}") from None
 
     def read(self, size: int = 1) -> bytes:
+        """One bulk read of up to ``size`` bytes from the IN endpoint; b"" on a USB timeout."""
         import usb.core
 
         device = self._printer.device
@@ -289,6 +309,7 @@ class UsbTransport:
         return bytes(data)
 
     def write(self, data: bytes, /) -> int:
+        """Bulk-write ``data`` to the OUT endpoint; PrinterTransportError on a USB error."""
         import usb.core
 
         try:
@@ -301,6 +322,8 @@ class UsbTransport:
         """Bulk writes are unbuffered."""
 
     def reset_input_buffer(self) -> None:
+        """Drop pending status bytes: read briefly until the endpoint is quiet (at most 16
+        reads)."""
         saved, self.timeout = self.timeout, 0.01
         try:
             for _ in range(16):
@@ -310,6 +333,7 @@ class UsbTransport:
             self.timeout = saved
 
     def close(self) -> None:
+        """Release the USB interface through python-escpos."""
         self._printer.close()
 
 

@@ -60,6 +60,7 @@ class SmartcardDriver:
         self._guard(self._find_reader)
 
     def close(self) -> None:
+        """Release the PC/SC context and forget the card state; safe to call twice."""
         self._context.close()
         self._present = None
 
@@ -96,6 +97,7 @@ class SmartcardDriver:
         return result
 
     def health(self) -> HealthReport:
+        """The state after the last operation; no_device while pcscd or the reader is missing."""
         return self._health
 
     def wait_for_card(self, timeout: float) -> None:
