@@ -126,6 +126,9 @@ class Demo:
         return proc
 
     def stop(self) -> None:
+        """SIGTERM every process (last started first), kill those still running after 8 s,
+        then stop the simulators and the broker.
+        """
         for _, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

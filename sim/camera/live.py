@@ -114,6 +114,7 @@ class LiveScene:
 
     @property
     def shown(self) -> Shown:
+        """What stands in front of the camera now (the last ``show``)."""
         with self._lock:
             return self._shown
 

@@ -65,19 +65,24 @@ class MjpegCamera:
 
     @property
     def url(self) -> str:
+        """The MJPEG stream's address on loopback; the port is a free one picked at construction."""
         return f"http://127.0.0.1:{self._server.server_address[1]}/stream.mjpg"
 
     def start(self) -> MjpegCamera:
+        """Serve in a background thread; returns self so it can be chained after the constructor."""
         self._thread.start()
         return self
 
     def stall(self) -> None:
+        """Hold every stream after its current frame: a camera that freezes with the link open."""
         self._sending.clear()
 
     def resume(self) -> None:
+        """Let stalled streams go on sending frames."""
         self._sending.set()
 
     def close(self) -> None:
+        """Stop the server and its streams; waits up to 5 s for the serving thread."""
         self._closing.set()
         self._sending.set()
         self._server.shutdown()

@@ -84,6 +84,9 @@ class SceneRenderer:
         }
 
     def frame(self, step: str) -> np.ndarray:
+        """A frame for ``step``: a pose with fresh sensor noise, the frozen pose
+        unchanged (a replayed frame), or an empty scene for ``no_face``.
+        """
         if step == "frozen":
             return self.poses["frozen"].copy()
         if step == "no_face":

@@ -91,6 +91,7 @@ class SimulatedModule:
             self._gap = False
 
     def lift_finger(self) -> None:
+        """Take the finger off the sensor; the next GenImg finds no finger."""
         with self._lock:
             self.finger = None
             self._gap = False
@@ -116,6 +117,9 @@ class SimulatedModule:
             self._forced.setdefault(instruction, deque()).extend([code] * times)
 
     def parameters(self) -> SystemParameters:
+        """The module's system parameters as ReadSysPara reports them (status bits follow the
+        password check and the image buffer).
+        """
         status = (0x02 if self.verified else 0) | (0x04 if self.image is not None else 0)
         return SystemParameters(
             status=status,

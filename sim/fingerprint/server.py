@@ -28,6 +28,9 @@ class FingerprintSimulator:
         self._thread: threading.Thread | None = None
 
     def start(self) -> FingerprintSimulator:
+        """Open the pty (``url`` is its slave path) and serve on it in a thread; a second call does
+        nothing.
+        """
         if self._thread is not None:
             return self
         self._master, self._slave, self.url = open_raw_pty()
@@ -37,6 +40,7 @@ class FingerprintSimulator:
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the pty; safe to call twice."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)

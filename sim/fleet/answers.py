@@ -56,11 +56,13 @@ class AnswerPolicy:
     fail_commands: set[str] = field(default_factory=set)
 
     def refuses(self, device_id: str, version: int) -> bool:
+        """Whether ``device_id`` refuses config ``version``; asked again, the answer is the same."""
         return device_id in self.refuse_configs or _picked(
             f"{device_id}:{version}", self.config_failure_rate
         )
 
     def fails(self, device_id: str, command_id: str) -> bool:
+        """Whether ``device_id`` fails ``command_id``; asked again, the answer is the same."""
         return device_id in self.fail_commands or _picked(
             f"{device_id}:{command_id}", self.command_failure_rate
         )

@@ -24,10 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from govedge.broker import BrokerURL, MosquittoBroker
 from sim.fleet.layout import FleetLayout, SimDeviceSpec
 from sim.fleet.relay import LinkRelay
 from sim.fleet.scale import FleetError
+from sim.fleet.scenario import FleetTarget
 
 # kind -> [(unit, modbus profile, metric prefix)]; metric names match the scale-mode layout.
 BUSES: dict[str, list[tuple[int, str, str]]] = {
@@ -72,7 +75,7 @@ class _Cabinet:
         return self.sims["bus"]
 
 
-class FidelityFleet:
+class FidelityFleet(FleetTarget):
     """Real agents over simulated sensor buses; the same scenario target as ScaleFleet."""
 
     def __init__(
@@ -204,6 +207,10 @@ class FidelityFleet:
                 closer()
 
     async def start(self) -> None:
+        """Start each cabinet's simulators, link relay and real agent.
+
+        Raises FleetError when the layout holds no device fidelity mode can simulate.
+        """
         from edge_agent.runtime import build_agent
 
         if not self.layout.devices:
@@ -221,6 +228,7 @@ class FidelityFleet:
             cab.task = asyncio.create_task(cab.agent.run(cab.stop))
 
     async def stop(self) -> None:
+        """Stop the agents, then close their relays and simulators."""
         for cab in self.cabinets.values():
             cab.stop.set()
         await asyncio.gather(
@@ -237,6 +245,7 @@ class FidelityFleet:
         return sum(1 for c in self.cabinets.values() if c.agent.link.connected)
 
     def status_line(self) -> str:
+        """One line for the console: agents connected, messages sent and what was not simulated."""
         sent = sum(int(c.agent.outbox.seq) for c in self.cabinets.values())
         return (
             f"agents connected {self.connected()}/{len(self.cabinets)}  messages {sent}  "
@@ -244,9 +253,11 @@ class FidelityFleet:
         )
 
     # scenario target
+    @override
     def specs(self) -> Sequence[SimDeviceSpec]:
         return self.layout.devices
 
+    @override
     def set_value(self, device_id: str, quantity: str, value: float) -> None:
         if (device_id, quantity) in self.stuck:
             return
@@ -260,6 +271,7 @@ class FidelityFleet:
         else:
             cab.bus.set_value(where[0], where[1], value)
 
+    @override
     def stick(self, device_id: str, quantity: str, stuck: bool) -> None:
         # The simulator holds the last value set; ignoring further values freezes the reading.
         if stuck:
@@ -267,19 +279,23 @@ class FidelityFleet:
         else:
             self.stuck.discard((device_id, quantity))
 
+    @override
     def set_link(self, device_ids: Iterable[str], up: bool) -> None:
         for device_id in device_ids:
             if device_id in self.cabinets:
                 self.cabinets[device_id].relay.set_up(up)
 
+    @override
     def send_event(self, device_id: str, kind: str, severity: str, message: str) -> None:
         # Real agents raise events from their drivers, not on request.
         self.unsupported += 1
 
+    @override
     def reconnect_storm(self) -> None:
         for cab in self.cabinets.values():
             cab.relay.cut()
 
+    @override
     async def restart_broker(self, down_s: float) -> None:
         if self.owned_broker is None:
             raise FleetError("broker_restart needs a broker the simulator started (omit --broker)")

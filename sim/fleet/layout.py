@@ -137,7 +137,9 @@ class FleetLayout:
         return picked
 
     def by_id(self) -> dict[str, SimDeviceSpec]:
+        """The layout's devices by device id."""
         return {d.device_id: d for d in self.devices}
 
     def ids(self, specs: Iterable[SimDeviceSpec] | None = None) -> list[str]:
+        """The device ids of ``specs``, or of every device in the layout when it is None."""
         return [d.device_id for d in (self.devices if specs is None else specs)]

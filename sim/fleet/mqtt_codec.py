@@ -109,10 +109,12 @@ class Packet:
 
     @property
     def connack_code(self) -> int:
+        """The CONNACK return code (0 accepted); 255 when the body is too short to hold one."""
         return self.body[1] if len(self.body) >= 2 else 255
 
     @property
     def packet_id(self) -> int:
+        """The packet identifier: the body's first two bytes (PUBACK, SUBACK and the like)."""
         return int.from_bytes(self.body[:2], "big")
 
     def message(self) -> tuple[str, int, int, bytes]:
@@ -139,6 +141,10 @@ class PacketReader:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[Packet]:
+        """Append ``data`` and return the packets it completed; a partial packet waits for more.
+
+        Raises MqttProtocolError on a malformed remaining length.
+        """
         self._buf += data
         out: list[Packet] = []
         buf = self._buf

@@ -21,11 +21,13 @@ class LinkRelay:
         self._handlers: set[asyncio.Task[object]] = set()
 
     async def start(self) -> None:
+        """Listen on a free loopback port (``port``, ``url``)."""
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     @property
     def url(self) -> str:
+        """The relay's address, for an agent to connect to instead of the broker's."""
         return f"mqtt://127.0.0.1:{self.port}"
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -69,11 +71,13 @@ class LinkRelay:
             self._abort(writer)
 
     def set_up(self, up: bool) -> None:
+        """Bring the link up or down; down also drops the connections open now."""
         self.up = up
         if not up:
             self.cut()
 
     async def close(self) -> None:
+        """Drop every connection and stop listening; waits up to 2 s for the pipes to end."""
         self.up = False
         self.cut()
         # Aborted sockets end both pipes; wait for the handlers so none is left to cancel.

@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 from govedge.broker import BrokerURL, MosquittoBroker
 from govedge.contract import (
     Channel,
@@ -40,6 +42,7 @@ from govedge.errors import GovedgeError
 from sim.fleet import mqtt_codec as mq
 from sim.fleet.answers import Answer, AnswerCounts, AnswerPolicy, DeviceAnswers
 from sim.fleet.layout import POSITION, FleetLayout, SimDeviceSpec
+from sim.fleet.scenario import FleetTarget
 
 KEEPALIVE_S = 60
 MAX_INFLIGHT = 200
@@ -101,10 +104,12 @@ class LiteDevice(asyncio.Protocol):
         return self.seq
 
     # asyncio.Protocol
+    @override
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
+    @override
     def data_received(self, data: bytes) -> None:
         try:
             packets = self._reader.feed(data)
@@ -153,6 +158,7 @@ class LiteDevice(asyncio.Protocol):
             channel = Channel.CONFIG_REPORTED
         self._send_qos1(topic(self.spec.device_id, channel, self.fleet.root), encode(msg))
 
+    @override
     def connection_lost(self, exc: Exception | None) -> None:
         if self.connected:
             self.fleet.stats.connected -= 1
@@ -196,6 +202,9 @@ class LiteDevice(asyncio.Protocol):
         self.fleet.stats.sent += 1
 
     def publish_telemetry(self, noise: float) -> None:
+        """Publish the device's values, with ``noise`` (a fraction of each value) on those not
+        stuck, as QoS 1 telemetry; skipped while disconnected or with too many unacknowledged.
+        """
         if not self.connected:
             return
         if len(self._inflight) >= MAX_INFLIGHT:
@@ -231,6 +240,7 @@ class LiteDevice(asyncio.Protocol):
         self._send_qos1(topic(self.spec.device_id, Channel.HEALTH, self.fleet.root), payload)
 
     def send_event(self, kind: str, severity: str, message: str) -> None:
+        """Publish an event at QoS 1; nothing is sent (or kept) while disconnected."""
         if not self.connected:
             return
         data = EventData(kind=kind, severity=severity, message=message)  # type: ignore[arg-type]
@@ -321,7 +331,7 @@ class LiteDevice(asyncio.Protocol):
             self.transport.close()
 
 
-class ScaleFleet:
+class ScaleFleet(FleetTarget):
     """Many LiteDevices in one asyncio loop, driven by a scenario through the target methods
     (set_value, stick, set_link, send_event, reconnect_storm, restart_broker), or by a test
     (send_reading, send_health, and ``policy`` for which devices refuse configs or fail commands).
@@ -387,6 +397,9 @@ class ScaleFleet:
         self._tasks.append(asyncio.create_task(self._pacer()))
 
     def subscriptions(self, dev: LiteDevice) -> list[tuple[str, int]]:
+        """The topics, with QoS, a device subscribes to after each connect: commands and desired
+        config.
+        """
         device_id = dev.spec.device_id
         return [
             (topic(device_id, Channel.CMD, self.root), 1),
@@ -440,6 +453,7 @@ class ScaleFleet:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
     async def stop(self) -> None:
+        """Disconnect every device and cancel the fleet's tasks."""
         self.running = False
         for dev in self.devices.values():
             await dev.disconnect()
@@ -451,6 +465,7 @@ class ScaleFleet:
             dev.drop()
 
     def status_line(self) -> str:
+        """One line for the console: connections, messages sent and acknowledged, reconnects."""
         s = self.stats
         return (
             f"connected {s.connected}/{s.devices}  sent {s.sent}  acked {s.acked}  "
@@ -458,14 +473,17 @@ class ScaleFleet:
         )
 
     # scenario target
+    @override
     def specs(self) -> tuple[SimDeviceSpec, ...]:
         return self.layout.devices
 
+    @override
     def set_value(self, device_id: str, quantity: str, value: float) -> None:
         dev = self.devices[device_id]
         if quantity not in dev.stuck:
             dev.values[quantity] = value
 
+    @override
     def stick(self, device_id: str, quantity: str, stuck: bool) -> None:
         dev = self.devices[device_id]
         if stuck:
@@ -473,6 +491,7 @@ class ScaleFleet:
         else:
             dev.stuck.discard(quantity)
 
+    @override
     def set_link(self, device_ids: Iterable[str], up: bool) -> None:
         for device_id in device_ids:
             dev = self.devices[device_id]
@@ -482,13 +501,20 @@ class ScaleFleet:
                 dev.link_up.clear()
                 dev.drop()
 
+    @override
     def send_event(self, device_id: str, kind: str, severity: str, message: str) -> None:
         self.devices[device_id].send_event(kind, severity, message)
 
     def send_reading(self, device_id: str, data: Mapping[str, float], ts: float) -> None:
+        """Publish one telemetry message of ``data`` stamped ``ts`` (a reading kept while offline);
+        nothing is sent while the device is disconnected.
+        """
         self.devices[device_id].send_reading(data, ts)
 
     def send_health(self, device_id: str, drivers: Mapping[str, tuple[str, str]]) -> None:
+        """Publish the device's view of its drivers: name -> (state, detail); nothing is sent
+        while the device is disconnected.
+        """
         self.devices[device_id].send_health(drivers)
 
     def reconnect_storm(self) -> None:

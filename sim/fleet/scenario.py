@@ -44,13 +44,36 @@ class ScenarioError(GovedgeError):
 class FleetTarget(Protocol):
     """What a scenario drives: a scale fleet, or fidelity-mode agents over simulators."""
 
-    def specs(self) -> Sequence[SimDeviceSpec]: ...
-    def set_value(self, device_id: str, quantity: str, value: float) -> None: ...
-    def stick(self, device_id: str, quantity: str, stuck: bool) -> None: ...
-    def set_link(self, device_ids: Iterable[str], up: bool) -> None: ...
-    def send_event(self, device_id: str, kind: str, severity: str, message: str) -> None: ...
-    def reconnect_storm(self) -> None: ...
-    async def restart_broker(self, down_s: float) -> None: ...
+    def specs(self) -> Sequence[SimDeviceSpec]:
+        """The devices the scenario's selectors choose from."""
+        ...
+
+    def set_value(self, device_id: str, quantity: str, value: float) -> None:
+        """Make the device read ``value`` for ``quantity`` until the next value, unless stuck."""
+        ...
+
+    def stick(self, device_id: str, quantity: str, stuck: bool) -> None:
+        """Freeze ``quantity`` at its current reading (a stuck sensor), or let it move again."""
+        ...
+
+    def set_link(self, device_ids: Iterable[str], up: bool) -> None:
+        """Cut the devices' link to the broker (their connections drop), or restore it."""
+        ...
+
+    def send_event(self, device_id: str, kind: str, severity: str, message: str) -> None:
+        """Have the device raise an event; a target that cannot counts it as unsupported."""
+        ...
+
+    def reconnect_storm(self) -> None:
+        """Drop every device's connection at the same instant; they reconnect on their own."""
+        ...
+
+    async def restart_broker(self, down_s: float) -> None:
+        """Kill the broker, keep it down ``down_s`` seconds, then start it on the same port.
+
+        Raises FleetError when the target did not start the broker itself.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +133,10 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], where: str = "scenario") -> Scenario:
+        """Build a scenario from its parsed JSON.
+
+        Raises ScenarioError naming ``where`` (the file) and what does not fit the format.
+        """
         try:
             return _parse(raw)
         except (KeyError, TypeError, ValueError) as exc:
@@ -242,11 +269,13 @@ class ScenarioPlayer:
         }
 
     def apply_values(self, t: float) -> None:
+        """Set every track's value at scenario time ``t`` on the target."""
         for (device_id, quantity), value in self.values_at(t).items():
             self.target.set_value(device_id, quantity, value)
             self._touched.add((device_id, quantity))
 
     async def fire(self, event: ScenarioEvent, ids: list[str]) -> None:
+        """Carry out ``event`` on the devices ``ids`` (already selected by the event's selector)."""
         p = event.params
         target = self.target
         if event.action == "link_down":

@@ -65,10 +65,12 @@ class GnssSimulator:
             self.fix_quality = quality
 
     def set_satellites(self, count: int) -> None:
+        """Satellites in use, as GGA and GSA report them from the next epoch on."""
         with self._lock:
             self.satellites = count
 
     def set_track(self, track: Track) -> None:
+        """Follow ``track`` from the next epoch; it is read at the time since start, not from 0."""
         with self._lock:
             self.track = track
 
@@ -83,6 +85,7 @@ class GnssSimulator:
             self._pending.append(data)
 
     def silence(self, silent: bool = True) -> None:
+        """Stop sending sentences (a receiver that has gone quiet), or start again."""
         with self._lock:
             self._silent = silent
 
@@ -121,6 +124,9 @@ class GnssSimulator:
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> GnssSimulator:
+        """Open the pty (``url`` is its slave path) and talk at ``rate_hz``; a second call does
+        nothing.
+        """
         if self._thread is not None:
             return self
         self._master, self._slave, self.url = open_raw_pty(nonblocking_master=True)
@@ -131,6 +137,7 @@ class GnssSimulator:
         return self
 
     def stop(self) -> None:
+        """Stop talking and close the pty; safe to call twice."""
         if self._thread is None:
             return
         self._stop.set()

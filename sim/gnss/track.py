@@ -76,10 +76,12 @@ class Track:
 
     @classmethod
     def city_loop(cls, speed_mps: float = 5.0) -> Track:
+        """A loop through the city's streets at ``speed_mps`` (the default track)."""
         return cls(CITY_LOOP, speed_mps)
 
     @classmethod
     def still(cls, lat: float, lon: float) -> Track:
+        """A receiver standing at one position."""
         return cls([(lat, lon)], 0.0)
 
     def at(self, t: float) -> Position:

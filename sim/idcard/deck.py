@@ -37,6 +37,7 @@ class SimCard:
     description: str = ""
 
     def text(self) -> bytes:
+        """The card's 256-byte text block: its values in the card type's layout."""
         return encode_text(self.card_type, self.values)
 
     def base_info(self, with_fingerprint: bool) -> bytes:
@@ -45,6 +46,7 @@ class SimCard:
         return encode_base_info(self.text(), self.photo, fp)
 
     def extra_address(self) -> bytes:
+        """The extra-address field: addresses added after issue, 35 UTF-16 characters each."""
         return encode_extra_address(self.extra_addresses)
 
 

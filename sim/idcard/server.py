@@ -64,6 +64,11 @@ class Faults:
 
     @classmethod
     def parse(cls, names: Iterable[str], delay: float = 0.5) -> Faults:
+        """Faults from their names: a simple fault, or ``status:CCPP:SS`` (answer command CC
+        parameter PP with status SS, in hex).
+
+        Raises SimConfigError for an unknown or malformed name.
+        """
         faults = cls(delay=delay)
         for name in names:
             if name in SIMPLE_FAULTS:
@@ -135,6 +140,7 @@ class IdCardSimulator:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> IdCardSimulator:
+        """Open the pty (``url`` is its slave path) and serve on it in a thread."""
         self._master, self._slave, self.url = open_raw_pty(nonblocking_master=True)
         self._stop.clear()
         self._thread = threading.Thread(target=self._serve, name="idcard-sim", daemon=True)
@@ -142,6 +148,7 @@ class IdCardSimulator:
         return self
 
     def close(self) -> None:
+        """Stop serving and close the pty; waits up to 5 s for the thread."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -47,6 +47,9 @@ class InspectionHubThread:
         self._thread: threading.Thread | None = None
 
     def start(self) -> InspectionHubThread:
+        """Create the fleet CA under ``base`` and start the hub; returns once it serves (30 s at
+        most).
+        """
         self.base.mkdir(parents=True, exist_ok=True)
         self.ca = FleetCA.init(self.base / "ca")
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -101,6 +104,9 @@ class InspectionHubThread:
             await runner.cleanup()
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call the hub's API as the admin over its https URL: ``body`` as JSON, the answer
+        decoded from JSON when it is JSON, raw bytes otherwise.
+        """
         assert self.ca is not None
         context = ssl.create_default_context(cafile=str(self.ca.chain_path))
         request = urllib.request.Request(  # noqa: S310 - the simulated hub's own https URL
@@ -116,6 +122,7 @@ class InspectionHubThread:
             )
 
     def stop(self) -> None:
+        """Stop the hub and wait up to 20 s for its thread; safe before start and twice."""
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             try:
                 self._loop.call_soon_threadsafe(self._stop.set)

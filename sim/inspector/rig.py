@@ -80,6 +80,10 @@ class InspectorRig:
         self.sims["gnss"].set_fix(0 if inside else 1)
 
     def start(self) -> InspectorRig:
+        """Start the simulators and the terminal's agent; returns once every driver is online.
+
+        Raises RigError (after stopping what started) when the drivers do not come online.
+        """
         from sim.camera.mjpeg import MjpegCamera
         from sim.gnss import GnssSimulator
         from sim.gnss.track import Track
@@ -117,6 +121,9 @@ class InspectorRig:
         raise RigError(f"the terminal's drivers did not come online: {states}")
 
     def device_config(self, paths: IdentityPaths) -> dict[str, Any]:
+        """The terminal's device config: its simulators, identity ``paths`` and a broker that is
+        never there (the terminal works offline).
+        """
         return {
             "device_id": self.device_id,
             "model": "inspector-h1",
@@ -185,6 +192,7 @@ class InspectorRig:
         await task
 
     def stop(self) -> None:
+        """Stop the agent and wait up to 20 s for its thread; safe before start and twice."""
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             try:
                 self._loop.call_soon_threadsafe(self._stop.set)

@@ -59,6 +59,7 @@ class Citizen:
         log.info("citizen_card_inserted", extra=fields(card=key))
 
     def remove_card(self) -> None:
+        """Take the ID card off the reader."""
         self.rig.sims["idcard"].insert_card(None)
         self.card = None
         log.info("citizen_card_removed")
@@ -113,20 +114,26 @@ class Citizen:
         self.finger = name
 
     def lift_finger(self) -> None:
+        """Take the finger off the fingerprint sensor."""
         self.rig.sims["finger"].module.lift_finger()
         self.finger = None
 
     # -- the printer (the staff's hands, really) -------------------------------------------
 
     def paper_out(self, on: bool = True) -> None:
+        """Run the printer out of paper, or load it again."""
         self.rig.sims["printer"].set_state(paper_out=bool(on))
 
     def cover_open(self, on: bool = True) -> None:
+        """Open the printer's cover, or close it."""
         self.rig.sims["printer"].set_state(cover_open=bool(on))
 
     # -- what the citizen saw ----------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
+        """What the citizen sees and has done, for the control server's /state: card, face,
+        finger, printer, the last prompts and verdicts.
+        """
         printer = self.rig.sims["printer"].engine.state
         with self._lock:
             prompts = list(self.prompts)[-10:]
@@ -145,6 +152,7 @@ class Citizen:
         }
 
     def last_verdict(self) -> dict[str, Any] | None:
+        """The kiosk's latest verdict, or None before the first."""
         with self._lock:
             return self.verdicts[-1] if self.verdicts else None
 

@@ -73,6 +73,7 @@ class ControlServer:
         self._runner: web.AppRunner | None = None
 
     def make_app(self) -> web.Application:
+        """The control app: a POST route per citizen control, GET /state and GET /rig."""
         app = web.Application(client_max_size=64 * 1024)
         for name, control in CONTROLS.items():
             app.router.add_post(f"/{name}", self._handler(name, control))
@@ -81,6 +82,7 @@ class ControlServer:
         return app
 
     async def start(self) -> None:
+        """Serve on 127.0.0.1; with port 0 the free port chosen is stored in ``port``."""
         self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -92,6 +94,7 @@ class ControlServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
+        """Stop serving; safe before start and twice."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

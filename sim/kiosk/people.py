@@ -44,6 +44,7 @@ class Person:
 
     @property
     def id_number(self) -> str:
+        """The person's invented ID number (region, birth date, sequence and check digit)."""
         return make_id_number(self.region, self.birth_date, self.sequence)
 
     def finger(self, which: str = FINGERS[0]) -> str:

@@ -98,22 +98,27 @@ class KioskRig:
 
     @property
     def api_url(self) -> str:
+        """The agent's local API; empty until the rig has started."""
         return str(self.agent.local_api.url) if self.agent is not None else ""
 
     @property
     def token_file(self) -> Path:
+        """Where the agent writes the local API's bearer token."""
         return self.workdir / "api.token"
 
     @property
     def token(self) -> str:
+        """The local API's bearer token; empty until the rig has started."""
         return str(self.agent.local_api.token) if self.agent is not None else ""
 
     @property
     def headers(self) -> dict[str, str]:
+        """The Authorization header for calls to the local API."""
         return {"Authorization": f"Bearer {self.token}"}
 
     @property
     def control_url(self) -> str:
+        """The citizen control server; empty until the rig has started."""
         return str(self.control.url) if self.control is not None else ""
 
     def describe(self) -> dict[str, Any]:
@@ -155,6 +160,9 @@ class KioskRig:
         return self
 
     def stop(self) -> None:
+        """Stop the agent (up to 40 s), the simulators and the broker, and remove a work dir the
+        rig made itself; safe to call twice.
+        """
         loop = self._loop
         if loop is not None and self._stop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._stop.set)

@@ -69,9 +69,14 @@ class Control:
             raise VisitError(f"cannot reach the kiosk rig at {self.url}: {exc}") from None
 
     def do(self, control: str, **body: Any) -> Any:
+        """POST ``control`` (a name in sim.kiosk.control.CONTROLS) with ``body`` as JSON.
+
+        Raises VisitError with the rig's answer when it refuses, or when it cannot be reached.
+        """
         return self._call("POST", f"/{control}", body)
 
     def state(self) -> dict[str, Any]:
+        """What the citizen sees and has done (Citizen.state, through GET /state)."""
         result: dict[str, Any] = self._call("GET", "/state")
         return result
 

@@ -25,6 +25,7 @@ class Spike:
     height: float
 
     def value(self, t: float) -> float:
+        """``height`` while ``t`` is inside the spike, 0 outside it."""
         return self.height if self.at <= t < self.at + self.duration else 0.0
 
 

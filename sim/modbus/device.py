@@ -64,6 +64,10 @@ class SimDevice:
         self.answered = 0
 
     def set_curve(self, quantity: str, spec: Curve | float | Mapping[str, Any]) -> None:
+        """Have ``quantity`` follow ``spec`` (a Curve, a constant or a curve dict) from now on.
+
+        Raises ConfigError for a quantity the profile does not have or a malformed curve.
+        """
         self.profile.quantity(quantity)  # raises for an unknown name
         with self._lock:
             self.curves[quantity] = curve_from(spec, f"unit {self.unit} {quantity}")
@@ -74,10 +78,12 @@ class SimDevice:
             self._fault = _ActiveFault(Fault(fault or Fault.NONE), code, count)
 
     def values(self, t: float) -> dict[str, float]:
+        """Every quantity's value at ``t`` seconds of scenario time."""
         with self._lock:
             return {name: curve.value(t) for name, curve in self.curves.items()}
 
     def is_silent(self, t: float) -> bool:
+        """Whether the device is in one of its ``silent`` windows at ``t`` and must not answer."""
         return any(start <= t < end for start, end in self.silent)
 
     def _take_fault(self) -> _ActiveFault:

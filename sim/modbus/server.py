@@ -60,14 +60,17 @@ class ModbusBusSimulator:
     # -- devices and runtime control --------------------------------------------------------
 
     def add_device(self, device: SimDevice) -> None:
+        """Put ``device`` on the bus; raises ConfigError when its unit id is taken."""
         if device.unit in self._devices:
             raise ConfigError(f"two simulated devices with unit id {device.unit}")
         self._devices[device.unit] = device
 
     def remove_device(self, unit: int) -> None:
+        """Take the device at ``unit`` off the bus so nothing answers there; no error if absent."""
         self._devices.pop(unit, None)
 
     def device(self, unit: int) -> SimDevice:
+        """The device at ``unit``; raises ConfigError when there is none."""
         try:
             return self._devices[unit]
         except KeyError:
@@ -75,6 +78,7 @@ class ModbusBusSimulator:
 
     @property
     def devices(self) -> list[SimDevice]:
+        """The devices on the bus now."""
         return list(self._devices.values())
 
     def set_curve(self, unit: int, quantity: str, curve: Curve | float | Mapping[str, Any]) -> None:
@@ -100,11 +104,15 @@ class ModbusBusSimulator:
         return self._clock() - self._t0
 
     def restart_clock(self) -> None:
+        """Start scenario time again at 0, so every curve replays from its beginning."""
         self._t0 = self._clock()
 
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> ModbusBusSimulator:
+        """Open the pty (``url`` is its slave path) and serve the bus in a thread; a second call
+        does nothing.
+        """
         if self._running:
             return self
         self._master, self._slave, self.url = open_raw_pty()
@@ -115,6 +123,7 @@ class ModbusBusSimulator:
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the pty; safe to call twice."""
         if not self._running:
             return
         self._running = False

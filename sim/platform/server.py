@@ -51,26 +51,36 @@ class PlatformSimulator:
 
     @property
     def url(self) -> str:
+        """The simulator's base URL; the port is known once it has started."""
         return f"http://{self.host}:{self.port}"
 
     # -- the platform's data ----------------------------------------------------------------
 
     def add(self, apply_no: str, item_code: str, at: datetime | None = None) -> None:
+        """Receive application ``apply_no`` for ``item_code``: its flow starts at code 01 (at
+        ``at``, or now, in +08:00).
+        """
         with self._lock:
             app = _Application(apply_no, item_code)
             app.flow.append(_step("01", at))
             self._apps[apply_no] = app
 
     def step(self, apply_no: str, code: str, remark: str = "", at: datetime | None = None) -> None:
+        """Append a step with status ``code`` to an application's flow.
+
+        Raises ValueError for a code outside 01..05 and KeyError for an unknown application.
+        """
         if code not in CODES:
             raise ValueError(f"code must be one of {', '.join(CODES)}")
         with self._lock:
             self._apps[apply_no].flow.append(_step(code, at, remark))
 
     def fail_with(self, status: int) -> None:
+        """Answer every request with HTTP ``status`` from now on; 0 ends the fault."""
         self._fail_status = status
 
     def garble(self, on: bool) -> None:
+        """Answer reads with 200 and an HTML page instead of the platform's JSON, or stop."""
         self._garble = on
 
     # -- HTTP -------------------------------------------------------------------------------
@@ -131,6 +141,7 @@ class PlatformSimulator:
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> PlatformSimulator:
+        """Serve in a thread; returns once listening, or raises RuntimeError after 10 s."""
         self._thread = threading.Thread(target=self._run, name="platform-sim", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):

@@ -32,6 +32,7 @@ class SimState:
 
     @property
     def offline(self) -> bool:
+        """Paper out, cover open or a cutter error: status is answered, printing is held."""
         return self.paper_out or self.cover_open or self.cutter_error
 
     def status_byte(self, n: int) -> int | None:
@@ -120,6 +121,7 @@ class PrinterEngine:
             return list(self.receipts)
 
     def snapshot(self) -> dict[str, Any]:
+        """The state, receipt and held-event counts and the counters, as one JSON-ready dict."""
         with self._cond:
             return {
                 **asdict(self.state),

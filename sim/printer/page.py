@@ -35,6 +35,9 @@ class Run:
     height: int
 
     def text(self) -> str:
+        """The run's bytes decoded as the printer would: GB18030 in Chinese mode, else the
+        selected code page (unknown pages as cp437), undecodable bytes replaced.
+        """
         raw = bytes(self.data)
         if self.chinese:
             return raw.decode("gb18030", errors="replace")
@@ -50,6 +53,7 @@ class TextLine:
 
     @property
     def text(self) -> str:
+        """The line's text, its runs joined."""
         return "".join(run[0] for run in self.runs)
 
 
@@ -64,6 +68,7 @@ class QrCode:
 
     @property
     def text(self) -> str:
+        """The QR code's data as text, undecodable bytes replaced."""
         return self.data.decode("utf-8", errors="replace")
 
 
@@ -111,18 +116,22 @@ class SimReceipt:
 
     @property
     def text_lines(self) -> list[str]:
+        """The receipt's printed lines, in order, without styles."""
         return [e.text for e in self.elements if isinstance(e, TextLine)]
 
     @property
     def qr_payloads(self) -> list[str]:
+        """The data of the receipt's QR codes, in order."""
         return [e.text for e in self.elements if isinstance(e, QrCode)]
 
     @property
     def barcodes(self) -> list[tuple[str, str]]:
+        """The receipt's barcodes as (symbology, data), in order."""
         return [(e.kind, e.data) for e in self.elements if isinstance(e, Barcode)]
 
     @property
     def images(self) -> list[Raster]:
+        """The receipt's raster images, in order."""
         return [e for e in self.elements if isinstance(e, Raster)]
 
 
@@ -155,6 +164,7 @@ class PageBuilder:
         self._line_align: int | None = None
 
     def apply(self, event: Event) -> SimReceipt | None:
+        """Apply one parsed event; returns the receipt a cut completed, else None."""
         if isinstance(event, Text):
             self._add_text(event.data)
             return None

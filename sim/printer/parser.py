@@ -75,6 +75,7 @@ class EscPosParser:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[Event]:
+        """Append ``data`` and return the events it completed; a partial command waits for more."""
         self._buf += data
         events: list[Event] = []
         while self._buf:

@@ -24,13 +24,16 @@ class PtyPrinterSimulator:
 
     @property
     def url(self) -> str:
+        """The pty's slave path, for a driver's serial printer URL."""
         return self.path
 
     def start(self) -> PtyPrinterSimulator:
+        """Serve the pty in a thread; returns self so it can be chained after the constructor."""
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the pty; waits up to 2 s for the thread."""
         self._stop.set()
         self._thread.join(timeout=2.0)
         close_fds(self._master, self._slave)

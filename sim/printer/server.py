@@ -43,19 +43,23 @@ class PrinterSimulator:
 
     @property
     def url(self) -> str:
+        """The printer's ``tcp://`` URL, with the port the listener got."""
         return f"tcp://{self.host}:{self.port}"
 
     @property
     def receipts(self) -> list[SimReceipt]:
+        """The receipts printed so far (the engine's list, not a copy)."""
         return self.engine.receipts
 
     def start(self) -> PrinterSimulator:
+        """Accept connections in a thread; returns self, to chain after the constructor."""
         thread = threading.Thread(target=self._accept_loop, name="printer-sim", daemon=True)
         thread.start()
         self._threads.append(thread)
         return self
 
     def stop(self) -> None:
+        """Close every client connection and the listener; waits up to 2 s for each thread."""
         self._stop.set()
         with self._lock:
             for client in list(self._clients):
@@ -91,9 +95,11 @@ class PrinterSimulator:
         return state
 
     def wait_for_receipts(self, count: int, timeout: float = 5.0) -> list[SimReceipt]:
+        """Block until ``count`` receipts are done or ``timeout`` s pass; return them all."""
         return self.engine.wait_for_receipts(count, timeout)
 
     def snapshot(self) -> dict[str, Any]:
+        """The engine's snapshot with the connection and byte counters added."""
         return {**self.engine.snapshot(), **self.counters}
 
     def _accept_loop(self) -> None:

@@ -109,14 +109,17 @@ class SocialSecurityCardModel:
     # --- vpcd control codes ---
 
     def power_on(self) -> None:
+        """The reader powers the card (vpcd power on), with no application or file selected."""
         self.powered = True
         self._reset_state()
 
     def power_off(self) -> None:
+        """The reader cuts the card's power (vpcd power off); the selection is lost."""
         self.powered = False
         self._reset_state()
 
     def reset(self) -> None:
+        """The reader resets the card: powered, no application or file selected."""
         self.powered = True
         self._reset_state()
 

@@ -88,6 +88,7 @@ class PrivatePcscd:
 
     @property
     def pid(self) -> int:
+        """The process id of pcscd; raises PcscStackError when it is not running."""
         if self._proc is None:
             raise PcscStackError("pcscd is not running")
         return self._proc.pid
@@ -103,6 +104,7 @@ class PrivatePcscd:
 
     @property
     def running(self) -> bool:
+        """Whether pcscd was started and has not exited."""
         return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout: float = 10.0) -> PrivatePcscd:
@@ -216,6 +218,9 @@ class SharedPcscd:
 
     @classmethod
     def acquire(cls) -> PrivatePcscd:
+        """The process's pcscd, started (and PCSCLITE_CSOCK_NAME set) on first use or after it
+        died; pair every call with ``release``.
+        """
         if cls._stack is None or not cls._stack.running:
             reap_stale_workdirs()
             stack = PrivatePcscd(workdir=cls.workdir(), remove_workdir=True).start()
@@ -226,6 +231,7 @@ class SharedPcscd:
 
     @classmethod
     def release(cls) -> None:
+        """Leave the shared pcscd; the last user to leave stops it."""
         cls._users = max(0, cls._users - 1)
         if cls._users == 0 and cls._stack is not None:
             cls._stack.close()

@@ -62,6 +62,7 @@ class VirtualCard:
 
     @property
     def where(self) -> str:
+        """Where the card connects, for messages: ``host:port`` and the netns if any."""
         return f"{self.host}:{self.port}" + (f" (netns {self.netns})" if self.netns else "")
 
     def start(self, inserted: bool = True) -> VirtualCard:
@@ -91,6 +92,7 @@ class VirtualCard:
 
     @property
     def connected(self) -> bool:
+        """Whether vpcd has the card's connection now."""
         return self._connected.is_set()
 
     def stop(self) -> None:

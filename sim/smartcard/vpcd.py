@@ -37,6 +37,7 @@ class Control:
 
     @property
     def name(self) -> str:
+        """The control's name for logs; unknown codes named by their hex value."""
         return CONTROL_NAMES.get(self.code, f"unknown control {self.code:02X}")
 
 
