@@ -152,7 +152,7 @@ class ReleaseService:
     ) -> dict[str, Any]:
         """Start a staged rollout of a release to the given devices and send the first stage.
 
-        ``steps`` are the fractions of the devices each stage covers; ``health_gate_s`` None takes
+        ``steps`` are the percentages of the devices each stage covers; ``health_gate_s`` None takes
         the configured gate. The devices download from ``base_url`` unless ``releases.public_url``
         is set. Raises NotFoundError for an unknown release, ValidationError when no device is
         selected."""
