@@ -124,7 +124,7 @@ class LedgerReport:
         }
 
     def text(self) -> str:
-        """The verdict in one line for ``govedge hub ledger verify``."""
+        """The verdict in one line for ``govedge ledger verify``."""
         first = self.first
         if first is None:
             return (
