@@ -47,6 +47,8 @@ class TokenStore:
         self._lock = threading.Lock()
 
     def create(self, role: str, name: str = "") -> str:
+        """Create a token for a role and return it: the only time it is shown (only its hash is
+        kept). A kiosk token's name must be its device id. ValidationError otherwise."""
         if role not in ROLES:
             raise ValidationError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
         if role == "kiosk" and not DEVICE_NAME.fullmatch(name):
@@ -92,12 +94,15 @@ class TokenStore:
         return str(row.role), str(row.name)
 
     def revoke(self, token_id: int) -> None:
+        """Revoke a token by id; the check cache is emptied, so it stops working at once in this
+        worker and within ``cache_s`` in the others. An unknown id is not an error."""
         with self.engine.begin() as conn:
             conn.execute(tokens.update().where(tokens.c.id == token_id).values(revoked=True))
         with self._lock:
             self._cache.clear()
 
     def all(self) -> list[dict[str, object]]:
+        """Every token's id, name, role and state; never the token or its hash."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(tokens).order_by(tokens.c.id))
             return [

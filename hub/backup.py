@@ -47,6 +47,8 @@ class Database:
 
     @classmethod
     def of(cls, url: str) -> Database | None:
+        """The database of a SQLAlchemy URL, or None when there is no file or server to back up (an
+        in-memory SQLite or an unknown dialect)."""
         parsed = make_url(url)
         if parsed.drivername.startswith("sqlite"):
             if not parsed.database or parsed.database == ":memory:":

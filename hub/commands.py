@@ -142,6 +142,9 @@ class CommandService:
         return len(pending)
 
     def on_acks(self, acks: Iterable[CommandAck]) -> None:
+        """Apply devices' acknowledgements: a queued or sent command becomes acknowledged or failed
+        with the device's result. An ack for an unknown, another device's or a finished command is
+        logged and ignored (a device may resend after a reconnect)."""
         now = time.time()
         with self.engine.begin() as conn:
             for ack in acks:
@@ -166,6 +169,8 @@ class CommandService:
                     )
 
     def expire(self, now: float | None = None) -> int:
+        """Mark expired every queued or sent command past its ``expires_at``; return how many. Cheap
+        when nothing is due: it reads before it takes the write lock."""
         now = time.time() if now is None else now
         due = commands.c.state.in_((QUEUED, SENT)) & (commands.c.expires_at <= now)
         with self.engine.connect() as conn:
@@ -184,6 +189,7 @@ class CommandService:
         return int(count)
 
     def get(self, command_id: str) -> dict[str, Any]:
+        """A command's row (state, result, error, times); NotFoundError if there is none."""
         with self.engine.connect() as conn:
             row = found(conn, commands.c.id, command_id, "command")
         return dict(row._mapping)
@@ -191,6 +197,7 @@ class CommandService:
     def search(
         self, *, device_id: str = "", batch: str = "", state: str = "", limit: int = 100
     ) -> list[dict[str, Any]]:
+        """The newest commands, optionally of one device, one batch or in one state."""
         query = sa.select(commands).order_by(commands.c.created.desc()).limit(limit)
         if device_id:
             query = query.where(commands.c.device_id == device_id)
@@ -202,6 +209,7 @@ class CommandService:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def batch_summary(self, batch: str) -> dict[str, int]:
+        """State -> number of commands of a batch (states with none are left out)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(commands.c.state, sa.func.count())

@@ -53,6 +53,8 @@ class Extensions:
         self.pending: tuple[str, ...] = ()  # the extension modules not installed yet
 
     def add(self, key: ExtensionKey[T], value: T) -> None:
+        """Install an extension's part. TypeError if it is not of the key's type, ValueError if the
+        key is installed already."""
         if not isinstance(value, key.kind):
             raise TypeError(f"{key.name} must be a {key.kind.__name__}, not {type(value)}")
         if key in self._parts:
@@ -60,6 +62,8 @@ class Extensions:
         self._parts[key] = value
 
     def get(self, key: ExtensionKey[T]) -> T | None:
+        """The part, or None when its extension is not installed; MissingExtension when asked for
+        before its module's turn to install during start-up."""
         value = self._parts.get(key)
         if value is None and key.module in self.pending:
             raise MissingExtension(

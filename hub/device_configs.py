@@ -164,6 +164,8 @@ class ConfigService:
         return changed
 
     def get(self, device_id: str) -> dict[str, Any]:
+        """A device's desired config (version, config, state, error, rollout); NotFoundError if
+        none."""
         with self.engine.connect() as conn:
             row = found(conn, device_configs.c.device_id, device_id, "desired config for device")
         return dict(row._mapping)
@@ -178,6 +180,9 @@ class ConfigService:
         steps: Sequence[float],
         max_failures: int,
     ) -> dict[str, Any]:
+        """Start a staged rollout of ``config`` to the devices and send its first stage; every
+        device gets the same new version, above any it had. ValidationError when no device is
+        selected or the steps are bad."""
         if not device_ids:
             raise ValidationError("no device matches the selector")
         steps = check_steps(steps)
@@ -261,6 +266,7 @@ class ConfigService:
             )
 
     def rollout(self, rollout_id: str) -> dict[str, Any]:
+        """A rollout with progress counts of its devices (pending, applied, failed, total)."""
         with self.engine.connect() as conn:
             row = found(conn, rollouts.c.id, rollout_id, "rollout")
             counts: dict[str, int] = {

@@ -125,6 +125,7 @@ class SupersededRevoker:
 
     @property
     def grace_s(self) -> float:
+        """Seconds an older certificate stays valid after its device confirmed the new one."""
         return float(self.hub.config.rotation_revoke_grace_s)
 
     def confirm(self, certificate_pem: str, proof: str) -> dict[str, Any]:
@@ -190,9 +191,12 @@ class SupersededRevoker:
         return done
 
     def period_s(self) -> float:
+        """How often to sweep: a quarter of the grace, between 0.2 and 30 seconds."""
         return max(0.2, min(30.0, self.grace_s / 4))
 
     async def run(self) -> None:
+        """Sweep for due revocations forever (a background task); a failed sweep is logged and
+        retried."""
         while True:
             try:
                 await asyncio.to_thread(self.sweep)

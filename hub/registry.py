@@ -48,6 +48,8 @@ class DeviceInfo:
     created: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of the device API; ``created`` is left out, ``lat``/``lon`` become
+        ``location``."""
         return {
             "id": self.id,
             "model": self.model,
@@ -95,6 +97,10 @@ class Selector:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Selector:
+        """Parse a selector from an API request body.
+
+        Raises ValidationError on an unknown key, a wrongly typed field or an empty selector (an
+        empty one would address the whole fleet by accident)."""
         unknown = set(data) - {"ids", "model", "site", "labels"}
         if unknown:
             raise ValidationError(f"selector: unknown key {sorted(unknown)[0]!r}")
@@ -115,9 +121,11 @@ class Selector:
         return sel
 
     def is_empty(self) -> bool:
+        """True when no field is set, i.e. the selector would match every device."""
         return not (self.ids or self.model or self.site or self.labels)
 
     def matches(self, dev: DeviceInfo) -> bool:
+        """Whether ``dev`` satisfies every field that is set (ids, model, site and all labels)."""
         if self.ids and dev.id not in self.ids:
             return False
         if self.model and dev.model != self.model:
@@ -147,12 +155,15 @@ class Registry:
             return len(self._online)
 
     def reload_known(self) -> None:
+        """Re-read the set of registered ids from the database (devices added by other workers)."""
         with self.engine.connect() as conn:
             ids = {r[0] for r in conn.execute(sa.select(devices.c.id))}
         with self._lock:
             self._known = ids
 
     def is_known(self, device_id: str) -> bool:
+        """Whether the id is registered, from the in-memory set: no database query, cheap per
+        message."""
         return device_id in self._known
 
     def register(
@@ -187,6 +198,8 @@ class Registry:
         return self.get(device_id)
 
     def register_many(self, items: Iterable[Mapping[str, Any]]) -> int:
+        """Register each item of an import (``id`` plus the descriptive fields, ``location`` or
+        ``lat``/``lon``); return how many were registered. One transaction per device."""
         count = 0
         for item in items:
             data = dict(item)
@@ -205,6 +218,7 @@ class Registry:
         return count
 
     def get(self, device_id: str) -> DeviceInfo:
+        """The device's current row; raises NotFoundError if it is not registered."""
         with self.engine.connect() as conn:
             row = found(conn, devices.c.id, device_id, "device")
         return _row_to_info(row)
@@ -246,6 +260,8 @@ class Registry:
         return matched[offset : offset + limit], len(matched)
 
     def select(self, selector: Selector) -> list[DeviceInfo]:
+        """The devices a selector addresses, in id order. Labels are matched in Python, not SQL, so
+        SQLite and PostgreSQL behave alike."""
         query = sa.select(devices).order_by(devices.c.id)
         if selector.ids:
             query = query.where(devices.c.id.in_(selector.ids))
@@ -409,18 +425,23 @@ class Registry:
         return gone
 
     def set_health(self, device_id: str, health: Mapping[str, Any]) -> None:
+        """Store the health report a device last sent (its drivers' states), replacing the previous
+        one."""
         with self.engine.begin() as conn:
             conn.execute(
                 devices.update().where(devices.c.id == device_id).values(health=dict(health))
             )
 
     def set_config_version(self, device_id: str, version: int) -> None:
+        """Record the config version the device reports it has applied."""
         with self.engine.begin() as conn:
             conn.execute(
                 devices.update().where(devices.c.id == device_id).values(config_version=version)
             )
 
     def history(self, device_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The device's presence changes, newest first: births, wills, heartbeat timeouts and
+        returns on traffic. Raises NotFoundError if the device is not registered."""
         self.get(device_id)
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -440,6 +461,8 @@ class Registry:
             ]
 
     def summary(self) -> dict[str, Any]:
+        """Fleet totals for the dashboard: devices, online, offline, and the devices with a driver
+        that is not online (with those drivers' states)."""
         with self.engine.connect() as conn:
             total = int(conn.execute(sa.select(sa.func.count()).select_from(devices)).scalar_one())
             online = int(

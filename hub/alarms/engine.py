@@ -121,6 +121,8 @@ class AlarmEngine:
     # devices --------------------------------------------------------------------------------
 
     def device(self, device_id: str) -> DeviceInfo | None:
+        """The registry's view of a device, cached for DEVICE_TTL_S so evaluation does not query per
+        message (a change of site or labels takes that long to count); None if not registered."""
         now = time.monotonic()
         hit = self._devices.get(device_id)
         if hit and now - hit[1] < DEVICE_TTL_S:
@@ -172,6 +174,8 @@ class AlarmEngine:
 
     @staticmethod
     def place(dev: DeviceInfo | None) -> dict[str, Any]:
+        """The alarm's place fields (site, model, location) from the device; empty for an unknown
+        one."""
         if dev is None:
             return {"site": "", "model": "", "location": None}
         loc = None if dev.lat is None else {"lat": dev.lat, "lon": dev.lon}

@@ -58,6 +58,7 @@ class Condition:
     value: float
 
     def holds(self, v: float) -> bool:
+        """Whether ``v`` is strictly beyond the threshold in this leg's direction."""
         return v > self.value if self.above else v < self.value
 
 
@@ -85,9 +86,11 @@ class Rule:
     definition: dict[str, Any] = field(default_factory=dict)
 
     def applies_to(self, dev: DeviceInfo) -> bool:
+        """Whether the rule watches this device: every device when its scope is empty."""
         return self.scope.is_empty() or self.scope.matches(dev)
 
     def as_dict(self) -> dict[str, Any]:
+        """The rule as the API shows it: the stored definition with its id and enabled flag."""
         return {"id": self.id, "enabled": self.enabled, **self.definition}
 
 

@@ -230,6 +230,9 @@ class AlarmStore:
             )
 
     def clear_by_hand(self, alarm_id: int, by: str, note: str = "") -> dict[str, Any]:
+        """An operator clears an active alarm (the note, if any, replaces its message) and a
+        ``cleared`` event is appended. ValidationError if it is cleared already, NotFoundError if
+        there is none."""
         now = time.time()
         with self.engine.begin() as conn:
             changed = conn.execute(
@@ -250,6 +253,8 @@ class AlarmStore:
         raise AssertionError("unreachable")
 
     def acknowledge(self, alarm_id: int, by: str, note: str = "") -> dict[str, Any]:
+        """An operator acknowledges an alarm, which stays active until cleared, and an
+        ``acknowledged`` event is appended. ValidationError if it is acknowledged already."""
         now = time.time()
         with self.engine.begin() as conn:
             changed = conn.execute(
@@ -287,6 +292,8 @@ class AlarmStore:
         ).select_from(alarms.outerjoin(devices, devices.c.id == alarms.c.device_id))
 
     def get(self, alarm_id: int, history_limit: int = 500) -> dict[str, Any]:
+        """An alarm with its place and its event history, oldest first (up to ``history_limit``);
+        NotFoundError if there is none."""
         with self.engine.connect() as conn:
             row = conn.execute(self._joined().where(alarms.c.id == alarm_id)).first()
             if row is None:
@@ -371,6 +378,7 @@ class AlarmStore:
     # rules ----------------------------------------------------------------------------------
 
     def rule_rows(self) -> list[dict[str, Any]]:
+        """Every stored rule, enabled or not, as the definition it was put with."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(rules).order_by(rules.c.id))
             return [
@@ -384,6 +392,8 @@ class AlarmStore:
             ]
 
     def rules_version(self) -> tuple[int, float]:
+        """(count, newest update time) of the rules: cheap to poll, so a worker reloads its rules
+        only when another worker has changed them. A deletion changes the count."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(sa.func.count(), sa.func.max(rules.c.updated))).one()
         return int(row[0]), float(row[1] or 0.0)
@@ -426,5 +436,7 @@ class AlarmStore:
             return False
 
     def delete_rule(self, rule_id: str) -> bool:
+        """Delete a rule; True if there was one. Its active alarms are cleared by the engine at its
+        next reload."""
         with self.engine.begin() as conn:
             return bool(conn.execute(rules.delete().where(rules.c.id == rule_id)).rowcount)

@@ -27,6 +27,8 @@ class SelectorIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     labels: dict[str, str] = {}
 
     def selector(self) -> Selector:
+        """The registry's Selector; ValidationError when no field is set (it would name every
+        device)."""
         return Selector.from_json(msgspec.to_builtins(self))
 
 

@@ -106,6 +106,8 @@ class DeviceFilter(msgspec.Struct, frozen=True):
     text: str = ""
 
     def where(self, conn: Connection) -> list[sa.ColumnElement[bool]]:
+        """The SQL conditions of the filters that are set (ANDed by the caller). The ``degraded``
+        test depends on the dialect, hence the connection."""
         out: list[sa.ColumnElement[bool]] = []
         if self.state == "offline":
             out.append(devices.c.online.is_(False))

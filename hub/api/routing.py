@@ -219,15 +219,19 @@ class ApiRoutes:
         return decorate
 
     def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        """Declare a GET route (see ``route`` for the keywords)."""
         return self.route("GET", path, **kw)
 
     def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        """Declare a POST route (see ``route`` for the keywords)."""
         return self.route("POST", path, **kw)
 
     def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        """Declare a PUT route (see ``route`` for the keywords)."""
         return self.route("PUT", path, **kw)
 
     def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        """Declare a DELETE route (see ``route`` for the keywords)."""
         return self.route("DELETE", path, **kw)
 
     def install(self, app: web.Application) -> None:

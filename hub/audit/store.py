@@ -21,6 +21,7 @@ class AuditStore:
         self.engine = engine
 
     def create_table(self) -> None:
+        """Create the audit table if it is missing (at start-up)."""
         audit_log.create(self.engine, checkfirst=True)
 
     def append(
@@ -37,6 +38,8 @@ class AuditStore:
         error: str = "",
         ts: float | None = None,
     ) -> int:
+        """Record one API call; return its id. Text fields are cut to their column's length, so a
+        long path or error never makes the call fail to be recorded."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 audit_log.insert().values(

@@ -77,6 +77,7 @@ class DispatchService:
     # --- resources -----------------------------------------------------------------------
 
     def create_resource(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Add a team, supply depot or shelter; its stock starts at its capacity unless given."""
         values = check_resource(dict(data))
         with self.engine.begin() as conn:
             new_id = conn.execute(
@@ -86,11 +87,14 @@ class DispatchService:
         return self.get_resource(int(new_id[0]))
 
     def get_resource(self, resource_id: int) -> dict[str, Any]:
+        """One resource as the API shows it; NotFoundError if there is none."""
         with self.engine.connect() as conn:
             row = found(conn, resources.c.id, resource_id, "resource")
         return resource_dict(row)
 
     def list_resources(self, kind: str = "") -> list[dict[str, Any]]:
+        """Resources ordered by kind and name, optionally of one kind only (ValidationError if the
+        kind is unknown)."""
         if kind and kind not in KINDS:
             raise ValidationError(f"query parameter 'kind' must be one of {', '.join(KINDS)}")
         query = sa.select(resources).order_by(resources.c.kind, resources.c.name)
@@ -100,6 +104,8 @@ class DispatchService:
             return [resource_dict(r) for r in conn.execute(query)]
 
     def update_resource(self, resource_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        """Change the given fields of a resource (a team's position, a depot's stock) and return
+        it."""
         values = check_resource(dict(data), partial=True)
         self.get_resource(resource_id)
         with self.engine.begin() as conn:
@@ -111,6 +117,7 @@ class DispatchService:
         return self.get_resource(resource_id)
 
     def delete_resource(self, resource_id: int) -> None:
+        """Remove a resource; NotFoundError if there is none."""
         self.get_resource(resource_id)
         with self.engine.begin() as conn:
             conn.execute(resources.delete().where(resources.c.id == resource_id))
@@ -118,6 +125,8 @@ class DispatchService:
     # --- alarms --------------------------------------------------------------------------
 
     def alarm_location(self, alarm_id: int) -> tuple[dict[str, Any], float | None, float | None]:
+        """The alarm and the location of its device (lat and lon are None when the device has
+        none)."""
         with self.engine.connect() as conn:
             row = conn.execute(placed_alarms().where(alarms.c.id == alarm_id)).first()
         if row is None:
@@ -140,6 +149,9 @@ class DispatchService:
         return {"alarm_id": alarm_id, "location": {"lat": lat, "lon": lon}, "items": items[:limit]}
 
     def assign(self, alarm_id: int, team_id: Any, by: str, note: str = "") -> dict[str, Any]:
+        """Give an alarm to a team (or hand it to another team) and append an ``assigned`` event.
+
+        Raises ValidationError when ``team_id`` is not the id of a team or the alarm is resolved."""
         if isinstance(team_id, bool) or not isinstance(team_id, int):
             raise ValidationError("field 'team' must be the integer id of a team")
         team = self.get_resource(team_id)
@@ -163,6 +175,11 @@ class DispatchService:
         return alarm
 
     def advance(self, alarm_id: int, state: Any, by: str, note: str = "") -> dict[str, Any]:
+        """Move an assignment forward along ``assigned -> en_route -> on_site -> resolved`` (steps
+        may be skipped, never undone) and append a ``dispatch`` event.
+
+        Raises ValidationError for a state that is not ahead of the current one, or when another
+        request moved the alarm meanwhile (compare-and-set; the caller may retry)."""
         if state not in STATES[1:]:
             raise ValidationError(f"field 'state' must be one of {', '.join(STATES[1:])}")
         now = time.time()

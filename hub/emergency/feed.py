@@ -90,6 +90,8 @@ class FeedNotifier:
         return out
 
     async def run(self) -> None:
+        """Poll for new events and wake the waiting clients, forever (a background task of each
+        worker); a failed poll is logged and the next one tried."""
         self._loop = asyncio.get_running_loop()
         while True:
             try:
@@ -177,6 +179,8 @@ class FeedSession:
         return out
 
     async def pump(self) -> None:
+        """Send the client its events in cursor order until the socket closes, waiting briefly for a
+        hole to fill (an event not yet committed) before it goes past it."""
         while not self.ws.closed:
             rows = self.notifier.recent_after(self.cursor, BATCH)
             if not rows:

@@ -50,6 +50,7 @@ class RetryPolicy:
     lease_s: float = 60.0
 
     def delay(self, attempts: int) -> float:
+        """Seconds to wait after ``attempts`` failed attempts before the next one."""
         return float(min(self.max_s, self.base_s * self.factor ** max(0, attempts - 1)))
 
 
@@ -113,6 +114,10 @@ class WebhookService:
     # --- subscriptions -------------------------------------------------------------------
 
     def create(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Subscribe a URL to alarm events. The secret (16 characters or more) signs every post;
+        without ``from_cursor`` only events raised from now on are delivered.
+
+        Raises ValidationError on an unknown field or a bad value."""
         unknown = set(data) - {"url", "secret", "severities", "enabled", "from_cursor"}
         if unknown:
             raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
@@ -141,16 +146,20 @@ class WebhookService:
         return self.get(int(new_id[0]))
 
     def get(self, hook_id: int) -> dict[str, Any]:
+        """A subscription as the API shows it (never its secret); NotFoundError if there is none."""
         with self.engine.connect() as conn:
             row = found(conn, webhooks.c.id, hook_id, "webhook")
         return _hook_dict(row)
 
     def all(self) -> list[dict[str, Any]]:
+        """Every subscription, in id order, without secrets."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(webhooks).order_by(webhooks.c.id))
             return [_hook_dict(r) for r in rows]
 
     def update(self, hook_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        """Change the given fields of a subscription; the cursor is not among them, so no event is
+        delivered twice or skipped. Raises ValidationError or NotFoundError."""
         unknown = set(data) - {"url", "secret", "severities", "enabled"}
         if unknown:
             raise ValidationError(f"unknown field {sorted(unknown)[0]!r}")
@@ -174,6 +183,7 @@ class WebhookService:
         return self.get(hook_id)
 
     def delete(self, hook_id: int) -> None:
+        """Remove a subscription with all its deliveries, pending and dead ones included."""
         self.get(hook_id)
         with self.engine.begin() as conn:
             conn.execute(
@@ -186,6 +196,7 @@ class WebhookService:
     def deliveries(
         self, state: str | None = None, webhook_id: int | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
+        """The newest deliveries, optionally only those in one state or of one subscription."""
         query = sa.select(webhook_deliveries).order_by(webhook_deliveries.c.id.desc()).limit(limit)
         if state:
             query = query.where(webhook_deliveries.c.state == state)
@@ -210,6 +221,7 @@ class WebhookService:
         return self.deliveries_by_id(delivery_id)
 
     def deliveries_by_id(self, delivery_id: int) -> dict[str, Any]:
+        """One delivery as the API shows it; NotFoundError if there is none."""
         with self.engine.connect() as conn:
             row = found(conn, webhook_deliveries.c.id, delivery_id, "delivery")
         return _delivery_dict(row)
@@ -356,6 +368,11 @@ class WebhookService:
         return state
 
     async def post(self, session: aiohttp.ClientSession, item: dict[str, Any]) -> str:
+        """Post one claimed delivery, signed, and record the outcome; return the delivery's new
+        state.
+
+        Network errors and non-2xx answers are not raised: they count as a failed attempt, which is
+        retried after the policy's delay or dead-lettered."""
         body = msgspec.json.encode(item["event"])
         ts = int(time.time())
         headers = {

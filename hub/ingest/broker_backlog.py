@@ -84,6 +84,9 @@ class BacklogWatch:
         return max(ratios) if ratios else None
 
     def severity(self, fill: float, current: str | None) -> str | None:
+        """The alarm severity for ``fill`` (a fraction of the limit): critical at 95 %, major past
+        the warning level. A raised alarm (``current``) stays until the fill drops below 90 % of the
+        warning level, so it does not flap; None means no alarm."""
         if fill >= CRITICAL_AT:
             return "critical"
         if fill >= self.warn:

@@ -28,6 +28,7 @@ class Stream:
     early: set[int] = field(default_factory=set)  # seqs below ``first`` accepted since
 
     def copy(self) -> Stream:
+        """An independent copy (the missing set too), safe to persist while the stream moves on."""
         return Stream(self.max_seq, self.received, self.gaps, set(self.missing))
 
 
@@ -57,6 +58,7 @@ class StreamTracker:
         gaps: int,
         missing: Iterable[int] = (),
     ) -> None:
+        """Restore a stream from its persisted state (at startup), replacing what is held for it."""
         self.streams[(device_id, boot_id)] = Stream(max_seq, received, gaps, set(missing))
 
     def accept(self, device_id: str, boot_id: str, seq: int) -> bool:
@@ -129,4 +131,5 @@ class StreamTracker:
         return [(d, b, self.streams[(d, b)].copy()) for d, b in ready]
 
     def total_gaps(self) -> int:
+        """Open gaps over every stream (a metric); safe from any thread."""
         return sum(s.gaps for s in list(self.streams.values()))  # any thread: a snapshot

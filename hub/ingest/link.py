@@ -342,6 +342,8 @@ class MqttLink:
     # lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the lanes' worker threads and connect their sessions; returns at once
+        (``connected`` is set once every session is up). Call once."""
         loops = [
             (self._alarm_loop, "hub-alarm-lane"),
             (self._alarm_store_loop, "hub-ingest"),
@@ -372,6 +374,8 @@ class MqttLink:
         return sum(len(s.inbox) for s in self.sessions)
 
     def stop(self) -> None:
+        """Stop the sessions and join the worker threads (up to 10 s each); the sessions are closed
+        only if every thread has ended, so a stuck thread never uses a closed client."""
         self.stopping.set()
         for session in self.sessions:
             session.stop()
@@ -638,6 +642,7 @@ class MqttLink:
     # publishing --------------------------------------------------------------------------
 
     def next_seq(self) -> int:
+        """The next sequence number for the envelopes this hub publishes; thread-safe."""
         with self._seq_lock:
             self._seq += 1
             return self._seq

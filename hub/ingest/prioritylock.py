@@ -37,6 +37,7 @@ class PriorityLock:
 
     @contextmanager
     def urgent(self) -> Iterator[None]:
+        """Hold the lock ahead of ordinary takers: none gets it while an urgent taker waits."""
         with self._count:
             self._urgent += 1
             self._clear.clear()

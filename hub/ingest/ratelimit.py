@@ -28,6 +28,8 @@ class RateGate:
         self.shed: dict[str, int] = {}
 
     def allow(self, device_id: str, ts: float) -> bool:
+        """Whether to keep a message of this device stamped ``ts`` (device time); each message shed
+        is counted in ``shed``. A device's first message is always kept."""
         bucket = self._buckets.get(device_id)
         if bucket is None:
             self._buckets[device_id] = [self.capacity - 1.0, ts]

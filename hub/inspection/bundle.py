@@ -118,14 +118,18 @@ class BundleReport:
 
     @property
     def ok(self) -> bool:
+        """True when every check held."""
         return self.problem is None
 
     def text(self) -> str:
+        """The report for ``govedge evidence verify``: one line per check that held, then the
+        verdict."""
         lines = [f"ok: {h}" for h in self.holds]
         lines.append(f"FAILED: {self.problem}" if self.problem else "the bundle holds")
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
+        """The report as the API answers it, with the seq of the first bad record if any."""
         return {
             "ok": self.ok,
             "holds": self.holds,

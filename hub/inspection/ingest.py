@@ -37,6 +37,7 @@ class IngestResult:
     refused: dict[str, Any] | None
 
     def as_json(self) -> dict[str, Any]:
+        """The answer to the terminal: it drops records up to ``acked_through`` from its outbox."""
         return {
             "accepted": self.accepted,
             "acked_through": self.acked_through,

@@ -93,6 +93,10 @@ class TaskService:
         self.engine = engine
 
     def create(self, new: NewTask) -> dict[str, Any]:
+        """Create a task in state "assigned" and return it; the id is generated unless given.
+
+        Raises InspectionError for a missing field, a bad place or due date, and TransitionError for
+        an empty checklist, duplicate item ids or an id that exists."""
         for name in ("site", "inspector_id", "device_id"):
             if not getattr(new, name).strip():
                 raise InspectionError(f"{name} is required")
@@ -130,6 +134,7 @@ class TaskService:
         return values
 
     def get(self, task_id: str) -> dict[str, Any]:
+        """A task as the API shows it; NotFoundError if there is none."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
         if row is None:
@@ -137,6 +142,7 @@ class TaskService:
         return _row(row)
 
     def list(self, device_id: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        """Tasks ordered by due date, optionally of one terminal or in one state."""
         query = sa.select(tasks).order_by(tasks.c.due, tasks.c.id)
         if device_id:
             query = query.where(tasks.c.device_id == device_id)
@@ -160,6 +166,11 @@ class TaskService:
         return self.get(task_id)
 
     def terminal_move(self, device_id: str, task_id: str, state: str) -> dict[str, Any]:
+        """A terminal's move of its own task (see ``TERMINAL_MOVES``); repeating the current state
+        is a no-op, so a terminal may resend after a lost answer.
+
+        Raises NotFoundError when the task is not assigned to ``device_id`` (no other terminal's
+        task is revealed), TransitionError for a move not allowed from the task's state."""
         if state not in TERMINAL_MOVES:
             raise TransitionError(
                 f"a terminal may set accepted, in_progress or submitted, not {state!r}"
@@ -194,6 +205,8 @@ class TaskService:
         return self._move(task_id, REASSIGNABLE, "assigned", **extra)
 
     def review(self, task_id: str, review: Review) -> dict[str, Any]:
+        """Accept a submitted task (it becomes "reviewed") or reject it back to "in_progress" for
+        the terminal to work on; the note is kept either way. TransitionError otherwise."""
         if review.verdict == "accept":
             return self._move(task_id, {"submitted"}, "reviewed", review_note=review.note)
         if review.verdict == "reject":
@@ -201,4 +214,5 @@ class TaskService:
         raise TransitionError("verdict must be accept or reject")
 
     def close(self, task_id: str) -> dict[str, Any]:
+        """Close a reviewed task: the end of its life. TransitionError from any other state."""
         return self._move(task_id, {"reviewed"}, "closed")

@@ -83,9 +83,12 @@ class PhotoStore:
         self.counters = {"uploads_created": 0, "bytes_received": 0, "hash_mismatch": 0}
 
     def path(self, sha: str) -> Path:
+        """Where a whole, checked photo lives (it may not exist yet); InspectionError unless ``sha``
+        is a SHA-256 in lower-case hex, so a request cannot name a path outside the folder."""
         return self.folder / check_sha(sha)
 
     def part(self, sha: str) -> Path | None:
+        """The part file of an upload in progress, or None when there is none."""
         found = sorted(self.partial.glob(check_sha(sha) + ".*.part"))
         return found[0] if found else None
 
@@ -177,6 +180,8 @@ class PhotoStore:
             os.close(fd)
 
     async def head(self, sha: str) -> web.Response:
+        """The tus HEAD answer: the upload's offset and length, or 404 when the hub has no such
+        upload."""
         state = await asyncio.to_thread(self.state, check_sha(sha))
         # an explicit empty length: aiohttp leaves it off a bodiless HEAD answer, and its client
         # then cannot reuse the connection (a new TLS handshake per photo)
@@ -194,6 +199,9 @@ class PhotoStore:
         )
 
     async def patch(self, sha: str, request: web.Request) -> web.Response:
+        """The tus PATCH answer: append the body at its ``Upload-Offset``. A wrong content type
+        (415), an offset that is not the hub's (409), an unknown upload (404) or a whole that does
+        not hash to ``sha`` (460) is raised as UploadRefused with the offset to resume from."""
         check_sha(sha)
         if request.headers.get("Content-Type") != "application/offset+octet-stream":
             raise UploadRefused(

@@ -75,6 +75,8 @@ class ReleaseService:
     # -- releases ---------------------------------------------------------------------------
 
     def bundle_path(self, version: str) -> Path:
+        """The stored bundle of a release, for devices to download; NotFoundError if there is none
+        (or the version would name a path outside the release directory)."""
         path = self.directory / f"{version}.tar"
         if "/" in version or not path.is_file():
             raise NotFoundError(f"no release {version!r}")
@@ -110,6 +112,8 @@ class ReleaseService:
         return self.get(release.version)
 
     def upload_file(self) -> Path:
+        """A new empty file in the release directory to stream an upload into; on the same
+        filesystem, so ``add`` keeps it by a rename. The caller removes it if ``add`` fails."""
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self.directory, suffix=".upload")
         import os
@@ -118,12 +122,14 @@ class ReleaseService:
         return Path(name)
 
     def get(self, version: str) -> dict[str, Any]:
+        """A release's row, its signed manifest included; NotFoundError if there is none."""
         with self.engine.connect() as conn:
             row = found(conn, releases.c.version, version, "release")
         out = dict(row._mapping)
         return out
 
     def list(self) -> list[dict[str, Any]]:
+        """The releases held, newest first, without their manifests."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(
@@ -144,6 +150,12 @@ class ReleaseService:
         health_gate_s: float | None,
         base_url: str,
     ) -> dict[str, Any]:
+        """Start a staged rollout of a release to the given devices and send the first stage.
+
+        ``steps`` are the percentages of the devices each stage covers; ``health_gate_s`` None takes
+        the configured gate. The devices download from ``base_url`` unless ``releases.public_url``
+        is set. Raises NotFoundError for an unknown release, ValidationError when no device is
+        selected."""
         self.get(version)
         if not device_ids:
             raise ValidationError("no device matches the selector")
@@ -317,6 +329,7 @@ class ReleaseService:
             )
 
     def halted_count(self) -> int:
+        """How many rollouts are halted by too many failures (a gauge for the metrics)."""
         with self.engine.connect() as conn:
             return int(
                 conn.execute(
@@ -326,6 +339,7 @@ class ReleaseService:
             )
 
     def rollout(self, rollout_id: str) -> dict[str, Any]:
+        """A rollout with each device's state and progress counts (sent, updated, failed, total)."""
         with self.engine.connect() as conn:
             row = found(conn, release_rollouts.c.id, rollout_id, "release rollout")
             devs = conn.execute(

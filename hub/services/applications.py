@@ -19,6 +19,7 @@ import aiohttp
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from typing_extensions import override
 
 from hub.services.errors import BadRequest, PlatformError, UnknownItem
 from hub.services.tables import application_events, applications
@@ -60,6 +61,7 @@ class Application(msgspec.Struct):
 
     @property
     def status(self) -> str:
+        """The newest status of the timeline; "received" for an empty one."""
         return self.timeline[-1].status if self.timeline else "received"
 
 
@@ -93,7 +95,7 @@ class ApplicationBackend(Protocol):
         ...
 
 
-class EmbeddedApplications:
+class EmbeddedApplications(ApplicationBackend):
     """Applications kept in the hub's own database (when no outside system holds them)."""
 
     name = "embedded"
@@ -101,12 +103,15 @@ class EmbeddedApplications:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @override
     async def get(self, number: str) -> Application:
         import asyncio
 
         return await asyncio.to_thread(self.load, number)
 
     def load(self, number: str) -> Application:
+        """The application and its timeline, blocking (``get`` runs it in a thread); UnknownItem if
+        there is none."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(applications).where(applications.c.number == number)
@@ -122,6 +127,8 @@ class EmbeddedApplications:
         return Application(row.number, row.errand_id, timeline)
 
     def create(self, number: str, errand_id: str, at: float | None = None) -> Application:
+        """Record a new application in status "received"; BadRequest for a bad or existing
+        number."""
         check_number(number)
         at = time.time() if at is None else at
         try:
@@ -192,7 +199,7 @@ class _PlatformAnswer(msgspec.Struct):
     flow: list[_PlatformStep]
 
 
-class PlatformApplications:
+class PlatformApplications(ApplicationBackend):
     """The 一网通办 HTTP adapter: ``GET {base}/api/applications/{number}`` with a bearer token.
 
     The platform answers ``{"applyNo", "itemCode", "flow": [{"code", "time", "remark"}]}`` with
@@ -207,6 +214,7 @@ class PlatformApplications:
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
 
+    @override
     async def get(self, number: str) -> Application:
         from datetime import datetime
 

@@ -101,12 +101,16 @@ class Catalog:
             )
 
     def all(self, lang: str) -> list[dict[str, Any]]:
+        """Every errand in one language, in the catalog's order; BadRequest for a language it
+        lacks."""
         check_lang(lang)
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(errands.c.doc).order_by(errands.c.position, errands.c.id))
             return [localize(r.doc, lang) for r in rows]
 
     def raw(self, errand_id: str) -> dict[str, Any]:
+        """An errand as stored, every text in every language (what an admin edits); UnknownItem if
+        there is none."""
         with self.engine.connect() as conn:
             doc = conn.execute(sa.select(errands.c.doc).where(errands.c.id == errand_id)).scalar()
         if doc is None:
@@ -114,10 +118,13 @@ class Catalog:
         return dict(doc)
 
     def get(self, errand_id: str, lang: str) -> dict[str, Any]:
+        """An errand in one language; UnknownItem or BadRequest."""
         check_lang(lang)
         return localize(self.raw(errand_id), lang)
 
     def exists(self, errand_id: str) -> bool:
+        """Whether the catalog holds the errand (checked before an application or rating names
+        it)."""
         with self.engine.connect() as conn:
             return (
                 conn.execute(sa.select(errands.c.id).where(errands.c.id == errand_id)).first()
@@ -144,6 +151,7 @@ class Catalog:
         return dict(doc)
 
     def delete(self, errand_id: str) -> None:
+        """Remove an errand from the catalog; UnknownItem if there is none."""
         with self.engine.begin() as conn:
             if conn.execute(errands.delete().where(errands.c.id == errand_id)).rowcount == 0:
                 raise UnknownItem(f"no errand {errand_id!r}")

@@ -140,6 +140,7 @@ class Verdict:
     document_hash: str = ""
 
     def as_json(self) -> dict[str, Any]:
+        """The verdict as the verify API answers it."""
         return {
             "valid": self.valid,
             "reason": self.reason,

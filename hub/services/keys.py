@@ -54,6 +54,8 @@ class TrustedKey:
     retired: float | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """The key as trust lists and the API publish it: kid and raw public key in hex and
+        base64."""
         raw = self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return {
             "kid": self.kid.hex(),
@@ -71,9 +73,11 @@ class TrustList:
         self.keys = {k.kid: k for k in keys}
 
     def get(self, kid: bytes) -> TrustedKey | None:
+        """The key with this kid, or None when the list does not trust it."""
         return self.keys.get(kid)
 
     def as_json(self) -> dict[str, Any]:
+        """The trust list document that ``from_json`` reads back (what offline verifiers keep)."""
         return {"keys": [k.as_json() for k in self.keys.values()]}
 
     @classmethod
@@ -98,6 +102,7 @@ class TrustList:
 
     @classmethod
     def from_file(cls, path: Path) -> TrustList:
+        """Read a trust list file; KeyringError if it is missing or holds a bad entry."""
         try:
             return cls.from_json(path.read_bytes())
         except FileNotFoundError:

@@ -102,13 +102,16 @@ class LedgerReport:
 
     @property
     def ok(self) -> bool:
+        """True when the walk found nothing wrong."""
         return not self.problems
 
     @property
     def first(self) -> Problem | None:
+        """The problem at the lowest sequence number, the one to look at first; None when ok."""
         return min(self.problems, key=lambda p: p.seq) if self.problems else None
 
     def as_json(self) -> dict[str, Any]:
+        """The verdict for the API: totals, head hash, and the first bad entry with its problem."""
         first = self.first
         return {
             "ok": self.ok,
@@ -121,6 +124,7 @@ class LedgerReport:
         }
 
     def text(self) -> str:
+        """The verdict in one line for ``govedge ledger verify``."""
         first = self.first
         if first is None:
             return (
@@ -142,6 +146,8 @@ class Ledger:
         self._head: tuple[int, str] | None = None
 
     def ensure_head(self) -> None:
+        """Create the head row (sequence 0, genesis hash) if the ledger has none; safe to call at
+        every start, appends lock this row."""
         with self.engine.begin() as conn:
             if conn.execute(sa.select(ledger_head.c.id)).first() is None:
                 conn.execute(
@@ -223,6 +229,8 @@ class Ledger:
             return self._checkpoint(conn, int(head.seq), str(head.head_hash), int(now * 1000))
 
     def latest_checkpoint(self) -> dict[str, Any] | None:
+        """The newest signed checkpoint as stored (seq, head hash, time, key id, signature), or
+        None."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(checkpoints).order_by(checkpoints.c.seq.desc()).limit(1)
@@ -232,6 +240,8 @@ class Ledger:
     # -- the walk ---------------------------------------------------------------------------
 
     def verify(self, trust: TrustList) -> LedgerReport:
+        """Walk the chain, the checkpoints, the head and the proofs' rows (``verify_ledger``); a
+        broken ledger is reported, not raised. Reads every entry, so it is slow on a long ledger."""
         return verify_ledger(self.engine, trust)
 
 

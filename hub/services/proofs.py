@@ -81,6 +81,7 @@ class IssuedProof:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
+        """What the kiosk prints: QR text, times in ISO 8601 UTC, title, masked subject and kid."""
         return {
             "proof_id": self.proof_id,
             "qr_text": self.qr_text,
@@ -341,6 +342,8 @@ class ProofService:
         return self.status(proof_id)
 
     def status(self, proof_id: str) -> dict[str, Any]:
+        """Whether a proof is revoked, with its type, times, hall and document hash; never its
+        subject. UnknownItem if the hub issued no such proof."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(proofs).where(proofs.c.proof_id == proof_id)).first()
         if row is None:

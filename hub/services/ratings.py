@@ -81,9 +81,13 @@ class RatingService:
         self.engine = engine
 
     def record(self, rating: RatingIn, device: str, at: float | None = None) -> int:
+        """Store one rating from a kiosk; return its id. BadRequest if it breaks a constraint or its
+        comment looks like personal data."""
         return self.record_many([(rating, at)], device)[0]
 
     def record_many(self, items: Sequence[tuple[RatingIn, float | None]], device: str) -> list[int]:
+        """Store a batch of ratings (``at`` None means now) in one transaction; return their ids in
+        order. Every rating is checked first, so one bad rating stores none."""
         rows = []
         for rating, at in items:
             check_rating(rating)

@@ -48,7 +48,9 @@ class TelemetryStore(Protocol):
     def latest(self, device_id: str) -> dict[str, dict[str, float]]:
         """The newest value of each metric: metric -> {ts, value}."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Write out what is still buffered and release the files or connections; the store is
+        not used after this."""
 
 
 def open_store(url: str, **options: Any) -> TelemetryStore:

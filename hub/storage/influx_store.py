@@ -22,9 +22,10 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.write.point import Point as InfluxPoint
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
+from typing_extensions import override
 
 from hub.errors import StorageError, ValidationError
-from hub.storage.base import AGGREGATES, Aggregate, Point, Reading
+from hub.storage.base import AGGREGATES, Aggregate, Point, Reading, TelemetryStore
 
 MEASUREMENT = "telemetry"
 _FN = {"mean": "MEAN", "min": "MIN", "max": "MAX", "count": "COUNT", "sum": "SUM", "last": "LAST"}
@@ -38,7 +39,7 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class InfluxTelemetryStore:
+class InfluxTelemetryStore(TelemetryStore):
     """Telemetry in InfluxDB: batched writes, InfluxQL reads."""
 
     def __init__(
@@ -90,6 +91,7 @@ class InfluxTelemetryStore:
         except (InfluxDBError, urllib3.exceptions.HTTPError, OSError) as exc:
             raise StorageError(f"InfluxDB write failed: {str(exc)[:300]}") from None
 
+    @override
     def write(self, points: Sequence[Point]) -> None:
         records = [
             # influxdb-client leaves Point's methods unannotated.
@@ -101,6 +103,7 @@ class InfluxTelemetryStore:
         ]
         self._send(records)
 
+    @override
     def write_readings(self, readings: Sequence[Reading]) -> None:
         records = []
         for device_id, ts, data in readings:
@@ -144,6 +147,7 @@ class InfluxTelemetryStore:
             f"AND time < {int(end * 1e9)}"
         )
 
+    @override
     def query(
         self, device_id: str, metric: str | None, start: float, end: float, limit: int
     ) -> list[dict[str, Any]]:
@@ -163,6 +167,7 @@ class InfluxTelemetryStore:
                         out.append({"ts": ts, "metric": name, "value": value})
         return out[:limit]
 
+    @override
     def aggregate(
         self, device_id: str, metric: str, start: float, end: float, every_s: int, fn: Aggregate
     ) -> list[dict[str, Any]]:
@@ -180,6 +185,7 @@ class InfluxTelemetryStore:
             if row[1] is not None
         ]
 
+    @override
     def latest(self, device_id: str) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}
         keys = self.influxql(f"SHOW FIELD KEYS FROM {MEASUREMENT}")
@@ -196,6 +202,7 @@ class InfluxTelemetryStore:
                         out[name] = {"ts": row[0] / 1000.0, "value": row[1]}
         return out
 
+    @override
     def close(self) -> None:
         # influxdb-client leaves both close() methods unannotated.
         self._write.close()  # type: ignore[no-untyped-call]

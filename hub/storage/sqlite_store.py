@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+from typing_extensions import override
 
 from govedge.logs import fields
 from hub.errors import ValidationError
-from hub.storage.base import AGGREGATES, Aggregate, Point, Reading
+from hub.storage.base import AGGREGATES, Aggregate, Point, Reading, TelemetryStore
 
 log = logging.getLogger("govedge.hub.telemetry")
 
@@ -101,7 +102,7 @@ _ROLLUP_AGG = {
 }
 
 
-class SQLiteTelemetryStore:
+class SQLiteTelemetryStore(TelemetryStore):
     """Telemetry in one SQLite file plus two staging files beside it (``PATH.stage0``/``1``)."""
 
     def __init__(
@@ -163,6 +164,7 @@ class SQLiteTelemetryStore:
 
     # writing ----------------------------------------------------------------------------------
 
+    @override
     def write(self, points: Sequence[Point]) -> None:
         if not points:
             return
@@ -177,6 +179,7 @@ class SQLiteTelemetryStore:
                 raise
             conn.execute("COMMIT")
 
+    @override
     def write_readings(self, readings: Sequence[Reading]) -> None:
         # One statement for the whole batch, over one JSON document: sqlite3 releases the GIL
         # for the statement, whereas executemany takes it back for every row, and with the
@@ -245,6 +248,7 @@ class SQLiteTelemetryStore:
 
     # reading ----------------------------------------------------------------------------------
 
+    @override
     def query(
         self, device_id: str, metric: str | None, start: float, end: float, limit: int
     ) -> list[dict[str, Any]]:
@@ -261,6 +265,7 @@ class SQLiteTelemetryStore:
         finally:
             conn.close()
 
+    @override
     def aggregate(
         self, device_id: str, metric: str, start: float, end: float, every_s: int, fn: Aggregate
     ) -> list[dict[str, Any]]:
@@ -306,6 +311,7 @@ class SQLiteTelemetryStore:
         finally:
             conn.close()
 
+    @override
     def latest(self, device_id: str) -> dict[str, dict[str, float]]:
         conn = self._connect()
         try:
@@ -360,6 +366,7 @@ class SQLiteTelemetryStore:
             conn.execute("COMMIT")
         return {"raw_deleted": raw_deleted, "rollups_deleted": rollups_deleted}
 
+    @override
     def close(self) -> None:
         self._closed.set()
         self._merger.join(30)
