@@ -146,6 +146,10 @@ class Registry:
         self._keepalive: dict[str, int] = {}
         self._written: dict[str, float] = {}
         self._presence_loaded = 0.0
+        # Presence this worker changed itself, by change number: a reload that began before a
+        # change must not undo it with the older rows it read.
+        self._change_no = 0
+        self._changed_at: dict[str, int] = {}
         self.reload_known()
 
     def online_count(self) -> int:
@@ -297,35 +301,59 @@ class Registry:
                 values.update(keepalive=keepalive, last_seen=time.time())
                 values.update({k: v for k, v in desc.items() if v})
             conn.execute(devices.update().where(devices.c.id == device_id).values(**values))
-            with self._lock:
-                if online:
-                    self._online.add(device_id)
-                    self._keepalive[device_id] = keepalive
-                    self._written[device_id] = values["last_seen"]
-                else:
-                    self._online.discard(device_id)
-            if was_online == online and current_boot == boot_id:
-                return None
-            conn.execute(
-                device_states.insert().values(
-                    device_id=device_id,
-                    ts=ts,
-                    online=online,
-                    boot_id=boot_id,
-                    reason="birth" if online else "will",
+            changed = not (was_online == online and current_boot == boot_id)
+            if changed:
+                conn.execute(
+                    device_states.insert().values(
+                        device_id=device_id,
+                        ts=ts,
+                        online=online,
+                        boot_id=boot_id,
+                        reason="birth" if online else "will",
+                    )
                 )
-            )
-        return online
+        with self._lock:  # after the commit, so that a reload that reads the row sees it
+            self._mark(device_id, online)
+            if online:
+                self._keepalive[device_id] = keepalive
+                self._written[device_id] = values["last_seen"]
+        return online if changed else None
+
+    def _mark(self, device_id: str, online: bool) -> None:
+        """Set a device's presence in memory, as a change of this worker's (under the lock)."""
+        if online:
+            self._online.add(device_id)
+        else:
+            self._online.discard(device_id)
+        self._change_no += 1
+        self._changed_at[device_id] = self._change_no
 
     def _refresh_presence(self, now: float) -> None:
         """Reload which devices are online and their keepalives (other workers change them)."""
+        self._apply_presence(*self._read_presence(), now)
+
+    def _read_presence(self) -> tuple[list[Any], int]:
+        """Read every device's presence, with the number of this worker's last change before
+        the read."""
+        with self._lock:
+            started = self._change_no
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(devices.c.id, devices.c.online, devices.c.keepalive, devices.c.last_seen)
             ).all()
+        return list(rows), started
+
+    def _apply_presence(self, rows: list[Any], started: int, now: float) -> None:
+        """Take the rows read as the presence, except where this worker changed a device since
+        the read began: its own later change stands."""
         with self._lock:
-            self._online = {r[0] for r in rows if r[1]}
-            self._keepalive = {r[0]: int(r[2]) for r in rows}
+            online = {r[0] for r in rows if r[1]}
+            later = {d for d, n in self._changed_at.items() if n > started}
+            online -= later
+            online |= later & self._online
+            self._online = online
+            self._changed_at = {d: self._changed_at[d] for d in later}
+            self._keepalive.update({r[0]: int(r[2]) for r in rows if r[0] not in later})
             for device_id, _, _, last_seen in rows:
                 if last_seen is not None:
                     written = self._written.get(device_id, 0.0)
@@ -396,7 +424,7 @@ class Registry:
         with self._lock:
             for d in due:
                 self._written[d] = seen[d]
-                self._online.add(d)
+                self._mark(d, True)
         return back
 
     def expire_silent(self, now: float | None = None) -> list[str]:
@@ -421,7 +449,8 @@ class Registry:
                     )
                     gone.append(device_id)
         with self._lock:
-            self._online.difference_update(gone)
+            for device_id in gone:
+                self._mark(device_id, False)
         return gone
 
     def set_health(self, device_id: str, health: Mapping[str, Any]) -> None:

@@ -226,7 +226,7 @@ async def _metrics(rh: Any) -> str:
 
 def _fixtures_module() -> Any:
     spec = importlib.util.spec_from_file_location(
-        "influx_fixtures_lane", Path(__file__).with_name("influx_fixtures.py")
+        "influx_fixtures_lane", Path(__file__).parent.parent / "influx_fixtures.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -1,0 +1,46 @@
+"""The registry's presence: what a worker holds in memory against what the database says."""
+
+from __future__ import annotations
+
+import time
+
+from hub.db import create_schema, make_engine
+from hub.registry import Registry
+
+
+def _registry(registry_url: str) -> Registry:
+    engine = make_engine(registry_url)
+    create_schema(engine)
+    return Registry(engine)
+
+
+def test_a_reload_read_before_a_birth_does_not_undo_it(registry_url: str) -> None:
+    """The alarm lane applies births while the bulk lane reloads presence outside the ingest
+    lock: rows read before a birth must not mark the device offline again."""
+    registry = _registry(registry_url)
+    registry.register_many({"id": d} for d in ("kiosk-1", "kiosk-2"))
+    rows, started = registry._read_presence()  # the reload reads: nobody online yet
+    assert registry.apply_status("kiosk-1", "boot-a", True, 60, time.time()) is True
+    registry._apply_presence(rows, started, time.time())  # ...and applies what it read
+    assert registry.online_count() == 1
+
+    registry._refresh_presence(time.time())  # a later reload agrees with the database
+    assert registry.online_count() == 1
+
+
+def test_a_reload_read_before_a_will_does_not_bring_the_device_back(registry_url: str) -> None:
+    registry = _registry(registry_url)
+    registry.register("kiosk-1")
+    registry.apply_status("kiosk-1", "boot-a", True, 60, time.time())
+    rows, started = registry._read_presence()  # read while the kiosk is online
+    assert registry.apply_status("kiosk-1", "boot-a", False, 60, time.time()) is False
+    registry._apply_presence(rows, started, time.time())
+    assert registry.online_count() == 0
+
+
+def test_a_reload_takes_what_other_workers_wrote(registry_url: str) -> None:
+    first, second = _registry(registry_url), _registry(registry_url)
+    first.register_many({"id": d} for d in ("gauge-1", "gauge-2"))
+    second.apply_status("gauge-2", "boot-b", True, 30, time.time())
+    first._refresh_presence(time.time())
+    assert first.online_count() == 1
