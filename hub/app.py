@@ -32,6 +32,7 @@ from hub.api.routing import (
 )
 from hub.api.util import error_response
 from hub.auth import TokenStore
+from hub.background import in_thread
 from hub.commands import CommandService
 from hub.context import HUB_KEY, OPENAPI_KEY, ROLE_KEY, Hub
 from hub.db import create_schema, make_engine
@@ -243,17 +244,17 @@ async def _background(hub: Hub) -> None:
     while True:
         await asyncio.sleep(config.presence_interval_s)
         try:
-            gone = await asyncio.to_thread(hub.registry.expire_silent)
+            gone = await in_thread(hub.registry.expire_silent)
             for device_id in gone:
                 log.info("device_offline", extra=fields(device=device_id, reason="heartbeat"))
             hub.metrics.online.set(hub.registry.online_count())
-            await asyncio.to_thread(hub.commands.expire)
-            await asyncio.to_thread(hub.device_configs.advance)
+            await in_thread(hub.commands.expire)
+            await in_thread(hub.device_configs.advance)
             if time.monotonic() - last_maintenance > config.maintenance_interval_s:
                 last_maintenance = time.monotonic()
                 maintain = getattr(hub.store, "maintain", None)
                 if maintain:
-                    await asyncio.to_thread(maintain)
+                    await in_thread(maintain)
         except Exception:
             log.exception("background_failed")
 
@@ -329,8 +330,14 @@ def create_app(config: HubConfig, *, start_mqtt: bool = True) -> web.Application
             pass
         if start_mqtt:
             await asyncio.to_thread(hub.link.stop)
+
+    async def stores(_: web.Application) -> AsyncIterator[None]:
+        yield
         await asyncio.to_thread(hub.store.close)
         hub.engine.dispose()
 
     app.cleanup_ctx.append(lifecycle)
+    # Cleaned up last (contexts are cleaned up in reverse): the extensions' background jobs
+    # have ended before the stores they use are closed.
+    app.cleanup_ctx.insert(0, stores)
     return app

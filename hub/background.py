@@ -5,11 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 Job = Callable[[], Coroutine[Any, Any, None]]
+T = TypeVar("T")
+
+
+async def in_thread(step: Callable[..., T], *args: Any) -> T:
+    """Run the blocking ``step`` in a thread. Cancelled, it waits for the thread to end before
+    it raises: a step still running after the hub stops would give its database connection back
+    to a disposed engine, which leaves the connection's socket open."""
+    future = asyncio.ensure_future(asyncio.to_thread(step, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
 
 
 def while_serving(app: web.Application, *jobs: Job) -> None:
@@ -33,7 +46,7 @@ def every(seconds: float, step: Callable[[], object], log: logging.Logger, event
         while True:
             await asyncio.sleep(seconds)
             try:
-                await asyncio.to_thread(step)
+                await in_thread(step)
             except Exception:
                 log.exception(event)
 

@@ -12,6 +12,8 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql as sa_postgresql
+from sqlalchemy.dialects import sqlite as sa_sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import NotFoundError
@@ -182,6 +184,18 @@ def create_schema(engine: Engine) -> None:
 
     metadata.create_all(engine)
     upgrade_events(engine)
+
+
+def insert_new(
+    conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: sa.Column[Any]
+) -> list[Any]:
+    """Insert the rows whose primary key is not there yet (another thread or worker may have
+    inserted some); return ``key`` of those this call inserted."""
+    if not rows:
+        return []
+    insert = sa_postgresql.insert if conn.dialect.name == "postgresql" else sa_sqlite.insert
+    stmt = insert(table).on_conflict_do_nothing().returning(key)
+    return list(conn.execute(stmt, list(rows)).scalars())
 
 
 def found(conn: Connection, column: sa.Column[Any], key: object, what: str) -> sa.Row[Any]:

@@ -31,7 +31,7 @@ from govedge.logs import fields, get_logger
 from hub.api.routing import API_PREFIX, ROLES_ATTR, ApiRoutes, body_of, query_of
 from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import READ
-from hub.background import while_serving
+from hub.background import in_thread, while_serving
 from hub.context import ExtensionKey, Hub
 from hub.errors import HubError
 from provisioning.device.rotation import CONFIRM_PATH
@@ -199,7 +199,7 @@ class SupersededRevoker:
         retried."""
         while True:
             try:
-                await asyncio.to_thread(self.sweep)
+                await in_thread(self.sweep)
             except Exception:  # a bad sweep must not end the sweeping
                 log.exception("superseded_sweep_failed")
             await asyncio.sleep(self.period_s())

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from govedge.contract import SEVERITIES
 from govedge.logs import fields
 from hub.alarms.tables import alarm_events
+from hub.background import in_thread
 from hub.db import found
 from hub.emergency.alarmview import event_dict
 from hub.emergency.signing import (
@@ -35,7 +36,6 @@ from hub.emergency.tables import webhook_deliveries, webhooks
 from hub.errors import ValidationError
 
 log = logging.getLogger("govedge.hub.webhooks")
-
 
 
 @dataclass(slots=True)
@@ -420,8 +420,8 @@ class WebhookService:
         async with aiohttp.ClientSession() as session:
             while True:
                 try:
-                    await asyncio.to_thread(self.enqueue)
-                    items = await asyncio.to_thread(self.claim_due)
+                    await in_thread(self.enqueue)
+                    items = await in_thread(self.claim_due)
                     if items:
                         await asyncio.gather(*(self.post(session, it) for it in items))
                 except Exception:

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from govedge.logs import fields
 from hub.alarms.api import ALARM_ENGINE
-from hub.background import while_serving
+from hub.background import in_thread, while_serving
 from hub.context import ExtensionKey, Hub
 
 log = logging.getLogger("govedge.hub.broker_backlog")
@@ -132,7 +132,7 @@ def install(hub: Hub, app: web.Application) -> None:
                 "it drops acknowledged data"
             )
             try:
-                await asyncio.to_thread(
+                await in_thread(
                     engine.system_alarm, SOURCE, RULE_ID, target, round(fill, 4), message
                 )
             except Exception:

@@ -168,9 +168,7 @@ async def get_task(request: web.Request) -> web.Response:
 async def review_task(request: web.Request) -> web.Response:
     """Record a reviewer's decision on a task."""
     review = body_of(request, Review)
-    task = await asyncio.to_thread(
-        _of(request).tasks.review, request.match_info["task_id"], review
-    )
+    task = await asyncio.to_thread(_of(request).tasks.review, request.match_info["task_id"], review)
     return json_ok(task)
 
 

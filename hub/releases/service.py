@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from govedge.contract import CommandName, Event, EventKind
 from govedge.logs import fields
 from hub.commands import CommandService
-from hub.db import found
+from hub.db import found, insert_new
 from hub.device_configs import check_steps, step_targets
 from hub.errors import NotFoundError, ValidationError
 from hub.registry import Registry
@@ -185,7 +185,8 @@ class ReleaseService:
                 )
             )
         log.info("release_rollout_started", extra=fields(rollout=rollout_id, version=version))
-        self._send_step(rollout_id)
+        with self._lock:  # the periodic advance sees the new rollout too
+            self._send_step(rollout_id)
         return self.rollout(rollout_id)
 
     def _send_step(self, rollout_id: str) -> None:
@@ -211,8 +212,11 @@ class ReleaseService:
         }
         stamp = time.time()
         with self.engine.begin() as conn:
-            conn.execute(
-                device_releases.insert(),
+            # Another worker advancing the same rollout may have sent some: each device is
+            # sent its update once, by whoever recorded it first.
+            fresh = insert_new(
+                conn,
+                device_releases,
                 [
                     {
                         "rollout_id": rollout_id,
@@ -224,8 +228,10 @@ class ReleaseService:
                     }
                     for d in fresh
                 ],
+                device_releases.c.device_id,
             )
-        self.commands.create(fresh, CommandName.UPDATE, args, self.config.command_ttl_s)
+        if fresh:
+            self.commands.create(fresh, CommandName.UPDATE, args, self.config.command_ttl_s)
 
     def on_events(self, events: Iterable[Event]) -> int:
         """Record the outcome the devices report (update_succeeded / _failed / _rolled_back);

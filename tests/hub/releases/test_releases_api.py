@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from hub.db import commands
 from hub.errors import ValidationError
 from hub.releases.settings import ReleasesConfig
 from hub.releases.setup import RELEASES
@@ -187,3 +189,33 @@ async def test_a_device_that_never_reports_fails_and_halts_the_rollout(
     await rh.wait_for(lambda: svc.rollout(ro["id"])["state"] == "halted", 10)
     final = svc.rollout(ro["id"])
     assert final["devices"][0]["error"] == "no report within 1 s"
+
+
+async def test_a_stage_sent_twice_at_once_sends_each_device_one_update(
+    release_hub: Any, tmp_path: Path, keys: Any
+) -> None:
+    """The periodic advance and a new rollout (or two workers) may both see a device not yet
+    sent: the second to record it sends nothing, and neither fails."""
+    rh = await release_hub()
+    await _upload(rh, _bundle(tmp_path, keys[0], "6.1"))
+    await asyncio.to_thread(rh.hub.registry.register, "cab-twice", site="river")
+    status, ro = await rh.call(
+        "POST", "/api/v1/releases/6.1/rollouts", json={"selector": {"ids": ["cab-twice"]}}
+    )
+    assert status == 201, ro
+    svc = rh.hub.extensions[RELEASES]
+    rollout = svc.rollout
+
+    def read_before_the_first_send(rollout_id: str) -> dict[str, Any]:
+        return {**rollout(rollout_id), "devices": []}
+
+    svc.rollout = read_before_the_first_send
+    try:
+        await asyncio.to_thread(svc._send_step, ro["id"])
+    finally:
+        del svc.rollout
+    with rh.hub.engine.connect() as conn:
+        sent = conn.execute(
+            sa.select(commands.c.name).where(commands.c.device_id == "cab-twice")
+        ).all()
+    assert [r[0] for r in sent] == ["update"]
