@@ -133,7 +133,7 @@ async def _all_stored(rh: Any, loads: list[str], per_device: int, timeout: float
 
 
 async def test_alarm_is_raised_within_the_bound_under_a_flood(
-    lane_hub: Any, device_factory: Any, mqtt_broker: Any
+    lane_hub: Any, device_factory: Any, mqtt_broker: Any, tmp_path: Path
 ) -> None:
     rh = await lane_hub(ingest_queue=1000, ingest_batch=500)
     gauge_id, loads = await _setup(rh, 20)
@@ -143,12 +143,20 @@ async def test_alarm_is_raised_within_the_bound_under_a_flood(
     per_device = 3000  # 60 000 messages: many seconds of work for one hub worker
     flood = _load(loads, uuid.uuid4().hex, per_device)
     pub = RawPublisher(mqtt_broker.host, mqtt_broker.port, _uid("flooder"))
+    # The flood must outrun the hub, however fast the publisher is on a loaded machine: the
+    # telemetry store takes nothing while the flood is sent, so it all waits as a backlog of
+    # many seconds' work when the gauge speaks.
+    db = str(tmp_path / "telemetry.db")
+    locks = _lock_files([db, db + ".stage0", db + ".stage1"])
     try:
-        for i in range(0, len(flood), 5000):
-            await asyncio.to_thread(pub.publish, flood[i : i + 5000])
-        assert await asyncio.to_thread(pub.wait_acked, 60)
+        try:
+            for i in range(0, len(flood), 5000):
+                await asyncio.to_thread(pub.publish, flood[i : i + 5000])
+            assert await asyncio.to_thread(pub.wait_acked, 60)
+        finally:
+            for conn in locks:
+                conn.close()
         stored_before = rh.hub.pipeline.accepted_total
-        # The flood must outrun the hub: a backlog of many seconds' work when the gauge speaks.
         assert len(flood) - stored_before > 10_000, "the flood must outrun the hub for this test"
 
         raised = await _crossing(rh, gauge, 6.0, "raised", 1)
