@@ -247,10 +247,13 @@ EVENT_EVERY = 10  # message k of a device is an event when k % 10 == 0, else a r
 class Publisher:
     """The devices' side: numbered messages per device, QoS 1, kept only once acknowledged."""
 
-    def __init__(self, broker: Any, prefix: str) -> None:
-        self.devices = [f"{prefix}-{i}" for i in range(DEVICES)]
+    def __init__(
+        self, broker: Any, prefix: str, devices: int = DEVICES, event_every: int = EVENT_EVERY
+    ) -> None:
+        self.devices = [f"{prefix}-{i}" for i in range(devices)]
+        self.event_every = event_every
         self.boot_id = uuid.uuid4().hex
-        self.t0 = float(int(time.time()) - 7200)  # device time: one message a second
+        self.t0 = float(int(time.time()) - 86400)  # device time: one message a second
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{prefix}-pub"
         )
@@ -280,7 +283,7 @@ class Publisher:
 
     def _publish(self, device_id: str, k: int) -> mqtt.MQTTMessageInfo:
         ts = self.t0 + k
-        if k % EVENT_EVERY == 0:
+        if k % self.event_every == 0:
             data = EventData(kind="paper_out", severity="info", message=f"event {k}")
             msg: Any = Event(device_id=device_id, boot_id=self.boot_id, seq=k, ts=ts, data=data)
             channel = Channel.EVENT
@@ -295,12 +298,12 @@ class Publisher:
         """What InfluxDB must hold: each acknowledged reading, (device time, value)."""
         out: dict[str, list[tuple[int, float]]] = {d: [] for d in self.devices}
         for device_id, k in self.acked:
-            if k % EVENT_EVERY:
+            if k % self.event_every:
                 out[device_id].append((int(self.t0) + k, float(k)))
         return {d: sorted(v) for d, v in out.items()}
 
     def events(self) -> set[tuple[str, int]]:
-        return {(d, k) for d, k in self.acked if k % EVENT_EVERY == 0}
+        return {(d, k) for d, k in self.acked if k % self.event_every == 0}
 
     def close(self) -> None:
         self.client.disconnect()
@@ -496,3 +499,58 @@ def test_a_worker_killed_mid_stream_is_restarted_with_its_id_and_nothing_acked_i
     assert {(d, s) for d, s in rows} == publisher.events()
     assert sup.stop() == 0
     assert {ln["worker"] for ln in sup.logged("hub_worker_exited", signal="SIGKILL")} == {2, 3}
+
+
+def test_a_worker_killed_on_a_long_stream_loses_nothing(
+    tmp_path: Path,
+    mqtt_broker: Any,
+    postgres_url: str,
+    influx: Any,
+    stopped_later: list[Supervised],
+) -> None:
+    """A stream long enough that each worker's record of it is full: every worker lists the
+    others' messages as missing, at most 10 000 of them (hub/ingest/dedup.py), so after some
+    15 000 messages with 3 workers a record no longer lists the newest. A restarted worker that
+    started from such a record (the last one written to the shared streams table) took the
+    messages the broker held for it as repeats and dropped them: 224 of the 1 500 acknowledged
+    readings sent around the kill were lost before workers of a shared group started without
+    the records (hub/app.py)."""
+    prefix = f"long-{uuid.uuid4().hex[:6]}"
+    base_port = _ports_free_from(3)
+    host = influx.forwarder_url.split("//")[1]
+    devices = tmp_path / "devices.json"
+    devices.write_text(json.dumps([{"id": f"{prefix}-0"}]))
+    config = tmp_path / "hub.json"
+    config.write_text(
+        json.dumps(
+            {
+                "broker_url": mqtt_broker.url,
+                "client_id": f"hub-{prefix}",
+                "database_url": postgres_url,
+                "telemetry_url": f"influxdb://{host}/govedge/autogen",
+                "http_port": base_port,
+                "devices_file": str(devices),
+            }
+        )
+    )
+    sup = Supervised(config, 3)  # no shared_group: "hub" is the default
+    stopped_later.append(sup)
+    for port in range(base_port, base_port + 3):
+        sup.wait_for(lambda p=port: _http(f"http://127.0.0.1:{p}/")[0] == 200, 120, f"{port}")
+    time.sleep(1.0)  # subscriptions go out right after CONNACK
+    publisher = Publisher(mqtt_broker, prefix, devices=1, event_every=10**9)
+    try:
+        publisher.send(1, 18_000, 3000.0)
+        _wait_all_stored(sup, influx, prefix, publisher.readings())
+        time.sleep(2.0)  # every worker has written its record of the stream
+        victim = {ln["worker"]: ln["pid"] for ln in sup.logged("hub_worker_started")}[2]
+        stream = threading.Thread(target=publisher.send, args=(18_001, 19_500, 1000.0))
+        stream.start()
+        sup.wait_for(lambda: publisher.sent >= 18_400, 30, "the stream going on")
+        os.kill(victim, signal.SIGKILL)
+        stream.join(120)
+        sup.wait_for(lambda: sup.logged("hub_worker_started", worker=2, restarts=1), 30, "restart")
+        _wait_all_stored(sup, influx, prefix, publisher.readings())
+    finally:
+        publisher.close()
+    assert _count(_stored_readings(influx, prefix)) == 19_500
