@@ -14,10 +14,12 @@ SIGTERM and SIGINT are passed on to every worker; the supervisor exits once they
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -101,17 +103,30 @@ def restart_delay(failures: int) -> float:
     return min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2.0 ** (failures - 2))
 
 
-def _child_setup() -> None:
-    """In a worker, before exec: the signals the supervisor blocks are the worker's again, and
-    the worker is sent SIGTERM if the supervisor dies (Linux), so none is left behind."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _WAITED)
+def _libc() -> ctypes.CDLL | None:
+    """The C library, for prctl (Linux); None where it cannot be loaded."""
     try:
-        import ctypes
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup(libc: ctypes.CDLL | None) -> Callable[[], None]:
+    """What a worker does between fork and exec: take back the signals the supervisor blocks;
+    leave the supervisor's process group (a Ctrl-C in a terminal reaches the workers once,
+    passed on by the supervisor, not twice); and ask for SIGTERM when the supervisor dies
+    (Linux), so that no worker is left behind."""
+
+    def setup() -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _WAITED)
+        os.setpgid(0, 0)
+        if libc is not None and sys.platform.startswith("linux"):
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return setup
 
 
 def _describe(code: int) -> dict[str, object]:
@@ -160,6 +175,7 @@ class Supervisor:
         self.env = {k: v for k, v in base.items() if k not in _SYSTEMD_ENV}
         self.stop_timeout_s = stop_timeout_s
         self.stopping: float | None = None  # when the stop began
+        self._setup = _child_setup(_libc())
 
     def run(self) -> int:
         """Supervise until stopped; the exit status (0 once every worker has exited on a stop)."""
@@ -212,7 +228,7 @@ class Supervisor:
         for w in self.workers:
             if w.proc is None and w.due is not None and w.due <= now and self.stopping is None:
                 w.proc = subprocess.Popen(  # noqa: S603 - our own command line
-                    self.command(w.index), env=self.env, preexec_fn=_child_setup
+                    self.command(w.index), env=self.env, preexec_fn=self._setup
                 )
                 w.started, w.due = now, None
                 w.starts += 1

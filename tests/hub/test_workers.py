@@ -554,3 +554,50 @@ def test_a_worker_killed_on_a_long_stream_loses_nothing(
     finally:
         publisher.close()
     assert _count(_stored_readings(influx, prefix)) == 19_500
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_sigint_stops_the_workers_and_a_killed_supervisor_leaves_none_behind(
+    tmp_path: Path, mqtt_broker: Any, postgres_url: str, influx: Any
+) -> None:
+    host = influx.forwarder_url.split("//")[1]
+
+    def start(name: str) -> tuple[Supervised, list[int]]:
+        config = tmp_path / f"{name}.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "broker_url": mqtt_broker.url,
+                    "client_id": f"{name}-{uuid.uuid4().hex[:6]}",
+                    "database_url": postgres_url,
+                    "telemetry_url": f"influxdb://{host}/govedge/autogen",
+                    "http_port": (base := _ports_free_from(2)),
+                }
+            )
+        )
+        sup = Supervised(config, 2)
+        for port in (base, base + 1):
+            sup.wait_for(lambda p=port: _http(f"http://127.0.0.1:{p}/")[0] == 200, 120, "up")
+        return sup, [ln["pid"] for ln in sup.logged("hub_worker_started")]
+
+    sup, pids = start("sigint")
+    sup.proc.send_signal(signal.SIGINT)  # Ctrl-C: passed on once to each worker
+    assert sup.proc.wait(60) == 0
+    assert {ln["worker"]: ln.get("exit_code") for ln in sup.logged("hub_worker_exited")} == {
+        1: 0,
+        2: 0,
+    }
+    assert not [pid for pid in pids if _alive(pid)]
+
+    sup, pids = start("orphans")
+    sup.proc.kill()  # the supervisor itself, with no chance to stop anything
+    sup.proc.wait(10)
+    sup.wait_for(lambda: not [pid for pid in pids if _alive(pid)], 60, "workers gone")
