@@ -90,6 +90,14 @@ def build_hub(config: HubConfig) -> Hub:
     pipeline = Pipeline(
         registry, store, metrics, root=config.root, auto_register=config.auto_register
     )
+    if config.shared_group and config.mqtt_version == "5":
+        # One of several workers: the streams table holds whichever worker's record of a
+        # stream was written last, which lists as seen what that worker saw and, past 10 000
+        # missing seqs (each worker counts the others' share as missing), every older seq. A
+        # restarted worker starting from it dropped what the broker held for it as repeats
+        # (tests/hub/test_workers.py); starting from no record, it takes every seq once, and
+        # the stores make a copy of a stored message harmless (docs/scale.md).
+        pipeline.tracker.streams.clear()
     tls = alarm_tls = None
     if config.tls_ca:
         tls = {"ca": config.tls_ca, "cert": config.tls_cert, "key": config.tls_key}

@@ -22,6 +22,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     _config_args(parser)
     parser.add_argument("--http-host", help="address for the API and consoles")
     parser.add_argument("--http-port", type=int, help="port for the API and consoles")
+    parser.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        metavar="N",
+        help="run N worker processes sharing MQTT ingestion, worker i on HTTP port "
+        "http_port+i-1 (N>1 needs MQTT 5 and shared stores; see docs/scale.md)",
+    )
+    # Set by the --workers supervisor for the process it starts as worker I of N.
+    parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
     sub = parser.add_subparsers(dest="hub_command", metavar="ACTION")
     token = sub.add_parser("token", help="API tokens").add_subparsers(
@@ -40,6 +50,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     from hub.backup_cli import register_backup
 
     register_backup(sub, _config_args)
+
+
+def _worker_count(text: str) -> int:
+    """``--workers``: a whole number, at least 1."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count}: give at least 1 worker")
+    return count
 
 
 def _config_args(parser: argparse.ArgumentParser, inherit: bool = False) -> None:
@@ -74,12 +95,47 @@ def _load(args: argparse.Namespace) -> HubConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve the hub until stopped."""
+    """Serve the hub until stopped: one process, or (``--workers N``) a supervisor of N."""
+    from hub.workers import check_workers, supervise, worker_config
+
+    config = _load(args)
+    workers: int = getattr(args, "workers", 1)
+    index: int | None = getattr(args, "worker_index", None)
+    if workers > 1 and index is None:
+        return supervise(config, workers, lambda i: _worker_command(args, i))
+    if index is not None:
+        check_workers(config, workers)
+        config = worker_config(config, index, workers)
+    return _serve(config)
+
+
+def _worker_command(args: argparse.Namespace, index: int) -> list[str]:
+    """The command line of worker ``index``: this command's own options, and which worker it
+    is (the worker derives its client id, port and group from them, as the supervisor did)."""
+    import sys
+
+    argv = [sys.executable, "-m", "govedge"]
+    argv += ["--log-level", getattr(args, "log_level", "info")]
+    argv += ["--log-format", getattr(args, "log_format", "text"), "hub"]
+    for option, name in (
+        ("--config", "config"),
+        ("--broker", "broker"),
+        ("--data", "data"),
+        ("--http-host", "http_host"),
+        ("--http-port", "http_port"),
+    ):
+        value = getattr(args, name, None)
+        if value is not None and value != "":
+            argv += [option, str(Path(value).resolve() if isinstance(value, Path) else value)]
+    return [*argv, "--workers", str(args.workers), "--worker-index", str(index)]
+
+
+def _serve(config: HubConfig) -> int:
+    """Run one hub worker with ``config`` until SIGTERM or SIGINT."""
     from aiohttp import web
 
     from hub.app import create_app, tune_process
 
-    config = _load(args)
     tune_process()
     for url in (config.database_url, config.telemetry_url):
         if url.startswith("sqlite:///"):

@@ -166,9 +166,20 @@ class Registry:
             self._known = ids
 
     def is_known(self, device_id: str) -> bool:
-        """Whether the id is registered, from the in-memory set: no database query, cheap per
-        message."""
-        return device_id in self._known
+        """Whether the id is registered: from the in-memory set (no database query, cheap per
+        message), and for an id missing from it, from the database by its primary key: another
+        hub worker (its API, its auto-registration) may have registered the device since this
+        one loaded the set, and a message it sent after that must not be rejected. Only messages
+        that would otherwise be rejected pay for the query."""
+        if device_id in self._known:
+            return True
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(devices.c.id).where(devices.c.id == device_id)).first()
+        if row is None:
+            return False
+        with self._lock:
+            self._known.add(device_id)
+        return True
 
     def register(
         self,

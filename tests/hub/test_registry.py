@@ -44,3 +44,12 @@ def test_a_reload_takes_what_other_workers_wrote(registry_url: str) -> None:
     second.apply_status("gauge-2", "boot-b", True, 30, time.time())
     first._refresh_presence(time.time())
     assert first.online_count() == 1
+
+
+def test_a_device_another_worker_registered_is_known_at_once(registry_url: str) -> None:
+    """Workers behind one proxy: a device registered through one worker's API is taken by the
+    others from its next message (they loaded the registered ids at start)."""
+    first, second = _registry(registry_url), _registry(registry_url)
+    assert not second.is_known("meter-9")
+    first.register("meter-9")
+    assert second.is_known("meter-9")
