@@ -4,6 +4,8 @@ each signature and link checked by the hub), beside a plain HTTPS upload of the 
 (one PUT each, as many at a time as the sync sends, written and fsync'd by a bare aiohttp
 handler) to a server on the same machine
 with the same TLS, in the same run. Goal: at least 0.7 of the plain upload.
+
+Run alone with ``python -m bench.inspector`` (``GOVEDGE_BENCH_QUICK=1``: 50 records, not 500).
 """
 
 from __future__ import annotations
@@ -183,3 +185,8 @@ def run() -> list[BenchResult]:
             plain.stop()
         hub.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(result.line())

@@ -25,6 +25,7 @@ import base64
 import json
 import ssl
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,11 @@ CHUNK = 8 * 1024 * 1024
 """Most bytes per request: a photo in one. A cut costs no more with a larger request, since the
 hub writes every byte as it reads it and a HEAD (or ``uploads/offsets``) says where it stopped;
 only what was still in the network's buffers is sent again."""
+PIECE = 256 * 1024
+"""Bytes of a request's body handed to the connection at a time. A photo given to aiohttp whole
+is encrypted whole, read whole out of TLS's buffer into a new 2 MB string and copied again into
+the socket's backlog, all on the loop with the GIL held; handed over in pieces (views, no copy)
+with the connection drained between them, each piece goes out as it is encrypted."""
 BATCH = 100
 """Most records per POST."""
 FIRST = 25
@@ -243,9 +249,10 @@ class EvidenceSync:
                     "Upload-Length": str(size),
                     "Upload-Metadata": "sha256 " + base64.b64encode(sha.encode()).decode(),
                     "Content-Type": "application/offset+octet-stream",
+                    "Content-Length": str(len(chunk)),
                 }
                 async with session.post(
-                    self.hub_url + UPLOADS, data=chunk, headers=headers, ssl=self.tls
+                    self.hub_url + UPLOADS, data=_pieces(chunk), headers=headers, ssl=self.tls
                 ) as r:
                     if r.status != 201:
                         raise SyncError(f"create upload {sha}: HTTP {r.status}: {await r.text()}")
@@ -262,8 +269,11 @@ class EvidenceSync:
                     "Tus-Resumable": TUS_VERSION,
                     "Upload-Offset": str(offset),
                     "Content-Type": "application/offset+octet-stream",
+                    "Content-Length": str(len(chunk)),
                 }
-                async with session.patch(url, data=chunk, headers=headers, ssl=self.tls) as r:
+                async with session.patch(
+                    url, data=_pieces(chunk), headers=headers, ssl=self.tls
+                ) as r:
                     if r.status == 409 and conflicts < 3:  # the hub holds other than we thought
                         conflicts += 1
                         held = await self._offset(session, sha)
@@ -294,6 +304,13 @@ class EvidenceSync:
                 raise SyncError(f"POST evidence: HTTP {resp.status}: {body.get('error', body)}")
         self._contact()
         return body
+
+
+async def _pieces(data: bytes) -> AsyncIterator[memoryview]:
+    """``data`` in views of PIECE bytes: the body of an upload, sent with its Content-Length."""
+    view = memoryview(data)
+    for start in range(0, len(view), PIECE):
+        yield view[start : start + PIECE]
 
 
 def _sent(upload: asyncio.Future[None] | None) -> bool:

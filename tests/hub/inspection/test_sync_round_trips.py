@@ -115,3 +115,43 @@ async def test_tus_head_keeps_its_connection(inspection_hub: InspectionHub) -> N
             assert await t.sync._offset(session, sha) is None  # 404: unknown
     assert seen["HEAD <sha>"] == 5
     assert seen["connections"] == 1
+
+
+async def test_a_photo_costs_the_hub_one_thread_call_and_goes_in_pieces(
+    inspection_hub: InspectionHub, monkeypatch: Any
+) -> None:
+    """The hub writes and hashes each piece as it comes and hands only the end of a whole photo
+    (fsync, hash check, rename) to a worker thread; the terminal hands the body to its
+    connection in pieces of PIECE bytes rather than as one 1.2 MB string."""
+    from hub.inspection import uploads
+
+    calls: Counter[str] = Counter()
+
+    class CountingAsyncio:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+        async def to_thread(self, fn: Any, /, *args: Any) -> Any:
+            calls[getattr(fn, "__name__", "?")] += 1
+            return await asyncio.to_thread(fn, *args)
+
+    monkeypatch.setattr(uploads, "asyncio", CountingAsyncio())
+    pieces: list[int] = []
+
+    async def on_chunk(_s: Any, _c: SimpleNamespace, p: Any) -> None:
+        pieces.append(len(p.chunk))
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(on_chunk)
+    h = inspection_hub
+    t = h.terminal("insp-calls")
+    photos = [random.Random(70 + i).randbytes(1_200_000) for i in range(3)]
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        report = evidence_sync.SyncReport()
+        for data in photos:
+            sha = await asyncio.to_thread(t.store.put_photo, data)
+            await t.sync.upload_photo(session, sha, report)
+    held = h.hub.extensions[INSPECTION].photos
+    assert all(held.complete(hashlib.sha256(d).hexdigest()) for d in photos)
+    assert sum(calls.values()) == 3, calls  # one per photo: its end
+    assert sum(pieces) == 3 * 1_200_000 and max(pieces) <= evidence_sync.PIECE, pieces
