@@ -306,6 +306,15 @@ class Pipeline:
         if lock.wanted:
             lock.wait_clear(timeout)
 
+    def announce(self, n: int = 1) -> None:
+        """Urgent messages have come in (the alarm lane's network thread): ordinary threads
+        step aside (``defer``) until ``settle`` says they are decided."""
+        self._lock.announce(n)
+
+    def settle(self, n: int = 1) -> None:
+        """``n`` announced urgent messages are decided."""
+        self._lock.done(n)
+
     def _evaluate(self, acc: Accepted) -> None:
         for evaluator in self.evaluators:
             try:
@@ -445,10 +454,14 @@ class Pipeline:
             dirty = self.tracker.take_dirty()
         # A sum over every stream (a city's worth): a snapshot needs no lock.
         self.metrics.gaps.set(self.tracker.total_gaps())
-        # In chunks, each under the lock: an alarm waits for one chunk at most.
+        # In chunks, each copied and written under the lock: an alarm waits for one chunk at
+        # most (copying every stream at once held both lanes for tens of ms).
         for i in range(0, len(dirty), STREAMS_CHUNK):
-            with self._lock, self.registry.engine.begin() as conn:
-                self._save_streams(conn, dirty[i : i + STREAMS_CHUNK], now)
+            with self._lock:
+                ready = self.tracker.snapshot(dirty[i : i + STREAMS_CHUNK])
+                if ready:
+                    with self.registry.engine.begin() as conn:
+                        self._save_streams(conn, ready, now)
 
     def _store_registry(
         self,
@@ -527,7 +540,9 @@ class Pipeline:
                 chunk = {d: pending[d] for d in devices[i : i + TOUCH_CHUNK] if d not in willed}
                 try:
                     if chunk:
-                        back.extend(self.registry.touch(chunk))
+                        # Reloaded above, outside the lock: a city's last_seen takes many
+                        # chunks, and a reload falling due meanwhile held both lanes for it.
+                        back.extend(self.registry.touch(chunk, refresh=False))
                 except Exception as exc:  # noqa: BLE001 - kept for the next batch, not lost
                     # The batch is decided: what is left is written next time, not retried
                     # with the batch (whose messages would then count as repeats).
