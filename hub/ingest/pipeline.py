@@ -217,6 +217,8 @@ class Pipeline:
         statuses: list[Status] = []
         ingested = decided.ingested
         messages = [self._validate(raw) for raw in batch]  # decoding needs no lock
+        if not urgent:
+            self.defer()  # an alarm that came in while this chunk was decoded goes first
         with self._lock.urgent() if urgent else self._lock:
             accept = self.tracker.accept
             for msg in messages:
@@ -532,6 +534,8 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - ``touch`` tries again under the lock
             log.warning("presence_refresh_failed", extra=fields(error=str(exc)[:300]))
         for i in range(0, len(devices), TOUCH_CHUNK):
+            if not urgent:
+                self.defer()
             with self._lock.urgent() if urgent else self._lock:
                 # A device gone by its will comes back with its birth, not with traffic: the
                 # alarm lane may apply the will before the bulk lane stores readings sent
