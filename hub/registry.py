@@ -379,18 +379,20 @@ class Registry:
         if now - self._presence_loaded > PRESENCE_REFRESH_S:
             self._refresh_presence(now)
 
-    def touch(self, seen: Mapping[str, float]) -> list[str]:
+    def touch(self, seen: Mapping[str, float], refresh: bool = True) -> list[str]:
         """Record when devices were last heard from; return those that came back online.
 
         last_seen is written only when it has moved by a tenth of the device's keepalive, so a
         city of sensors costs a few hundred row updates a second, not one per message; the
         heartbeat timeout (1.5 x keepalive) is still judged within 10 % of a keepalive.
+        ``refresh=False``: the caller reloads presence itself (``refresh_presence_due``), outside
+        the lock it holds around this call.
         """
         back: list[str] = []
         if not seen:
             return back
         now = time.time()
-        if now - self._presence_loaded > PRESENCE_REFRESH_S:
+        if refresh and now - self._presence_loaded > PRESENCE_REFRESH_S:
             self._refresh_presence(now)
         with self._lock:
             due = sorted(

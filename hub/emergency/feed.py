@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -51,19 +52,34 @@ class FeedNotifier:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._kick.set)
 
-    def publish(self, event: dict[str, Any] | None) -> None:
+    def publish(
+        self, event: dict[str, Any] | None, sent: Callable[[], None] = lambda: None
+    ) -> None:
         """An event this worker has committed: keep it for the clients and wake them.
 
         Safe from any thread. Clients take events from here while they follow on from their
         cursor without a hole, and read the table otherwise (events of other workers, or of
-        API calls), so what they receive is the same either way, only sooner.
+        API calls), so what they receive is the same either way, only sooner. ``sent`` is
+        called once the woken clients have had their turn to send it (or at once, with no
+        event loop to hand it to).
         """
         loop = self._loop
         if event is None or loop is None or loop.is_closed():
+            sent()
             return
-        loop.call_soon_threadsafe(self._remember, event)
+        try:
+            loop.call_soon_threadsafe(self._remember, event, sent)
+        except RuntimeError:  # the loop closed meanwhile
+            sent()
 
-    def _remember(self, event: dict[str, Any]) -> None:
+    def _remember(self, event: dict[str, Any], sent: Callable[[], None]) -> None:
+        try:
+            self._keep(event)
+        finally:
+            # After the clients this woke: their tasks were scheduled first, and send in turn.
+            asyncio.get_running_loop().call_soon(sent)
+
+    def _keep(self, event: dict[str, Any]) -> None:
         cursor = int(event["cursor"])
         self._recent[cursor] = event
         self._recent_order.append(cursor)

@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.alarms.api import ALARM_ENGINE
+from hub.alarms.store import Change
 from hub.background import while_serving
 from hub.context import Hub
 from hub.emergency.api import EMERGENCY_SERVICE, Emergency, routes
@@ -57,7 +58,15 @@ def install(hub: Hub, app: web.Application) -> None:
     # that is a hundred queries a second for nothing).
     alarm_engine = hub.extensions.get(ALARM_ENGINE)
     if alarm_engine is not None:
-        alarm_engine.on_change.append(lambda change: notifier.publish(change.event))
+        pipeline = hub.pipeline
+
+        def on_change(change: Change) -> None:
+            # The bulk lane steps aside until the event is on the clients' sockets: the event
+            # loop's turn and the sends wait for the GIL, which its threads hold under a flood.
+            pipeline.announce()
+            notifier.publish(change.event, pipeline.settle)
+
+        alarm_engine.on_change.append(on_change)
 
     routes.install(app)
     app.router.add_get("/emergency", console)

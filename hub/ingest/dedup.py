@@ -124,11 +124,23 @@ class StreamTracker:
         self.stored(accepted)
         self.duplicates -= duplicates
 
-    def take_dirty(self) -> list[tuple[str, str, Stream]]:
-        """Streams changed since the last call whose accepted messages are all stored."""
+    def take_dirty(self) -> list[tuple[str, str]]:
+        """Streams changed since the last call whose accepted messages are all stored; copy
+        them with ``snapshot``, a few at a time."""
         ready = [k for k in self.dirty if k not in self._pending]
         self.dirty.difference_update(ready)
-        return [(d, b, self.streams[(d, b)].copy()) for d, b in ready]
+        return ready
+
+    def snapshot(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str, Stream]]:
+        """Copies of these streams to persist; one with messages accepted since ``take_dirty``
+        and not yet stored is left out, and dirty again (persisted once they are stored)."""
+        out = []
+        for key in keys:
+            if key in self._pending:
+                self.dirty.add(key)
+            else:
+                out.append((key[0], key[1], self.streams[key].copy()))
+        return out
 
     def total_gaps(self) -> int:
         """Open gaps over every stream (a metric); safe from any thread."""

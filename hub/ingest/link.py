@@ -36,11 +36,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.matcher import MQTTMatcher
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -71,6 +72,51 @@ Watched = Callable[[], "set[str] | None"]
 """Devices whose telemetry the rules read; None: every device's."""
 
 
+class TopicMatcher(MQTTMatcher):
+    """paho's trie of the callbacks' topic filters, matched without a recursive closure.
+
+    paho looks up every message received in this trie; its own ``iter_match`` builds a closure
+    that refers to itself, a dozen objects of cyclic garbage per message, which only the cyclic
+    collector frees. Under a flood that garbage set off a young collection every few hundred
+    messages, a full one every two seconds (50 to 100 ms, every thread of the hub stopped), and
+    alarms waited for them. Matched here with a stack of its own: nothing is left for the
+    collector. Same filters, same matches.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # paho's is unannotated
+
+    def iter_match(self, topic: str) -> Iterator[Any]:
+        """The values of every filter that matches ``topic`` (``+``, ``#``; a ``$`` topic is
+        matched by no wildcard at its first level)."""
+        root = self._root
+        if not root._children:
+            return iter(())
+        parts = topic.split("/")
+        normal = not topic.startswith("$")
+        last = len(parts)
+        found = []
+        stack = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            children = node._children
+            wild = normal or i > 0
+            if i == last:
+                if node._content is not None:
+                    found.append(node._content)
+            else:
+                if "+" in children and wild:
+                    stack.append((children["+"], i + 1))
+                child = children.get(parts[i])
+                if child is not None:
+                    stack.append((child, i + 1))
+            if "#" in children and wild:
+                content = children["#"]._content
+                if content is not None:
+                    found.append(content)
+        return iter(found)
+
+
 class _Session:
     """One MQTT session and its inbox: the network thread's side of one lane."""
 
@@ -87,7 +133,10 @@ class _Session:
         self.lane = lane
         self.queue_size = queue_size
         self.batch_size = batch_size
-        self.inbox: deque[tuple[Raw, int]] = deque()
+        self.inbox: deque[tuple[str, bytes, float, int]] = deque()
+        """(topic, payload, received, packet id): a tuple of plain values, which the cyclic
+        garbage collector stops tracking, where a ``Raw`` would be scanned by every collection
+        while a backlog waits here (see ``take``)."""
         self.acks: deque[int] = deque()
         self.work = threading.Event()
         self.full = threading.Event()  # the inbox holds a whole batch
@@ -106,6 +155,8 @@ class _Session:
             clean_session=None if link.v5 else False,
             manual_ack=True,
         )
+        # Before any callback is added: the trie of topic filters paho matches each message in.
+        self.client._on_message_filtered = TopicMatcher()
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -123,6 +174,7 @@ class _Session:
         self.on_connected: Callable[[], None] = lambda: None
         self.side: dict[str, Callable[[str, bytes], None]] = {}
         self.defers = False  # the bulk lane of a split link: steps aside for the alarm lane
+        self.announces = False  # the alarm lane of a split link: its messages come first
 
     def start(self) -> None:
         props = None
@@ -208,7 +260,9 @@ class _Session:
                 self.send_acks()
             self.paused_s += time.monotonic() - paused
             self.paused_since = 0.0
-        inbox.append((Raw(msg.topic, bytes(msg.payload), time.time()), msg.mid if msg.qos else 0))
+        inbox.append((msg.topic, bytes(msg.payload), time.time(), msg.mid if msg.qos else 0))
+        if self.announces:
+            self.link.pipeline.announce()
         self.taken += 1
         if not self.work.is_set():
             self.work.set()
@@ -242,8 +296,10 @@ class _Session:
             if len(inbox) < self.batch_size:  # again, after the clear
                 self.full.wait(linger)
         batch = []
+        pop = inbox.popleft
         for _ in range(min(len(inbox), self.batch_size)):
-            batch.append(inbox.popleft())
+            name, payload, received, mid = pop()
+            batch.append((Raw(name, payload, received), mid))
         self.space.set()
         return batch
 
@@ -313,7 +369,7 @@ class MqttLink:
         )
         self.bulk = _Session(self, "bulk", client_id, queue_size, batch_size, tls)
         self.bulk.subscriptions = lambda: [subscription(Channel.TELEMETRY, self.root)]
-        self.bulk.defers = self.split
+        self.bulk.defers = self.alarm.announces = self.split
         self.alarm.subscriptions = self._alarm_filters
         self.alarm.on_suback = self._on_alarm_suback
         self.bulk.on_connected = self.alarm.on_connected = self._on_connected
@@ -531,10 +587,14 @@ class MqttLink:
                 (telemetry if self._is_telemetry(m[0].topic) else others).append(m)
             if others:
                 decided = self._decide(session, others)
+                if session.announces:
+                    self.pipeline.settle(len(others))
                 if decided is not None and self._store(session, decided):
                     session.acknowledge(mid for _, mid in others)
             if telemetry:
                 decided = self._decide(session, telemetry)
+                if session.announces:
+                    self.pipeline.settle(len(telemetry))
                 if decided is not None:
                     # Rules have run; storing waits in a thread of its own, so that a stalled
                     # telemetry store holds up only these acknowledgements.

@@ -217,6 +217,8 @@ class Pipeline:
         statuses: list[Status] = []
         ingested = decided.ingested
         messages = [self._validate(raw) for raw in batch]  # decoding needs no lock
+        if not urgent:
+            self.defer()  # an alarm that came in while this chunk was decoded goes first
         with self._lock.urgent() if urgent else self._lock:
             accept = self.tracker.accept
             for msg in messages:
@@ -305,6 +307,15 @@ class Pipeline:
         lock = self._lock
         if lock.wanted:
             lock.wait_clear(timeout)
+
+    def announce(self, n: int = 1) -> None:
+        """Urgent messages have come in (the alarm lane's network thread): ordinary threads
+        step aside (``defer``) until ``settle`` says they are decided."""
+        self._lock.announce(n)
+
+    def settle(self, n: int = 1) -> None:
+        """``n`` announced urgent messages are decided."""
+        self._lock.done(n)
 
     def _evaluate(self, acc: Accepted) -> None:
         for evaluator in self.evaluators:
@@ -445,10 +456,14 @@ class Pipeline:
             dirty = self.tracker.take_dirty()
         # A sum over every stream (a city's worth): a snapshot needs no lock.
         self.metrics.gaps.set(self.tracker.total_gaps())
-        # In chunks, each under the lock: an alarm waits for one chunk at most.
+        # In chunks, each copied and written under the lock: an alarm waits for one chunk at
+        # most (copying every stream at once held both lanes for tens of ms).
         for i in range(0, len(dirty), STREAMS_CHUNK):
-            with self._lock, self.registry.engine.begin() as conn:
-                self._save_streams(conn, dirty[i : i + STREAMS_CHUNK], now)
+            with self._lock:
+                ready = self.tracker.snapshot(dirty[i : i + STREAMS_CHUNK])
+                if ready:
+                    with self.registry.engine.begin() as conn:
+                        self._save_streams(conn, ready, now)
 
     def _store_registry(
         self,
@@ -519,6 +534,8 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - ``touch`` tries again under the lock
             log.warning("presence_refresh_failed", extra=fields(error=str(exc)[:300]))
         for i in range(0, len(devices), TOUCH_CHUNK):
+            if not urgent:
+                self.defer()
             with self._lock.urgent() if urgent else self._lock:
                 # A device gone by its will comes back with its birth, not with traffic: the
                 # alarm lane may apply the will before the bulk lane stores readings sent
@@ -527,7 +544,9 @@ class Pipeline:
                 chunk = {d: pending[d] for d in devices[i : i + TOUCH_CHUNK] if d not in willed}
                 try:
                     if chunk:
-                        back.extend(self.registry.touch(chunk))
+                        # Reloaded above, outside the lock: a city's last_seen takes many
+                        # chunks, and a reload falling due meanwhile held both lanes for it.
+                        back.extend(self.registry.touch(chunk, refresh=False))
                 except Exception as exc:  # noqa: BLE001 - kept for the next batch, not lost
                     # The batch is decided: what is left is written next time, not retried
                     # with the batch (whose messages would then count as repeats).

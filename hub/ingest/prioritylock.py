@@ -22,18 +22,39 @@ class PriorityLock:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._urgent = 0  # urgent takers waiting for the lock or holding it
+        self._coming = 0  # urgent work announced, not yet done (see ``announce``)
         self._count = threading.Lock()
         self._clear = threading.Event()  # set while no urgent taker is about
         self._clear.set()
+        self._quiet = threading.Event()  # set while no urgent taker is about, none announced
+        self._quiet.set()
 
     @property
     def wanted(self) -> bool:
-        """An urgent taker is waiting (or holds the lock)."""
-        return self._urgent > 0
+        """An urgent taker is waiting (or holds the lock), or urgent work is on its way."""
+        return self._urgent > 0 or self._coming > 0
+
+    def announce(self, n: int = 1) -> None:
+        """Urgent work is on its way (``n`` messages in the alarm lane's inbox, an alarm event
+        on its way to the feed's clients): ordinary work steps aside from now on
+        (``wait_clear``), not only once an urgent taker asks for the lock; ``done`` ends it.
+        Taking the lock itself is not held up by it: the thread that will do the announced work
+        may have to take the lock as an ordinary taker first."""
+        with self._count:
+            self._coming += n
+            self._quiet.clear()
+
+    def done(self, n: int = 1) -> None:
+        """``n`` announced pieces of urgent work are over."""
+        with self._count:
+            self._coming = max(0, self._coming - n)
+            if not self._urgent and not self._coming:
+                self._quiet.set()
 
     def wait_clear(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s until no urgent taker waits or holds; True if none does."""
-        return self._clear.wait(timeout)
+        """Wait up to ``timeout`` s until no urgent taker waits or holds and no urgent work is
+        announced; True if none is."""
+        return self._quiet.wait(timeout)
 
     @contextmanager
     def urgent(self) -> Iterator[None]:
@@ -41,6 +62,7 @@ class PriorityLock:
         with self._count:
             self._urgent += 1
             self._clear.clear()
+            self._quiet.clear()
         try:
             with self._lock:
                 yield
@@ -49,6 +71,8 @@ class PriorityLock:
                 self._urgent -= 1
                 if not self._urgent:
                     self._clear.set()
+                    if not self._coming:
+                        self._quiet.set()
 
     def __enter__(self) -> PriorityLock:
         while True:

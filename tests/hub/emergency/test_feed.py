@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import aiohttp
+import sqlalchemy as sa
+
+from hub.emergency.feed import FeedNotifier
 
 WS_TIMEOUT = 10.0
 
@@ -154,3 +158,32 @@ async def test_rule_events_reach_the_feed_as_the_table_has_them(
     assert [e["kind"] for e in got] == ["raised", "updated", "cleared"]
     stored = await asyncio.to_thread(events_after, rh.hub.engine, hello["cursor"])
     assert [{**e, "type": "event"} for e in json.loads(json.dumps(stored))] == got
+
+
+async def test_an_event_is_reported_sent_once_the_woken_clients_had_their_turn() -> None:
+    """The ingest's bulk lane steps aside until then (``sent``): it must come after the send."""
+    notifier = FeedNotifier(sa.create_engine("sqlite://"))
+    notifier._loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    async def client() -> None:
+        await notifier.wait_beyond(0, WS_TIMEOUT)
+        order.append("client sends")
+
+    waiting = asyncio.create_task(client())
+    await asyncio.sleep(0.01)
+    sent = threading.Event()
+    threading.Thread(
+        target=notifier.publish,
+        args=({"cursor": 1}, lambda: (order.append("sent"), sent.set())),
+    ).start()
+    await waiting
+    for _ in range(500):
+        if sent.is_set():
+            break
+        await asyncio.sleep(0.01)
+    assert order == ["client sends", "sent"]
+    closed = FeedNotifier(sa.create_engine("sqlite://"))  # no event loop: reported at once
+    called: list[bool] = []
+    closed.publish({"cursor": 1}, lambda: called.append(True))
+    assert called == [True]

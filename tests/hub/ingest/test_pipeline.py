@@ -285,6 +285,29 @@ def test_the_bulk_lanes_lockless_work_waits_while_an_alarm_batch_is_decided(
     store.close()
 
 
+def test_an_ordinary_batch_steps_aside_for_announced_alarm_messages(
+    registry_url: str, tmp_path: Path
+) -> None:
+    """Alarm messages waiting in the alarm lane's inbox: the bulk lane, its chunk decoded, steps
+    aside (bounded) before it takes the lock, rather than make them wait for its chunk."""
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register("meter-1")
+    pipeline.announce()
+    started = time.monotonic()
+    pipeline.decide([_raw("meter-1", "b1", 1, 1.0)])
+    assert time.monotonic() - started >= 0.015  # DEFER_MAX_S, 20 ms: bounded, never stuck
+    deferred: list[bool] = []
+    defer = pipeline.defer
+    pipeline.defer = lambda timeout=0.02: (deferred.append(True), defer(timeout))[1]  # type: ignore[method-assign]
+    pipeline.settle()
+    pipeline.decide([_raw("meter-1", "b1", 2, 1.0)])
+    assert deferred
+    deferred.clear()
+    pipeline.decide([_raw("meter-1", "b1", 3, 1.0)], urgent=True)  # the alarm lane never does
+    assert not deferred
+    store.close()
+
+
 def test_presence_is_reloaded_outside_the_ingest_lock(registry_url: str, tmp_path: Path) -> None:
     """The reload reads every device: an alarm waiting for the lock must not wait for it."""
     pipeline, store = _pipeline(registry_url, tmp_path)
@@ -296,6 +319,9 @@ def test_presence_is_reloaded_outside_the_ingest_lock(registry_url: str, tmp_pat
     def watched_reload(now: float) -> None:
         held_while_reloading.append(pipeline._lock._lock.locked())
         reload(now)
+        # Due again at once, as when a city's last_seen chunks outlast the reload interval:
+        # the reload must still not come inside a chunk, under the lock.
+        registry._presence_loaded = 0.0
 
     registry._refresh_presence = watched_reload  # type: ignore[method-assign]
     registry._presence_loaded = 0.0  # due

@@ -85,3 +85,28 @@ def test_ordinary_work_steps_aside_while_an_urgent_taker_waits_or_holds() -> Non
     alarm.join(10)
     assert resumed.wait(10)  # resumes as soon as the urgent taker lets go
     reader.join(10)
+
+
+def test_announced_urgent_work_makes_ordinary_work_step_aside_but_never_blocks_the_lock() -> None:
+    """Messages in the alarm lane's inbox: the bulk lane steps aside (``wait_clear``) until they
+    are decided; the lock itself stays free to take, since the alarm lane's own writer may take
+    it as an ordinary taker before it comes to them."""
+    lock = PriorityLock()
+    lock.announce(2)
+    assert lock.wanted
+    assert not lock.wait_clear(0.05)
+    taken = threading.Event()
+
+    def ordinary() -> None:
+        with lock:
+            taken.set()
+
+    writer = threading.Thread(target=ordinary)
+    writer.start()
+    assert taken.wait(10)
+    writer.join(10)
+    lock.done()
+    assert not lock.wait_clear(0.01)  # one still to come
+    lock.done()
+    assert lock.wait_clear(0.0)
+    assert not lock.wanted
