@@ -33,7 +33,7 @@ import io
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,9 +114,12 @@ class Signer:
 
     def cose(self, payload: bytes) -> bytes:
         """The tagged COSE_Sign1 message (tag 18) of ``payload``: [phdr, {}, payload, sig]."""
-        to_be_signed = cbor_dumps(["Signature1", self._phdr, b"", payload])
-        signature = self._key.sign(to_be_signed)
-        return cbor_dumps(cbor2.CBORTag(18, [self._phdr, {}, payload, signature]))
+        return self._cose(payload, _encoders.dumps)
+
+    def _cose(self, payload: bytes, dumps: Callable[[Any, bool], bytes]) -> bytes:
+        phdr = self._phdr
+        signature = self._key.sign(dumps(["Signature1", phdr, b"", payload], False))
+        return dumps(cbor2.CBORTag(18, [phdr, {}, payload, signature]), False)
 
     def sign(self, payload: bytes) -> str:
         """The QR text of ``payload``: COSE_Sign1, then zlib, then Base45, after the prefix."""
@@ -124,7 +127,10 @@ class Signer:
 
     def sign_many(self, payloads: Sequence[bytes]) -> list[str]:
         """The QR texts of ``payloads`` (Base45 in one pass for all)."""
-        packed = [deflate.zlib_compress(self.cose(p), ZLIB_LEVEL) for p in payloads]
+        dumps = _encoders.dumps  # this thread's encoders, looked up once for all
+        cose = self._cose
+        compress = deflate.zlib_compress
+        packed = [compress(cose(p, dumps), ZLIB_LEVEL) for p in payloads]
         return [PREFIX + text for text in b45encode_many(packed)]
 
 

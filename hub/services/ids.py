@@ -57,14 +57,29 @@ def _day_prefix(type_code: str, office_code: str, days: int) -> tuple[str, int]:
     )
 
 
-def new_proof_id(type_code: str, office_code: str, now: float | None = None) -> str:
-    """``1.2.156.3005.2.<type>.<office>.<serial>.001.<check>``; serial: date + 40 random bits."""
+# The check's running value after the two hex digits of a byte (a serial's random part is
+# hex), and after the version ".001" (its digits), for each running value 0..36: a proof id's
+# variable tail costs six lookups instead of thirteen steps.
+_AFTER_BYTE: Final = [[_mod37_36_run(p, f"{b:02X}") for b in range(256)] for p in range(37)]
+_AFTER_VERSION: Final = [_mod37_36_run(p, "001") for p in range(37)]
+SERIAL_RANDOM_BYTES: Final = 5  # 40 random bits in each serial
+
+
+def new_proof_id(
+    type_code: str, office_code: str, now: float | None = None, random: bytes | None = None
+) -> str:
+    """``1.2.156.3005.2.<type>.<office>.<serial>.001.<check>``; serial: date + 40 random bits
+    (``random``, 5 bytes from a CSPRNG, when the caller drew them for many ids at once)."""
     head, p = _day_prefix(
         type_code, office_code, int((time.time() if now is None else now) // 86400)
     )
-    tail = secrets.token_hex(5).upper() + "001"
-    check = _ALNUM[(37 - _mod37_36_run(p, tail)) % 36]
-    return f"{head}{tail[:10]}.001.{check}"
+    if random is None:
+        random = secrets.token_bytes(SERIAL_RANDOM_BYTES)
+    elif len(random) != SERIAL_RANDOM_BYTES:
+        raise ValueError(f"a serial takes {SERIAL_RANDOM_BYTES} random bytes")
+    for byte in random:
+        p = _AFTER_BYTE[p][byte]
+    return f"{head}{random.hex().upper()}.001.{_ALNUM[(37 - _AFTER_VERSION[p]) % 36]}"
 
 
 def proof_id_ok(proof_id: str) -> bool:

@@ -31,7 +31,7 @@ from hub.services.keys import ProofKeyring, TrustList
 from hub.services.tables import (
     checkpoints,
     driver_sql,
-    insert_rows,
+    insert_tuples,
     ledger,
     ledger_head,
     proofs,
@@ -54,26 +54,20 @@ def entry_hash(seq: int, ts_ms: int, kind: str, proof_id: str, doc_hash: str, pr
     ).hexdigest()
 
 
-def _chain(
-    head: tuple[int, str], items: Sequence[tuple[str, str, str]], ts_ms: int
-) -> list[dict[str, Any]]:
-    """The ledger rows of ``items`` chained after ``head`` (seq, entry hash)."""
+# An entry's columns, in the order of the tuples ``_chain`` makes.
+ENTRY_COLUMNS = ("seq", "ts_ms", "kind", "proof_id", "doc_hash", "prev_hash", "entry_hash")
+Entry = tuple[int, int, str, str, str, str, str]
+
+
+def _chain(head: tuple[int, str], items: Sequence[tuple[str, str, str]], ts_ms: int) -> list[Entry]:
+    """The ledger rows of ``items`` chained after ``head`` (seq, entry hash), as tuples in
+    ``ENTRY_COLUMNS`` order."""
     seq, prev = head
-    rows: list[dict[str, Any]] = []
+    rows: list[Entry] = []
     for kind, proof_id, doc_hash in items:
         seq += 1
         digest = entry_hash(seq, ts_ms, kind, proof_id, doc_hash, prev)
-        rows.append(
-            {
-                "seq": seq,
-                "ts_ms": ts_ms,
-                "kind": kind,
-                "proof_id": proof_id,
-                "doc_hash": doc_hash,
-                "prev_hash": prev,
-                "entry_hash": digest,
-            }
-        )
+        rows.append((seq, ts_ms, kind, proof_id, doc_hash, prev, digest))
         prev = digest
     return rows
 
@@ -169,13 +163,12 @@ class Ledger:
             return []
         now = time.time() if now is None else now
         ts_ms = int(now * 1000)
-        rows: list[dict[str, Any]] = []
+        rows: list[Entry] = []
         known = self._head
         if known is not None:
             rows = _chain(known, items, ts_ms)
             swapped = conn.exec_driver_sql(
-                driver_sql(conn, _SWAP_HEAD),
-                (rows[-1]["seq"], rows[-1]["entry_hash"], now, known[0], known[1]),
+                driver_sql(conn, _SWAP_HEAD), (rows[-1][0], rows[-1][6], now, known[0], known[1])
             )
             if swapped.rowcount != 1:
                 rows = []
@@ -188,15 +181,15 @@ class Ledger:
             conn.execute(
                 ledger_head.update()
                 .where(ledger_head.c.id == 1)
-                .values(seq=rows[-1]["seq"], head_hash=rows[-1]["entry_hash"])
+                .values(seq=rows[-1][0], head_hash=rows[-1][6])
             )
-        insert_rows(conn, ledger, rows)
-        self._head = (int(rows[-1]["seq"]), str(rows[-1]["entry_hash"]))
+        insert_tuples(conn, ledger, ENTRY_COLUMNS, rows)
+        self._head = (rows[-1][0], rows[-1][6])
         every = self.checkpoint_every
-        for row in rows:
-            if int(row["seq"]) % every == 0:
-                self._checkpoint(conn, int(row["seq"]), str(row["entry_hash"]), ts_ms)
-        return [int(r["seq"]) for r in rows]
+        for seq, *_, digest in rows:
+            if seq % every == 0:
+                self._checkpoint(conn, seq, digest, ts_ms)
+        return [row[0] for row in rows]
 
     def _checkpoint(self, conn: Connection, seq: int, head_hash: str, ts_ms: int) -> dict[str, Any]:
         kid, key = self.keyring.current()

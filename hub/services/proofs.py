@@ -9,6 +9,7 @@ facts; Ed25519 being deterministic, the QR text comes out the same, and its hash
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -26,10 +27,10 @@ from hub.services.catalog_data import LANGS, PROOF_TYPES
 from hub.services.codec import Signer, cbor_dumps, document_hash
 from hub.services.errors import BadRequest, Conflict, UnknownItem
 from hub.services.group_commit import GroupCommit
-from hub.services.ids import id_number_ok, new_proof_id
+from hub.services.ids import SERIAL_RANDOM_BYTES, id_number_ok, new_proof_id
 from hub.services.keys import ProofKeyring
 from hub.services.ledger import Ledger
-from hub.services.tables import driver_sql, insert_rows, proofs
+from hub.services.tables import driver_sql, insert_tuples, proofs
 from hub.settings import ServicesConfig
 
 log = get_logger(__name__)
@@ -39,6 +40,24 @@ _FIND = (
     f"SELECT {', '.join(proofs.c.keys())} FROM {proofs.name} "  # noqa: S608 - names from code
     "WHERE request_key = ?"
 )
+# A new proof's row: these columns, in this order (revoked_at stays NULL).
+_PROOF_COLUMNS = (
+    "proof_id",
+    "request_key",
+    "proof_type",
+    "kid",
+    "doc_hash",
+    "subject_id_masked",
+    "subject_name_masked",
+    "hall",
+    "device",
+    "lang",
+    "issued_at",
+    "expires_at",
+    "revoked",
+    "revoke_reason",
+)
+ProofRow = tuple[str, str, str, str, str, str, str, str, str, str, int, int, bool, str]
 
 
 class Subject(msgspec.Struct, forbid_unknown_fields=True):
@@ -115,6 +134,23 @@ def check_request(req: ProofRequest) -> None:
         msgspec.convert(msgspec.to_builtins(req), ProofRequest)
     except msgspec.ValidationError as exc:
         raise BadRequest(f"body: {exc}") from None
+    _check_fields(req)
+
+
+def check_requests(reqs: Sequence[ProofRequest]) -> None:
+    """``check_request`` for each of ``reqs``, the struct constraints checked in one pass for
+    all; a refusal names the first bad request's field as ``check_request`` does."""
+    try:
+        msgspec.convert(msgspec.to_builtins(reqs), list[ProofRequest])
+    except msgspec.ValidationError:
+        for req in reqs:
+            check_request(req)
+        raise  # not reached: one request failed above
+    for req in reqs:
+        _check_fields(req)
+
+
+def _check_fields(req: ProofRequest) -> None:
     if not 1 <= len(req.request_id) <= 100 or not req.request_id.isprintable():
         raise BadRequest("request_id must be 1 to 100 printable characters", "$.request_id")
     if not id_number_ok(req.subject.id_number):
@@ -139,9 +175,7 @@ class ProofService:
         self._signers: dict[bytes, Signer] = {}
         self._lock = threading.Lock()
         # Concurrent issues (kiosks calling at once) share one transaction and one head update.
-        self._group: GroupCommit[tuple[IssuedProof, dict[str, Any]]] = GroupCommit(
-            self._write_group
-        )
+        self._group: GroupCommit[tuple[IssuedProof, ProofRow]] = GroupCommit(self._write_group)
 
     def _signer(self, kid: bytes | None = None) -> Signer:
         if kid is None:
@@ -163,9 +197,22 @@ class ProofService:
     def document(self, req: ProofRequest, proof_id: str, iat: int, exp: int) -> dict[str, Any]:
         """The proof's document, every map's keys already in canonical CBOR order (see
         ``canonical_keys``), so that ``payload`` needs no sorting encoder."""
-        ptype = PROOF_TYPES[req.proof_type]
-        id_number = req.subject.id_number
+        masked_id = mask_id_number(req.subject.id_number)
+        return self._document(req, proof_id, iat, exp, masked_id, dict(_TITLES[req.proof_type]))
+
+    def _document(
+        self,
+        req: ProofRequest,
+        proof_id: str,
+        iat: int,
+        exp: int,
+        masked_id: str,
+        title: dict[str, str],
+    ) -> dict[str, Any]:
+        """``document`` with the masked ID number made already and the title map given (the
+        issuing path encodes the document at once, so it shares the type's own map)."""
         config = self.config
+        subject = req.subject
         return {
             "v": 1,
             "at": canonical_keys(req.facts) if req.facts else {},
@@ -178,10 +225,10 @@ class ProofService:
             },
             "pt": req.proof_type,
             "sb": {
-                "id": id_number if ptype["full_id"] else mask_id_number(id_number),
-                "nm": req.subject.name,
+                "id": subject.id_number if PROOF_TYPES[req.proof_type]["full_id"] else masked_id,
+                "nm": subject.name,
             },
-            "ti": dict(_TITLES[req.proof_type]),
+            "ti": title,
             "exp": exp,
             "iat": iat,
         }
@@ -194,25 +241,31 @@ class ProofService:
 
     def _build(
         self, reqs: Sequence[ProofRequest], device: str, now: float
-    ) -> list[tuple[IssuedProof, dict[str, Any]]]:
+    ) -> list[tuple[IssuedProof, ProofRow]]:
         """The proofs of ``reqs`` (checked already) and their rows, signed with the current
         key, their QR texts made together."""
         signer = self._signer()
         kid = signer.kid.hex()
         office = self.config.office_code
         iat = int(now)
-        built: list[tuple[IssuedProof, dict[str, Any]]] = []
+        # The serials' random bits, drawn for the whole batch at once.
+        serials = secrets.token_bytes(SERIAL_RANDOM_BYTES * len(reqs))
+        built: list[tuple[IssuedProof, ProofRow]] = []
         payloads = []
-        for req in reqs:
-            ptype = PROOF_TYPES[req.proof_type]
-            proof_id = new_proof_id(ptype["code"], office, now)
+        for i, req in enumerate(reqs):
+            proof_type = req.proof_type
+            ptype = PROOF_TYPES[proof_type]
+            at = i * SERIAL_RANDOM_BYTES
+            proof_id = new_proof_id(
+                ptype["code"], office, now, serials[at : at + SERIAL_RANDOM_BYTES]
+            )
             exp = iat + int(ptype["valid_days"]) * 86400
-            payload = self.payload(req, proof_id, iat, exp)
+            masked_id = mask_id_number(req.subject.id_number)
+            masked_name = mask_name(req.subject.name)
+            payload = cbor_dumps(
+                self._document(req, proof_id, iat, exp, masked_id, _TITLES[proof_type])
+            )
             payloads.append(payload)
-            masked = {
-                "id_number": mask_id_number(req.subject.id_number),
-                "name": mask_name(req.subject.name),
-            }
             doc_hash = document_hash(payload)
             issued = IssuedProof(
                 proof_id,
@@ -220,27 +273,27 @@ class ProofService:
                 iat,
                 exp,
                 ptype["title"][req.lang],
-                masked,
-                req.proof_type,
+                {"id_number": masked_id, "name": masked_name},
+                proof_type,
                 kid,
                 doc_hash,
             )
-            row = {
-                "proof_id": proof_id,
-                "request_key": _request_key(device, req.request_id),
-                "proof_type": req.proof_type,
-                "kid": kid,
-                "doc_hash": doc_hash,
-                "subject_id_masked": masked["id_number"],
-                "subject_name_masked": masked["name"],
-                "hall": req.hall,
-                "device": device,
-                "lang": req.lang,
-                "issued_at": iat,
-                "expires_at": exp,
-                "revoked": False,
-                "revoke_reason": "",
-            }
+            row: ProofRow = (
+                proof_id,
+                _request_key(device, req.request_id),
+                proof_type,
+                kid,
+                doc_hash,
+                masked_id,
+                masked_name,
+                req.hall,
+                device,
+                req.lang,
+                iat,
+                exp,
+                False,
+                "",
+            )
             built.append((issued, row))
         for (issued, _), text in zip(built, signer.sign_many(payloads), strict=True):
             issued.qr_text = text
@@ -273,8 +326,7 @@ class ProofService:
     ) -> list[IssuedProof]:
         """Issue fresh requests in one transaction (imports, the ledger's tests, the bench)."""
         now = time.time() if now is None else now
-        for req in reqs:
-            check_request(req)
+        check_requests(reqs)
         built = self._build(reqs, device, now)
         try:
             self._write(built, now)
@@ -282,13 +334,13 @@ class ProofService:
             raise Conflict(f"a request id of this batch was issued before: {exc.orig}") from None
         return [p for p, _ in built]
 
-    def _write(self, built: Sequence[tuple[IssuedProof, dict[str, Any]]], now: float) -> None:
+    def _write(self, built: Sequence[tuple[IssuedProof, ProofRow]], now: float) -> None:
         """Store proofs and append them to the ledger, in one transaction."""
         with self.engine.begin() as conn:
-            insert_rows(conn, proofs, [row for _, row in built])
+            insert_tuples(conn, proofs, _PROOF_COLUMNS, [row for _, row in built])
             self.ledger.append(conn, [("issued", p.proof_id, p.doc_hash) for p, _ in built], now)
 
-    def _write_group(self, built: Sequence[tuple[IssuedProof, dict[str, Any]]]) -> None:
+    def _write_group(self, built: Sequence[tuple[IssuedProof, ProofRow]]) -> None:
         self._write(built, time.time())
 
     def _find(self, device: str, request_id: str) -> Any:

@@ -67,7 +67,14 @@ proofs = sa.Table(
 ledger = sa.Table(
     "service_ledger",
     metadata,
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    # On SQLite an INTEGER primary key is the rowid itself: the entries need no second B-tree
+    # (a BIGINT key would get an index of its own, written at every append).
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("ts_ms", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # issued, revoked
     # No index: the ledger is walked in sequence order, never looked up by proof, and an index
@@ -115,13 +122,15 @@ ratings = sa.Table(
 ALL = (errands, applications, application_events, proofs, ledger, ledger_head, checkpoints, ratings)
 
 
-def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT ``rows`` (dicts with the same keys in the same order) through the driver's
+def insert_tuples(
+    conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """INSERT ``rows``, tuples of the values of ``columns`` in that order, through the driver's
     executemany. On the proof issuing path, SQLAlchemy's per-row parameter handling cost more
-    than the inserts themselves; the values here are plain str, int, bool and None."""
+    than the inserts themselves, so rows go to the driver as they are: plain str, int and bool
+    values in tuples, with no dict per row."""
     if rows:
-        sql = _insert_sql(table.name, tuple(rows[0]), conn.dialect.paramstyle)
-        conn.exec_driver_sql(sql, [tuple(row.values()) for row in rows])
+        conn.exec_driver_sql(_insert_sql(table.name, columns, conn.dialect.paramstyle), rows)
 
 
 def driver_sql(conn: sa.Connection, sql: str) -> str:
