@@ -45,6 +45,9 @@ def start_influxd() -> tuple[subprocess.Popen[bytes], str, Path]:
             f'[meta]\n  dir = "{base}/meta"\n'
             f'[data]\n  dir = "{base}/data"\n  wal-dir = "{base}/wal"\n'
             "  query-log-enabled = false\n"
+            # One influxd serves the whole run, every test with devices of its own: no cap on
+            # the device_id tag's values or the series (past a cap, writes are refused).
+            "  max-values-per-tag = 0\n  max-series-per-database = 0\n"
             f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
             "[monitor]\n  store-enabled = false\n"
         )

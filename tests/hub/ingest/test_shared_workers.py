@@ -79,7 +79,10 @@ async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
         ]
 
     # Mosquitto hands a shared subscription's messages to its members in turn: one copy each.
-    await workers[0].wait_for(lambda: took(1) == [True, True] and took(2) == [True, True])
+    # (A batch the store refused is retried, up to 5 s apart: a slow influxd is waited for.)
+    await workers[0].wait_for(
+        lambda: took(1) == [True, True] and took(2) == [True, True], timeout=30
+    )
     for w in workers:
         assert w.hub.pipeline.tracker.duplicates == 0  # neither saw both copies
 
