@@ -22,9 +22,11 @@ from hub.errors import ValidationError
 
 HEARTBEAT_FACTOR = 1.5
 PRESENCE_REFRESH_S = 2.0
+# last_seen only moves forward: another worker may have written a later time meanwhile.
 _SQLITE_TOUCH = (
     "UPDATE devices SET last_seen = json_extract(j.value, '$[1]') FROM json_each(?) AS j "
-    "WHERE devices.id = json_extract(j.value, '$[0]')"
+    "WHERE devices.id = json_extract(j.value, '$[0]') "
+    "AND (devices.last_seen IS NULL OR devices.last_seen < json_extract(j.value, '$[1]'))"
 )
 
 
@@ -420,14 +422,27 @@ class Registry:
             else:
                 conn.execute(
                     devices.update()
-                    .where(devices.c.id == sa.bindparam("did"))
+                    .where(
+                        devices.c.id == sa.bindparam("did"),
+                        # Only forward: another worker may have written a later time.
+                        sa.or_(
+                            devices.c.last_seen.is_(None),
+                            devices.c.last_seen < sa.bindparam("ts"),
+                        ),
+                    )
                     .values(last_seen=sa.bindparam("ts")),
                     # Rows are always locked in id order, here and in expire_silent: no
                     # deadlocks.
                     [{"did": d, "ts": seen[d]} for d in due],
                 )
             for device_id in sorted(offline):
-                conn.execute(devices.update().where(devices.c.id == device_id).values(online=True))
+                came_back = conn.execute(
+                    devices.update()
+                    .where(devices.c.id == device_id, devices.c.online.is_(False))
+                    .values(online=True)
+                ).rowcount
+                if not came_back:
+                    continue  # another worker saw its traffic first
                 conn.execute(
                     device_states.insert().values(
                         device_id=device_id, ts=now, online=True, reason="traffic"
@@ -452,9 +467,18 @@ class Registry:
             ).all()
             for device_id, last_seen, keepalive in rows:
                 if last_seen is not None and now - last_seen > HEARTBEAT_FACTOR * keepalive:
-                    conn.execute(
-                        devices.update().where(devices.c.id == device_id).values(online=False)
-                    )
+                    # Conditional: another worker may have seen it speak, or expired it, since.
+                    expired = conn.execute(
+                        devices.update()
+                        .where(
+                            devices.c.id == device_id,
+                            devices.c.online.is_(True),
+                            devices.c.last_seen == last_seen,
+                        )
+                        .values(online=False)
+                    ).rowcount
+                    if not expired:
+                        continue
                     conn.execute(
                         device_states.insert().values(
                             device_id=device_id, ts=now, online=False, reason="heartbeat_timeout"

@@ -53,3 +53,17 @@ def test_a_device_another_worker_registered_is_known_at_once(registry_url: str) 
     assert not second.is_known("meter-9")
     first.register("meter-9")
     assert second.is_known("meter-9")
+
+
+def test_last_seen_only_moves_forward_whichever_worker_writes_it(registry_url: str) -> None:
+    """Two workers each hear part of a device's traffic: the one that writes last may hold the
+    older time, which must not pull last_seen back (and hasten a heartbeat timeout)."""
+    first, second = _registry(registry_url), _registry(registry_url)
+    first.register("gauge-1")  # keepalive 60 s until its birth says otherwise
+    t0 = time.time()
+    second.touch({"gauge-1": t0})
+    first.touch({"gauge-1": t0 + 30})
+    second.touch({"gauge-1": t0 + 10})  # an older message, taken later by the other worker
+    assert first.get("gauge-1").last_seen == t0 + 30
+    assert first.expire_silent(t0 + 30 + 60) == []  # 60 s after the newest: still online
+
