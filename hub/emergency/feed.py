@@ -3,9 +3,17 @@
 The database is the source of truth, so several hub workers serve the same feed: each worker
 polls the highest ``alarm_events`` id (every ``poll_s``, or at once when kicked by a pipeline
 listener or a local write) and wakes its clients, and each client reads the rows after its own
-cursor. On PostgreSQL an id can become visible after a higher one (two transactions committing
-out of order), so a client never skips a hole in the ids until it has waited ``gap_wait_s`` for
-it to fill; a hole that stays is a rolled-back insert.
+cursor.
+
+A client never goes past a hole in the ids until the hole is known to stay (``HoleJudge``). On
+PostgreSQL an id is handed out at insert and becomes visible at commit, so with several writers
+(workers, API calls) an event can appear after a higher one, however late its writer commits;
+the hole is passed once every transaction that was running when the higher id was seen has
+ended (``pg_current_snapshot``, ``pg_xact_status``): what is still missing then was rolled back.
+Waiting a fixed time instead (before) dropped from the feed, for good, an event whose writer
+took longer than that to commit. SQLite has one writer at a time, so its ids commit in order and
+a hole is a rolled-back insert: it is passed after ``gap_wait_s``. On both, a hole is passed
+after ``HOLE_MAX_S`` whatever holds it (a writer stuck inside its transaction), with a warning.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 from aiohttp import WSMsgType, web
 from sqlalchemy.engine import Engine
 
@@ -29,6 +38,14 @@ log = logging.getLogger("govedge.hub.feed")
 
 BATCH = 500
 RECENT = 1000  # events of this worker kept in memory for its clients
+HOLE_MAX_S = 30.0  # a hole in the ids is passed after this long, whatever holds it
+
+# The transactions of a snapshot that have not ended yet (PostgreSQL 13+).
+_STILL_RUNNING = sa.text(
+    "SELECT count(*) FROM pg_snapshot_xip(CAST(:snapshot AS pg_snapshot)) AS x "
+    "WHERE pg_xact_status(x) = 'in progress'"
+)
+_SNAPSHOT = sa.text("SELECT CAST(pg_current_snapshot() AS text)")
 
 
 class FeedNotifier:
@@ -160,6 +177,49 @@ def parse_cursor(raw: str | None, latest: int) -> int:
     return value
 
 
+class HoleJudge:
+    """Decides when one client may go past a hole in the event ids: once the events that could
+    still fill it never will (see the module's docstring)."""
+
+    def __init__(self, engine: Engine, gap_wait_s: float, hole_max_s: float = HOLE_MAX_S) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self.gap_wait_s = gap_wait_s
+        self.hole_max_s = hole_max_s
+        self._hole = 0  # the first missing id being judged
+        self._since = 0.0
+        self._above = 0  # the visible id above it when the snapshot was taken
+        self._snapshot = ""
+
+    def final(self, hole: int, above: int) -> bool:
+        """Whether ids ``hole`` .. ``above - 1``, not visible now, will never be (blocking).
+
+        ``above`` is an id already seen committed. Any id below it was handed out before it, so
+        on PostgreSQL its writer was running, if at all, in a snapshot taken now; once none of
+        that snapshot's transactions runs any more, a missing id below ``above`` is final.
+        """
+        now = time.monotonic()
+        if hole != self._hole:
+            self._hole, self._since, self._above = hole, now, 0
+        if above != self._above:
+            self._above = above
+            if self.postgres:
+                with self.engine.connect() as conn:
+                    self._snapshot = str(conn.execute(_SNAPSHOT).scalar_one())
+                return False
+        waited = now - self._since
+        if waited >= self.hole_max_s:
+            log.warning(
+                "feed_hole_passed", extra=fields(first=hole, last=above - 1, waited_s=round(waited))
+            )
+            return True
+        if not self.postgres:
+            return waited >= self.gap_wait_s
+        with self.engine.connect() as conn:
+            running = conn.execute(_STILL_RUNNING, {"snapshot": self._snapshot}).scalar_one()
+        return not running
+
+
 class FeedSession:
     """One client's stream: the events after its cursor, in id order, each sent once."""
 
@@ -175,28 +235,23 @@ class FeedSession:
         self.notifier = notifier
         self.ws = ws
         self.cursor = cursor
-        self.gap_wait_s = gap_wait_s
-        self._gap_since: float | None = None
+        self.holes = HoleJudge(engine, gap_wait_s)
+        self._final = 0  # holes at or below this id are known to stay
 
     def _ready(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows that may go out now: up to the first hole younger than ``gap_wait_s``."""
+        """The rows that may go out now: up to the first hole not known to stay."""
         out: list[dict[str, Any]] = []
         expected = self.cursor + 1
         for row in rows:
-            if row["cursor"] != expected:
-                now = time.monotonic()
-                if self._gap_since is None:
-                    self._gap_since = now
-                if now - self._gap_since < self.gap_wait_s:
-                    break
-            self._gap_since = None
+            if row["cursor"] != expected and row["cursor"] - 1 > self._final:
+                break
             out.append(row)
             expected = row["cursor"] + 1
         return out
 
     async def pump(self) -> None:
-        """Send the client its events in cursor order until the socket closes, waiting briefly for a
-        hole to fill (an event not yet committed) before it goes past it."""
+        """Send the client its events in cursor order until the socket closes; at a hole in the
+        ids, wait until it fills or is known to stay (an insert rolled back)."""
         while not self.ws.closed:
             rows = self.notifier.recent_after(self.cursor, BATCH)
             if not rows:
@@ -209,6 +264,10 @@ class FeedSession:
             if len(ready) == BATCH:
                 continue
             if len(ready) < len(rows):
+                above = rows[len(ready)]["cursor"]
+                if await asyncio.to_thread(self.holes.final, self.cursor + 1, above):
+                    self._final = max(self._final, above - 1)
+                    continue  # read again: what filled the hole meanwhile is visible now
                 await asyncio.sleep(self.notifier.poll_s)  # waiting for a hole to fill
             else:
                 await self.notifier.wait_beyond(self.cursor, 15.0)
