@@ -19,6 +19,7 @@ after ``HOLE_MAX_S`` whatever holds it (a writer stuck inside its transaction), 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import deque
@@ -31,6 +32,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy.engine import Engine
 
 from govedge.logs import fields
+from hub.alarms.tables import alarm_events
 from hub.emergency.alarmview import events_after, last_cursor
 from hub.errors import ValidationError
 
@@ -39,6 +41,7 @@ log = logging.getLogger("govedge.hub.feed")
 BATCH = 500
 RECENT = 1000  # events of this worker kept in memory for its clients
 HOLE_MAX_S = 30.0  # a hole in the ids is passed after this long, whatever holds it
+SETTLE_MAX_S = 5.0  # how long a starting cursor waits for the events below it to settle
 
 # The transactions of a snapshot that have not ended yet (PostgreSQL 13+).
 _STILL_RUNNING = sa.text(
@@ -177,6 +180,48 @@ def parse_cursor(raw: str | None, latest: int) -> int:
     return value
 
 
+def _still_running(engine: Engine, snapshot: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(_STILL_RUNNING, {"snapshot": snapshot}).scalar_one())
+
+
+def settled_cursor(engine: Engine, wait_s: float = SETTLE_MAX_S, poll_s: float = 0.02) -> int:
+    """The newest event id below which no event can still appear (blocking): where a client that
+    starts "now" (``/feed/snapshot``, ``cursor=latest``) resumes without missing one.
+
+    The newest visible id is not that on PostgreSQL while a transaction holding a lower id has
+    not committed: a console starting after it would never get that event. So this waits until
+    the transactions running when the newest id was read have ended (milliseconds, as a rule),
+    at most ``wait_s``, and then falls back to the id before the oldest hole among the last
+    ``RECENT`` (a client then gets a few events it has seen again, in order, never one less).
+    """
+    with engine.connect() as conn:
+        latest = int(conn.execute(sa.select(sa.func.max(alarm_events.c.id))).scalar() or 0)
+        if engine.dialect.name != "postgresql":
+            return latest  # one writer at a time: ids commit in order
+        snapshot = str(conn.execute(_SNAPSHOT).scalar_one())
+    deadline = time.monotonic() + wait_s
+    while _still_running(engine, snapshot):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(poll_s)
+    else:
+        return latest
+    with engine.connect() as conn:
+        ids = sorted(
+            int(r[0])
+            for r in conn.execute(
+                sa.select(alarm_events.c.id)
+                .where(alarm_events.c.id <= latest)
+                .order_by(alarm_events.c.id.desc())
+                .limit(RECENT)
+            )
+        )
+    held = next((a for a, b in itertools.pairwise(ids) if b != a + 1), latest)
+    log.warning("feed_cursor_held_back", extra=fields(cursor=held, latest=latest))
+    return held
+
+
 class HoleJudge:
     """Decides when one client may go past a hole in the event ids: once the events that could
     still fill it never will (see the module's docstring)."""
@@ -215,9 +260,7 @@ class HoleJudge:
             return True
         if not self.postgres:
             return waited >= self.gap_wait_s
-        with self.engine.connect() as conn:
-            running = conn.execute(_STILL_RUNNING, {"snapshot": self._snapshot}).scalar_one()
-        return not running
+        return not _still_running(self.engine, self._snapshot)
 
 
 class FeedSession:
@@ -277,10 +320,12 @@ async def serve_feed(
     request: web.Request, engine: Engine, notifier: FeedNotifier, gap_wait_s: float
 ) -> web.WebSocketResponse:
     """Send the alarm events after the client's cursor, then each new one, in id order."""
-    # The notifier does not poll while nobody listens, so look at the table for "latest".
-    latest = await asyncio.to_thread(last_cursor, engine)
+    # "latest": where nothing can still appear below (the notifier does not poll while nobody
+    # listens, and its newest id may have a lower one still to commit below it).
+    raw = request.query.get("cursor")
+    latest = await asyncio.to_thread(settled_cursor if raw == "latest" else last_cursor, engine)
     notifier.latest = max(notifier.latest, latest)
-    cursor = parse_cursor(request.query.get("cursor"), notifier.latest)
+    cursor = parse_cursor(raw, latest)
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
     session = FeedSession(engine, notifier, ws, cursor, gap_wait_s)

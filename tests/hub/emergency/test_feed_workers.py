@@ -454,13 +454,18 @@ async def test_an_event_committed_late_by_another_writer_is_streamed_in_its_plac
         conn, trans = await asyncio.to_thread(begin_slow, "updated")
         second = await asyncio.to_thread(writer.raise_alarm, "late-2")  # committed first
         gap_wait_s = setup.SETTINGS.gap_wait_s
+        # A console starting now (its board, then the events after the snapshot's cursor) must
+        # not start past the event still to commit: the snapshot waits for it.
+        snapshot = asyncio.create_task(rh.get("/api/v1/feed/snapshot"))
         with pytest.raises(TimeoutError):  # the feed holds back what comes after the hole
             await asyncio.wait_for(next_feed_event(ws), gap_wait_s * 3)
+        assert not snapshot.done()
         await asyncio.to_thread(trans.commit)
         await asyncio.to_thread(conn.close)
         got = [await asyncio.wait_for(next_feed_event(ws), 10) for _ in range(2)]
         assert [(e["alarm_id"], e["kind"]) for e in got] == [(first, "updated"), (second, "raised")]
         assert got[0]["cursor"] < got[1]["cursor"]
+        assert (await asyncio.wait_for(snapshot, 10))["cursor"] == got[1]["cursor"]
 
         # A rolled-back insert leaves a hole for good: the feed goes past it without waiting.
         conn, trans = await asyncio.to_thread(begin_slow, "updated")
