@@ -130,9 +130,9 @@ class WebhookService:
         start = data.get("from_cursor")
         if start is not None and (not isinstance(start, int) or start < 0):
             raise ValidationError("field 'from_cursor' must be an integer, 0 or more")
+        if start is None:  # only events from now on, an event still to commit among them
+            start = settled_cursor(self.engine)
         with self.engine.begin() as conn:
-            if start is None:  # only events from now on
-                start = int(conn.execute(sa.select(sa.func.max(alarm_events.c.id))).scalar() or 0)
             new_id = conn.execute(
                 webhooks.insert().values(
                     url=url,
