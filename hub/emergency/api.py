@@ -18,7 +18,7 @@ from hub.context import HUB_KEY, ROLE_KEY, ExtensionKey
 from hub.db import tokens
 from hub.emergency.dispatch import KINDS as RESOURCE_KINDS
 from hub.emergency.dispatch import STATES, DispatchService
-from hub.emergency.feed import FeedNotifier, serve_feed
+from hub.emergency.feed import FeedNotifier, serve_feed, settled_cursor
 from hub.emergency.webhooks import WebhookService
 
 
@@ -235,9 +235,8 @@ async def feed(request: web.Request) -> web.StreamResponse:
 async def snapshot(request: web.Request) -> web.Response:
     """The dispatch board and the cursor it is current at, so a client misses no later event."""
     svc = _svc(request)
-    from hub.emergency.alarmview import last_cursor
-
-    cursor = await blocking(last_cursor, svc.dispatch.engine)
+    # Settled first, then the board: every event up to the cursor is in what the board shows.
+    cursor = await blocking(settled_cursor, svc.dispatch.engine)
     items = await blocking(svc.dispatch.board)
     return json_ok({"cursor": cursor, "items": items})
 

@@ -3,14 +3,23 @@
 The database is the source of truth, so several hub workers serve the same feed: each worker
 polls the highest ``alarm_events`` id (every ``poll_s``, or at once when kicked by a pipeline
 listener or a local write) and wakes its clients, and each client reads the rows after its own
-cursor. On PostgreSQL an id can become visible after a higher one (two transactions committing
-out of order), so a client never skips a hole in the ids until it has waited ``gap_wait_s`` for
-it to fill; a hole that stays is a rolled-back insert.
+cursor.
+
+A client never goes past a hole in the ids until the hole is known to stay (``HoleJudge``). On
+PostgreSQL an id is handed out at insert and becomes visible at commit, so with several writers
+(workers, API calls) an event can appear after a higher one, however late its writer commits;
+the hole is passed once every transaction that was running when the higher id was seen has
+ended (``pg_current_snapshot``, ``pg_xact_status``): what is still missing then was rolled back.
+Waiting a fixed time instead (before) dropped from the feed, for good, an event whose writer
+took longer than that to commit. SQLite has one writer at a time, so its ids commit in order and
+a hole is a rolled-back insert: it is passed after ``gap_wait_s``. On both, a hole is passed
+after ``HOLE_MAX_S`` whatever holds it (a writer stuck inside its transaction), with a warning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import deque
@@ -18,10 +27,12 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 from aiohttp import WSMsgType, web
 from sqlalchemy.engine import Engine
 
 from govedge.logs import fields
+from hub.alarms.tables import alarm_events
 from hub.emergency.alarmview import events_after, last_cursor
 from hub.errors import ValidationError
 
@@ -29,6 +40,15 @@ log = logging.getLogger("govedge.hub.feed")
 
 BATCH = 500
 RECENT = 1000  # events of this worker kept in memory for its clients
+HOLE_MAX_S = 30.0  # a hole in the ids is passed after this long, whatever holds it
+SETTLE_MAX_S = 5.0  # how long a starting cursor waits for the events below it to settle
+
+# The transactions of a snapshot that have not ended yet (PostgreSQL 13+).
+_STILL_RUNNING = sa.text(
+    "SELECT count(*) FROM pg_snapshot_xip(CAST(:snapshot AS pg_snapshot)) AS x "
+    "WHERE pg_xact_status(x) = 'in progress'"
+)
+_SNAPSHOT = sa.text("SELECT CAST(pg_current_snapshot() AS text)")
 
 
 class FeedNotifier:
@@ -160,6 +180,89 @@ def parse_cursor(raw: str | None, latest: int) -> int:
     return value
 
 
+def _still_running(engine: Engine, snapshot: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(_STILL_RUNNING, {"snapshot": snapshot}).scalar_one())
+
+
+def settled_cursor(engine: Engine, wait_s: float = SETTLE_MAX_S, poll_s: float = 0.02) -> int:
+    """The newest event id below which no event can still appear (blocking): where a client that
+    starts "now" (``/feed/snapshot``, ``cursor=latest``) resumes without missing one.
+
+    The newest visible id is not that on PostgreSQL while a transaction holding a lower id has
+    not committed: a console starting after it would never get that event. So this waits until
+    the transactions running when the newest id was read have ended (milliseconds, as a rule),
+    at most ``wait_s``, and then falls back to the id before the oldest hole among the last
+    ``RECENT`` (a client then gets a few events it has seen again, in order, never one less).
+    """
+    with engine.connect() as conn:
+        latest = int(conn.execute(sa.select(sa.func.max(alarm_events.c.id))).scalar() or 0)
+        if engine.dialect.name != "postgresql":
+            return latest  # one writer at a time: ids commit in order
+        snapshot = str(conn.execute(_SNAPSHOT).scalar_one())
+    deadline = time.monotonic() + wait_s
+    while _still_running(engine, snapshot):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(poll_s)
+    else:
+        return latest
+    with engine.connect() as conn:
+        ids = sorted(
+            int(r[0])
+            for r in conn.execute(
+                sa.select(alarm_events.c.id)
+                .where(alarm_events.c.id <= latest)
+                .order_by(alarm_events.c.id.desc())
+                .limit(RECENT)
+            )
+        )
+    held = next((a for a, b in itertools.pairwise(ids) if b != a + 1), latest)
+    log.warning("feed_cursor_held_back", extra=fields(cursor=held, latest=latest))
+    return held
+
+
+class HoleJudge:
+    """Decides when one client may go past a hole in the event ids: once the events that could
+    still fill it never will (see the module's docstring)."""
+
+    def __init__(self, engine: Engine, gap_wait_s: float, hole_max_s: float = HOLE_MAX_S) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self.gap_wait_s = gap_wait_s
+        self.hole_max_s = hole_max_s
+        self._hole = 0  # the first missing id being judged
+        self._since = 0.0
+        self._above = 0  # the visible id above it when the snapshot was taken
+        self._snapshot = ""
+
+    def final(self, hole: int, above: int) -> bool:
+        """Whether ids ``hole`` .. ``above - 1``, not visible now, will never be (blocking).
+
+        ``above`` is an id already seen committed. Any id below it was handed out before it, so
+        on PostgreSQL its writer was running, if at all, in a snapshot taken now; once none of
+        that snapshot's transactions runs any more, a missing id below ``above`` is final.
+        """
+        now = time.monotonic()
+        if hole != self._hole:
+            self._hole, self._since, self._above = hole, now, 0
+        if above != self._above:
+            self._above = above
+            if self.postgres:
+                with self.engine.connect() as conn:
+                    self._snapshot = str(conn.execute(_SNAPSHOT).scalar_one())
+                return False
+        waited = now - self._since
+        if waited >= self.hole_max_s:
+            log.warning(
+                "feed_hole_passed", extra=fields(first=hole, last=above - 1, waited_s=round(waited))
+            )
+            return True
+        if not self.postgres:
+            return waited >= self.gap_wait_s
+        return not _still_running(self.engine, self._snapshot)
+
+
 class FeedSession:
     """One client's stream: the events after its cursor, in id order, each sent once."""
 
@@ -175,28 +278,23 @@ class FeedSession:
         self.notifier = notifier
         self.ws = ws
         self.cursor = cursor
-        self.gap_wait_s = gap_wait_s
-        self._gap_since: float | None = None
+        self.holes = HoleJudge(engine, gap_wait_s)
+        self._final = 0  # holes at or below this id are known to stay
 
     def _ready(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows that may go out now: up to the first hole younger than ``gap_wait_s``."""
+        """The rows that may go out now: up to the first hole not known to stay."""
         out: list[dict[str, Any]] = []
         expected = self.cursor + 1
         for row in rows:
-            if row["cursor"] != expected:
-                now = time.monotonic()
-                if self._gap_since is None:
-                    self._gap_since = now
-                if now - self._gap_since < self.gap_wait_s:
-                    break
-            self._gap_since = None
+            if row["cursor"] != expected and row["cursor"] - 1 > self._final:
+                break
             out.append(row)
             expected = row["cursor"] + 1
         return out
 
     async def pump(self) -> None:
-        """Send the client its events in cursor order until the socket closes, waiting briefly for a
-        hole to fill (an event not yet committed) before it goes past it."""
+        """Send the client its events in cursor order until the socket closes; at a hole in the
+        ids, wait until it fills or is known to stay (an insert rolled back)."""
         while not self.ws.closed:
             rows = self.notifier.recent_after(self.cursor, BATCH)
             if not rows:
@@ -209,6 +307,10 @@ class FeedSession:
             if len(ready) == BATCH:
                 continue
             if len(ready) < len(rows):
+                above = rows[len(ready)]["cursor"]
+                if await asyncio.to_thread(self.holes.final, self.cursor + 1, above):
+                    self._final = max(self._final, above - 1)
+                    continue  # read again: what filled the hole meanwhile is visible now
                 await asyncio.sleep(self.notifier.poll_s)  # waiting for a hole to fill
             else:
                 await self.notifier.wait_beyond(self.cursor, 15.0)
@@ -218,10 +320,12 @@ async def serve_feed(
     request: web.Request, engine: Engine, notifier: FeedNotifier, gap_wait_s: float
 ) -> web.WebSocketResponse:
     """Send the alarm events after the client's cursor, then each new one, in id order."""
-    # The notifier does not poll while nobody listens, so look at the table for "latest".
-    latest = await asyncio.to_thread(last_cursor, engine)
+    # "latest": where nothing can still appear below (the notifier does not poll while nobody
+    # listens, and its newest id may have a lower one still to commit below it).
+    raw = request.query.get("cursor")
+    latest = await asyncio.to_thread(settled_cursor if raw == "latest" else last_cursor, engine)
     notifier.latest = max(notifier.latest, latest)
-    cursor = parse_cursor(request.query.get("cursor"), notifier.latest)
+    cursor = parse_cursor(raw, latest)
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
     session = FeedSession(engine, notifier, ws, cursor, gap_wait_s)

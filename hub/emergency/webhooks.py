@@ -25,6 +25,7 @@ from hub.alarms.tables import alarm_events
 from hub.background import in_thread
 from hub.db import found
 from hub.emergency.alarmview import event_dict
+from hub.emergency.feed import settled_cursor
 from hub.emergency.signing import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -129,9 +130,9 @@ class WebhookService:
         start = data.get("from_cursor")
         if start is not None and (not isinstance(start, int) or start < 0):
             raise ValidationError("field 'from_cursor' must be an integer, 0 or more")
+        if start is None:  # only events from now on, an event still to commit among them
+            start = settled_cursor(self.engine)
         with self.engine.begin() as conn:
-            if start is None:  # only events from now on
-                start = int(conn.execute(sa.select(sa.func.max(alarm_events.c.id))).scalar() or 0)
             new_id = conn.execute(
                 webhooks.insert().values(
                     url=url,
@@ -230,13 +231,17 @@ class WebhookService:
         """Turn new alarm events into pending deliveries, once per subscription and event."""
         made = 0
         now = time.time()
-        for hook in self.all():
-            if not hook["enabled"]:
-                continue
+        hooks = [hook for hook in self.all() if hook["enabled"]]
+        if not hooks:
+            return 0
+        # Not past an event still to commit below the newest (another worker's, on PostgreSQL):
+        # the cursor moves past what it reads, so that event would never be delivered.
+        settled = settled_cursor(self.engine)
+        for hook in hooks:
             with self.engine.begin() as conn:
                 rows = conn.execute(
                     sa.select(alarm_events.c.id, alarm_events.c.severity)
-                    .where(alarm_events.c.id > hook["cursor"])
+                    .where(alarm_events.c.id > hook["cursor"], alarm_events.c.id <= settled)
                     .order_by(alarm_events.c.id)
                     .limit(limit)
                 ).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from govedge.broker import free_port
+from hub.alarms.tables import alarm_events, alarms
 from hub.emergency.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 SECRET = "correct-horse-battery-staple"
@@ -157,3 +159,46 @@ async def test_webhook_api_validates_and_manages(hub_config: Any, start_hub: Any
     operator = await asyncio.to_thread(rh.hub.tokens.create, "operator", "ops")
     status, _ = await rh.call("GET", "/api/v1/webhooks", token=operator)
     assert status == 403
+
+
+@pytest.mark.parametrize("registry_url", ["postgresql"], indirect=True)
+async def test_an_event_committed_after_a_higher_one_is_delivered(
+    hub_config: Any, start_hub: Any, alarm_writer: Any, receiver_factory: Any
+) -> None:
+    """Several workers write alarm events: on PostgreSQL one may commit after a higher one. The
+    subscription's cursor must not move past it meanwhile, or it is never delivered."""
+    rh = await start_hub(hub_config())
+    writer = alarm_writer(rh.hub.engine)
+    rec = await receiver_factory(failures=0)
+    status, _ = await rh.call("POST", "/api/v1/webhooks", json={"url": rec.url, "secret": SECRET})
+    assert status == 201
+    first = await asyncio.to_thread(writer.raise_alarm, "slow-1")
+    await rh.wait_for(lambda: rec.accepted)
+
+    def begin_slow() -> tuple[Any, Any]:
+        conn = rh.hub.engine.connect()
+        trans = conn.begin()
+        conn.execute(alarms.update().where(alarms.c.id == first).values(updated_at=time.time()))
+        conn.execute(
+            alarm_events.insert().values(
+                alarm_id=first,
+                device_id="slow-1",
+                rule_id="water-high",
+                kind="updated",
+                severity="major",
+                ts=time.time(),
+                payload={"id": first},
+            )
+        )
+        return conn, trans
+
+    conn, trans = await asyncio.to_thread(begin_slow)
+    second = await asyncio.to_thread(writer.raise_alarm, "slow-2")  # committed first
+    await asyncio.sleep(1.0)  # the delivery loop runs every 0.05 s meanwhile
+    await asyncio.to_thread(trans.commit)
+    await asyncio.to_thread(conn.close)
+    await rh.wait_for(lambda: len(rec.accepted) >= 3)
+    await asyncio.sleep(0.3)
+    assert sorted((e["alarm_id"], e["kind"]) for e in rec.accepted) == sorted(
+        [(first, "raised"), (first, "updated"), (second, "raised")]
+    )
