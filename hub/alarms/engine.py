@@ -70,6 +70,9 @@ class AlarmEngine:
         self._changes: list[tuple[Change, str]] = []  # its alarm changes, sent once committed
         self.on_change: list[Callable[[Change], None]] = []
         """Called after each alarm change is committed (the feed sends it at once)."""
+        self.on_reload: list[Callable[[], None]] = []
+        """Called after the rules changed (the alarm lane subscribes a new rule's devices at once,
+        rather than at its next periodic sync)."""
 
     # rules ----------------------------------------------------------------------------------
 
@@ -105,6 +108,11 @@ class AlarmEngine:
             with self.store.engine.begin() as conn:
                 for rule_id in gone:
                     state.forget_rule(conn, rule_id)
+        for hook in self.on_reload:
+            try:
+                hook()
+            except Exception:  # the periodic sync tries again
+                log.exception("rules_reload_hook_failed")
 
     # devices --------------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ def install(hub: Hub, app: web.Application) -> None:
     # telemetry through the alarm lane too (see hub/ingest/link.py).
     hub.pipeline.evaluators.append(engine.on_batch)
     hub.link.watched = engine.watched_devices
+    engine.on_reload.append(hub.link.sync_watched)  # a new rule's devices: watched at once
     routes.install(app)
     interval = min(hub.config.presence_interval_s, TICK_MAX_S)
     while_serving(app, every(interval, engine.tick, log, "alarm_tick_failed"))

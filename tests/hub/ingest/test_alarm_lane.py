@@ -329,3 +329,24 @@ async def test_alarms_arrive_while_influxdb_is_stopped(
     await _all_stored(rh, loads, per_device, timeout=60)
     points = await rh.get(f"/api/v1/devices/{gauge_id}/telemetry", start="-1h")
     assert sorted(p["value"] for p in points["items"]) == [4.0, 6.0]
+
+
+async def test_a_new_rules_devices_are_watched_at_once(
+    lane_hub: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alarm lane subscribes a new rule's devices when the rule is put, not at its next
+    periodic sync: until then their readings come on the bulk lane only, behind its backlog,
+    and the lane's first reading overtakes them (the flood scenario lost its minor alarm so)."""
+    import hub.ingest.link
+
+    rh = await lane_hub()
+    monkeypatch.setattr(hub.ingest.link, "LANE_SYNC_S", 3600.0)  # no periodic sync from now on
+    await asyncio.sleep(2.5)  # the periodic sync the lane scheduled at start (2 s) has run
+    model, gauge = _uid("lane-gauge"), _uid("g")
+    status, body = await rh.call("POST", "/api/v1/devices", json={"id": gauge, "model": model})
+    assert status == 201, body
+    status, body = await rh.call(
+        "PUT", "/api/v1/rules/lane-new", json={**RULE, "scope": {"model": model}}
+    )
+    assert status in (200, 201), body
+    await rh.wait_for(lambda: gauge in (rh.hub.link.watching() or ()), timeout=5)
