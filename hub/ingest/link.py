@@ -661,9 +661,10 @@ class MqttLink:
     def _store(self, session: _Session, decided: Decided) -> bool:
         """Store a decided batch, retrying in place until it is stored; False if stopping."""
         delay = RETRY_MIN_S
+        urgent = session is self.alarm and self.split
         while True:
             try:
-                self.pipeline.store_telemetry(decided, forget=False)
+                self.pipeline.store_telemetry(decided, forget=False, urgent=urgent)
             except Exception as exc:  # noqa: BLE001 - a writer thread must not die; retried, counted
                 self._failed(session, "telemetry", exc, len(decided.readings))
                 if self.stopping.wait(delay):

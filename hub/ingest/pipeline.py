@@ -42,6 +42,7 @@ from hub.storage.base import Reading, TelemetryStore
 log = logging.getLogger("govedge.hub.ingest")
 
 STREAMS_SAVE_INTERVAL_S = 1.0
+STREAMS_OVERDUE_S = 2.0  # the alarm lane's storer saves stream state only if the bulk lane has not
 TOUCH_INTERVAL_S = 0.5
 TOUCH_OVERDUE_S = 2.0  # an urgent batch writes last_seen only when the bulk lane has not
 TOUCH_CHUNK = 25  # devices' last_seen written per hold of the ingest lock
@@ -356,11 +357,12 @@ class Pipeline:
         copies.discard(msg.seq)
         return True
 
-    def store_telemetry(self, decided: Decided, forget: bool = True) -> None:
+    def store_telemetry(self, decided: Decided, forget: bool = True, urgent: bool = False) -> None:
         """Store a decided batch's telemetry; on failure (``forget``: forget the batch) raise.
 
         The MQTT link retries a failed batch in place instead (``forget=False``), and forgets
-        it only if it gives up.
+        it only if it gives up. ``urgent`` (the alarm lane's storer): leave the stream state's
+        save to the bulk lane unless it has not saved it for STREAMS_OVERDUE_S.
         """
         readings = decided.readings
         try:
@@ -374,7 +376,7 @@ class Pipeline:
             self.metrics.points.inc(sum(len(data) for _, _, data in readings))
         with self._lock:
             self.tracker.stored(decided.keys)
-        self._save_streams_due()
+        self._save_streams_due(STREAMS_OVERDUE_S if urgent else STREAMS_SAVE_INTERVAL_S)
 
     def forget(self, decided: Decided) -> None:
         """Not stored, so not seen: the broker's redelivery must not count as a repeat."""
@@ -439,18 +441,25 @@ class Pipeline:
             [dict(zip(_STREAM_COLUMNS, r, strict=True)) for r in rows],
         )
 
-    def _save_streams_due(self) -> None:
+    def _save_streams_due(self, interval: float = STREAMS_SAVE_INTERVAL_S) -> None:
         """Stream state (max seq, gaps) is kept at most once a second: it is bookkeeping, and
         stored points are idempotent, so a crash costs only a slightly stale gap count. Only
-        streams whose accepted messages are all stored are written (see StreamTracker)."""
+        streams whose accepted messages are all stored are written (see StreamTracker).
+
+        Saved if ``interval`` has passed since the last save: a city's streams take dozens of
+        chunks, each a registry write under the ingest lock, and the alarm lane's storer, which
+        stores the watched devices' readings, came to it first whenever a watched device
+        reported (under the overload bench's flood it held the lock for 10 to 100 ms a chunk
+        while an alarm waited for it); it now saves them only when the bulk lane has not.
+        """
         now = time.time()
         # Under the ingest lock: registry writes of both lanes (and the alarms their rules
         # write) then queue in this process, never on SQLite's busy handler, whose sleeps
         # (1, 2, 5, 10 ... 100 ms) would land on an alarm.
-        if now - self._streams_saved < STREAMS_SAVE_INTERVAL_S:
+        if now - self._streams_saved < interval:
             return
         with self._lock:
-            if now - self._streams_saved < STREAMS_SAVE_INTERVAL_S:
+            if now - self._streams_saved < interval:
                 return
             self._streams_saved = now
             dirty = self.tracker.take_dirty()
@@ -459,6 +468,7 @@ class Pipeline:
         # In chunks, each copied and written under the lock: an alarm waits for one chunk at
         # most (copying every stream at once held both lanes for tens of ms).
         for i in range(0, len(dirty), STREAMS_CHUNK):
+            self.defer()  # the alarm lane first: its messages wait for no chunk of this
             with self._lock:
                 ready = self.tracker.snapshot(dirty[i : i + STREAMS_CHUNK])
                 if ready:

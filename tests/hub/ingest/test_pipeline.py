@@ -347,3 +347,59 @@ def test_the_gap_count_is_summed_outside_the_ingest_lock(registry_url: str, tmp_
     assert held_while_summing == [False]
     assert pipeline.metrics.gaps._value.get() == 1
     store.close()
+
+
+def test_the_alarm_lanes_storer_leaves_stream_state_to_the_bulk_lane(
+    registry_url: str, tmp_path: Path
+) -> None:
+    """Saving a city's stream state takes dozens of registry writes under the ingest lock: the
+    alarm lane's storer (a watched device's readings) does it only when the bulk lane has not
+    for STREAMS_OVERDUE_S, so that the next alarm does not wait for those chunks."""
+    from hub.ingest.pipeline import STREAMS_OVERDUE_S
+
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    pipeline.registry.register("gauge-1")
+
+    def saved() -> int:
+        with pipeline.registry.engine.connect() as conn:
+            return len(conn.execute(sa.select(streams)).all())
+
+    # Due for the bulk lane (past STREAMS_SAVE_INTERVAL_S), not overdue.
+    pipeline._streams_saved = time.time() - STREAMS_SAVE_INTERVAL_S - 0.2
+    decided = pipeline.decide([_raw("gauge-1", "b1", 1, 6.0)], urgent=True)
+    pipeline.store_telemetry(decided, urgent=True)
+    assert saved() == 0
+    # Overdue: the bulk lane is idle or stalled, so the alarm lane's storer saves it.
+    pipeline._streams_saved = time.time() - STREAMS_OVERDUE_S - 0.2
+    decided = pipeline.decide([_raw("gauge-1", "b1", 2, 6.0)], urgent=True)
+    pipeline.store_telemetry(decided, urgent=True)
+    assert saved() == 1
+    # The bulk lane saves it once the ordinary interval has passed.
+    pipeline._streams_saved = time.time() - STREAMS_SAVE_INTERVAL_S - 0.2
+    pipeline.registry.register("meter-1")
+    pipeline.process([_raw("meter-1", "b1", 1, 1.0)])
+    assert saved() == 2
+    store.close()
+
+
+def test_stream_state_is_saved_in_chunks_that_step_aside_for_alarms(
+    registry_url: str, tmp_path: Path
+) -> None:
+    """Each chunk of stream state is a registry write under the ingest lock: before each one the
+    saving thread steps aside for alarm messages on their way, as before a bulk chunk."""
+    from hub.ingest.pipeline import STREAMS_CHUNK
+
+    pipeline, store = _pipeline(registry_url, tmp_path)
+    ids = [f"meter-{i:03d}" for i in range(STREAMS_CHUNK * 2 + 10)]
+    pipeline.registry.register_many({"id": d} for d in ids)
+    pipeline._streams_saved = time.time()  # not due while the batch is stored
+    pipeline.process([_raw(d, "b1", 1, 1.0) for d in ids])
+    deferred: list[bool] = []
+    defer = pipeline.defer
+    pipeline.defer = lambda timeout=0.02: (deferred.append(True), defer(timeout))[1]  # type: ignore[method-assign]
+    pipeline._streams_saved = 0.0  # due
+    pipeline._save_streams_due()
+    assert len(deferred) == 3  # one per chunk
+    with pipeline.registry.engine.connect() as conn:
+        assert len(conn.execute(sa.select(streams)).all()) == len(ids)
+    store.close()
