@@ -542,8 +542,15 @@ class AlarmEngine:
         if devices:
 
             def decide(held: dict[Key, Held], at: float) -> None:
-                for (device_id, _rule_id), h in held.items():
-                    self._guard(judge, rule, devices[device_id], h.state, at, True)
+                # The devices' presence and last_seen afresh, read once their rows are locked:
+                # the scope's copy is up to SCOPE_TTL_S old, and a worker that did not take a
+                # device's will would take it for online and undo the down-since another
+                # worker had just written.
+                fresh = self.registry.select(Selector(ids=tuple(sorted(devices))))
+                for dev in fresh:
+                    h = held.get((dev.id, rule.id))
+                    if h is not None:
+                        self._guard(judge, rule, dev, h.state, at, True)
 
             self._evaluate([(d, rule.id) for d in devices], rules, given, decide)
 

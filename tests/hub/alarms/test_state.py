@@ -175,3 +175,19 @@ def test_a_changed_rule_starts_its_state_afresh(bench: Bench) -> None:
     assert bench.kinds("s1") == []
     bench.send("s1", level=2.35, now=t0 + 701)
     assert bench.kinds("s1") == [("raised", "minor")]
+
+
+def test_a_worker_with_an_older_view_of_presence_does_not_undo_a_death(bench: Bench) -> None:
+    """The worker that did not take a device's will still has it online in its cached scope:
+    its check must read the device afresh before it judges, not reset the down-since."""
+    bench.rule("down-long", kind="offline", severity="minor", for_s=120)
+    other = _second(bench)
+    t0 = time.time()
+    bench.registry.apply_status("s1", "b", True, 60, t0)
+    bench.alarms.on_batch(Accepted(births=["s1"]), t0)
+    other.tick(t0)  # its scope now holds s1 online
+    bench.registry.apply_status("s1", "b", False, 60, t0 + 1)
+    bench.alarms.on_batch(Accepted(deaths=["s1"]), t0 + 1)  # the other worker took the will
+    other.tick(t0 + 2)
+    bench.alarms.tick(t0 + 122)
+    assert bench.kinds("s1") == [("raised", "minor")]
