@@ -2,8 +2,11 @@
 
 It is a Pipeline evaluator (it runs in an ingest thread, before the telemetry is stored) with a
 periodic ``tick`` for what no message announces: silence, a sustained condition coming due, an
-offline device. Evaluation state per (device, rule) lives here, in memory; the alarms
-themselves live in the database (see :mod:`hub.alarms.store`), which settles every race.
+offline device. Nothing that decides an alarm lives in a worker's memory: the evaluation state
+per (device, rule) is in the database's ``rule_state`` rows (:mod:`hub.alarms.state`), locked,
+read, decided on and written back in the same transaction as the alarm changes it leads to
+(:mod:`hub.alarms.store`), so that N workers, each given a share of a device's messages, decide
+as one would. The engine caches only the rules and the devices' facts.
 """
 
 from __future__ import annotations
@@ -11,13 +14,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from govedge.contract import Telemetry
 from govedge.logs import fields
+from hub.alarms import state
 from hub.alarms.rules import RANK, Rule, parse_rule
+from hub.alarms.state import EvalState, Held, Key
 from hub.alarms.store import AlarmStore, Change
 from hub.errors import NotFoundError
 from hub.ingest.pipeline import Accepted
@@ -27,49 +34,40 @@ log = logging.getLogger("govedge.hub.alarms")
 
 DEVICE_TTL_S = 10.0
 SCOPE_TTL_S = 2.0
-SYNC_S = 5.0
+ATTEMPTS = 3  # a transaction PostgreSQL aborted (deadlock, serialisation) is tried again
 
 
-@dataclass(slots=True)
-class EvalState:
-    """What one rule remembers about one device between messages."""
-
-    on: list[bool] = field(default_factory=list)  # per level, with hysteresis
-    since: dict[int, float] = field(default_factory=dict)  # level -> hub time it came on
-    value: float | None = None  # the last evaluated value
-    samples: deque[tuple[float, float]] = field(default_factory=deque)  # rate: (ts, value)
-    last_seen: float | None = None  # absence: last data (hub time)
-    true_at: dict[int, float] = field(default_factory=dict)  # composite: condition -> last true
-    down_since: float | None = None  # offline: when it was first seen offline
-    # The alarm as last written: severity, value and time of the last event, or None.
-    severity: str | None = None
-    event_value: float | None = None
-    event_at: float = 0.0
-    # Cleared by hand while the condition held, at this severity: wait until it ends.
-    suppressed: str | None = None
+def reads(rule: Rule, data: dict[str, float]) -> bool:
+    """Whether a reading carrying ``data`` is one the rule evaluates."""
+    if rule.kind in ("threshold", "rate", "stuck"):
+        return rule.metric in data
+    if rule.kind == "absence":
+        return not rule.metric or rule.metric in data
+    if rule.kind == "composite":
+        return any(c.metric in data for c in rule.conditions)
+    return False  # offline: births and deaths
 
 
 class AlarmEngine:
-    """Rules in memory, evaluation state per (device, rule), lifecycle through the store."""
+    """Rules in memory; evaluation state and alarms in the database (see the module)."""
 
     def __init__(self, store: AlarmStore, registry: Registry) -> None:
         self.store = store
         self.registry = registry
         self.rules: dict[str, Rule] = {}
-        self.states: dict[tuple[str, str], EvalState] = {}
         self.started = time.time()
         self.errors = 0
         self.changes: dict[str, int] = {}
         self._lock = threading.RLock()
         self._devices: dict[str, tuple[DeviceInfo | None, float]] = {}
-        self._newest: dict[str, tuple[str, int]] = {}  # device -> (boot id, seq) last judged
         self._scope: dict[str, tuple[list[DeviceInfo], float]] = {}
         self._presence_changes = 0  # births and deaths evaluated: see _in_scope
         self._applicable: dict[str, tuple[DeviceInfo | None, dict[str, Rule], list[Rule]]] = {}
         """Per device: the rules that apply, for those device facts and that set of rules (the
         bulk lane's batches are mostly devices no rule reads: a lookup each, not a rule pass)."""
         self._version: tuple[int, float] = (-1, -1.0)
-        self._synced = time.monotonic()
+        self._conn: Connection | None = None  # the open evaluation's transaction
+        self._changes: list[tuple[Change, str]] = []  # its alarm changes, sent once committed
         self.on_change: list[Callable[[Change], None]] = []
         """Called after each alarm change is committed (the feed sends it at once)."""
 
@@ -90,33 +88,23 @@ class AlarmEngine:
             if rule.enabled:
                 loaded[rule.id] = rule
         with self._lock:
-            active = self.store.active()
             old = self.rules
             self.rules = loaded
             self._version = version
             self._scope.clear()
-            for key in list(self.states):
-                rule_id = key[1]
-                if rule_id not in loaded or loaded[rule_id] != old.get(rule_id):
-                    del self.states[key]
-            # Alarms raised before (by this worker, another one, or an earlier run) are known.
-            for (device_id, rule_id), (_alarm_id, severity) in active.items():
-                if rule_id in loaded and (device_id, rule_id) not in self.states:
-                    self.states[(device_id, rule_id)] = self._restored(loaded[rule_id], severity)
+        active = self.store.active()
         for device_id, rule_id in active:
             if rule_id not in loaded:
                 self._apply_change(
                     self.store.clear_active(device_id, rule_id, by="rule removed or disabled"),
                     rule_id,
                 )
-
-    @staticmethod
-    def _restored(rule: Rule, severity: str) -> EvalState:
-        st = EvalState(severity=severity, event_at=time.time())
-        if rule.levels:
-            st.on = [RANK[lv.severity] <= RANK[severity] for lv in rule.levels]
-            st.since = {i: 0.0 for i, on in enumerate(st.on) if on}
-        return st
+        # A changed rule's rows are rebuilt as they are read (their revision differs).
+        gone = [rule_id for rule_id in old if rule_id not in loaded]
+        if gone:
+            with self.store.engine.begin() as conn:
+                for rule_id in gone:
+                    state.forget_rule(conn, rule_id)
 
     # devices --------------------------------------------------------------------------------
 
@@ -187,7 +175,6 @@ class AlarmEngine:
         """Pipeline listener: evaluate a stored batch (``now``: the hub's time, for tests)."""
         if not self.rules:
             return
-        now = time.time() if now is None else now
         # Registry reads before the lock: the tick and the other lane need not wait for them.
         self._prefetch({msg.device_id for msg in acc.telemetry})
         # A batch may hold a birth and a will of one device: the registry has the outcome, read
@@ -197,38 +184,98 @@ class AlarmEngine:
         if presence:
             self._reload(presence)
         with self._lock:
-            rules = list(self.rules.values())
+            rules = self.rules
             # Which rules apply is worked out once per device of the batch: most devices of a
             # large batch are watched by no rule, and this runs under the ingest lock.
             applicable: dict[str, tuple[DeviceInfo | None, list[Rule]]] = {}
-            newest = self._newest
+            work: list[tuple[Rule, DeviceInfo, Telemetry]] = []
             for msg in acc.telemetry:
-                last = newest.get(msg.device_id)
-                if last is not None and last[0] == msg.boot_id and msg.seq < last[1]:
-                    # Sent before a reading already judged (the alarm lane overtook the bulk
-                    # lane, or a gap filled late): it must not move an alarm back.
-                    continue
-                newest[msg.device_id] = (msg.boot_id, msg.seq)
                 hit = applicable.get(msg.device_id)
                 if hit is None:
                     dev = self.device(msg.device_id)
                     kept = self._applicable.get(msg.device_id)
-                    if kept is not None and kept[0] is dev and kept[1] is self.rules:
+                    if kept is not None and kept[0] is dev and kept[1] is rules:
                         found = kept[2]  # same device facts, same rules: same answer
                     else:
-                        found = [r for r in rules if r.applies_to(dev)] if dev is not None else []
-                        self._applicable[msg.device_id] = (dev, self.rules, found)
+                        found = (
+                            [r for r in rules.values() if r.applies_to(dev)]
+                            if dev is not None
+                            else []
+                        )
+                        self._applicable[msg.device_id] = (dev, rules, found)
                     hit = applicable[msg.device_id] = (dev, found)
                 dev, found = hit
                 if dev is None:
                     continue
                 for rule in found:
-                    self._guard(self._on_telemetry, rule, dev, msg.ts, msg.data, now)
+                    if reads(rule, msg.data):
+                        work.append((rule, dev, msg))
+            births: list[tuple[Rule, DeviceInfo]] = []
             if presence:
                 self._presence_changes += 1
                 self._scope.clear()
-            for device_id in presence:
-                self._on_presence(device_id, now)
+                offline = [r for r in rules.values() if r.kind == "offline"]
+                for device_id in presence:
+                    dev = self.device(device_id)
+                    if dev is not None:
+                        births.extend((r, dev) for r in offline if r.applies_to(dev))
+            if not work and not births:
+                return
+            keys = [(dev.id, rule.id) for rule, dev, _ in work]
+            keys += [(dev.id, rule.id) for rule, dev in births]
+
+            def judge(held: dict[Key, Held], now: float) -> None:
+                for rule, dev, msg in work:
+                    h = held[(dev.id, rule.id)]
+                    if h.judged(msg.boot_id, msg.seq):
+                        # A copy (it reached this worker or another one twice), or sent before
+                        # a reading already judged (the alarm lane overtook the bulk lane, a
+                        # gap filled late): it must not move an alarm back.
+                        continue
+                    h.boot_id, h.seq = msg.boot_id, msg.seq
+                    self._guard(self._on_telemetry, rule, dev, h.state, msg.ts, msg.data, now)
+                for rule, dev in births:
+                    self._guard(self._on_presence, rule, dev, held[(dev.id, rule.id)].state, now)
+
+            self._evaluate(keys, rules, now, judge)
+
+    def _evaluate(
+        self,
+        keys: Sequence[Key],
+        rules: dict[str, Rule],
+        now: float | None,
+        judge: Callable[[dict[Key, Held], float], None],
+    ) -> None:
+        """Lock the rows of ``keys``, let ``judge`` decide on their states, write the alarm
+        changes and the rows back in one transaction; then announce the changes. Called under
+        the engine's lock.
+
+        ``now`` (the hub's time; None: the clock) is read once the rows are locked: the rows
+        may hold times written by another worker while this one waited for them, and a time
+        before those would take a level that just came on for one not on long enough."""
+        for attempt in range(1, ATTEMPTS + 1):
+            self._changes = []
+            try:
+                with self.store.engine.begin() as conn:
+                    self._conn = conn
+                    held = state.lock(conn, keys, rules, time.time() if now is None else now)
+                    judge(held, time.time() if now is None else now)
+                    state.save(conn, held, rules)
+                break
+            except DBAPIError as exc:
+                self.errors += 1
+                retry = attempt < ATTEMPTS
+                log.warning(
+                    "rule_evaluation_aborted",
+                    extra=fields(error=type(exc.orig).__name__, keys=len(keys), retry=retry),
+                )
+                if not retry:
+                    return
+            finally:
+                self._conn = None
+        changes, self._changes = self._changes, []
+        for change, rule_id in changes:
+            self._apply_change(change, rule_id)
 
     def _guard(self, func: Any, *args: Any) -> None:
         try:
@@ -237,17 +284,15 @@ class AlarmEngine:
             self.errors += 1
             log.exception("rule_evaluation_failed")
 
-    def _state(self, dev: DeviceInfo, rule: Rule) -> EvalState:
-        key = (dev.id, rule.id)
-        st = self.states.get(key)
-        if st is None:
-            st = self.states[key] = EvalState(on=[False] * len(rule.levels))
-        return st
-
     def _on_telemetry(
-        self, rule: Rule, dev: DeviceInfo, ts: float, data: dict[str, float], now: float
+        self,
+        rule: Rule,
+        dev: DeviceInfo,
+        st: EvalState,
+        ts: float,
+        data: dict[str, float],
+        now: float,
     ) -> None:
-        st = self._state(dev, rule)
         if rule.kind == "threshold":
             if rule.metric in data:
                 value = float(data[rule.metric])
@@ -288,31 +333,24 @@ class AlarmEngine:
             if touched:
                 self._decide(rule, dev, st, self._composite(rule, st, now), st.value, now)
 
-    def _on_presence(self, device_id: str, now: float) -> None:
-        """A birth or a death (the device's facts were just reloaded by ``_reload``)."""
-        dev = self.device(device_id)
-        if dev is None:
-            return
-        online = dev.online
-        for rule in list(self.rules.values()):
-            if rule.kind == "offline" and rule.applies_to(dev):
-                st = self._state(dev, rule)
-                if online:
-                    if (
-                        st.down_since is not None
-                        and st.severity is None
-                        and now - st.down_since >= rule.for_s
-                    ):
-                        # Down for longer than the rule allows, back before a tick raised it
-                        # (ticks run once a second, later on a busy hub): still an alarm, cleared
-                        # at once, so that whether one is raised does not depend on the ticks.
-                        self._guard(self._decide, rule, dev, st, rule.severity, None, now)
-                    st.down_since = None
-                    self._guard(self._decide, rule, dev, st, None, None, now)
-                else:
-                    st.down_since = st.down_since or now
-                    target = rule.severity if now - st.down_since >= rule.for_s else None
-                    self._guard(self._decide, rule, dev, st, target, None, now)
+    def _on_presence(self, rule: Rule, dev: DeviceInfo, st: EvalState, now: float) -> None:
+        """A birth or a death, for an offline rule (the device's facts were just reloaded)."""
+        if dev.online:
+            if (
+                st.down_since is not None
+                and st.severity is None
+                and now - st.down_since >= rule.for_s
+            ):
+                # Down for longer than the rule allows, back before a tick raised it (ticks run
+                # once a second, later on a busy hub): still an alarm, cleared at once, so that
+                # whether one is raised does not depend on the ticks.
+                self._decide(rule, dev, st, rule.severity, None, now)
+            st.down_since = None
+            self._decide(rule, dev, st, None, None, now)
+        else:
+            st.down_since = st.down_since or now
+            target = rule.severity if now - st.down_since >= rule.for_s else None
+            self._decide(rule, dev, st, target, None, now)
 
     # evaluation -----------------------------------------------------------------------------
 
@@ -336,7 +374,8 @@ class AlarmEngine:
     def _sustained(rule: Rule, st: EvalState, now: float) -> str | None:
         """The worst level that has been on for ``for_s``."""
         for i in range(len(rule.levels) - 1, -1, -1):
-            if st.on[i] and now - st.since.get(i, now) >= rule.for_s:
+            # max: a level another worker turned on a moment "after" now is on since now.
+            if st.on[i] and max(0.0, now - st.since.get(i, now)) >= rule.for_s:
                 return rule.levels[i].severity
         return None
 
@@ -378,8 +417,10 @@ class AlarmEngine:
             st.suppressed = None
             if st.severity is not None:
                 st.severity = None
-                change = self.store.clear_active(dev.id, rule.id, "rule", value, self.place(dev))
-                self._apply_change(change, rule.id)
+                change = self.store.clear_active(
+                    dev.id, rule.id, "rule", value, self.place(dev), conn=self._conn
+                )
+                self._changed(change, rule.id)
             return
         if st.suppressed is not None:
             if RANK[target] <= RANK[st.suppressed]:
@@ -388,10 +429,12 @@ class AlarmEngine:
         message = self._message(rule, target, value)
         place = self.place(dev)
         if st.severity is None:
-            change = self.store.raise_or_update(dev.id, rule.id, target, value, message, place)
+            change = self.store.raise_or_update(
+                dev.id, rule.id, target, value, message, place, conn=self._conn
+            )
         elif target != st.severity or self._update_due(rule, st, value, now):
             change = self.store.update_active(
-                dev.id, rule.id, target, value, message, place, force_update=True
+                dev.id, rule.id, target, value, message, place, force_update=True, conn=self._conn
             )
             if not change.active:
                 # Cleared by hand (or by another worker): hold off until the condition ends
@@ -400,7 +443,7 @@ class AlarmEngine:
                 if RANK[target] > RANK[st.suppressed]:
                     st.suppressed = None
                     change = self.store.raise_or_update(
-                        dev.id, rule.id, target, value, message, place
+                        dev.id, rule.id, target, value, message, place, conn=self._conn
                     )
         else:
             return
@@ -411,7 +454,14 @@ class AlarmEngine:
         elif change.active and st.severity is None:
             # Another worker raised it first, at this severity: it is ours to follow too.
             st.severity, st.event_value, st.event_at = target, value, now
-        self._apply_change(change, rule.id)
+        self._changed(change, rule.id)
+
+    def _changed(self, change: Change, rule_id: str) -> None:
+        """An alarm change made in the open evaluation: announced once it is committed."""
+        if self._conn is None:
+            self._apply_change(change, rule_id)
+        else:
+            self._changes.append((change, rule_id))
 
     @staticmethod
     def _update_due(rule: Rule, st: EvalState, value: float | None, now: float) -> bool:
@@ -441,15 +491,13 @@ class AlarmEngine:
 
     def tick(self, now: float | None = None) -> None:
         """Silence, sustained conditions coming due, offline devices, composite windows."""
-        now = time.time() if now is None else now
+        given, now = now, time.time() if now is None else now
         try:
             self.reload()
         except Exception:
             self.errors += 1
             log.exception("rules_reload_failed")
             return
-        if time.monotonic() - self._synced >= SYNC_S:
-            self._guard(self.sync_active)
         for rule in list(self.rules.values()):
             # The rule's devices are read before the lock (a city-wide scope is thousands of
             # rows), and the lock is held for one rule at a time: an alarm lane's batch, which
@@ -457,67 +505,95 @@ class AlarmEngine:
             self._guard(self._in_scope, rule)
             with self._lock:
                 if self.rules.get(rule.id) is rule:
-                    self._guard(self._tick_rule, rule, now)
+                    self._guard(self._tick_rule, rule, now, given)
 
-    def sync_active(self) -> None:
-        """Align memory with the database: alarms other workers raised or someone cleared."""
-        with self._lock:  # the snapshot too: this worker's own raises must not race it
-            active = self.store.active()
-            self._synced = time.monotonic()
-            for (device_id, rule_id), (_id, severity) in active.items():
-                rule = self.rules.get(rule_id)
-                st = self.states.get((device_id, rule_id))
-                if rule is None:
-                    continue
-                if st is None:
-                    self.states[(device_id, rule_id)] = self._restored(rule, severity)
-                elif st.severity is None:
-                    st.severity, st.suppressed, st.event_at = severity, None, time.time()
-            for key, st in self.states.items():
-                if st.severity is not None and key not in active:
-                    # Cleared elsewhere while the condition held here: as if cleared by hand.
-                    st.suppressed, st.severity = st.severity, None
+    def _tick_rule(self, rule: Rule, now: float, given: float | None = None) -> None:
+        """One rule's periodic check at ``now``; its decisions are taken at ``given`` (None:
+        the clock once the rows are locked, see ``_evaluate``)."""
+        rules = {rule.id: rule}
+        if rule.kind in ("threshold", "rate", "composite"):
+            if rule.kind != "composite" and rule.for_s <= 0:
+                return  # nothing comes due without a reading
+            with self.store.engine.connect() as conn:
+                keys = state.armed_keys(conn, rule.id)
+            if keys:
+                self._evaluate(keys, rules, given, lambda held, at: self._due(rule, held, at))
+            return
+        if rule.kind not in ("absence", "offline"):
+            return
+        # A first look without locks finds the few devices whose state must be judged.
+        with self.store.engine.connect() as conn:
+            seen = state.peek(conn, rule)
+        fresh = EvalState(on=[False] * len(rule.levels))  # read only: act is False
+        judge = self._silent if rule.kind == "absence" else self._down
+        devices = {
+            dev.id: dev
+            for dev in self._in_scope(rule)
+            if judge(rule, dev, seen.get(dev.id, fresh), now)
+        }
+        if devices:
 
-    def _tick_rule(self, rule: Rule, now: float) -> None:
-        if rule.kind in ("threshold", "rate"):
-            if rule.for_s <= 0:  # nothing comes due without a reading
-                return
-            for (device_id, rule_id), st in list(self.states.items()):
-                if rule_id == rule.id and any(st.on):
-                    dev = self.device(device_id)
-                    if dev is not None:
-                        self._decide(rule, dev, st, self._sustained(rule, st, now), st.value, now)
-        elif rule.kind == "composite":
-            for (device_id, rule_id), st in list(self.states.items()):
-                if rule_id == rule.id and st.severity is not None:
-                    dev = self.device(device_id)
-                    if dev is not None:
-                        self._decide(rule, dev, st, self._composite(rule, st, now), st.value, now)
-        elif rule.kind == "absence":
-            for dev in self._in_scope(rule):
-                st = self._state(dev, rule)
-                if dev.last_seen is None and st.last_seen is None and st.severity is None:
-                    continue  # never heard from: not yet installed
-                last = st.last_seen
-                if not rule.metric and dev.last_seen is not None:
-                    last = max(last or 0.0, dev.last_seen)  # shared by every worker
-                baseline = max(last or 0.0, self.started)
-                target = rule.severity if now - baseline > rule.silent_s else None
-                if target is not None or st.severity is not None:
-                    self._decide(rule, dev, st, target, None, now)
-        elif rule.kind == "offline":
-            for dev in self._in_scope(rule):
-                if dev.last_seen is None:
-                    continue  # never seen: not yet installed
-                st = self._state(dev, rule)
-                if dev.online:
-                    if st.severity is not None or st.down_since is not None:
-                        st.down_since = None
-                        self._decide(rule, dev, st, None, None, now)
-                    continue
-                st.down_since = st.down_since or now
-                if now - st.down_since >= rule.for_s:
-                    self._decide(rule, dev, st, rule.severity, None, now)
+            def decide(held: dict[Key, Held], at: float) -> None:
+                for (device_id, _rule_id), h in held.items():
+                    self._guard(judge, rule, devices[device_id], h.state, at, True)
+
+            self._evaluate([(d, rule.id) for d in devices], rules, given, decide)
+
+    def _due(self, rule: Rule, held: dict[Key, Held], now: float) -> None:
+        """Sustained levels coming due, composite windows ending."""
+        for (device_id, _rule_id), h in held.items():
+            dev = self.device(device_id)
+            st = h.state
+            if dev is None:
+                continue
+            if rule.kind == "composite":
+                if st.severity is not None:
+                    target = self._composite(rule, st, now)
+                    self._guard(self._decide, rule, dev, st, target, st.value, now)
+            elif any(st.on):
+                target = self._sustained(rule, st, now)
+                self._guard(self._decide, rule, dev, st, target, st.value, now)
+
+    def _silent(
+        self, rule: Rule, dev: DeviceInfo, st: EvalState, now: float, act: bool = False
+    ) -> bool:
+        """Absence: whether the device's silence changes its alarm (and, with ``act``, change
+        it)."""
+        if dev.last_seen is None and st.last_seen is None and st.severity is None:
+            return False  # never heard from: not yet installed
+        last = st.last_seen
+        if not rule.metric and dev.last_seen is not None:
+            last = max(last or 0.0, dev.last_seen)  # shared by every worker
+        baseline = max(last or 0.0, self.started)
+        target = rule.severity if now - baseline > rule.silent_s else None
+        if target == st.severity:
+            return False
+        if act:
+            self._decide(rule, dev, st, target, None, now)
+        return True
+
+    def _down(
+        self, rule: Rule, dev: DeviceInfo, st: EvalState, now: float, act: bool = False
+    ) -> bool:
+        """Offline: whether the device's presence changes its state (and, with ``act``, change
+        it)."""
+        if dev.last_seen is None:
+            return False  # never seen: not yet installed
+        if dev.online:
+            if st.severity is None and st.down_since is None:
+                return False
+            if act:
+                st.down_since = None
+                self._decide(rule, dev, st, None, None, now)
+            return True
+        due = st.down_since is not None and now - st.down_since >= rule.for_s
+        if st.down_since is not None and (not due or st.severity == rule.severity):
+            return False
+        if act:
+            st.down_since = st.down_since or now
+            if now - st.down_since >= rule.for_s:
+                self._decide(rule, dev, st, rule.severity, None, now)
+        return True
 
     # alarms the hub raises about itself ----------------------------------------------------
 

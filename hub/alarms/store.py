@@ -2,7 +2,9 @@
 
 The database holds the truth. One active alarm per (device, rule) is the unique index on
 ``alarms.active_key`` (``"{device}:{rule}"`` while active, NULL once cleared): a second worker
-that races to raise the same alarm gets an IntegrityError and updates the winner's row instead.
+that races to raise the same alarm finds it there (its insert does nothing) and updates the
+winner's row instead. The rules engine passes its own transaction (``conn``), in which it also
+writes the evaluation state that led to the change (:mod:`hub.alarms.state`).
 Every statement that changes an alarm writes first and reads after, so that SQLite takes its
 write lock at once. Each change appends an ``alarm_events`` row whose payload is the alarm as
 the API shows it, place included.
@@ -11,11 +13,14 @@ the API shows it, place included.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as sa_postgresql
+from sqlalchemy.dialects import sqlite as sa_sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -77,6 +82,16 @@ class AlarmStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @contextmanager
+    def _tx(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's transaction (``conn``: the rules engine decides and writes in one), or a
+        transaction of its own."""
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as own:
+            yield own
+
     # lifecycle ------------------------------------------------------------------------------
 
     def _event(
@@ -110,44 +125,55 @@ class AlarmStore:
         *,
         force_update: bool = False,
         now: float | None = None,
+        conn: Connection | None = None,
     ) -> Change:
         """Make the (device, rule) alarm active at ``severity``.
 
         Raises it if none is active; escalates (or lowers) its severity if it differs; records
         an 'updated' event only when ``force_update`` (the caller's throttle decided). The
-        unique index settles races between workers.
+        unique index settles races between workers: the insert does nothing if an alarm is
+        active already, and that alarm is updated instead.
         """
         now = time.time() if now is None else now
         key = active_key(device_id, rule_id)
-        try:
-            with self.engine.begin() as conn:
-                result = conn.execute(
-                    alarms.insert().values(
-                        device_id=device_id,
-                        rule_id=rule_id,
-                        severity=severity,
-                        state="active",
-                        acknowledged=False,
-                        ack_by="",
-                        ack_note="",
-                        value=value,
-                        message=message,
-                        raised_at=now,
-                        updated_at=now,
-                        cleared_by="",
-                        assigned_team="",
-                        dispatch_state="",
-                        active_key=key,
-                    )
+        with self._tx(conn) as c:
+            insert = sa_postgresql.insert if c.dialect.name == "postgresql" else sa_sqlite.insert
+            stmt = (
+                insert(alarms)
+                .values(
+                    device_id=device_id,
+                    rule_id=rule_id,
+                    severity=severity,
+                    state="active",
+                    acknowledged=False,
+                    ack_by="",
+                    ack_note="",
+                    value=value,
+                    message=message,
+                    raised_at=now,
+                    updated_at=now,
+                    cleared_by="",
+                    assigned_team="",
+                    dispatch_state="",
+                    active_key=key,
                 )
-                pk = result.inserted_primary_key
-                assert pk is not None  # noqa: S101 - narrowing: a one-row INSERT has a primary key
-                return Change("raised", *self._event(conn, int(pk[0]), "raised", now, place))
-        except IntegrityError:
-            pass  # another message or worker raised it first: update that alarm instead
-        return self.update_active(
-            device_id, rule_id, severity, value, message, place, force_update=force_update, now=now
-        )
+                .on_conflict_do_nothing(index_elements=[alarms.c.active_key])
+                .returning(alarms.c.id)
+            )
+            alarm_id = c.execute(stmt).scalar()
+            if alarm_id is not None:
+                return Change("raised", *self._event(c, int(alarm_id), "raised", now, place))
+            return self.update_active(
+                device_id,
+                rule_id,
+                severity,
+                value,
+                message,
+                place,
+                force_update=force_update,
+                now=now,
+                conn=c,
+            )
 
     def update_active(
         self,
@@ -160,6 +186,7 @@ class AlarmStore:
         *,
         force_update: bool = False,
         now: float | None = None,
+        conn: Connection | None = None,
     ) -> Change:
         """Change the active alarm's severity or value; Change(None, None) if none is active."""
         now = time.time() if now is None else now
@@ -167,7 +194,7 @@ class AlarmStore:
         worse = SEVERITIES[RANK[severity] + 1 :]
         better = SEVERITIES[: RANK[severity]]
         values = {"severity": severity, "value": value, "message": message, "updated_at": now}
-        with self.engine.begin() as conn:
+        with self._tx(conn) as conn:
             for kind, others in (("escalated", better), ("updated", worse)):
                 # 'escalated' when the stored severity is lower than the new one.
                 changed = conn.execute(
@@ -205,11 +232,12 @@ class AlarmStore:
         place: dict[str, Any] | None = None,
         *,
         now: float | None = None,
+        conn: Connection | None = None,
     ) -> Change:
         """Clear the active (device, rule) alarm, if any (the condition ended)."""
         now = time.time() if now is None else now
         key = active_key(device_id, rule_id)
-        with self.engine.begin() as conn:
+        with self._tx(conn) as conn:
             alarm_id = conn.execute(
                 alarms.update()
                 .where(alarms.c.active_key == key)

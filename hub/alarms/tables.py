@@ -56,3 +56,19 @@ alarm_events = sa.Table(
     sa.Column("ts", sa.Float, nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),  # the alarm as the API shows it, after the event
 )
+
+rule_state = sa.Table(
+    "rule_state",
+    metadata,
+    # What one rule remembers about one device between messages (hysteresis, sustained-since,
+    # rate samples, silence, the alarm as last written), shared by every hub worker: each
+    # evaluation locks its rows, reads them, decides and writes them back in one transaction.
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("rule_id", sa.String(64), primary_key=True),
+    sa.Column("rev", sa.String(16), nullable=False, default=""),  # the rule it was built under
+    sa.Column("boot_id", sa.String(64), nullable=False, default=""),  # the newest message judged
+    sa.Column("seq", sa.BigInteger, nullable=False, default=-1),
+    sa.Column("armed", sa.Boolean, nullable=False, default=False),  # the periodic check needs it
+    sa.Column("state", sa.Text, nullable=False, default=""),  # EvalState as JSON
+    sa.Index("ix_rule_state_armed", "rule_id", "armed"),
+)

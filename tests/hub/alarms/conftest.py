@@ -1,16 +1,24 @@
-"""A hub with the rules-and-alarms extension, and helpers to register gauges and put rules."""
+"""A hub with the rules-and-alarms extension, and helpers to register gauges and put rules;
+and ``bench``, the rules engine alone on a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 import hub.app
+from govedge.contract import Telemetry
 from hub.alarms.api import ALARM_ENGINE
+from hub.alarms.engine import AlarmEngine
+from hub.alarms.store import AlarmStore
+from hub.db import create_schema, make_engine
+from hub.ingest.pipeline import Accepted
+from hub.registry import Registry
 
 
 @pytest.fixture
@@ -55,3 +63,50 @@ class Kit:
 @pytest.fixture
 def kit() -> Kit:
     return Kit()
+
+
+class Bench:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        create_schema(self.engine)
+        self.registry = Registry(self.engine)
+        self.store = AlarmStore(self.engine)
+        self.alarms = AlarmEngine(self.store, self.registry)
+        self.seq = 0
+        self.boot = uuid.uuid4().hex
+
+    def rule(self, rule_id: str, **definition: Any) -> None:
+        self.store.put_rule(rule_id, definition, True)
+        self.alarms.reload()
+
+    def send(
+        self,
+        device_id: str,
+        engine: AlarmEngine | None = None,
+        now: float | None = None,
+        **data: float,
+    ) -> None:
+        self.seq += 1
+        msg = Telemetry(
+            device_id=device_id, boot_id=self.boot, seq=self.seq, ts=time.time(), data=data
+        )
+        (engine or self.alarms).on_batch(Accepted(telemetry=[msg]), now)
+
+    def kinds(self, device_id: str) -> list[tuple[str, str]]:
+        return [(e["kind"], e["severity"]) for e in self.store.events_of(device_id)]
+
+
+@pytest.fixture
+def bench(registry_url: str) -> Iterator[Bench]:
+    b = Bench(registry_url)
+    b.registry.register("s1", model="gauge", site="north", lat=31.2, lon=121.5)
+    b.registry.register("s2", model="gauge", site="south", labels={"zone": "a"})
+    b.registry.register("k1", model="kiosk", site="north")
+    yield b
+    b.engine.dispose()
+
+
+LEVELS = [
+    {"severity": "minor", "raise": 3.0, "clear": 2.9},
+    {"severity": "major", "raise": 4.0, "clear": 3.9},
+]
