@@ -22,9 +22,13 @@ from hub.errors import ValidationError
 
 HEARTBEAT_FACTOR = 1.5
 PRESENCE_REFRESH_S = 2.0
+UNKNOWN_TTL_S = 1.0  # an id found unregistered is not looked up again for this long
+MAX_UNKNOWN = 10_000
+# last_seen only moves forward: another worker may have written a later time meanwhile.
 _SQLITE_TOUCH = (
     "UPDATE devices SET last_seen = json_extract(j.value, '$[1]') FROM json_each(?) AS j "
-    "WHERE devices.id = json_extract(j.value, '$[0]')"
+    "WHERE devices.id = json_extract(j.value, '$[0]') "
+    "AND (devices.last_seen IS NULL OR devices.last_seen < json_extract(j.value, '$[1]'))"
 )
 
 
@@ -141,6 +145,7 @@ class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._known: set[str] = set()
+        self._unknown: dict[str, float] = {}  # id -> monotonic time it was found unregistered
         self._lock = threading.Lock()
         self._online: set[str] = set()
         self._keepalive: dict[str, int] = {}
@@ -170,15 +175,26 @@ class Registry:
         message), and for an id missing from it, from the database by its primary key: another
         hub worker (its API, its auto-registration) may have registered the device since this
         one loaded the set, and a message it sent after that must not be rejected. Only messages
-        that would otherwise be rejected pay for the query."""
+        that would otherwise be rejected pay for the query, and an id found unregistered is taken
+        as such for UNKNOWN_TTL_S: a flood from unregistered (or forged) ids costs a query per id
+        and second, not one per message (764 queries held an ingest lane for seconds on a busy
+        machine), and a device registered by another worker is taken within that second."""
         if device_id in self._known:
             return True
+        now = time.monotonic()
+        found_unknown = self._unknown.get(device_id)
+        if found_unknown is not None and now - found_unknown < UNKNOWN_TTL_S:
+            return False
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(devices.c.id).where(devices.c.id == device_id)).first()
-        if row is None:
-            return False
         with self._lock:
+            if row is None:
+                if len(self._unknown) >= MAX_UNKNOWN:
+                    self._unknown.clear()
+                self._unknown[device_id] = now
+                return False
             self._known.add(device_id)
+            self._unknown.pop(device_id, None)
         return True
 
     def register(
@@ -210,6 +226,7 @@ class Registry:
                 conn.execute(devices.insert().values(id=device_id, created=time.time(), **values))
         with self._lock:
             self._known.add(device_id)
+            self._unknown.pop(device_id, None)
         return self.get(device_id)
 
     def register_many(self, items: Iterable[Mapping[str, Any]]) -> int:
@@ -420,14 +437,27 @@ class Registry:
             else:
                 conn.execute(
                     devices.update()
-                    .where(devices.c.id == sa.bindparam("did"))
+                    .where(
+                        devices.c.id == sa.bindparam("did"),
+                        # Only forward: another worker may have written a later time.
+                        sa.or_(
+                            devices.c.last_seen.is_(None),
+                            devices.c.last_seen < sa.bindparam("ts"),
+                        ),
+                    )
                     .values(last_seen=sa.bindparam("ts")),
                     # Rows are always locked in id order, here and in expire_silent: no
                     # deadlocks.
                     [{"did": d, "ts": seen[d]} for d in due],
                 )
             for device_id in sorted(offline):
-                conn.execute(devices.update().where(devices.c.id == device_id).values(online=True))
+                came_back = conn.execute(
+                    devices.update()
+                    .where(devices.c.id == device_id, devices.c.online.is_(False))
+                    .values(online=True)
+                ).rowcount
+                if not came_back:
+                    continue  # another worker saw its traffic first
                 conn.execute(
                     device_states.insert().values(
                         device_id=device_id, ts=now, online=True, reason="traffic"
@@ -452,9 +482,18 @@ class Registry:
             ).all()
             for device_id, last_seen, keepalive in rows:
                 if last_seen is not None and now - last_seen > HEARTBEAT_FACTOR * keepalive:
-                    conn.execute(
-                        devices.update().where(devices.c.id == device_id).values(online=False)
-                    )
+                    # Conditional: another worker may have seen it speak, or expired it, since.
+                    expired = conn.execute(
+                        devices.update()
+                        .where(
+                            devices.c.id == device_id,
+                            devices.c.online.is_(True),
+                            devices.c.last_seen == last_seen,
+                        )
+                        .values(online=False)
+                    ).rowcount
+                    if not expired:
+                        continue
                     conn.execute(
                         device_states.insert().values(
                             device_id=device_id, ts=now, online=False, reason="heartbeat_timeout"

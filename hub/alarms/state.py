@@ -3,8 +3,9 @@
 One ``rule_state`` row per (device, rule) holds what the rule remembers between messages (an
 :class:`EvalState`), the rule revision it was built under and the newest message it judged.
 An evaluation takes its rows in one transaction: it inserts the missing ones and locks them
-all (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the insert takes the database's write
-lock), in (device, rule) order so that two workers cannot deadlock; reads them; decides; writes
+all (on PostgreSQL one upsert that locks and returns every row, joined with its active alarm;
+on SQLite the insert takes the database's write lock), in (device, rule) order so that two
+workers cannot deadlock; reads them; decides; writes
 the alarm changes and the rows back; commits. A message older than the newest judged for its
 (device, rule) is not judged again, whichever worker it reached: a copy that reached a second
 worker, or a reading overtaken by a later one, cannot move an alarm back.
@@ -153,31 +154,34 @@ def lock(
     ordered = sorted(set(keys))
     if not ordered:
         return {}
-    insert = sa_postgresql.insert if conn.dialect.name == "postgresql" else sa_sqlite.insert
-    conn.execute(
-        insert(rule_state).on_conflict_do_nothing(),
-        [
-            {
-                "device_id": d,
-                "rule_id": r,
-                "rev": "",
-                "boot_id": "",
-                "seq": -1,
-                "armed": False,
-                "state": "",
-            }
-            for d, r in ordered
-        ],
-    )
-    query = (
-        sa.select(rule_state)
-        .where(sa.tuple_(rule_state.c.device_id, rule_state.c.rule_id).in_(ordered))
-        .order_by(rule_state.c.device_id, rule_state.c.rule_id)
-    )
+    blank = {"rev": "", "boot_id": "", "seq": -1, "armed": False, "state": ""}
+    values = [{"device_id": d, "rule_id": r, **blank} for d, r in ordered]
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    rows = {(r.device_id, r.rule_id): r for r in conn.execute(query)}
-    active = _active(conn, ordered)
+        # One statement: the upsert locks each row (in key order) and returns it, and the
+        # join reads its active alarm.
+        up = (
+            sa_postgresql.insert(rule_state)
+            .values(values)
+            .on_conflict_do_update(
+                index_elements=[rule_state.c.device_id, rule_state.c.rule_id],
+                set_={"rev": rule_state.c.rev},
+            )
+            .returning(*rule_state.c)
+            .cte("up")
+        )
+        joined = up.outerjoin(alarms, alarms.c.active_key == up.c.device_id + ":" + up.c.rule_id)
+        query = sa.select(up, alarms.c.severity.label("active")).select_from(joined)
+        found = conn.execute(query).all()
+        rows = {(r.device_id, r.rule_id): r for r in found}
+        active = {key: r.active for key, r in rows.items() if r.active is not None}
+    else:
+        # The insert takes SQLite's write lock: no other writer until this one commits.
+        conn.execute(sa_sqlite.insert(rule_state).on_conflict_do_nothing(), values)
+        query = sa.select(rule_state).where(
+            sa.tuple_(rule_state.c.device_id, rule_state.c.rule_id).in_(ordered)
+        )
+        rows = {(r.device_id, r.rule_id): r for r in conn.execute(query)}
+        active = _active(conn, ordered)
     out: dict[Key, Held] = {}
     for key in ordered:
         row = rows[key]

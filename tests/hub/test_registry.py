@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+import sqlalchemy as sa
+
+import hub.registry
 from hub.db import create_schema, make_engine
 from hub.registry import Registry
 
@@ -48,8 +52,38 @@ def test_a_reload_takes_what_other_workers_wrote(registry_url: str) -> None:
 
 def test_a_device_another_worker_registered_is_known_at_once(registry_url: str) -> None:
     """Workers behind one proxy: a device registered through one worker's API is taken by the
-    others from its next message (they loaded the registered ids at start)."""
+    others from its next message (they loaded the registered ids at start). Only an id this
+    worker found unregistered within the last second waits for that second (below)."""
     first, second = _registry(registry_url), _registry(registry_url)
-    assert not second.is_known("meter-9")
     first.register("meter-9")
     assert second.is_known("meter-9")
+
+
+def test_last_seen_only_moves_forward_whichever_worker_writes_it(registry_url: str) -> None:
+    """Two workers each hear part of a device's traffic: the one that writes last may hold the
+    older time, which must not pull last_seen back (and hasten a heartbeat timeout)."""
+    first, second = _registry(registry_url), _registry(registry_url)
+    first.register("gauge-1")  # keepalive 60 s until its birth says otherwise
+    t0 = time.time()
+    second.touch({"gauge-1": t0})
+    first.touch({"gauge-1": t0 + 30})
+    second.touch({"gauge-1": t0 + 10})  # an older message, taken later by the other worker
+    assert first.get("gauge-1").last_seen == t0 + 30
+    assert first.expire_silent(t0 + 30 + 60) == []  # 60 s after the newest: still online
+
+
+def test_a_flood_from_an_unregistered_id_costs_one_lookup_a_second(
+    registry_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages from an unregistered (or forged) id are rejected without a query each; a
+    device another worker registers meanwhile is taken once the answer has expired."""
+    first, second = _registry(registry_url), _registry(registry_url)
+    queries: list[str] = []
+    sa.event.listen(first.engine, "before_cursor_execute", lambda *args: queries.append(args[2]))
+    assert not any(first.is_known("forged-1") for _ in range(500))
+    assert len(queries) == 1
+    second.register("forged-1")  # registered through another worker's API
+    assert not first.is_known("forged-1")  # within the second: still taken as unknown
+    monkeypatch.setattr(hub.registry, "UNKNOWN_TTL_S", 0.0)
+    assert first.is_known("forged-1")
+    assert len(queries) == 2

@@ -30,18 +30,22 @@ def test_it_matches_what_paho_matches() -> None:
 
 
 def test_a_message_leaves_no_cyclic_garbage() -> None:
-    """paho's matcher leaves a self-referring closure per lookup; the hub's leaves nothing."""
+    """paho's matcher leaves a self-referring closure per lookup; the hub's leaves nothing.
+
+    The collector counts what every thread of the process left meanwhile (a hub of an earlier
+    test may still be stopping), so the hub's matcher is held to far below one per lookup."""
+    lookups = 1000
 
     def garbage(matcher: MQTTMatcher) -> int:
         matcher["$SYS/broker/store/#"] = "side"
         gc.collect()
         gc.disable()
         try:
-            for i in range(100):
+            for i in range(lookups):
                 list(matcher.iter_match(f"gov/d{i}/telemetry"))
             return gc.collect()
         finally:
             gc.enable()
 
-    assert garbage(MQTTMatcher()) > 100  # what paho's own leaves: the test can see it
-    assert garbage(TopicMatcher()) == 0
+    assert garbage(MQTTMatcher()) > lookups  # what paho's own leaves: the test can see it
+    assert garbage(TopicMatcher()) < lookups // 20
