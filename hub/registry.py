@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from govedge.contract.topics import check_device_id
 from hub.db import device_states, devices, found, sqlite_json_batch
@@ -137,6 +137,26 @@ class Selector:
         if self.site and dev.site != self.site:
             return False
         return all(dev.labels.get(k) == v for k, v in self.labels)
+
+
+def _left_by_will(conn: Connection, device_ids: list[str]) -> set[str]:
+    """Of these offline devices, those whose last change was their will: traffic does not bring
+    them back, only their next birth. A reading taken after a will was sent before it (a device
+    reconnecting publishes its birth first); with several workers it may reach its worker after
+    another worker applied the will, and it must not revive the device."""
+    if not device_ids:
+        return set()
+    last = (
+        sa.select(sa.func.max(device_states.c.id))
+        .where(device_states.c.device_id.in_(device_ids))
+        .group_by(device_states.c.device_id)
+    )
+    rows = conn.execute(
+        sa.select(device_states.c.device_id).where(
+            device_states.c.id.in_(last), device_states.c.reason == "will"
+        )
+    )
+    return {r[0] for r in rows}
 
 
 class Registry:
@@ -450,7 +470,8 @@ class Registry:
                     # deadlocks.
                     [{"did": d, "ts": seen[d]} for d in due],
                 )
-            for device_id in sorted(offline):
+            gone = _left_by_will(conn, sorted(offline))
+            for device_id in sorted(offline - gone):
                 came_back = conn.execute(
                     devices.update()
                     .where(devices.c.id == device_id, devices.c.online.is_(False))
@@ -467,7 +488,8 @@ class Registry:
         with self._lock:
             for d in due:
                 self._written[d] = seen[d]
-                self._mark(d, True)
+                if d not in offline or d in back:
+                    self._mark(d, True)
         return back
 
     def expire_silent(self, now: float | None = None) -> list[str]:

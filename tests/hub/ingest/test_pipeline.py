@@ -170,6 +170,28 @@ def test_a_device_gone_by_its_will_comes_back_with_its_birth_not_with_older_traf
     pipeline.registry.engine.dispose()
 
 
+def test_a_will_one_worker_applied_is_not_undone_by_older_traffic_another_worker_takes(
+    registry_url: str, tmp_path: Path
+) -> None:
+    # Several workers: the will reaches one, a reading sent before it reaches another, later.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, first_store = _pipeline(registry_url, tmp_path / "a")
+    second, second_store = _pipeline(registry_url, tmp_path / "b")
+    first.registry.register("pipe-gone")
+    second.registry.reload_known()
+    assert second.process([_status("pipe-gone", "b", 1, True)]).births == ["pipe-gone"]
+    assert first.process([_status("pipe-gone", "b", 3, False)]).deaths == ["pipe-gone"]
+    second._touched = 0.0
+    late = second.process([_raw("pipe-gone", "b", 2, 1.0)])  # sent before the will
+    assert late.births == [] and not second.registry.get("pipe-gone").online
+    assert first.process([_status("pipe-gone", "c", 1, True)]).births == ["pipe-gone"]
+    for store in (first_store, second_store):
+        store.close()
+    for pipeline in (first, second):
+        pipeline.registry.engine.dispose()
+
+
 def test_the_other_lanes_copy_of_a_shed_reading_is_not_a_duplicate(
     registry_url: str, tmp_path: Path
 ) -> None:
