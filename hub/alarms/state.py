@@ -3,8 +3,8 @@
 One ``rule_state`` row per (device, rule) holds what the rule remembers between messages (an
 :class:`EvalState`), the rule revision it was built under and the newest message it judged.
 An evaluation takes its rows in one transaction: it inserts the missing ones and locks them
-all (on PostgreSQL one upsert that locks and returns every row, joined with its active alarm;
-on SQLite the insert takes the database's write lock), in (device, rule) order so that two
+all (on PostgreSQL one upsert that locks and returns every row; on SQLite the insert takes
+the database's write lock), in (device, rule) order so that two
 workers cannot deadlock; reads them; decides; writes
 the alarm changes and the rows back; commits. A message older than the newest judged for its
 (device, rule) is not judged again, whichever worker it reached: a copy that reached a second
@@ -157,8 +157,8 @@ def lock(
     blank = {"rev": "", "boot_id": "", "seq": -1, "armed": False, "state": ""}
     values = [{"device_id": d, "rule_id": r, **blank} for d, r in ordered]
     if conn.dialect.name == "postgresql":
-        # One statement: the upsert locks each row (in key order) and returns it, and the
-        # join reads its active alarm.
+        # One statement inserts the missing rows, locks every row (in key order) and returns
+        # it: the upsert waits for another worker's lock and returns the row as it committed.
         up = (
             sa_postgresql.insert(rule_state)
             .values(values)
@@ -167,13 +167,8 @@ def lock(
                 set_={"rev": rule_state.c.rev},
             )
             .returning(*rule_state.c)
-            .cte("up")
         )
-        joined = up.outerjoin(alarms, alarms.c.active_key == up.c.device_id + ":" + up.c.rule_id)
-        query = sa.select(up, alarms.c.severity.label("active")).select_from(joined)
-        found = conn.execute(query).all()
-        rows = {(r.device_id, r.rule_id): r for r in found}
-        active = {key: r.active for key, r in rows.items() if r.active is not None}
+        rows = {(r.device_id, r.rule_id): r for r in conn.execute(up)}
     else:
         # The insert takes SQLite's write lock: no other writer until this one commits.
         conn.execute(sa_sqlite.insert(rule_state).on_conflict_do_nothing(), values)
@@ -181,7 +176,10 @@ def lock(
             sa.tuple_(rule_state.c.device_id, rule_state.c.rule_id).in_(ordered)
         )
         rows = {(r.device_id, r.rule_id): r for r in conn.execute(query)}
-        active = _active(conn, ordered)
+    # The active alarms in a statement of their own, once the rows are locked: a statement that
+    # began before another worker committed sees that worker's row but not the alarm it raised
+    # (PostgreSQL reads each statement in one snapshot), and took it for cleared by hand.
+    active = _active(conn, ordered)
     out: dict[Key, Held] = {}
     for key in ordered:
         row = rows[key]
