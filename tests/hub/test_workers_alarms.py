@@ -41,7 +41,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -64,6 +63,7 @@ from hub.alarms.tables import alarm_events, alarms
 from sim.fleet import FleetLayout, ScaleFleet, ScenarioPlayer, load_scenario
 from sim.fleet import mqtt_codec as mq
 from sim.fleet.hub_registration import register_devices
+from tests.hub.test_workers import _ports_free_from
 
 ROOT = Path(__file__).resolve().parents[2]
 GOVEDGE = [sys.executable, "-m", "govedge"]
@@ -252,24 +252,6 @@ CASES.update(
 
 
 # --- a deployment: `govedge hub --workers N` on stores of its own ---------------------------
-
-
-def _ports_free_from(count: int) -> int:
-    """A first port such that it and the next ``count - 1`` are free now."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65535:
-            continue
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no run of free ports")
 
 
 def _http(url: str, token: str = "", body: Any = None, method: str = "") -> tuple[int, Any]:
