@@ -15,12 +15,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from govedge.contract import Telemetry
+from govedge.contract import Message, Telemetry
 from govedge.logs import fields
 from hub.alarms import state
 from hub.alarms.rules import RANK, Rule, parse_rule
@@ -70,6 +71,12 @@ class AlarmEngine:
         self._changes: list[tuple[Change, str]] = []  # its alarm changes, sent once committed
         self.on_change: list[Callable[[Change], None]] = []
         """Called after each alarm change is committed (the feed sends it at once)."""
+        self.serialise: Callable[[], AbstractContextManager[Any]] = nullcontext
+        """Held around the writes the engine makes of its own (the periodic check, the hub's
+        own alarms): the pipeline's ingest lock, so that they queue behind the ingest lanes'
+        registry writes, alarm lane first, never on SQLite's busy handler (its sleeps, up to
+        100 ms each, would land on an alarm); taken before the engine's lock, as ingestion does.
+        """
         self.on_reload: list[Callable[[], None]] = []
         """Called after the rules changed (the alarm lane subscribes a new rule's devices at once,
         rather than at its next periodic sync)."""
@@ -98,14 +105,15 @@ class AlarmEngine:
         active = self.store.active()
         for device_id, rule_id in active:
             if rule_id not in loaded:
-                self._apply_change(
-                    self.store.clear_active(device_id, rule_id, by="rule removed or disabled"),
-                    rule_id,
-                )
+                with self.serialise():
+                    change = self.store.clear_active(
+                        device_id, rule_id, by="rule removed or disabled"
+                    )
+                self._apply_change(change, rule_id)
         # A changed rule's rows are rebuilt as they are read (their revision differs).
         gone = [rule_id for rule_id in old if rule_id not in loaded]
         if gone:
-            with self.store.engine.begin() as conn:
+            with self.serialise(), self.store.engine.begin() as conn:
                 for rule_id in gone:
                     state.forget_rule(conn, rule_id)
         for hook in self.on_reload:
@@ -179,11 +187,17 @@ class AlarmEngine:
 
     # the listener ---------------------------------------------------------------------------
 
+    def prepare(self, messages: Sequence[Message | None]) -> None:
+        """Pipeline preparer: read the batch's devices whose facts are not cached, before the
+        ingest lock (under it, these selects held both lanes for up to 20 ms under a flood)."""
+        if self.rules:
+            self._prefetch({m.device_id for m in messages if isinstance(m, Telemetry)})
+
     def on_batch(self, acc: Accepted, now: float | None = None) -> None:
         """Pipeline listener: evaluate a stored batch (``now``: the hub's time, for tests)."""
         if not self.rules:
             return
-        # Registry reads before the lock: the tick and the other lane need not wait for them.
+        # Registry reads before the engine's lock (``prepare`` did most before the ingest lock).
         self._prefetch({msg.device_id for msg in acc.telemetry})
         # A batch may hold a birth and a will of one device: the registry has the outcome, read
         # afresh in one query (thousands of devices come back at once after a district's link
@@ -507,29 +521,38 @@ class AlarmEngine:
             log.exception("rules_reload_failed")
             return
         for rule in list(self.rules.values()):
-            # The rule's devices are read before the lock (a city-wide scope is thousands of
-            # rows), and the lock is held for one rule at a time: an alarm lane's batch, which
-            # needs it too, waits for one rule's tick at most.
-            self._guard(self._in_scope, rule)
-            with self._lock:
+            # What to judge is found without locks (a city-wide scope is thousands of rows);
+            # the judging holds the ingest lock, then the engine's, for one rule at a time.
+            try:
+                self._in_scope(rule)
+                plan = self._tick_plan(rule, now)
+            except Exception:  # one rule's failure must not stop the others
+                self.errors += 1
+                log.exception("rule_evaluation_failed")
+                continue
+            if plan is None:
+                continue
+            keys, judge = plan
+            with self.serialise(), self._lock:
                 if self.rules.get(rule.id) is rule:
-                    self._guard(self._tick_rule, rule, now, given)
+                    self._guard(self._evaluate, keys, {rule.id: rule}, given, judge)
 
-    def _tick_rule(self, rule: Rule, now: float, given: float | None = None) -> None:
-        """One rule's periodic check at ``now``; its decisions are taken at ``given`` (None:
-        the clock once the rows are locked, see ``_evaluate``)."""
-        rules = {rule.id: rule}
+    def _tick_plan(
+        self, rule: Rule, now: float
+    ) -> tuple[list[Key], Callable[[dict[Key, Held], float], None]] | None:
+        """One rule's periodic check at ``now``: the rows to lock and how to judge them, found
+        by reads without locks; None if none needs judging. The judging takes its time from
+        the rows once they are locked (see ``_evaluate``)."""
         if rule.kind in ("threshold", "rate", "composite"):
             if rule.kind != "composite" and rule.for_s <= 0:
-                return  # nothing comes due without a reading
+                return None  # nothing comes due without a reading
             with self.store.engine.connect() as conn:
                 keys = state.armed_keys(conn, rule.id)
-            if keys:
-                self._evaluate(keys, rules, given, lambda held, at: self._due(rule, held, at))
-            return
+            if not keys:
+                return None
+            return keys, lambda held, at: self._due(rule, held, at)
         if rule.kind not in ("absence", "offline"):
-            return
-        # A first look without locks finds the few devices whose state must be judged.
+            return None
         with self.store.engine.connect() as conn:
             seen = state.peek(conn, rule)
         fresh = EvalState(on=[False] * len(rule.levels))  # read only: act is False
@@ -539,20 +562,21 @@ class AlarmEngine:
             for dev in self._in_scope(rule)
             if judge(rule, dev, seen.get(dev.id, fresh), now)
         }
-        if devices:
+        if not devices:
+            return None
 
-            def decide(held: dict[Key, Held], at: float) -> None:
-                # The devices' presence and last_seen afresh, read once their rows are locked:
-                # the scope's copy is up to SCOPE_TTL_S old, and a worker that did not take a
-                # device's will would take it for online and undo the down-since another
-                # worker had just written.
-                fresh = self.registry.select(Selector(ids=tuple(sorted(devices))))
-                for dev in fresh:
-                    h = held.get((dev.id, rule.id))
-                    if h is not None:
-                        self._guard(judge, rule, dev, h.state, at, True)
+        def decide(held: dict[Key, Held], at: float) -> None:
+            # The devices' presence and last_seen afresh, read once their rows are locked:
+            # the scope's copy is up to SCOPE_TTL_S old, and a worker that did not take a
+            # device's will would take it for online and undo the down-since another
+            # worker had just written.
+            fresh = self.registry.select(Selector(ids=tuple(sorted(devices))))
+            for dev in fresh:
+                h = held.get((dev.id, rule.id))
+                if h is not None:
+                    self._guard(judge, rule, dev, h.state, at, True)
 
-            self._evaluate([(d, rule.id) for d in devices], rules, given, decide)
+        return [(d, rule.id) for d in devices], decide
 
     def _due(self, rule: Rule, held: dict[Key, Held], now: float) -> None:
         """Sustained levels coming due, composite windows ending."""
@@ -618,7 +642,7 @@ class AlarmEngine:
         """Raise, escalate or (``severity`` None) clear an alarm that no rule evaluates: one the
         hub raises about itself (``source`` stands where a device id would). Returns the change
         kind ('raised', 'escalated', 'updated', 'cleared') or None when nothing changed."""
-        with self._lock:
+        with self.serialise(), self._lock:
             if severity is None:
                 change = self.store.clear_active(source, rule_id, "hub", value)
             else:

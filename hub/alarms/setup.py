@@ -55,6 +55,8 @@ def install(hub: Hub, app: web.Application) -> None:
     hub.extensions.add(ALARM_ENGINE, engine)
     # Rules run before a batch's telemetry is stored, and the devices they watch send their
     # telemetry through the alarm lane too (see hub/ingest/link.py).
+    hub.pipeline.preparers.append(engine.prepare)
+    engine.serialise = hub.pipeline.exclusive
     hub.pipeline.evaluators.append(engine.on_batch)
     hub.link.watched = engine.watched_devices
     engine.on_reload.append(hub.link.sync_watched)  # a new rule's devices: watched at once

@@ -95,10 +95,18 @@ class AlarmStore:
     # lifecycle ------------------------------------------------------------------------------
 
     def _event(
-        self, conn: Connection, alarm_id: int, kind: str, ts: float, place: dict[str, Any] | None
+        self,
+        conn: Connection,
+        alarm_id: int,
+        kind: str,
+        ts: float,
+        place: dict[str, Any] | None,
+        row: Any = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Append the event; return the alarm after it, and the event as the feed sends it."""
-        row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).one()
+        """Append the event; return the alarm after it, and the event as the feed sends it.
+        ``row``: the alarm as the change returned it (else it is read)."""
+        if row is None:
+            row = conn.execute(sa.select(alarms).where(alarms.c.id == alarm_id)).one()
         view = alarm_view(row, place if place is not None else _place_query(conn, row.device_id))
         columns = {
             "alarm_id": alarm_id,
@@ -158,11 +166,11 @@ class AlarmStore:
                     active_key=key,
                 )
                 .on_conflict_do_nothing(index_elements=[alarms.c.active_key])
-                .returning(alarms.c.id)
+                .returning(*alarms.c)  # the whole row: the event needs no read of it
             )
-            alarm_id = c.execute(stmt).scalar()
-            if alarm_id is not None:
-                return Change("raised", *self._event(c, int(alarm_id), "raised", now, place))
+            row = c.execute(stmt).first()
+            if row is not None:
+                return Change("raised", *self._event(c, int(row.id), "raised", now, place, row))
             return self.update_active(
                 device_id,
                 rule_id,
@@ -197,31 +205,27 @@ class AlarmStore:
         with self._tx(conn) as conn:
             for kind, others in (("escalated", better), ("updated", worse)):
                 # 'escalated' when the stored severity is lower than the new one.
-                changed = conn.execute(
+                row = conn.execute(
                     alarms.update()
                     .where(alarms.c.active_key == key, alarms.c.severity.in_(others))
                     .values(**values)
-                ).rowcount
-                if changed:
-                    return Change(
-                        kind, *self._event(conn, self._id_of(conn, key), kind, now, place)
-                    )
+                    .returning(*alarms.c)
+                ).first()
+                if row is not None:
+                    return Change(kind, *self._event(conn, int(row.id), kind, now, place, row))
             if force_update:
-                changed = conn.execute(
-                    alarms.update().where(alarms.c.active_key == key).values(**values)
-                ).rowcount
-                if changed:
+                row = conn.execute(
+                    alarms.update()
+                    .where(alarms.c.active_key == key)
+                    .values(**values)
+                    .returning(*alarms.c)
+                ).first()
+                if row is not None:
                     return Change(
-                        "updated",
-                        *self._event(conn, self._id_of(conn, key), "updated", now, place),
+                        "updated", *self._event(conn, int(row.id), "updated", now, place, row)
                     )
             exists = conn.execute(sa.select(alarms.c.id).where(alarms.c.active_key == key)).first()
         return Change(None, None, active=exists is not None)
-
-    @staticmethod
-    def _id_of(conn: Connection, key: str) -> int:
-        query = sa.select(alarms.c.id).where(alarms.c.active_key == key)
-        return int(conn.execute(query).scalar_one())
 
     def clear_active(
         self,
@@ -238,7 +242,7 @@ class AlarmStore:
         now = time.time() if now is None else now
         key = active_key(device_id, rule_id)
         with self._tx(conn) as conn:
-            alarm_id = conn.execute(
+            row = conn.execute(
                 alarms.update()
                 .where(alarms.c.active_key == key)
                 .values(
@@ -249,12 +253,14 @@ class AlarmStore:
                     updated_at=now,
                     **({"value": value} if value is not None else {}),
                 )
-                .returning(alarms.c.id)
-            ).scalar()
-            if alarm_id is None:
+                .returning(*alarms.c)
+            ).first()
+            if row is None:
                 return Change(None, None, active=False)
             return Change(
-                "cleared", *self._event(conn, int(alarm_id), "cleared", now, place), active=False
+                "cleared",
+                *self._event(conn, int(row.id), "cleared", now, place, row),
+                active=False,
             )
 
     def clear_by_hand(self, alarm_id: int, by: str, note: str = "") -> dict[str, Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,6 +149,9 @@ class Pipeline:
         self._touched = 0.0
         self.evaluators: list[Listener] = []
         """Called before a batch's telemetry is stored (the rules engine): see ``decide``."""
+        self.preparers: list[Callable[[Sequence[Message | None]], None]] = []
+        """Called with a batch's decoded messages before the ingest lock is taken: what the
+        evaluators will read (the devices' facts) is fetched there, not under the lock."""
         self.rejected: dict[str, int] = {}
         self.rate_gate = RateGate(limits.max_rate_per_device_hz)
         """Telemetry past the contract's rate per device is shed (counted: ``rate_exceeded``)."""
@@ -218,6 +222,11 @@ class Pipeline:
         statuses: list[Status] = []
         ingested = decided.ingested
         messages = [self._validate(raw) for raw in batch]  # decoding needs no lock
+        for prepare in self.preparers:
+            try:
+                prepare(messages)
+            except Exception:  # the evaluator reads what is missing itself
+                log.exception("preparer_failed", extra=fields(preparer=repr(prepare)))
         if not urgent:
             self.defer()  # an alarm that came in while this chunk was decoded goes first
         with self._lock.urgent() if urgent else self._lock:
@@ -308,6 +317,16 @@ class Pipeline:
         lock = self._lock
         if lock.wanted:
             lock.wait_clear(timeout)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """The ingest lock, at the bulk lane's priority, for a registry writer outside ingestion
+        (the rules engine's periodic check, the hub's own alarms): its writes queue behind the
+        lanes' and give way to the alarm lane's, in this process rather than on SQLite's busy
+        handler. Not reentrant: never taken from an evaluator."""
+        self.defer()
+        with self._lock:
+            yield
 
     def announce(self, n: int = 1) -> None:
         """Urgent messages have come in (the alarm lane's network thread): ordinary threads

@@ -601,7 +601,7 @@ async def stage(mqtt_broker: Any) -> AsyncIterator[Callable[..., Any]]:
         # A device's first contact may raise an absence alarm at once, with one worker as with
         # three: a tick that comes between its birth and its first reading finds the device
         # seen (the registry's last_seen) but no reading of the metric since the worker started
-        # (hub/alarms/engine.py, _tick_rule). The next reading clears it. The play starts once
+        # (hub/alarms/engine.py, _tick_plan). The next reading clears it. The play starts once
         # no absence alarm is active and no alarm has changed for QUIET_S (the flat line rule
         # has raised on the flat baseline by then), and the histories are compared from the
         # start of the play.
