@@ -90,14 +90,6 @@ def build_hub(config: HubConfig) -> Hub:
     pipeline = Pipeline(
         registry, store, metrics, root=config.root, auto_register=config.auto_register
     )
-    if config.shared_group and config.mqtt_version == "5":
-        # One of several workers: the streams table holds whichever worker's record of a
-        # stream was written last, which lists as seen what that worker saw and, past 10 000
-        # missing seqs (each worker counts the others' share as missing), every older seq. A
-        # restarted worker starting from it dropped what the broker held for it as repeats
-        # (tests/hub/test_workers.py); starting from no record, it takes every seq once, and
-        # the stores make a copy of a stored message harmless (docs/scale.md).
-        pipeline.tracker.streams.clear()
     tls = alarm_tls = None
     if config.tls_ca:
         tls = {"ca": config.tls_ca, "cert": config.tls_cert, "key": config.tls_key}
@@ -227,7 +219,10 @@ async def metrics_handler(request: web.Request) -> web.Response:
     """Serve the Prometheus metrics, with the gauges brought up to date for this scrape."""
     hub = request.app[HUB_KEY]
     hub.link.update_gauges()
-    hub.metrics.gaps.set(hub.pipeline.tracker.total_gaps())  # as of the scrape, not the last save
+    # Every worker's streams, merged in the database (read at most once a second).
+    gaps, duplicates = await asyncio.to_thread(hub.pipeline.stream_totals)
+    hub.metrics.gaps.set(gaps)
+    hub.metrics.stream_duplicates.set(duplicates)
     return web.Response(body=generate_latest(hub.metrics.registry), content_type="text/plain")
 
 

@@ -6,6 +6,7 @@ One MetaData holds every table so that ``create_all`` builds the whole schema; o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,10 @@ from sqlalchemy.dialects import postgresql as sa_postgresql
 from sqlalchemy.dialects import sqlite as sa_sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from govedge.logs import fields
 from hub.errors import NotFoundError
+
+log = logging.getLogger("govedge.hub.schema")
 
 metadata = sa.MetaData()
 
@@ -61,6 +65,10 @@ streams = sa.Table(
     sa.Column("updated", sa.Float, nullable=False),
     # Sequence numbers still missing, so that a late one is taken after a hub restart.
     sa.Column("missing", sa.JSON, nullable=False, default=list),
+    # Merged from every worker's saves (hub/ingest/dedup.py): the lowest seq received (0 in
+    # rows written before it was kept), and the copies received twice, by one worker or two.
+    sa.Column("min_seq", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Column("duplicates", sa.BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 events = sa.Table(
@@ -184,6 +192,22 @@ def create_schema(engine: Engine) -> None:
 
     metadata.create_all(engine)
     upgrade_events(engine)
+    upgrade_streams(engine)
+
+
+def upgrade_streams(engine: Engine) -> None:
+    """Give a streams table made before the records were merged across workers its two columns
+    (``min_seq``, ``duplicates``: 0 in the rows already there)."""
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("streams")}
+    added = [name for name in ("min_seq", "duplicates") if name not in columns]
+    if not added:
+        return
+    with engine.begin() as conn:
+        for name in added:
+            conn.execute(
+                sa.text(f"ALTER TABLE streams ADD COLUMN {name} BIGINT NOT NULL DEFAULT 0")
+            )
+    log.info("streams_table_upgraded", extra=fields(columns=",".join(added)))
 
 
 def insert_new(

@@ -17,8 +17,19 @@ class HubMetrics:
         self.rejected = Counter(
             "govedge_hub_rejected", "Messages refused, by reason", ["reason"], registry=r
         )
-        self.duplicates = Counter("govedge_hub_duplicates", "Duplicates dropped", registry=r)
-        self.gaps = Gauge("govedge_hub_gaps", "Sequence numbers missing across streams", registry=r)
+        self.duplicates = Counter(
+            "govedge_hub_duplicates", "Duplicates dropped by this worker", registry=r
+        )
+        self.gaps = Gauge(
+            "govedge_hub_gaps",
+            "Sequence numbers missing across streams (every worker's, from the streams table)",
+            registry=r,
+        )
+        self.stream_duplicates = Gauge(
+            "govedge_hub_streams_duplicates",
+            "Messages received twice across streams, by one worker or two (from the streams table)",
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "govedge_hub_queue_depth", "Messages waiting in ingest", registry=r
         )

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
 from govedge.contract import (
@@ -32,7 +33,7 @@ from govedge.contract.limits import DEFAULT_LIMITS, Limits
 from govedge.contract.topics import DEFAULT_ROOT, DEVICE_CHANNELS
 from govedge.logs import fields
 from hub.db import sqlite_json_batch, streams
-from hub.ingest.dedup import Stream, StreamTracker
+from hub.ingest.dedup import Delta, Record, StreamTracker, merge
 from hub.ingest.message_identity import insert_events
 from hub.ingest.prioritylock import PriorityLock
 from hub.ingest.ratelimit import RateGate
@@ -48,6 +49,7 @@ TOUCH_INTERVAL_S = 0.5
 TOUCH_OVERDUE_S = 2.0  # an urgent batch writes last_seen only when the bulk lane has not
 TOUCH_CHUNK = 25  # devices' last_seen written per hold of the ingest lock
 STREAMS_CHUNK = 100  # streams saved per hold of the ingest lock
+TOTALS_MAX_AGE_S = 1.0  # the shared gap and duplicate sums are read at most this often
 MAX_COPIES = 1024  # per stream: readings whose second copy (the other lane's) is still due
 MAX_COPY_STREAMS = 100_000
 DEFER_MAX_S = 0.02
@@ -89,6 +91,8 @@ class Decided:
     """(device, boot id, seq) of every message accepted (not a duplicate)."""
     ingested: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
+    repeats: list[tuple[str, str]] = field(default_factory=list)
+    """(device, boot id) of each duplicate dropped, counted into its stream's shared record."""
     copies: list[tuple[str, str, int]] = field(default_factory=list)
     """(device, boot id, seq) of the other lane's copies dropped (not counted as repeats)."""
     oldest_ts: float = 0.0
@@ -105,6 +109,7 @@ class Decided:
             whole.readings += p.readings
             whole.keys += p.keys
             whole.duplicates += p.duplicates
+            whole.repeats += p.repeats
             whole.copies += p.copies
             for label, n in p.ingested.items():
                 whole.ingested[label] = whole.ingested.get(label, 0) + n
@@ -161,14 +166,44 @@ class Pipeline:
         self._last_reject_log: dict[str, float] = {}
         self._streams_saved = 0.0
         self._streams_upsert = _upsert_streams(registry.engine.dialect.name)
+        self._streams_lock = _lock_streams_pg()
+        self._totals: tuple[int, int] = (0, 0)
+        self._totals_read = -TOTALS_MAX_AGE_S
         self._load_streams()
 
     def _load_streams(self) -> None:
+        """Start from the streams' shared records: what every worker received, so that a late
+        seq filling a gap (or the broker's redelivery of what this worker held when it died) is
+        taken, and a copy another worker stored is not."""
         with self.registry.engine.connect() as conn:
             for row in conn.execute(sa.select(streams)):
-                self.tracker.load(
-                    row.device_id, row.boot_id, row.max_seq, row.received, row.gaps, row.missing
-                )
+                if row.received:
+                    self.tracker.load(
+                        row.device_id,
+                        row.boot_id,
+                        row.max_seq,
+                        row.received,
+                        row.gaps,
+                        row.missing,
+                        row.min_seq,
+                    )
+
+    def stream_totals(self) -> tuple[int, int]:
+        """(gaps, duplicates) summed over every stream's shared record: the figures of the whole
+        hub, every worker's saves merged (as of each worker's last save, at most a second or so
+        behind). Read at most every TOTALS_MAX_AGE_S, so that a scrape or a health poll does not
+        scan the table each time; any thread."""
+        now = time.monotonic()
+        if now - self._totals_read >= TOTALS_MAX_AGE_S:
+            query = sa.select(
+                sa.func.coalesce(sa.func.sum(streams.c.gaps), 0),
+                sa.func.coalesce(sa.func.sum(streams.c.duplicates), 0),
+            )
+            with self.registry.engine.connect() as conn:
+                gaps, duplicates = conn.execute(query).one()
+            self._totals = (int(gaps), int(duplicates))
+            self._totals_read = now
+        return self._totals
 
     def _reject(self, reason: str, topic: str, detail: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -244,6 +279,7 @@ class Pipeline:
                         decided.copies.append((device_id, msg.boot_id, msg.seq))
                     else:
                         decided.duplicates += 1
+                        decided.repeats.append((device_id, msg.boot_id))
                     continue
                 decided.keys.append((device_id, msg.boot_id, msg.seq))
                 seen[device_id] = now  # when the hub heard it; device clocks may be wrong
@@ -253,6 +289,7 @@ class Pipeline:
                     doubled = self.doubled
                     if doubled is None or device_id in doubled:
                         self._expect_copy(msg)
+                        self.tracker.expect_copy(device_id, msg.boot_id, msg.seq)
                     if not self.rate_gate.allow(device_id, msg.ts):
                         self._reject(
                             "rate_exceeded",
@@ -345,7 +382,8 @@ class Pipeline:
                 log.exception("evaluator_failed", extra=fields(evaluator=repr(evaluator)))
 
     def idle(self, urgent: bool = False) -> None:
-        """Write the last_seen still pending (ingest is idle), with the births it finds.
+        """Write the last_seen still pending (ingest is idle), with the births it finds, and
+        (the bulk lane) the streams' deltas when a save is due.
 
         ``urgent`` (the alarm lane, idle between alarms while the bulk lane is busy): only if
         the bulk lane has not written them for TOUCH_OVERDUE_S, so that an alarm arriving
@@ -356,6 +394,8 @@ class Pipeline:
             decided = self.decide([], urgent=urgent)
             if decided.out.births:
                 self.finish(decided)
+        if not urgent:  # the last batches' streams: the shared figures must not wait for traffic
+            self._save_streams_due()
 
     def _expect_copy(self, msg: Telemetry) -> None:
         """A watched device's reading comes on both MQTT sessions: its second copy is no repeat."""
@@ -414,6 +454,7 @@ class Pipeline:
         with self._lock:
             if decided.duplicates:
                 self.metrics.duplicates.inc(decided.duplicates)
+                self.tracker.count_repeats(decided.repeats)
             for label, count in decided.ingested.items():
                 self.metrics.ingested.labels(label).inc(count)
                 self.accepted_total += count
@@ -446,24 +487,78 @@ class Pipeline:
         return msg
 
     def _save_streams(
-        self, conn: sa.Connection, dirty: list[tuple[str, str, Stream]], now: float
-    ) -> None:
+        self, conn: sa.Connection, deltas: list[tuple[str, str, Delta]], now: float
+    ) -> dict[tuple[str, str], Record]:
+        """Merge deltas into their streams' shared records, in one transaction: the rows are
+        locked first (inserted if new), so that two workers saving the same stream merge one
+        after the other, whatever the order. Returns the merged records."""
+        keys = sorted((d, b) for d, b, _ in deltas)
+        held = self._lock_streams(conn, keys)
+        merged: dict[tuple[str, str], Record] = {}
+        for device_id, boot_id, delta in deltas:
+            key = (device_id, boot_id)
+            merged[key] = merge(held[key], delta)
         rows = [
-            (d, b, st.max_seq, st.received, st.gaps, now, sorted(st.missing))
-            for d, b, st in sorted(dirty, key=lambda x: (x[0], x[1]))
+            (
+                d,
+                b,
+                r.max_seq,
+                r.received,
+                r.gaps,
+                now,
+                sorted(r.missing),
+                r.min_seq,
+                r.duplicates,
+            )
+            for (d, b), r in sorted(merged.items())
         ]
-        if self.registry.engine.dialect.name == "sqlite":
+        if conn.dialect.name == "sqlite":
             sqlite_json_batch(conn, _SQLITE_STREAMS_UPSERT, rows)
-            return
-        conn.execute(
-            self._streams_upsert,
-            [dict(zip(_STREAM_COLUMNS, r, strict=True)) for r in rows],
+        else:
+            conn.execute(
+                self._streams_upsert,
+                [dict(zip(_STREAM_COLUMNS, r, strict=True)) for r in rows],
+            )
+        return merged
+
+    def _lock_streams(
+        self, conn: sa.Connection, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], Record]:
+        """Insert the streams' rows that are missing (no seq yet), lock every row of ``keys``
+        (in key order) and read them, like the rule state's ``lock`` (hub/alarms/state.py)."""
+        blank: list[tuple[Any, ...]] = [(d, b, 0, 0, 0, 0.0, [], 0, 0) for d, b in keys]
+        if conn.dialect.name == "sqlite":
+            # The insert takes SQLite's write lock: no other writer until this one commits.
+            sqlite_json_batch(conn, _SQLITE_STREAMS_INSERT, blank)
+            # The driver's plain tuples, the missing lists decoded here: SQLAlchemy's rows and
+            # JSON type took most of the chunk's time.
+            found = conn.exec_driver_sql(
+                _SQLITE_STREAMS_SELECT, (_JSON.encode(keys).decode(),)
+            ).fetchall()
+            return {
+                (d, b): Record(lo, hi, n, gaps, set(_decode_seqs(missing)), dups)
+                for d, b, lo, hi, n, gaps, missing, dups in found
+            }
+        # One statement inserts the missing rows, locks every row (in key order) and returns
+        # it: the upsert waits for another worker's lock and returns the row as it committed.
+        rows = conn.execute(
+            self._streams_lock,
+            [dict(zip(_STREAM_COLUMNS, r, strict=True)) for r in blank],
         )
+        return {
+            (r.device_id, r.boot_id): Record(
+                r.min_seq, r.max_seq, r.received, r.gaps, set(r.missing), r.duplicates
+            )
+            for r in rows
+        }
 
     def _save_streams_due(self, interval: float = STREAMS_SAVE_INTERVAL_S) -> None:
-        """Stream state (max seq, gaps) is kept at most once a second: it is bookkeeping, and
-        stored points are idempotent, so a crash costs only a slightly stale gap count. Only
-        streams whose accepted messages are all stored are written (see StreamTracker).
+        """Stream state is saved at most once a second: it is bookkeeping, and stored points
+        are idempotent, so a crash costs only a slightly stale gap count. What is saved is each
+        stream's delta (the seqs accepted since the last save, and the duplicates dropped),
+        merged into the stream's shared record under its row lock (``_save_streams``); the
+        merged record becomes the tracker's view. Only streams whose accepted messages are all
+        stored are written (see StreamTracker).
 
         Saved if ``interval`` has passed since the last save: a city's streams take dozens of
         chunks, each a registry write under the ingest lock, and the alarm lane's storer, which
@@ -482,17 +577,22 @@ class Pipeline:
                 return
             self._streams_saved = now
             dirty = self.tracker.take_dirty()
-        # A sum over every stream (a city's worth): a snapshot needs no lock.
-        self.metrics.gaps.set(self.tracker.total_gaps())
         # In chunks, each copied and written under the lock: an alarm waits for one chunk at
         # most (copying every stream at once held both lanes for tens of ms).
         for i in range(0, len(dirty), STREAMS_CHUNK):
             self.defer()  # the alarm lane first: its messages wait for no chunk of this
             with self._lock:
                 ready = self.tracker.snapshot(dirty[i : i + STREAMS_CHUNK])
-                if ready:
+                if not ready:
+                    continue
+                try:
                     with self.registry.engine.begin() as conn:
-                        self._save_streams(conn, ready, now)
+                        merged = self._save_streams(conn, ready, now)
+                except Exception:
+                    self.tracker.restore(ready)  # saved next time
+                    raise
+                for (device_id, boot_id), record in merged.items():
+                    self.tracker.refresh(device_id, boot_id, record)
 
     def _store_registry(
         self,
@@ -594,15 +694,24 @@ _STREAM_COLUMNS = (
     "gaps",
     "updated",
     "missing",
+    "min_seq",
+    "duplicates",
 )
+_SQLITE_ROWS = (
+    f"INSERT INTO streams ({', '.join(_STREAM_COLUMNS)}) SELECT "  # noqa: S608 - names from code
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_STREAM_COLUMNS)))
+    + " FROM json_each(?) WHERE true ON CONFLICT (device_id, boot_id) "
+)
+_SQLITE_STREAMS_INSERT = _SQLITE_ROWS + "DO NOTHING"
+_SQLITE_STREAMS_SELECT = (
+    "SELECT device_id, boot_id, min_seq, max_seq, received, gaps, missing, duplicates "
+    "FROM streams WHERE (device_id, boot_id) IN (SELECT json_extract(value, '$[0]'), "
+    "json_extract(value, '$[1]') FROM json_each(?))"
+)
+_JSON = msgspec.json.Encoder()
+_decode_seqs = msgspec.json.Decoder(list[int]).decode
 _SQLITE_STREAMS_UPSERT = (
-    "INSERT INTO streams (device_id, boot_id, max_seq, received, gaps, updated, missing) "
-    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
-    "json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?) WHERE true "
-    "ON CONFLICT (device_id, boot_id) DO UPDATE SET max_seq = excluded.max_seq, "
-    "received = excluded.received, gaps = excluded.gaps, updated = excluded.updated, "
-    "missing = excluded.missing"
+    _SQLITE_ROWS + "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _STREAM_COLUMNS[2:])
 )
 
 
@@ -613,14 +722,19 @@ def _upsert_streams(dialect: str) -> Any:
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(streams)
     return stmt.on_conflict_do_update(
         index_elements=[streams.c.device_id, streams.c.boot_id],
-        set_={
-            "max_seq": stmt.excluded.max_seq,
-            "received": stmt.excluded.received,
-            "gaps": stmt.excluded.gaps,
-            "updated": stmt.excluded.updated,
-            "missing": stmt.excluded.missing,
-        },
+        set_={c: stmt.excluded[c] for c in _STREAM_COLUMNS[2:]},
     )
+
+
+def _lock_streams_pg() -> Any:
+    """PostgreSQL: insert the missing rows of a batch of streams, lock all and return them."""
+    from sqlalchemy.dialects import postgresql
+
+    stmt = postgresql.insert(streams)
+    return stmt.on_conflict_do_update(
+        index_elements=[streams.c.device_id, streams.c.boot_id],
+        set_={"max_seq": streams.c.max_seq},
+    ).returning(*streams.c)
 
 
 def _channel_label(msg: Message) -> str:

@@ -515,13 +515,14 @@ def test_a_worker_killed_on_a_long_stream_loses_nothing(
     influx: Any,
     stopped_later: list[Supervised],
 ) -> None:
-    """A stream long enough that each worker's record of it is full: every worker lists the
-    others' messages as missing, at most 10 000 of them (hub/ingest/dedup.py), so after some
-    15 000 messages with 3 workers a record no longer lists the newest. A restarted worker that
-    started from such a record (the last one written to the shared streams table) took the
-    messages the broker held for it as repeats and dropped them: 224 of the 1 500 acknowledged
-    readings sent around the kill were lost before workers of a shared group started without
-    the records (hub/app.py)."""
+    """A stream long enough that a worker's own record of it would be full: each worker used to
+    list the others' messages as missing, at most 10 000 of them (hub/ingest/dedup.py), so
+    after some 15 000 messages with 3 workers a record no longer listed the newest, and a
+    restarted worker that started from it (the last one written to the shared streams table)
+    took the messages the broker held for it as repeats: 224 of the 1 500 acknowledged readings
+    sent around the kill were lost. The record is now merged from every worker's saves: it lists
+    only what nobody stored (here nothing: no gap, no duplicate, on every worker's /metrics),
+    and the restarted worker starts from it."""
     prefix = f"long-{uuid.uuid4().hex[:6]}"
     base_port = _ports_free_from(3)
     host = influx.forwarder_url.split("//")[1]
@@ -549,7 +550,12 @@ def test_a_worker_killed_on_a_long_stream_loses_nothing(
     try:
         publisher.send(1, 18_000, 3000.0)
         _wait_all_stored(sup, influx, prefix, publisher.readings())
-        time.sleep(2.0)  # every worker has written its record of the stream
+        # The three workers' shares merge into one record of the stream, which every worker
+        # reports (a worker's own view had some 12 000 gaps: the others' shares).
+        whole = (1, 18_000, 18_000, 0, 0)
+        sup.wait_for(lambda: _stream_record(postgres_url) == whole, 30, "the merged record")
+        for port in range(base_port, base_port + 3):
+            sup.wait_for(lambda p=port: _shared_figures(p) == (0.0, 0.0), 10, f"figures {port}")
         victim = {ln["worker"]: ln["pid"] for ln in sup.logged("hub_worker_started")}[2]
         stream = threading.Thread(target=publisher.send, args=(18_001, 19_500, 1000.0))
         stream.start()
@@ -561,6 +567,32 @@ def test_a_worker_killed_on_a_long_stream_loses_nothing(
     finally:
         publisher.close()
     assert _count(_stored_readings(influx, prefix)) == 19_500
+
+
+def _stream_record(database_url: str) -> tuple[int, ...] | None:
+    """(min seq, max seq, received, gaps, duplicates) of the one stream in the database."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text("SELECT min_seq, max_seq, received, gaps, duplicates FROM streams")
+            ).first()
+    finally:
+        engine.dispose()
+    return None if row is None else tuple(row)
+
+
+def _shared_figures(port: int) -> tuple[float, float] | None:
+    """(govedge_hub_gaps, govedge_hub_streams_duplicates) from a worker's /metrics."""
+    status, text = _http(f"http://127.0.0.1:{port}/metrics")
+    if status != 200:
+        return None
+    values = dict(
+        line.split(" ", 1)
+        for line in text.decode().splitlines()
+        if line.startswith(("govedge_hub_gaps ", "govedge_hub_streams_duplicates "))
+    )
+    return float(values["govedge_hub_gaps"]), float(values["govedge_hub_streams_duplicates"])
 
 
 def _alive(pid: int) -> bool:

@@ -352,22 +352,36 @@ def test_presence_is_reloaded_outside_the_ingest_lock(registry_url: str, tmp_pat
     store.close()
 
 
-def test_the_gap_count_is_summed_outside_the_ingest_lock(registry_url: str, tmp_path: Path) -> None:
-    """The sum runs over every stream: an alarm waiting for the lock must not wait for it."""
+def test_the_gap_and_duplicate_sums_are_read_from_the_streams_table_once_a_second(
+    registry_url: str, tmp_path: Path
+) -> None:
+    """Every worker's figures, merged in the streams table; read outside the ingest lock (an
+    alarm waiting for it must not wait for a sum over a city's streams), and at most once a
+    second, so that scrapes and health polls do not scan the table each time."""
+    import threading
+
+    from hub.ingest.pipeline import TOTALS_MAX_AGE_S
+
     pipeline, store = _pipeline(registry_url, tmp_path)
     pipeline.registry.register("meter-1")
-    total = pipeline.tracker.total_gaps
-    held_while_summing: list[bool] = []
-
-    def watched_total() -> int:
-        held_while_summing.append(pipeline._lock._lock.locked())
-        return total()
-
-    pipeline.tracker.total_gaps = watched_total  # type: ignore[method-assign]
     pipeline._streams_saved = 0.0  # due
     pipeline.process([_raw("meter-1", "b1", 1, 1.0), _raw("meter-1", "b1", 3, 1.0)])
-    assert held_while_summing == [False]
-    assert pipeline.metrics.gaps._value.get() == 1
+    pipeline._streams_saved = 0.0
+    pipeline.process([_raw("meter-1", "b1", 3, 1.0)])  # a repeat: counted at the next save
+    pipeline._streams_saved = 0.0
+    pipeline.idle()  # the last batch's stream is saved though no batch follows
+    totals: list[tuple[int, int]] = []
+    with pipeline._lock:  # held by an ingest thread
+        reader = threading.Thread(target=lambda: totals.append(pipeline.stream_totals()))
+        reader.start()
+        reader.join(5)
+    assert totals == [(1, 1)]
+    pipeline.process([_raw("meter-1", "b1", 6, 1.0)])
+    pipeline._streams_saved = 0.0
+    pipeline.idle()
+    assert pipeline.stream_totals() == (1, 1)  # read less than a second ago
+    pipeline._totals_read -= TOTALS_MAX_AGE_S
+    assert pipeline.stream_totals() == (3, 1)
     store.close()
 
 

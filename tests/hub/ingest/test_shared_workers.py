@@ -1,6 +1,7 @@
 """Two hub workers in one MQTT 5 shared subscription, on a real Mosquitto, one registry
 (SQLite file or PostgreSQL) and one InfluxDB: a message a device sends twice (QoS 1, its PUBACK
-lost, the copy marked DUP) reaches each worker once, and is stored once."""
+lost, the copy marked DUP) reaches each worker once, is stored once, and is counted once as a
+duplicate in the figures every worker reports."""
 
 from __future__ import annotations
 
@@ -99,6 +100,18 @@ async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
     store = workers[1].hub.store
     points = await asyncio.to_thread(store.query, device_id, None, ts - 1, ts + 5, 100)
     assert [(p["ts"], p["metric"], p["value"]) for p in points] == [(ts, "level", 2.5)]
+
+    # Each copy came to another worker, and the stream's shared record counts both as
+    # duplicates (no gap): every worker's health and /metrics say so.
+    async def figures(w: Any) -> tuple[int, int] | None:
+        ingest = (await w.get("/api/v1/health"))["ingest"]
+        return (ingest["duplicates"], ingest["gaps"]) if ingest["duplicates"] >= 2 else None
+
+    for w in workers:
+        assert await w.wait_for(lambda w=w: figures(w), timeout=10) == (2, 0)
+    metrics = await (await workers[1].session.get(workers[1].url + "/metrics")).text()
+    assert "govedge_hub_streams_duplicates 2.0" in metrics
+    assert "govedge_hub_gaps 0.0" in metrics
 
 
 def _seqs(stream: Any) -> set[int]:
