@@ -528,12 +528,12 @@ class Pipeline:
         (in key order) and read them, like the rule state's ``lock`` (hub/alarms/state.py)."""
         blank: list[tuple[Any, ...]] = [(d, b, 0, 0, 0, 0.0, [], 0, 0) for d, b in keys]
         if conn.dialect.name == "sqlite":
-            # The insert takes SQLite's write lock: no other writer until this one commits.
-            sqlite_json_batch(conn, _SQLITE_STREAMS_INSERT, blank)
-            # The driver's plain tuples, the missing lists decoded here: SQLAlchemy's rows and
-            # JSON type took most of the chunk's time.
+            # One statement: the insert takes SQLite's write lock (no other writer until this
+            # one commits) and returns every row (each statement under the ingest lock gives up
+            # the interpreter lock once more). The driver's plain tuples, the missing lists
+            # decoded here: SQLAlchemy's rows and JSON type took most of the chunk's time.
             found = conn.exec_driver_sql(
-                _SQLITE_STREAMS_SELECT, (_JSON.encode(keys).decode(),)
+                _SQLITE_STREAMS_LOCK, (_JSON.encode(blank).decode(),)
             ).fetchall()
             return {
                 (d, b): Record(lo, hi, n, gaps, set(_decode_seqs(missing)), dups)
@@ -702,11 +702,9 @@ _SQLITE_ROWS = (
     + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_STREAM_COLUMNS)))
     + " FROM json_each(?) WHERE true ON CONFLICT (device_id, boot_id) "
 )
-_SQLITE_STREAMS_INSERT = _SQLITE_ROWS + "DO NOTHING"
-_SQLITE_STREAMS_SELECT = (
-    "SELECT device_id, boot_id, min_seq, max_seq, received, gaps, missing, duplicates "
-    "FROM streams WHERE (device_id, boot_id) IN (SELECT json_extract(value, '$[0]'), "
-    "json_extract(value, '$[1]') FROM json_each(?))"
+_SQLITE_STREAMS_LOCK = (
+    _SQLITE_ROWS + "DO UPDATE SET max_seq = max_seq RETURNING device_id, boot_id, min_seq, "
+    "max_seq, received, gaps, missing, duplicates"
 )
 _JSON = msgspec.json.Encoder()
 _decode_seqs = msgspec.json.Decoder(list[int]).decode
