@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from govedge.broker import MosquittoBroker, raise_nofile_limit  # noqa: E402
 
 raise_nofile_limit(65536)
+
+# A run started in the background of a script (``cmd &`` without job control) inherits SIGINT
+# ignored, and so would every process the tests start: the tests that stop a simulator with
+# Ctrl-C's signal would wait for it in vain. Handled here, the children start with it as usual.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
