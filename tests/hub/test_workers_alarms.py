@@ -63,7 +63,7 @@ from hub.alarms.tables import alarm_events, alarms
 from sim.fleet import FleetLayout, ScaleFleet, ScenarioPlayer, load_scenario
 from sim.fleet import mqtt_codec as mq
 from sim.fleet.hub_registration import register_devices
-from tests.hub.test_workers import _ports_free_from
+from tests.hub.test_workers import Supervised, _ports_free_from
 
 ROOT = Path(__file__).resolve().parents[2]
 GOVEDGE = [sys.executable, "-m", "govedge"]
@@ -289,7 +289,7 @@ class AlarmEvent:
     t: float  # hub time, seconds from the start of the play
 
 
-class Deployment:
+class Deployment(Supervised):
     """``govedge hub --workers N`` as a subprocess, on a fresh PostgreSQL database, a fresh
     InfluxDB database, a shared group and client ids of its own; its JSON log lines."""
 
@@ -326,46 +326,13 @@ class Deployment:
                 }
             )
         )
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        command = [*GOVEDGE, "--log-format", "json", "hub", "--config", str(self.config)]
-        self.proc = subprocess.Popen(
-            [*command, "--workers", str(workers)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        self.lines: list[dict[str, Any]] = []
-        self.raw: list[str] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(self.config, workers)
         self.token = ""
         self.engine = sa.create_engine(self.database_url)
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            text = raw.decode(errors="replace").rstrip()
-            with self.lock:
-                self.raw.append(text)
-                try:
-                    line = json.loads(text)
-                except ValueError:
-                    continue
-                if isinstance(line, dict):
-                    self.lines.append(line)
 
     def tail(self) -> str:
         with self.lock:
             return f"--workers {self.workers}, the log ends:\n" + "\n".join(self.raw[-30:])
-
-    def logged(self, event: str, **match: Any) -> list[dict[str, Any]]:
-        with self.lock:
-            return [
-                ln
-                for ln in self.lines
-                if ln.get("event") == event and all(ln.get(k) == v for k, v in match.items())
-            ]
 
     @property
     def url(self) -> str:
@@ -460,13 +427,7 @@ class Deployment:
 
     def stop(self) -> int:
         self.engine.dispose()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
+        return super().stop()
 
 
 # --- the fleet's side: which readings the broker acknowledged -------------------------------
