@@ -45,7 +45,7 @@ def _row(pipeline: Pipeline, device_id: str) -> tuple[object, ...]:
 
 def _close(*pipelines: Pipeline) -> None:
     for p in pipelines:
-        p.store.close()  # type: ignore[attr-defined]
+        p.store.close()
         p.registry.engine.dispose()
 
 
