@@ -471,20 +471,32 @@ class Registry:
             else:
                 conn.execute(_PG_TOUCH, {"ids": due, "ts": [seen[d] for d in due]})
             gone = _left_by_will(conn, sorted(offline))
-            for device_id in sorted(offline - gone):
+            returning = sorted(offline - gone)
+            if returning:
+                # One statement for a wave of them (a hub restarted under a city's traffic),
+                # not two each; on PostgreSQL the rows are locked in id order first.
+                if conn.dialect.name != "sqlite":
+                    conn.execute(
+                        sa.select(devices.c.id)
+                        .where(devices.c.id.in_(returning))
+                        .order_by(devices.c.id)
+                        .with_for_update()
+                    )
                 came_back = conn.execute(
                     devices.update()
-                    .where(devices.c.id == device_id, devices.c.online.is_(False))
+                    .where(devices.c.id.in_(returning), devices.c.online.is_(False))
                     .values(online=True)
-                ).rowcount
-                if not came_back:
-                    continue  # another worker saw its traffic first
-                conn.execute(
-                    device_states.insert().values(
-                        device_id=device_id, ts=now, online=True, reason="traffic"
+                    .returning(devices.c.id)
+                ).scalars()
+                back = sorted(came_back)  # the rest: another worker saw their traffic first
+                if back:
+                    conn.execute(
+                        device_states.insert(),
+                        [
+                            {"device_id": d, "ts": now, "online": True, "reason": "traffic"}
+                            for d in back
+                        ],
                     )
-                )
-                back.append(device_id)
         with self._lock:
             for d in due:
                 self._written[d] = seen[d]
