@@ -13,8 +13,12 @@ broker, of the stores (postgres, influxd and its v2-write forwarder) and of the 
 sampled, to say which limit was reached: the broker (Mosquitto is one thread), the machine's
 cores, or the store.
 
-Run: ``python -m bench.scale [--messages N] [--max-workers 3]``; ``GOVEDGE_BENCH_QUICK=1`` for a
-small load (well under three minutes on two cores).
+One worker on SQLite and one on PostgreSQL + InfluxDB are drained in turn ``--pairs`` times (3;
+1 quick) and compared by their medians and by each pair's ratio: between two runs of the same
+code the SQLite worker's rate moved by 15 %, more than the difference being measured.
+
+Run: ``python -m bench.scale [--messages N] [--max-workers 3] [--pairs 3]``;
+``GOVEDGE_BENCH_QUICK=1`` for a small load (well under three minutes on two cores).
 """
 
 from __future__ import annotations
@@ -212,54 +216,91 @@ def drain(
         stage.wall = time.monotonic() - began
 
 
-def measure(load: Load, max_workers: int) -> tuple[float, Stage, list[Stage]]:
-    """The bare subscriber's rate, one worker on SQLite, and 1..max_workers on the stores."""
+@dataclass
+class Pairs:
+    """One SQLite worker and one PostgreSQL + InfluxDB worker, drained in turn ``pairs`` times:
+    the machine's drift between two drains (the SQLite worker's rate moved by 15 % between runs
+    of the same code) falls on both sides of each pair, and the medians are reported."""
+
+    sqlite: list[Stage] = field(default_factory=list)
+    pg: list[Stage] = field(default_factory=list)
+
+    @property
+    def ratios(self) -> list[float]:
+        """Each pair's PostgreSQL + InfluxDB rate over its SQLite rate."""
+        return [p.rate / s.rate for s, p in zip(self.sqlite, self.pg, strict=True) if s.rate]
+
+    @staticmethod
+    def _median(stages: list[Stage]) -> Stage:
+        return sorted(stages, key=lambda st: st.rate)[len(stages) // 2]
+
+    def median_sqlite(self) -> Stage:
+        """The SQLite drain of median rate."""
+        return self._median(self.sqlite)
+
+    def median_pg(self) -> Stage:
+        """The PostgreSQL + InfluxDB drain of median rate."""
+        return self._median(self.pg)
+
+    def median_ratio(self) -> float:
+        """The median of the pairs' ratios."""
+        ratios = sorted(self.ratios)
+        return ratios[len(ratios) // 2] if ratios else float("nan")
+
+
+def measure(load: Load, max_workers: int, pairs: int) -> tuple[float, Pairs, list[Stage]]:
+    """The bare subscriber's rate; ``pairs`` times one worker on SQLite then one on the stores;
+    then 2..max_workers on the stores."""
     figures = Figures(load)
     measure_paho(load, figures)
-    with tempfile.TemporaryDirectory(prefix="govedge-bench-scale-") as tmp:
-        base = Path(tmp)
-        sqlite = drain(
-            "sqlite",
-            load,
-            1,
-            f"sqlite:///{base / 'registry.db'}",
-            f"sqlite:///{base / 'telemetry.db'}",
-            [],
-        )
     pg: Postgres = start_postgres()
     influx: Influx | None = None
+    both = Pairs()
+    stages: list[Stage] = []
     try:
         influx = start_influx()
-        pg_pids = [pg.proc.pid]
-        # One registry for every stage (each publish is a new boot of every device, so no
-        # stream carries over), its devices registered once; a fresh InfluxDB database per
-        # stage.
-        registry = pg.database(f"scale_{uuid.uuid4().hex[:6]}")
-        stages = []
-        for n in range(1, max_workers + 1):
+        store_pids = [pg.proc.pid, *influx.pids()]
+        registry = ""
+        for _ in range(max(1, pairs)):
+            with tempfile.TemporaryDirectory(prefix="govedge-bench-scale-") as tmp:
+                base = Path(tmp)
+                both.sqlite.append(
+                    drain(
+                        "sqlite",
+                        load,
+                        1,
+                        f"sqlite:///{base / 'registry.db'}",
+                        f"sqlite:///{base / 'telemetry.db'}",
+                        [],
+                    )
+                )
+            # A registry per pair, its devices registered by the one-worker drain; the stages
+            # of more workers use the last one (each publish is a new boot of every device, so
+            # no stream carries over). A fresh InfluxDB database per stage.
+            registry = pg.database(f"scale_{uuid.uuid4().hex[:6]}")
+            tag = f"w1_{uuid.uuid4().hex[:6]}"
+            both.pg.append(
+                drain("pg_influx_1", load, 1, registry, influx.database(tag), store_pids)
+            )
+        stages.append(both.median_pg())
+        for n in range(2, max_workers + 1):
             tag = f"w{n}_{uuid.uuid4().hex[:6]}"
             stages.append(
-                drain(
-                    f"pg_influx_{n}",
-                    load,
-                    n,
-                    registry,
-                    influx.database(tag),
-                    pg_pids + influx.pids(),
-                )
+                drain(f"pg_influx_{n}", load, n, registry, influx.database(tag), store_pids)
             )
     finally:
         if influx is not None:
             influx.close()
         pg.close()
     for note in figures.notes:
-        sqlite.notes.append(f"paho: {note}")
-    return figures.paho, sqlite, stages
+        both.sqlite[0].notes.append(f"paho: {note}")
+    return figures.paho, both, stages
 
 
-def results(paho: float, sqlite: Stage, stages: list[Stage]) -> list[BenchResult]:
+def results(paho: float, both: Pairs, stages: list[Stage]) -> list[BenchResult]:
     """The figures beside their baselines, with each stage's scaling efficiency."""
     one = stages[0].rate if stages else 0.0
+    sqlite = both.median_sqlite()
     out = [
         BenchResult(
             "scale.sqlite_1_worker_vs_paho",
@@ -267,7 +308,19 @@ def results(paho: float, sqlite: Stage, stages: list[Stage]) -> list[BenchResult
             "msg/s",
             paho,
             "bare paho subscriber that only counts",
-        )
+            notes=f"median of {len(both.sqlite)}",
+        ),
+        BenchResult(
+            "scale.pg_influx_1_worker_vs_sqlite",
+            both.median_pg().rate,
+            "msg/s",
+            sqlite.rate,
+            "one worker on SQLite, drained in turn with it",
+            goal=">= 0.8",
+            notes=f"median of {len(both.pg)}; pairs' ratios "
+            + ", ".join(f"{r:.2f}" for r in both.ratios)
+            + f"; median pair ratio {both.median_ratio():.2f}",
+        ),
     ]
     for st in stages:
         out.append(
@@ -300,21 +353,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", type=int, default=100 if QUICK else 200)
     parser.add_argument("--publishers", type=int, default=2 if QUICK else 3)
     parser.add_argument("--max-workers", type=int, default=3)
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=1 if QUICK else 3,
+        help="one-worker drains on SQLite and on PostgreSQL + InfluxDB, in turn (medians)",
+    )
     args = parser.parse_args(argv)
     devices = max(1, min(args.devices, args.messages))
     load = Load(devices, max(1, args.messages // devices), args.publishers, 1)
     load_avg = os.getloadavg()[0]
     started = time.monotonic()
-    paho, sqlite, stages = measure(load, args.max_workers)
+    paho, both, stages = measure(load, args.max_workers, args.pairs)
     print(
         f"load: {load.total} telemetry msgs of 200 B, QoS 1, {load.devices} devices, "
         f"{load.publishers} publishers; machine: {os.cpu_count()} cores, load average "
         f"{load_avg:.2f} before the run"
     )
-    for result in results(paho, sqlite, stages):
+    for result in results(paho, both, stages):
         print(result.line())
     one = stages[0].rate if stages else 0.0
-    for st in [sqlite, *stages]:
+    sqlite = both.median_sqlite()
+    for st in [*both.sqlite, *both.pg, *stages[1:]]:
         eff = st.rate / (st.workers * one) if one and st.name != "sqlite" else float("nan")
         print(
             f"{st.name}: {st.rate:.0f} msg/s in {st.seconds:.1f} s, split {st.split}, "
@@ -326,7 +386,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {st.name}: {note}")
     print(f"run took {time.monotonic() - started:.0f} s")
     rates = " ".join(f"w{st.workers}={st.rate:.0f}" for st in stages)
-    print(f"paho={paho:.0f} sqlite1={sqlite.rate:.0f} {rates}")
+    print(
+        f"paho={paho:.0f} sqlite1={sqlite.rate:.0f} {rates} "
+        f"pg1/sqlite1 pairs={','.join(f'{r:.2f}' for r in both.ratios)}"
+    )
     return 0
 
 
