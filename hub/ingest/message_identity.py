@@ -1,17 +1,30 @@
-"""Writes keyed by a message's identity (device id, boot id, seq), so that a copy is stored once.
+"""Writes keyed by a message's identity (device id, boot id, seq), so that a copy is stored once
+and acted on once.
 
 QoS 1 delivers a message at least once, and with several hub workers in one MQTT 5 shared
 subscription the copies may reach two workers, whose in-memory deduplication (hub/ingest/dedup.py)
-cannot see each other. What they store in the shared database must then be idempotent by
-identity: events carry their message's (boot id, seq) under a unique index, and are inserted
-with ON CONFLICT DO NOTHING, in SQLite and PostgreSQL alike. (Telemetry is keyed by
-(device, metric, ts) in both telemetry stores, which a copy repeats exactly: see hub/storage.)
+cannot see each other until their next save. What they store in the shared database must then be
+idempotent by identity: events carry their message's (boot id, seq) under a unique index, and are
+inserted with ON CONFLICT DO NOTHING, in SQLite and PostgreSQL alike.
+
+What a worker *acts on* is decided in the database too, at decide time: the events insert returns
+the rows it inserted (RETURNING), and command acks and config reports are claimed in
+``message_claims`` (one INSERT .. ON CONFLICT DO NOTHING RETURNING per batch that has any). A
+message whose row another worker inserted first is dropped as a duplicate: neither the rules nor
+the listeners (command acks, config reports, OTA events) see it. Claims older than
+CLAIM_RETENTION_S are deleted as new ones are made (a copy comes within seconds; a day is ample).
+
+Telemetry is not claimed: it is far too many messages to claim one by one, and its stores are
+idempotent by (device, metric, ts), which a copy repeats exactly (see hub/storage), and the rules'
+shared state is time-ordered, so a copy is stored and judged once; only the per-worker ingest
+counters count it twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -19,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from govedge.logs import fields
-from hub.db import sqlite_json_batch
+from hub.db import message_claims
 
 log = logging.getLogger("govedge.hub.schema")
 
@@ -31,6 +44,7 @@ _SQLITE_INSERT = (
     f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT "  # noqa: S608 - names from code
     + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
     + " FROM json_each(?) WHERE true ON CONFLICT (device_id, boot_id, seq) DO NOTHING"
+    " RETURNING device_id, boot_id, seq"
 )
 
 # PostgreSQL: likewise one statement (an executemany of the ON CONFLICT insert was slower).
@@ -39,23 +53,74 @@ _PG_INSERT = sa.text(
     "SELECT device_id, ts, kind, severity, COALESCE(message, ''), attrs::json, boot_id, seq "
     "FROM jsonb_to_recordset(CAST(:doc AS jsonb)) AS x(device_id text, ts float8, kind text, "
     "severity text, message text, attrs jsonb, boot_id text, seq bigint) "
-    "ON CONFLICT (device_id, boot_id, seq) DO NOTHING"
+    "ON CONFLICT (device_id, boot_id, seq) DO NOTHING RETURNING device_id, boot_id, seq"
 )
 _JSON = msgspec.json.Encoder()
 
 
-def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert event rows (with ``boot_id`` and ``seq``); a row already stored is skipped."""
+Key = tuple[str, str, int]
+"""A message's identity: (device id, boot id, seq)."""
+
+CLAIM_RETENTION_S = 86_400.0
+"""Claims older than this are deleted: a message's copies come within seconds of each other."""
+CLAIM_PRUNE_INTERVAL_S = 600.0
+"""How often (at most) a worker deletes the old claims, as it makes new ones."""
+
+_SQLITE_CLAIM = (
+    "INSERT INTO message_claims (device_id, boot_id, seq, claimed) SELECT "
+    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), ? "
+    "FROM json_each(?) WHERE true ON CONFLICT (device_id, boot_id, seq) DO NOTHING "
+    "RETURNING device_id, boot_id, seq"
+)
+_PG_CLAIM = sa.text(
+    "INSERT INTO message_claims (device_id, boot_id, seq, claimed) "
+    "SELECT device_id, boot_id, seq, :claimed "
+    "FROM jsonb_to_recordset(CAST(:doc AS jsonb)) AS x(device_id text, boot_id text, seq bigint) "
+    "ON CONFLICT (device_id, boot_id, seq) DO NOTHING RETURNING device_id, boot_id, seq"
+)
+
+
+def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[Key]:
+    """Insert event rows (with ``boot_id`` and ``seq``); return the identities of the rows this
+    call inserted. A row already stored (a copy another worker, or this one, stored) is skipped
+    and not returned: its message is not this batch's to act on."""
     if not rows:
-        return
+        return set()
     if conn.dialect.name == "sqlite":
-        sqlite_json_batch(
-            conn,
-            _SQLITE_INSERT,
-            [[row.get(c, "" if c == "message" else None) for c in _COLUMNS] for row in rows],
-        )
-        return
-    conn.execute(_PG_INSERT, {"doc": _JSON.encode([dict(row) for row in rows]).decode()})
+        values = [[row.get(c, "" if c == "message" else None) for c in _COLUMNS] for row in rows]
+        result = conn.exec_driver_sql(_SQLITE_INSERT, (_JSON.encode(values).decode(),))
+    else:
+        doc = _JSON.encode([dict(row) for row in rows]).decode()
+        result = conn.execute(_PG_INSERT, {"doc": doc})
+    return {(d, b, int(s)) for d, b, s in result.fetchall()}
+
+
+class Claims:
+    """Shared claims on the messages a worker acts on that are stored nowhere else by identity
+    (command acks, config reports): the first worker to claim one acts on it."""
+
+    def __init__(self) -> None:
+        self._pruned = 0.0
+
+    def claim(self, conn: Connection, keys: Iterable[Key], now: float | None = None) -> set[Key]:
+        """Claim ``keys`` in one statement; return those this call claimed (any other was
+        claimed before, by another worker or by this one). Every CLAIM_PRUNE_INTERVAL_S, the
+        claims older than CLAIM_RETENTION_S are deleted in the same transaction."""
+        wanted = [[d, b, s] for d, b, s in keys]
+        if not wanted:
+            return set()
+        now = time.time() if now is None else now
+        if now - self._pruned >= CLAIM_PRUNE_INTERVAL_S:
+            self._pruned = now
+            conn.execute(
+                message_claims.delete().where(message_claims.c.claimed < now - CLAIM_RETENTION_S)
+            )
+        if conn.dialect.name == "sqlite":
+            result = conn.exec_driver_sql(_SQLITE_CLAIM, (now, _JSON.encode(wanted).decode()))
+        else:
+            keyed = [{"device_id": d, "boot_id": b, "seq": s} for d, b, s in wanted]
+            result = conn.execute(_PG_CLAIM, {"claimed": now, "doc": _JSON.encode(keyed).decode()})
+        return {(d, b, int(s)) for d, b, s in result.fetchall()}
 
 
 def upgrade_events(engine: Engine) -> None:
