@@ -89,7 +89,8 @@ class Decided:
     out: Accepted = field(default_factory=Accepted)
     readings: list[Reading] = field(default_factory=list)
     keys: list[tuple[str, str, int]] = field(default_factory=list)
-    """(device, boot id, seq) of every message accepted (not a duplicate)."""
+    """(device, boot id, seq) of every message the tracker accepted (not a duplicate), those
+    then lost at their claim to another worker included (see ``Pipeline._claim``)."""
     ingested: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     repeats: list[tuple[str, str]] = field(default_factory=list)
