@@ -92,9 +92,10 @@ events = sa.Table(
 message_claims = sa.Table(
     "message_claims",
     metadata,
-    # A command ack or config report some worker has taken to act on (its listeners): a copy of
-    # it reaching another worker is dropped there (hub/ingest/message_identity.py). ``claimed``
-    # (hub time) is for the retention: rows older than a day are deleted.
+    # An event, command ack or config report whose batch one of several workers stored and
+    # handed to its listeners: a copy of it reaching another worker is not handed to that one's
+    # (hub/ingest/message_identity.py). ``claimed`` (hub time) is for the retention: rows older
+    # than a day are deleted.
     sa.Column("device_id", sa.String(64), primary_key=True),
     sa.Column("boot_id", sa.String(64), primary_key=True),
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),

@@ -1,23 +1,23 @@
 """Writes keyed by a message's identity (device id, boot id, seq), so that a copy is stored once
-and acted on once.
+and a worker's listeners act on it once.
 
 QoS 1 delivers a message at least once, and with several hub workers in one MQTT 5 shared
 subscription the copies may reach two workers, whose in-memory deduplication (hub/ingest/dedup.py)
 cannot see each other until their next save. What they store in the shared database must then be
 idempotent by identity: events carry their message's (boot id, seq) under a unique index, and are
-inserted with ON CONFLICT DO NOTHING, in SQLite and PostgreSQL alike.
+inserted with ON CONFLICT DO NOTHING, in SQLite and PostgreSQL alike. (Telemetry is keyed by
+(device, metric, ts) in both telemetry stores, which a copy repeats exactly: see hub/storage.)
 
-What a worker *acts on* is decided in the database too, at decide time: the events insert returns
-the rows it inserted (RETURNING), and command acks and config reports are claimed in
-``message_claims`` (one INSERT .. ON CONFLICT DO NOTHING RETURNING per batch that has any). A
-message whose row another worker inserted first is dropped as a duplicate: neither the rules nor
-the listeners (command acks, config reports, OTA events) see it. Claims older than
-CLAIM_RETENTION_S are deleted as new ones are made (a copy comes within seconds; a day is ample).
-
-Telemetry is not claimed: it is far too many messages to claim one by one, and its stores are
-idempotent by (device, metric, ts), which a copy repeats exactly (see hub/storage), and the rules'
-shared state is time-ordered, so a copy is stored and judged once; only the per-worker ingest
-counters count it twice.
+The rules see every copy a worker accepts: their state is shared and time-ordered
+(hub/rules), so a copy judged twice raises nothing twice. The listeners (command acks, config
+reports, OTA events) are not idempotent that way, so with several workers a stored batch's
+events, acks and reports are claimed in ``message_claims`` (``Claims.claim``: one INSERT ..
+ON CONFLICT DO NOTHING RETURNING) just before its listeners run, and each worker hands them only
+what it claimed. Claiming after the batch is stored, not when it is decided, leaves a worker
+killed in between nothing claimed: the broker's redelivery is acted on wherever it lands. A
+single worker claims nothing. Claims older than CLAIM_RETENTION_S are deleted as new ones are
+made, at most every CLAIM_PRUNE_INTERVAL_S (a copy comes within seconds; a day is ample).
+Telemetry is not claimed: no listener acts on a reading but to count it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from govedge.logs import fields
-from hub.db import message_claims
+from hub.db import message_claims, sqlite_json_batch
 
 log = logging.getLogger("govedge.hub.schema")
 
@@ -44,7 +44,6 @@ _SQLITE_INSERT = (
     f"INSERT INTO events ({', '.join(_COLUMNS)}) SELECT "  # noqa: S608 - names from code
     + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
     + " FROM json_each(?) WHERE true ON CONFLICT (device_id, boot_id, seq) DO NOTHING"
-    " RETURNING device_id, boot_id, seq"
 )
 
 # PostgreSQL: likewise one statement (an executemany of the ON CONFLICT insert was slower).
@@ -53,7 +52,7 @@ _PG_INSERT = sa.text(
     "SELECT device_id, ts, kind, severity, COALESCE(message, ''), attrs::json, boot_id, seq "
     "FROM jsonb_to_recordset(CAST(:doc AS jsonb)) AS x(device_id text, ts float8, kind text, "
     "severity text, message text, attrs jsonb, boot_id text, seq bigint) "
-    "ON CONFLICT (device_id, boot_id, seq) DO NOTHING RETURNING device_id, boot_id, seq"
+    "ON CONFLICT (device_id, boot_id, seq) DO NOTHING"
 )
 _JSON = msgspec.json.Encoder()
 
@@ -80,24 +79,23 @@ _PG_CLAIM = sa.text(
 )
 
 
-def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[Key]:
-    """Insert event rows (with ``boot_id`` and ``seq``); return the identities of the rows this
-    call inserted. A row already stored (a copy another worker, or this one, stored) is skipped
-    and not returned: its message is not this batch's to act on."""
+def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert event rows (with ``boot_id`` and ``seq``); a row already stored is skipped."""
     if not rows:
-        return set()
+        return
     if conn.dialect.name == "sqlite":
-        values = [[row.get(c, "" if c == "message" else None) for c in _COLUMNS] for row in rows]
-        result = conn.exec_driver_sql(_SQLITE_INSERT, (_JSON.encode(values).decode(),))
-    else:
-        doc = _JSON.encode([dict(row) for row in rows]).decode()
-        result = conn.execute(_PG_INSERT, {"doc": doc})
-    return {(d, b, int(s)) for d, b, s in result.fetchall()}
+        sqlite_json_batch(
+            conn,
+            _SQLITE_INSERT,
+            [[row.get(c, "" if c == "message" else None) for c in _COLUMNS] for row in rows],
+        )
+        return
+    conn.execute(_PG_INSERT, {"doc": _JSON.encode([dict(row) for row in rows]).decode()})
 
 
 class Claims:
-    """Shared claims on the messages a worker acts on that are stored nowhere else by identity
-    (command acks, config reports): the first worker to claim one acts on it."""
+    """Shared claims on the messages a worker's listeners act on (events, command acks, config
+    reports), taken when their batch is stored: the first worker to claim one acts on it."""
 
     def __init__(self) -> None:
         self._pruned = 0.0

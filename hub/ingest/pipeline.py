@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -34,7 +34,7 @@ from govedge.contract.topics import DEFAULT_ROOT, DEVICE_CHANNELS
 from govedge.logs import fields
 from hub.db import sqlite_json_batch, streams
 from hub.ingest.dedup import Delta, Record, StreamTracker, merge
-from hub.ingest.message_identity import Claims, Key, insert_events
+from hub.ingest.message_identity import Claims, insert_events
 from hub.ingest.prioritylock import PriorityLock
 from hub.ingest.ratelimit import RateGate
 from hub.metrics import HubMetrics
@@ -52,7 +52,6 @@ STREAMS_CHUNK = 100  # streams saved per hold of the ingest lock
 TOTALS_MAX_AGE_S = 1.0  # the shared gap and duplicate sums are read at most this often
 MAX_COPIES = 1024  # per stream: readings whose second copy (the other lane's) is still due
 MAX_COPY_STREAMS = 100_000
-MAX_HELD = 10_000  # messages this worker claimed in batches it then forgot (see ``_forget``)
 DEFER_MAX_S = 0.02
 """The longest an ordinary thread steps aside at once for an urgent taker (``defer``)."""
 
@@ -90,16 +89,13 @@ class Decided:
     readings: list[Reading] = field(default_factory=list)
     keys: list[tuple[str, str, int]] = field(default_factory=list)
     """(device, boot id, seq) of every message the tracker accepted (not a duplicate), those
-    then lost at their claim to another worker included (see ``Pipeline._claim``)."""
+    later lost at their claim to another worker included (see ``Pipeline._claim``)."""
     ingested: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     repeats: list[tuple[str, str]] = field(default_factory=list)
     """(device, boot id) of each duplicate dropped, counted into its stream's shared record."""
     copies: list[tuple[str, str, int]] = field(default_factory=list)
     """(device, boot id, seq) of the other lane's copies dropped (not counted as repeats)."""
-    claimed: list[Key] = field(default_factory=list)
-    """(device, boot id, seq) of the events, acks and reports this batch claimed in the shared
-    database (see ``Pipeline._claim``): still this worker's if the batch is forgotten."""
     oldest_ts: float = 0.0
     """The oldest device timestamp in the batch: how far behind real time its storage is."""
 
@@ -116,7 +112,6 @@ class Decided:
             whole.duplicates += p.duplicates
             whole.repeats += p.repeats
             whole.copies += p.copies
-            whole.claimed += p.claimed
             for label, n in p.ingested.items():
                 whole.ingested[label] = whole.ingested.get(label, 0) + n
             out.telemetry += p.out.telemetry
@@ -141,6 +136,7 @@ class Pipeline:
         root: str = DEFAULT_ROOT,
         limits: Limits = DEFAULT_LIMITS,
         auto_register: bool = False,
+        shared: bool = False,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -155,8 +151,11 @@ class Pipeline:
         """Devices whose telemetry the hub receives twice, on both MQTT sessions (None: all):
         the second copy of each reading is dropped without being counted as a duplicate."""
         self._copies: dict[tuple[str, str], set[int]] = {}
+        self.shared = shared
+        """One of several workers on this database (an MQTT 5 shared subscription group): a
+        stored batch's events, acks and reports are claimed before its listeners run
+        (``_claim``). A single worker claims nothing."""
         self.claims = Claims()
-        self._held: dict[Key, None] = {}  # claimed in a forgotten batch: still this worker's
         self._willed: set[str] = set()  # offline by their last will, no birth since
         self._seen: dict[str, float] = {}  # heard from, last_seen not yet written
         self._touched = 0.0
@@ -331,9 +330,7 @@ class Pipeline:
                 label = _channel_label(msg)
                 ingested[label] = ingested.get(label, 0) + 1
             try:
-                if event_rows or out.acks or out.reports:
-                    self._claim(event_rows, decided)
-                self._store_registry(health, seen, statuses, out)
+                self._store_registry(event_rows, health, seen, statuses, out)
             except Exception:
                 self._forget(decided)
                 raise
@@ -458,17 +455,19 @@ class Pipeline:
         # and those copies are then still no repeats.
         for device_id, boot_id, seq in decided.copies:
             self._copies.setdefault((device_id, boot_id), set()).add(seq)
-        # Its claims stay in the database: the batch comes again (retried in place, or
-        # redelivered to this worker), and its messages are then still this worker's to act on.
-        held = self._held
-        for key in decided.claimed:
-            held[key] = None
-        while len(held) > MAX_HELD:
-            del held[next(iter(held))]  # the oldest
 
     def finish(self, decided: Decided) -> Accepted:
-        """Count a stored batch and hand it to the listeners."""
+        """Count a stored batch and hand it to the listeners.
+
+        One of several workers (``shared``) first claims the batch's events, acks and reports
+        (``_claim``): the listeners get only what this worker won. The rules have already seen
+        the whole batch (``decide``): their shared state takes a copy once.
+        """
+        out = decided.out
         with self._lock:
+            if self.shared and (out.events or out.acks or out.reports):
+                self._claim(decided)
+                out = decided.out
             if decided.duplicates:
                 self.metrics.duplicates.inc(decided.duplicates)
                 self.tracker.count_repeats(decided.repeats)
@@ -476,7 +475,6 @@ class Pipeline:
                 self.metrics.ingested.labels(label).inc(count)
                 self.accepted_total += count
         self.metrics.write_latency.observe(time.perf_counter() - decided.started)
-        out = decided.out
         for listener in self.listeners:
             try:
                 listener(out)
@@ -611,36 +609,41 @@ class Pipeline:
                 for (device_id, boot_id), record in merged.items():
                     self.tracker.refresh(device_id, boot_id, record)
 
-    def _claim(self, event_rows: list[dict[str, object]], decided: Decided) -> None:
-        """Store the batch's events and claim its acks and reports, in one transaction; drop
-        from the batch what another worker stored or claimed first.
+    def _claim(self, decided: Decided) -> None:
+        """Claim a stored batch's events, acks and reports in the shared database (one
+        statement); drop from it what another worker claimed first. Under the ingest lock.
 
         A copy that reaches a second worker before the first's save of its stream (about a
-        second) is new to the second worker's tracker: the shared database decides which
-        worker acts on it. The events insert returns the rows it inserted; acks and reports
-        are claimed in ``message_claims``. A message this worker lost is a duplicate
-        (``govedge_hub_duplicates_total``) and not ingested; it is not counted as a repeat
-        into its stream's record: both workers' deltas hold its seq, and ``dedup.merge``
-        counts it there once already.
+        second) is new to the second worker's tracker; both store it (idempotently) and both
+        workers' rules judge it (once, by their shared state), but only the worker that claims
+        it hands it to its listeners. The claim is taken here, once the batch is stored, so a
+        worker killed before it leaves nothing claimed and the broker's redelivery is acted on
+        wherever it lands; only a kill between this commit and the listeners' call (no I/O in
+        between) loses the action. A message this worker lost is a duplicate
+        (``govedge_hub_duplicates_total``) and not ingested; it is not counted as a repeat into
+        its stream's record: both workers' deltas hold its seq, and ``dedup.merge`` counts it
+        there once already. If the claim statement fails, the batch (stored) is handed to the
+        listeners whole, as with a single worker: acting twice rather than never.
         """
         out = decided.out
-        claimable = [*out.acks, *out.reports]
-        with self.registry.engine.begin() as conn:
-            won = insert_events(conn, event_rows)
-            if claimable:
-                won |= self.claims.claim(conn, [(m.device_id, m.boot_id, m.seq) for m in claimable])
-        held = self._held
+        claimable: list[Event | CommandAck | ConfigReported] = [
+            *out.events,
+            *out.acks,
+            *out.reports,
+        ]
+        try:
+            with self.registry.engine.begin() as conn:
+                won = self.claims.claim(conn, [(m.device_id, m.boot_id, m.seq) for m in claimable])
+        except Exception:
+            log.exception("claim_failed", extra=fields(messages=len(claimable)))
+            return
+        if len(won) == len(claimable):
+            return
         lost = 0
 
         def mine(msg: Event | CommandAck | ConfigReported) -> bool:
             nonlocal lost
-            key = (msg.device_id, msg.boot_id, msg.seq)
-            if key in won:
-                decided.claimed.append(key)
-                return True
-            if key in held:  # claimed by this worker in a batch it forgot: this one again
-                del held[key]
-                decided.claimed.append(key)
+            if (msg.device_id, msg.boot_id, msg.seq) in won:
                 return True
             lost += 1
             label = _channel_label(msg)
@@ -649,22 +652,27 @@ class Pipeline:
                 del decided.ingested[label]
             return False
 
-        if len(won) < len(event_rows) + len(claimable):
-            out.events = [m for m in out.events if mine(m)]
-            out.acks = [m for m in out.acks if mine(m)]
-            out.reports = [m for m in out.reports if mine(m)]
-        else:
-            decided.claimed.extend(won)
+        # A new Accepted: the evaluators' (the whole batch) is left as they were handed it.
+        decided.out = replace(
+            out,
+            events=[m for m in out.events if mine(m)],
+            acks=[m for m in out.acks if mine(m)],
+            reports=[m for m in out.reports if mine(m)],
+        )
         decided.duplicates += lost
         self.tracker.duplicates += lost
 
     def _store_registry(
         self,
+        event_rows: list[dict[str, object]],
         health: dict[str, Health],
         seen: dict[str, float],
         statuses: list[Status],
         out: Accepted,
     ) -> None:
+        if event_rows:
+            with self.registry.engine.begin() as conn:
+                insert_events(conn, event_rows)  # a copy another worker stored: skipped
         for device_id, msg in health.items():
             self.registry.set_health(
                 device_id,

@@ -1,7 +1,9 @@
 """Two hub workers' pipelines on one registry (SQLite file, and PostgreSQL): a copy of an event, a
 command ack or a config report that reaches the second worker within the second (before the
-first's save of its stream, so new to the second's tracker) is handed to one worker's rules and
-listeners only (hub/ingest/message_identity.py), and the stream's record counts it once."""
+first's save of its stream, so new to the second's tracker) is judged by both workers' rules,
+stored once, and handed to one worker's listeners only: the one that claimed it when its batch was
+stored (hub/ingest/message_identity.py). A worker killed before that claim leaves the copy to the
+other; a single worker claims nothing."""
 
 from __future__ import annotations
 
@@ -85,11 +87,20 @@ class Heard:
 _ALL = {"events": [1], "acks": [2], "reports": [3], "telemetry": [4]}
 
 
-def _worker(registry_url: str, tmp_path: Path) -> Pipeline:
+def _worker(registry_url: str, tmp_path: Path, shared: bool = True) -> Pipeline:
     """A worker's pipeline: an engine of its own (another process's), the one telemetry store."""
     engine = make_engine(registry_url)
     create_schema(engine)
-    return Pipeline(Registry(engine), SQLiteTelemetryStore(str(tmp_path / "t.db")), HubMetrics())
+    store = SQLiteTelemetryStore(str(tmp_path / "t.db"))
+    return Pipeline(Registry(engine), store, HubMetrics(), shared=shared)
+
+
+def _claimed(pipeline: Pipeline, device_id: str) -> list[int]:
+    with pipeline.registry.engine.connect() as conn:
+        claims = conn.execute(
+            sa.select(message_claims.c.seq).where(message_claims.c.device_id == device_id)
+        )
+        return sorted(claims.scalars())
 
 
 def _close(*pipelines: Pipeline) -> None:
@@ -132,20 +143,18 @@ def test_a_copy_at_a_second_worker_within_the_second_reaches_one_workers_listene
     messages = _messages(device_id)
     one.process([_raw(m) for m in messages])
     two.process([_raw(m) for m in messages])  # no save in between: all new to two's tracker
-    assert heard_one.listeners() == heard_one.evaluators() == _ALL
-    # The reading's copy is not claimed (its stores and the rules take it once); the others
-    # are dropped at the second worker, as duplicates, not ingested.
-    nothing: dict[str, list[int]] = {"events": [], "acks": [], "reports": []}
-    assert heard_two.listeners() == heard_two.evaluators() == {**nothing, "telemetry": [4]}
+    # Both workers' rules judge every copy (their shared state takes it once); the listeners
+    # of the worker that claimed the event, ack and report first act on them, the other's get
+    # the reading only (not claimed: no listener acts on it but to count it).
+    assert heard_one.evaluators() == heard_two.evaluators() == _ALL
+    assert heard_one.listeners() == _ALL
+    assert heard_two.listeners() == {"events": [], "acks": [], "reports": [], "telemetry": [4]}
+    # What two lost at its claim: its duplicates, not ingested.
     assert (one.tracker.duplicates, two.tracker.duplicates) == (0, 3)
     assert (one.accepted_total, two.accepted_total) == (4, 1)
     assert two.metrics.duplicates._value.get() == 3
     assert _stored_events(one, device_id) == [("b", 1)]
-    with one.registry.engine.connect() as conn:
-        claims = conn.execute(
-            sa.select(message_claims.c.seq).where(message_claims.c.device_id == device_id)
-        )
-        assert sorted(claims.scalars()) == [2, 3]  # the event's claim is its stored row
+    assert _claimed(one, device_id) == [1, 2, 3]
 
     # The stream's record counts each copy once: both workers' deltas hold seqs 1 to 4.
     _save(one)
@@ -156,7 +165,33 @@ def test_a_copy_at_a_second_worker_within_the_second_reaches_one_workers_listene
 
     # Later copies are the trackers' repeats, as before: handed to no one.
     one.process([_raw(m) for m in messages])
-    assert heard_one.listeners() == _ALL
+    assert heard_one.listeners() == heard_one.evaluators() == _ALL
+    _close(one, two)
+
+
+def test_a_worker_killed_after_deciding_leaves_the_copy_to_the_other(
+    registry_url: str, tmp_path: Path
+) -> None:
+    """Worker one decides the batch (its rules judge it, its events are stored) and is killed
+    before finishing it (no claim, no PUBACK): the broker's redelivery at worker two is acted
+    on there, stored once."""
+    one, two = _worker(registry_url, tmp_path), _worker(registry_url, tmp_path)
+    heard_one, heard_two = Heard(one), Heard(two)
+    device_id = f"killed-{uuid.uuid4().hex[:6]}"
+    one.registry.register(device_id)
+    messages = _messages(device_id)
+    decided = one.decide([_raw(m) for m in messages])
+    one.store_telemetry(decided)
+    del decided  # killed here: finish never runs
+    assert heard_one.evaluators() == _ALL
+    assert heard_one.listeners() == {"events": [], "acks": [], "reports": [], "telemetry": []}
+    assert _claimed(one, device_id) == []
+
+    two.process([_raw(m) for m in messages])  # the redelivery, at the other worker
+    assert heard_two.listeners() == heard_two.evaluators() == _ALL
+    assert (two.tracker.duplicates, two.accepted_total) == (0, 4)
+    assert _stored_events(two, device_id) == [("b", 1)]
+    assert _claimed(two, device_id) == [1, 2, 3]
     _close(one, two)
 
 
@@ -166,36 +201,64 @@ def test_the_claim_is_taken_in_one_statement_and_a_telemetry_batch_takes_none(
     pipeline = _worker(registry_url, tmp_path)
     device_id = f"cost-{uuid.uuid4().hex[:6]}"
     pipeline.registry.register(device_id)
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        statements.append(" ".join(sql.split()).lower())
-
-    engine = pipeline.registry.engine
-    sa.event.listen(engine, "before_cursor_execute", seen)
+    statements = _Statements(pipeline)
     envelope: dict[str, Any] = {"device_id": device_id, "boot_id": "b", "ts": 1e9}
     pipeline.process([_raw(Telemetry(**envelope, seq=s, data={"v": 1.0})) for s in (1, 2, 3)])
-    assert not [s for s in statements if "events" in s or "message_claims" in s]
+    assert statements.matching("events") == statements.matching("message_claims") == []
 
     statements.clear()
     pipeline.process([_raw(m) for m in _messages(device_id, "b2")])
-    assert len([s for s in statements if s.startswith("insert into events")]) == 1
-    assert len([s for s in statements if "message_claims" in s]) <= 2  # with at most a prune
-    assert len([s for s in statements if s.startswith("insert into message_claims")]) == 1
-
-    statements.clear()
-    pipeline.process([_raw(m) for m in _messages(device_id, "b3")[:1]])  # an event alone
-    assert [s for s in statements if "message_claims" in s] == []
-    sa.event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements.matching("insert into events")) == 1
+    assert len(statements.matching("message_claims")) <= 2  # with at most a prune
+    assert len(statements.matching("insert into message_claims")) == 1
+    statements.remove()
     _close(pipeline)
 
 
-def test_a_batch_decided_again_after_a_registry_failure_keeps_its_claims(
+def test_a_single_worker_claims_nothing(registry_url: str, tmp_path: Path) -> None:
+    pipeline = _worker(registry_url, tmp_path, shared=False)
+    heard = Heard(pipeline)
+    device_id = f"single-{uuid.uuid4().hex[:6]}"
+    pipeline.registry.register(device_id)
+    statements = _Statements(pipeline)
+    pipeline.process([_raw(m) for m in _messages(device_id)])
+    assert heard.listeners() == heard.evaluators() == _ALL
+    assert len(statements.matching("insert into events")) == 1
+    assert statements.matching("message_claims") == []
+    statements.remove()
+    assert _claimed(pipeline, device_id) == []
+    _close(pipeline)
+
+
+class _Statements:
+    """The SQL statements a pipeline's registry engine runs, lower case, spaces squeezed."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.engine = pipeline.registry.engine
+        self.seen: list[str] = []
+        sa.event.listen(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        self.seen.append(" ".join(sql.split()).lower())
+
+    def matching(self, text: str) -> list[str]:
+        return [
+            s for s in self.seen if (s.startswith(text) if text.startswith("insert") else text in s)
+        ]
+
+    def clear(self) -> None:
+        self.seen.clear()
+
+    def remove(self) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+def test_a_batch_decided_again_after_a_registry_failure_is_claimed_once_stored(
     registry_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The events and claims are committed before the health write fails: the batch, decided
-    again (the MQTT link retries in place), is still this worker's to act on; a copy at another
-    worker is not."""
+    """The events are committed before the health write fails, nothing is claimed: the batch,
+    decided again (the MQTT link retries in place), is claimed when stored and acted on by this
+    worker; a copy at another worker afterwards is not."""
     one, two = _worker(registry_url, tmp_path), _worker(registry_url, tmp_path)
     heard_one, heard_two = Heard(one), Heard(two)
     device_id = f"retry-{uuid.uuid4().hex[:6]}"
@@ -220,11 +283,13 @@ def test_a_batch_decided_again_after_a_registry_failure_keeps_its_claims(
     with pytest.raises(RuntimeError):
         one.process(batch)
     assert heard_one.evaluators()["events"] == []  # the failed decide ran no rule
+    assert _claimed(one, device_id) == []  # nor claimed anything
     one.process(batch)
     assert heard_one.listeners() == heard_one.evaluators() == _ALL
     assert one.tracker.duplicates == 0
     two.process(batch)
     assert heard_two.listeners()["events"] == heard_two.listeners()["acks"] == []
+    assert heard_two.evaluators()["events"] == [1]  # its rules judge the copy all the same
     assert _stored_events(one, device_id) == [("b", 1)]
     _close(one, two)
 

@@ -54,6 +54,7 @@ async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
         "telemetry_url": f"influxdb://{host}/govedge/autogen",
     }
     workers = [await start_hub(hub_config(**config)) for _ in range(2)]
+    assert all(w.hub.pipeline.shared for w in workers)  # a group: the listeners' messages claimed
     heard: list[list[int]] = [[], []]  # the event seqs each worker's listeners were handed
     for i, w in enumerate(workers):
         w.hub.pipeline.listeners.append(lambda acc, i=i: heard[i].extend(e.seq for e in acc.events))
@@ -88,7 +89,7 @@ async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
         lambda: took(1) == [True, True] and took(2) == [True, True], timeout=30
     )
     # Neither tracker saw both copies. The reading's copy is stored idempotently by the second
-    # worker; the event's is dropped there at its claim (the first stored it), counted as a
+    # worker; the event's is dropped there at its claim (the first claimed it), counted as a
     # duplicate by that worker only, and handed to one worker's listeners.
     await workers[0].wait_for(
         lambda: sum(w.hub.pipeline.tracker.duplicates for w in workers) == 1, timeout=10
