@@ -88,7 +88,12 @@ def build_hub(config: HubConfig) -> Hub:
     store = open_store(config.telemetry_url)
     metrics = HubMetrics()
     pipeline = Pipeline(
-        registry, store, metrics, root=config.root, auto_register=config.auto_register
+        registry,
+        store,
+        metrics,
+        root=config.root,
+        auto_register=config.auto_register,
+        shared=bool(config.shared_group),  # several workers: the listeners' messages are claimed
     )
     tls = alarm_tls = None
     if config.tls_ca:

@@ -89,6 +89,19 @@ events = sa.Table(
     sa.Index("events_identity", "device_id", "boot_id", "seq", unique=True),
 )
 
+message_claims = sa.Table(
+    "message_claims",
+    metadata,
+    # An event, command ack or config report whose batch one of several workers stored and
+    # handed to its listeners: a copy of it reaching another worker is not handed to that one's
+    # (hub/ingest/message_identity.py). ``claimed`` (hub time) is for the retention: rows older
+    # than a day are deleted.
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("boot_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("claimed", sa.Float, nullable=False, index=True),
+)
+
 tokens = sa.Table(
     "tokens",
     metadata,

@@ -4,5 +4,6 @@
 ``pipeline`` decides each batch (contract check, duplicates, storage, presence, listeners);
 ``dedup`` tracks each (device, boot id) stream; ``prioritylock`` lets the alarm lane ahead of the
 bulk lane; ``ratelimit`` sheds a flooding device; ``message_identity`` makes stored events
-idempotent across workers; ``broker_backlog`` watches what the broker holds for the hub.
+idempotent across workers and claims what one worker acts on; ``broker_backlog`` watches what
+the broker holds for the hub.
 """

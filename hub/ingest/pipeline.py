@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -34,7 +34,7 @@ from govedge.contract.topics import DEFAULT_ROOT, DEVICE_CHANNELS
 from govedge.logs import fields
 from hub.db import sqlite_json_batch, streams
 from hub.ingest.dedup import Delta, Record, StreamTracker, merge
-from hub.ingest.message_identity import insert_events
+from hub.ingest.message_identity import Claims, insert_events
 from hub.ingest.prioritylock import PriorityLock
 from hub.ingest.ratelimit import RateGate
 from hub.metrics import HubMetrics
@@ -88,7 +88,8 @@ class Decided:
     out: Accepted = field(default_factory=Accepted)
     readings: list[Reading] = field(default_factory=list)
     keys: list[tuple[str, str, int]] = field(default_factory=list)
-    """(device, boot id, seq) of every message accepted (not a duplicate)."""
+    """(device, boot id, seq) of every message the tracker accepted (not a duplicate), those
+    later lost at their claim to another worker included (see ``Pipeline._claim``)."""
     ingested: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     repeats: list[tuple[str, str]] = field(default_factory=list)
@@ -135,6 +136,7 @@ class Pipeline:
         root: str = DEFAULT_ROOT,
         limits: Limits = DEFAULT_LIMITS,
         auto_register: bool = False,
+        shared: bool = False,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -149,6 +151,11 @@ class Pipeline:
         """Devices whose telemetry the hub receives twice, on both MQTT sessions (None: all):
         the second copy of each reading is dropped without being counted as a duplicate."""
         self._copies: dict[tuple[str, str], set[int]] = {}
+        self.shared = shared
+        """One of several workers on this database (an MQTT 5 shared subscription group): a
+        stored batch's events, acks and reports are claimed before its listeners run
+        (``_claim``). A single worker claims nothing."""
+        self.claims = Claims()
         self._willed: set[str] = set()  # offline by their last will, no birth since
         self._seen: dict[str, float] = {}  # heard from, last_seen not yet written
         self._touched = 0.0
@@ -450,8 +457,17 @@ class Pipeline:
             self._copies.setdefault((device_id, boot_id), set()).add(seq)
 
     def finish(self, decided: Decided) -> Accepted:
-        """Count a stored batch and hand it to the listeners."""
+        """Count a stored batch and hand it to the listeners.
+
+        One of several workers (``shared``) first claims the batch's events, acks and reports
+        (``_claim``): the listeners get only what this worker won. The rules have already seen
+        the whole batch (``decide``): their shared state takes a copy once.
+        """
+        out = decided.out
         with self._lock:
+            if self.shared and (out.events or out.acks or out.reports):
+                self._claim(decided)
+                out = decided.out
             if decided.duplicates:
                 self.metrics.duplicates.inc(decided.duplicates)
                 self.tracker.count_repeats(decided.repeats)
@@ -459,7 +475,6 @@ class Pipeline:
                 self.metrics.ingested.labels(label).inc(count)
                 self.accepted_total += count
         self.metrics.write_latency.observe(time.perf_counter() - decided.started)
-        out = decided.out
         for listener in self.listeners:
             try:
                 listener(out)
@@ -593,6 +608,59 @@ class Pipeline:
                     raise
                 for (device_id, boot_id), record in merged.items():
                     self.tracker.refresh(device_id, boot_id, record)
+
+    def _claim(self, decided: Decided) -> None:
+        """Claim a stored batch's events, acks and reports in the shared database (one
+        statement); drop from it what another worker claimed first. Under the ingest lock.
+
+        A copy that reaches a second worker before the first's save of its stream (about a
+        second) is new to the second worker's tracker; both store it (idempotently) and both
+        workers' rules judge it (once, by their shared state), but only the worker that claims
+        it hands it to its listeners. The claim is taken here, once the batch is stored, so a
+        worker killed before it leaves nothing claimed and the broker's redelivery is acted on
+        wherever it lands; only a kill between this commit and the listeners' call (no I/O in
+        between) loses the action. A message this worker lost is a duplicate
+        (``govedge_hub_duplicates_total``) and not ingested; it is not counted as a repeat into
+        its stream's record: both workers' deltas hold its seq, and ``dedup.merge`` counts it
+        there once already. If the claim statement fails, the batch (stored) is handed to the
+        listeners whole, as with a single worker: acting twice rather than never.
+        """
+        out = decided.out
+        claimable: list[Event | CommandAck | ConfigReported] = [
+            *out.events,
+            *out.acks,
+            *out.reports,
+        ]
+        try:
+            with self.registry.engine.begin() as conn:
+                won = self.claims.claim(conn, [(m.device_id, m.boot_id, m.seq) for m in claimable])
+        except Exception:
+            log.exception("claim_failed", extra=fields(messages=len(claimable)))
+            return
+        if len(won) == len(claimable):
+            return
+        lost = 0
+
+        def mine(msg: Event | CommandAck | ConfigReported) -> bool:
+            nonlocal lost
+            if (msg.device_id, msg.boot_id, msg.seq) in won:
+                return True
+            lost += 1
+            label = _channel_label(msg)
+            decided.ingested[label] -= 1
+            if not decided.ingested[label]:
+                del decided.ingested[label]
+            return False
+
+        # A new Accepted: the evaluators' (the whole batch) is left as they were handed it.
+        decided.out = replace(
+            out,
+            events=[m for m in out.events if mine(m)],
+            acks=[m for m in out.acks if mine(m)],
+            reports=[m for m in out.reports if mine(m)],
+        )
+        decided.duplicates += lost
+        self.tracker.duplicates += lost
 
     def _store_registry(
         self,

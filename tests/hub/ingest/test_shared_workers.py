@@ -54,6 +54,10 @@ async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
         "telemetry_url": f"influxdb://{host}/govedge/autogen",
     }
     workers = [await start_hub(hub_config(**config)) for _ in range(2)]
+    assert all(w.hub.pipeline.shared for w in workers)  # a group: the listeners' messages claimed
+    heard: list[list[int]] = [[], []]  # the event seqs each worker's listeners were handed
+    for i, w in enumerate(workers):
+        w.hub.pipeline.listeners.append(lambda acc, i=i: heard[i].extend(e.seq for e in acc.events))
     device_id = f"dup-{uuid.uuid4().hex[:8]}"
     boot_id = uuid.uuid4().hex
     ts = float(int(time.time()))
@@ -84,8 +88,14 @@ async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
     await workers[0].wait_for(
         lambda: took(1) == [True, True] and took(2) == [True, True], timeout=30
     )
-    for w in workers:
-        assert w.hub.pipeline.tracker.duplicates == 0  # neither saw both copies
+    # Neither tracker saw both copies. The reading's copy is stored idempotently by the second
+    # worker; the event's is dropped there at its claim (the first claimed it), counted as a
+    # duplicate by that worker only, and handed to one worker's listeners.
+    await workers[0].wait_for(
+        lambda: sum(w.hub.pipeline.tracker.duplicates for w in workers) == 1, timeout=10
+    )
+    assert sorted(w.hub.pipeline.tracker.duplicates for w in workers) == [0, 1]
+    await workers[0].wait_for(lambda: sorted(heard) == [[], [2]])
 
     engine = workers[0].hub.registry.engine
 
@@ -97,6 +107,7 @@ async def test_a_message_sent_twice_reaches_both_workers_and_is_stored_once(
     await workers[0].wait_for(lambda: stored_events() == [(2, "paper_out")])
     await asyncio.sleep(0.5)  # the other worker's copy, had it been stored, would be there now
     assert stored_events() == [(2, "paper_out")]
+    assert sorted(heard) == [[], [2]]  # still: the other worker's listeners never had it
     store = workers[1].hub.store
     points = await asyncio.to_thread(store.query, device_id, None, ts - 1, ts + 5, 100)
     assert [(p["ts"], p["metric"], p["value"]) for p in points] == [(ts, "level", 2.5)]
