@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import msgspec
+import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import generate_latest
 
@@ -39,7 +40,7 @@ from hub.db import create_schema, make_engine
 from hub.device_configs import ConfigService
 from hub.errors import AuthError, ForbiddenError, HubError, NotFoundError
 from hub.ingest.link import MqttLink
-from hub.ingest.pipeline import Accepted, Pipeline
+from hub.ingest.pipeline import Accepted, Pipeline, Writer
 from hub.metrics import HubMetrics
 from hub.registry import Registry
 from hub.schema_lock import schema_lock
@@ -149,17 +150,30 @@ def build_hub(config: HubConfig) -> Hub:
     )
 
     def on_batch(acc: Accepted) -> None:
-        if acc.acks:
-            commands.on_acks(acc.acks)
-        if acc.reports:
-            for device_id in configs.on_reports(acc.reports):
-                registry.set_config_version(device_id, configs.get(device_id)["version"])
         if acc.births:
             commands.device_online(acc.births)
             configs.republish(acc.births)
 
+    pipeline.writers.append(acks_and_reports_writer(commands, configs, registry))
     pipeline.listeners.append(on_batch)
     return hub
+
+
+def acks_and_reports_writer(
+    commands: CommandService, configs: ConfigService, registry: Registry
+) -> Writer:
+    """What a batch's command acks and config reports change, written in the transaction that
+    stores the batch (``Pipeline.writers``): a command acknowledged or failed, a config applied
+    and the device's config version."""
+
+    def write(conn: sa.Connection, acc: Accepted) -> None:
+        if acc.acks:
+            commands.on_acks(acc.acks, conn)
+        if acc.reports:
+            for device_id, version in configs.on_reports(acc.reports, conn):
+                registry.set_config_version(device_id, version, conn)
+
+    return write
 
 
 @web.middleware

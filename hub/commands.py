@@ -141,32 +141,36 @@ class CommandService:
             self._send(row)
         return len(pending)
 
-    def on_acks(self, acks: Iterable[CommandAck]) -> None:
+    def on_acks(self, acks: Iterable[CommandAck], conn: sa.Connection | None = None) -> None:
         """Apply devices' acknowledgements: a queued or sent command becomes acknowledged or failed
         with the device's result. An ack for an unknown, another device's or a finished command is
-        logged and ignored (a device may resend after a reconnect)."""
+        logged and ignored (a device may resend after a reconnect; a second worker may store a
+        copy). ``conn``: within that transaction (the one that stores the ingest batch)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                self.on_acks(acks, own)
+            return
         now = time.time()
-        with self.engine.begin() as conn:
-            for ack in acks:
-                state = ACKNOWLEDGED if ack.data.ok else FAILED
-                done = conn.execute(
-                    commands.update()
-                    .where(
-                        commands.c.id == ack.data.id,
-                        commands.c.device_id == ack.device_id,
-                        commands.c.state.in_((QUEUED, SENT)),
-                    )
-                    .values(
-                        state=state, result=dict(ack.data.result), error=ack.data.error, updated=now
-                    )
-                ).rowcount
-                if done:
-                    self.metrics.commands.labels(state).inc()
-                else:
-                    log.info(
-                        "command_ack_ignored",
-                        extra=fields(command=ack.data.id, device=ack.device_id),
-                    )
+        for ack in acks:
+            state = ACKNOWLEDGED if ack.data.ok else FAILED
+            done = conn.execute(
+                commands.update()
+                .where(
+                    commands.c.id == ack.data.id,
+                    commands.c.device_id == ack.device_id,
+                    commands.c.state.in_((QUEUED, SENT)),
+                )
+                .values(
+                    state=state, result=dict(ack.data.result), error=ack.data.error, updated=now
+                )
+            ).rowcount
+            if done:
+                self.metrics.commands.labels(state).inc()
+            else:
+                log.info(
+                    "command_ack_ignored",
+                    extra=fields(command=ack.data.id, device=ack.device_id),
+                )
 
     def expire(self, now: float | None = None) -> int:
         """Mark expired every queued or sent command past its ``expires_at``; return how many. Cheap

@@ -137,31 +137,37 @@ class ConfigService:
             msg = self.stamper.stamp(ConfigDesired, data, to=row.device_id)
             self.publish(topic(row.device_id, Channel.CONFIG_DESIRED, self.root), encode(msg), True)
 
-    def on_reports(self, reports: Iterable[ConfigReported]) -> list[str]:
-        """Record what devices report; return the device ids whose config version changed."""
-        changed = []
+    def on_reports(
+        self, reports: Iterable[ConfigReported], conn: sa.Connection | None = None
+    ) -> list[tuple[str, int]]:
+        """Record what devices report of their desired config (a report of another version is
+        ignored); return (device, version) of each config reported applied. The same report
+        twice changes nothing more. ``conn``: within that transaction (the ingest batch's)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.on_reports(reports, own)
+        applied: list[tuple[str, int]] = []
         now = time.time()
-        with self.engine.begin() as conn:
-            for rep in reports:
-                row = conn.execute(
-                    sa.select(device_configs.c.version).where(
-                        device_configs.c.device_id == rep.device_id
-                    )
-                ).first()
-                if row is None or row.version != rep.data.version:
-                    continue
-                conn.execute(
-                    device_configs.update()
-                    .where(device_configs.c.device_id == rep.device_id)
-                    .values(
-                        state=APPLIED if rep.data.ok else FAILED,
-                        error=rep.data.error,
-                        updated=now,
-                    )
+        for rep in reports:
+            row = conn.execute(
+                sa.select(device_configs.c.version).where(
+                    device_configs.c.device_id == rep.device_id
                 )
-                if rep.data.ok:
-                    changed.append(rep.device_id)
-        return changed
+            ).first()
+            if row is None or row.version != rep.data.version:
+                continue
+            conn.execute(
+                device_configs.update()
+                .where(device_configs.c.device_id == rep.device_id)
+                .values(
+                    state=APPLIED if rep.data.ok else FAILED,
+                    error=rep.data.error,
+                    updated=now,
+                )
+            )
+            if rep.data.ok:
+                applied.append((rep.device_id, rep.data.version))
+        return applied
 
     def get(self, device_id: str) -> dict[str, Any]:
         """A device's desired config (version, config, state, error, rollout); NotFoundError if

@@ -547,12 +547,18 @@ class Registry:
                 devices.update().where(devices.c.id == device_id).values(health=dict(health))
             )
 
-    def set_config_version(self, device_id: str, version: int) -> None:
-        """Record the config version the device reports it has applied."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                devices.update().where(devices.c.id == device_id).values(config_version=version)
-            )
+    def set_config_version(
+        self, device_id: str, version: int, conn: sa.Connection | None = None
+    ) -> None:
+        """Record the config version the device reports it has applied (``conn``: within that
+        transaction)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                self.set_config_version(device_id, version, own)
+            return
+        conn.execute(
+            devices.update().where(devices.c.id == device_id).values(config_version=version)
+        )
 
     def history(self, device_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The device's presence changes, newest first: births, wills, heartbeat timeouts and

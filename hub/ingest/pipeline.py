@@ -78,6 +78,7 @@ class Accepted:
 
 
 Listener = Callable[[Accepted], None]
+Writer = Callable[[sa.Connection, Accepted], None]
 
 
 @dataclass(slots=True)
@@ -159,6 +160,12 @@ class Pipeline:
         self._willed: set[str] = set()  # offline by their last will, no birth since
         self._seen: dict[str, float] = {}  # heard from, last_seen not yet written
         self._touched = 0.0
+        self.writers: list[Writer] = []
+        """Called with a batch's acks and reports inside the transaction that stores its events
+        (``_store_registry``): what they change (a command acknowledged, a config applied) is
+        part of storing the batch, committed before the broker is acknowledged, so a worker
+        killed at any point leaves it either done or to the broker's redelivery. They must be
+        idempotent: two workers may each store a copy."""
         self.evaluators: list[Listener] = []
         """Called before a batch's telemetry is stored (the rules engine): see ``decide``."""
         self.preparers: list[Callable[[Sequence[Message | None]], None]] = []
@@ -619,7 +626,9 @@ class Pipeline:
         it hands it to its listeners. The claim is taken here, once the batch is stored, so a
         worker killed before it leaves nothing claimed and the broker's redelivery is acted on
         wherever it lands; only a kill between this commit and the listeners' call (no I/O in
-        between) loses the action. A message this worker lost is a duplicate
+        between) loses the listeners' action. What an ack or a report changes is not left to
+        the listeners: it is written with the batch (``writers``), so no kill loses it. A
+        message this worker lost is a duplicate
         (``govedge_hub_duplicates_total``) and not ingested; it is not counted as a repeat into
         its stream's record: both workers' deltas hold its seq, and ``dedup.merge`` counts it
         there once already. If the claim statement fails, the batch (stored) is handed to the
@@ -670,9 +679,14 @@ class Pipeline:
         statuses: list[Status],
         out: Accepted,
     ) -> None:
-        if event_rows:
+        writing = bool(self.writers and (out.acks or out.reports))
+        if event_rows or writing:
             with self.registry.engine.begin() as conn:
-                insert_events(conn, event_rows)  # a copy another worker stored: skipped
+                if event_rows:
+                    insert_events(conn, event_rows)  # a copy another worker stored: skipped
+                if writing:
+                    for write in self.writers:
+                        write(conn, out)
         for device_id, msg in health.items():
             self.registry.set_health(
                 device_id,

@@ -1,5 +1,6 @@
 """``govedge hub --workers N``: its refusals, its restart pause, and a worker killed with
-SIGKILL in the middle of a stream, on a real Mosquitto, PostgreSQL and influxd.
+SIGKILL in the middle of a stream of readings, events, command acks and config reports, on a
+real Mosquitto, PostgreSQL and influxd.
 
 The kill test runs the command as an operator would (a subprocess, JSON logs on stderr), so the
 supervisor, its signals and the workers' MQTT sessions are the real ones.
@@ -28,7 +29,16 @@ import sqlalchemy as sa
 from paho.mqtt.enums import CallbackAPIVersion
 
 from govedge.cli import main
-from govedge.contract import Event, EventData, Telemetry, encode
+from govedge.contract import (
+    CommandAck,
+    CommandAckData,
+    ConfigReported,
+    ConfigReportedData,
+    Event,
+    EventData,
+    Telemetry,
+    encode,
+)
 from govedge.contract.topics import Channel, topic
 from hub.db import events
 from hub.settings import HubConfig
@@ -242,6 +252,8 @@ def test_workers_that_cannot_start_are_restarted_with_backoff_and_stop_on_sigter
 
 DEVICES = 6
 EVENT_EVERY = 10  # message k of a device is an event when k % 10 == 0, else a reading
+ACK_SLOT = 5  # ... a command ack when k % 10 == 5 and the device has a command for k
+REPORT_AT = 43  # ... a config report when k == 43 and the device has a desired config
 
 
 class Publisher:
@@ -262,6 +274,8 @@ class Publisher:
         self.client.loop_start()
         self.acked: list[tuple[str, int]] = []  # (device, k), in order of sending
         self.sent = 0  # messages handed to the client so far
+        self.commands: dict[tuple[str, int], str] = {}  # (device, k) -> the command k acks
+        self.config_versions: dict[str, int] = {}  # device -> the version it reports at k 43
 
     def send(self, first: int, last: int, rate_hz: float) -> None:
         """Messages first..last of every device, about ``rate_hz`` messages a second in all."""
@@ -283,6 +297,16 @@ class Publisher:
 
     def _publish(self, device_id: str, k: int) -> mqtt.MQTTMessageInfo:
         ts = self.t0 + k
+        envelope: dict[str, Any] = {"device_id": device_id, "boot_id": self.boot_id, "seq": k}
+        command = self.commands.get((device_id, k))
+        if command is not None:
+            ack = CommandAckData(id=command, ok=True, result={"k": k})
+            payload = encode(CommandAck(**envelope, ts=ts, data=ack))
+            return self.client.publish(topic(device_id, Channel.CMD_ACK), payload, qos=1)
+        if k == REPORT_AT and device_id in self.config_versions:
+            report = ConfigReportedData(version=self.config_versions[device_id], ok=True)
+            payload = encode(ConfigReported(**envelope, ts=ts, data=report))
+            return self.client.publish(topic(device_id, Channel.CONFIG_REPORTED), payload, qos=1)
         if k % self.event_every == 0:
             data = EventData(kind="paper_out", severity="info", message=f"event {k}")
             msg: Any = Event(device_id=device_id, boot_id=self.boot_id, seq=k, ts=ts, data=data)
@@ -298,9 +322,15 @@ class Publisher:
         """What InfluxDB must hold: each acknowledged reading, (device time, value)."""
         out: dict[str, list[tuple[int, float]]] = {d: [] for d in self.devices}
         for device_id, k in self.acked:
-            if k % self.event_every:
+            if k % self.event_every and not self._answer(device_id, k):
                 out[device_id].append((int(self.t0) + k, float(k)))
         return {d: sorted(v) for d, v in out.items()}
+
+    def _answer(self, device_id: str, k: int) -> bool:
+        """Whether message k of the device is a command ack or a config report."""
+        return (device_id, k) in self.commands or (
+            k == REPORT_AT and device_id in self.config_versions
+        )
 
     def events(self) -> set[tuple[str, int]]:
         return {(d, k) for d, k in self.acked if k % self.event_every == 0}
@@ -354,9 +384,9 @@ def _stable_count(influx: Any, prefix: str, quiet_s: float, timeout: float) -> i
     raise AssertionError("the stored count never settled")
 
 
-def _http(url: str, token: str = "", body: Any = None) -> tuple[int, Any]:
+def _http(url: str, token: str = "", body: Any = None, method: str = "") -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    req = urllib.request.Request(url, data=data, method=method or ("POST" if data else "GET"))
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", f"Bearer {token}")
@@ -429,6 +459,19 @@ def test_a_worker_killed_mid_stream_is_restarted_with_its_id_and_nothing_acked_i
                 f"http://127.0.0.1:{ports[0]}/api/v1/devices", token, {"id": device_id}
             )
             assert status == 201
+        # A command per device for each ack slot before k 120, and a desired config: the
+        # devices answer them in the stream, some to the worker that is killed.
+        api = f"http://127.0.0.1:{ports[0]}/api/v1"
+        for device_id in publisher.devices:
+            for k in range(ACK_SLOT, 121, EVENT_EVERY):
+                body = {"name": "noop", "selector": {"ids": [device_id]}, "ttl_s": 3600}
+                status, made = _http(f"{api}/commands", token, body)
+                assert status == 201
+                publisher.commands[(device_id, k)] = made["commands"][0]
+            config = {"config": {"publish": {"health_interval_s": 30}}}
+            status, made = _http(f"{api}/devices/{device_id}/config", token, config, "PUT")
+            assert status == 202
+            publisher.config_versions[device_id] = made["version"]
         for port in ports:
             sup.wait_for(
                 lambda p=port: (
@@ -486,7 +529,8 @@ def test_a_worker_killed_mid_stream_is_restarted_with_its_id_and_nothing_acked_i
     # Each acknowledged reading once, with its value; each event once.
     stored = _stored_readings(influx, prefix)
     assert stored == expected
-    assert _count(stored) == DEVICES * (200 - 200 // EVENT_EVERY)
+    answers = len(publisher.commands) + len(publisher.config_versions)
+    assert _count(stored) == DEVICES * (200 - 200 // EVENT_EVERY) - answers
     # Events go through each worker's alarm lane, a session of its own: those the broker held
     # for a dead worker's alarm session may be stored after its telemetry.
     engine = sa.create_engine(postgres_url)
@@ -504,6 +548,17 @@ def test_a_worker_killed_mid_stream_is_restarted_with_its_id_and_nothing_acked_i
     engine.dispose()
     assert len(rows) == len(publisher.events()) == DEVICES * 200 // EVENT_EVERY
     assert {(d, s) for d, s in rows} == publisher.events()
+    # Each command acknowledged with its device's result, each config applied: an ack or a
+    # report is written with the batch that stores it, so a worker killed after storing it
+    # leaves it done, and one killed before leaves it to the broker's redelivery.
+    for (_device, k), command in publisher.commands.items():
+        status, got = _http(f"{api}/commands/{command}", token)
+        assert (status, got["state"], got["result"]) == (200, "acknowledged", {"k": k})
+    for device_id, version in publisher.config_versions.items():
+        status, got = _http(f"{api}/devices/{device_id}/config", token)
+        assert (status, got["version"], got["state"]) == (200, version, "applied")
+        status, got = _http(f"{api}/devices/{device_id}", token)
+        assert (status, got["config_version"]) == (200, version)
     assert sup.stop() == 0
     assert {ln["worker"] for ln in sup.logged("hub_worker_exited", signal="SIGKILL")} == {2, 3}
 

@@ -28,7 +28,10 @@ from govedge.contract import (
     encode,
 )
 from govedge.contract.topics import Channel, topic
+from hub.app import acks_and_reports_writer
+from hub.commands import CommandService
 from hub.db import create_schema, events, make_engine, message_claims, streams
+from hub.device_configs import ConfigService
 from hub.ingest.message_identity import CLAIM_PRUNE_INTERVAL_S, CLAIM_RETENTION_S, Claims
 from hub.ingest.pipeline import Accepted, Pipeline, Raw
 from hub.metrics import HubMetrics
@@ -192,6 +195,49 @@ def test_a_worker_killed_after_deciding_leaves_the_copy_to_the_other(
     assert (two.tracker.duplicates, two.accepted_total) == (0, 4)
     assert _stored_events(two, device_id) == [("b", 1)]
     assert _claimed(two, device_id) == [1, 2, 3]
+    _close(one, two)
+
+
+def _with_commands_and_configs(pipeline: Pipeline) -> tuple[CommandService, ConfigService]:
+    """The hub's command and config services on the pipeline's database, their acks and
+    reports written with each batch as the hub wires them."""
+    engine = pipeline.registry.engine
+    commands = CommandService(engine, lambda t, p: True, pipeline.metrics, "govedge", "h", int)
+    configs = ConfigService(engine, lambda t, p, r: True, "govedge", "h", int)
+    pipeline.writers.append(acks_and_reports_writer(commands, configs, pipeline.registry))
+    return commands, configs
+
+
+def test_an_ack_and_a_report_are_written_with_their_batch_so_no_kill_loses_them(
+    registry_url: str, tmp_path: Path
+) -> None:
+    """Worker one stores the batch and claims its ack and report, and is killed before its
+    listeners run (no PUBACK): the broker's redelivery at worker two loses the claim, so what
+    the ack and the report change must already be written. Left to the listeners, the command
+    stayed 'sent' until it expired and the config 'pending'."""
+    one, two = _worker(registry_url, tmp_path), _worker(registry_url, tmp_path)
+    commands, configs = _with_commands_and_configs(one)
+    _with_commands_and_configs(two)
+    device_id = f"acked-{uuid.uuid4().hex[:6]}"
+    one.registry.register(device_id)
+    command = commands.create([device_id], "reboot", {}, 600)["commands"][0]
+    version = configs.set_desired([device_id], {"interval_s": 5})
+    envelope: dict[str, Any] = {"device_id": device_id, "boot_id": "b", "ts": 1e9}
+    batch = [
+        _raw(CommandAck(**envelope, seq=1, data=CommandAckData(id=command, ok=True))),
+        _raw(ConfigReported(**envelope, seq=2, data=ConfigReportedData(version=version, ok=True))),
+    ]
+    decided = one.decide(batch)
+    one.store_telemetry(decided)
+    with one._lock:
+        one._claim(decided)  # killed here, before the listeners
+    assert _claimed(one, device_id) == [1, 2]
+
+    two.process(batch)  # the redelivery, at the other worker: its claim is lost
+    assert two.tracker.duplicates == 2
+    assert commands.get(command)["state"] == "acknowledged"
+    assert configs.get(device_id)["state"] == "applied"
+    assert one.registry.get(device_id).config_version == version
     _close(one, two)
 
 
