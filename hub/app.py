@@ -96,6 +96,9 @@ def build_hub(config: HubConfig) -> Hub:
         auto_register=config.auto_register,
         shared=bool(config.shared_group),  # several workers: the listeners' messages are claimed
     )
+    # Several workers share the streams' records: a PUBACK waits for the stream's save. MQTT 5
+    # only, whose Receive Maximum (65535) lets a second's messages wait unacknowledged.
+    pipeline.ack_after_save = bool(config.shared_group) and config.mqtt_version == "5"
     tls = alarm_tls = None
     if config.tls_ca:
         tls = {"ca": config.tls_ca, "cert": config.tls_cert, "key": config.tls_key}

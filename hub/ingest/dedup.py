@@ -152,6 +152,7 @@ class StreamTracker:
         self.duplicates = 0
         self.gaps_opened = 0
         self._pending: dict[tuple[str, str], int] = {}
+        self._saves: dict[tuple[str, str], int] = {}  # how many deltas of a stream were saved
 
     def load(
         self,
@@ -249,6 +250,24 @@ class StreamTracker:
             stream.gaps += 1
         self.stored(accepted)
         self.duplicates -= duplicates
+
+    def save_marks(self, keys: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str], int]:
+        """For stored messages, each stream's count of saved deltas now: the stream's next save
+        holds them (``stored`` was called, ``snapshot`` has not taken them), so they are in the
+        shared record once ``saved`` says so."""
+        saves = self._saves
+        return {(d, b): saves.get((d, b), 0) for d, b, _ in keys}
+
+    def saved(self, marks: dict[tuple[str, str], int]) -> bool:
+        """Whether every stream of ``marks`` (``save_marks``) has been saved since."""
+        saves = self._saves
+        return all(saves.get(key, 0) > n for key, n in marks.items())
+
+    def mark_saved(self, keys: Iterable[tuple[str, str]]) -> None:
+        """These streams' deltas (``snapshot``) are committed to their shared records."""
+        saves = self._saves
+        for key in keys:
+            saves[key] = saves.get(key, 0) + 1
 
     def take_dirty(self) -> list[tuple[str, str]]:
         """Streams changed since the last call whose accepted messages are all stored; take

@@ -138,6 +138,10 @@ class _Session:
         garbage collector stops tracking, where a ``Raw`` would be scanned by every collection
         while a backlog waits here (see ``take``)."""
         self.acks: deque[int] = deque()
+        self.held: deque[tuple[dict[tuple[str, str], int], list[int]]] = deque()
+        """Stored batches' packet ids waiting for their streams' save (``Pipeline.saved``), in
+        order; under ``_held_lock`` (the alarm lane's writer and storer both add to it)."""
+        self._held_lock = threading.Lock()
         self.work = threading.Event()
         self.full = threading.Event()  # the inbox holds a whole batch
         self.space = threading.Event()
@@ -225,6 +229,8 @@ class _Session:
             return
         if not flags.session_present:
             self.acks.clear()  # packet ids of a session the broker no longer has
+            with self._held_lock:
+                self.held.clear()
         filters = self.subscriptions()
         self.subscribe(filters)
         for side, handler in self.side.items():  # never shared: every worker reads them
@@ -308,13 +314,35 @@ class _Session:
         """Messages taken from the broker and not yet acknowledged (stored)."""
         return self.taken - self.done
 
-    def acknowledge(self, mids: Iterable[int]) -> None:
+    def acknowledge(
+        self, mids: Iterable[int], marks: dict[tuple[str, str], int] | None = None
+    ) -> None:
+        """A batch is stored: PUBACK its messages, once its streams' deltas are saved if
+        ``marks`` (``Decided.marks``) says they must be."""
         mids = list(mids)
-        self.acks.extend(mid for mid in mids if mid)
         with self._done_lock:
             self.done += len(mids)
+        if marks or self.held:  # in order: behind batches still held
+            with self._held_lock:
+                self.held.append((marks or {}, mids))
+            self.release()
+            return
+        self.acks.extend(mid for mid in mids if mid)
         if not self.inbox:
             self.send_acks()  # nothing is coming in to carry them
+
+    def release(self) -> None:
+        """Acknowledge the held batches whose streams are saved (the writer's thread)."""
+        held = self.held
+        saved = self.link.pipeline.saved
+        acks = self.acks
+        released = False
+        with self._held_lock:
+            while held and saved(held[0][0]):
+                acks.extend(mid for mid in held.popleft()[1] if mid)
+                released = True
+        if released and not self.inbox:
+            self.send_acks()
 
 
 def _side_callback(
@@ -571,8 +599,9 @@ class MqttLink:
                 parts.append(part)
             else:
                 # Stored as one write: the store's cost per batch is what batching spreads.
-                if self._store(session, Decided.merge(parts)):
-                    session.acknowledge(mid for _, mid in batch)
+                whole = Decided.merge(parts)
+                if self._store(session, whole):
+                    session.acknowledge((mid for _, mid in batch), whole.marks)
 
     def _alarm_loop(self) -> None:
         session = self.alarm
@@ -590,7 +619,7 @@ class MqttLink:
                 if session.announces:
                     self.pipeline.settle(len(others))
                 if decided is not None and self._store(session, decided):
-                    session.acknowledge(mid for _, mid in others)
+                    session.acknowledge((mid for _, mid in others), decided.marks)
             if telemetry:
                 decided = self._decide(session, telemetry)
                 if session.announces:
@@ -635,7 +664,7 @@ class MqttLink:
             stored = self._store(self.alarm, decided)
             self._in_store = 0
             if stored:
-                self.alarm.acknowledge(mid for _, mids in taken for mid in mids)
+                self.alarm.acknowledge((mid for _, mids in taken for mid in mids), decided.marks)
             else:
                 return  # stopping
 
@@ -644,6 +673,8 @@ class MqttLink:
             self.pipeline.idle(urgent=session is self.alarm and self.split)
         except Exception:  # the registry is down: the next batch or idle moment tries again
             log.exception("ingest_idle_failed")
+        if session.held:
+            session.release()
 
     def _decide(self, session: _Session, batch: list[tuple[Raw, int]]) -> Decided | None:
         """The batch decided (rules run); None if stopping. A registry failure is retried."""

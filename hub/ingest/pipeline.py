@@ -92,6 +92,10 @@ class Decided:
     """(device, boot id, seq) of every message the tracker accepted (not a duplicate), those
     later lost at their claim to another worker included (see ``Pipeline._claim``)."""
     ingested: dict[str, int] = field(default_factory=dict)
+    marks: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Set once stored if the pipeline acknowledges after the save (``ack_after_save``): each
+    stream's saves so far (``StreamTracker.save_marks``); the batch is in the shared records
+    once ``Pipeline.saved(marks)``."""
     duplicates: int = 0
     repeats: list[tuple[str, str]] = field(default_factory=list)
     """(device, boot id) of each duplicate dropped, counted into its stream's shared record."""
@@ -157,6 +161,12 @@ class Pipeline:
         stored batch's events, acks and reports are claimed before its listeners run
         (``_claim``). A single worker claims nothing."""
         self.claims = Claims()
+        self.ack_after_save = False
+        """Acknowledge a stored message to the broker only once its stream's delta is saved
+        (``Decided.marks``; the link holds the PUBACK until ``saved``). For workers sharing
+        the streams' records: one killed after a PUBACK and before its next save (a second at
+        most) left what it had stored out of the records for good, counted as gaps by every
+        worker; held back, those messages are sent again to its successor and counted there."""
         self._willed: set[str] = set()  # offline by their last will, no birth since
         self._seen: dict[str, float] = {}  # heard from, last_seen not yet written
         self._touched = 0.0
@@ -449,7 +459,13 @@ class Pipeline:
             self.metrics.points.inc(sum(len(data) for _, _, data in readings))
         with self._lock:
             self.tracker.stored(decided.keys)
+            if self.ack_after_save and decided.keys:
+                decided.marks = self.tracker.save_marks(decided.keys)
         self._save_streams_due(STREAMS_OVERDUE_S if urgent else STREAMS_SAVE_INTERVAL_S)
+
+    def saved(self, decided_marks: dict[tuple[str, str], int]) -> bool:
+        """Whether a stored batch (its ``Decided.marks``) is in its streams' shared records."""
+        return self.tracker.saved(decided_marks)
 
     def forget(self, decided: Decided) -> None:
         """Not stored, so not seen: the broker's redelivery must not count as a repeat."""
@@ -615,6 +631,7 @@ class Pipeline:
                     raise
                 for (device_id, boot_id), record in merged.items():
                     self.tracker.refresh(device_id, boot_id, record)
+                self.tracker.mark_saved((d, b) for d, b, _ in ready)
 
     def _claim(self, decided: Decided) -> None:
         """Claim a stored batch's events, acks and reports in the shared database (one
