@@ -175,7 +175,7 @@ def _load_process(
     next_at = time.monotonic()
     while not stop.is_set():
         now = time.time()
-        packets = []
+        packets: list[bytes] = []
         for _ in range(per_tick):
             i = n % LOAD_DEVICES
             payload = templates[i] % (20.0 + (n % 7), n // LOAD_DEVICES + 1, now)
