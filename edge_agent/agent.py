@@ -178,8 +178,8 @@ class Agent:
             settings,
             self.outbox,
             status_topic=m.topic(Channel.STATUS),
-            make_birth=lambda: self._status(True),
-            make_will=lambda: self._status(False, "connection lost"),
+            make_birth=lambda ts: self._status(True, ts=ts),
+            make_will=lambda ts: self._status(False, "connection lost", ts),
             subscriptions=[m.topic(Channel.CMD), m.topic(Channel.CONFIG_DESIRED)],
             on_message=self._on_message_threadsafe,
             is_stale_offline=self._is_stale_offline,
@@ -189,7 +189,7 @@ class Agent:
     def _file(self, value: str) -> str:
         return str(resolve_path(self.base_dir, value)) if value else ""
 
-    def _status(self, online: bool, reason: str = "") -> bytes:
+    def _status(self, online: bool, reason: str = "", ts: float | None = None) -> bytes:
         return self.messages.status(
             self.outbox.seq,
             online,
@@ -197,6 +197,7 @@ class Agent:
             self.config.model,
             self.config.firmware,
             reason,
+            ts,
         )
 
     def _is_stale_offline(self, payload: bytes) -> bool:

@@ -105,8 +105,8 @@ class MqttLink:
         outbox: Outbox,
         *,
         status_topic: str,
-        make_birth: Callable[[], bytes],
-        make_will: Callable[[], bytes],
+        make_birth: Callable[[float], bytes],
+        make_will: Callable[[float], bytes],
         subscriptions: list[str],
         on_message: Callable[[str, bytes], None],
         is_stale_offline: Callable[[bytes], bool],
@@ -115,8 +115,11 @@ class MqttLink:
         self.settings = settings
         self.outbox = outbox
         self.status_topic = status_topic
+        # make_will(ts) and make_birth(ts) get the connection's stamp: the hub tells the will of
+        # an earlier connection (stamped before this birth) from this one's (contract Status).
         self.make_birth = make_birth
         self.make_will = make_will
+        self._connection_ts = 0.0
         self.subscriptions = subscriptions
         self.on_message = on_message
         self.is_stale_offline = is_stale_offline
@@ -234,7 +237,10 @@ class MqttLink:
                 cert_reqs=ssl.CERT_REQUIRED,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        client.will_set(self.status_topic, self.make_will(), qos=1, retain=True)
+        self._connection_ts = time.time()
+        client.will_set(
+            self.status_topic, self.make_will(self._connection_ts), qos=1, retain=True
+        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -387,7 +393,9 @@ class MqttLink:
             self.outbox.ack(acked)
 
     def _publish_birth(self, client: mqtt.Client) -> None:
-        client.publish(self.status_topic, self.make_birth(), qos=1, retain=True)
+        client.publish(
+            self.status_topic, self.make_birth(self._connection_ts), qos=1, retain=True
+        )
         self.counters.births += 1
 
     # -- paho callbacks (in this thread) ----------------------------------------------------

@@ -115,14 +115,22 @@ class MessageFactory:
         return self._pending(ConfigReported, data)
 
     def status(
-        self, seq: int, online: bool, keepalive: int, model: str, firmware: str, reason: str = ""
+        self,
+        seq: int,
+        online: bool,
+        keepalive: int,
+        model: str,
+        firmware: str,
+        reason: str = "",
+        ts: float | None = None,
     ) -> bytes:
         """A retained status. It carries the last committed seq and takes none of its own: the
-        hub tracks presence by boot id, and seq gaps count only queued messages."""
+        hub tracks presence by boot id, and seq gaps count only queued messages. ``ts``: the
+        connection's stamp for its will and birth (contract ``Status``), else now."""
         data = StatusData(
             online=online, keepalive=keepalive, model=model, firmware=firmware, reason=reason
         )
-        return encode(self.stamper.stamp(Status, data, seq=seq))
+        return encode(self.stamper.stamp(Status, data, seq=seq, ts=ts))
 
 
 __all__ = ["MessageFactory", "new_boot_id"]

@@ -41,6 +41,9 @@ devices = sa.Table(
     sa.Column("last_seen", sa.Float, nullable=True),
     sa.Column("health", sa.JSON, nullable=True),
     sa.Column("created", sa.Float, nullable=False),
+    # The stamp of the last status applied (a connection's birth and will share it): a will
+    # stamped before it belongs to an earlier connection (contract ``Status``).
+    sa.Column("status_ts", sa.Float, nullable=True),
 )
 
 device_states = sa.Table(
@@ -206,6 +209,7 @@ def create_schema(engine: Engine) -> None:
     metadata.create_all(engine)
     upgrade_events(engine)
     upgrade_streams(engine)
+    upgrade_devices(engine)
 
 
 def upgrade_streams(engine: Engine) -> None:
@@ -221,6 +225,17 @@ def upgrade_streams(engine: Engine) -> None:
                 sa.text(f"ALTER TABLE streams ADD COLUMN {name} BIGINT NOT NULL DEFAULT 0")
             )
     log.info("streams_table_upgraded", extra=fields(columns=",".join(added)))
+
+
+def upgrade_devices(engine: Engine) -> None:
+    """Give a devices table made before wills were told apart by connection its ``status_ts``
+    (NULL in the rows already there: their next birth sets it)."""
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("devices")}
+    if "status_ts" in columns:
+        return
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE devices ADD COLUMN status_ts FLOAT"))
+    log.info("devices_table_upgraded", extra=fields(columns="status_ts"))
 
 
 def insert_new(

@@ -346,19 +346,27 @@ class Registry:
     ) -> bool | None:
         """Apply a birth or a will. Return the new online state, or None if it changed nothing.
 
-        A will (offline) whose boot id is not the device's current one is stale: a newer boot
-        has already announced itself, so it is ignored.
+        A will (offline) is stale, and ignored, when its boot id is not the device's current one
+        (a newer boot has announced itself) or when it is stamped before the status applied last
+        (a connection's birth carries its will's stamp, contract ``Status``): it is the will of
+        an earlier connection, which workers of a shared group may take after the newer birth.
         """
         with self.engine.begin() as conn:
             row = conn.execute(
-                sa.select(devices.c.online, devices.c.boot_id).where(devices.c.id == device_id)
+                sa.select(devices.c.online, devices.c.boot_id, devices.c.status_ts)
+                .where(devices.c.id == device_id)
+                .with_for_update()
             ).first()
             if row is None:
                 return None
-            was_online, current_boot = bool(row[0]), row[1]
-            if not online and current_boot and boot_id != current_boot:
+            was_online, current_boot, status_ts = bool(row[0]), row[1], row[2]
+            same_boot = boot_id == current_boot
+            if not online and current_boot and not same_boot:
                 return None
-            values: dict[str, Any] = {"online": online, "boot_id": boot_id}
+            if not online and same_boot and status_ts is not None and ts < status_ts:
+                return None
+            newest = max(ts, status_ts) if same_boot and status_ts is not None else ts
+            values: dict[str, Any] = {"online": online, "boot_id": boot_id, "status_ts": newest}
             if online:
                 values.update(keepalive=keepalive, last_seen=time.time())
                 values.update({k: v for k, v in desc.items() if v})

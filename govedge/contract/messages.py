@@ -107,7 +107,9 @@ class StatusData(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
 class Status(Envelope, tag="status", frozen=True):
     """Retained presence: birth (online) on connect, last will (offline) on loss.
 
-    The boot id tells a stale will from a newer birth.
+    A connection's birth carries the ``ts`` of the will set at its connect, so that the boot id
+    and ``ts`` tell a stale will (of an earlier boot, or of an earlier connection: stamped
+    before the birth applied last) from the will of the connection that is live.
     """
 
     data: StatusData

@@ -88,6 +88,7 @@ class LiteDevice(asyncio.Protocol):
         self._lost: asyncio.Future[None] | None = None
         self._inflight: dict[int, bytes] = {}
         self._next_pid = 0
+        self._connection_ts = 0.0  # the stamp of this connection's will and birth
         self._topic_telemetry = topic(spec.device_id, Channel.TELEMETRY, fleet.root)
         self._topic_status = topic(spec.device_id, Channel.STATUS, fleet.root)
         self._topic_event = topic(spec.device_id, Channel.EVENT, fleet.root)
@@ -181,8 +182,9 @@ class LiteDevice(asyncio.Protocol):
         self._next_pid = self._next_pid % 65535 + 1
         return self._next_pid
 
-    def _status(self, online: bool, reason: str = "") -> bytes:
-        # A retained status carries the last seq and takes none of its own (as the agent's).
+    def _status(self, online: bool, reason: str = "", ts: float | None = None) -> bytes:
+        # A retained status carries the last seq and takes none of its own (as the agent's);
+        # a connection's will and birth share ``ts`` (contract Status).
         data = StatusData(
             online=online,
             keepalive=KEEPALIVE_S,
@@ -190,7 +192,7 @@ class LiteDevice(asyncio.Protocol):
             firmware="sim-1",
             reason=reason,
         )
-        return encode(self.stamper.stamp(Status, data, seq=self.seq))
+        return encode(self.stamper.stamp(Status, data, seq=self.seq, ts=ts))
 
     def _send_qos1(self, topic_name: str, payload: bytes, retain: bool = False) -> None:
         if self.transport is None:
@@ -258,12 +260,13 @@ class LiteDevice(asyncio.Protocol):
             assert self.transport is not None
             self._connack = loop.create_future()
             self._lost = loop.create_future()
+            self._connection_ts = time.time()
             self.transport.write(
                 mq.connect(
                     self.spec.device_id,
                     KEEPALIVE_S,
                     will_topic=self._topic_status,
-                    will_payload=self._status(False, "connection lost"),
+                    will_payload=self._status(False, "connection lost", self._connection_ts),
                 )
             )
             try:
@@ -277,7 +280,9 @@ class LiteDevice(asyncio.Protocol):
         fleet.stats.connected += 1
         fleet.stats.connects += 1
         unacked = list(self._inflight.values())
-        self._send_qos1(self._topic_status, self._status(True), retain=True)
+        self._send_qos1(
+            self._topic_status, self._status(True, ts=self._connection_ts), retain=True
+        )
         if self.transport is not None:
             # the hub's commands and desired config (clean session: asked again each time)
             self.transport.write(mq.subscribe(self._pid(), fleet.subscriptions(self)))

@@ -10,6 +10,7 @@ import paho.mqtt.publish as publish
 
 from edge_agent.runtime import build_agent
 from govedge.contract import CommandAck, Status, StatusData, encode, topic
+from sim.fleet.relay import LinkRelay
 
 
 def _retained_status(col_factory, broker, device):
@@ -97,3 +98,33 @@ async def test_subscriptions_are_restored_after_a_broker_restart(
         stop.set()
         await task
     assert col.of_type(CommandAck)[0].data.ok
+
+
+async def test_a_connections_will_carries_its_birth_stamp_so_the_hub_tells_an_older_ones(
+    mqtt_broker, make_config, collector_factory, scripted, fake
+):
+    """The link is cut at the network level (the broker publishes the will) and comes back:
+    the will is stamped as the birth of its connection was, the next birth later, so a hub
+    that takes the will after that birth knows it for the earlier connection's."""
+    device = "status-2"
+    _, factory = scripted
+    relay = LinkRelay(mqtt_broker.host, mqtt_broker.port)
+    await relay.start()
+    col = collector_factory(mqtt_broker.host, mqtt_broker.port, topic(device, "status"))
+    agent = build_agent(make_config(device, relay.url, [fake("a", 0.5)]), driver_factory=factory)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        assert await col.until(lambda: len(col.of_type(Status)) >= 1)
+        await asyncio.sleep(0.3)  # the first connection lives a while
+        relay.cut()
+        assert await col.until(lambda: len(col.of_type(Status)) >= 3, 20)
+    finally:
+        stop.set()
+        await task
+        await relay.close()
+    first_birth, will, second_birth = col.of_type(Status)[:3]
+    assert first_birth.data.online and second_birth.data.online
+    assert not will.data.online and will.data.reason == "connection lost"
+    assert will.ts == first_birth.ts
+    assert second_birth.ts > will.ts

@@ -42,6 +42,25 @@ def test_a_reload_read_before_a_will_does_not_bring_the_device_back(registry_url
     assert registry.online_count() == 0
 
 
+def test_the_will_of_an_earlier_connection_taken_after_the_newer_birth_is_stale(
+    registry_url: str,
+) -> None:
+    """Workers of a shared group take a device's messages in any order: the will of its first
+    connection (stamped as that connection's birth) may be applied after the second birth, by
+    another worker. It must not take the device offline; the second connection's will must."""
+    first, second = _registry(registry_url), _registry(registry_url)
+    first.register("gauge-7")
+    assert first.apply_status("gauge-7", "boot-a", True, 60, 100.0) is True
+    assert second.apply_status("gauge-7", "boot-a", True, 60, 101.5) is None  # reconnected
+    assert first.apply_status("gauge-7", "boot-a", False, 60, 100.0) is None  # the first will
+    assert second.get("gauge-7").online
+    assert first.apply_status("gauge-7", "boot-a", True, 60, 100.0) is None  # a late copy
+    assert first.apply_status("gauge-7", "boot-a", False, 60, 101.5) is False  # the second's
+    assert not second.get("gauge-7").online
+    reasons = [s["reason"] for s in second.history("gauge-7")]
+    assert reasons == ["will", "birth"]
+
+
 def test_a_reload_takes_what_other_workers_wrote(registry_url: str) -> None:
     first, second = _registry(registry_url), _registry(registry_url)
     first.register_many({"id": d} for d in ("gauge-1", "gauge-2"))
@@ -87,3 +106,16 @@ def test_a_flood_from_an_unregistered_id_costs_one_lookup_a_second(
     monkeypatch.setattr(hub.registry, "UNKNOWN_TTL_S", 0.0)
     assert first.is_known("forged-1")
     assert len(queries) == 2
+
+
+def test_a_devices_table_from_before_the_status_stamp_is_upgraded(registry_url: str) -> None:
+    """A hub upgraded in place keeps its registry: the column is added, the rows kept, and the
+    first birth of each device stamps it."""
+    registry = _registry(registry_url)
+    registry.register("kiosk-3")
+    with registry.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE devices DROP COLUMN status_ts"))
+    upgraded = _registry(registry_url)
+    assert upgraded.apply_status("kiosk-3", "boot-a", True, 60, 10.0) is True
+    assert upgraded.apply_status("kiosk-3", "boot-a", False, 60, 9.0) is None
+    assert upgraded.apply_status("kiosk-3", "boot-a", False, 60, 10.0) is False

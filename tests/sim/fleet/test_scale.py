@@ -87,14 +87,19 @@ async def test_two_hundred_devices_speak_the_contract(mqtt_broker: Any) -> None:
         stuck = last_four()
         assert len(stuck) == 4 and abs(stuck[0] - 5.5) < 0.1
 
-        # Link loss: the broker publishes each will (offline, same boot id); then they return.
+        # Link loss: the broker publishes each will (offline, same boot id, stamped as its
+        # connection's birth); then they return with births stamped later.
         district = layout.ids(layout.select({"district": "d0", "kind": "kiosk"}))
+        with watcher.lock:
+            births = {d: watcher.status[d] for d in district}
         fleet.set_link(district, False)
         await until(lambda: all(not watcher.status[d].data.online for d in district))
         assert all(watcher.status[d].boot_id == fleet.devices[d].boot_id for d in district)
         assert all(watcher.status[d].data.reason == "connection lost" for d in district)
+        assert all(watcher.status[d].ts == births[d].ts for d in district)
         fleet.set_link(district, True)
         await until(lambda: all(watcher.status[d].data.online for d in district))
+        assert all(watcher.status[d].ts > births[d].ts for d in district)
         assert fleet.stats.acked <= fleet.stats.sent
     finally:
         await fleet.stop()
