@@ -3,8 +3,11 @@ and a small blocking client of its local API (JSON, NDJSON streams, SSE events).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -82,6 +85,11 @@ class Events:
         )
 
     def close(self) -> None:
+        # The reader thread blocks in readline until the agent's next keepalive comment (15 s),
+        # holding the response's lock: shut the connection under it first.
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(self._resp.fileno())) as s:
+            s.shutdown(socket.SHUT_RDWR)
+        self._thread.join(5)
         self._resp.close()
 
 
