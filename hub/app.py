@@ -263,7 +263,8 @@ async def static_file(request: web.Request) -> web.FileResponse:
 
 
 async def _background(hub: Hub) -> None:
-    """Presence timeouts, command expiry, rollout steps and store maintenance."""
+    """Presence timeouts, command expiry and the queued commands of online devices, rollout
+    steps and store maintenance."""
     config = hub.config
     last_maintenance = time.monotonic()
     while True:
@@ -274,6 +275,7 @@ async def _background(hub: Hub) -> None:
                 log.info("device_offline", extra=fields(device=device_id, reason="heartbeat"))
             hub.metrics.online.set(hub.registry.online_count())
             await in_thread(hub.commands.expire)
+            await in_thread(hub.commands.send_queued)
             await in_thread(hub.device_configs.advance)
             if time.monotonic() - last_maintenance > config.maintenance_interval_s:
                 last_maintenance = time.monotonic()

@@ -36,6 +36,10 @@ log = logging.getLogger("govedge.hub.commands")
 Publisher = Callable[[str, bytes], bool]
 
 QUEUED, SENT, ACKNOWLEDGED, FAILED, EXPIRED = "queued", "sent", "acknowledged", "failed", "expired"
+QUEUED_SETTLED_S = 2.0
+"""``send_queued`` leaves alone a command queued this recently: ``create`` or a birth sends it."""
+SWEEP_LIMIT = 1000
+"""Commands ``send_queued`` sends per call, oldest first; the rest at its next call."""
 MAX_TTL_S = 7 * 86400
 
 
@@ -139,6 +143,37 @@ class CommandService:
             ]
         for row in pending:
             self._send(row)
+        return len(pending)
+
+    def send_queued(self, settled_s: float = QUEUED_SETTLED_S) -> int:
+        """Send what is still queued for devices that are online; return how many.
+
+        A birth's listener sends a device's queued commands at once (``device_online``), but a
+        worker killed between storing the birth and its listeners leaves them queued (the
+        redelivered birth changes nothing at its successor), as does a broker link down at that
+        moment. The hub's background loop calls this. Commands queued within ``settled_s`` are
+        left to ``create``'s and the birth's own sends."""
+        now = time.time()
+        with self.engine.connect() as conn:
+            pending = [
+                dict(r._mapping)
+                for r in conn.execute(
+                    sa.select(commands)
+                    .join(devices, devices.c.id == commands.c.device_id)
+                    .where(
+                        commands.c.state == QUEUED,
+                        commands.c.expires_at > now,
+                        commands.c.updated < now - settled_s,
+                        devices.c.online.is_(True),
+                    )
+                    .order_by(commands.c.created)
+                    .limit(SWEEP_LIMIT)
+                )
+            ]
+        for row in pending:
+            self._send(row)
+        if pending:
+            log.info("queued_commands_sent", extra=fields(commands=len(pending)))
         return len(pending)
 
     def on_acks(self, acks: Iterable[CommandAck], conn: sa.Connection | None = None) -> None:

@@ -171,8 +171,9 @@ class Pipeline:
         self._seen: dict[str, float] = {}  # heard from, last_seen not yet written
         self._touched = 0.0
         self.writers: list[Writer] = []
-        """Called with a batch's acks and reports inside the transaction that stores its events
-        (``_store_registry``): what they change (a command acknowledged, a config applied) is
+        """Called with a batch's events, acks and reports inside the transaction that stores its
+        events (``_store_registry``): what they change (a command acknowledged, a config
+        applied, an update's outcome in a release rollout) is
         part of storing the batch, committed before the broker is acknowledged, so a worker
         killed at any point leaves it either done or to the broker's redelivery. They must be
         idempotent: two workers may each store a copy."""
@@ -643,8 +644,10 @@ class Pipeline:
         it hands it to its listeners. The claim is taken here, once the batch is stored, so a
         worker killed before it leaves nothing claimed and the broker's redelivery is acted on
         wherever it lands; only a kill between this commit and the listeners' call (no I/O in
-        between) loses the listeners' action. What an ack or a report changes is not left to
-        the listeners: it is written with the batch (``writers``), so no kill loses it. A
+        between) loses the listeners' action. What an ack, a report or an update's outcome
+        changes is not left to the listeners: it is written with the batch (``writers``), so
+        no kill loses it; what is left to them is made up later (a birth's queued commands by
+        ``CommandService.send_queued``, a rollout's next step by its loop). A
         message this worker lost is a duplicate
         (``govedge_hub_duplicates_total``) and not ingested; it is not counted as a repeat into
         its stream's record: both workers' deltas hold its seq, and ``dedup.merge`` counts it
@@ -696,7 +699,7 @@ class Pipeline:
         statuses: list[Status],
         out: Accepted,
     ) -> None:
-        writing = bool(self.writers and (out.acks or out.reports))
+        writing = bool(self.writers and (out.acks or out.reports or out.events))
         if event_rows or writing:
             with self.registry.engine.begin() as conn:
                 if event_rows:

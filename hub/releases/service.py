@@ -48,6 +48,11 @@ SUCCEEDED_EVENTS = {EventKind.UPDATE_SUCCEEDED}
 FAILED_EVENTS = {EventKind.UPDATE_FAILED, EventKind.UPDATE_ROLLED_BACK}
 
 
+def is_report(ev: Event) -> bool:
+    """Whether a device's event reports the outcome of an update."""
+    return ev.data.kind in SUCCEEDED_EVENTS or ev.data.kind in FAILED_EVENTS
+
+
 class ReleaseService:
     """Release bundles and their rollouts to devices, within each site's update window."""
 
@@ -233,27 +238,31 @@ class ReleaseService:
         if fresh:
             self.commands.create(fresh, CommandName.UPDATE, args, self.config.command_ttl_s)
 
-    def on_events(self, events: Iterable[Event]) -> int:
+    def on_events(self, events: Iterable[Event], conn: sa.Connection | None = None) -> int:
         """Record the outcome the devices report (update_succeeded / _failed / _rolled_back);
-        return how many reports there were."""
+        return how many reports there were. ``conn``: within that transaction (the one that
+        stores the ingest batch, ``Pipeline.writers``). A second copy changes nothing: only a
+        device's ``sent`` row moves."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.on_events(events, own)
         reports = 0
         for ev in events:
-            kind = ev.data.kind
-            if kind not in SUCCEEDED_EVENTS and kind not in FAILED_EVENTS:
+            if not is_report(ev):
                 continue
+            kind = ev.data.kind
             reports += 1
             version = ev.data.attrs.get("version")
             state = UPDATED if kind in SUCCEEDED_EVENTS else FAILED
-            with self.engine.begin() as conn:
-                conn.execute(
-                    device_releases.update()
-                    .where(
-                        device_releases.c.device_id == ev.device_id,
-                        device_releases.c.version == version,
-                        device_releases.c.state == SENT,
-                    )
-                    .values(state=state, error=ev.data.message[:500], updated=ev.ts)
+            conn.execute(
+                device_releases.update()
+                .where(
+                    device_releases.c.device_id == ev.device_id,
+                    device_releases.c.version == version,
+                    device_releases.c.state == SENT,
                 )
+                .values(state=state, error=ev.data.message[:500], updated=ev.ts)
+            )
             log.info(
                 "release_reported",
                 extra=fields(device=ev.device_id, version=str(version), state=state),

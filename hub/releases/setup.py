@@ -7,6 +7,7 @@ import logging
 from typing import Annotated, Any
 
 import msgspec
+import sqlalchemy as sa
 from aiohttp import web
 from msgspec import Meta
 from prometheus_client import Gauge
@@ -16,9 +17,9 @@ from hub.api.util import blocking, hub_of, json_ok
 from hub.auth import OPERATE, READ
 from hub.background import every, while_serving
 from hub.context import ExtensionKey, Hub
-from hub.ingest.pipeline import Accepted
+from hub.ingest.pipeline import Accepted, Writer
 from hub.registry import Selector
-from hub.releases.service import HALTED, ReleaseService
+from hub.releases.service import HALTED, ReleaseService, is_report
 from hub.releases.tables import create_tables
 
 log = logging.getLogger("govedge.hub.releases")
@@ -122,6 +123,17 @@ async def get_rollout(request: web.Request) -> web.Response:
     return json_ok(await blocking(service_of(request).rollout, request.match_info["rollout_id"]))
 
 
+def reports_writer(svc: ReleaseService) -> Writer:
+    """The update outcomes of a batch's events, written in the transaction that stores the batch
+    (``Pipeline.writers``): a worker killed before its listeners loses no report."""
+
+    def write(conn: sa.Connection, acc: Accepted) -> None:
+        if acc.events:
+            svc.on_events(acc.events, conn)
+
+    return write
+
+
 def install(hub: Hub, app: web.Application) -> None:
     """Install the releases: tables, service, rollout loop, routes."""
     create_tables(hub.engine)
@@ -134,12 +146,13 @@ def install(hub: Hub, app: web.Application) -> None:
     )
 
     def on_batch(acc: Accepted) -> None:
-        if acc.events and svc.on_events(acc.events):
+        if any(is_report(ev) for ev in acc.events):
             try:
-                svc.advance()
+                svc.advance()  # at once; the loop below would take up to ADVANCE_S
             except Exception:
                 log.exception("release_advance_failed")
 
+    hub.pipeline.writers.append(reports_writer(svc))
     hub.pipeline.listeners.append(on_batch)
     routes.install(app)
 
@@ -150,4 +163,4 @@ def install(hub: Hub, app: web.Application) -> None:
     while_serving(app, every(ADVANCE_S, advance, log, "release_advance_failed"))
 
 
-__all__ = ["HALTED", "install"]
+__all__ = ["HALTED", "install", "reports_writer"]

@@ -108,6 +108,32 @@ async def test_command_waits_for_offline_device_then_is_acknowledged(
     listener.disconnect()
 
 
+async def test_a_queued_command_is_sent_when_its_device_came_online_without_a_birth_here(
+    hub_config, start_hub, device_factory, mqtt_broker
+) -> None:
+    """Another worker of the group applied the device's birth and was killed before its
+    listeners sent the queued command; the redelivered birth changes nothing here. The
+    command must still go out, and once."""
+    rh = await start_hub(hub_config())
+    dev = device_factory()
+    await _register(rh, dev.device_id)
+    listener, got = _listen(mqtt_broker, dev.device_id, Channel.CMD)
+    _status, created = await rh.call(
+        "POST",
+        "/api/v1/commands",
+        json={"name": "ping", "selector": {"ids": [dev.device_id]}, "ttl_s": 30},
+    )
+    command_id = created["commands"][0]
+    registry = rh.hub.registry
+    await asyncio.to_thread(registry.apply_status, dev.device_id, dev.boot_id, True, 60, 1e9)
+    await rh.wait_for(lambda: got, timeout=10)
+    assert (await rh.get(f"/api/v1/commands/{command_id}"))["state"] == "sent"
+    await asyncio.sleep(1.0)  # a few more rounds of the background loop
+    assert [m.data.id for m, _retained in got] == [command_id]
+    listener.loop_stop()
+    listener.disconnect()
+
+
 async def _state(rh, command_id: str, state: str):
     cmd = await rh.get(f"/api/v1/commands/{command_id}")
     return cmd if cmd["state"] == state else None

@@ -22,6 +22,7 @@ from govedge.contract import (
     ConfigReportedData,
     Event,
     EventData,
+    EventKind,
     Health,
     HealthData,
     Telemetry,
@@ -36,6 +37,10 @@ from hub.ingest.message_identity import CLAIM_PRUNE_INTERVAL_S, CLAIM_RETENTION_
 from hub.ingest.pipeline import Accepted, Pipeline, Raw
 from hub.metrics import HubMetrics
 from hub.registry import Registry
+from hub.releases.service import SENT, UPDATED, ReleaseService
+from hub.releases.settings import ReleasesConfig
+from hub.releases.setup import reports_writer
+from hub.releases.tables import create_tables, device_releases
 from hub.storage.sqlite_store import SQLiteTelemetryStore
 
 _CHANNEL: dict[type[Any], Channel] = {
@@ -238,6 +243,43 @@ def test_an_ack_and_a_report_are_written_with_their_batch_so_no_kill_loses_them(
     assert commands.get(command)["state"] == "acknowledged"
     assert configs.get(device_id)["state"] == "applied"
     assert one.registry.get(device_id).config_version == version
+    _close(one, two)
+
+
+def test_an_update_outcome_is_written_with_its_batch_so_no_kill_loses_it(
+    registry_url: str, tmp_path: Path
+) -> None:
+    """As the ack above: a device's update_succeeded, claimed by a worker killed before its
+    listeners, must already have moved the device's row of the release rollout. Left to the
+    listeners, the row stayed 'sent' and the rollout failed the device after its report
+    timeout."""
+    one, two = _worker(registry_url, tmp_path), _worker(registry_url, tmp_path)
+    engine = one.registry.engine
+    create_tables(engine)
+    for worker in (one, two):
+        commands = CommandService(engine, lambda t, p: True, worker.metrics, "govedge", "h", int)
+        service = ReleaseService(engine, worker.registry, commands, ReleasesConfig())
+        worker.writers.append(reports_writer(service))
+    device_id = f"updated-{uuid.uuid4().hex[:6]}"
+    one.registry.register(device_id)
+    row = {"rollout_id": "r1", "device_id": device_id, "version": "2.1.0", "state": SENT}
+    with engine.begin() as conn:
+        conn.execute(device_releases.insert().values(**row, updated=time.time()))
+    data = EventData(
+        kind=EventKind.UPDATE_SUCCEEDED, severity="info", message="", attrs={"version": "2.1.0"}
+    )
+    batch = [_raw(Event(device_id=device_id, boot_id="b", ts=1e9, seq=1, data=data))]
+    decided = one.decide(batch)
+    one.store_telemetry(decided)
+    with one._lock:
+        one._claim(decided)  # killed here, before the listeners
+    two.process(batch)  # the redelivery: its claim is lost
+    assert two.tracker.duplicates == 1
+    with engine.connect() as conn:
+        state = conn.execute(
+            sa.select(device_releases.c.state).where(device_releases.c.device_id == device_id)
+        ).scalar_one()
+    assert state == UPDATED
     _close(one, two)
 
 
