@@ -127,23 +127,7 @@ class CommandService:
         ids = list(device_ids)
         if not ids:
             return 0
-        now = time.time()
-        with self.engine.connect() as conn:
-            pending = [
-                dict(r._mapping)
-                for r in conn.execute(
-                    sa.select(commands)
-                    .where(
-                        commands.c.device_id.in_(ids),
-                        commands.c.state == QUEUED,
-                        commands.c.expires_at > now,
-                    )
-                    .order_by(commands.c.created)
-                )
-            ]
-        for row in pending:
-            self._send(row)
-        return len(pending)
+        return self._send_waiting(sa.select(commands).where(commands.c.device_id.in_(ids)))
 
     def send_queued(self, settled_s: float = QUEUED_SETTLED_S) -> int:
         """Send what is still queued for devices that are online; return how many.
@@ -153,27 +137,25 @@ class CommandService:
         redelivered birth changes nothing at its successor), as does a broker link down at that
         moment. The hub's background loop calls this. Commands queued within ``settled_s`` are
         left to ``create``'s and the birth's own sends."""
-        now = time.time()
+        query = (
+            sa.select(commands)
+            .join(devices, devices.c.id == commands.c.device_id)
+            .where(commands.c.updated < time.time() - settled_s, devices.c.online.is_(True))
+            .limit(SWEEP_LIMIT)
+        )
+        sent = self._send_waiting(query)
+        if sent:
+            log.info("queued_commands_sent", extra=fields(commands=sent))
+        return sent
+
+    def _send_waiting(self, query: sa.Select[Any]) -> int:
+        """Send the commands ``query`` selects that are queued and unexpired, oldest first;
+        return how many."""
+        query = query.where(commands.c.state == QUEUED, commands.c.expires_at > time.time())
         with self.engine.connect() as conn:
-            pending = [
-                dict(r._mapping)
-                for r in conn.execute(
-                    sa.select(commands)
-                    .join(devices, devices.c.id == commands.c.device_id)
-                    .where(
-                        commands.c.state == QUEUED,
-                        commands.c.expires_at > now,
-                        commands.c.updated < now - settled_s,
-                        devices.c.online.is_(True),
-                    )
-                    .order_by(commands.c.created)
-                    .limit(SWEEP_LIMIT)
-                )
-            ]
+            pending = [dict(r._mapping) for r in conn.execute(query.order_by(commands.c.created))]
         for row in pending:
             self._send(row)
-        if pending:
-            log.info("queued_commands_sent", extra=fields(commands=len(pending)))
         return len(pending)
 
     def on_acks(self, acks: Iterable[CommandAck], conn: sa.Connection | None = None) -> None:

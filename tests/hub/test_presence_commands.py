@@ -80,20 +80,28 @@ def _listen(mqtt_broker, device_id: str, channel: Channel) -> tuple[mqtt.Client,
     return client, got
 
 
-async def test_command_waits_for_offline_device_then_is_acknowledged(
-    hub_config, start_hub, device_factory, mqtt_broker
-) -> None:
+async def _ping_queued(hub_config, start_hub, device_factory, mqtt_broker):
+    """A hub, a registered device that is offline, a listener on its command topic, and a
+    ping created for it (queued): (hub, device, (listener, messages), command id)."""
     rh = await start_hub(hub_config())
     dev = device_factory()
     await _register(rh, dev.device_id)
-    listener, got = _listen(mqtt_broker, dev.device_id, Channel.CMD)
+    listening = _listen(mqtt_broker, dev.device_id, Channel.CMD)
     status, created = await rh.call(
         "POST",
         "/api/v1/commands",
         json={"name": "ping", "selector": {"ids": [dev.device_id]}, "ttl_s": 30},
     )
     assert status == 201, created
-    command_id = created["commands"][0]
+    return rh, dev, listening, created["commands"][0]
+
+
+async def test_command_waits_for_offline_device_then_is_acknowledged(
+    hub_config, start_hub, device_factory, mqtt_broker
+) -> None:
+    rh, dev, (listener, got), command_id = await _ping_queued(
+        hub_config, start_hub, device_factory, mqtt_broker
+    )
     await asyncio.sleep(0.3)
     assert (await rh.get(f"/api/v1/commands/{command_id}"))["state"] == "queued"
     assert got == []
@@ -114,16 +122,9 @@ async def test_a_queued_command_is_sent_when_its_device_came_online_without_a_bi
     """Another worker of the group applied the device's birth and was killed before its
     listeners sent the queued command; the redelivered birth changes nothing here. The
     command must still go out, and once."""
-    rh = await start_hub(hub_config())
-    dev = device_factory()
-    await _register(rh, dev.device_id)
-    listener, got = _listen(mqtt_broker, dev.device_id, Channel.CMD)
-    _status, created = await rh.call(
-        "POST",
-        "/api/v1/commands",
-        json={"name": "ping", "selector": {"ids": [dev.device_id]}, "ttl_s": 30},
+    rh, dev, (listener, got), command_id = await _ping_queued(
+        hub_config, start_hub, device_factory, mqtt_broker
     )
-    command_id = created["commands"][0]
     registry = rh.hub.registry
     await asyncio.to_thread(registry.apply_status, dev.device_id, dev.boot_id, True, 60, 1e9)
     await rh.wait_for(lambda: got, timeout=10)
