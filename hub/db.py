@@ -212,30 +212,31 @@ def create_schema(engine: Engine) -> None:
     upgrade_devices(engine)
 
 
+def add_missing_columns(conn: Connection, table: str, columns: dict[str, str]) -> list[str]:
+    """Add to an older table the columns (name -> SQL type and default) it lacks; return their
+    names, logged as ``table_upgraded``. Names and types come from code, never from input."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table)}
+    added = [name for name in columns if name not in present]
+    for name in added:
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}"))
+    if added:
+        log.info("table_upgraded", extra=fields(table=table, columns=",".join(added)))
+    return added
+
+
 def upgrade_streams(engine: Engine) -> None:
     """Give a streams table made before the records were merged across workers its two columns
     (``min_seq``, ``duplicates``: 0 in the rows already there)."""
-    columns = {c["name"] for c in sa.inspect(engine).get_columns("streams")}
-    added = [name for name in ("min_seq", "duplicates") if name not in columns]
-    if not added:
-        return
     with engine.begin() as conn:
-        for name in added:
-            conn.execute(
-                sa.text(f"ALTER TABLE streams ADD COLUMN {name} BIGINT NOT NULL DEFAULT 0")
-            )
-    log.info("streams_table_upgraded", extra=fields(columns=",".join(added)))
+        wanted = "BIGINT NOT NULL DEFAULT 0"
+        add_missing_columns(conn, "streams", {"min_seq": wanted, "duplicates": wanted})
 
 
 def upgrade_devices(engine: Engine) -> None:
     """Give a devices table made before wills were told apart by connection its ``status_ts``
     (NULL in the rows already there: their next birth sets it)."""
-    columns = {c["name"] for c in sa.inspect(engine).get_columns("devices")}
-    if "status_ts" in columns:
-        return
     with engine.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE devices ADD COLUMN status_ts FLOAT"))
-    log.info("devices_table_upgraded", extra=fields(columns="status_ts"))
+        add_missing_columns(conn, "devices", {"status_ts": "FLOAT"})
 
 
 def insert_new(

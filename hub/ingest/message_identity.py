@@ -22,7 +22,6 @@ Telemetry is not claimed: no listener acts on a reading but to count it.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -31,11 +30,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from govedge.logs import fields
-from hub.db import message_claims, sqlite_json_batch
-
-log = logging.getLogger("govedge.hub.schema")
-
+from hub.db import add_missing_columns, message_claims, sqlite_json_batch
 
 _COLUMNS = ("device_id", "ts", "kind", "severity", "message", "attrs", "boot_id", "seq")
 # SQLite: the whole batch in one statement over one JSON array (see ``sqlite_json_batch``);
@@ -126,17 +121,11 @@ def upgrade_events(engine: Engine) -> None:
 
     Rows already there keep NULL identities, which a unique index never takes as equal.
     """
-    columns = {c["name"] for c in sa.inspect(engine).get_columns("events")}
-    added = [name for name in ("boot_id", "seq") if name not in columns]
-    kinds = {"boot_id": "VARCHAR(64)", "seq": "BIGINT"}
     with engine.begin() as conn:
-        for name in added:
-            conn.execute(sa.text(f"ALTER TABLE events ADD COLUMN {name} {kinds[name]}"))
+        add_missing_columns(conn, "events", {"boot_id": "VARCHAR(64)", "seq": "BIGINT"})
         conn.execute(
             sa.text(
                 "CREATE UNIQUE INDEX IF NOT EXISTS events_identity "
                 "ON events (device_id, boot_id, seq)"
             )
         )
-    if added:
-        log.info("events_table_upgraded", extra=fields(columns=",".join(added)))
